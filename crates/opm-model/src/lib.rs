@@ -1,0 +1,24 @@
+//! The vocabulary of opm, free of I/O: lifecycle [`Stage`]s, cluster
+//! [`Phase`]s and their gates, machine [`Role`]s, [`Target`]s, [`Row`]s,
+//! validated [`Name`]s and the strict [`OpmConf`] reader.
+//!
+//! Every other crate speaks in these types; the stage and phase names are
+//! spelled here and nowhere else (SPEC §9 trap 3). Neighbours: `opm-plan`
+//! decides over these types, `opm-store` persists them, `opm-api` sends them
+//! over the wire.
+
+mod conf;
+mod name;
+mod phase;
+mod role;
+mod row;
+mod stage;
+mod target;
+
+pub use conf::{ConfError, OpmConf};
+pub use name::{Name, NameError, NameKind};
+pub use phase::{Phase, UnknownPhase};
+pub use role::{Role, UnknownRole};
+pub use row::{Lease, Row, Status, StatusKind};
+pub use stage::{Stage, UnknownStage};
+pub use target::{Target, TargetKind, UnknownTargetKind};

@@ -1,0 +1,116 @@
+//! Rows: the requested stage, the current stage and the status of one
+//! (target, opkg) pair (SPEC §1).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::name::Name;
+use crate::stage::Stage;
+use crate::target::Target;
+
+/// Who is working on a row, and until when their claim holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lease {
+    /// The process holding the lease (for messages).
+    pub owner: String,
+    /// A fencing token: increases with every grant, so a stale holder's late
+    /// write can be told apart and refused.
+    pub token: u64,
+    /// When the claim lapses, in milliseconds since the Unix epoch.
+    pub expires_at_ms: i64,
+}
+
+impl Lease {
+    /// Whether the claim has lapsed at `now_ms`.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_at_ms
+    }
+}
+
+/// The state of a row's work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    /// Nothing under way, nothing failed.
+    Ok,
+    /// A stage is under way, held by the lease.
+    Running {
+        /// The holder's claim.
+        lease: Lease,
+    },
+    /// A stage failed; the row waits for an operator (`opm retry`).
+    Error {
+        /// What failed, the exit code and the tail of its output.
+        message: String,
+    },
+}
+
+/// The status without its data, as printed and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusKind {
+    /// See [`Status::Ok`].
+    Ok,
+    /// See [`Status::Running`].
+    Running,
+    /// See [`Status::Error`].
+    Error,
+}
+
+impl Status {
+    /// The kind of this status.
+    pub fn kind(&self) -> StatusKind {
+        match self {
+            Status::Ok => StatusKind::Ok,
+            Status::Running { .. } => StatusKind::Running,
+            Status::Error { .. } => StatusKind::Error,
+        }
+    }
+}
+
+impl StatusKind {
+    /// The name as printed and stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusKind::Ok => "ok",
+            StatusKind::Running => "running",
+            StatusKind::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One (target, opkg) row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Row {
+    /// The node or image.
+    pub target: Target,
+    /// The opkg.
+    pub package: Name,
+    /// The stage somebody wants this row to reach.
+    pub requested: Stage,
+    /// The last stage completed; `None` for imported data that never said.
+    pub current: Option<Stage>,
+    /// Whether work is under way or failed.
+    pub status: Status,
+}
+
+impl Row {
+    /// The current stage, counting an unknown one as the first (SPEC §1.1).
+    pub fn effective_current(&self) -> Stage {
+        self.current.unwrap_or(Stage::FIRST)
+    }
+}
+
+impl fmt::Display for Row {
+    /// `node n3 / slurm`, as messages name rows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / {}", self.target, self.package)
+    }
+}

@@ -1,0 +1,2 @@
+//! Package-manager backends and the script runner: the only crate that
+//! spawns processes. Filled by the native-packages issue.

@@ -1,0 +1,98 @@
+//! The command line, as clap types. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// opm, the OSCAR Package Manager: brings every (package, node) and
+/// (package, image) row from its current lifecycle stage to the requested one.
+///
+/// Exit codes: 0 success; 1 the work failed or rows are in error; 2 bad usage
+/// or bad input (nothing changed); 3 work remains blocked.
+#[derive(Debug, Parser)]
+#[command(name = "opm", version, max_term_width = 100)]
+pub struct Cli {
+    /// Options every command understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands (SPEC §4). Unset values fall back to
+/// the environment, then the settings file, then the defaults.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL: `sqlite:PATH` (default) or `postgres://...`.
+    #[arg(long, global = true, env = "OPM_DB", value_name = "URL")]
+    pub db: Option<String>,
+
+    /// This machine's opm.conf [default: /etc/opm.conf].
+    #[arg(long, global = true, env = "OPM_CONF", value_name = "PATH")]
+    pub conf: Option<PathBuf>,
+
+    /// The filesystem this machine's own packages go into [default: /].
+    #[arg(long, global = true, env = "OPM_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Where opkg-* packages come from; repeat for several.
+    #[arg(long, global = true, env = "OPM_REPO", value_name = "DIR|URL", value_delimiter = ',')]
+    pub repo: Vec<String>,
+
+    /// Package manager to use [default: detected].
+    #[arg(long, global = true, env = "OPM_BACKEND", value_enum)]
+    pub backend: Option<BackendName>,
+
+    /// Settings file [default: /etc/opm/opm.toml when it exists].
+    #[arg(long, global = true, env = "OPM_SETTINGS", value_name = "PATH")]
+    pub settings: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr; repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log output on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// A package-manager backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    /// apt-get with dependency resolution (Debian-like systems).
+    Apt,
+    /// plain dpkg from a repository directory, no dependency resolution.
+    Dpkg,
+    /// dnf with dependency resolution (RPM systems).
+    Dnf,
+    /// plain rpm, no dependency resolution.
+    Rpm,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check /etc/opm.conf files.
+    #[command(subcommand)]
+    Conf(ConfCommand),
+    /// Show the settings in force, after flags, environment, settings file
+    /// and defaults are layered.
+    Settings,
+}
+
+/// `opm conf ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfCommand {
+    /// Validate an opm.conf and print its role and name.
+    Check {
+        /// The file to check [default: --conf, OPM_CONF, /etc/opm.conf].
+        path: Option<PathBuf>,
+    },
+}

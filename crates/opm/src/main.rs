@@ -1,0 +1,33 @@
+//! `opm`, the OSCAR Package Manager command line.
+//!
+//! Raw arguments are parsed by [`cli`], resolved into [`settings::Settings`]
+//! (flags beat environment beats settings file beats defaults), then handed
+//! to one module of [`commands`]. Data goes to stdout, diagnostics to stderr,
+//! and the exit code follows SPEC §4 (see [`exit`]).
+
+mod cli;
+mod commands;
+mod exit;
+mod printer;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help/version to stdout and usage errors to stderr.
+            let code = if error.use_stderr() {
+                exit::Exit::BadInput
+            } else {
+                exit::Exit::Success
+            };
+            let _ = error.print();
+            return code.into();
+        }
+    };
+    exit::report(commands::dispatch(cli))
+}
