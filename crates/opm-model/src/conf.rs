@@ -125,14 +125,22 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        OpmConf::parse_bytes(text.as_bytes()).unwrap_err().to_string()
+        OpmConf::parse_bytes(text.as_bytes())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn the_two_lines_are_read() {
-        assert_eq!(ok("client\noscarnode1\n"), (Role::Client, "oscarnode1".into()));
+        assert_eq!(
+            ok("client\noscarnode1\n"),
+            (Role::Client, "oscarnode1".into())
+        );
         assert_eq!(ok("server\nhead"), (Role::Server, "head".into()));
-        assert_eq!(ok("  image \r\n\toscarimage  \r\n\n  \n"), (Role::Image, "oscarimage".into()));
+        assert_eq!(
+            ok("  image \r\n\toscarimage  \r\n\n  \n"),
+            (Role::Image, "oscarimage".into())
+        );
     }
 
     #[test]
@@ -165,7 +173,9 @@ mod tests {
             err("Client\nnode1\n"),
             "line 1: expected the role (server, client or image), found 'Client'"
         );
-        assert!(err("client\nmy node\n").starts_with("line 2: node name 'my node' contains a space"));
+        assert!(
+            err("client\nmy node\n").starts_with("line 2: node name 'my node' contains a space")
+        );
         assert!(err("client\n../etc\n").starts_with("line 2: node name '../etc' must start"));
         assert!(err("client\nn;rm\n").contains("';' at position 2"));
         assert!(err("image\na/b\n").starts_with("line 2: image name 'a/b' contains a slash"));
@@ -176,7 +186,9 @@ mod tests {
         let error = OpmConf::parse_bytes(b"client\n\xff\xfe\x00garbage").unwrap_err();
         assert_eq!(error, ConfError::NotText { line: 2 });
         assert_eq!(
-            OpmConf::parse_bytes(b"client\nn\0de").unwrap_err().to_string(),
+            OpmConf::parse_bytes(b"client\nn\0de")
+                .unwrap_err()
+                .to_string(),
             "line 2: expected text, found binary data"
         );
     }

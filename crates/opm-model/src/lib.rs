@@ -12,6 +12,7 @@ mod name;
 mod phase;
 mod role;
 mod row;
+mod script;
 mod stage;
 mod target;
 
@@ -20,5 +21,6 @@ pub use name::{Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
 pub use role::{Role, UnknownRole};
 pub use row::{Lease, Row, Status, StatusKind};
+pub use script::{Part, Script, UnknownScript};
 pub use stage::{Stage, UnknownStage};
 pub use target::{Target, TargetKind, UnknownTargetKind};

@@ -223,7 +223,10 @@ mod tests {
             (NameKind::Image, "oscarimage"),
             (NameKind::Group, "oscar_clients"),
         ] {
-            assert_eq!(Name::new(kind, raw).map(|n| n.to_string()), Ok(raw.to_owned()));
+            assert_eq!(
+                Name::new(kind, raw).map(|n| n.to_string()),
+                Ok(raw.to_owned())
+            );
         }
     }
 
@@ -256,11 +259,16 @@ mod tests {
 
     #[test]
     fn opkg_names_follow_the_spec_pattern() {
-        assert!(refusal(NameKind::Opkg, "Slurm").contains("'S' at position 1; only lower-case letters"));
+        assert!(
+            refusal(NameKind::Opkg, "Slurm").contains("'S' at position 1; only lower-case letters")
+        );
         assert!(refusal(NameKind::Opkg, "my_pkg").contains("'_' at position 3"));
         assert!(refusal(NameKind::Opkg, "-x").contains("must start"));
         assert!(refusal(NameKind::Opkg, "a").contains("too short"));
-        assert_eq!(Name::new(NameKind::Node, &"n".repeat(100)).map(|n| n.as_str().len()), Ok(100));
+        assert_eq!(
+            Name::new(NameKind::Node, &"n".repeat(100)).map(|n| n.as_str().len()),
+            Ok(100)
+        );
     }
 
     #[test]

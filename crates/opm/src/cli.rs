@@ -38,7 +38,13 @@ pub struct GlobalArgs {
     pub root: Option<PathBuf>,
 
     /// Where opkg-* packages come from; repeat for several.
-    #[arg(long, global = true, env = "OPM_REPO", value_name = "DIR|URL", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "OPM_REPO",
+        value_name = "DIR|URL",
+        value_delimiter = ','
+    )]
     pub repo: Vec<String>,
 
     /// Package manager to use [default: detected].

@@ -14,11 +14,17 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         .backend
         .and_then(|b| serde_json::to_value(b).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
-    printer.line(format_args!("db: {}", settings.db.as_deref().unwrap_or("(default)")));
+    printer.line(format_args!(
+        "db: {}",
+        settings.db.as_deref().unwrap_or("(default)")
+    ));
     printer.line(format_args!("conf: {}", settings.conf.display()));
     printer.line(format_args!("root: {}", settings.root.display()));
     printer.line(format_args!("repo: {}", settings.repos.join(", ")));
-    printer.line(format_args!("backend: {}", backend.as_deref().unwrap_or("(detect)")));
+    printer.line(format_args!(
+        "backend: {}",
+        backend.as_deref().unwrap_or("(detect)")
+    ));
     printer.line(format_args!("verbosity: {}", settings.verbosity));
     Ok(Exit::Success)
 }
