@@ -1,0 +1,1 @@
+//! Native package writers (.deb, .rpm). Filled by the native-packages issue.
