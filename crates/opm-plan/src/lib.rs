@@ -1,2 +1,31 @@
 //! The pure lifecycle planner of opm: given a row and the facts around it,
-//! decide what to do next. Filled by the foundation issue.
+//! decide what to do next. The entry point is [`decide`]`(&Row, &Context)
+//! -> Decision`: perform one stage (with its ordered [`Action`] list),
+//! change other rows' requests (orchestration), stay idle, or stay blocked
+//! with a reason that names what it waits for. [`Cluster`] gathers a row's
+//! [`Context`] from the whole cluster's rows; [`next_step`] is the stage
+//! ladder the engine and the simulator share; [`assign_clients`] and
+//! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4.
+//!
+//! No I/O, no clock, no processes: `opm-model` is the only neighbour below;
+//! `opm-engine` carries the decisions out and `opm` prints them (`opm plan`).
+
+mod actions;
+mod cluster;
+mod context;
+mod decision;
+mod deps;
+mod error;
+mod ladder;
+mod orchestrate;
+
+pub use actions::{
+    Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
+};
+pub use cluster::Cluster;
+pub use context::{Context, Dependency, ImageRow};
+pub use decision::{Blocked, Decision, Idle, Seen, Work, decide};
+pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_wants};
+pub use error::PlanError;
+pub use ladder::{Step, next_step};
+pub use orchestrate::{RequestChange, assign_clients, request_down};

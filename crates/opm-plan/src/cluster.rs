@@ -1,0 +1,186 @@
+//! An in-memory view of the whole cluster (rows, images, nodes and their
+//! groups, opkg selections and dependencies) that gathers the [`Context`]
+//! of any row the same way everywhere: the engine after loading a pass,
+//! `opm plan`, and the test simulator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind};
+
+use crate::actions::{ImageRef, RowRole};
+use crate::context::{Context, Dependency, ImageRow};
+use crate::decision::{Decision, decide};
+use crate::error::PlanError;
+use crate::orchestrate::{RequestChange, assign_clients};
+
+/// The cluster's rows and the facts that relate them; rows are indexed by
+/// opkg and by target so gathering one row's context does not scan them all.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The head node's name: its node rows are server rows.
+    pub head: Name,
+    /// The cluster's install phase.
+    pub phase: Phase,
+    /// Each image's root directory.
+    pub images: BTreeMap<Name, PathBuf>,
+    /// Each compute node's groups.
+    pub nodes: BTreeMap<Name, BTreeSet<Name>>,
+    /// The groups each opkg is selected for.
+    pub selections: BTreeMap<Name, BTreeSet<Name>>,
+    /// The opkgs each opkg depends on.
+    pub depends_on: BTreeMap<Name, BTreeSet<Name>>,
+    /// The opkgs whose uninstall takes their dependents along.
+    pub remove_dependents: BTreeSet<Name>,
+    rows: BTreeMap<Name, BTreeMap<Target, Row>>,
+    by_target: BTreeMap<Target, BTreeSet<Name>>,
+}
+
+impl Cluster {
+    /// An empty cluster with head node `head`, in `phase`.
+    pub fn new(head: Name, phase: Phase) -> Cluster {
+        Cluster {
+            head,
+            phase,
+            images: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            selections: BTreeMap::new(),
+            depends_on: BTreeMap::new(),
+            remove_dependents: BTreeSet::new(),
+            rows: BTreeMap::new(),
+            by_target: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a row or replaces the row of the same (target, opkg).
+    pub fn upsert(&mut self, row: Row) {
+        self.by_target
+            .entry(row.target.clone())
+            .or_default()
+            .insert(row.package.clone());
+        self.rows
+            .entry(row.package.clone())
+            .or_default()
+            .insert(row.target.clone(), row);
+    }
+
+    /// The row of (`target`, `package`), if any.
+    pub fn row(&self, target: &Target, package: &Name) -> Option<&Row> {
+        self.rows.get(package)?.get(target)
+    }
+
+    /// Every row, grouped by opkg.
+    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.values().flat_map(BTreeMap::values)
+    }
+
+    /// Every row of `package`.
+    pub fn rows_of(&self, package: &Name) -> impl Iterator<Item = &Row> {
+        self.rows
+            .get(package)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+
+    /// Every row on `target`.
+    pub fn rows_on(&self, target: &Target) -> impl Iterator<Item = &Row> {
+        self.by_target
+            .get(target)
+            .into_iter()
+            .flatten()
+            .filter_map(move |package| self.row(target, package))
+    }
+
+    /// The part rows on `target` play.
+    pub fn role_of(&self, target: &Target) -> Result<RowRole, PlanError> {
+        match target.kind {
+            TargetKind::Node if target.name == self.head => Ok(RowRole::Server),
+            TargetKind::Node => Ok(RowRole::Client),
+            TargetKind::Image => self.image(&target.name).map(RowRole::Image),
+        }
+    }
+
+    fn image(&self, name: &Name) -> Result<ImageRef, PlanError> {
+        self.images
+            .get(name)
+            .map(|path| ImageRef {
+                name: name.clone(),
+                path: path.clone(),
+            })
+            .ok_or_else(|| PlanError::UnknownImage {
+                image: name.clone(),
+            })
+    }
+
+    /// The facts [`decide`] needs for `row` at `now_ms`.
+    pub fn context(&self, row: &Row, now_ms: i64) -> Result<Context, PlanError> {
+        let role = self.role_of(&row.target)?;
+        let mut context = Context::new(role, self.phase, now_ms);
+        if context.role == RowRole::Server {
+            for other in self.rows_of(&row.package) {
+                match other.target.kind {
+                    TargetKind::Image => context.images.push(ImageRow {
+                        image: self.image(&other.target.name)?,
+                        row: other.clone(),
+                    }),
+                    TargetKind::Node if other.target != row.target => {
+                        context.clients.push(other.clone());
+                    }
+                    TargetKind::Node => {}
+                }
+            }
+        }
+        if let Some(dependencies) = self.depends_on.get(&row.package) {
+            context.dependencies = dependencies
+                .iter()
+                .map(|package| Dependency {
+                    package: package.clone(),
+                    row: self.row(&row.target, package).cloned(),
+                })
+                .collect();
+        }
+        context.dependents = self
+            .rows_on(&row.target)
+            .filter(|other| {
+                self.depends_on
+                    .get(&other.package)
+                    .is_some_and(|deps| deps.contains(&row.package))
+            })
+            .cloned()
+            .collect();
+        context.remove_dependents = self.remove_dependents.contains(&row.package);
+        Ok(context)
+    }
+
+    /// Decides what to do with `row` now.
+    pub fn decide(&self, row: &Row, now_ms: i64) -> Result<Decision, PlanError> {
+        Ok(decide(row, &self.context(row, now_ms)?))
+    }
+
+    /// The rows to create or re-request when the server completes
+    /// `run-script-post-clients` for `package` (see [`assign_clients`]).
+    pub fn assign_clients(&self, package: &Name) -> Vec<RequestChange> {
+        let selected = self.selections.get(package).cloned().unwrap_or_default();
+        let existing: Vec<Row> = self.rows_of(package).cloned().collect();
+        assign_clients(package, &selected, &self.nodes, &existing)
+    }
+
+    /// Applies a request change: sets `requested`, or creates the row at
+    /// `should_not_be_installed` with status ok.
+    pub fn apply(&mut self, change: &RequestChange) {
+        let row = match self.row(&change.target, &change.package) {
+            Some(row) => Row {
+                requested: change.requested,
+                ..row.clone()
+            },
+            None => Row {
+                target: change.target.clone(),
+                package: change.package.clone(),
+                requested: change.requested,
+                current: Some(Stage::ShouldNotBeInstalled),
+                status: Status::Ok,
+            },
+        };
+        self.upsert(row);
+    }
+}
