@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind};
 
 use crate::actions::{ImageRef, RowRole};
-use crate::context::{Context, Dependency, ImageRow};
+use crate::context::{Context, Dependency, ImageRow, Unfinished};
 use crate::decision::{Decision, decide};
+use crate::deps::holds_or_wants;
 use crate::error::PlanError;
 use crate::orchestrate::{RequestChange, assign_clients};
 
@@ -32,6 +33,9 @@ pub struct Cluster {
     pub depends_on: BTreeMap<Name, BTreeSet<Name>>,
     /// The opkgs whose uninstall takes their dependents along.
     pub remove_dependents: BTreeSet<Name>,
+    /// The rows (target, opkg) whose last attempt did not complete (see
+    /// [`Context::unfinished`]).
+    pub unfinished: BTreeMap<(Target, Name), Unfinished>,
     rows: BTreeMap<Name, BTreeMap<Target, Row>>,
     by_target: BTreeMap<Target, BTreeSet<Name>>,
 }
@@ -47,6 +51,7 @@ impl Cluster {
             selections: BTreeMap::new(),
             depends_on: BTreeMap::new(),
             remove_dependents: BTreeSet::new(),
+            unfinished: BTreeMap::new(),
             rows: BTreeMap::new(),
             by_target: BTreeMap::new(),
         }
@@ -149,6 +154,10 @@ impl Cluster {
             .cloned()
             .collect();
         context.remove_dependents = self.remove_dependents.contains(&row.package);
+        context.unfinished = self
+            .unfinished
+            .get(&(row.target.clone(), row.package.clone()))
+            .copied();
         Ok(context)
     }
 
@@ -163,6 +172,82 @@ impl Cluster {
         let selected = self.selections.get(package).cloned().unwrap_or_default();
         let existing: Vec<Row> = self.rows_of(package).cloned().collect();
         assign_clients(package, &selected, &self.nodes, &existing)
+    }
+
+    /// What `opm install PACKAGE` requests (SPEC §4): `finished` on the head
+    /// node's row and every image's row. Compute nodes get theirs when the
+    /// server passes `run-script-post-clients`; when it already has, they
+    /// are assigned now, since that stage will not run again.
+    pub fn install_requests(&self, package: &Name) -> Vec<RequestChange> {
+        let mut targets = vec![Target::node(self.head.clone())];
+        targets.extend(self.images.keys().cloned().map(Target::image));
+        let mut changes: Vec<RequestChange> = targets
+            .into_iter()
+            .filter_map(|target| {
+                let row = self.row(&target, package);
+                let wanted = row.is_none_or(|row| row.requested != Stage::Finished);
+                wanted.then(|| RequestChange {
+                    create: row.is_none(),
+                    target,
+                    package: package.clone(),
+                    requested: Stage::Finished,
+                })
+            })
+            .collect();
+        let assigned = self
+            .row(&Target::node(self.head.clone()), package)
+            .is_some_and(|row| row.effective_current() >= Stage::RunScriptPostClients);
+        if assigned {
+            changes.extend(self.assign_clients(package));
+        }
+        changes
+    }
+
+    /// What `opm remove PACKAGE` requests (SPEC §4): `should_not_be_installed`
+    /// on every row of the opkg: the head node's, the images' and the
+    /// nodes'. The server's uninstall fans out to the same rows and waits
+    /// for them; requesting them here too keeps a node from being left
+    /// behind when the server row is already at the bottom (a cut-short
+    /// uninstall finished before the opkg was removed again). Refused with the dependents' names when an
+    /// opkg that depends on it is installed or requested on the head node;
+    /// `with_dependents` requests those dependents (and theirs) down too.
+    pub fn remove_requests(
+        &self,
+        package: &Name,
+        with_dependents: bool,
+    ) -> Result<Vec<RequestChange>, Vec<Name>> {
+        let head = Target::node(self.head.clone());
+        let mut leaving = BTreeSet::from([package.clone()]);
+        loop {
+            let dependents: BTreeSet<Name> = self
+                .rows_on(&head)
+                .filter(|row| holds_or_wants(row) && !leaving.contains(&row.package))
+                .filter(|row| {
+                    self.depends_on
+                        .get(&row.package)
+                        .is_some_and(|deps| !deps.is_disjoint(&leaving))
+                })
+                .map(|row| row.package.clone())
+                .collect();
+            if dependents.is_empty() {
+                break;
+            }
+            if !with_dependents {
+                return Err(dependents.into_iter().collect());
+            }
+            leaving.extend(dependents);
+        }
+        Ok(leaving
+            .iter()
+            .flat_map(|package| self.rows_of(package))
+            .filter(|row| row.requested != Stage::ShouldNotBeInstalled)
+            .map(|row| RequestChange {
+                target: row.target.clone(),
+                package: row.package.clone(),
+                requested: Stage::ShouldNotBeInstalled,
+                create: false,
+            })
+            .collect())
     }
 
     /// Applies a request change: sets `requested`, or creates the row at

@@ -45,6 +45,22 @@ pub struct Context {
     /// Whether uninstalling this opkg takes its dependents along instead of
     /// being refused (`opm remove --with-dependents`).
     pub remove_dependents: bool,
+    /// The row's last attempt, when it did not complete (failed or
+    /// interrupted): `current` does not account for what it changed.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// What a row's last, unfinished attempt was (the engine reads it from the
+/// row's history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unfinished {
+    /// A stage above `current`: it may have left a package in place, so a
+    /// request down to `should_not_be_installed` still runs the uninstall
+    /// path even when `current` is already there.
+    Up,
+    /// The uninstall path: it may have removed packages that `current`
+    /// still counts, so before going up again the uninstall is finished.
+    Uninstall,
 }
 
 impl Context {
@@ -60,6 +76,7 @@ impl Context {
             dependencies: Vec::new(),
             dependents: Vec::new(),
             remove_dependents: false,
+            unfinished: None,
         }
     }
 }

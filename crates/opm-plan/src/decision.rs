@@ -7,7 +7,7 @@ use opm_model::{Name, Phase, Row, Stage, Status, Target};
 use serde::Serialize;
 
 use crate::actions::{Action, ImageRef, RowRole, stage_actions, uninstall_actions};
-use crate::context::Context;
+use crate::context::{Context, Unfinished};
 use crate::deps::{dependency_blocker, dependents_verdict};
 use crate::ladder::{Step, next_step};
 use crate::orchestrate::{RequestChange, request_down};
@@ -23,6 +23,13 @@ pub enum Decision {
     Request {
         /// The changes, in a stable order.
         changes: Vec<RequestChange>,
+    },
+    /// A crashed attempt's lease has expired and the row needs no more
+    /// work (its request changed meanwhile): set its status back to ok and
+    /// record the attempt as interrupted.
+    Release {
+        /// The owner of the expired lease.
+        owner: String,
     },
     /// Nothing to do.
     Idle(Idle),
@@ -290,6 +297,10 @@ impl fmt::Display for Decision {
                 let changes: Vec<String> = changes.iter().map(ToString::to_string).collect();
                 write!(f, "orchestrate: {}", changes.join(", "))
             }
+            Decision::Release { owner } => write!(
+                f,
+                "release: the interrupted attempt of {owner} is no longer needed"
+            ),
             Decision::Idle(idle) => write!(f, "idle: {idle}"),
             Decision::Blocked(blocked) => write!(f, "blocked: {blocked}"),
         }
@@ -300,7 +311,7 @@ impl fmt::Display for Decision {
 /// a live lease, then walk the ladder one stage, subject to the gates and
 /// the cross-row rules.
 pub fn decide(row: &Row, context: &Context) -> Decision {
-    let interrupted = match &row.status {
+    let (interrupted, stale_owner) = match &row.status {
         Status::Error { message } => {
             return Decision::Blocked(Blocked::Error {
                 message: message.clone(),
@@ -312,14 +323,41 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
                 expires_at_ms: lease.expires_at_ms,
             });
         }
-        Status::Running { .. } => true,
-        Status::Ok => false,
+        Status::Running { lease } => (true, Some(&lease.owner)),
+        Status::Ok => (false, None),
     };
+    let idle = |idle| match stale_owner {
+        Some(owner) => Decision::Release {
+            owner: owner.clone(),
+        },
+        None => Decision::Idle(idle),
+    };
+    if context.unfinished == Some(Unfinished::Uninstall)
+        && row.requested > Stage::ShouldNotBeInstalled
+    {
+        // Requested up again after a cut-short uninstall: which parts are
+        // still in place is unknown, so finish removing them (no fan-out,
+        // no dependents check: the opkg is coming back) and climb from the
+        // bottom.
+        return Decision::Perform(Work {
+            package: row.package.clone(),
+            stage: Stage::ShouldNotBeInstalled,
+            actions: uninstall_actions(&context.role),
+            interrupted,
+        });
+    }
     match next_step(row.current, row.requested) {
-        Step::Converged => Decision::Idle(Idle::Converged {
+        // A failed first install (opkg-<p> in, a script failed) leaves
+        // `current` at the bottom with a package in place.
+        Step::Converged
+            if row.requested == Stage::ShouldNotBeInstalled && context.unfinished.is_some() =>
+        {
+            uninstall(row, context, interrupted)
+        }
+        Step::Converged => idle(Idle::Converged {
             stage: row.effective_current(),
         }),
-        Step::Ahead => Decision::Idle(Idle::Ahead {
+        Step::Ahead => idle(Idle::Ahead {
             current: row.effective_current(),
             requested: row.requested,
         }),

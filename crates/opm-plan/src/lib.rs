@@ -23,7 +23,7 @@ pub use actions::{
     Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
 };
 pub use cluster::Cluster;
-pub use context::{Context, Dependency, ImageRow};
+pub use context::{Context, Dependency, ImageRow, Unfinished};
 pub use decision::{Blocked, Decision, Idle, Seen, Work, decide};
 pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_wants};
 pub use error::PlanError;
