@@ -6,7 +6,7 @@
 //! Entry points: [`Opkg::from_path`] (a source directory or its config.xml)
 //! with [`Opkg::from_bytes`] / [`Opkg::from_str`] as the pure core;
 //! [`Opkg::effective_deps`] for the relations of one native part on one
-//! (dist, arch); [`relations`] for the opkg-to-opkg graph SPEC §1.4 needs;
+//! (dist, arch); [`Graph::of`] for the opkg-to-opkg relations SPEC §1.4 needs;
 //! [`Inventory::of_dir`] and [`Configurator::parse`]. Files are the only I/O.
 //! Neighbours: `opm-model` supplies names, parts and scripts; the `opm`
 //! binary's `opm opkg check/show` and `opm pack` use this crate.
@@ -20,10 +20,12 @@ mod datetime;
 mod decode;
 mod deps;
 mod error;
+mod graph;
 mod inventory;
 mod load;
 mod model;
 mod schema;
+mod uri;
 mod version;
 mod xml;
 
@@ -32,6 +34,7 @@ pub mod pack;
 pub use configurator::{Configurator, Field, FieldKind};
 pub use deps::{Deps, Dist};
 pub use error::{ConfiguratorError, Diagnostic, InventoryError, OpkgError, Severity};
+pub use graph::{Edge, EdgeKind, Graph};
 pub use inventory::{HelperFile, Inventory, ScriptFile};
 pub use load::{Loaded, config_path};
 pub use model::{
