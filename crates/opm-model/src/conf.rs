@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::name::{Name, NameError, NameKind};
 use crate::role::Role;
 
+/// The largest opm.conf read, in bytes: two names of at most
+/// [`crate::MAX_NAME_LEN`] bytes and some whitespace fit many times over,
+/// and a reader stops here instead of swallowing an endless file.
+pub const MAX_CONF_BYTES: usize = 4096;
+
 /// The parsed contents of an opm.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpmConf {
@@ -18,6 +23,9 @@ pub struct OpmConf {
 /// Why an opm.conf was refused; every variant names the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfError {
+    /// More than [`MAX_CONF_BYTES`] bytes.
+    #[error("larger than {MAX_CONF_BYTES} bytes; an opm.conf is two short lines")]
+    TooLarge,
     /// The bytes are not UTF-8 text or hold a NUL byte.
     #[error("line {line}: expected text, found binary data")]
     NotText {
@@ -60,8 +68,13 @@ const ROLE: &str = "the role (server, client or image)";
 const NAME: &str = "the name of this node or image";
 
 impl OpmConf {
-    /// Reads raw file contents, refusing binary data before parsing.
+    /// Reads raw file contents, refusing oversized or binary data before
+    /// parsing. A reader may pass the first `MAX_CONF_BYTES + 1` bytes of
+    /// a file; more than the maximum is refused either way.
     pub fn parse_bytes(bytes: &[u8]) -> Result<OpmConf, ConfError> {
+        if bytes.len() > MAX_CONF_BYTES {
+            return Err(ConfError::TooLarge);
+        }
         let bad_at = match std::str::from_utf8(bytes) {
             Ok(text) => text.find('\0'),
             Err(error) => Some(error.valid_up_to()),
@@ -179,6 +192,19 @@ mod tests {
         assert!(err("client\n../etc\n").starts_with("line 2: node name '../etc' must start"));
         assert!(err("client\nn;rm\n").contains("';' at position 2"));
         assert!(err("image\na/b\n").starts_with("line 2: image name 'a/b' contains a slash"));
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_parsing() {
+        let mut padded = b"client\nnode1\n".to_vec();
+        padded.resize(MAX_CONF_BYTES, b' ');
+        assert!(OpmConf::parse_bytes(&padded).is_ok());
+        padded.push(b' ');
+        assert_eq!(OpmConf::parse_bytes(&padded), Err(ConfError::TooLarge));
+        assert_eq!(
+            ConfError::TooLarge.to_string(),
+            "larger than 4096 bytes; an opm.conf is two short lines"
+        );
     }
 
     #[test]

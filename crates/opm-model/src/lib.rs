@@ -16,8 +16,8 @@ mod script;
 mod stage;
 mod target;
 
-pub use conf::{ConfError, OpmConf};
-pub use name::{Name, NameError, NameKind};
+pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
+pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
 pub use role::{Role, UnknownRole};
 pub use row::{Lease, Row, Status, StatusKind};

@@ -1,6 +1,9 @@
 //! `opm conf check`: validate an opm.conf.
 
-use opm_model::OpmConf;
+use std::io::Read;
+use std::path::Path;
+
+use opm_model::{MAX_CONF_BYTES, OpmConf};
 use serde::Serialize;
 
 use crate::cli::ConfCommand;
@@ -19,7 +22,7 @@ pub fn run(command: ConfCommand, settings: &Settings, printer: Printer) -> anyho
     match command {
         ConfCommand::Check { path } => {
             let path = path.unwrap_or_else(|| settings.conf.clone());
-            let bytes = std::fs::read(&path)
+            let bytes = read_capped(&path)
                 .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
             let conf = OpmConf::parse_bytes(&bytes)
                 .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
@@ -35,4 +38,14 @@ pub fn run(command: ConfCommand, settings: &Settings, printer: Printer) -> anyho
             Ok(Exit::Success)
         }
     }
+}
+
+/// Reads at most one byte more than an opm.conf may hold, so a huge or
+/// endless file (`/dev/zero`) is refused instead of read into memory.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONF_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
