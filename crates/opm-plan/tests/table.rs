@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use opm_model::{Lease, Name, NameKind, Part, Phase, Row, Script, Stage, Status, Target};
 use opm_plan::{
     Action, Blocked, Cluster, Conflicts, Context, Decision, Dependency, Idle, ImageRef, ImageRow,
-    PlanError, RequestChange, RootRef, RowRole, ScriptArg, Step, Work, assign_clients,
+    PlanError, RequestChange, RootRef, RowRole, ScriptArg, Step, Unfinished, Work, assign_clients,
     conflicts_on_target, decide, next_step,
 };
 
@@ -1188,4 +1188,188 @@ fn trap_9_there_is_an_uninstall_path_for_every_role() {
                 .any(|action| matches!(action, Action::Remove { .. }))
         );
     }
+}
+
+// ---- what the simulator found: stale leases and unfinished attempts ----
+
+#[test]
+fn an_expired_lease_on_a_row_with_nothing_left_to_do_is_released() {
+    let mut crashed = row(
+        node("head"),
+        "slurm",
+        Some(Stage::Finished),
+        Stage::Finished,
+    );
+    crashed.status = Status::Running {
+        lease: Lease {
+            owner: "opm run pid 9 on head".into(),
+            token: 3,
+            expires_at_ms: NOW - 1,
+        },
+    };
+    let decision = decide(
+        &crashed,
+        &Context::new(RowRole::Server, Phase::Complete, NOW),
+    );
+    assert_eq!(
+        decision,
+        Decision::Release {
+            owner: "opm run pid 9 on head".into()
+        }
+    );
+    assert_eq!(
+        decision.to_string(),
+        "release: the interrupted attempt of opm run pid 9 on head is no longer needed"
+    );
+}
+
+#[test]
+fn a_failed_first_install_is_still_uninstalled_from_the_bottom() {
+    // opkg-slurm went in, api-pre-install failed: current stayed at 1.
+    let removed = row(
+        node("head"),
+        "slurm",
+        Some(Stage::ShouldNotBeInstalled),
+        Stage::ShouldNotBeInstalled,
+    );
+    let mut ctx = Context::new(RowRole::Server, Phase::Complete, NOW);
+    assert!(matches!(decide(&removed, &ctx), Decision::Idle(_)));
+    ctx.unfinished = Some(Unfinished::Up);
+    let work = work(decide(&removed, &ctx));
+    assert!(work.is_uninstall());
+    assert_eq!(described(&work), server_uninstall_actions());
+}
+
+#[test]
+fn a_cut_short_uninstall_is_finished_before_climbing_again() {
+    // The uninstall removed opkg-slurm-client and then failed; the opkg is
+    // requested again: the parts still counted by current may be gone.
+    let back = row(node("n1"), "slurm", Some(Stage::Finished), Stage::Finished);
+    let mut ctx = Context::new(RowRole::Client, Phase::Complete, NOW);
+    ctx.unfinished = Some(Unfinished::Uninstall);
+    // A dependent does not hold it back: the opkg is coming back.
+    ctx.dependents = vec![row(
+        node("n1"),
+        "app",
+        Some(Stage::Finished),
+        Stage::Finished,
+    )];
+    let client_work = work(decide(&back, &ctx));
+    assert!(client_work.is_uninstall());
+    assert_eq!(
+        described(&client_work),
+        [
+            "run client-pre-uninstall",
+            "remove opkg-slurm-client from this machine's root",
+            "run client-post-uninstall"
+        ]
+    );
+    // A server finishing its uninstall does not fan out: it is coming back.
+    let server = row(
+        node("head"),
+        "slurm",
+        Some(Stage::Finished),
+        Stage::Finished,
+    );
+    let mut ctx = server_context_with(
+        vec![row(
+            node("n1"),
+            "slurm",
+            Some(Stage::Finished),
+            Stage::Finished,
+        )],
+        Vec::new(),
+    );
+    ctx.unfinished = Some(Unfinished::Uninstall);
+    assert_eq!(
+        described(&work(decide(&server, &ctx))),
+        server_uninstall_actions()
+    );
+}
+
+fn cluster_with_base_and_app_installed() -> Cluster {
+    let mut cluster = cluster();
+    cluster
+        .depends_on
+        .insert(opkg("app"), [opkg("slurm")].into_iter().collect());
+    for package in ["munge", "slurm", "app"] {
+        for target in [node("head"), node("n1"), node("n2"), image_target("img")] {
+            cluster.upsert(row(target, package, Some(Stage::Finished), Stage::Finished));
+        }
+    }
+    cluster
+}
+
+#[test]
+fn remove_requests_are_refused_while_a_dependent_is_on_the_server() {
+    let cluster = cluster_with_base_and_app_installed();
+    // slurm depends on munge, app on slurm: both are named, transitively.
+    assert_eq!(
+        cluster.remove_requests(&opkg("munge"), false),
+        Err(vec![opkg("slurm")])
+    );
+    let changes = cluster.remove_requests(&opkg("munge"), true).unwrap();
+    let packages: BTreeSet<&str> = changes.iter().map(|c| c.package.as_str()).collect();
+    assert_eq!(packages, BTreeSet::from(["munge", "slurm", "app"]));
+    // Every row of each: head, both nodes and the image.
+    assert_eq!(changes.len(), 12);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.requested == Stage::ShouldNotBeInstalled && !c.create)
+    );
+    let app_only = cluster.remove_requests(&opkg("app"), false).unwrap();
+    assert_eq!(app_only.len(), 4);
+}
+
+#[test]
+fn install_requests_cover_head_and_images_and_nodes_once_assigned() {
+    let mut cluster = cluster();
+    let changes = cluster.install_requests(&opkg("slurm"));
+    assert_eq!(
+        changes,
+        [node("head"), image_target("img")].map(|target| RequestChange {
+            target,
+            package: opkg("slurm"),
+            requested: Stage::Finished,
+            create: true,
+        })
+    );
+    // The server is already past run-script-post-clients (being removed
+    // when installed again): the nodes are assigned now.
+    cluster.upsert(row(
+        node("head"),
+        "slurm",
+        Some(Stage::Finished),
+        Stage::ShouldNotBeInstalled,
+    ));
+    let changes = cluster.install_requests(&opkg("slurm"));
+    let targets: Vec<Target> = changes.iter().map(|c| c.target.clone()).collect();
+    assert_eq!(
+        targets,
+        [node("head"), image_target("img"), node("n1"), node("n2")]
+    );
+}
+
+#[test]
+fn an_orchestration_decision_prints_one_line() {
+    let server = row(
+        node("head"),
+        "slurm",
+        Some(Stage::Finished),
+        Stage::ShouldNotBeInstalled,
+    );
+    let ctx = server_context_with(
+        vec![row(
+            node("n1"),
+            "slurm",
+            Some(Stage::Finished),
+            Stage::Finished,
+        )],
+        Vec::new(),
+    );
+    assert_eq!(
+        decide(&server, &ctx).to_string(),
+        "orchestrate: request should_not_be_installed on node n1 / slurm"
+    );
 }
