@@ -1,7 +1,8 @@
 //! Relations between opkgs (SPEC §1.4): opkg A depends on opkg B when one
 //! of A's `requires` names `opkg-B`, `opkg-B-server`, `opkg-B-client`, or a
 //! capability B provides; likewise for `conflicts`. A pure function over a
-//! set of parsed opkgs on one (dist, arch).
+//! set of parsed opkgs on one (dist, arch). A relation naming a capability
+//! the opkg provides itself points nowhere.
 //!
 //! Version bounds on such relations are carried in [`Edge::via`], not
 //! judged: opm installs one version of each opkg, the one it was given.
@@ -73,7 +74,7 @@ impl Graph {
                 .collect()
         };
         let mut edges = Vec::new();
-        for from in opkgs {
+        for (from, own) in opkgs.iter().zip(&provided) {
             for part in Part::ALL {
                 let deps = from.effective_deps(part, dist, arch);
                 for (kind, list) in [
@@ -81,6 +82,11 @@ impl Graph {
                     (EdgeKind::Conflicts, &deps.conflicts),
                 ] {
                     for relation in list {
+                        // What an opkg provides itself it does not need
+                        // from, nor hold against, anybody else.
+                        if own.iter().any(|p| *p == relation.name) {
+                            continue;
+                        }
                         for to in targets(&relation.name, from) {
                             edges.push(Edge {
                                 from: from.name.clone(),

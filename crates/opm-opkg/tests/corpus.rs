@@ -144,3 +144,110 @@ fn old_format_is_refused_in_plain_words() {
         );
     }
 }
+
+#[test]
+fn corpus_script_lists_sort_into_hooks_and_helpers() {
+    let Some(corpus) = corpus() else { return };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(corpus.join("opkgs")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(list) = std::fs::read_to_string(dir.join("SCRIPTS")) else {
+            continue;
+        };
+        let names: Vec<&str> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let inventory = opm_opkg::Inventory::from_names(names.iter().copied());
+        assert_eq!(
+            inventory.scripts.len() + inventory.helpers.len() + inventory.shadowed.len(),
+            names.len(),
+            "{}",
+            dir.display()
+        );
+        for script in &inventory.scripts {
+            assert!(!script.legacy, "{}: {}", dir.display(), script.file_name);
+            assert_eq!(script.part, opm_model::Part::of_file(&script.file_name));
+        }
+        // openmpi ships no scripts at all; every other list holds a hook.
+        assert_eq!(
+            inventory.scripts.is_empty(),
+            names.is_empty(),
+            "{}",
+            dir.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 14, "only {checked} SCRIPTS files");
+    let slurm = std::fs::read_to_string(corpus.join("opkgs/slurm/SCRIPTS")).unwrap();
+    let inventory = opm_opkg::Inventory::from_names(slurm.lines());
+    let helpers: Vec<_> = inventory
+        .helpers
+        .iter()
+        .map(|h| h.file_name.as_str())
+        .collect();
+    assert_eq!(helpers, ["SLURM.pm", "configurator.html"]);
+    let hooks: Vec<_> = inventory
+        .scripts
+        .iter()
+        .map(|s| s.script.file_name())
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            "server-post-install",
+            "client-post-install",
+            "api-post-deploy"
+        ]
+    );
+}
+
+#[test]
+fn corpus_configurators_give_their_defaults() {
+    use opm_opkg::{Configurator, FieldKind};
+    let Some(corpus) = corpus() else { return };
+    let read = |name: &str| {
+        Configurator::from_path(&corpus.join("opkgs").join(name).join("configurator.html")).unwrap()
+    };
+    let field = |fields: &[opm_opkg::Field], name: &str| {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {fields:#?}"))
+    };
+    let ganglia = read("ganglia");
+    assert_eq!(ganglia.len(), 8);
+    assert_eq!(field(&ganglia, "cluster__name").defaults, ["OSCAR Cluster"]);
+    let per_image = field(&ganglia, "gmond_per_image");
+    assert_eq!(
+        (per_image.kind, per_image.defaults.len()),
+        (FieldKind::Checkbox, 0)
+    );
+    let mta = field(&read("mta-config"), "mta");
+    assert_eq!(mta.kind, FieldKind::Radio);
+    assert_eq!(mta.defaults, ["postfix"]);
+    assert_eq!(mta.choices, ["postfix", "exim", "sendmail"]);
+    let nfs = read("nfs");
+    assert_eq!(nfs.len(), 13);
+    assert_eq!(field(&nfs, "num_nfs_mounts").defaults, ["4"]);
+    assert_eq!(field(&nfs, "rsrv_1").defaults, ["nfs_oscar"]);
+    assert_eq!(field(&nfs, "rsrv_2").defaults, [""]);
+    assert_eq!(field(&read("sis"), "kernel_append").defaults, [""]);
+    assert_eq!(field(&read("sge"), "spooltype").defaults, ["classic"]);
+    assert_eq!(field(&read("squid"), "port").defaults, ["3128"]);
+    let slurm = read("slurm");
+    assert_eq!(field(&slurm, "auth_type").defaults, ["auth/munge"]);
+    assert_eq!(
+        field(&slurm, "checkpoint_type").defaults,
+        ["checkpoint/none"]
+    );
+    assert_eq!(field(&slurm, "checkpoint_type").choices.len(), 3);
+    assert_eq!(field(&slurm, "control_machine").defaults, ["oscar-server"]);
+    let torque = read("torque");
+    let loglevel = field(&torque, "loglevel");
+    assert_eq!(loglevel.defaults, ["64"]);
+    assert_eq!(loglevel.choices.len(), 10);
+    assert!(field(&torque, "compute_on_head").defaults.is_empty());
+}
