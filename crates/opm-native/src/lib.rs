@@ -3,3 +3,5 @@
 //!
 //! Filled by the native-packages issue (backends) and the engine issue
 //! (script runner).
+
+pub mod script;

@@ -1,0 +1,256 @@
+//! The process group a script runs in, and the guard that ties it to opm's life.
+//!
+//! Every run gets a fresh process group led by a *guard*: a tiny host shell,
+//! `trap '' TERM INT HUP; read -r line; kill -s KILL 0`, whose stdin is a pipe
+//! whose only writer is opm. The script is then started inside the guard's
+//! group. When opm goes away for any reason (even `kill -9`) the kernel closes
+//! the pipe, `read` returns, and the guard kills the whole group: the script and
+//! every child it left in the group.
+//!
+//! Why not a parent-death signal (`PR_SET_PDEATHSIG`, `setpriv --pdeathsig`)?
+//! It fires when the *thread* that forked exits, not the process, so a script
+//! started from a short-lived runtime thread would die early; and it only
+//! reaches the direct child, never the script's own children. The pipe does
+//! neither: it closes exactly when the opm process ends, and the guard kills
+//! the group. No `unsafe` `pre_exec` is needed for any of it.
+//!
+//! The guard ignores SIGTERM so it outlives the polite first signal of a
+//! cleanup; it stays unreaped until the group is done, so the group id (its
+//! pid) cannot be reused while opm still signals it.
+//!
+//! Limits: a process that leaves the group on purpose (`setsid`, as daemons
+//! do) is out of reach of group signals; that is how daemons are meant to be
+//! started by scripts, and output capture does not wait for them forever.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::time::Instant;
+
+/// The guard's program, run by the host shell.
+pub(crate) const GUARD_SCRIPT: &str = "trap '' TERM INT HUP; read -r line; kill -s KILL 0";
+
+/// `$0` of the guard, so `ps` shows what it is.
+pub(crate) const GUARD_NAME: &str = "opm-script-guard";
+
+/// How often the group is checked for survivors during a cleanup.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What cleaning up a group took, recorded in the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupCleanup {
+    /// Nothing was left in the group when the script ended.
+    Empty,
+    /// Leftover processes ended after SIGTERM, within the grace period.
+    Terminated,
+    /// Leftover processes were still alive after the grace period and got SIGKILL.
+    Killed,
+}
+
+/// The argv of the guard, as data.
+pub(crate) fn guard_argv(shell: &Path) -> Vec<String> {
+    vec![
+        shell.display().to_string(),
+        "-c".to_owned(),
+        GUARD_SCRIPT.to_owned(),
+        GUARD_NAME.to_owned(),
+    ]
+}
+
+/// A running guard and the group it leads.
+pub(crate) struct ProcessGroup {
+    guard: Child,
+    guard_stdin: Option<ChildStdin>,
+    pgid: i32,
+    /// While set, dropping kills the group (the run was abandoned midway).
+    armed: bool,
+}
+
+impl ProcessGroup {
+    /// Starts a guard in a new process group.
+    pub(crate) fn start(shell: &Path) -> std::io::Result<ProcessGroup> {
+        let argv = guard_argv(shell);
+        let mut guard = Command::new(&argv[0])
+            .args(&argv[1..])
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pid = guard
+            .id()
+            .ok_or_else(|| std::io::Error::other("guard exited before it could be used"))?;
+        let pgid = i32::try_from(pid).map_err(std::io::Error::other)?;
+        let guard_stdin = guard.stdin.take();
+        Ok(ProcessGroup {
+            guard,
+            guard_stdin,
+            pgid,
+            armed: true,
+        })
+    }
+
+    /// The group id, to start the script in.
+    pub(crate) fn id(&self) -> i32 {
+        self.pgid
+    }
+
+    /// Ends whatever is left in the group besides the guard: SIGTERM, up to
+    /// `grace` for it to take effect, then SIGKILL to the whole group.
+    pub(crate) async fn terminate(&mut self, grace: Duration) -> GroupCleanup {
+        if survivors(self.pgid) == Some(0) {
+            return GroupCleanup::Empty;
+        }
+        // The group exists while the guard is unreaped, so ESRCH cannot happen;
+        // any other error leaves SIGKILL below to do the job.
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+            if survivors(self.pgid) == Some(0) {
+                return GroupCleanup::Terminated;
+            }
+        }
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        GroupCleanup::Killed
+    }
+
+    /// Lets the guard finish (it kills what may remain of the group, by then
+    /// at most itself) and reaps it.
+    pub(crate) async fn close(mut self) {
+        self.guard_stdin = None;
+        // Reaping may fail only if the child was already reaped; nothing is left.
+        let _ = self.guard.wait().await;
+        self.armed = false;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if self.armed {
+            // The run was abandoned (its future dropped): kill at once. The
+            // unreaped guard keeps the group id from being reused.
+            let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// One line of `/proc/<pid>/stat`, as far as group cleanup needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcStat {
+    /// The process id.
+    pub(crate) pid: i32,
+    /// The state letter (`R`, `S`, `Z`, …).
+    pub(crate) state: char,
+    /// The process group id.
+    pub(crate) pgrp: i32,
+}
+
+/// Parses `/proc/<pid>/stat`; the command name may hold spaces and parentheses,
+/// so fields are counted from its last `)`.
+pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+    let open = text.find(" (")?;
+    let close = text.rfind(')')?;
+    let pid = text[..open].trim().parse().ok()?;
+    let mut fields = text.get(close + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _parent = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat { pid, state, pgrp })
+}
+
+/// Live (non-zombie) processes in group `pgid` other than its leader, the
+/// guard; `None` when `/proc` cannot be read, which callers treat as "maybe".
+pub(crate) fn survivors(pgid: i32) -> Option<usize> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut count = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process may exit between listing and reading: skip it.
+        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(stat) = parse_proc_stat(&text)
+            && stat.pgrp == pgid
+            && stat.pid != pgid
+            && stat.state != 'Z'
+            && stat.state != 'X'
+        {
+            count += 1;
+        }
+    }
+    Some(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_argv_runs_the_guard_script_in_the_host_shell() {
+        assert_eq!(
+            guard_argv(Path::new("/bin/sh")),
+            [
+                "/bin/sh",
+                "-c",
+                "trap '' TERM INT HUP; read -r line; kill -s KILL 0",
+                "opm-script-guard"
+            ]
+        );
+    }
+
+    #[test]
+    fn proc_stat_lines_are_parsed() {
+        let line = "4242 (sleep) S 4200 4201 4200 0 -1 4194560 91 0 0 0 0 0 0 0 20 0 1 0";
+        assert_eq!(
+            parse_proc_stat(line),
+            Some(ProcStat {
+                pid: 4242,
+                state: 'S',
+                pgrp: 4201
+            })
+        );
+    }
+
+    #[test]
+    fn proc_stat_survives_odd_command_names() {
+        let line = "7 (a) b (c) Z 1 9 9 0 -1";
+        assert_eq!(
+            parse_proc_stat(line),
+            Some(ProcStat {
+                pid: 7,
+                state: 'Z',
+                pgrp: 9
+            })
+        );
+    }
+
+    #[test]
+    fn broken_proc_stat_lines_are_rejected() {
+        for bad in [
+            "",
+            "12",
+            "x (y) S 1 2",
+            "12 (y) S 1",
+            "12 (y) S 1 notanumber",
+        ] {
+            assert_eq!(parse_proc_stat(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn survivors_of_an_unused_group_is_zero() {
+        // Group ids are pids; i32::MAX is above any pid_max Linux allows.
+        assert_eq!(survivors(i32::MAX), Some(0));
+    }
+}
