@@ -1,8 +1,9 @@
 //! The pure lifecycle planner of opm: given a row and the facts around it,
 //! decide what to do next. The entry point is [`decide`]`(&Row, &Context)
 //! -> Decision`: perform one stage (with its ordered [`Action`] list),
-//! change other rows' requests (orchestration), stay idle, or stay blocked
-//! with a reason that names what it waits for. [`Cluster`] gathers a row's
+//! change other rows' requests (orchestration), release a crashed attempt's
+//! expired lease, stay idle, or stay blocked with a reason that names what
+//! it waits for. [`Cluster`] gathers a row's
 //! [`Context`] from the whole cluster's rows; [`next_step`] is the stage
 //! ladder the engine and the simulator share; [`assign_clients`] and
 //! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4.
