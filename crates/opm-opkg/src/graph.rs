@@ -84,7 +84,7 @@ impl Graph {
                     for relation in list {
                         // What an opkg provides itself it does not need
                         // from, nor hold against, anybody else.
-                        if own.iter().any(|p| *p == relation.name) {
+                        if own.contains(&relation.name) {
                             continue;
                         }
                         for to in targets(&relation.name, from) {

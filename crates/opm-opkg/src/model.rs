@@ -198,7 +198,9 @@ impl fmt::Display for Rel {
 }
 
 /// A `<pkg>`: a native package or capability, maybe with a version bound.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+/// In JSON: `{"name": ..., "rel": ..., "version": ...}`, the last two only
+/// when bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Relation {
     /// The package or capability name.
     pub name: String,
@@ -263,8 +265,8 @@ pub struct Filters {
     pub arches: Vec<String>,
 }
 
-/// A `<dist>` entry, maybe with a version bound.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A `<dist>` entry, maybe with a version bound; in JSON like [`Relation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFilter {
     /// The distribution name (`debian`, `rhel`, ...), matched exactly.
     pub name: String,
@@ -292,4 +294,33 @@ pub struct ChangelogEntry {
     pub closes: Vec<u64>,
     /// `<item>` texts, trimmed.
     pub items: Vec<String>,
+}
+
+/// `{"name", "rel"?, "version"?}`: flatter than the tuple for JSON readers.
+fn serialize_bounded<S: serde::Serializer>(
+    serializer: S,
+    name: &str,
+    constraint: Option<&(Rel, String)>,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let fields = if constraint.is_some() { 3 } else { 1 };
+    let mut state = serializer.serialize_struct("Relation", fields)?;
+    state.serialize_field("name", name)?;
+    if let Some((rel, version)) = constraint {
+        state.serialize_field("rel", rel)?;
+        state.serialize_field("version", version)?;
+    }
+    state.end()
+}
+
+impl Serialize for Relation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_bounded(serializer, &self.name, self.constraint.as_ref())
+    }
+}
+
+impl Serialize for DistFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_bounded(serializer, &self.name, self.constraint.as_ref())
+    }
 }

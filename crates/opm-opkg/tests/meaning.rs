@@ -83,10 +83,18 @@ fn names(relations: &[Relation]) -> Vec<&str> {
     relations.iter().map(|r| r.name.as_str()).collect()
 }
 
+/// (part, dist, arch, the names it requires there).
+type DepsCase = (
+    Part,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static [&'static str],
+);
+
 #[test]
 fn effective_deps_over_every_filter_combination() {
     let opkg = full();
-    let cases: &[(Part, Option<&str>, Option<&str>, &[&str])] = &[
+    let cases: &[DepsCase] = &[
         (
             Part::Server,
             Some("debian"),

@@ -88,6 +88,9 @@ pub enum Command {
     /// Check /etc/opm.conf files.
     #[command(subcommand)]
     Conf(ConfCommand),
+    /// Validate opkg sources and show what opm makes of them.
+    #[command(subcommand)]
+    Opkg(OpkgCommand),
     /// Show the settings in force, after flags, environment, settings file
     /// and defaults are layered.
     Settings,
@@ -100,5 +103,37 @@ pub enum ConfCommand {
     Check {
         /// The file to check [default: --conf, OPM_CONF, /etc/opm.conf].
         path: Option<PathBuf>,
+    },
+}
+
+/// `opm opkg ...`
+#[derive(Debug, Subcommand)]
+pub enum OpkgCommand {
+    /// Validate opkg sources: prints each finding as FILE:LINE:COL, then a
+    /// verdict per source. Exit 0 when every source is usable (warnings are
+    /// allowed), 2 when any has an error.
+    Check {
+        /// Accept exactly what opkg.xsd accepts: every schema violation is
+        /// an error, not just the ones that matter to opm.
+        #[arg(long)]
+        strict: bool,
+        /// Opkg source directories or config.xml files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Show a parsed opkg: its metadata, effective dependencies per native
+    /// part, scripts and configurator defaults.
+    Show {
+        /// The target distribution, as the <dist> filters spell it: NAME or
+        /// NAME-VERSION (debian, rhel-8). Without it only blocks with no
+        /// dist filter count.
+        #[arg(long, value_name = "D")]
+        dist: Option<String>,
+        /// The target architecture (amd64, x86_64, ...). Without it only
+        /// blocks with no arch filter count.
+        #[arg(long, value_name = "A")]
+        arch: Option<String>,
+        /// An opkg source directory or its config.xml.
+        path: PathBuf,
     },
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] resolves settings and routes.
 
 mod conf;
+mod opkg;
 mod settings;
 
 use crate::cli::{Cli, Command};
@@ -14,6 +15,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let printer = Printer::new(settings.json);
     match cli.command {
         Command::Conf(command) => conf::run(command, &settings, printer),
+        Command::Opkg(command) => opkg::run(command, printer),
         Command::Settings => settings::run(&settings, printer),
     }
 }
