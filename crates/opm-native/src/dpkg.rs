@@ -1,0 +1,442 @@
+//! Plain dpkg: installs `.deb` files found in local repository
+//! directories, with no dependency resolution. A missing dependency is
+//! reported as such, and the packages the failed transaction left unpacked
+//! are taken out again so the root is as it was.
+//!
+//! The dpkg database setup and the query are shared with the apt backend.
+
+use crate::command::{Invocation, Ran};
+use crate::error::{Cause, Result};
+use crate::files::{self, Family};
+use crate::lock::RootLock;
+use crate::manager::{Backend, InstalledPackage, Options, PackageManager, tool_failure};
+use crate::root::Root;
+
+/// The dpkg backend.
+#[derive(Debug, Clone)]
+pub struct Dpkg {
+    options: Options,
+}
+
+impl Dpkg {
+    /// A dpkg backend reading the repository directories of `options`.
+    #[must_use]
+    pub fn new(options: Options) -> Self {
+        Self { options }
+    }
+}
+
+/// The directories and the empty status file of a new dpkg database.
+pub fn init_db(root: &Root) -> Result<()> {
+    root.create_dirs(&[
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+        "var/log",
+    ])?;
+    root.touch("var/lib/dpkg/status")?;
+    root.touch("var/lib/dpkg/available")
+}
+
+/// The options every dpkg run on `root` takes: the root, a log inside it
+/// (never the host's), and, for a root without a shell, running package
+/// scripts on the host with `DPKG_ROOT` instead of chrooting into nothing.
+#[must_use]
+pub fn root_options(root: &Root) -> Vec<String> {
+    let mut options = Vec::new();
+    if !root.is_host() {
+        options.push(format!("--root={}", root.as_str()));
+    }
+    options.push(format!("--log={}", root.join_str("var/log/dpkg.log")));
+    if !root.has_shell() {
+        options.push("--force-script-chrootless".to_owned());
+    }
+    options
+}
+
+/// `dpkg --install FILE…`, one transaction.
+#[must_use]
+pub fn install_command(root: &Root, files: &[String]) -> Invocation {
+    Invocation::new("dpkg")
+        .args(root_options(root))
+        .args(["--install"])
+        .args(files.iter().cloned())
+}
+
+/// `dpkg --remove NAME…` (configuration files are kept, as `apt-get remove` does).
+#[must_use]
+pub fn remove_command(root: &Root, names: &[String]) -> Invocation {
+    Invocation::new("dpkg")
+        .args(root_options(root))
+        .args(["--remove"])
+        .args(names.iter().cloned())
+}
+
+/// `dpkg --purge NAME…`, used to take back what a failed install left unpacked.
+#[must_use]
+pub fn purge_command(root: &Root, names: &[String]) -> Invocation {
+    Invocation::new("dpkg")
+        .args(root_options(root))
+        .args(["--purge"])
+        .args(names.iter().cloned())
+}
+
+/// `dpkg --configure --pending`: finishes what an interrupted run left in
+/// the database journal (`var/lib/dpkg/updates`).
+#[must_use]
+pub fn recover_command(root: &Root) -> Invocation {
+    Invocation::new("dpkg")
+        .args(root_options(root))
+        .args(["--configure", "--pending"])
+}
+
+/// The `dpkg-query` format: one tab-separated line per package.
+pub const QUERY_FORMAT: &str = "${Package}\t${Version}\t${Architecture}\t${db:Status-Status}\n";
+
+/// `dpkg-query --show` of the named packages.
+#[must_use]
+pub fn query_command(root: &Root, names: &[String]) -> Invocation {
+    let mut command = Invocation::new("dpkg-query");
+    if !root.is_host() {
+        command = command.args([format!("--root={}", root.as_str())]);
+    }
+    command
+        .args(["--show".to_owned(), format!("--showformat={QUERY_FORMAT}")])
+        .args(names.iter().cloned())
+}
+
+/// One package of a `dpkg-query` answer with its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageState {
+    /// The package as recorded.
+    pub package: InstalledPackage,
+    /// dpkg's state word: `installed`, `unpacked`, `half-installed`, `config-files`, …
+    pub status: String,
+}
+
+/// Reads the output of [`query_command`].
+#[must_use]
+pub fn parse_query(stdout: &str) -> Vec<PackageState> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let (name, version, arch, status) = (
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+            );
+            if fields.next().is_some() || name.is_empty() || status == "not-installed" {
+                return None;
+            }
+            Some(PackageState {
+                package: InstalledPackage {
+                    name: name.to_owned(),
+                    version: version.to_owned(),
+                    arch: arch.to_owned(),
+                },
+                status: status.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// What a failed dpkg run's output says went wrong.
+#[must_use]
+pub fn classify(output: &str) -> Cause {
+    let mut missing = Vec::new();
+    for line in output.lines() {
+        // " b depends on a (>= 1.0); however:"
+        if let Some(rest) = line.trim().strip_suffix("; however:") {
+            for relation in [" depends on ", " pre-depends on "] {
+                if let Some((package, dependency)) = rest.split_once(relation) {
+                    missing.push((package.to_owned(), dependency.to_owned()));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Cause::MissingDependency(missing);
+    }
+    let damaged = [
+        "is not a Debian format archive",
+        "corrupted",
+        "unexpected end of file",
+        "short read",
+    ];
+    if damaged.iter().any(|needle| output.contains(needle)) {
+        let files = output
+            .lines()
+            .filter_map(|line| line.strip_prefix("dpkg: error processing archive "))
+            .filter_map(|rest| rest.split(" (--").next())
+            .map(str::to_owned)
+            .collect();
+        return Cause::BadPackage(files);
+    }
+    Cause::Other
+}
+
+/// The states of the named packages in `root`.
+///
+/// # Errors
+/// A [`crate::NativeError::Tool`] failure when dpkg-query cannot read the database.
+pub fn states(root: &Root, names: &[String]) -> Result<Vec<PackageState>> {
+    let ran = query_command(root, names).run()?;
+    // dpkg-query exits 1 when some name is unknown, which only means
+    // "not installed"; the database itself failing says "dpkg-query: error".
+    if !ran.success() && ran.stderr.contains("dpkg-query: error") {
+        return Err(tool_failure(
+            "dpkg-query",
+            "query",
+            names,
+            root,
+            &ran,
+            Cause::Other,
+        ));
+    }
+    Ok(parse_query(&ran.stdout))
+}
+
+/// The fully installed packages among `names`.
+///
+/// # Errors
+/// As for [`states`].
+pub fn installed(root: &Root, names: &[String]) -> Result<Vec<InstalledPackage>> {
+    Ok(states(root, names)?
+        .into_iter()
+        .filter(|state| state.status == "installed")
+        .map(|state| state.package)
+        .collect())
+}
+
+/// Finishes an interrupted earlier run before a new one starts, as apt
+/// does; dpkg refuses to work otherwise.
+///
+/// # Errors
+/// A [`crate::NativeError::Tool`] failure with dpkg's output.
+pub fn recover(root: &Root, packages: &[String]) -> Result<()> {
+    let journal = root.join("var/lib/dpkg/updates");
+    let pending = std::fs::read_dir(&journal)
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if !pending {
+        return Ok(());
+    }
+    tracing::warn!(root = %root.path().display(), "finishing an interrupted dpkg run");
+    let ran = recover_command(root).run()?;
+    if ran.success() {
+        Ok(())
+    } else {
+        Err(tool_failure(
+            "dpkg",
+            "recover an interrupted run before handling",
+            packages,
+            root,
+            &ran,
+            classify(&ran.combined()),
+        ))
+    }
+}
+
+impl Dpkg {
+    /// Purges the packages of a failed transaction that were not installed
+    /// before and are not installed now (dpkg leaves them unpacked).
+    fn roll_back(&self, root: &Root, names: &[String], before: &[PackageState]) {
+        let Ok(after) = states(root, names) else {
+            return;
+        };
+        let leftovers: Vec<String> = after
+            .into_iter()
+            .filter(|state| state.status != "installed")
+            .filter(|state| {
+                !before
+                    .iter()
+                    .any(|old| old.package.name == state.package.name)
+            })
+            .map(|state| state.package.name)
+            .collect();
+        if leftovers.is_empty() {
+            return;
+        }
+        match purge_command(root, &leftovers).run() {
+            Ok(ran) if ran.success() => {}
+            Ok(ran) => tracing::warn!(output = %ran.combined(), "rollback failed"),
+            Err(error) => tracing::warn!(%error, "rollback failed"),
+        }
+    }
+}
+
+fn failed(action: &'static str, packages: &[String], root: &Root, ran: &Ran) -> crate::NativeError {
+    tool_failure(
+        "dpkg",
+        action,
+        packages,
+        root,
+        ran,
+        classify(&ran.combined()),
+    )
+}
+
+impl PackageManager for Dpkg {
+    fn backend(&self) -> Backend {
+        Backend::Dpkg
+    }
+
+    fn prepare(&self, root: &Root) -> Result<()> {
+        init_db(root)
+    }
+
+    fn install(&self, root: &Root, packages: &[String]) -> Result<()> {
+        files::check_names(packages)?;
+        if packages.is_empty() {
+            return Ok(());
+        }
+        let found = files::find(Family::Deb, "dpkg", &self.options.repos, packages, root)?;
+        let files: Vec<String> = found
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        let purpose = format!("dpkg install {}", packages.join(", "));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        init_db(root)?;
+        recover(root, packages)?;
+        let before = states(root, packages)?;
+        let ran = install_command(root, &files).run()?;
+        if ran.success() {
+            return Ok(());
+        }
+        self.roll_back(root, packages, &before);
+        Err(failed("install", packages, root, &ran))
+    }
+
+    fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {
+        files::check_names(packages)?;
+        let purpose = format!("dpkg remove {}", packages.join(", "));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        init_db(root)?;
+        recover(root, packages)?;
+        let present: Vec<String> = states(root, packages)?
+            .into_iter()
+            .filter(|state| state.status != "config-files")
+            .map(|state| state.package.name)
+            .collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        let ran = remove_command(root, &present).run()?;
+        if ran.success() {
+            Ok(())
+        } else {
+            Err(failed("remove", &present, root, &ran))
+        }
+    }
+
+    fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
+        files::check_names(packages)?;
+        // A root without a database has nothing installed; a query never
+        // writes, so it also answers for a read-only root.
+        if packages.is_empty() || !root.join("var/lib/dpkg/status").exists() {
+            return Ok(Vec::new());
+        }
+        installed(root, packages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn a_sandbox_run_names_the_root_its_own_log_and_runs_scripts_chrootless() {
+        let (_dir, root) = sandbox();
+        let r = root.as_str();
+        let command = install_command(&root, &["/repo/a_1_all.deb".into()]);
+        assert_eq!(command.program, "dpkg");
+        assert_eq!(
+            command.args,
+            [
+                format!("--root={r}"),
+                format!("--log={r}/var/log/dpkg.log"),
+                "--force-script-chrootless".into(),
+                "--install".into(),
+                "/repo/a_1_all.deb".into(),
+            ]
+        );
+        let names = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            remove_command(&root, &names).args[3..],
+            ["--remove", "a", "b"]
+        );
+        assert_eq!(
+            purge_command(&root, &names).args[3..],
+            ["--purge", "a", "b"]
+        );
+        assert_eq!(
+            recover_command(&root).args[3..],
+            ["--configure", "--pending"]
+        );
+    }
+
+    #[test]
+    fn an_image_with_a_shell_runs_scripts_chrooted() {
+        let (dir, root) = sandbox();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        std::fs::write(dir.path().join("bin/sh"), "").unwrap();
+        assert!(!root_options(&root).contains(&"--force-script-chrootless".to_owned()));
+    }
+
+    #[test]
+    fn the_host_root_is_not_named_but_the_log_always_is() {
+        let root = Root::host();
+        assert_eq!(root_options(&root), ["--log=/var/log/dpkg.log"]);
+        let query = query_command(&root, &["a".into()]);
+        assert_eq!(query.program, "dpkg-query");
+        assert_eq!(
+            query.args,
+            [
+                "--show".to_owned(),
+                format!("--showformat={QUERY_FORMAT}"),
+                "a".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_the_query_and_keeps_states() {
+        let states = parse_query(
+            "a\t1.0-1\tall\tinstalled\nb\t1.0-1\tamd64\tunpacked\nc\t\t\tnot-installed\n\ngarbage\n",
+        );
+        assert_eq!(states.len(), 2);
+        assert_eq!(
+            states[0].package,
+            InstalledPackage {
+                name: "a".into(),
+                version: "1.0-1".into(),
+                arch: "all".into()
+            }
+        );
+        assert_eq!(states[1].status, "unpacked");
+    }
+
+    #[test]
+    fn recognises_missing_dependencies_and_damaged_archives() {
+        let missing = "dpkg: dependency problems prevent configuration of b:\n b depends on a (>= 1.0); however:\n  Package a is not installed.\n";
+        assert_eq!(
+            classify(missing),
+            Cause::MissingDependency(vec![("b".into(), "a (>= 1.0)".into())])
+        );
+        let damaged = "dpkg-deb: error: '/r/x_1_all.deb' is not a Debian format archive\ndpkg: error processing archive /r/x_1_all.deb (--install):\n dpkg-deb --control subprocess returned error exit status 2\n";
+        assert_eq!(
+            classify(damaged),
+            Cause::BadPackage(vec!["/r/x_1_all.deb".into()])
+        );
+        assert_eq!(classify("dpkg: error: something else"), Cause::Other);
+    }
+}

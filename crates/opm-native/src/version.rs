@@ -1,0 +1,205 @@
+//! Version ordering of the two package families, used to pick the newest
+//! file when a repository directory holds several versions of a package.
+
+use std::cmp::Ordering;
+
+/// Orders Debian versions (`[epoch:]upstream[-revision]`) as dpkg does.
+#[must_use]
+pub fn compare_deb(left: &str, right: &str) -> Ordering {
+    let (left_epoch, left_upstream, left_revision) = split_deb(left);
+    let (right_epoch, right_upstream, right_revision) = split_deb(right);
+    left_epoch
+        .cmp(&right_epoch)
+        .then_with(|| deb_part(left_upstream, right_upstream))
+        .then_with(|| deb_part(left_revision, right_revision))
+}
+
+fn split_deb(version: &str) -> (u64, &str, &str) {
+    let (epoch, rest) = match version.split_once(':') {
+        Some((epoch, rest)) => (epoch.parse().unwrap_or(0), rest),
+        None => (0, version),
+    };
+    match rest.rsplit_once('-') {
+        Some((upstream, revision)) => (epoch, upstream, revision),
+        None => (epoch, rest, ""),
+    }
+}
+
+/// dpkg's `verrevcmp`: letters sort before other symbols, `~` before
+/// everything including the end of the string.
+fn deb_part(left: &str, right: &str) -> Ordering {
+    fn weight(byte: Option<&u8>) -> i32 {
+        match byte {
+            None => 0,
+            Some(b'~') => -1,
+            Some(byte) if byte.is_ascii_digit() => 0,
+            Some(byte) if byte.is_ascii_alphabetic() => i32::from(*byte),
+            Some(byte) => i32::from(*byte) + 256,
+        }
+    }
+    let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
+    while !left.is_empty() || !right.is_empty() {
+        while left.first().is_some_and(|b| !b.is_ascii_digit())
+            || right.first().is_some_and(|b| !b.is_ascii_digit())
+        {
+            let order = weight(left.first()).cmp(&weight(right.first()));
+            if order != Ordering::Equal {
+                return order;
+            }
+            left = left.get(1..).unwrap_or_default();
+            right = right.get(1..).unwrap_or_default();
+        }
+        let (left_number, left_rest) = take_digits(left);
+        let (right_number, right_rest) = take_digits(right);
+        let order = compare_digits(left_number, right_number);
+        if order != Ordering::Equal {
+            return order;
+        }
+        left = left_rest;
+        right = right_rest;
+    }
+    Ordering::Equal
+}
+
+/// Orders RPM `[epoch:]version-release` strings as rpm does.
+#[must_use]
+pub fn compare_rpm(left: &str, right: &str) -> Ordering {
+    let (left_epoch, left_rest) = split_epoch(left);
+    let (right_epoch, right_rest) = split_epoch(right);
+    let (left_version, left_release) = left_rest.rsplit_once('-').unwrap_or((left_rest, ""));
+    let (right_version, right_release) = right_rest.rsplit_once('-').unwrap_or((right_rest, ""));
+    left_epoch
+        .cmp(&right_epoch)
+        .then_with(|| rpmvercmp(left_version, right_version))
+        .then_with(|| rpmvercmp(left_release, right_release))
+}
+
+fn split_epoch(version: &str) -> (u64, &str) {
+    match version.split_once(':') {
+        Some((epoch, rest)) => (epoch.parse().unwrap_or(0), rest),
+        None => (0, version),
+    }
+}
+
+/// rpm's `rpmvercmp`: alternating digit and letter segments, separators
+/// ignored, digits newer than letters, `~` older than anything.
+fn rpmvercmp(left: &str, right: &str) -> Ordering {
+    let separator = |b: &u8| !b.is_ascii_alphanumeric() && *b != b'~';
+    let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
+    loop {
+        while left.first().is_some_and(separator) {
+            left = left.get(1..).unwrap_or_default();
+        }
+        while right.first().is_some_and(separator) {
+            right = right.get(1..).unwrap_or_default();
+        }
+        match (left.first() == Some(&b'~'), right.first() == Some(&b'~')) {
+            (true, true) => {
+                left = left.get(1..).unwrap_or_default();
+                right = right.get(1..).unwrap_or_default();
+                continue;
+            }
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => {}
+        }
+        if left.is_empty() || right.is_empty() {
+            return left.len().cmp(&right.len());
+        }
+        let numeric = left.first().is_some_and(u8::is_ascii_digit);
+        let (left_segment, left_rest, right_segment, right_rest) = if numeric {
+            let (l, lr) = take_digits(left);
+            let (r, rr) = take_digits(right);
+            (l, lr, r, rr)
+        } else {
+            let (l, lr) = take_while(left, u8::is_ascii_alphabetic);
+            let (r, rr) = take_while(right, u8::is_ascii_alphabetic);
+            (l, lr, r, rr)
+        };
+        if right_segment.is_empty() {
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        let order = if numeric {
+            compare_digits(left_segment, right_segment)
+        } else {
+            left_segment.cmp(right_segment)
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+        left = left_rest;
+        right = right_rest;
+    }
+}
+
+fn take_while(bytes: &[u8], keep: fn(&u8) -> bool) -> (&[u8], &[u8]) {
+    let end = bytes.iter().position(|b| !keep(b)).unwrap_or(bytes.len());
+    bytes.split_at(end)
+}
+
+fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
+    take_while(bytes, u8::is_ascii_digit)
+}
+
+/// Compares digit strings of any length as numbers.
+fn compare_digits(left: &[u8], right: &[u8]) -> Ordering {
+    let strip =
+        |digits: &[u8]| -> Vec<u8> { digits.iter().copied().skip_while(|b| *b == b'0').collect() };
+    let (left, right) = (strip(left), strip(right));
+    left.len().cmp(&right.len()).then_with(|| left.cmp(&right))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn orders_debian_versions_like_dpkg() {
+        for (left, right, expected) in [
+            ("1.0", "1.0", Equal),
+            ("1.0-1", "1.0-2", Less),
+            ("1.10", "1.9", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0", "1.0a", Less),
+            ("1.0a", "1.0+", Less),
+            ("1:0.1", "2.0", Greater),
+            ("2.0-1", "2.0-1.1", Less),
+            ("007", "7", Equal),
+            ("1.2.3-4", "1.2.3-10", Less),
+        ] {
+            assert_eq!(compare_deb(left, right), expected, "{left} vs {right}");
+            assert_eq!(
+                compare_deb(right, left),
+                expected.reverse(),
+                "{right} vs {left}"
+            );
+        }
+    }
+
+    #[test]
+    fn orders_rpm_versions_like_rpm() {
+        for (left, right, expected) in [
+            ("1.0-1", "1.0-1", Equal),
+            ("1.0-1", "1.0-2", Less),
+            ("1.10-1", "1.9-1", Greater),
+            ("1.0~rc1-1", "1.0-1", Less),
+            ("1.0a-1", "1.0-1", Greater),
+            ("1.0.a-1", "1.0.1-1", Less),
+            ("1:1.0-1", "2.0-1", Greater),
+            ("1.0_1-1", "1.0.1-1", Equal),
+            ("2.0-1.el9", "2.0-1", Greater),
+        ] {
+            assert_eq!(compare_rpm(left, right), expected, "{left} vs {right}");
+            assert_eq!(
+                compare_rpm(right, left),
+                expected.reverse(),
+                "{right} vs {left}"
+            );
+        }
+    }
+}
