@@ -4,13 +4,20 @@
 //!
 //! Relations are the crate's own [`Relation`](crate::Relation), so a spec
 //! can be built by hand (test packages) as well as from an opkg source.
+//! [`write_apt_index`] and [`createrepo_command`] turn a directory of built
+//! packages into a repository apt or dnf can use.
 
 mod deb;
 mod error;
+mod index;
 mod rpm;
 mod spec;
 
 pub use self::rpm::{rpm_bytes, rpm_file_name, rpm_relation, rpm_release, write_rpm};
 pub use deb::{control_text, deb_bytes, deb_file_name, deb_relation, deb_version, write_deb};
 pub use error::PackError;
+pub use index::{
+    AptIndex, apt_stanza, createrepo_command, package_files, parse_control, read_control,
+    release_text, rfc2822, write_apt_index,
+};
 pub use spec::{Content, Entry, PackageSpec, deb_arch, rpm_arch};

@@ -1,0 +1,186 @@
+//! `write_apt_index` and `createrepo_command` make repositories the real apt
+//! and dnf resolve dependencies from, installing into sandbox roots.
+
+// Tests may unwrap (house rule); clippy counts the helpers as non-test code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::SystemTime;
+
+use opm_opkg::pack::{
+    Entry, PackageSpec, createrepo_command, write_apt_index, write_deb, write_rpm,
+};
+use opm_opkg::{Rel, Relation, Version};
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
+    }
+    found
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn package(name: &str, version: &str, depends: Vec<Relation>) -> PackageSpec {
+    PackageSpec {
+        name: name.into(),
+        version: Version::parse(version).unwrap(),
+        arch: None,
+        summary: format!("{name} for index tests"),
+        description: "Made by pack_index.rs.".into(),
+        maintainer: "Tester <t@example.org>".into(),
+        license: "GPL".into(),
+        depends,
+        conflicts: vec![],
+        provides: vec![],
+        files: vec![Entry::file(
+            format!("/usr/share/{name}/marker"),
+            0o644,
+            name.as_bytes().to_vec(),
+        )],
+        mtime: 1_700_000_000,
+    }
+}
+
+fn pair() -> [PackageSpec; 2] {
+    [
+        package("opkg-alpha", "1.2-1", vec![]),
+        package(
+            "opkg-beta",
+            "2.0-1",
+            vec![Relation {
+                name: "opkg-alpha".into(),
+                constraint: Some((Rel::GreaterOrEqual, "1.0".into())),
+            }],
+        ),
+    ]
+}
+
+#[test]
+fn apt_installs_with_dependencies_from_our_flat_repo() {
+    if !have("apt-get") || !have("dpkg") {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    for spec in pair() {
+        write_deb(&spec, repo.path()).unwrap();
+    }
+    let index = write_apt_index(repo.path(), SystemTime::now()).unwrap();
+    let names: Vec<&str> = index
+        .packages
+        .iter()
+        .map(|(name, _, _)| name.as_str())
+        .collect();
+    assert_eq!(names, ["opkg-alpha", "opkg-beta"]);
+    let packages = std::fs::read_to_string(repo.path().join("Packages")).unwrap();
+    assert!(
+        packages.contains("Filename: ./opkg-beta_2.0-1_all.deb\n"),
+        "{packages}"
+    );
+    assert!(
+        packages.contains("Depends: opkg-alpha (>= 1.0)\n"),
+        "{packages}"
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for dir in [
+        "etc/apt/apt.conf.d",
+        "etc/apt/preferences.d",
+        "etc/apt/sources.list.d",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+        "var/log",
+    ] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+    }
+    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
+    std::fs::write(
+        r.join("etc/apt/sources.list"),
+        format!("deb [trusted=yes] file:{} ./\n", repo.path().display()),
+    )
+    .unwrap();
+    let root_text = r.display();
+    let config = r.join("apt.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "Dir \"{root_text}/\";\nDir::State::status \"{root_text}/var/lib/dpkg/status\";\n\
+             APT::Sandbox::User \"root\";\nAcquire::Languages \"none\";\n\
+             DPkg::Options {{ \"--root={root_text}\"; \"--log={root_text}/var/log/dpkg.log\"; \"--force-script-chrootless\"; }};\n"
+        ),
+    )
+    .unwrap();
+    let apt = |args: &[&str]| {
+        let mut command = Command::new("apt-get");
+        command.env("APT_CONFIG", &config).args(args);
+        run(&mut command)
+    };
+    apt(&["update"]);
+    apt(&["install", "-y", "--no-install-recommends", "opkg-beta"]);
+    assert!(
+        r.join("usr/share/opkg-alpha/marker").is_file(),
+        "the dependency came along"
+    );
+    assert!(r.join("usr/share/opkg-beta/marker").is_file());
+}
+
+#[test]
+fn dnf_installs_with_dependencies_from_createrepo_repodata() {
+    if !have("createrepo_c") || !have("dnf") {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    for spec in pair() {
+        write_rpm(&spec, repo.path()).unwrap();
+    }
+    let argv = createrepo_command(repo.path());
+    run(Command::new(&argv[0]).args(&argv[1..]));
+    assert!(repo.path().join("repodata/repomd.xml").is_file());
+
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    run(Command::new("rpm").args([
+        "--root",
+        r.to_str().unwrap(),
+        "--dbpath",
+        "/var/lib/rpm",
+        "--initdb",
+    ]));
+    run(Command::new("dnf").args([
+        &format!("--installroot={}", r.display()),
+        &format!("--repofrompath=opm,file://{}", repo.path().display()),
+        "--repo=opm",
+        "--setopt=opm.gpgcheck=0",
+        "--setopt=reposdir=/nonexistent",
+        "--setopt=cachedir=/var/cache/dnf",
+        "--releasever=1",
+        "--nodocs",
+        "--assumeyes",
+        "--quiet",
+        "install",
+        "opkg-beta",
+    ]));
+    assert!(
+        Path::new(r).join("usr/share/opkg-alpha/marker").is_file(),
+        "the dependency came along"
+    );
+    assert!(Path::new(r).join("usr/share/opkg-beta/marker").is_file());
+}
