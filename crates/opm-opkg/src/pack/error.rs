@@ -62,6 +62,27 @@ pub enum PackError {
         /// The cause.
         source: ::rpm::Error,
     },
+    /// The opkg's package-wide `<filters>` exclude the target.
+    #[error(
+        "opkg {opkg} is not built for dist {dist}, arch {arch}: its <filters> exclude that; pass a --dist/--arch its filters list"
+    )]
+    Unavailable {
+        /// The opkg.
+        opkg: String,
+        /// The target dist, or `(none)`.
+        dist: String,
+        /// The target arch, or `(none)`.
+        arch: String,
+    },
+    /// Arch filters make the package architecture-specific, but no
+    /// architecture was given.
+    #[error(
+        "package {package} depends on the architecture (its opkg has <arch> filters); pass --arch"
+    )]
+    NeedsArch {
+        /// The native package.
+        package: String,
+    },
     /// A file in a repository directory is not a package opm can index.
     #[error("{}: not a usable package: {reason}; remove it or rebuild it with opm pack", path.display())]
     Unreadable {

@@ -4,12 +4,14 @@
 //!
 //! Relations are the crate's own [`Relation`](crate::Relation), so a spec
 //! can be built by hand (test packages) as well as from an opkg source.
+//! [`opkg_specs`] maps an opkg source ([`SourceFiles`]) to its three specs.
 //! [`write_apt_index`] and [`createrepo_command`] turn a directory of built
 //! packages into a repository apt or dnf can use.
 
 mod deb;
 mod error;
 mod index;
+mod opkg;
 mod rpm;
 mod spec;
 
@@ -20,4 +22,5 @@ pub use index::{
     AptIndex, apt_stanza, createrepo_command, package_files, parse_control, read_control,
     release_text, rfc2822, write_apt_index,
 };
+pub use opkg::{PACKAGES_DIR, SourceFiles, TESTING_DIR, Target, TreeEntry, opkg_specs};
 pub use spec::{Content, Entry, PackageSpec, deb_arch, rpm_arch};
