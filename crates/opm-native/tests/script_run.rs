@@ -1,6 +1,10 @@
 //! The script runner against real child processes: `/bin/sh` scripts written
 //! into temp dirs, run, timed out, flooded, forked, and failed on purpose.
 
+// Helpers outside #[test] functions set up fixed temp files and names;
+// a failure there is a broken test machine, reported by the panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
