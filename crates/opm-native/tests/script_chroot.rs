@@ -213,3 +213,22 @@ async fn missing_image_root_is_named() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn missing_chroot_program_is_named() {
+    // Nothing enters the image, so neither root nor busybox is needed.
+    let (root, package_dir) = image(false);
+    std::fs::write(root.path().join("bin/sh"), "stand-in").unwrap();
+    script(&package_dir, "#!/bin/sh\nexit 0\n");
+    let runner = ScriptRunner::new(RunnerConfig {
+        chroot_program: PathBuf::from("/no/such/chroot"),
+        ..RunnerConfig::default()
+    });
+    let error = runner.run(&invocation(root.path())).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not start /no/such/chroot: "),
+        "{error}"
+    );
+}

@@ -405,3 +405,77 @@ async fn abandoning_a_run_kills_its_group() {
     assert!(gone_soon(read_pid(&pid_file)).await);
     assert!(gone_soon(read_pid(&dir.path().join("script.pid"))).await);
 }
+
+#[tokio::test]
+async fn script_without_a_shebang_line_says_to_add_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(dir.path(), "api-pre-install", "echo no interpreter named\n");
+    let error = run(&invocation(dir.path(), "api-pre-install"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "script {} has no #! line and is not a binary; add a first line such as #!/bin/sh",
+            path.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_runs_keep_their_own_environment_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "who",
+        // Field 5 of /proc/<pid>/stat is the process group.
+        "#!/bin/sh\nsleep 0.2\nread -r stat < /proc/$$/stat\nset -- $stat\necho \"$OPM_TARGET $5\"\n",
+    );
+    let runner = runner();
+    let mut runs = tokio::task::JoinSet::new();
+    for index in 0..6 {
+        let context = ScriptContext {
+            target: Target::node(Name::new(NameKind::Node, &format!("n{index}")).unwrap()),
+            ..context()
+        };
+        let invocation = ScriptInvocation::builder(dir.path(), "who", context)
+            .build()
+            .unwrap();
+        let runner = runner.clone();
+        runs.spawn(async move { (index, runner.run(&invocation).await) });
+    }
+    let mut groups = std::collections::BTreeSet::new();
+    while let Some(joined) = runs.join_next().await {
+        let (index, result) = joined.unwrap();
+        let outcome = result.unwrap().into_result().unwrap();
+        let text = outcome.output.stdout.to_text();
+        let (target, group) = text.trim().split_once(' ').unwrap();
+        assert_eq!(target, format!("n{index}"));
+        groups.insert(group.trim().to_owned());
+    }
+    assert_eq!(
+        groups.len(),
+        6,
+        "each run has its own process group: {groups:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_guard_shell_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "api-pre-install", "#!/bin/sh\nexit 0\n");
+    let runner = ScriptRunner::new(RunnerConfig {
+        shell: PathBuf::from("/no/such/sh"),
+        ..RunnerConfig::default()
+    });
+    let error = runner
+        .run(&invocation(dir.path(), "api-pre-install"))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not start the process-group guard /no/such/sh: "),
+        "{error}"
+    );
+}

@@ -87,12 +87,17 @@ fn exists_in_image(root: &Path, path: &Path) -> Option<PathBuf> {
 }
 
 /// Turns a failed start of a host script into the error that explains it.
-pub(crate) fn start_error(invocation: &ScriptInvocation, error: std::io::Error) -> ScriptError {
+/// `program` is what was executed: the script, or the chroot program.
+pub(crate) fn start_error(
+    invocation: &ScriptInvocation,
+    program: &Path,
+    error: std::io::Error,
+) -> ScriptError {
     let path = invocation.host_path(&invocation.script);
     if invocation.chroot.is_some() {
-        // The chroot program itself failed to start: it names the problem.
+        // The chroot program itself failed to start; the script never got a chance.
         return ScriptError::Spawn {
-            path: PathBuf::from("chroot"),
+            path: program.to_path_buf(),
             source: error,
         };
     }

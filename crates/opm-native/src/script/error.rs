@@ -128,10 +128,11 @@ pub enum ScriptError {
         /// The spawn error.
         source: io::Error,
     },
-    /// The script could not be started for a reason not covered above.
-    #[error("could not start script {path}: {source}")]
+    /// The script (or, in chroot mode, the chroot program) could not be started
+    /// for a reason not covered above.
+    #[error("could not start {path}: {source}")]
     Spawn {
-        /// Host path of the script (or of the chroot program in chroot mode).
+        /// Host path of the script, or of the chroot program in chroot mode.
         path: PathBuf,
         /// The spawn error.
         source: io::Error,

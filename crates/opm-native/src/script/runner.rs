@@ -88,7 +88,7 @@ impl ScriptRunner {
             Ok(child) => child,
             Err(error) => {
                 group.close().await;
-                return Err(check::start_error(invocation, error));
+                return Err(check::start_error(invocation, &spec.program, error));
             }
         };
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
