@@ -46,8 +46,9 @@ impl CapturedStream {
         self.head.len() as u64 + self.dropped + self.tail.len() as u64
     }
 
-    /// True when reading stopped while the pipe was still open: a process that
-    /// left the script's process group kept it, so later output is missing.
+    /// True when reading stopped before end of file (normally because a process
+    /// that left the script's process group kept the pipe open), so later
+    /// output is missing.
     pub fn is_unfinished(&self) -> bool {
         self.unfinished
     }
@@ -72,7 +73,7 @@ impl CapturedStream {
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
-            text.push_str("[opm: stopped reading; a process outside the script's group kept the stream open]\n");
+            text.push_str("[opm: stopped reading before the stream ended; a process that left the script's group may hold it open]\n");
         }
         text
     }
