@@ -104,7 +104,11 @@ impl ScriptRunner {
         let grace = self.config.kill_grace;
         let supervise = async {
             let waited = tokio::time::timeout(invocation.timeout, child.wait()).await;
-            let duration = started.elapsed();
+            // A timed-out run lasted its timeout, whatever the cleanup adds.
+            let duration = match waited {
+                Ok(_) => started.elapsed(),
+                Err(_) => invocation.timeout,
+            };
             // Whatever happened, the rest of the group goes before we report.
             let cleanup = group.terminate(grace).await;
             let exit = match waited {
@@ -133,11 +137,7 @@ impl ScriptRunner {
         Ok(ScriptOutcome {
             script: invocation.script.clone(),
             exit,
-            duration: if matches!(exit, ExitStatusKind::TimedOut(_)) {
-                invocation.timeout
-            } else {
-                duration
-            },
+            duration,
             output: CapturedOutput { stdout, stderr },
             cleanup,
         })
