@@ -94,6 +94,67 @@ pub enum Command {
     /// Show the settings in force, after flags, environment, settings file
     /// and defaults are layered.
     Settings,
+    /// Build the native packages of opkg sources: opkg-<p>, opkg-<p>-server
+    /// and opkg-<p>-client, as .deb or .rpm, without dpkg-deb or rpmbuild.
+    Pack(PackArgs),
+    /// Package repositories made from built packages.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+}
+
+/// `opm pack [--format deb|rpm] [--dist D] [--arch A] -o DIR PATH...`
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The package format [default: from --backend, else deb when dpkg is
+    /// installed, else rpm].
+    #[arg(long, value_enum)]
+    pub format: Option<PackageFormat>,
+    /// The target distribution, as the <dist> filters spell it: NAME or
+    /// NAME-VERSION (debian, rhel-8). Picks the dependencies that apply.
+    #[arg(long, value_name = "D")]
+    pub dist: Option<String>,
+    /// The target architecture, as the <arch> filters spell it (x86_64,
+    /// i386, ...); needed when arch filters make a package arch-specific.
+    #[arg(long, value_name = "A")]
+    pub arch: Option<String>,
+    /// The directory to write the packages to (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Opkg source directories or their config.xml files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// A native package format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PackageFormat {
+    /// Debian package (.deb).
+    Deb,
+    /// RPM package (.rpm).
+    Rpm,
+}
+
+impl PackageFormat {
+    /// The name as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PackageFormat::Deb => "deb",
+            PackageFormat::Rpm => "rpm",
+        }
+    }
+}
+
+/// `opm repo ...`
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Index a directory of built packages: Packages, Packages.gz and
+    /// Release for its .deb files (a flat apt repository, `deb
+    /// [trusted=yes] file:DIR ./`), repodata/ for its .rpm files (needs
+    /// createrepo_c).
+    Index {
+        /// The directory holding the packages.
+        dir: PathBuf,
+    },
 }
 
 /// `opm conf ...`

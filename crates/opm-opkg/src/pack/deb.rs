@@ -153,9 +153,8 @@ pub fn control_text(spec: &PackageSpec, entries: &[Entry]) -> Result<String, Pac
     let _ = writeln!(text, "Section: misc");
     let _ = writeln!(text, "Priority: optional");
     let _ = writeln!(text, "Description: {}", spec.summary.trim());
-    for line in spec.description.trim().lines() {
-        let line = line.trim_end();
-        if line.trim().is_empty() {
+    for line in spec.description_lines() {
+        if line.is_empty() {
             text.push_str(" .\n");
         } else {
             let _ = writeln!(text, " {line}");

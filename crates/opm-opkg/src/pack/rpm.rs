@@ -74,7 +74,7 @@ pub fn rpm_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     builder
         .using_config(config)
         .release(rpm_release(&spec.version))
-        .description(spec.description.trim())
+        .description(spec.description_lines().join("\n"))
         .packager(&spec.maintainer)
         .group("Applications/System")
         .build_host("opm");

@@ -197,6 +197,31 @@ impl PackageSpec {
         }
     }
 
+    /// The description's lines without the indentation they had in the
+    /// source file (config.xml indents them; the first line arrives
+    /// trimmed), trailing spaces dropped.
+    pub fn description_lines(&self) -> Vec<String> {
+        let mut lines = self.description.trim().lines();
+        let Some(first) = lines.next() else {
+            return Vec::new();
+        };
+        let rest: Vec<&str> = lines.collect();
+        let indent = rest
+            .iter()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
+            .min()
+            .unwrap_or(0);
+        std::iter::once(first.trim_end().to_owned())
+            .chain(rest.iter().map(|line| {
+                let line = line.trim_end();
+                // Only ASCII blanks are counted, so `indent` bytes end on a char
+                // boundary of every non-blank line; blank lines are empty.
+                line.get(indent..).unwrap_or("").to_owned()
+            }))
+            .collect()
+    }
+
     /// Sum of the file sizes, in bytes.
     pub fn payload_size(&self) -> u64 {
         self.files.iter().map(Entry::size).sum()
@@ -335,6 +360,20 @@ mod tests {
             },
             "the version holds",
         );
+    }
+
+    #[test]
+    fn descriptions_lose_their_source_indentation() {
+        let mut spec = spec();
+        spec.description = "First line.\n    second\n      indented\n\n    last  \n  ".into();
+        assert_eq!(
+            spec.description_lines(),
+            ["First line.", "second", "  indented", "", "last"]
+        );
+        spec.description = "a\n  \u{a0}b".into();
+        assert_eq!(spec.description_lines(), ["a", "\u{a0}b"]);
+        spec.description = " \n ".into();
+        assert!(spec.description_lines().is_empty());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 mod conf;
 mod opkg;
+mod pack;
+mod repo;
 mod settings;
 
 use crate::cli::{Cli, Command};
@@ -17,5 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Conf(command) => conf::run(command, &settings, printer),
         Command::Opkg(command) => opkg::run(command, printer),
         Command::Settings => settings::run(&settings, printer),
+        Command::Pack(args) => pack::run(args, &settings, printer),
+        Command::Repo(command) => repo::run(command, printer),
     }
 }
