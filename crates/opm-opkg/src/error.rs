@@ -68,6 +68,12 @@ pub enum OpkgError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The file is larger than [`crate::MAX_CONFIG_BYTES`].
+    #[error("{} is larger than 16 MiB; a config.xml is a few kilobytes: check the path", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file was read but has errors; `diagnostics` holds every finding,
     /// errors and warnings, in file order.
     #[error("{}", summary(.diagnostics))]
@@ -98,7 +104,7 @@ impl OpkgError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             OpkgError::Invalid { diagnostics } => diagnostics,
-            OpkgError::Io { .. } | OpkgError::NoConfig { .. } => &[],
+            OpkgError::Io { .. } | OpkgError::NoConfig { .. } | OpkgError::TooLarge { .. } => &[],
         }
     }
 }

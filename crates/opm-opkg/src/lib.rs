@@ -36,7 +36,7 @@ pub use deps::{Deps, Dist};
 pub use error::{ConfiguratorError, Diagnostic, InventoryError, OpkgError, Severity};
 pub use graph::{Edge, EdgeKind, Graph};
 pub use inventory::{HelperFile, Inventory, ScriptFile};
-pub use load::{Loaded, config_path};
+pub use load::{Loaded, MAX_CONFIG_BYTES, config_path};
 pub use model::{
     Author, AuthorCategory, ChangelogEntry, Class, DistFilter, Filters, Opkg, Rel, Relation,
     RelationBlock, RelationKind, VersionEntry,

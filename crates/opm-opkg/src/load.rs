@@ -1,5 +1,6 @@
 //! Entry points: config.xml text, bytes or path to a checked [`Opkg`].
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::decode::{decode, line_column_bytes};
@@ -7,6 +8,10 @@ use crate::error::{Diagnostic, OpkgError, Severity};
 use crate::model::Opkg;
 use crate::schema::{Checker, Level, build};
 use crate::xml::parse;
+
+/// The largest config.xml read. Real ones are a few kilobytes; the limit
+/// keeps a wrong path (a disk image, /dev/zero) from eating the memory.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// A parsed opkg and the warnings its config.xml earned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +52,18 @@ impl Opkg {
     /// Reads the opkg source at `path` at `level`.
     pub fn from_path_with(path: impl AsRef<Path>, level: Level) -> Result<Loaded, OpkgError> {
         let config = config_path(path.as_ref())?;
-        let bytes = std::fs::read(&config).map_err(|source| OpkgError::Io {
+        let io = |source| OpkgError::Io {
             path: config.clone(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(&config).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(OpkgError::TooLarge { path: config });
+        }
         Opkg::from_bytes(&bytes, &config.display().to_string(), level)
     }
 

@@ -47,6 +47,15 @@ pub const ARCHES: [&str; 6] = ["i386", "amd64", "x86_64", "ia64", "ppc", "ppc64"
 /// The longest summary the schema allows, in characters.
 pub const MAX_SUMMARY: usize = 67;
 
+/// The attributes of the XML Schema instance namespace a validator accepts
+/// on any element.
+const XSI_ATTRIBUTES: [&str; 4] = [
+    "xsi:schemaLocation",
+    "xsi:noNamespaceSchemaLocation",
+    "xsi:type",
+    "xsi:nil",
+];
+
 /// Elements of older OSCAR config.xml formats, which opm does not read.
 const OLD_FORMAT: [(&str, &str); 3] = [
     ("version", "a <version> element"),
@@ -248,7 +257,7 @@ impl<'a> Checker<'a> {
             if allowed.contains(&name) {
                 continue;
             }
-            if name.starts_with("xmlns:") || name.starts_with("xsi:") {
+            if name.starts_with("xmlns:") || XSI_ATTRIBUTES.contains(&name) {
                 continue;
             }
             if name == "xmlns" {
@@ -271,8 +280,14 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The trimmed text of a simple-type element with no attributes.
+    fn plain(&mut self, element: &Element) -> String {
+        self.attributes(element, &[]);
+        self.simple(element)
+    }
+
     /// The trimmed text of a simple-content element, checking it holds no
-    /// elements.
+    /// elements (its attributes are the caller's business).
     fn simple(&mut self, element: &Element) -> String {
         for child in element.elements() {
             self.slip(
@@ -289,7 +304,7 @@ impl<'a> Checker<'a> {
     /// The text of an enumerated simple element, `None` when it is not one
     /// of `allowed` (a slip).
     fn enumeration(&mut self, element: &Element, allowed: &[&str]) -> Option<String> {
-        let value = self.simple(element);
+        let value = self.plain(element);
         let raw = element.text();
         if allowed.contains(&value.as_str()) {
             if raw != value {
@@ -317,7 +332,7 @@ impl<'a> Checker<'a> {
     }
 
     fn positive_integer(&mut self, element: &Element) -> Option<u32> {
-        let value = self.simple(element);
+        let value = self.plain(element);
         match parse_positive(&value) {
             Some(n) => u32::try_from(n).ok(),
             None => {
@@ -397,7 +412,7 @@ pub(crate) fn build(root: &Element, check: &mut Checker<'_>) -> Option<Opkg> {
     let all = |name: &'static str| root.elements().filter(move |e| e.name == name);
 
     let name = first("name").and_then(|element| {
-        let raw = check.simple(element);
+        let raw = check.plain(element);
         match Name::new(NameKind::Opkg, &raw) {
             Ok(name) => Some(name),
             Err(error) => {
@@ -413,7 +428,7 @@ pub(crate) fn build(root: &Element, check: &mut Checker<'_>) -> Option<Opkg> {
             .and_then(|value| Class::from_name(&value))
     });
     let summary = first("summary").map_or_else(String::new, |element| {
-        let summary = check.simple(element);
+        let summary = check.plain(element);
         let length = element.text().chars().count();
         if length > MAX_SUMMARY {
             check.slip(
@@ -423,14 +438,14 @@ pub(crate) fn build(root: &Element, check: &mut Checker<'_>) -> Option<Opkg> {
         }
         summary
     });
-    let description = first("description").map(|element| check.simple(element));
+    let description = first("description").map(|element| check.plain(element));
     let license = first("license").map(|element| {
         check.enumeration(element, &LICENSES);
         element.text().trim().to_owned()
     });
-    let groups = all("group").map(|element| check.simple(element)).collect();
+    let groups = all("group").map(|element| check.plain(element)).collect();
     let uri = first("uri").map(|element| {
-        let value = check.simple(element);
+        let value = check.plain(element);
         check.any_uri(element.offset, "<uri>", &value);
         value
     });
@@ -550,7 +565,7 @@ fn build_author(element: &Element, check: &mut Checker<'_>) -> Author {
         element
             .elements()
             .find(|e| e.name == name)
-            .map(|e| check.simple(e))
+            .map(|e| check.plain(e))
     };
     let name = text("name").unwrap_or_default();
     let nickname = text("nickname");
@@ -681,7 +696,6 @@ fn build_filters(element: &Element, check: &mut Checker<'_>) -> Filters {
                 });
             }
             "arch" => {
-                check.attributes(child, &[]);
                 check.enumeration(child, &ARCHES);
                 let arch = child.text().trim().to_owned();
                 if arch.is_empty() {
@@ -777,10 +791,7 @@ fn build_changelog_entry(element: &Element, check: &mut Checker<'_>) -> Changelo
     let items = element
         .elements()
         .filter(|e| e.name == "item")
-        .map(|item| {
-            check.attributes(item, &[]);
-            check.simple(item)
-        })
+        .map(|item| check.plain(item))
         .collect();
     ChangelogEntry {
         author_name,

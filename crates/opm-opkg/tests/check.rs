@@ -403,6 +403,38 @@ fn cases() -> Vec<Case> {
             "unknown attribute 'id'",
         ),
         case(
+            "attribute on summary",
+            "<summary>",
+            "<summary lang=\"en\">",
+            Warn,
+            Error,
+            "unknown attribute 'lang' on <summary>",
+        ),
+        case(
+            "attribute on item",
+            "<item>",
+            "<item n=\"1\">",
+            Warn,
+            Error,
+            "unknown attribute 'n' on <item>",
+        ),
+        case(
+            "xsi schema location",
+            "<oscar>",
+            "<oscar xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:noNamespaceSchemaLocation=\"opkg.xsd\">",
+            Clean,
+            Clean,
+            "",
+        ),
+        case(
+            "unknown xsi attribute",
+            "<oscar>",
+            "<oscar xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:bogus=\"1\">",
+            Warn,
+            Error,
+            "unknown attribute 'xsi:bogus'",
+        ),
+        case(
             "default namespace",
             "<oscar>",
             "<oscar xmlns=\"http://oscar.example/\">",
@@ -705,6 +737,16 @@ fn paths_resolve_to_config_xml() {
         error
             .to_string()
             .ends_with("has no config.xml; an opkg source directory needs one")
+    );
+    let huge = empty.path().join("huge.xml");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(opm_opkg::MAX_CONFIG_BYTES + 1).unwrap();
+    let error = Opkg::from_path(&huge).unwrap_err();
+    assert!(matches!(error, OpkgError::TooLarge { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .ends_with("is larger than 16 MiB; a config.xml is a few kilobytes: check the path")
     );
     let error = Opkg::from_path(empty.path().join("missing")).unwrap_err();
     assert!(error.to_string().starts_with("cannot read "), "{error}");
