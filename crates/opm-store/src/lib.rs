@@ -1,5 +1,30 @@
-//! The state store of opm: rows, history, nodes, images, phases, leases.
+//! The state store of opm: nodes, images, groups, imported opkgs, rows,
+//! leases with fencing tokens, attempt history, the cluster phase and
+//! configuration values.
 //!
-//! Filled by the engine issue (SQLite) and the PostgreSQL issue; only this
-//! crate will name sqlx. Neighbours: `opm-model` below, `opm-engine` and
-//! `opm-api` above.
+//! The entry point is the [`Store`] trait; [`SqliteStore::open`] gives the
+//! SQLite implementation (a later PostgreSQL backend adds a sibling module
+//! and its own migrations folder). Only this crate names sqlx. Neighbours:
+//! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
+//! above.
+
+mod cluster;
+mod error;
+mod history;
+mod leases;
+mod nodes;
+mod opkgs;
+mod rows;
+mod sqlite;
+mod store;
+
+pub use error::{Result, StoreError};
+pub use history::{
+    AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES, Outcome,
+    RowAfter, cap_output,
+};
+pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
+pub use opkgs::{Opkg, OpkgImport};
+pub use rows::{RowId, RowPage, Scope, StoredRow};
+pub use sqlite::{OpenMode, SqliteStore};
+pub use store::Store;

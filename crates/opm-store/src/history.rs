@@ -1,0 +1,373 @@
+//! History: every stage attempt (start, end, result, exit code, captured
+//! output capped with head and tail kept) and the operator's retry/rerun
+//! events; an attempt begins and finishes together with its row change.
+
+use opm_model::{Name, NameKind, Stage, Status, Target, TargetKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::error::{Result, StoreError};
+use crate::leases;
+use crate::nodes::stored_name;
+use crate::rows::{RowId, StoredRow, row_by_id, stored_stage, token_value};
+
+/// The most output kept per attempt, in bytes; half from the head, half
+/// from the tail, where the error usually is.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// The id of one history entry (an attempt or an event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttemptId(pub i64);
+
+/// What a history entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A stage attempt.
+    Attempt,
+    /// An operator cleared an error.
+    Retry,
+    /// An operator set `current` back.
+    Rerun,
+}
+
+impl Event {
+    fn name(self) -> &'static str {
+        match self {
+            Event::Attempt => "attempt",
+            Event::Retry => "retry",
+            Event::Rerun => "rerun",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Event> {
+        match value {
+            "attempt" => Ok(Event::Attempt),
+            "retry" => Ok(Event::Retry),
+            "rerun" => Ok(Event::Rerun),
+            _ => Err(StoreError::Corrupt {
+                what: "history event",
+                value: value.to_owned(),
+            }),
+        }
+    }
+}
+
+/// How an attempt ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptResult {
+    /// Still under way.
+    Running,
+    /// The stage passed.
+    Passed,
+    /// The stage failed.
+    Failed,
+    /// Its lease ran out (a crash) and the stage was begun again.
+    Interrupted,
+}
+
+impl AttemptResult {
+    fn parse(value: &str) -> Result<AttemptResult> {
+        match value {
+            "running" => Ok(AttemptResult::Running),
+            "passed" => Ok(AttemptResult::Passed),
+            "failed" => Ok(AttemptResult::Failed),
+            "interrupted" => Ok(AttemptResult::Interrupted),
+            _ => Err(StoreError::Corrupt {
+                what: "attempt result",
+                value: value.to_owned(),
+            }),
+        }
+    }
+}
+
+/// What the engine observed when a stage ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the stage passed.
+    pub passed: bool,
+    /// The exit code of the failing or last command, if one ran.
+    pub exit_code: Option<i32>,
+    /// Everything captured; capped by [`cap_output`] when stored.
+    pub output: String,
+}
+
+/// The row's state after an attempt, decided by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowAfter {
+    /// The new `current`.
+    pub current: Option<Stage>,
+    /// `Some(message)` puts the row in error; `None` leaves it ok.
+    pub error: Option<String>,
+}
+
+/// One history entry read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its id.
+    pub id: AttemptId,
+    /// The row's target.
+    pub target: Target,
+    /// The row's opkg.
+    pub opkg: Name,
+    /// What happened.
+    pub event: Event,
+    /// The stage attempted (or rerun from).
+    pub stage: Option<Stage>,
+    /// For attempts, how it ended.
+    pub result: Option<AttemptResult>,
+    /// When it began.
+    pub started_ms: i64,
+    /// When it ended.
+    pub ended_ms: Option<i64>,
+    /// The exit code, if a command ran.
+    pub exit_code: Option<i32>,
+    /// The captured output, capped.
+    pub output: String,
+    /// How large the output was before capping.
+    pub output_bytes: u64,
+    /// The reason of a retry, the stage of a rerun.
+    pub note: String,
+}
+
+/// Which history entries to read; the newest `limit` matching ones come back, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only this target.
+    pub target: Option<Target>,
+    /// Only this opkg.
+    pub opkg: Option<Name>,
+    /// At most this many entries.
+    pub limit: u32,
+}
+
+/// Caps output at `max` bytes, keeping the head and the tail on character
+/// boundaries with a marker saying how much was left out in between.
+pub fn cap_output(output: &str, max: usize) -> String {
+    if output.len() <= max {
+        return output.to_owned();
+    }
+    let half = max / 2;
+    let mut head_end = half;
+    while !output.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = output.len() - half;
+    while !output.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    let omitted = tail_start - head_end;
+    format!(
+        "{}\n[... {omitted} bytes of output omitted ...]\n{}",
+        &output[..head_end],
+        &output[tail_start..]
+    )
+}
+
+/// Records a retry or rerun event for a row.
+pub(crate) async fn record_event(
+    conn: &mut SqliteConnection,
+    stored: &StoredRow,
+    event: Event,
+    stage: Option<Stage>,
+    note: &str,
+    now_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(stored.id.0)
+    .bind(stored.row.target.kind.name())
+    .bind(stored.row.target.name.as_str())
+    .bind(stored.row.package.as_str())
+    .bind(event.name())
+    .bind(stage.map(|s| i64::from(s.id())))
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(note)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Starts an attempt: checks the lease, marks an earlier unfinished attempt
+/// interrupted, sets the row running, and records the attempt.
+pub(crate) async fn begin(
+    conn: &mut SqliteConnection,
+    row: RowId,
+    stage: Stage,
+    token: u64,
+    now_ms: i64,
+) -> Result<AttemptId> {
+    let stored = row_by_id(conn, row).await?;
+    let target = &stored.row.target;
+    let lease = leases::check(conn, target, token).await?;
+    if lease.expired(now_ms) {
+        return Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        });
+    }
+    if matches!(stored.row.status, Status::Error { .. }) {
+        return Err(StoreError::RowInError {
+            target: target.clone(),
+            opkg: stored.row.package.to_string(),
+        });
+    }
+    sqlx::query(
+        "UPDATE history SET result = 'interrupted', ended_ms = ? WHERE row_id = ? AND result = 'running'",
+    )
+    .bind(now_ms)
+    .bind(row.0)
+    .execute(&mut *conn)
+    .await?;
+    let stored_token = token_value(token)?;
+    sqlx::query(
+        "UPDATE rows SET status = 'running', message = '', lease_owner = ?, lease_token = ?, \
+         lease_expires_ms = ?, updated_ms = ? WHERE id = ?",
+    )
+    .bind(&lease.owner)
+    .bind(stored_token)
+    .bind(lease.expires_at_ms)
+    .bind(now_ms)
+    .bind(row.0)
+    .execute(&mut *conn)
+    .await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, result, lease_token, started_ms) \
+         VALUES (?, ?, ?, ?, 'attempt', ?, 'running', ?, ?) RETURNING id",
+    )
+    .bind(row.0)
+    .bind(target.kind.name())
+    .bind(target.name.as_str())
+    .bind(stored.row.package.as_str())
+    .bind(i64::from(stage.id()))
+    .bind(stored_token)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok(AttemptId(id))
+}
+
+/// Ends an attempt and writes the row's new state, refused when `token` is
+/// no longer the lease the attempt runs under.
+pub(crate) async fn finish(
+    conn: &mut SqliteConnection,
+    attempt: AttemptId,
+    outcome: &Outcome,
+    after: &RowAfter,
+    token: u64,
+    now_ms: i64,
+) -> Result<StoredRow> {
+    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT row_id, result, lease_token FROM history WHERE id = ? AND event = 'attempt'",
+    )
+    .bind(attempt.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (row_id, result, attempt_token) =
+        found.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
+    let row = RowId(row_id.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?);
+    let stored = row_by_id(conn, row).await?;
+    let target = &stored.row.target;
+    leases::check(conn, target, token).await?;
+    let stored_token = token_value(token)?;
+    if attempt_token != Some(stored_token) || result.as_deref() != Some("running") {
+        return Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        });
+    }
+    let output = cap_output(&outcome.output, MAX_OUTPUT_BYTES);
+    sqlx::query(
+        "UPDATE history SET result = ?, ended_ms = ?, exit_code = ?, output = ?, output_bytes = ? WHERE id = ?",
+    )
+    .bind(if outcome.passed { "passed" } else { "failed" })
+    .bind(now_ms)
+    .bind(outcome.exit_code)
+    .bind(output)
+    .bind(i64::try_from(outcome.output.len()).unwrap_or(i64::MAX))
+    .bind(attempt.0)
+    .execute(&mut *conn)
+    .await?;
+    let (status, message) = match &after.error {
+        Some(message) => ("error", message.as_str()),
+        None => ("ok", ""),
+    };
+    sqlx::query(
+        "UPDATE rows SET current = ?, status = ?, message = ?, lease_owner = NULL, lease_token = NULL, \
+         lease_expires_ms = NULL, updated_ms = ? WHERE id = ?",
+    )
+    .bind(after.current.map(|s| i64::from(s.id())))
+    .bind(status)
+    .bind(message)
+    .bind(now_ms)
+    .bind(row.0)
+    .execute(&mut *conn)
+    .await?;
+    row_by_id(conn, row).await
+}
+
+fn decode(row: &SqliteRow) -> Result<HistoryEntry> {
+    let kind: String = row.try_get("target_kind")?;
+    let name: String = row.try_get("target_name")?;
+    let target = match kind.as_str() {
+        "node" => Target::node(stored_name(NameKind::Node, &name)?),
+        "image" => Target::image(stored_name(NameKind::Image, &name)?),
+        other => {
+            return Err(StoreError::Corrupt {
+                what: "target kind",
+                value: other.to_owned(),
+            });
+        }
+    };
+    let stage: Option<i64> = row.try_get("stage")?;
+    let result: Option<String> = row.try_get("result")?;
+    let output_bytes: i64 = row.try_get("output_bytes")?;
+    Ok(HistoryEntry {
+        id: AttemptId(row.try_get("id")?),
+        target,
+        opkg: stored_name(NameKind::Opkg, row.try_get("opkg")?)?,
+        event: Event::parse(row.try_get("event")?)?,
+        stage: stage.map(stored_stage).transpose()?,
+        result: result.as_deref().map(AttemptResult::parse).transpose()?,
+        started_ms: row.try_get("started_ms")?,
+        ended_ms: row.try_get("ended_ms")?,
+        exit_code: row.try_get("exit_code")?,
+        output: row.try_get("output")?,
+        output_bytes: u64::try_from(output_bytes).unwrap_or(0),
+        note: row.try_get("note")?,
+    })
+}
+
+/// History entries matching a filter; the newest `limit`, oldest first.
+pub(crate) async fn list(
+    conn: &mut SqliteConnection,
+    filter: &HistoryFilter,
+) -> Result<Vec<HistoryEntry>> {
+    let (kind, name) = match &filter.target {
+        Some(target) => (
+            Some(match target.kind {
+                TargetKind::Node => "node",
+                TargetKind::Image => "image",
+            }),
+            Some(target.name.as_str()),
+        ),
+        None => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, ended_ms, \
+                exit_code, output, output_bytes, note FROM history \
+         WHERE (?1 IS NULL OR (target_kind = ?1 AND target_name = ?2)) AND (?3 IS NULL OR opkg = ?3) \
+         ORDER BY id DESC LIMIT ?4",
+    )
+    .bind(kind)
+    .bind(name)
+    .bind(filter.opkg.as_ref().map(Name::as_str))
+    .bind(i64::from(filter.limit))
+    .fetch_all(conn)
+    .await?;
+    let mut entries = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    entries.reverse();
+    Ok(entries)
+}

@@ -1,0 +1,145 @@
+//! Leases on targets with fencing tokens: every grant takes the next value of
+//! one counter, so a token never comes back, and a write carrying a token
+//! that is not the target's current one is refused.
+
+use opm_model::{Lease, Target};
+use sqlx::SqliteConnection;
+
+use crate::error::{Result, StoreError};
+use crate::nodes::target_ids;
+use crate::rows::token_value;
+
+/// The target's current lease, if any.
+async fn current(conn: &mut SqliteConnection, target: &Target) -> Result<Option<(i64, Lease)>> {
+    let (node, image) = target_ids(conn, target).await?;
+    let found: Option<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, owner, token, expires_ms FROM leases WHERE node_id IS ? AND image_id IS ?",
+    )
+    .bind(node)
+    .bind(image)
+    .fetch_optional(conn)
+    .await?;
+    found
+        .map(|(id, owner, token, expires_at_ms)| {
+            let token = u64::try_from(token).map_err(|_| StoreError::Corrupt {
+                what: "lease token",
+                value: token.to_string(),
+            })?;
+            Ok((
+                id,
+                Lease {
+                    owner,
+                    token,
+                    expires_at_ms,
+                },
+            ))
+        })
+        .transpose()
+}
+
+/// Grants a lease unless another owner holds an unexpired one. Each grant,
+/// even to the same owner, gets a new token and makes the old one stale.
+pub(crate) async fn acquire(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    owner: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<Lease> {
+    if let Some((id, lease)) = current(conn, target).await? {
+        if lease.owner != owner && !lease.expired(now_ms) {
+            return Err(StoreError::LeaseHeld {
+                target: target.clone(),
+                owner: lease.owner,
+                expires_at_ms: lease.expires_at_ms,
+            });
+        }
+        sqlx::query("DELETE FROM leases WHERE id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let token: i64 =
+        sqlx::query_scalar("UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last")
+            .fetch_one(&mut *conn)
+            .await?;
+    let (node, image) = target_ids(conn, target).await?;
+    let expires_at_ms = now_ms.saturating_add(ttl_ms);
+    sqlx::query(
+        "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(node)
+    .bind(image)
+    .bind(owner)
+    .bind(token)
+    .bind(expires_at_ms)
+    .execute(conn)
+    .await?;
+    Ok(Lease {
+        owner: owner.to_owned(),
+        token: u64::try_from(token).map_err(|_| StoreError::Corrupt {
+            what: "lease token",
+            value: token.to_string(),
+        })?,
+        expires_at_ms,
+    })
+}
+
+/// The target's lease if `token` is its current one; an expired lease still
+/// counts while nobody has taken it over.
+pub(crate) async fn check(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    token: u64,
+) -> Result<Lease> {
+    match current(conn, target).await? {
+        Some((_, lease)) if lease.token == token => Ok(lease),
+        _ => Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        }),
+    }
+}
+
+/// Extends a lease held with `token`; running rows under it follow.
+pub(crate) async fn renew(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    token: u64,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<Lease> {
+    let lease = check(conn, target, token).await?;
+    let expires_at_ms = now_ms.saturating_add(ttl_ms);
+    let stored = token_value(token)?;
+    sqlx::query("UPDATE leases SET expires_ms = ? WHERE token = ?")
+        .bind(expires_at_ms)
+        .bind(stored)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE rows SET lease_expires_ms = ? WHERE lease_token = ? AND status = 'running'",
+    )
+    .bind(expires_at_ms)
+    .bind(stored)
+    .execute(conn)
+    .await?;
+    Ok(Lease {
+        expires_at_ms,
+        ..lease
+    })
+}
+
+/// Gives a lease back; its token is stale from now on.
+pub(crate) async fn release(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    token: u64,
+) -> Result<()> {
+    check(conn, target, token).await?;
+    sqlx::query("DELETE FROM leases WHERE token = ?")
+        .bind(token_value(token)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! Nodes (the head node and compute nodes), images, and group membership.
+
+use std::path::{Path, PathBuf};
+
+use opm_model::{Name, NameKind, Target, TargetKind};
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::error::{Result, StoreError};
+
+/// The group every node joins unless told otherwise (SPEC §1.4).
+pub const DEFAULT_GROUP: &str = "oscar_clients";
+
+/// A registered node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Its name.
+    pub name: Name,
+    /// True for the head node (registered by `opm init`).
+    pub head: bool,
+    /// The image it is built from, if any.
+    pub image: Option<Name>,
+    /// The groups it belongs to, by name.
+    pub groups: Vec<Name>,
+}
+
+/// A compute node to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNode {
+    /// Its name.
+    pub name: Name,
+    /// The groups it joins; empty means [`DEFAULT_GROUP`]. Missing groups are created.
+    pub groups: Vec<Name>,
+    /// The image it is built from; must exist.
+    pub image: Option<Name>,
+}
+
+/// A registered node image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Its name.
+    pub name: Name,
+    /// Where its root filesystem lives on the head node.
+    pub root: PathBuf,
+}
+
+/// Reads a stored name back, refusing what opm would never have written.
+pub(crate) fn stored_name(kind: NameKind, value: &str) -> Result<Name> {
+    Name::new(kind, value).map_err(|_| StoreError::Corrupt {
+        what: "name",
+        value: value.to_owned(),
+    })
+}
+
+/// The node id of a node name.
+pub(crate) async fn node_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM nodes WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownNode {
+            name: name.to_string(),
+        })
+}
+
+/// The image id of an image name.
+pub(crate) async fn image_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM images WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownImage {
+            name: name.to_string(),
+        })
+}
+
+/// The (node_id, image_id) column pair of a target; exactly one is set.
+pub(crate) async fn target_ids(
+    conn: &mut SqliteConnection,
+    target: &Target,
+) -> Result<(Option<i64>, Option<i64>)> {
+    Ok(match target.kind {
+        TargetKind::Node => (Some(node_id(conn, &target.name).await?), None),
+        TargetKind::Image => (None, Some(image_id(conn, &target.name).await?)),
+    })
+}
+
+/// The target named by a (node name, image name) column pair of a join.
+pub(crate) fn target_from(node: Option<String>, image: Option<String>) -> Result<Target> {
+    match (node, image) {
+        (Some(node), None) => Ok(Target::node(stored_name(NameKind::Node, &node)?)),
+        (None, Some(image)) => Ok(Target::image(stored_name(NameKind::Image, &image)?)),
+        _ => Err(StoreError::Corrupt {
+            what: "row target",
+            value: "neither or both of node and image".to_owned(),
+        }),
+    }
+}
+
+/// Registers the head node; running it again with the same name is a no-op.
+pub(crate) async fn register_head(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
+    let existing: Option<(String, i64)> = sqlx::query_as(
+        "SELECT name, head FROM nodes WHERE head = 1 OR name = ? ORDER BY head DESC LIMIT 1",
+    )
+    .bind(name.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match existing {
+        Some((existing, 1)) if existing == name.as_str() => Ok(()),
+        Some((existing, 1)) => Err(StoreError::HeadNodeMismatch {
+            existing,
+            given: name.to_string(),
+        }),
+        Some(_) => Err(StoreError::AlreadyExists {
+            kind: "node",
+            name: name.to_string(),
+        }),
+        None => {
+            sqlx::query("INSERT INTO nodes (name, head) VALUES (?, 1)")
+                .bind(name.as_str())
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// The group id of a group name, created when missing.
+async fn ensure_group(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
+    sqlx::query("INSERT INTO groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM groups WHERE name = ?")
+        .bind(name)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The group id of an existing group.
+pub(crate) async fn group_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM groups WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownGroup {
+            name: name.to_string(),
+        })
+}
+
+/// Adds a compute node and its group memberships.
+pub(crate) async fn add_node(conn: &mut SqliteConnection, node: &NewNode) -> Result<()> {
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM nodes WHERE name = ?")
+        .bind(node.name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: "node",
+            name: node.name.to_string(),
+        });
+    }
+    let image = match &node.image {
+        Some(image) => Some(image_id(conn, image).await?),
+        None => None,
+    };
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO nodes (name, image_id) VALUES (?, ?) RETURNING id")
+            .bind(node.name.as_str())
+            .bind(image)
+            .fetch_one(&mut *conn)
+            .await?;
+    let groups: Vec<&str> = if node.groups.is_empty() {
+        vec![DEFAULT_GROUP]
+    } else {
+        node.groups.iter().map(Name::as_str).collect()
+    };
+    for group in groups {
+        let group = ensure_group(conn, group).await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, node_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(group)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes a compute node; its rows, memberships and lease go with it.
+pub(crate) async fn remove_node(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
+    let id = node_id(conn, name).await?;
+    let head: i64 = sqlx::query_scalar("SELECT head FROM nodes WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if head == 1 {
+        return Err(StoreError::HeadNodeRemoval {
+            name: name.to_string(),
+        });
+    }
+    sqlx::query("DELETE FROM nodes WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every node, head node first, then by name.
+pub(crate) async fn nodes(conn: &mut SqliteConnection) -> Result<Vec<Node>> {
+    let rows = sqlx::query(
+        "SELECT n.name, n.head, i.name AS image, \
+                (SELECT group_concat(g.name, ' ') FROM group_members m \
+                   JOIN groups g ON g.id = m.group_id WHERE m.node_id = n.id) AS groups \
+         FROM nodes n LEFT JOIN images i ON i.id = n.image_id \
+         ORDER BY n.head DESC, n.name",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let image: Option<String> = row.try_get("image")?;
+            let groups: Option<String> = row.try_get("groups")?;
+            let mut groups = groups
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|g| stored_name(NameKind::Group, g))
+                .collect::<Result<Vec<_>>>()?;
+            groups.sort();
+            Ok(Node {
+                name: stored_name(NameKind::Node, row.try_get("name")?)?,
+                head: row.try_get::<i64, _>("head")? == 1,
+                image: image
+                    .map(|i| stored_name(NameKind::Image, &i))
+                    .transpose()?,
+                groups,
+            })
+        })
+        .collect()
+}
+
+/// The members of a group, by name.
+pub(crate) async fn group_members(conn: &mut SqliteConnection, group: &Name) -> Result<Vec<Name>> {
+    let id = group_id(conn, group).await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT n.name FROM group_members m JOIN nodes n ON n.id = m.node_id \
+         WHERE m.group_id = ? ORDER BY n.name",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    names
+        .iter()
+        .map(|n| stored_name(NameKind::Node, n))
+        .collect()
+}
+
+/// A path as stored text.
+pub(crate) fn path_text(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| StoreError::NonUtf8Path {
+        path: path.to_owned(),
+    })
+}
+
+/// Adds an image.
+pub(crate) async fn add_image(conn: &mut SqliteConnection, image: &Image) -> Result<()> {
+    let root = path_text(&image.root)?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM images WHERE name = ?")
+        .bind(image.name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: "image",
+            name: image.name.to_string(),
+        });
+    }
+    sqlx::query("INSERT INTO images (name, root) VALUES (?, ?)")
+        .bind(image.name.as_str())
+        .bind(root)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes an image no node uses; its rows, values and lease go with it.
+pub(crate) async fn remove_image(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
+    let id = image_id(conn, name).await?;
+    let users: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM nodes WHERE image_id = ? ORDER BY name")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    if !users.is_empty() {
+        return Err(StoreError::ImageInUse {
+            image: name.to_string(),
+            nodes: users.join(", "),
+        });
+    }
+    sqlx::query("DELETE FROM images WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every image, by name.
+pub(crate) async fn images(conn: &mut SqliteConnection) -> Result<Vec<Image>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, root FROM images ORDER BY name")
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(name, root)| {
+            Ok(Image {
+                name: stored_name(NameKind::Image, &name)?,
+                root: PathBuf::from(root),
+            })
+        })
+        .collect()
+}

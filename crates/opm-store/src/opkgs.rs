@@ -1,0 +1,152 @@
+//! Imported opkgs, their resolved opkg-level relations, and the groups each
+//! is selected for.
+
+use opm_model::{Name, NameKind};
+use sqlx::SqliteConnection;
+
+use crate::error::{Result, StoreError};
+use crate::nodes::{group_id, stored_name};
+
+/// An opkg as `opm opkg import` registers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpkgImport {
+    /// Its name.
+    pub name: Name,
+    /// Its version, as config.xml spells it.
+    pub version: String,
+    /// The one-line summary.
+    pub summary: String,
+    /// Where the source or the packages came from (a path or a repository).
+    pub source: String,
+    /// Opkgs it depends on, already resolved from package names and capabilities.
+    pub depends: Vec<Name>,
+    /// Opkgs it conflicts with, already resolved.
+    pub conflicts: Vec<Name>,
+}
+
+/// An imported opkg read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opkg {
+    /// What was imported last.
+    pub import: OpkgImport,
+    /// When it was imported last.
+    pub imported_at_ms: i64,
+    /// The groups it is selected for, by name.
+    pub groups: Vec<Name>,
+}
+
+/// The opkg id of an imported opkg.
+pub(crate) async fn opkg_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM opkgs WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownOpkg {
+            name: name.to_string(),
+        })
+}
+
+/// Imports an opkg or replaces what an earlier import said about it; rows,
+/// selections and values survive a re-import.
+pub(crate) async fn import(
+    conn: &mut SqliteConnection,
+    opkg: &OpkgImport,
+    now_ms: i64,
+) -> Result<()> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, summary = excluded.summary, \
+         source = excluded.source, imported_at_ms = excluded.imported_at_ms RETURNING id",
+    )
+    .bind(opkg.name.as_str())
+    .bind(&opkg.version)
+    .bind(&opkg.summary)
+    .bind(&opkg.source)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM opkg_relations WHERE opkg_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let relations = opkg
+        .depends
+        .iter()
+        .map(|other| ("depends", other))
+        .chain(opkg.conflicts.iter().map(|other| ("conflicts", other)));
+    for (kind, other) in relations {
+        sqlx::query(
+            "INSERT INTO opkg_relations (opkg_id, kind, other) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(other.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Selects an opkg for a group (idempotent).
+pub(crate) async fn select(conn: &mut SqliteConnection, opkg: &Name, group: &Name) -> Result<()> {
+    let opkg = opkg_id(conn, opkg).await?;
+    let group = group_id(conn, group).await?;
+    sqlx::query("INSERT INTO selections (opkg_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(opkg)
+        .bind(group)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every imported opkg, by name.
+pub(crate) async fn opkgs(conn: &mut SqliteConnection) -> Result<Vec<Opkg>> {
+    type OpkgRecord = (i64, String, String, String, String, i64);
+    let records: Vec<OpkgRecord> = sqlx::query_as(
+        "SELECT id, name, version, summary, source, imported_at_ms FROM opkgs ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(records.len());
+    for (id, name, version, summary, source, imported_at_ms) in records {
+        let relations: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, other FROM opkg_relations WHERE opkg_id = ? ORDER BY kind, other",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut depends = Vec::new();
+        let mut conflicts = Vec::new();
+        for (kind, other) in relations {
+            let other = stored_name(NameKind::Opkg, &other)?;
+            if kind == "depends" {
+                depends.push(other);
+            } else {
+                conflicts.push(other);
+            }
+        }
+        let groups: Vec<String> = sqlx::query_scalar(
+            "SELECT g.name FROM selections s JOIN groups g ON g.id = s.group_id \
+             WHERE s.opkg_id = ? ORDER BY g.name",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.push(Opkg {
+            import: OpkgImport {
+                name: stored_name(NameKind::Opkg, &name)?,
+                version,
+                summary,
+                source,
+                depends,
+                conflicts,
+            },
+            imported_at_ms,
+            groups: groups
+                .iter()
+                .map(|g| stored_name(NameKind::Group, g))
+                .collect::<Result<_>>()?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,407 @@
+//! Rows: one per (target, opkg), what is requested, what is done, and the
+//! status; found by the partial `rows_pending*` indexes so a pass costs what
+//! there is to do, not what the cluster holds.
+
+use opm_model::Name;
+use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::error::{Result, StoreError};
+use crate::history::{self, Event};
+use crate::nodes::{stored_name, target_from, target_ids};
+use crate::opkgs::opkg_id;
+
+/// The stable id of a row, for the engine's calls that follow a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowId(pub i64);
+
+/// A row with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRow {
+    /// Its id.
+    pub id: RowId,
+    /// The row itself.
+    pub row: Row,
+}
+
+/// Which rows a pending query looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every target (the head node orchestrates all of them).
+    All,
+    /// One node or image (a client agent, an image run).
+    Target(Target),
+}
+
+/// One page of rows; pass `next` back as `after` for the following page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowPage {
+    /// The rows, by id.
+    pub rows: Vec<StoredRow>,
+    /// Where the next page starts; `None` when this was the last one.
+    pub next: Option<RowId>,
+}
+
+/// The SELECT every row read shares, with a tail of WHERE/ORDER/LIMIT.
+macro_rules! select_rows {
+    ($tail:literal) => {
+        concat!(
+            "SELECT r.id, n.name AS node, i.name AS image, o.name AS opkg, r.requested, \
+             r.current, r.status, r.message, r.lease_owner, r.lease_token, r.lease_expires_ms \
+             FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
+             LEFT JOIN images i ON i.id = r.image_id JOIN opkgs o ON o.id = r.opkg_id ",
+            $tail
+        )
+    };
+}
+
+/// The pending-rows queries. The WHERE repeats the partial index predicate
+/// verbatim: SQLite uses a partial index only when the query's WHERE holds
+/// its predicate as a term.
+macro_rules! pending_sql {
+    (all) => {
+        select_rows!(
+            "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
+             AND r.id > ? ORDER BY r.id LIMIT ?"
+        )
+    };
+    (node) => {
+        select_rows!(
+            "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
+             AND r.node_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+        )
+    };
+    (image) => {
+        select_rows!(
+            "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
+             AND r.image_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+        )
+    };
+}
+
+/// A stored stage id read back.
+pub(crate) fn stored_stage(id: i64) -> Result<Stage> {
+    u8::try_from(id)
+        .ok()
+        .and_then(Stage::from_id)
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "stage id",
+            value: id.to_string(),
+        })
+}
+
+/// A lease token as stored (SQLite integers are signed).
+pub(crate) fn token_value(token: u64) -> Result<i64> {
+    i64::try_from(token).map_err(|_| StoreError::Corrupt {
+        what: "lease token",
+        value: token.to_string(),
+    })
+}
+
+fn decode(row: &SqliteRow) -> Result<StoredRow> {
+    let status: String = row.try_get("status")?;
+    let status = match status.as_str() {
+        "ok" => Status::Ok,
+        "error" => Status::Error {
+            message: row.try_get("message")?,
+        },
+        "running" => {
+            let owner: Option<String> = row.try_get("lease_owner")?;
+            let token: Option<i64> = row.try_get("lease_token")?;
+            let expires_at_ms: Option<i64> = row.try_get("lease_expires_ms")?;
+            match (
+                owner,
+                token.and_then(|t| u64::try_from(t).ok()),
+                expires_at_ms,
+            ) {
+                (Some(owner), Some(token), Some(expires_at_ms)) => Status::Running {
+                    lease: Lease {
+                        owner,
+                        token,
+                        expires_at_ms,
+                    },
+                },
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        what: "running row without a lease",
+                        value: row.try_get::<i64, _>("id")?.to_string(),
+                    });
+                }
+            }
+        }
+        other => {
+            return Err(StoreError::Corrupt {
+                what: "row status",
+                value: other.to_owned(),
+            });
+        }
+    };
+    let current: Option<i64> = row.try_get("current")?;
+    Ok(StoredRow {
+        id: RowId(row.try_get("id")?),
+        row: Row {
+            target: target_from(row.try_get("node")?, row.try_get("image")?)?,
+            package: stored_name(NameKind::Opkg, row.try_get("opkg")?)?,
+            requested: stored_stage(row.try_get("requested")?)?,
+            current: current.map(stored_stage).transpose()?,
+            status,
+        },
+    })
+}
+
+fn decode_all(rows: &[SqliteRow]) -> Result<Vec<StoredRow>> {
+    rows.iter().map(decode).collect()
+}
+
+/// A page from rows fetched with `limit + 1`, so the extra one says "more".
+fn page(mut rows: Vec<StoredRow>, limit: u32) -> RowPage {
+    let limit = limit as usize;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    RowPage { rows, next }
+}
+
+/// One row by id.
+pub(crate) async fn row_by_id(conn: &mut SqliteConnection, id: RowId) -> Result<StoredRow> {
+    let row = sqlx::query(select_rows!("WHERE r.id = ?"))
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::UnknownRowId { id: id.0 })?;
+    decode(&row)
+}
+
+/// The row id of (target, opkg), if the row exists.
+async fn find(conn: &mut SqliteConnection, target: &Target, opkg: &Name) -> Result<Option<i64>> {
+    let (node, image) = target_ids(conn, target).await?;
+    let opkg = opkg_id(conn, opkg).await?;
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM rows WHERE node_id IS ? AND image_id IS ? AND opkg_id = ?",
+    )
+    .bind(node)
+    .bind(image)
+    .bind(opkg)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// One row by (target, opkg).
+pub(crate) async fn row(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    opkg: &Name,
+) -> Result<StoredRow> {
+    let id = find(conn, target, opkg)
+        .await?
+        .ok_or_else(|| StoreError::UnknownRow {
+            target: target.clone(),
+            opkg: opkg.to_string(),
+        })?;
+    row_by_id(conn, RowId(id)).await
+}
+
+/// Sets `requested`, creating the row (current = should_not_be_installed)
+/// when there is none; never a duplicate.
+pub(crate) async fn request(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    opkg: &Name,
+    stage: Stage,
+    now_ms: i64,
+) -> Result<StoredRow> {
+    let id = match find(conn, target, opkg).await? {
+        Some(id) => {
+            sqlx::query("UPDATE rows SET requested = ?, updated_ms = ? WHERE id = ?")
+                .bind(i64::from(stage.id()))
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+        None => {
+            let (node, image) = target_ids(conn, target).await?;
+            let opkg = opkg_id(conn, opkg).await?;
+            sqlx::query_scalar(
+                "INSERT INTO rows (node_id, image_id, opkg_id, requested, current, updated_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(node)
+            .bind(image)
+            .bind(opkg)
+            .bind(i64::from(stage.id()))
+            .bind(i64::from(Stage::FIRST.id()))
+            .bind(now_ms)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    row_by_id(conn, RowId(id)).await
+}
+
+/// Rows that need work or wait in error or running, in id order after `after`.
+pub(crate) async fn pending(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    after: Option<RowId>,
+    limit: u32,
+) -> Result<RowPage> {
+    let after = after.map_or(0, |a| a.0);
+    let fetch = i64::from(limit) + 1;
+    let rows = match scope {
+        Scope::All => {
+            sqlx::query(pending_sql!(all))
+                .bind(after)
+                .bind(fetch)
+                .fetch_all(conn)
+                .await?
+        }
+        Scope::Target(target) => {
+            let (node, image) = target_ids(conn, target).await?;
+            match target.kind {
+                TargetKind::Node => sqlx::query(pending_sql!(node)).bind(node),
+                TargetKind::Image => sqlx::query(pending_sql!(image)).bind(image),
+            }
+            .bind(after)
+            .bind(fetch)
+            .fetch_all(conn)
+            .await?
+        }
+    };
+    Ok(page(decode_all(&rows)?, limit))
+}
+
+/// Every row of one opkg.
+pub(crate) async fn for_opkg(conn: &mut SqliteConnection, opkg: &Name) -> Result<Vec<StoredRow>> {
+    let id = opkg_id(conn, opkg).await?;
+    let rows = sqlx::query(select_rows!("WHERE r.opkg_id = ? ORDER BY r.id"))
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    decode_all(&rows)
+}
+
+/// Every row of one target.
+pub(crate) async fn for_target(
+    conn: &mut SqliteConnection,
+    target: &Target,
+) -> Result<Vec<StoredRow>> {
+    let (node, image) = target_ids(conn, target).await?;
+    let rows = match target.kind {
+        TargetKind::Node => {
+            sqlx::query(select_rows!("WHERE r.node_id = ? ORDER BY r.id")).bind(node)
+        }
+        TargetKind::Image => {
+            sqlx::query(select_rows!("WHERE r.image_id = ? ORDER BY r.id")).bind(image)
+        }
+    }
+    .fetch_all(conn)
+    .await?;
+    decode_all(&rows)
+}
+
+/// Every row, one page at a time.
+pub(crate) async fn all(
+    conn: &mut SqliteConnection,
+    after: Option<RowId>,
+    limit: u32,
+) -> Result<RowPage> {
+    let rows = sqlx::query(select_rows!("WHERE r.id > ? ORDER BY r.id LIMIT ?"))
+        .bind(after.map_or(0, |a| a.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(conn)
+        .await?;
+    Ok(page(decode_all(&rows)?, limit))
+}
+
+/// Clears an error so the failed stage runs again; the reason goes to history.
+pub(crate) async fn retry(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    opkg: &Name,
+    reason: &str,
+    now_ms: i64,
+) -> Result<StoredRow> {
+    let stored = row(conn, target, opkg).await?;
+    if !matches!(stored.row.status, Status::Error { .. }) {
+        return Err(StoreError::NotInError {
+            target: target.clone(),
+            opkg: opkg.to_string(),
+            status: stored.row.status.kind().to_string(),
+        });
+    }
+    sqlx::query("UPDATE rows SET status = 'ok', message = '', updated_ms = ? WHERE id = ?")
+        .bind(now_ms)
+        .bind(stored.id.0)
+        .execute(&mut *conn)
+        .await?;
+    history::record_event(conn, &stored, Event::Retry, None, reason, now_ms).await?;
+    row_by_id(conn, stored.id).await
+}
+
+/// Sets `current` back so that `from` and the stages after it run again.
+pub(crate) async fn rerun(
+    conn: &mut SqliteConnection,
+    target: &Target,
+    opkg: &Name,
+    from: Stage,
+    now_ms: i64,
+) -> Result<StoredRow> {
+    let stored = row(conn, target, opkg).await?;
+    if matches!(stored.row.status, Status::Running { .. }) {
+        return Err(StoreError::RowBusy {
+            target: target.clone(),
+            opkg: opkg.to_string(),
+        });
+    }
+    let current = stored.row.effective_current();
+    let back = match from.previous() {
+        Some(back) if from <= current => back,
+        _ => {
+            return Err(StoreError::InvalidRerun {
+                target: target.clone(),
+                opkg: opkg.to_string(),
+                from,
+                current,
+            });
+        }
+    };
+    sqlx::query(
+        "UPDATE rows SET current = ?, status = 'ok', message = '', updated_ms = ? WHERE id = ?",
+    )
+    .bind(i64::from(back.id()))
+    .bind(now_ms)
+    .bind(stored.id.0)
+    .execute(&mut *conn)
+    .await?;
+    let note = format!("from {from}");
+    history::record_event(conn, &stored, Event::Rerun, Some(from), &note, now_ms).await?;
+    row_by_id(conn, stored.id).await
+}
+
+/// The plan SQLite picks for the pending query of a scope, one line per step.
+pub(crate) async fn explain_pending(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+) -> Result<Vec<String>> {
+    let query = match scope {
+        Scope::All => sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(all))),
+        Scope::Target(target) => match target.kind {
+            TargetKind::Node => {
+                sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(node))).bind(1_i64)
+            }
+            TargetKind::Image => {
+                sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(image))).bind(1_i64)
+            }
+        },
+    };
+    let plan = query.bind(0_i64).bind(100_i64).fetch_all(conn).await?;
+    plan.iter()
+        .map(|step| Ok(step.try_get::<String, _>("detail")?))
+        .collect()
+}

@@ -1,0 +1,164 @@
+//! The `Store` trait: everything the engine and the CLI ask of the state
+//! store, one transaction per state change, dialect-free at its surface.
+
+use std::future::Future;
+
+use opm_model::{Lease, Name, Phase, Stage, Target};
+
+use crate::error::Result;
+use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
+use crate::nodes::{Image, NewNode, Node};
+use crate::opkgs::{Opkg, OpkgImport};
+use crate::rows::{RowId, RowPage, Scope, StoredRow};
+
+/// The state store. Times are passed in (`now_ms`, milliseconds since the
+/// epoch) so callers and tests control the clock; every call that changes
+/// state runs in one transaction and leaves nothing behind when it fails.
+pub trait Store: Send + Sync {
+    /// Creates the schema or brings it up to date (`opm init`).
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Registers the head node named in opm.conf; again with the same name is a no-op.
+    fn register_head_node(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
+    /// Adds a compute node with its groups (default `oscar_clients`).
+    fn add_node(&self, node: &NewNode) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a compute node and drops its rows.
+    fn remove_node(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
+    /// Every node, head node first.
+    fn nodes(&self) -> impl Future<Output = Result<Vec<Node>>> + Send;
+    /// The nodes of a group.
+    fn group_members(&self, group: &Name) -> impl Future<Output = Result<Vec<Name>>> + Send;
+    /// Adds an image.
+    fn add_image(&self, image: &Image) -> impl Future<Output = Result<()>> + Send;
+    /// Removes an image no node uses and drops its rows.
+    fn remove_image(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
+    /// Every image.
+    fn images(&self) -> impl Future<Output = Result<Vec<Image>>> + Send;
+
+    /// Imports an opkg, or replaces what an earlier import said about it.
+    fn import_opkg(
+        &self,
+        opkg: &OpkgImport,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Selects an opkg for a group's nodes.
+    fn select_opkg_for_group(
+        &self,
+        opkg: &Name,
+        group: &Name,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Every imported opkg.
+    fn opkgs(&self) -> impl Future<Output = Result<Vec<Opkg>>> + Send;
+
+    /// Sets `requested` on (target, opkg), creating the row when needed.
+    fn request(
+        &self,
+        target: &Target,
+        opkg: &Name,
+        stage: Stage,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// One row.
+    fn row(&self, target: &Target, opkg: &Name) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// Rows that need work, are running or wait in error; costs what they
+    /// are, not what the cluster holds.
+    fn pending_rows(
+        &self,
+        scope: &Scope,
+        after: Option<RowId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<RowPage>> + Send;
+    /// Every row of an opkg.
+    fn rows_for_opkg(&self, opkg: &Name) -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
+    /// Every row of a target.
+    fn rows_for_target(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
+    /// Every row, a page at a time.
+    fn all_rows(
+        &self,
+        after: Option<RowId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<RowPage>> + Send;
+
+    /// Leases a target for `ttl_ms`; the lease carries a fresh fencing token.
+    fn acquire_lease(
+        &self,
+        target: &Target,
+        owner: &str,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Lease>> + Send;
+    /// Extends a lease still held with `token`.
+    fn renew_lease(
+        &self,
+        target: &Target,
+        token: u64,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Lease>> + Send;
+    /// Gives a lease back.
+    fn release_lease(&self, target: &Target, token: u64)
+    -> impl Future<Output = Result<()>> + Send;
+
+    /// Starts a stage attempt on a row under the target's lease.
+    fn begin_attempt(
+        &self,
+        row: RowId,
+        stage: Stage,
+        token: u64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<AttemptId>> + Send;
+    /// Ends an attempt and sets the row's new state, in one transaction.
+    fn finish_attempt(
+        &self,
+        attempt: AttemptId,
+        outcome: &Outcome,
+        after: &RowAfter,
+        token: u64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// Clears an error; the reason is recorded in history.
+    fn retry(
+        &self,
+        target: &Target,
+        opkg: &Name,
+        reason: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// Sets `current` back so `from` and later stages run again.
+    fn rerun(
+        &self,
+        target: &Target,
+        opkg: &Name,
+        from: Stage,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
+
+    /// The cluster's install phase.
+    fn phase(&self) -> impl Future<Output = Result<Phase>> + Send;
+    /// Sets the cluster's install phase.
+    fn set_phase(&self, phase: Phase, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sets a configuration value, opkg-wide or for one image.
+    fn config_set(
+        &self,
+        opkg: &Name,
+        image: Option<&Name>,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The effective configuration values of an opkg (for an image).
+    fn config_values(
+        &self,
+        opkg: &Name,
+        image: Option<&Name>,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+
+    /// History entries.
+    fn history(
+        &self,
+        filter: &HistoryFilter,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>>> + Send;
+}
