@@ -10,6 +10,7 @@
 
 use crate::command::{Invocation, Ran};
 use crate::dpkg;
+use crate::dpkg::run_waiting;
 use crate::error::{Cause, Result};
 use crate::files;
 use crate::lock::RootLock;
@@ -101,6 +102,9 @@ pub fn remove_command(root: &Root, names: &[String]) -> Invocation {
 /// What a failed apt-get run's output says went wrong.
 #[must_use]
 pub fn classify(output: &str) -> Cause {
+    if let Some(holder) = dpkg::lock_holder(output) {
+        return Cause::Locked(holder);
+    }
     let mut not_found = Vec::new();
     for line in output.lines() {
         if let Some(name) = line.strip_prefix("E: Unable to locate package ") {
@@ -176,12 +180,12 @@ impl PackageManager for Apt {
         let purpose = format!("apt-get install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
-        dpkg::recover(root, packages)?;
-        let ran = update_command(root).run()?;
+        dpkg::recover(root, packages, self.options.lock_timeout)?;
+        let ran = run_waiting(&update_command(root), self.options.lock_timeout)?;
         if !ran.success() {
             return Err(failed("update the package lists for", packages, root, &ran));
         }
-        let ran = install_command(root, packages).run()?;
+        let ran = run_waiting(&install_command(root, packages), self.options.lock_timeout)?;
         if ran.success() {
             Ok(())
         } else {
@@ -194,7 +198,7 @@ impl PackageManager for Apt {
         let purpose = format!("apt-get remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
-        dpkg::recover(root, packages)?;
+        dpkg::recover(root, packages, self.options.lock_timeout)?;
         let present: Vec<String> = dpkg::states(root, packages)?
             .into_iter()
             .filter(|state| state.status != "config-files")
@@ -203,7 +207,7 @@ impl PackageManager for Apt {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = remove_command(root, &present).run()?;
+        let ran = run_waiting(&remove_command(root, &present), self.options.lock_timeout)?;
         if ran.success() {
             Ok(())
         } else {

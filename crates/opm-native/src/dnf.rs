@@ -112,7 +112,15 @@ pub fn remove_command(root: &Root, repos: &[Repo], names: &[String]) -> Result<I
 #[must_use]
 pub fn classify(output: &str) -> Cause {
     let mut not_found = Vec::new();
+    let mut damaged = Vec::new();
     for line in output.lines() {
+        // Package "c-1.0-1.noarch" from local repository "opm0" has incorrect checksum
+        if let Some(rest) = line.strip_prefix("Package \"")
+            && line.ends_with("has incorrect checksum")
+            && let Some((package, _)) = rest.split_once('"')
+        {
+            damaged.push(package.to_owned());
+        }
         let names = line
             .strip_prefix("Error: Unable to find a match: ")
             .or_else(|| line.strip_prefix("No match for argument: "))
@@ -125,6 +133,9 @@ pub fn classify(output: &str) -> Cause {
     }
     if !not_found.is_empty() {
         return Cause::NotFound(not_found);
+    }
+    if !damaged.is_empty() {
+        return Cause::BadPackage(damaged);
     }
     if output.contains("nothing provides") || output.contains("conflicting requests") {
         return Cause::Unsatisfiable;
@@ -290,6 +301,12 @@ mod tests {
                 "Error: \n Problem: conflicting requests\n  - nothing provides a >= 2.0 needed by b-1.0-1.noarch\n"
             ),
             Cause::Unsatisfiable
+        );
+        assert_eq!(
+            classify(
+                "Package \"c-1.0-1.noarch\" from local repository \"opm0\" has incorrect checksum\nError: Some packages from local repository have incorrect checksum\n"
+            ),
+            Cause::BadPackage(vec!["c-1.0-1.noarch".into()])
         );
         assert_eq!(
             classify("Error: Transaction test error:\n\tfile /x conflicts\n"),

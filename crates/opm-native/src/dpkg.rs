@@ -1,9 +1,11 @@
 //! Plain dpkg: installs `.deb` files found in local repository
 //! directories, with no dependency resolution. A missing dependency is
-//! reported as such, and the packages the failed transaction left unpacked
-//! are taken out again so the root is as it was.
+//! reported as such, and what the failed transaction added (installed or
+//! left unpacked) is purged again so the root is as it was.
 //!
 //! The dpkg database setup and the query are shared with the apt backend.
+
+use std::time::{Duration, Instant};
 
 use crate::command::{Invocation, Ran};
 use crate::error::{Cause, Result};
@@ -72,7 +74,7 @@ pub fn remove_command(root: &Root, names: &[String]) -> Invocation {
         .args(names.iter().cloned())
 }
 
-/// `dpkg --purge NAME…`, used to take back what a failed install left unpacked.
+/// `dpkg --purge NAME…`, used to take back what a failed install added.
 #[must_use]
 pub fn purge_command(root: &Root, names: &[String]) -> Invocation {
     Invocation::new("dpkg")
@@ -142,9 +144,50 @@ pub fn parse_query(stdout: &str) -> Vec<PackageState> {
         .collect()
 }
 
+/// Who holds dpkg's own database lock, when a run failed on it: dpkg's
+/// and apt's messages, with the holder's process id where they give it.
+#[must_use]
+pub fn lock_holder(output: &str) -> Option<String> {
+    output.lines().find_map(|line| {
+        if let Some((_, pid)) = line.split_once("lock was locked by another process with pid ") {
+            return Some(format!("process {}", pid.trim()));
+        }
+        if line.starts_with("E: Could not get lock ") {
+            return Some(match line.split_once("It is held by ") {
+                Some((_, holder)) => holder.trim().to_owned(),
+                None => "another process".to_owned(),
+            });
+        }
+        None
+    })
+}
+
+/// Runs a dpkg or apt-get command, trying again while another process holds
+/// dpkg's database lock, for up to `timeout`. A dpkg that outlived a killed
+/// opm (apt runs it in its own session) finishes on its own; waiting for it
+/// beats failing.
+///
+/// # Errors
+/// [`crate::NativeError::ToolMissing`].
+pub fn run_waiting(command: &Invocation, timeout: Duration) -> Result<Ran> {
+    let started = Instant::now();
+    loop {
+        let ran = command.run()?;
+        let locked = !ran.success() && lock_holder(&ran.combined()).is_some();
+        if !locked || started.elapsed() >= timeout {
+            return Ok(ran);
+        }
+        tracing::info!(command = %command.display(), "waiting for the dpkg database lock");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// What a failed dpkg run's output says went wrong.
 #[must_use]
 pub fn classify(output: &str) -> Cause {
+    if let Some(holder) = lock_holder(output) {
+        return Cause::Locked(holder);
+    }
     let mut missing = Vec::new();
     for line in output.lines() {
         // " b depends on a (>= 1.0); however:"
@@ -215,7 +258,7 @@ pub fn installed(root: &Root, names: &[String]) -> Result<Vec<InstalledPackage>>
 ///
 /// # Errors
 /// A [`crate::NativeError::Tool`] failure with dpkg's output.
-pub fn recover(root: &Root, packages: &[String]) -> Result<()> {
+pub fn recover(root: &Root, packages: &[String], timeout: Duration) -> Result<()> {
     let journal = root.join("var/lib/dpkg/updates");
     let pending = std::fs::read_dir(&journal)
         .map(|mut entries| entries.next().is_some())
@@ -224,7 +267,7 @@ pub fn recover(root: &Root, packages: &[String]) -> Result<()> {
         return Ok(());
     }
     tracing::warn!(root = %root.path().display(), "finishing an interrupted dpkg run");
-    let ran = recover_command(root).run()?;
+    let ran = run_waiting(&recover_command(root), timeout)?;
     if ran.success() {
         Ok(())
     } else {
@@ -239,31 +282,32 @@ pub fn recover(root: &Root, packages: &[String]) -> Result<()> {
     }
 }
 
-impl Dpkg {
-    /// Purges the packages of a failed transaction that were not installed
-    /// before and are not installed now (dpkg leaves them unpacked).
-    fn roll_back(&self, root: &Root, names: &[String], before: &[PackageState]) {
-        let Ok(after) = states(root, names) else {
-            return;
-        };
-        let leftovers: Vec<String> = after
-            .into_iter()
-            .filter(|state| state.status != "installed")
-            .filter(|state| {
-                !before
-                    .iter()
-                    .any(|old| old.package.name == state.package.name)
-            })
-            .map(|state| state.package.name)
-            .collect();
-        if leftovers.is_empty() {
-            return;
-        }
-        match purge_command(root, &leftovers).run() {
-            Ok(ran) if ran.success() => {}
-            Ok(ran) => tracing::warn!(output = %ran.combined(), "rollback failed"),
-            Err(error) => tracing::warn!(%error, "rollback failed"),
-        }
+/// Purges what a failed transaction added. dpkg installs what it can and
+/// leaves the rest unpacked, but opm's transaction is all or nothing: every
+/// package that was not present before goes (one that only had its
+/// configuration files left is back to that).
+fn roll_back(root: &Root, names: &[String], before: &[PackageState], timeout: Duration) {
+    let present = |state: &PackageState| state.status != "config-files";
+    let Ok(after) = states(root, names) else {
+        return;
+    };
+    let added: Vec<String> = after
+        .into_iter()
+        .filter(present)
+        .filter(|state| {
+            !before
+                .iter()
+                .any(|old| old.package.name == state.package.name && present(old))
+        })
+        .map(|state| state.package.name)
+        .collect();
+    if added.is_empty() {
+        return;
+    }
+    match run_waiting(&purge_command(root, &added), timeout) {
+        Ok(ran) if ran.success() => {}
+        Ok(ran) => tracing::warn!(output = %ran.combined(), "rollback failed"),
+        Err(error) => tracing::warn!(%error, "rollback failed"),
     }
 }
 
@@ -295,18 +339,19 @@ impl PackageManager for Dpkg {
         let found = files::find(Family::Deb, "dpkg", &self.options.repos, packages, root)?;
         let files: Vec<String> = found
             .iter()
-            .map(|path| path.display().to_string())
+            .map(|(_, path)| path.display().to_string())
             .collect();
         let purpose = format!("dpkg install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
-        recover(root, packages)?;
+        let timeout = self.options.lock_timeout;
+        recover(root, packages, timeout)?;
         let before = states(root, packages)?;
-        let ran = install_command(root, &files).run()?;
+        let ran = run_waiting(&install_command(root, &files), timeout)?;
         if ran.success() {
             return Ok(());
         }
-        self.roll_back(root, packages, &before);
+        roll_back(root, packages, &before, timeout);
         Err(failed("install", packages, root, &ran))
     }
 
@@ -315,7 +360,7 @@ impl PackageManager for Dpkg {
         let purpose = format!("dpkg remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
-        recover(root, packages)?;
+        recover(root, packages, self.options.lock_timeout)?;
         let present: Vec<String> = states(root, packages)?
             .into_iter()
             .filter(|state| state.status != "config-files")
@@ -324,7 +369,7 @@ impl PackageManager for Dpkg {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = remove_command(root, &present).run()?;
+        let ran = run_waiting(&remove_command(root, &present), self.options.lock_timeout)?;
         if ran.success() {
             Ok(())
         } else {
@@ -438,5 +483,58 @@ mod tests {
             Cause::BadPackage(vec!["/r/x_1_all.deb".into()])
         );
         assert_eq!(classify("dpkg: error: something else"), Cause::Other);
+    }
+
+    #[test]
+    fn names_who_holds_the_database_lock() {
+        assert_eq!(
+            lock_holder(
+                "dpkg: error: dpkg database lock was locked by another process with pid 2738\nNote: removing the lock file is always wrong\n"
+            ),
+            Some("process 2738".to_owned())
+        );
+        assert_eq!(
+            lock_holder(
+                "E: Could not get lock /r/var/lib/dpkg/lock-frontend. It is held by process 1234 (dpkg)\n"
+            ),
+            Some("process 1234 (dpkg)".to_owned())
+        );
+        assert_eq!(
+            lock_holder(
+                "E: Could not get lock /var/lib/dpkg/lock - open (11: Resource temporarily unavailable)\n"
+            ),
+            Some("another process".to_owned())
+        );
+        assert_eq!(lock_holder("dpkg: error: something else"), None);
+        assert_eq!(
+            classify("dpkg: error: dpkg frontend lock was locked by another process with pid 9\n"),
+            Cause::Locked("process 9".to_owned())
+        );
+    }
+
+    #[test]
+    fn does_not_wait_for_a_failure_that_is_not_the_lock() {
+        let started = Instant::now();
+        let ran = run_waiting(
+            &Invocation::new("sh").args(["-c", "echo 'dpkg: error: other'; exit 2"]),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(!ran.success());
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn waits_while_the_lock_is_held_then_gives_the_last_answer() {
+        let script = "echo 'dpkg: error: dpkg database lock was locked by another process with pid 1' >&2; exit 2";
+        let ran = run_waiting(
+            &Invocation::new("sh").args(["-c", script]),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert_eq!(
+            classify(&ran.combined()),
+            Cause::Locked("process 1".to_owned())
+        );
     }
 }

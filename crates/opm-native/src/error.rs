@@ -143,6 +143,9 @@ pub enum Cause {
     Unsatisfiable,
     /// These package files are damaged or not packages at all.
     BadPackage(Vec<String>),
+    /// Another process holds the package database's own lock (for
+    /// instance a dpkg left running by an opm that was killed).
+    Locked(String),
     /// Nothing recognised; read the output.
     Other,
 }
@@ -168,6 +171,10 @@ impl fmt::Display for Cause {
             Self::BadPackage(files) => {
                 write!(formatter, "damaged package file: {}", files.join(", "))
             }
+            Self::Locked(holder) => write!(
+                formatter,
+                "the package database is locked by {holder}; try again when it is done"
+            ),
             Self::Other => formatter.write_str("see the output"),
         }
     }

@@ -90,7 +90,7 @@ impl PackageFile {
 }
 
 /// Finds the newest file of every named package in the repositories'
-/// directories; the result is in the order of `names`.
+/// directories, with what its name says; the result is in the order of `names`.
 ///
 /// # Errors
 /// [`NativeError::RepoUnsupported`] for a repository that is not a local
@@ -102,7 +102,7 @@ pub fn find(
     repos: &[Repo],
     names: &[String],
     root: &Root,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<(PackageFile, PathBuf)>> {
     let mut candidates: Vec<(PackageFile, PathBuf)> = Vec::new();
     for repo in repos {
         let Some(dir) = repo.local_dir() else {
@@ -135,7 +135,7 @@ pub fn find(
                 }
             });
         match newest {
-            Some((_, path)) => found.push(path.clone()),
+            Some(newest) => found.push(newest.clone()),
             None => missing.push(name.clone()),
         }
     }
@@ -232,13 +232,15 @@ mod tests {
         let repos = [Repo::Dir(dir.path().to_owned())];
         let names: Vec<String> = vec!["b".into(), "a".into()];
         let found = find(Family::Deb, "dpkg", &repos, &names, &root).unwrap();
+        let paths: Vec<PathBuf> = found.iter().map(|(_, path)| path.clone()).collect();
         assert_eq!(
-            found,
+            paths,
             [
                 dir.path().join("b_1.0_all.deb"),
                 dir.path().join("a_1.10-1_all.deb")
             ]
         );
+        assert_eq!(found[1].0.version, "1.10-1");
         let names: Vec<String> = vec!["a".into(), "x".into(), "y".into()];
         let error = find(Family::Deb, "dpkg", &repos, &names, &root).unwrap_err();
         let NativeError::NotInRepo { packages, .. } = &error else {

@@ -36,6 +36,10 @@ impl RootLock {
     /// [`NativeError::Busy`] naming the holder after `timeout`, and
     /// [`NativeError::Lock`] when locking itself fails.
     pub fn acquire(root: &Root, purpose: &str, timeout: Duration) -> Result<Self> {
+        // A root removed since it was checked would otherwise read as unwritable.
+        if !root.path().is_dir() {
+            return Err(NativeError::RootMissing(root.path().to_owned()));
+        }
         root.create_dirs(&["var/lib/opm"])?;
         let path = root.join(LOCK_FILE);
         let lock_error = |source| NativeError::Lock {

@@ -74,12 +74,13 @@ pub fn initdb_command(root: &Root) -> Invocation {
         .args(["--initdb"])
 }
 
-/// `rpm --install FILE…`, one transaction.
+/// `rpm --upgrade FILE…`: installs, or replaces an older version, in one
+/// transaction.
 #[must_use]
 pub fn install_command(root: &Root, force_debian: bool, files: &[String]) -> Invocation {
     Invocation::new("rpm")
         .args(change_options(root, force_debian))
-        .args(["--install", "--verbose"])
+        .args(["--upgrade", "--verbose"])
         .args(files.iter().cloned())
 }
 
@@ -163,6 +164,23 @@ pub fn classify(output: &str) -> Cause {
         return Cause::BadPackage(damaged);
     }
     Cause::Other
+}
+
+/// Whether an installed `[epoch:]version-release` is the file's `version-release`.
+#[must_use]
+pub fn same_version(installed: &str, file: &str) -> bool {
+    let without_epoch = installed
+        .split_once(':')
+        .map_or(installed, |(_, rest)| rest);
+    without_epoch == file
+}
+
+/// Whether a failed install met the leftovers of a run killed in the same
+/// second: rpm names temporary files `PATH;TRANSACTION-ID`, and the id is
+/// the time in seconds.
+#[must_use]
+pub fn is_temp_name_collision(output: &str) -> bool {
+    output.contains("unpacking of archive failed") && output.contains("cpio: open failed")
 }
 
 /// Whether `rpm --help` lists Debian's `--force-debian`.
@@ -271,14 +289,32 @@ impl PackageManager for Rpm {
             return Ok(());
         }
         let found = files::find(Family::Rpm, "rpm", &self.options.repos, packages, root)?;
-        let files: Vec<String> = found
-            .iter()
-            .map(|path| path.display().to_string())
-            .collect();
         let purpose = format!("rpm install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
-        let ran = install_command(root, force_debian(), &files).run()?;
+        // rpm refuses a package that is installed at that very version;
+        // installing it again is no change, so it leaves the transaction.
+        let present = installed(root, packages)?;
+        let files: Vec<String> = found
+            .iter()
+            .filter(|(file, _)| {
+                !present.iter().any(|package| {
+                    package.name == file.name && same_version(&package.version, &file.version)
+                })
+            })
+            .map(|(_, path)| path.display().to_string())
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let command = install_command(root, force_debian(), &files);
+        let mut ran = command.run()?;
+        if !ran.success() && is_temp_name_collision(&ran.combined()) {
+            // The interrupted run named its temporary files after the same
+            // second's transaction id; the next second's run does not collide.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            ran = command.run()?;
+        }
         if ran.success() {
             Ok(())
         } else {
@@ -332,7 +368,7 @@ mod tests {
                 "/var/lib/rpm",
                 "--force-debian",
                 "--noscripts",
-                "--install",
+                "--upgrade",
                 "--verbose",
                 "/repo/a-1-1.noarch.rpm"
             ]
@@ -372,7 +408,7 @@ mod tests {
     fn the_host_keeps_its_own_database_and_scriptlets() {
         assert_eq!(
             install_command(&Root::host(), false, &["/r/a-1-1.noarch.rpm".into()]).args,
-            ["--install", "--verbose", "/r/a-1-1.noarch.rpm"]
+            ["--upgrade", "--verbose", "/r/a-1-1.noarch.rpm"]
         );
     }
 
@@ -418,6 +454,19 @@ mod tests {
             Cause::BadPackage(vec!["/r/y-1-1.noarch.rpm".into()])
         );
         assert_eq!(classify("error: something else\n"), Cause::Other);
+    }
+
+    #[test]
+    fn compares_versions_with_and_without_epoch_and_spots_collisions() {
+        assert!(same_version("1.0-1", "1.0-1"));
+        assert!(same_version("2:1.0-1", "1.0-1"));
+        assert!(!same_version("1.0-2", "1.0-1"));
+        assert!(is_temp_name_collision(
+            "error: unpacking of archive failed on file /usr/share/x/README;6b058c89: cpio: open failed - No such file or directory\n"
+        ));
+        assert!(!is_temp_name_collision(
+            "error: unpacking of archive failed on file /x: cpio: Digest mismatch\n"
+        ));
     }
 
     #[test]

@@ -1,0 +1,66 @@
+//! Every package-manager backend against the real tool, in sandbox roots:
+//! one conformance suite ([`suite`]) instantiated per backend, in the
+//! style of rattler's solver backends.
+
+// The helpers outside `#[test]` functions unwrap too: a failure there is the
+// test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod suite;
+
+use opm_native::Backend;
+
+/// One module of tests per backend, each calling the same suite functions.
+macro_rules! conformance {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::{Backend, suite};
+
+            #[test]
+            fn installs_a_dependent_then_queries_and_removes() {
+                suite::installs_a_dependent_then_queries_and_removes($backend);
+            }
+
+            #[test]
+            fn refuses_a_package_missing_from_the_repo() {
+                suite::refuses_a_package_missing_from_the_repo($backend);
+            }
+
+            #[test]
+            fn refuses_a_damaged_package_file() {
+                suite::refuses_a_damaged_package_file($backend);
+            }
+
+            #[test]
+            fn refuses_an_unsatisfiable_dependency() {
+                suite::refuses_an_unsatisfiable_dependency($backend);
+            }
+
+            #[test]
+            fn refuses_a_missing_root() {
+                suite::refuses_a_missing_root($backend);
+            }
+
+            #[test]
+            fn refuses_an_unwritable_root() {
+                suite::refuses_an_unwritable_root($backend);
+            }
+
+            #[test]
+            fn waits_for_the_root_lock() {
+                suite::waits_for_the_root_lock($backend);
+            }
+
+            #[test]
+            fn survives_a_run_killed_halfway() {
+                suite::survives_a_run_killed_halfway($backend);
+            }
+        }
+    };
+}
+
+conformance!(apt, Backend::Apt);
+conformance!(dpkg, Backend::Dpkg);
+conformance!(dnf, Backend::Dnf);
+conformance!(rpm, Backend::Rpm);

@@ -1,0 +1,331 @@
+//! The conformance suite: every function takes the backend and is
+//! instantiated once per backend in `main.rs`, so all four pass the same
+//! story against the real tools, in sandbox roots only.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use opm_native::lock::RootLock;
+use opm_native::{Backend, Cause, NativeError, Options, Repo, apt, dnf, dpkg, rpm};
+use opm_opkg::Rel;
+
+use crate::fixtures::{
+    available, big_package, installed, is_deb, manager, names, package, repo, resolves, sandbox,
+    write,
+};
+
+const A: &str = "opm-test-a";
+const B: &str = "opm-test-b";
+const C: &str = "opm-test-c";
+
+/// B needs A at 1.0 or later; both in the repository.
+fn a_and_b() -> Vec<opm_opkg::pack::PackageSpec> {
+    vec![
+        package(A, "1.0-1", &[]),
+        package(B, "1.0-1", &[(A, Rel::GreaterOrEqual, "1.0")]),
+    ]
+}
+
+fn tool_cause(error: &NativeError) -> &Cause {
+    match error.tool_failure() {
+        Some(failure) => &failure.cause,
+        None => panic!("expected a tool failure, got: {error}"),
+    }
+}
+
+/// The story: install B into an empty root (A comes along where the backend
+/// resolves, must be named where it does not), query, reinstall, remove.
+pub fn installs_a_dependent_then_queries_and_removes(backend: Backend) {
+    if !available(backend, "installs_a_dependent_then_queries_and_removes") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    assert_eq!(manager.backend(), backend);
+    assert!(installed(&*manager, &root, &[A, B]).is_empty());
+
+    if resolves(backend) {
+        manager.install(&root, &names(&[B])).unwrap();
+    } else {
+        let error = manager.install(&root, &names(&[B])).unwrap_err();
+        let Cause::MissingDependency(pairs) = tool_cause(&error) else {
+            panic!("expected a missing dependency: {error}");
+        };
+        assert!(pairs[0].0.starts_with(B), "{pairs:?}");
+        assert!(pairs[0].1.starts_with(A), "{pairs:?}");
+        let text = error.to_string();
+        assert!(text.contains(B) && text.contains(root.as_str()), "{text}");
+        assert!(
+            installed(&*manager, &root, &[A, B]).is_empty(),
+            "a failed transaction must leave nothing behind"
+        );
+        manager.install(&root, &names(&[B, A])).unwrap();
+    }
+
+    let packages = manager.query(&root, &names(&[A, B])).unwrap();
+    assert_eq!(packages.len(), 2, "{packages:?}");
+    let a = packages.iter().find(|package| package.name == A).unwrap();
+    assert_eq!(a.version, "1.0-1");
+    assert_eq!(a.arch, if is_deb(backend) { "all" } else { "noarch" });
+    assert_eq!(
+        std::fs::read_to_string(root.join(&format!("usr/share/{B}/README"))).unwrap(),
+        B
+    );
+
+    // Installing what is there already changes nothing and is no error.
+    manager.install(&root, &names(&[A])).unwrap();
+    assert_eq!(installed(&*manager, &root, &[A, B]), [A, B]);
+
+    manager.remove(&root, &names(&[B, A])).unwrap();
+    assert!(installed(&*manager, &root, &[A, B]).is_empty());
+    assert!(!root.join(&format!("usr/share/{B}/README")).exists());
+    // Removing what is gone is no error either.
+    manager.remove(&root, &names(&[B, A])).unwrap();
+}
+
+/// A package none of the repositories has: named, and nothing changes.
+pub fn refuses_a_package_missing_from_the_repo(backend: Backend) {
+    if !available(backend, "refuses_a_package_missing_from_the_repo") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    let error = manager
+        .install(&root, &names(&[A, "opm-test-none"]))
+        .unwrap_err();
+    match &error {
+        NativeError::NotInRepo { packages, .. } => assert_eq!(packages, &["opm-test-none"]),
+        other => assert_eq!(
+            tool_cause(other),
+            &Cause::NotFound(names(&["opm-test-none"]))
+        ),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("opm-test-none") && text.contains(root.as_str()),
+        "{text}"
+    );
+    assert!(installed(&*manager, &root, &[A]).is_empty());
+}
+
+/// A damaged package file: a clear failure with the tool's output.
+pub fn refuses_a_damaged_package_file(backend: Backend) {
+    if !available(backend, "refuses_a_damaged_package_file") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = write(backend, dir.path(), &[package(C, "1.0-1", &[])]);
+    crate::fixtures::index(backend, dir.path());
+    // Same size, wrong bytes: indexes still list it, the contents are garbage.
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    let garbage = vec![b'#'; usize::try_from(size).unwrap()];
+    std::fs::write(&files[0], garbage).unwrap();
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, dir.path());
+    let error = manager.install(&root, &names(&[C])).unwrap_err();
+    let failure = error.tool_failure().unwrap();
+    assert_eq!(failure.packages, [C]);
+    assert!(!failure.output.is_empty());
+    assert!(
+        matches!(failure.cause, Cause::BadPackage(_)),
+        "expected a damaged package: {error}"
+    );
+    assert!(installed(&*manager, &root, &[C]).is_empty());
+}
+
+/// C needs A 2.0 but the repository has A 1.0.
+pub fn refuses_an_unsatisfiable_dependency(backend: Backend) {
+    if !available(backend, "refuses_an_unsatisfiable_dependency") {
+        return;
+    }
+    let repo = repo(
+        backend,
+        &[
+            package(A, "1.0-1", &[]),
+            package(C, "1.0-1", &[(A, Rel::GreaterOrEqual, "2.0")]),
+        ],
+    );
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    let error = manager.install(&root, &names(&[A, C])).unwrap_err();
+    let cause = tool_cause(&error);
+    if resolves(backend) {
+        assert_eq!(cause, &Cause::Unsatisfiable, "{error}");
+    } else {
+        let Cause::MissingDependency(pairs) = cause else {
+            panic!("expected a missing dependency: {error}");
+        };
+        assert!(
+            pairs[0].0.starts_with(C) && pairs[0].1.contains("2.0"),
+            "{pairs:?}"
+        );
+    }
+    assert!(
+        installed(&*manager, &root, &[A, C]).is_empty(),
+        "the transaction is all or nothing"
+    );
+}
+
+/// A root that is gone, and one whose path is a file.
+pub fn refuses_a_missing_root(backend: Backend) {
+    if !available(backend, "refuses_a_missing_root") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let manager = manager(backend, repo.path());
+    let (dir, root) = sandbox();
+    drop(dir);
+    let error = manager.install(&root, &names(&[A])).unwrap_err();
+    assert!(matches!(error, NativeError::RootMissing(_)), "{error}");
+    assert!(error.to_string().contains(root.as_str()), "{error}");
+}
+
+/// Runs `chattr` and says whether it worked.
+fn chattr(flag: &str, path: &Path) -> bool {
+    std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Takes the immutable flag off again, whatever the test did.
+struct Immutable<'a>(&'a Path);
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        chattr("-i", self.0);
+    }
+}
+
+/// A root nobody can write, root included (`chattr +i`), and a root whose
+/// `var` is a file: named, nothing half-done.
+pub fn refuses_an_unwritable_root(backend: Backend) {
+    if !available(backend, "refuses_an_unwritable_root") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let manager = manager(backend, repo.path());
+
+    let (dir, root) = sandbox();
+    std::fs::write(dir.path().join("var"), "a file where a directory belongs").unwrap();
+    let error = manager.install(&root, &names(&[A])).unwrap_err();
+    let NativeError::RootNotWritable { path, .. } = &error else {
+        panic!("expected an unwritable root: {error}");
+    };
+    assert!(path.starts_with(dir.path().join("var")), "{error}");
+
+    let (dir, root) = sandbox();
+    if !chattr("+i", dir.path()) {
+        eprintln!(
+            "SKIPPED: refuses_an_unwritable_root ({backend}) chattr +i: needs chattr and root"
+        );
+        return;
+    }
+    let _guard = Immutable(dir.path());
+    let error = manager.install(&root, &names(&[A])).unwrap_err();
+    assert!(
+        matches!(error, NativeError::RootNotWritable { .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("root {} is not writable", root.as_str())),
+        "{error}"
+    );
+    // A query never writes, so it still answers.
+    assert!(installed(&*manager, &root, &[A]).is_empty());
+}
+
+/// While another process holds the root's lock, a run waits, then says who.
+pub fn waits_for_the_root_lock(backend: Backend) {
+    if !available(backend, "waits_for_the_root_lock") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (_dir, root) = sandbox();
+    let mut options = Options::new(vec![Repo::Dir(repo.path().to_owned())]);
+    options.lock_timeout = Duration::from_millis(300);
+    let manager = backend.manager(options);
+    let holder = RootLock::acquire(&root, "a test holding the root", Duration::ZERO).unwrap();
+    let error = manager.install(&root, &names(&[A])).unwrap_err();
+    let NativeError::Busy { holder: text, .. } = &error else {
+        panic!("expected a busy root: {error}");
+    };
+    assert!(text.contains("a test holding the root"), "{text}");
+    drop(holder);
+    manager.install(&root, &names(&[A])).unwrap();
+    assert_eq!(installed(&*manager, &root, &[A]), [A]);
+}
+
+/// The tool is killed in the middle of a big install (as if opm died): the
+/// root's database still answers, and the next install completes.
+pub fn survives_a_run_killed_halfway(backend: Backend) {
+    if !available(backend, "survives_a_run_killed_halfway") {
+        return;
+    }
+    const BIG: &str = "opm-test-big";
+    let dir = tempfile::tempdir().unwrap();
+    let files = write(backend, dir.path(), &[big_package(BIG, 3000)]);
+    crate::fixtures::index(backend, dir.path());
+    let (_root_dir, root) = sandbox();
+    let manager = manager(backend, dir.path());
+    manager.prepare(&root).unwrap();
+    let file = files[0].display().to_string();
+    let command = match backend {
+        Backend::Apt => {
+            assert!(apt::update_command(&root).run().unwrap().success());
+            apt::install_command(&root, &names(&[BIG]))
+        }
+        Backend::Dpkg => dpkg::install_command(&root, &[file]),
+        Backend::Dnf => {
+            let repos = [Repo::Dir(dir.path().to_owned())];
+            dnf::install_command(&root, &repos, &names(&[BIG])).unwrap()
+        }
+        Backend::Rpm => {
+            let help = std::process::Command::new("rpm")
+                .arg("--help")
+                .output()
+                .unwrap();
+            let force_debian = rpm::help_has_force_debian(&String::from_utf8_lossy(&help.stdout));
+            rpm::install_command(&root, force_debian, &[file])
+        }
+    };
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        command
+            .to_command()
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Wait until unpacking is under way, then kill the whole process group
+    // (apt and dnf run dpkg and rpm work as children or threads).
+    let marker = root.join(&format!("usr/share/{BIG}/d1"));
+    let started = Instant::now();
+    while !marker.exists()
+        && child.try_wait().unwrap().is_none()
+        && started.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let killed = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).is_ok();
+    let status = child.wait().unwrap();
+    eprintln!(
+        "{backend}: killed halfway: {killed}, status {status}, marker seen: {}",
+        marker.exists()
+    );
+
+    manager.query(&root, &names(&[BIG])).unwrap();
+    manager.install(&root, &names(&[BIG])).unwrap();
+    assert_eq!(installed(&*manager, &root, &[BIG]), [BIG]);
+    assert!(root.join(&format!("usr/share/{BIG}/d29/f2999")).exists());
+}
