@@ -63,6 +63,8 @@ pub fn rpm_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     };
     let config = ::rpm::BuildConfig::default()
         .compression(::rpm::CompressionWithLevel::Gzip(9))
+        // opm does not sign packages: no 4 KiB of room for a signature.
+        .reserved_space(None)
         .source_date(::rpm::Timestamp(spec.mtime));
     let mut builder = PackageBuilder::new(
         &spec.name,
