@@ -453,3 +453,56 @@ fn repo_index_refuses_what_it_cannot_index() {
     );
     assert!(!empty.join("Packages").exists(), "nothing written");
 }
+
+#[test]
+fn the_backend_picks_the_format_when_none_is_given() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path("out");
+    let outcome = sandbox.opm(
+        &["pack", "-o", out.to_str().unwrap(), "alpha"],
+        &[("OPM_BACKEND", "dnf")],
+    );
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    assert_eq!(
+        listing(&out),
+        [
+            "opkg-alpha-1.2-1.noarch.rpm",
+            "opkg-alpha-client-1.2-1.noarch.rpm",
+            "opkg-alpha-server-1.2-1.noarch.rpm"
+        ]
+    );
+}
+
+#[test]
+fn repo_index_says_when_createrepo_c_is_missing() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path("out");
+    let outcome = sandbox.opm(
+        &[
+            "pack",
+            "--format",
+            "rpm",
+            "-o",
+            out.to_str().unwrap(),
+            "alpha",
+        ],
+        &[],
+    );
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    // An empty PATH: createrepo_c cannot be found whether installed or not.
+    let empty = sandbox.path("no-tools");
+    std::fs::create_dir(&empty).unwrap();
+    let outcome = sandbox.opm(
+        &["repo", "index", out.to_str().unwrap()],
+        &[("PATH", empty.to_str().unwrap())],
+    );
+    assert_eq!(outcome.code, Some(1));
+    assert!(
+        outcome
+            .stderr
+            .contains("3 .rpm files need createrepo_c for dnf repodata, and it is not installed"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!out.join("repodata").exists());
+}
