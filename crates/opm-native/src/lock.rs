@@ -147,6 +147,36 @@ mod tests {
     }
 
     #[test]
+    fn another_process_holding_the_lock_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        drop(RootLock::acquire(&root, "create the file", Duration::ZERO).unwrap());
+        let lock = root.join(LOCK_FILE);
+        // util-linux flock(1) takes the same kind of lock from another process.
+        let Ok(mut holder) = std::process::Command::new("flock")
+            .arg("--exclusive")
+            .arg(&lock)
+            .args(["--command", "echo held; sleep 2"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("SKIPPED: another_process_holding_the_lock_is_waited_for: no flock(1)");
+            return;
+        };
+        let mut line = [0_u8; 5];
+        holder.stdout.take().unwrap().read_exact(&mut line).unwrap();
+        let error = RootLock::acquire(&root, "opm", Duration::from_millis(200)).unwrap_err();
+        assert!(
+            matches!(&error, NativeError::Busy { holder, .. } if holder == "another process"),
+            "{error}"
+        );
+        RootLock::acquire(&root, "opm", Duration::from_secs(60)).unwrap();
+        // The lock only came free because the other process ended.
+        let ended = holder.try_wait().unwrap();
+        assert!(ended.is_some_and(|status| status.success()), "{ended:?}");
+    }
+
+    #[test]
     fn a_waiter_gets_the_lock_when_the_holder_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path()).unwrap();
