@@ -4,16 +4,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use opm_native::detect::has_program;
 use opm_native::{Backend, Options, PackageManager, Repo, Root};
-use opm_opkg::pack::{Entry, PackageSpec, write_deb, write_rpm};
+use opm_opkg::pack::{
+    Entry, PackageSpec, createrepo_command, write_apt_index, write_deb, write_rpm,
+};
 use opm_opkg::{Rel, Relation, Version};
 
 /// The programs a backend's tests need, beyond the backend's own.
 fn needed(backend: Backend) -> &'static [&'static str] {
     match backend {
-        Backend::Apt => &["apt-get", "dpkg", "dpkg-scanpackages"],
+        Backend::Apt => &["apt-get", "dpkg"],
         Backend::Dpkg => &["dpkg", "dpkg-query"],
         Backend::Dnf => &["dnf", "rpm", "createrepo_c"],
         Backend::Rpm => &["rpm"],
@@ -108,25 +111,17 @@ pub fn write(backend: Backend, dir: &Path, specs: &[PackageSpec]) -> Vec<PathBuf
         .collect()
 }
 
-/// Indexes `dir` the way the backend's resolver reads it: a `Packages` file
-/// for apt, `repodata/` for dnf; plain dpkg and rpm read the files.
+/// Indexes `dir` the way the backend's resolver reads it, with `opm repo
+/// index`'s own code: a `Packages` file for apt, `repodata/` (by
+/// createrepo_c) for dnf; plain dpkg and rpm read the files.
 pub fn index(backend: Backend, dir: &Path) {
     match backend {
         Backend::Apt => {
-            let output = Command::new("dpkg-scanpackages")
-                .args(["--multiversion", "."])
-                .current_dir(dir)
-                .output()
-                .unwrap();
-            assert!(output.status.success(), "{output:?}");
-            std::fs::write(dir.join("Packages"), output.stdout).unwrap();
+            write_apt_index(dir, SystemTime::now()).unwrap();
         }
         Backend::Dnf => {
-            let output = Command::new("createrepo_c")
-                .args(["--quiet", "--update"])
-                .arg(dir)
-                .output()
-                .unwrap();
+            let argv = createrepo_command(dir);
+            let output = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
             assert!(output.status.success(), "{output:?}");
         }
         Backend::Dpkg | Backend::Rpm => {}

@@ -23,6 +23,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn prepares_an_empty_root() {
+                suite::prepares_an_empty_root($backend);
+            }
+
+            #[test]
             fn refuses_a_package_missing_from_the_repo() {
                 suite::refuses_a_package_missing_from_the_repo($backend);
             }

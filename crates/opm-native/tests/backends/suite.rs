@@ -85,6 +85,33 @@ pub fn installs_a_dependent_then_queries_and_removes(backend: Backend) {
     manager.remove(&root, &names(&[B, A])).unwrap();
 }
 
+/// An empty directory gets an empty package database the real tool reads;
+/// doing it again changes nothing.
+pub fn prepares_an_empty_root(backend: Backend) {
+    if !available(backend, "prepares_an_empty_root") {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    manager.prepare(&root).unwrap();
+    let database = if is_deb(backend) {
+        "var/lib/dpkg/status"
+    } else {
+        "var/lib/rpm/rpmdb.sqlite"
+    };
+    assert!(root.join(database).exists(), "{database} missing");
+    manager.prepare(&root).unwrap();
+    let query = if is_deb(backend) {
+        dpkg::query_command(&root, &[])
+    } else {
+        rpm::query_command(&root, &[]).args(["--all"])
+    };
+    let ran = query.run().unwrap();
+    assert!(ran.success(), "{}", ran.combined());
+    assert_eq!(ran.stdout, "", "an empty database lists nothing");
+}
+
 /// A package none of the repositories has: named, and nothing changes.
 pub fn refuses_a_package_missing_from_the_repo(backend: Backend) {
     if !available(backend, "refuses_a_package_missing_from_the_repo") {
@@ -323,6 +350,14 @@ pub fn survives_a_run_killed_halfway(backend: Backend) {
         "{backend}: killed halfway: {killed}, status {status}, marker seen: {}",
         marker.exists()
     );
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the run ended before it was killed"
+        );
+    }
 
     manager.query(&root, &names(&[BIG])).unwrap();
     manager.install(&root, &names(&[BIG])).unwrap();
