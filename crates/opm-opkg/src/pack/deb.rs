@@ -62,7 +62,7 @@ pub fn deb_relation(relation: &Relation) -> String {
 pub fn deb_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     spec.check()?;
     let entries = data_entries(spec);
-    let control = control_text(spec, &entries)?;
+    let control = control_text(spec)?;
     let md5sums = md5sums(&entries);
     let control_tar = tar_gz(
         &[
@@ -114,7 +114,8 @@ fn data_entries(spec: &PackageSpec) -> Vec<Entry> {
 }
 
 /// The `control` file.
-pub fn control_text(spec: &PackageSpec, entries: &[Entry]) -> Result<String, PackError> {
+pub fn control_text(spec: &PackageSpec) -> Result<String, PackError> {
+    let entries = data_entries(spec);
     // dpkg-gencontrol: file sizes rounded up to KiB, plus one per other inode.
     let installed: u64 = entries
         .iter()
@@ -129,6 +130,21 @@ pub fn control_text(spec: &PackageSpec, entries: &[Entry]) -> Result<String, Pac
     let _ = writeln!(text, "Architecture: {}", deb_arch(spec.arch.as_deref()));
     let _ = writeln!(text, "Maintainer: {}", spec.maintainer);
     let _ = writeln!(text, "Installed-Size: {installed}");
+    for relation in spec
+        .depends
+        .iter()
+        .chain(&spec.conflicts)
+        .chain(&spec.provides)
+    {
+        if relation.name.contains(['(', ')']) {
+            return Err(PackError::Relation {
+                package: spec.name.clone(),
+                relation: relation.to_string(),
+                reason: "a deb relation name may not hold '(' or ')'; \
+                         limit this rpm capability to rpm dists with <filters>",
+            });
+        }
+    }
     for provide in &spec.provides {
         if let Some((rel, _)) = &provide.constraint
             && *rel != Rel::Equal
@@ -290,7 +306,7 @@ mod tests {
     #[test]
     fn control_lists_fields_and_a_folded_description() {
         let spec = spec();
-        let text = control_text(&spec, &data_entries(&spec)).unwrap();
+        let text = control_text(&spec).unwrap();
         assert_eq!(
             text,
             "Package: opkg-beta\nVersion: 2:1.2-3\nArchitecture: all\n\
@@ -313,6 +329,17 @@ mod tests {
                 "/usr/lib/oscar/packages/beta",
                 "/usr/lib/oscar/packages/beta/config.xml"
             ]
+        );
+    }
+
+    #[test]
+    fn an_rpm_capability_is_refused_in_a_deb() {
+        let mut spec = spec();
+        spec.depends = vec![relation("perl(Foo::Bar)", None)];
+        let error = deb_bytes(&spec).unwrap_err();
+        assert!(
+            error.to_string().contains("may not hold '(' or ')'"),
+            "{error}"
         );
     }
 

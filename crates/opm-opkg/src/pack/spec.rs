@@ -113,7 +113,7 @@ pub fn rpm_arch(arch: Option<&str>) -> String {
     }
 }
 
-/// The relation operator as `format` spells it.
+/// The relation operator as dpkg spells it.
 pub(super) fn deb_operator(rel: Rel) -> &'static str {
     match rel {
         Rel::Greater => ">>",
@@ -235,8 +235,8 @@ fn check_relation(package: &str, relation: &Relation) -> Result<(), PackError> {
         reason,
     };
     // Whitespace, commas and operators would split or end the relation in
-    // a Depends line or an rpm requirement; rpm capabilities like
-    // `perl(Foo::Bar)` are fine in both.
+    // a Depends line or an rpm requirement. Parentheses (rpm capabilities
+    // like `perl(Foo::Bar)`) are left to the deb writer to refuse.
     let breaks =
         |c: char| c.is_whitespace() || matches!(c, ',' | '|' | '<' | '>' | '=' | '[' | ']');
     if relation.name.is_empty() || relation.name.contains(breaks) {
@@ -251,7 +251,7 @@ fn check_relation(package: &str, relation: &Relation) -> Result<(), PackError> {
             }))
     {
         return Err(fail(
-            "the version holds a character neither dpkg nor rpm accepts",
+            "the version is empty or holds a character neither dpkg nor rpm accepts",
         ));
     }
     Ok(())
@@ -358,7 +358,7 @@ mod tests {
                     constraint: Some((Rel::Equal, "1 2".into())),
                 })
             },
-            "the version holds",
+            "the version is empty or holds",
         );
     }
 
