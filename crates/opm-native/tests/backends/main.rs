@@ -28,6 +28,16 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn reads_every_repository() {
+                suite::reads_every_repository($backend);
+            }
+
+            #[test]
+            fn installs_into_an_image_root_with_a_shell() {
+                suite::installs_into_an_image_root_with_a_shell($backend);
+            }
+
+            #[test]
             fn refuses_a_package_missing_from_the_repo() {
                 suite::refuses_a_package_missing_from_the_repo($backend);
             }

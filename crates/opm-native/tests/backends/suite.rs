@@ -112,6 +112,60 @@ pub fn prepares_an_empty_root(backend: Backend) {
     assert_eq!(ran.stdout, "", "an empty database lists nothing");
 }
 
+/// B's repository is a `file://` URL, A's a directory: both are read
+/// (SPEC §9 trap 11: a second repository must not replace the first).
+pub fn reads_every_repository(backend: Backend) {
+    if !available(backend, "reads_every_repository") {
+        return;
+    }
+    let [a, b] = <[_; 2]>::try_from(a_and_b()).unwrap();
+    let repo_a = repo(backend, &[a]);
+    let repo_b = repo(backend, &[b]);
+    let (_dir, root) = sandbox();
+    let manager = backend.manager(Options::new(vec![
+        Repo::Dir(repo_a.path().to_owned()),
+        Repo::parse(&format!("file://{}", repo_b.path().display())).unwrap(),
+    ]));
+    let wanted = if resolves(backend) {
+        vec![B]
+    } else {
+        vec![A, B]
+    };
+    manager.install(&root, &names(&wanted)).unwrap();
+    assert_eq!(installed(&*manager, &root, &[A, B]), [A, B]);
+}
+
+/// An image root with its own `/bin/sh` (busybox): the tools run package
+/// scripts chrooted there instead of on the host, and install as usual.
+pub fn installs_into_an_image_root_with_a_shell(backend: Backend) {
+    if !available(backend, "installs_into_an_image_root_with_a_shell") {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        eprintln!(
+            "SKIPPED: installs_into_an_image_root_with_a_shell ({backend}): apt-get install busybox-static"
+        );
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (dir, root) = sandbox();
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    std::fs::copy(busybox, dir.path().join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", dir.path().join("bin/sh")).unwrap();
+    assert!(root.has_shell());
+    let manager = manager(backend, repo.path());
+    let wanted = if resolves(backend) {
+        vec![B]
+    } else {
+        vec![A, B]
+    };
+    manager.install(&root, &names(&wanted)).unwrap();
+    assert_eq!(installed(&*manager, &root, &[A, B]), [A, B]);
+    manager.remove(&root, &names(&[B, A])).unwrap();
+    assert!(installed(&*manager, &root, &[A, B]).is_empty());
+}
+
 /// A package none of the repositories has: named, and nothing changes.
 pub fn refuses_a_package_missing_from_the_repo(backend: Backend) {
     if !available(backend, "refuses_a_package_missing_from_the_repo") {
