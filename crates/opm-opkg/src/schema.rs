@@ -47,14 +47,11 @@ pub const ARCHES: [&str; 6] = ["i386", "amd64", "x86_64", "ia64", "ppc", "ppc64"
 /// The longest summary the schema allows, in characters.
 pub const MAX_SUMMARY: usize = 67;
 
-/// The attributes of the XML Schema instance namespace a validator accepts
-/// on any element.
-const XSI_ATTRIBUTES: [&str; 4] = [
-    "xsi:schemaLocation",
-    "xsi:noNamespaceSchemaLocation",
-    "xsi:type",
-    "xsi:nil",
-];
+/// The XML Schema instance namespace.
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// The attributes of [`XSI`] a validator accepts on any element.
+const XSI_ATTRIBUTES: [&str; 4] = ["schemaLocation", "noNamespaceSchemaLocation", "type", "nil"];
 
 /// Elements of older OSCAR config.xml formats, which opm does not read.
 const OLD_FORMAT: [(&str, &str); 3] = [
@@ -250,24 +247,34 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks that `element` carries only the attributes in `allowed`.
+    /// Checks that `element` carries only the attributes in `allowed`
+    /// (namespace declarations and the validator's own `xsi:` attributes
+    /// are always fine).
     fn attributes(&mut self, element: &Element, allowed: &[&str]) {
         for attribute in &element.attributes {
             let name = attribute.name.as_str();
-            if allowed.contains(&name) {
-                continue;
-            }
-            if name.starts_with("xmlns:") || XSI_ATTRIBUTES.contains(&name) {
+            if name.starts_with("xmlns:") {
                 continue;
             }
             if name == "xmlns" {
-                self.slip(
-                    attribute.offset,
-                    format!(
-                        "<{}> declares a default namespace; opkg.xsd has none, so remove xmlns",
-                        element.name
-                    ),
-                );
+                // xmlns="" only says "no namespace", which is what opkg.xsd wants.
+                if !attribute.value.is_empty() {
+                    self.slip(
+                        attribute.offset,
+                        format!(
+                            "<{}> declares a default namespace; opkg.xsd has none, so remove xmlns",
+                            element.name
+                        ),
+                    );
+                }
+                continue;
+            }
+            if let Some(namespace) = &attribute.namespace {
+                let local = name.split_once(':').map_or(name, |(_, local)| local);
+                if namespace == XSI && XSI_ATTRIBUTES.contains(&local) {
+                    continue;
+                }
+            } else if allowed.contains(&name) {
                 continue;
             }
             self.slip(

@@ -26,6 +26,9 @@ pub(crate) struct Element {
 pub(crate) struct Attribute {
     /// The name as written.
     pub name: String,
+    /// The namespace its prefix is bound to in scope (`None` without a
+    /// prefix, for `xmlns` declarations and for an unbound prefix).
+    pub namespace: Option<String>,
     /// The value, unescaped and normalised as XML 1.0 §3.3.3 says.
     pub value: String,
     /// Offset of the attribute's name.
@@ -218,7 +221,46 @@ pub(crate) fn parse(text: &str) -> Result<Element, SyntaxError> {
             format!("unexpected end of file: <{}> is not closed", open.name),
         ));
     }
-    root.ok_or_else(|| syntax(text.len(), "no root element"))
+    let mut root = root.ok_or_else(|| syntax(text.len(), "no root element"))?;
+    resolve_namespaces(&mut root, &mut Vec::new());
+    Ok(root)
+}
+
+/// Binds attribute prefixes to their namespaces and renames prefixed
+/// elements to `{namespace}local`, so that neither can pass for a schema
+/// name: opkg.xsd has no target namespace.
+fn resolve_namespaces(element: &mut Element, scopes: &mut Vec<(String, String)>) {
+    let before = scopes.len();
+    for attribute in &element.attributes {
+        if let Some(prefix) = attribute.name.strip_prefix("xmlns:") {
+            scopes.push((prefix.to_owned(), attribute.value.clone()));
+        }
+    }
+    let lookup = |scopes: &[(String, String)], prefix: &str| {
+        scopes
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, uri)| uri.clone())
+    };
+    for attribute in &mut element.attributes {
+        if let Some((prefix, _)) = attribute.name.split_once(':')
+            && prefix != "xmlns"
+        {
+            attribute.namespace = lookup(scopes, prefix);
+        }
+    }
+    if let Some((prefix, local)) = element.name.split_once(':')
+        && let Some(uri) = lookup(scopes, prefix)
+    {
+        element.name = format!("{{{uri}}}{local}");
+    }
+    for child in &mut element.children {
+        if let Node::Element(child) = child {
+            resolve_namespaces(child, scopes);
+        }
+    }
+    scopes.truncate(before);
 }
 
 fn predefined(name: &str) -> Option<char> {
@@ -281,6 +323,7 @@ fn open(tag: &BytesStart<'_>, offset: usize) -> Result<Element, SyntaxError> {
         let within = find_attribute(raw, key.as_bytes()).unwrap_or(0);
         attributes.push(Attribute {
             name: key,
+            namespace: None,
             value,
             offset: offset + 1 + within,
         });
@@ -338,6 +381,27 @@ mod tests {
         assert_eq!(y.value, "q&r");
         assert_eq!(&text[y.offset..y.offset + 1], "y");
         assert_eq!(&text[b.offset..b.offset + 2], "<b");
+    }
+
+    #[test]
+    fn prefixes_resolve_to_namespaces() {
+        let root = parse(
+            "<a xmlns:x=\"urn:x\" x:k=\"1\" y:k=\"2\"><b xmlns:x=\"urn:inner\" x:k=\"3\"/><x:c/><y:d/></a>",
+        )
+        .unwrap();
+        assert_eq!(
+            root.attribute("x:k").unwrap().namespace.as_deref(),
+            Some("urn:x")
+        );
+        assert_eq!(root.attribute("y:k").unwrap().namespace, None);
+        assert_eq!(root.attribute("xmlns:x").unwrap().namespace, None);
+        let children: Vec<_> = root.elements().collect();
+        assert_eq!(
+            children[0].attribute("x:k").unwrap().namespace.as_deref(),
+            Some("urn:inner")
+        );
+        assert_eq!(children[1].name, "{urn:x}c");
+        assert_eq!(children[2].name, "y:d");
     }
 
     #[test]
