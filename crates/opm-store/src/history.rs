@@ -371,3 +371,41 @@ pub(crate) async fn list(
     entries.reverse();
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cap_output;
+
+    #[test]
+    fn short_output_is_kept_whole() {
+        assert_eq!(cap_output("all fine\n", 64), "all fine\n");
+        assert_eq!(cap_output("", 0), "");
+        let exact = "x".repeat(64);
+        assert_eq!(cap_output(&exact, 64), exact);
+    }
+
+    #[test]
+    fn long_output_keeps_head_and_tail() {
+        let output = format!("{}{}{}", "H".repeat(100), "z".repeat(1000), "T".repeat(100));
+        let capped = cap_output(&output, 200);
+        assert!(capped.starts_with(&"H".repeat(100)), "{capped}");
+        assert!(capped.ends_with(&"T".repeat(100)), "{capped}");
+        assert!(!capped.contains('z'), "{capped}");
+        assert!(
+            capped.contains("[... 1000 bytes of output omitted ...]"),
+            "{capped}"
+        );
+    }
+
+    #[test]
+    fn the_cut_never_splits_a_character() {
+        // 'é' is two bytes: any odd cut point falls inside one.
+        let output = "é".repeat(500);
+        for max in [3, 7, 101, 999] {
+            let capped = cap_output(&output, max);
+            assert!(capped.len() <= max + 64, "{max}: {}", capped.len());
+            let kept = capped.chars().filter(|c| *c == 'é').count();
+            assert!(kept * 2 <= max, "{max}: kept {kept}");
+        }
+    }
+}

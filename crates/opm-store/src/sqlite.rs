@@ -79,7 +79,9 @@ impl SqliteStore {
             }
             _ => {}
         }
-        check_writable(path, &found)?;
+        if matches!(found, Found::Missing) {
+            check_directory(path)?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(mode == OpenMode::Create)
@@ -145,7 +147,9 @@ fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Looks at an existing file without writing to it.
+/// Looks at an existing file without writing to it. Root ignores
+/// permission bits, so a file marked read-only is refused here rather than
+/// written behind the admin's back.
 async fn inspect(path: &Path) -> Result<Found> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
@@ -173,6 +177,16 @@ async fn inspect(path: &Path) -> Result<Found> {
         .is_ok();
     if !complete || &header != SQLITE_HEADER {
         return Err(not_opm("it is not a SQLite database"));
+    }
+    // Before SQLite opens it at all: even a read-only connection to a WAL
+    // database leaves -wal and -shm files behind.
+    if metadata.permissions().readonly() {
+        return Err(StoreError::NotWritable {
+            path: path.to_owned(),
+            reason:
+                "the file is marked read-only; make it writable (chmod u+w) or use another path"
+                    .to_owned(),
+        });
     }
     let options = SqliteConnectOptions::new().filename(path).read_only(true);
     let mut conn = SqliteConnection::connect_with(&options)
@@ -231,36 +245,22 @@ async fn inspect_tables(conn: &mut SqliteConnection, path: &Path) -> Result<Foun
     Ok(Found::Opm(applied.into_iter().collect()))
 }
 
-/// Refuses a read-only file or a missing directory before SQLite writes.
-/// Root ignores permission bits, so a file marked read-only is refused
-/// explicitly rather than written behind the admin's back.
-fn check_writable(path: &Path, found: &Found) -> Result<()> {
-    let not_writable = |reason: String| StoreError::NotWritable {
-        path: path.to_owned(),
-        reason,
+/// Refuses to create a database in a directory that does not exist.
+fn check_directory(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     };
-    if matches!(found, Found::Missing) {
-        let parent = match path.parent() {
-            Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
-            Some(parent) => parent,
-            None => Path::new("."),
-        };
-        if !parent.is_dir() {
-            return Err(not_writable(format!(
-                "directory {} does not exist; create it first",
-                parent.display()
-            )));
-        }
+    if parent.is_dir() {
         return Ok(());
     }
-    let metadata = std::fs::metadata(path).map_err(|error| not_writable(error.to_string()))?;
-    if metadata.permissions().readonly() {
-        return Err(not_writable(
-            "the file is marked read-only; make it writable (chmod u+w) or use another path"
-                .to_owned(),
-        ));
-    }
-    Ok(())
+    Err(StoreError::NotWritable {
+        path: path.to_owned(),
+        reason: format!(
+            "directory {} does not exist; create it first",
+            parent.display()
+        ),
+    })
 }
 
 /// Runs one state change in a write transaction; an error rolls it back.

@@ -1,0 +1,145 @@
+//! Fencing tokens: a lease held by another owner is refused, every grant
+//! gets a larger token, a stale token cannot write, and a stage interrupted
+//! by a crash (lease expired) is recorded as interrupted when it runs again.
+
+// Helpers build fixed, valid names and temp files; a failure there is a test bug.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{fresh, import, node, opkg};
+use opm_model::{Stage, Status};
+use opm_store::{AttemptResult, HistoryFilter, Outcome, RowAfter, Store, StoreError};
+
+fn passed() -> Outcome {
+    Outcome {
+        passed: true,
+        exit_code: Some(0),
+        output: String::new(),
+    }
+}
+
+fn done(stage: Stage) -> RowAfter {
+    RowAfter {
+        current: Some(stage),
+        error: None,
+    }
+}
+
+#[tokio::test]
+async fn stale_tokens_are_refused_and_crashes_are_recorded() {
+    let (_dir, _path, store) = fresh().await;
+    let head = node("head");
+    store.import_opkg(&import("base"), 1).await.unwrap();
+    let row = store
+        .request(&head, &opkg("base"), Stage::Finished, 2)
+        .await
+        .unwrap();
+
+    let a = store.acquire_lease(&head, "a", 1000, 10).await.unwrap();
+    let held = store
+        .acquire_lease(&head, "b", 1000, 500)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(held, StoreError::LeaseHeld { ref owner, expires_at_ms: 1010, .. } if owner == "a"),
+        "{held:?}"
+    );
+
+    // A begins a stage and "crashes"; the lease runs out.
+    let crashed = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, a.token, 20)
+        .await
+        .unwrap();
+    let late = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, a.token, 1010)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(late, StoreError::StaleToken { .. }),
+        "an expired lease cannot start work: {late:?}"
+    );
+
+    // B takes over with a larger token; A's token is now stale everywhere.
+    let b = store.acquire_lease(&head, "b", 1000, 2000).await.unwrap();
+    assert!(b.token > a.token);
+    let retried = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, b.token, 2001)
+        .await
+        .unwrap();
+    let stale = store
+        .finish_attempt(
+            crashed,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            a.token,
+            2002,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    let stale = store
+        .renew_lease(&head, a.token, 1000, 2002)
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    let stale = store.release_lease(&head, a.token).await.unwrap_err();
+    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    // Even B cannot finish A's interrupted attempt.
+    let stale = store
+        .finish_attempt(
+            crashed,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            b.token,
+            2002,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    let running = store.row(&head, &opkg("base")).await.unwrap();
+    assert!(
+        matches!(running.row.status, Status::Running { ref lease } if lease.token == b.token),
+        "{running:?}"
+    );
+
+    // Renewal moves the running row's expiry along.
+    let renewed = store.renew_lease(&head, b.token, 5000, 3000).await.unwrap();
+    assert_eq!(renewed.expires_at_ms, 8000);
+    let running = store.row(&head, &opkg("base")).await.unwrap();
+    assert!(
+        matches!(running.row.status, Status::Running { ref lease } if lease.expires_at_ms == 8000),
+        "{running:?}"
+    );
+
+    store
+        .finish_attempt(
+            retried,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            b.token,
+            3001,
+        )
+        .await
+        .unwrap();
+    store.release_lease(&head, b.token).await.unwrap();
+    let c = store.acquire_lease(&head, "a", 1000, 4000).await.unwrap();
+    assert!(c.token > b.token, "tokens never come back");
+
+    let history = store
+        .history(&HistoryFilter {
+            target: Some(head.clone()),
+            opkg: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let results: Vec<_> = history.iter().map(|h| (h.result, h.ended_ms)).collect();
+    assert_eq!(
+        results,
+        [
+            (Some(AttemptResult::Interrupted), Some(2001)),
+            (Some(AttemptResult::Passed), Some(3001)),
+        ]
+    );
+}

@@ -1,0 +1,180 @@
+//! Opening refuses what is not a writable opm database, and leaves it as it was.
+
+// Helpers build fixed, valid names and temp files; a failure there is a test bug.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{fresh, node_name};
+use opm_store::{OpenMode, SqliteStore, Store, StoreError};
+use sqlx::Connection;
+
+/// Every file next to a database (main, -wal, -shm) with its size and a
+/// digest of its bytes, so a failed comparison prints something readable.
+fn files(path: &Path) -> Vec<(String, usize, u64)> {
+    let dir = path.parent().unwrap();
+    let mut found: Vec<(String, usize, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&bytes, &mut hasher);
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                bytes.len(),
+                std::hash::Hasher::finish(&hasher),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_text_file_is_not_an_opm_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opm.db");
+    std::fs::write(&path, "client\noscarnode1\n").unwrap();
+    let before = files(&path);
+    for mode in [OpenMode::Create, OpenMode::Existing] {
+        let error = SqliteStore::open(&path, mode).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::NotOpmDatabase { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("opm.db"), "{message}");
+        assert!(message.contains("not a SQLite database"), "{message}");
+        assert!(error.is_bad_input());
+    }
+    assert_eq!(files(&path), before);
+}
+
+#[tokio::test]
+async fn another_programs_sqlite_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO moz_places (url) VALUES ('https://example.invalid')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let before = files(&path);
+    for mode in [OpenMode::Create, OpenMode::Existing] {
+        let error = SqliteStore::open(&path, mode).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::NotOpmDatabase { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("moz_places"), "{error}");
+    }
+    assert_eq!(files(&path), before);
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_refused_untouched() {
+    let (_dir, path, store) = fresh().await;
+    store.close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = files(&path);
+    for mode in [OpenMode::Create, OpenMode::Existing] {
+        let error = SqliteStore::open(&path, mode).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotWritable { .. }), "{error:?}");
+        assert!(error.to_string().contains("read-only"), "{error}");
+    }
+    assert_eq!(files(&path), before);
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_not_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("opm.db");
+    let error = SqliteStore::open(&path, OpenMode::Create)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NotWritable { .. }), "{error:?}");
+    assert!(error.to_string().contains("does not exist"), "{error}");
+    assert!(!dir.path().join("no-such-dir").exists());
+}
+
+#[tokio::test]
+async fn existing_mode_wants_an_initialised_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opm.db");
+    let error = SqliteStore::open(&path, OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::NotInitialised { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("opm init"), "{error}");
+    assert!(!path.exists(), "nothing was created");
+
+    // Created but never migrated: still not initialised.
+    let store = SqliteStore::open(&path, OpenMode::Create).await.unwrap();
+    store.close().await;
+    let error = SqliteStore::open(&path, OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::NotInitialised { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let (_dir, path, store) = fresh().await;
+    store.close().await;
+    let url = format!("sqlite://{}", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let error = SqliteStore::open(&path, OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::SchemaTooNew {
+                version: 99990101000000,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn init_twice_is_harmless_and_the_head_node_is_kept() {
+    let (_dir, path, store) = fresh().await;
+    store.close().await;
+    let store = SqliteStore::open(&path, OpenMode::Create).await.unwrap();
+    store.migrate().await.unwrap();
+    store.register_head_node(&node_name("head")).await.unwrap();
+    let other = store.register_head_node(&node_name("other")).await;
+    assert!(
+        matches!(other, Err(StoreError::HeadNodeMismatch { .. })),
+        "{other:?}"
+    );
+    let nodes = store.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].name, node_name("head"));
+}
