@@ -156,7 +156,7 @@ impl std::str::FromStr for Backend {
 /// The error for a failed run: names the tool, action, packages and root,
 /// keeps the complete output and what it was understood to mean.
 #[must_use]
-pub fn tool_failure(
+pub(crate) fn tool_failure(
     tool: &str,
     action: &'static str,
     packages: &[String],

@@ -98,7 +98,7 @@ impl fmt::Display for Repo {
 #[must_use]
 pub fn describe(repos: &[Repo]) -> String {
     if repos.is_empty() {
-        return "no repository (none configured)".to_owned();
+        return "the repositories (none configured)".to_owned();
     }
     repos
         .iter()
@@ -153,5 +153,6 @@ mod tests {
         assert_eq!(file_url.local_dir().unwrap(), PathBuf::from("/srv/r"));
         assert_eq!(Repo::AptLine("deb x y".into()).dnf_url(), None);
         assert_eq!(describe(&[dir, url]), "/srv/repo, http://h/r");
+        assert_eq!(describe(&[]), "the repositories (none configured)");
     }
 }
