@@ -1,5 +1,33 @@
-//! The reconcile runtime of opm: loads rows that need work, asks `opm-plan`,
-//! carries decisions out through `opm-native`, and records outcomes through
-//! `opm-store`.
+//! The reconcile runtime of opm: one pass loads the rows that need work in
+//! this machine's scope ([`load`]), asks `opm-plan` what to do with each,
+//! leases each target (fencing tokens; a dead local owner's lease is taken
+//! over at once, [`owner`]), carries the stages out through `opm-native`
+//! (package managers into the right root, scripts per SPEC §1.7), and
+//! records every attempt with its row change through `opm-store` — again
+//! until nothing more can be done now.
 //!
-//! Filled by the engine issue.
+//! Entry point: [`Engine::run`] (and [`Engine::plan`] for a dry run). The
+//! decisions that are not I/O live in plain functions: [`order`] (dependency
+//! order on a target, install batches), [`config_values`] (SPEC §1.8),
+//! [`retry`] (the transient error policy). Progress goes through the
+//! [`Reporter`] trait. Time comes from an injected [`Clock`]. Neighbours:
+//! `opm-plan` decides, `opm-store` records, `opm-native` acts; the `opm`
+//! binary's `opm run` and `opm plan` drive this crate.
+
+pub mod clock;
+pub mod config_values;
+mod engine;
+mod error;
+pub mod load;
+pub mod order;
+pub mod owner;
+pub mod report;
+pub mod retry;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    Engine, EngineConfig, PACKAGES_DIR, PlanLine, RunReport, Verdict, Waiting, tail_lines,
+};
+pub use error::EngineError;
+pub use load::Identity;
+pub use report::{BarReporter, Event, LineReporter, Reporter, TracingReporter};

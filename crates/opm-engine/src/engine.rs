@@ -1,0 +1,843 @@
+//! The pass: load, decide, lease each target, carry the stages out, record,
+//! and again until nothing more can be done now.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opm_model::{Name, Part, Row, Script, Target, TargetKind};
+use opm_native::script::{ScriptContext, ScriptInvocation, ScriptRunner};
+use opm_native::{PackageManager, Root};
+use opm_plan::{Action, Blocked, Decision, RequestChange, RootRef, RowRole, ScriptArg, Work};
+use opm_store::{Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::clock::{Clock, time_of_day};
+use crate::config_values;
+use crate::error::EngineError;
+use crate::load::{Identity, Snapshot, load};
+use crate::order::{InstallBatch, install_batches, order_on_target};
+use crate::report::{Event, Reporter};
+use crate::retry::{backoff_delay, store_call};
+
+/// Where an installed opkg keeps its scripts, relative to a root (SPEC §1.7).
+pub const PACKAGES_DIR: &str = "usr/lib/oscar/packages";
+
+/// Lines of output quoted in a row's error message.
+const MESSAGE_TAIL_LINES: usize = 15;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This machine (from opm.conf).
+    pub identity: Identity,
+    /// The root this machine's own packages go into (`--root`).
+    pub own_root: PathBuf,
+    /// Targets worked at the same time.
+    pub jobs: usize,
+    /// How long a lease lasts unless renewed; renewed every third of it.
+    pub lease_ttl: Duration,
+    /// How long to wait for a target leased by another live owner before
+    /// reporting it blocked.
+    pub lease_wait: Duration,
+    /// Each script's timeout.
+    pub script_timeout: Duration,
+    /// This machine's host name (the host part of lease owners).
+    pub host: String,
+    /// The process table (`/proc`), read to tell dead lease owners.
+    pub proc_dir: PathBuf,
+}
+
+/// The I/O the engine drives, injected.
+pub struct Engine<S: Store> {
+    store: Arc<S>,
+    packages: Arc<dyn PackageManager>,
+    scripts: ScriptRunner,
+    clock: Arc<dyn Clock>,
+    reporter: Arc<dyn Reporter>,
+    config: EngineConfig,
+    owner: String,
+}
+
+/// What one row is left waiting for at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// The row, as `node head / slurm`.
+    pub row: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a run did and what it left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// Stages that passed.
+    pub passed: usize,
+    /// Stages that failed (their rows are now in error).
+    pub failed: usize,
+    /// Rows in error at the end, with their messages.
+    pub errors: Vec<Waiting>,
+    /// Rows blocked at the end (gates, dependencies, other owners' leases).
+    pub blocked: Vec<Waiting>,
+}
+
+/// How a run ended, for the exit code (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything requested in scope is reached.
+    Converged,
+    /// Some row is (or ended) in error.
+    Failed,
+    /// Work remains blocked.
+    Blocked,
+}
+
+impl RunReport {
+    /// The run's verdict: errors beat blocks.
+    pub fn verdict(&self) -> Verdict {
+        if self.failed > 0 || !self.errors.is_empty() {
+            Verdict::Failed
+        } else if !self.blocked.is_empty() {
+            Verdict::Blocked
+        } else {
+            Verdict::Converged
+        }
+    }
+}
+
+/// One planned line of `opm plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanLine {
+    /// The row's target.
+    pub target: Target,
+    /// The row's opkg.
+    pub package: Name,
+    /// What would happen (or why not), as one line.
+    pub next: String,
+    /// The decision as data.
+    pub decision: Decision,
+}
+
+/// A failed action: the row's error message, the exit code if a command
+/// ran, and the full output for history.
+struct Failure {
+    message: String,
+    exit_code: Option<i32>,
+    output: String,
+}
+
+/// What working one target produced.
+#[derive(Default)]
+struct TargetResult {
+    passed: usize,
+    failed: usize,
+    progressed: bool,
+    held: Option<Waiting>,
+}
+
+impl<S: Store + 'static> Engine<S> {
+    /// An engine over these edges.
+    ///
+    /// # Errors
+    /// When this process's identity (the lease owner) cannot be read.
+    pub fn new(
+        store: Arc<S>,
+        packages: Arc<dyn PackageManager>,
+        scripts: ScriptRunner,
+        clock: Arc<dyn Clock>,
+        reporter: Arc<dyn Reporter>,
+        config: EngineConfig,
+    ) -> Result<Engine<S>, EngineError> {
+        let owner = crate::owner::Owner::this_process(&config.host)
+            .map_err(EngineError::Identity)?
+            .to_string();
+        Ok(Engine {
+            store,
+            packages,
+            scripts,
+            clock,
+            reporter,
+            config,
+            owner,
+        })
+    }
+
+    /// The lease owner this engine writes (`host:pid:start-time`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, EngineError> {
+        Ok(load(
+            self.store.as_ref(),
+            &self.config.identity,
+            &self.config.host,
+            &self.config.proc_dir,
+            self.clock.now_ms(),
+        )
+        .await?)
+    }
+
+    /// Every pending row in scope with its decision; writes nothing.
+    ///
+    /// # Errors
+    /// A store failure, or a row the planner cannot place.
+    pub async fn plan(&self) -> Result<Vec<PlanLine>, EngineError> {
+        let snapshot = self.snapshot().await?;
+        let now = self.clock.now_ms();
+        let mut lines = Vec::with_capacity(snapshot.mine.len());
+        for stored in &snapshot.mine {
+            let decision = snapshot.cluster.decide(&stored.row, now)?;
+            lines.push(PlanLine {
+                target: stored.row.target.clone(),
+                package: stored.row.package.clone(),
+                next: decision.to_string(),
+                decision,
+            });
+        }
+        Ok(lines)
+    }
+
+    /// Reconciles until nothing more can be done now.
+    ///
+    /// # Errors
+    /// Infrastructure trouble that retrying did not cure; row failures are
+    /// not errors here, they are in the report.
+    pub async fn run(self: &Arc<Self>) -> Result<RunReport, EngineError> {
+        let mut report = RunReport::default();
+        loop {
+            let snapshot = self.snapshot().await?;
+            let now = self.clock.now_ms();
+            let mut works: BTreeMap<Target, Vec<(RowId, Work)>> = BTreeMap::new();
+            let mut changes: Vec<RequestChange> = Vec::new();
+            let mut errors = Vec::new();
+            let mut blocked = Vec::new();
+            for stored in &snapshot.mine {
+                let row = &stored.row;
+                match snapshot.cluster.decide(row, now)? {
+                    Decision::Perform(work) => works
+                        .entry(row.target.clone())
+                        .or_default()
+                        .push((stored.id, work)),
+                    Decision::Request { changes: more } => changes.extend(more),
+                    Decision::Blocked(Blocked::Error { message }) => errors.push(Waiting {
+                        row: row.to_string(),
+                        reason: message,
+                    }),
+                    Decision::Blocked(reason) => blocked.push(Waiting {
+                        row: row.to_string(),
+                        reason: reason.to_string(),
+                    }),
+                    // An interrupted attempt whose work is no longer wanted;
+                    // its row keeps the dead lease until the next stage,
+                    // which the store marks interrupted then.
+                    Decision::Release { owner } => blocked.push(Waiting {
+                        row: row.to_string(),
+                        reason: format!("interrupted attempt of {owner} left running"),
+                    }),
+                    Decision::Idle(_) => {}
+                }
+            }
+            let mut progressed = false;
+            for change in &changes {
+                store_call(|| {
+                    self.store
+                        .request(&change.target, &change.package, change.requested, now)
+                })
+                .await?;
+                progressed = true;
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            let permits = Arc::new(Semaphore::new(self.config.jobs.max(1)));
+            let snapshot = Arc::new(snapshot);
+            for (target, target_works) in works {
+                let engine = Arc::clone(self);
+                let permits = Arc::clone(&permits);
+                let snapshot = Arc::clone(&snapshot);
+                tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    engine.work_target(&snapshot, target, target_works).await
+                });
+            }
+            let mut held = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let result = joined.map_err(|error| EngineError::Task(error.to_string()))??;
+                report.passed += result.passed;
+                report.failed += result.failed;
+                progressed |= result.progressed;
+                held.extend(result.held);
+            }
+            if !progressed {
+                blocked.extend(held);
+                report.errors = errors;
+                report.blocked = blocked;
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Leases `target`, waiting a bounded time for another live owner.
+    async fn lease(
+        &self,
+        target: &Target,
+    ) -> Result<Result<opm_model::Lease, Waiting>, EngineError> {
+        let ttl = i64::try_from(self.config.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let started = self.clock.now_ms();
+        let wait = i64::try_from(self.config.lease_wait.as_millis()).unwrap_or(i64::MAX);
+        let mut attempt = 0;
+        loop {
+            let now = self.clock.now_ms();
+            match store_call(|| self.store.acquire_lease(target, &self.owner, ttl, now)).await {
+                Ok(lease) => return Ok(Ok(lease)),
+                Err(StoreError::LeaseHeld {
+                    owner,
+                    expires_at_ms,
+                    ..
+                }) => {
+                    let dead = crate::owner::Owner::parse(&owner).is_some_and(|o| {
+                        o.liveness(&self.config.host, &self.config.proc_dir)
+                            == crate::owner::Liveness::Dead
+                    });
+                    if dead {
+                        // Take the dead owner's lease over now: acquire as of
+                        // its expiry, then renew as of now.
+                        let remaining = (now + ttl - expires_at_ms).max(1);
+                        let lease = store_call(|| {
+                            self.store
+                                .acquire_lease(target, &self.owner, remaining, expires_at_ms)
+                        })
+                        .await?;
+                        let lease =
+                            store_call(|| self.store.renew_lease(target, lease.token, ttl, now))
+                                .await?;
+                        return Ok(Ok(lease));
+                    }
+                    let reason = format!(
+                        "{target} is being worked by {owner} until {}",
+                        time_of_day(expires_at_ms)
+                    );
+                    if now - started >= wait {
+                        return Ok(Err(Waiting {
+                            row: target.to_string(),
+                            reason,
+                        }));
+                    }
+                    self.reporter.report(&Event::Waiting {
+                        reason: reason.clone(),
+                    });
+                    tokio::time::sleep(backoff_delay(attempt).min(Duration::from_millis(
+                        u64::try_from(wait - (now - started)).unwrap_or(0).max(1),
+                    )))
+                    .await;
+                    attempt += 1;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    async fn work_target(
+        self: &Arc<Self>,
+        snapshot: &Snapshot,
+        target: Target,
+        works: Vec<(RowId, Work)>,
+    ) -> Result<TargetResult, EngineError> {
+        let lease = match self.lease(&target).await? {
+            Ok(lease) => lease,
+            Err(waiting) => {
+                return Ok(TargetResult {
+                    held: Some(waiting),
+                    ..TargetResult::default()
+                });
+            }
+        };
+        let token = lease.token;
+        let renewer = {
+            let engine = Arc::clone(self);
+            let target = target.clone();
+            tokio::spawn(async move { engine.keep_renewing(&target, token).await })
+        };
+        let outcome = self.work_leased(snapshot, &target, works, token).await;
+        renewer.abort();
+        // The lease goes back even when the work stopped on an error; a
+        // stale token (taken over meanwhile) has nothing to give back.
+        let _ = store_call(|| self.store.release_lease(&target, token)).await;
+        self.reporter.report(&Event::TargetDone { target });
+        outcome
+    }
+
+    async fn keep_renewing(&self, target: &Target, token: u64) {
+        let ttl = i64::try_from(self.config.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        loop {
+            tokio::time::sleep(self.config.lease_ttl / 3).await;
+            let now = self.clock.now_ms();
+            if let Err(error) = store_call(|| self.store.renew_lease(target, token, ttl, now)).await
+            {
+                tracing::warn!("renewing the lease on {target}: {error}");
+            }
+        }
+    }
+
+    async fn work_leased(
+        &self,
+        snapshot: &Snapshot,
+        target: &Target,
+        works: Vec<(RowId, Work)>,
+        token: u64,
+    ) -> Result<TargetResult, EngineError> {
+        let ids: BTreeMap<Name, RowId> = works
+            .iter()
+            .map(|(id, work)| (work.package.clone(), *id))
+            .collect();
+        let ordered = order_on_target(
+            works.into_iter().map(|(_, work)| work).collect(),
+            &snapshot.depends_on,
+        );
+        self.reporter.report(&Event::TargetStarted {
+            target: target.clone(),
+            stages: ordered.len(),
+        });
+        let role = snapshot.cluster.role_of(target)?;
+        let mut batched: BTreeSet<Name> = BTreeSet::new();
+        let mut result = TargetResult::default();
+        for batch in install_batches(&ordered) {
+            if self.install_batch(&batch).await.is_ok() {
+                batched.extend(batch.packages);
+            }
+        }
+        for work in ordered {
+            let Some(id) = ids.get(&work.package).copied() else {
+                continue;
+            };
+            let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
+                continue;
+            };
+            let attempt = snapshot
+                .attempts
+                .get(&id)
+                .and_then(|counts| counts.get(&work.stage))
+                .copied()
+                .unwrap_or(0)
+                + 1;
+            let passed = self
+                .perform(snapshot, stored, &role, &work, token, attempt, &batched)
+                .await?;
+            result.progressed = true;
+            if passed {
+                result.passed += 1;
+            } else {
+                result.failed += 1;
+            }
+        }
+        Ok(result)
+    }
+
+    /// One package-manager transaction for several opkgs' parts; on any
+    /// failure each stage installs its own part, so the error lands on the
+    /// row that caused it.
+    async fn install_batch(&self, batch: &InstallBatch) -> Result<(), Failure> {
+        self.package_call(true, &batch.root, batch.native_names())
+            .await
+    }
+
+    fn root_path(&self, root: &RootRef) -> PathBuf {
+        match root {
+            RootRef::Own => self.config.own_root.clone(),
+            RootRef::Image(image) => image.path.clone(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn perform(
+        &self,
+        snapshot: &Snapshot,
+        stored: &StoredRow,
+        role: &RowRole,
+        work: &Work,
+        token: u64,
+        attempt: u32,
+        batched: &BTreeSet<Name>,
+    ) -> Result<bool, EngineError> {
+        let row = &stored.row;
+        let now = self.clock.now_ms();
+        let attempt_id =
+            store_call(|| self.store.begin_attempt(stored.id, work.stage, token, now)).await?;
+        self.reporter.report(&Event::StageStarted {
+            row: row.to_string(),
+            stage: work.stage,
+        });
+        let mut output = String::new();
+        if work.interrupted {
+            output
+                .push_str("note: the previous attempt was interrupted; running the stage again\n");
+        }
+        let mut failure = None;
+        for action in &work.actions {
+            let step = action.describe(&work.package);
+            output.push_str(&format!("== {step}\n"));
+            let done = match action {
+                Action::Install { .. } if batched.contains(&work.package) => {
+                    output.push_str(
+                        "installed with the other opkgs of this target in one transaction\n",
+                    );
+                    Ok(())
+                }
+                Action::Install { part, root } => {
+                    self.package_step(true, *part, root, &work.package).await
+                }
+                Action::Remove { part, root } => {
+                    self.package_step(false, *part, root, &work.package).await
+                }
+                Action::RunScript {
+                    script,
+                    args,
+                    chroot,
+                } => {
+                    self.script_step(
+                        row,
+                        role,
+                        work,
+                        *script,
+                        args,
+                        chroot.as_ref(),
+                        attempt,
+                        &mut output,
+                    )
+                    .await
+                }
+                Action::SettleConfiguration => self.settle(row, &mut output).await,
+                Action::AssignClients => self.assign(snapshot, &work.package, &mut output).await,
+            };
+            if let Err(mut failed) = done {
+                failed.message = format!("{step} failed: {}", failed.message);
+                failure = Some(failed);
+                break;
+            }
+        }
+        let now = self.clock.now_ms();
+        let (outcome, after) = match failure {
+            None => (
+                Outcome {
+                    passed: true,
+                    exit_code: None,
+                    output,
+                },
+                RowAfter {
+                    current: Some(work.stage),
+                    error: None,
+                },
+            ),
+            Some(failure) => {
+                output.push_str(&failure.output);
+                (
+                    Outcome {
+                        passed: false,
+                        exit_code: failure.exit_code,
+                        output,
+                    },
+                    RowAfter {
+                        current: row.current,
+                        error: Some(failure.message.clone()),
+                    },
+                )
+            }
+        };
+        store_call(|| {
+            self.store
+                .finish_attempt(attempt_id, &outcome, &after, token, now)
+        })
+        .await?;
+        match &after.error {
+            None => self.reporter.report(&Event::StagePassed {
+                row: row.to_string(),
+                stage: work.stage,
+            }),
+            Some(message) => self.reporter.report(&Event::StageFailed {
+                row: row.to_string(),
+                stage: work.stage,
+                message: message.clone(),
+            }),
+        }
+        Ok(outcome.passed)
+    }
+
+    async fn package_step(
+        &self,
+        install: bool,
+        part: Part,
+        root: &RootRef,
+        package: &Name,
+    ) -> Result<(), Failure> {
+        self.package_call(install, root, vec![part.native_name(package.as_str())])
+            .await
+    }
+
+    /// Installs or removes `names` in one transaction, off the async
+    /// threads (the backends are synchronous).
+    async fn package_call(
+        &self,
+        install: bool,
+        root: &RootRef,
+        names: Vec<String>,
+    ) -> Result<(), Failure> {
+        let path = self.root_path(root);
+        let packages = Arc::clone(&self.packages);
+        tokio::task::spawn_blocking(move || {
+            let root = Root::new(&path).map_err(native_failure)?;
+            packages.prepare(&root).map_err(native_failure)?;
+            if install {
+                packages.install(&root, &names)
+            } else {
+                packages.remove(&root, &names)
+            }
+            .map_err(native_failure)
+        })
+        .await
+        .map_err(|error| Failure {
+            message: format!("the package-manager task ended abnormally: {error}"),
+            exit_code: None,
+            output: String::new(),
+        })?
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn script_step(
+        &self,
+        row: &Row,
+        role: &RowRole,
+        work: &Work,
+        script: Script,
+        args: &[ScriptArg],
+        chroot: Option<&opm_plan::ImageRef>,
+        attempt: u32,
+        output: &mut String,
+    ) -> Result<(), Failure> {
+        let package = work.package.as_str();
+        // The package dir as the script sees it, and where it is on the host.
+        let (dir_seen, dir_on_host) = match (chroot, role) {
+            (Some(image), _) => (
+                Path::new("/").join(PACKAGES_DIR).join(package),
+                image.path.join(PACKAGES_DIR).join(package),
+            ),
+            (None, RowRole::Image(image)) => {
+                let dir = image.path.join(PACKAGES_DIR).join(package);
+                (dir.clone(), dir)
+            }
+            (None, _) => {
+                let dir = self.config.own_root.join(PACKAGES_DIR).join(package);
+                (dir.clone(), dir)
+            }
+        };
+        let Some(file_name) = std::iter::once(script.file_name())
+            .chain(script.legacy_names().iter().copied())
+            .find(|name| dir_on_host.join(name).exists())
+        else {
+            output.push_str(&format!(
+                "skipped: {} is not shipped in {}\n",
+                script.file_name(),
+                dir_on_host.display()
+            ));
+            return Ok(());
+        };
+        let image = match (&row.target.kind, role) {
+            (TargetKind::Image, _) => Some(&row.target.name),
+            _ => None,
+        };
+        let values = store_call(|| self.store.config_values(&work.package, image))
+            .await
+            .map_err(|error| Failure {
+                message: format!("reading the configuration values: {error}"),
+                exit_code: None,
+                output: String::new(),
+            })?;
+        let context = ScriptContext {
+            stage: work.stage,
+            target: row.target.clone(),
+            role: role.role(),
+            attempt,
+        };
+        let mut builder = ScriptInvocation::builder(&dir_seen, file_name, context)
+            .config(values.into_iter().collect())
+            .timeout(self.config.script_timeout);
+        for arg in args {
+            match arg {
+                ScriptArg::ImageRoot(image) => builder = builder.arg(image.path.clone()),
+            }
+        }
+        if let Some(image) = chroot {
+            builder = builder.chroot(image.path.clone());
+        }
+        let invocation = builder.build().map_err(|error| Failure {
+            message: error.to_string(),
+            exit_code: None,
+            output: String::new(),
+        })?;
+        let outcome = self
+            .scripts
+            .run(&invocation)
+            .await
+            .map_err(|error| Failure {
+                message: error.to_string(),
+                exit_code: None,
+                output: String::new(),
+            })?;
+        output.push_str(&outcome.output.stdout.to_text());
+        output.push_str(&outcome.output.stderr.to_text());
+        if outcome.is_success() {
+            return Ok(());
+        }
+        let exit_code = match outcome.exit {
+            opm_native::script::ExitStatusKind::Code(code) => Some(code),
+            _ => None,
+        };
+        Err(Failure {
+            message: outcome.failure_message(),
+            exit_code,
+            output: String::new(),
+        })
+    }
+
+    async fn settle(&self, row: &Row, output: &mut String) -> Result<(), Failure> {
+        let dir = self
+            .config
+            .own_root
+            .join(PACKAGES_DIR)
+            .join(row.package.as_str());
+        let form = dir.join("configurator.html");
+        let fields = if form.exists() {
+            opm_opkg::Configurator::from_path(&form).map_err(|error| Failure {
+                message: error.to_string(),
+                exit_code: None,
+                output: String::new(),
+            })?
+        } else {
+            Vec::new()
+        };
+        let admin: BTreeMap<String, String> =
+            store_call(|| self.store.config_values(&row.package, None))
+                .await
+                .map_err(store_failure)?
+                .into_iter()
+                .collect();
+        let values = config_values::settle(&fields, &admin);
+        for (name, value) in &values {
+            if !admin.contains_key(name) {
+                store_call(|| self.store.config_set(&row.package, None, name, value))
+                    .await
+                    .map_err(store_failure)?;
+            }
+        }
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| config_values::write_values(&dir, &values))
+            .map_err(|error| Failure {
+                message: format!(
+                    "writing {}: {error}",
+                    dir.join(config_values::VALUES_FILE).display()
+                ),
+                exit_code: None,
+                output: String::new(),
+            })?;
+        output.push_str(&config_values::render(&values));
+        Ok(())
+    }
+
+    async fn assign(
+        &self,
+        snapshot: &Snapshot,
+        package: &Name,
+        output: &mut String,
+    ) -> Result<(), Failure> {
+        let now = self.clock.now_ms();
+        for change in snapshot.cluster.assign_clients(package) {
+            store_call(|| {
+                self.store
+                    .request(&change.target, &change.package, change.requested, now)
+            })
+            .await
+            .map_err(store_failure)?;
+            output.push_str(&format!("{change}\n"));
+        }
+        Ok(())
+    }
+}
+
+fn native_failure(error: opm_native::NativeError) -> Failure {
+    let full = error.to_string();
+    let exit_code = match &error {
+        opm_native::NativeError::Tool(failure) => exit_code_of(&failure.status),
+        _ => None,
+    };
+    Failure {
+        message: tail_lines(&full, MESSAGE_TAIL_LINES),
+        exit_code,
+        output: full,
+    }
+}
+
+fn store_failure(error: StoreError) -> Failure {
+    Failure {
+        message: error.to_string(),
+        exit_code: None,
+        output: String::new(),
+    }
+}
+
+/// The exit code in a status description such as `exit status 2`.
+fn exit_code_of(status: &str) -> Option<i32> {
+    status
+        .rsplit(|c: char| !c.is_ascii_digit() && c != '-')
+        .find(|part| !part.is_empty())
+        .and_then(|code| code.parse().ok())
+}
+
+/// The first line and the last `lines` lines of `text`.
+pub fn tail_lines(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    if all.len() <= lines + 1 {
+        return text.trim_end().to_owned();
+    }
+    let mut kept = vec![all[0], "[...]"];
+    kept.extend(&all[all.len() - lines..]);
+    kept.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_exit_code_table() {
+        let mut report = RunReport::default();
+        assert_eq!(report.verdict(), Verdict::Converged);
+        report.blocked.push(Waiting {
+            row: "node head / a".to_owned(),
+            reason: "gate".to_owned(),
+        });
+        assert_eq!(report.verdict(), Verdict::Blocked);
+        report.failed = 1;
+        assert_eq!(report.verdict(), Verdict::Failed);
+        report.failed = 0;
+        report.errors.push(Waiting {
+            row: "node head / b".to_owned(),
+            reason: "x".to_owned(),
+        });
+        assert_eq!(report.verdict(), Verdict::Failed);
+    }
+
+    #[test]
+    fn messages_keep_the_first_line_and_the_tail() {
+        let text: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+        let tail = tail_lines(&text, 3);
+        assert_eq!(tail, "line 1\n[...]\nline 38\nline 39\nline 40");
+        assert_eq!(tail_lines("a\nb\n", 3), "a\nb");
+    }
+
+    #[test]
+    fn exit_codes_are_read_from_status_descriptions() {
+        assert_eq!(exit_code_of("exit status 2"), Some(2));
+        assert_eq!(exit_code_of("exit code 100"), Some(100));
+        assert_eq!(exit_code_of("killed by signal"), None);
+    }
+}

@@ -1,0 +1,312 @@
+//! Loading what one pass looks at: the rows that need work in this
+//! machine's scope, and only the related rows their decisions read, so a
+//! pass over a converged cluster reads no row at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use opm_model::{Name, Role, Row, Stage, Status, Target, TargetKind};
+use opm_plan::{Cluster, Unfinished};
+use opm_store::{AttemptResult, Event, HistoryFilter, RowId, Scope, Store, StoreError, StoredRow};
+
+use crate::owner::{Liveness, Owner};
+use crate::retry::store_call;
+
+/// Rows read per page of the pending query.
+const PAGE: u32 = 1_000;
+
+/// How many recent history entries are read per pending row.
+const HISTORY_DEPTH: u32 = 50;
+
+/// Who runs the pass: the machine's role and name (from opm.conf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// server, client or image.
+    pub role: Role,
+    /// The node's or image's name.
+    pub name: Name,
+}
+
+/// What a pass decides over.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The cluster view the planner reads (pending rows and related rows).
+    pub cluster: Cluster,
+    /// The rows this machine works on, with their ids, in id order.
+    pub mine: Vec<StoredRow>,
+    /// Per row of `mine`: how many attempts of each stage history holds.
+    pub attempts: BTreeMap<RowId, BTreeMap<Stage, u32>>,
+    /// The opkgs each opkg depends on.
+    pub depends_on: BTreeMap<Name, BTreeSet<Name>>,
+}
+
+impl Snapshot {
+    /// Whether nothing in scope needs work (no pending row at all).
+    pub fn is_empty(&self) -> bool {
+        self.mine.is_empty()
+    }
+}
+
+/// The targets whose rows this machine works on.
+async fn scopes<S: Store>(store: &S, me: &Identity) -> Result<Vec<Target>, StoreError> {
+    Ok(match me.role {
+        Role::Server => {
+            let mut targets = vec![Target::node(me.name.clone())];
+            let images = store_call(|| store.images()).await?;
+            targets.extend(images.into_iter().map(|image| Target::image(image.name)));
+            targets
+        }
+        Role::Client => vec![Target::node(me.name.clone())],
+        Role::Image => vec![Target::image(me.name.clone())],
+    })
+}
+
+/// The pending rows of `target`, every page.
+async fn pending_of<S: Store>(store: &S, target: &Target) -> Result<Vec<StoredRow>, StoreError> {
+    let scope = Scope::Target(target.clone());
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store_call(|| store.pending_rows(&scope, after, PAGE)).await?;
+        rows.extend(page.rows);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// A running row whose lease owner is a dead process of this machine is
+/// seen with its lease lapsed now, so it is taken over at once.
+pub fn lapse_dead_lease(row: &mut Row, host: &str, proc_dir: &Path, now_ms: i64) {
+    if let Status::Running { lease } = &mut row.status
+        && !lease.expired(now_ms)
+        && Owner::parse(&lease.owner)
+            .is_some_and(|owner| owner.liveness(host, proc_dir) == Liveness::Dead)
+    {
+        lease.expires_at_ms = now_ms;
+    }
+}
+
+/// What the newest attempt in `entries` (oldest first) says about a row
+/// whose `current` is `current`: an attempt that did not pass is
+/// unfinished work (see [`opm_plan::Unfinished`]).
+pub fn unfinished_from(entries: &[opm_store::HistoryEntry]) -> Option<Unfinished> {
+    let last = entries
+        .iter()
+        .rev()
+        .find(|entry| entry.event == Event::Attempt)?;
+    match last.result {
+        Some(AttemptResult::Passed) | None => None,
+        Some(_) if last.stage == Some(Stage::ShouldNotBeInstalled) => Some(Unfinished::Uninstall),
+        Some(_) => Some(Unfinished::Up),
+    }
+}
+
+/// Loads the snapshot of one pass for `me` at `now_ms`.
+///
+/// # Errors
+/// A store failure that retrying did not cure.
+pub async fn load<S: Store>(
+    store: &S,
+    me: &Identity,
+    host: &str,
+    proc_dir: &Path,
+    now_ms: i64,
+) -> Result<Snapshot, StoreError> {
+    let mut mine = Vec::new();
+    for target in scopes(store, me).await? {
+        mine.extend(pending_of(store, &target).await?);
+    }
+    let phase = store_call(|| store.phase()).await?;
+    if mine.is_empty() {
+        return Ok(Snapshot {
+            cluster: Cluster::new(me.name.clone(), phase),
+            mine,
+            attempts: BTreeMap::new(),
+            depends_on: BTreeMap::new(),
+        });
+    }
+    let nodes = match me.role {
+        Role::Server => Vec::new(),
+        // Which node is the head decides which rows are server rows.
+        Role::Client | Role::Image => store_call(|| store.nodes()).await?,
+    };
+    let head = match me.role {
+        Role::Server => me.name.clone(),
+        Role::Client | Role::Image => nodes
+            .iter()
+            .find(|node| node.head)
+            .map_or_else(|| me.name.clone(), |node| node.name.clone()),
+    };
+    let mut cluster = Cluster::new(head, phase);
+    // Facts the decisions read: images, groups, selections, dependencies.
+    for image in store_call(|| store.images()).await? {
+        cluster.images.insert(image.name, image.root);
+    }
+    let mut depends_on: BTreeMap<Name, BTreeSet<Name>> = BTreeMap::new();
+    for opkg in store_call(|| store.opkgs()).await? {
+        let name = opkg.import.name.clone();
+        cluster
+            .selections
+            .insert(name.clone(), opkg.groups.iter().cloned().collect());
+        depends_on.insert(name, opkg.import.depends.iter().cloned().collect());
+    }
+    cluster.depends_on = depends_on.clone();
+    let server_work = mine
+        .iter()
+        .any(|stored| stored.row.target == Target::node(cluster.head.clone()));
+    if me.role == Role::Server && server_work {
+        for node in store_call(|| store.nodes()).await? {
+            if !node.head {
+                cluster
+                    .nodes
+                    .insert(node.name, node.groups.into_iter().collect());
+            }
+        }
+    }
+    // Related rows: every row of an opkg with server work (images, clients),
+    // every row on a target with work (dependencies, dependents).
+    let mut related: Vec<StoredRow> = Vec::new();
+    let packages: BTreeSet<Name> = mine
+        .iter()
+        .filter(|stored| {
+            stored.row.target.kind == TargetKind::Node && stored.row.target.name == cluster.head
+        })
+        .map(|stored| stored.row.package.clone())
+        .collect();
+    for package in &packages {
+        related.extend(store_call(|| store.rows_for_opkg(package)).await?);
+    }
+    let targets: BTreeSet<Target> = mine
+        .iter()
+        .map(|stored| stored.row.target.clone())
+        .collect();
+    for target in &targets {
+        related.extend(store_call(|| store.rows_for_target(target)).await?);
+    }
+    for stored in related {
+        cluster.upsert(stored.row);
+    }
+    let mut attempts = BTreeMap::new();
+    for stored in &mut mine {
+        lapse_dead_lease(&mut stored.row, host, proc_dir, now_ms);
+        cluster.upsert(stored.row.clone());
+        let filter = HistoryFilter {
+            target: Some(stored.row.target.clone()),
+            opkg: Some(stored.row.package.clone()),
+            limit: HISTORY_DEPTH,
+        };
+        let entries = store_call(|| store.history(&filter)).await?;
+        if let Some(unfinished) = unfinished_from(&entries) {
+            cluster.unfinished.insert(
+                (stored.row.target.clone(), stored.row.package.clone()),
+                unfinished,
+            );
+        }
+        let mut counts: BTreeMap<Stage, u32> = BTreeMap::new();
+        for entry in entries.iter().filter(|e| e.event == Event::Attempt) {
+            if let Some(stage) = entry.stage {
+                *counts.entry(stage).or_default() += 1;
+            }
+        }
+        attempts.insert(stored.id, counts);
+    }
+    Ok(Snapshot {
+        cluster,
+        mine,
+        attempts,
+        depends_on,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opm_model::{Lease, NameKind};
+    use opm_store::{AttemptId, HistoryEntry};
+
+    fn entry(event: Event, stage: Stage, result: Option<AttemptResult>) -> HistoryEntry {
+        HistoryEntry {
+            id: AttemptId(1),
+            target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
+            opkg: Name::new(NameKind::Opkg, "p").unwrap(),
+            event,
+            stage: Some(stage),
+            result,
+            started_ms: 0,
+            ended_ms: None,
+            exit_code: None,
+            output: String::new(),
+            output_bytes: 0,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_newest_attempt_decides_what_is_unfinished() {
+        use AttemptResult::*;
+        let up = entry(Event::Attempt, Stage::RunConfigurator, Some(Failed));
+        let down = entry(
+            Event::Attempt,
+            Stage::ShouldNotBeInstalled,
+            Some(Interrupted),
+        );
+        let passed = entry(Event::Attempt, Stage::InstallBinPkgs, Some(Passed));
+        let retry = entry(Event::Retry, Stage::RunConfigurator, None);
+        assert_eq!(unfinished_from(&[]), None);
+        assert_eq!(
+            unfinished_from(std::slice::from_ref(&up)),
+            Some(Unfinished::Up)
+        );
+        assert_eq!(
+            unfinished_from(&[up.clone(), down.clone()]),
+            Some(Unfinished::Uninstall)
+        );
+        assert_eq!(unfinished_from(&[down, up.clone(), passed.clone()]), None);
+        // An operator event does not hide the attempt before it.
+        assert_eq!(unfinished_from(&[passed, up, retry]), Some(Unfinished::Up));
+        let running = entry(Event::Attempt, Stage::InstallBinPkgs, Some(Running));
+        assert_eq!(unfinished_from(&[running]), Some(Unfinished::Up));
+    }
+
+    #[test]
+    fn only_a_dead_local_owner_loses_its_lease_early() {
+        let host = "here";
+        let me = Owner::this_process(host).unwrap();
+        let row = |owner: String| Row {
+            target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
+            package: Name::new(NameKind::Opkg, "p").unwrap(),
+            requested: Stage::Finished,
+            current: Some(Stage::ShouldBeInstalled),
+            status: Status::Running {
+                lease: Lease {
+                    owner,
+                    token: 1,
+                    expires_at_ms: 10_000,
+                },
+            },
+        };
+        let expiry = |row: &Row| match &row.status {
+            Status::Running { lease } => lease.expires_at_ms,
+            _ => unreachable!(),
+        };
+        let proc_dir = Path::new("/proc");
+        let mut alive = row(me.to_string());
+        lapse_dead_lease(&mut alive, host, proc_dir, 100);
+        assert_eq!(expiry(&alive), 10_000);
+        let dead_owner = Owner {
+            start: me.start + 1,
+            ..me.clone()
+        };
+        let mut dead = row(dead_owner.to_string());
+        lapse_dead_lease(&mut dead, host, proc_dir, 100);
+        assert_eq!(expiry(&dead), 100);
+        let mut remote = row(format!("elsewhere:{}:{}", me.pid, me.start + 1));
+        lapse_dead_lease(&mut remote, host, proc_dir, 100);
+        assert_eq!(expiry(&remote), 10_000);
+        let mut foreign = row("agent n3".to_owned());
+        lapse_dead_lease(&mut foreign, host, proc_dir, 100);
+        assert_eq!(expiry(&foreign), 10_000);
+    }
+}

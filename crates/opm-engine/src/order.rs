@@ -1,0 +1,241 @@
+//! The engine's own decisions about one target's work, free of I/O: in which
+//! order the opkgs go (SPEC §1.4: what an opkg depends on first), and which
+//! `install-bin-pkgs` installs share one package-manager transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opm_model::{Name, Part, Stage};
+use opm_plan::{Action, RootRef, Work};
+
+/// `works` (all on one target) in dependency order: an opkg after every
+/// opkg it depends on (directly or not), ties broken by name; the uninstall
+/// path goes the other way (dependents first). A dependency cycle cannot
+/// stall the order: the rest of a cycle goes by name.
+pub fn order_on_target(
+    mut works: Vec<Work>,
+    depends_on: &BTreeMap<Name, BTreeSet<Name>>,
+) -> Vec<Work> {
+    works.sort_by(|a, b| a.package.cmp(&b.package));
+    let present: BTreeSet<Name> = works.iter().map(|work| work.package.clone()).collect();
+    let mut placed: BTreeSet<Name> = BTreeSet::new();
+    let mut ordered: Vec<Work> = Vec::with_capacity(works.len());
+    let (mut uninstalls, mut ups): (Vec<Work>, Vec<Work>) =
+        works.into_iter().partition(Work::is_uninstall);
+
+    // Installs: repeatedly take the first (by name) whose dependencies
+    // among the present opkgs are placed.
+    while !ups.is_empty() {
+        let ready = ups
+            .iter()
+            .position(|work| {
+                depends_on.get(&work.package).is_none_or(|deps| {
+                    deps.iter()
+                        .all(|dep| !present.contains(dep) || placed.contains(dep))
+                })
+            })
+            .unwrap_or(0);
+        let work = ups.remove(ready);
+        placed.insert(work.package.clone());
+        ordered.push(work);
+    }
+    // Uninstalls: take the first that no remaining uninstall depends on.
+    while !uninstalls.is_empty() {
+        let ready = uninstalls
+            .iter()
+            .position(|work| {
+                !uninstalls.iter().any(|other| {
+                    other.package != work.package
+                        && depends_on
+                            .get(&other.package)
+                            .is_some_and(|deps| deps.contains(&work.package))
+                })
+            })
+            .unwrap_or(0);
+        ordered.push(uninstalls.remove(ready));
+    }
+    ordered
+}
+
+/// Native packages installed together in one package-manager transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallBatch {
+    /// The part installed for every member.
+    pub part: Part,
+    /// The root they go into.
+    pub root: RootRef,
+    /// The opkgs whose part is installed, in work order.
+    pub packages: Vec<Name>,
+}
+
+impl InstallBatch {
+    /// The native package names, in member order.
+    pub fn native_names(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .map(|package| self.part.native_name(package.as_str()))
+            .collect()
+    }
+}
+
+/// The `install-bin-pkgs` installs of `works` (one target) that can share a
+/// transaction: each stage whose first action installs a part into a root
+/// joins the batch of that (part, root). Only batches of two or more are
+/// returned; a single install runs as its work's own first action.
+pub fn install_batches(works: &[Work]) -> Vec<InstallBatch> {
+    let mut batches: Vec<InstallBatch> = Vec::new();
+    for work in works {
+        if work.stage != Stage::InstallBinPkgs {
+            continue;
+        }
+        let Some(Action::Install { part, root }) = work.actions.first() else {
+            continue;
+        };
+        match batches
+            .iter_mut()
+            .find(|batch| batch.part == *part && batch.root == *root)
+        {
+            Some(batch) => batch.packages.push(work.package.clone()),
+            None => batches.push(InstallBatch {
+                part: *part,
+                root: root.clone(),
+                packages: vec![work.package.clone()],
+            }),
+        }
+    }
+    batches.retain(|batch| batch.packages.len() > 1);
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opm_model::{NameKind, Script};
+    use opm_plan::{ImageRef, RowRole, stage_actions, uninstall_actions};
+
+    fn name(text: &str) -> Name {
+        Name::new(NameKind::Opkg, text).unwrap()
+    }
+
+    fn work(package: &str, stage: Stage, role: &RowRole) -> Work {
+        Work {
+            package: name(package),
+            stage,
+            actions: if stage == Stage::ShouldNotBeInstalled {
+                uninstall_actions(role)
+            } else {
+                stage_actions(role, stage, &[])
+            },
+            interrupted: false,
+        }
+    }
+
+    fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<Name, BTreeSet<Name>> {
+        pairs
+            .iter()
+            .map(|(from, to)| (name(from), to.iter().map(|t| name(t)).collect()))
+            .collect()
+    }
+
+    fn names(works: &[Work]) -> Vec<&str> {
+        works.iter().map(|w| w.package.as_str()).collect()
+    }
+
+    #[test]
+    fn dependencies_go_first_even_when_their_names_sort_later() {
+        let role = RowRole::Server;
+        let works = vec![
+            work("aa", Stage::ShouldBeInstalled, &role),
+            work("zz", Stage::ShouldBeInstalled, &role),
+            work("mm", Stage::ShouldBeInstalled, &role),
+        ];
+        // aa needs mm, mm needs zz (transitive), unrelated opkgs by name.
+        let ordered = order_on_target(works, &deps(&[("aa", &["mm"]), ("mm", &["zz"])]));
+        assert_eq!(names(&ordered), ["zz", "mm", "aa"]);
+    }
+
+    #[test]
+    fn absent_dependencies_do_not_hold_anything_back() {
+        let role = RowRole::Server;
+        let works = vec![
+            work("b", Stage::RunConfigurator, &role),
+            work("a", Stage::RunConfigurator, &role),
+        ];
+        let ordered = order_on_target(works, &deps(&[("a", &["not-here"])]));
+        assert_eq!(names(&ordered), ["a", "b"]);
+    }
+
+    #[test]
+    fn uninstalls_take_dependents_first_and_come_after_installs() {
+        let role = RowRole::Client;
+        let works = vec![
+            work("base", Stage::ShouldNotBeInstalled, &role),
+            work("top", Stage::ShouldNotBeInstalled, &role),
+            work("other", Stage::InstallBinPkgs, &role),
+        ];
+        let ordered = order_on_target(works, &deps(&[("top", &["base"])]));
+        assert_eq!(names(&ordered), ["other", "top", "base"]);
+    }
+
+    #[test]
+    fn a_cycle_still_yields_every_work_once() {
+        let role = RowRole::Server;
+        let works = vec![
+            work("x", Stage::ShouldBeInstalled, &role),
+            work("y", Stage::ShouldBeInstalled, &role),
+            work("z", Stage::ShouldBeInstalled, &role),
+        ];
+        let ordered = order_on_target(works, &deps(&[("x", &["y"]), ("y", &["x"])]));
+        assert_eq!(names(&ordered), ["x", "y", "z"]);
+    }
+
+    #[test]
+    fn install_bin_pkgs_of_one_part_and_root_share_a_batch() {
+        let image = RowRole::Image(ImageRef {
+            name: Name::new(NameKind::Image, "img").unwrap(),
+            path: "/images/img".into(),
+        });
+        let works = vec![
+            work("a", Stage::InstallBinPkgs, &image),
+            work("b", Stage::RunConfigurator, &RowRole::Server),
+            work("c", Stage::InstallBinPkgs, &image),
+            work("d", Stage::ShouldNotBeInstalled, &image),
+        ];
+        let batches = install_batches(&works);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].part, Part::Client);
+        assert_eq!(
+            batches[0].native_names(),
+            ["opkg-a-client", "opkg-c-client"]
+        );
+        assert!(matches!(batches[0].root, RootRef::Image(_)));
+    }
+
+    #[test]
+    fn a_lone_install_is_not_a_batch() {
+        let works = vec![
+            work("a", Stage::InstallBinPkgs, &RowRole::Client),
+            work("b", Stage::ShouldBeInstalled, &RowRole::Server),
+        ];
+        assert!(install_batches(&works).is_empty());
+        // A stage whose actions do not start with an install never joins.
+        let odd = Work {
+            package: name("c"),
+            stage: Stage::InstallBinPkgs,
+            actions: vec![Action::RunScript {
+                script: Script::ClientPostInstall,
+                args: Vec::new(),
+                chroot: None,
+            }],
+            interrupted: false,
+        };
+        let mut with_odd = works.clone();
+        with_odd.push(odd);
+        with_odd.push(work("d", Stage::InstallBinPkgs, &RowRole::Client));
+        let batches = install_batches(&with_odd);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(
+            batches[0].native_names(),
+            ["opkg-a-client", "opkg-d-client"]
+        );
+    }
+}
