@@ -1,0 +1,126 @@
+//! `opm run [--jobs N]`: reconcile this machine's rows until nothing more
+//! can be done now (SPEC §4), through `opm-engine`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opm_engine::{
+    BarReporter, Engine, EngineConfig, Identity, LineReporter, Reporter, SystemClock, Verdict,
+};
+use opm_model::OpmConf;
+use opm_native::script::{RunnerConfig, ScriptRunner};
+use opm_native::{Backend, Options, Repo, Root};
+use opm_store::{OpenMode, SqliteStore};
+
+use crate::cli::{BackendName, RunArgs};
+use crate::exit::{Exit, bad_input};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+/// Reads this machine's opm.conf (SPEC §1.6).
+pub fn identity(settings: &Settings) -> anyhow::Result<Identity> {
+    let bytes = std::fs::read(&settings.conf).map_err(|error| {
+        bad_input(format!(
+            "cannot read {}: {error}; point --conf or OPM_CONF at this machine's opm.conf",
+            settings.conf.display()
+        ))
+    })?;
+    let conf = OpmConf::parse_bytes(&bytes)
+        .map_err(|error| bad_input(format!("{}: {error}", settings.conf.display())))?;
+    Ok(Identity {
+        role: conf.role,
+        name: conf.name,
+    })
+}
+
+fn backend(settings: &Settings) -> anyhow::Result<Backend> {
+    Ok(match settings.backend {
+        Some(BackendName::Apt) => Backend::Apt,
+        Some(BackendName::Dpkg) => Backend::Dpkg,
+        Some(BackendName::Dnf) => Backend::Dnf,
+        Some(BackendName::Rpm) => Backend::Rpm,
+        None => {
+            let root = Root::new(&settings.root).map_err(|e| bad_input(e.to_string()))?;
+            opm_native::detect::detect(&root).map_err(|e| bad_input(e.to_string()))?
+        }
+    })
+}
+
+/// Builds the engine over the settings' store, backend and root.
+pub async fn engine(
+    settings: &Settings,
+    args: &RunArgs,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Arc<Engine<SqliteStore>>> {
+    let identity = identity(settings)?;
+    let repos = settings
+        .repos
+        .iter()
+        .map(|repo| Repo::parse(repo).map_err(|e| bad_input(e.to_string())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut options = Options::new(repos);
+    options.lock_timeout = Duration::from_secs(args.wait);
+    let packages = Arc::from(backend(settings)?.manager(options));
+    let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+    let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let config = EngineConfig {
+        identity,
+        own_root: std::path::absolute(&settings.root)?,
+        jobs,
+        lease_ttl: Duration::from_secs(args.lease_ttl.max(1)),
+        lease_wait: Duration::from_secs(args.wait),
+        script_timeout: Duration::from_secs(args.script_timeout.max(1)),
+        host: opm_engine::owner::host_name(),
+        proc_dir: Path::new("/proc").to_path_buf(),
+    };
+    Ok(Arc::new(Engine::new(
+        store,
+        packages,
+        ScriptRunner::new(RunnerConfig::default()),
+        Arc::new(SystemClock),
+        reporter,
+        config,
+    )?))
+}
+
+/// Runs `opm run`.
+pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let reporter: Arc<dyn Reporter> = if std::io::stderr().is_terminal() && !printer.json() {
+        Arc::new(BarReporter::new())
+    } else {
+        Arc::new(LineReporter::new(std::io::stderr()))
+    };
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let engine = engine(settings, &args, reporter).await?;
+            anyhow::Ok(engine.run().await?)
+        })?;
+    if printer.json() {
+        printer.print_json(&report)?;
+    } else {
+        printer.line(format!(
+            "{} stage(s) passed, {} failed",
+            report.passed, report.failed
+        ));
+        for error in &report.errors {
+            printer.line(format!(
+                "error: {}: {} (hint: opm retry)",
+                error.row, error.reason
+            ));
+        }
+        for blocked in &report.blocked {
+            printer.line(format!("blocked: {}: {}", blocked.row, blocked.reason));
+        }
+    }
+    Ok(match report.verdict() {
+        Verdict::Converged => Exit::Success,
+        Verdict::Failed => Exit::Failed,
+        Verdict::Blocked => Exit::Blocked,
+    })
+}
