@@ -180,12 +180,18 @@ impl PackageManager for Apt {
         let purpose = format!("apt-get install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
-        dpkg::recover(root, packages, self.options.lock_timeout)?;
-        let ran = run_waiting(&update_command(root), self.options.lock_timeout)?;
+        dpkg::recover(root, packages, &self.options)?;
+        let ran = run_waiting(
+            &update_command(root).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
         if !ran.success() {
             return Err(failed("update the package lists for", packages, root, &ran));
         }
-        let ran = run_waiting(&install_command(root, packages), self.options.lock_timeout)?;
+        let ran = run_waiting(
+            &install_command(root, packages).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
         if ran.success() {
             Ok(())
         } else {
@@ -198,7 +204,7 @@ impl PackageManager for Apt {
         let purpose = format!("apt-get remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
-        dpkg::recover(root, packages, self.options.lock_timeout)?;
+        dpkg::recover(root, packages, &self.options)?;
         let present: Vec<String> = dpkg::states(root, packages)?
             .into_iter()
             .filter(|state| state.status != "config-files")
@@ -207,7 +213,10 @@ impl PackageManager for Apt {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = run_waiting(&remove_command(root, &present), self.options.lock_timeout)?;
+        let ran = run_waiting(
+            &remove_command(root, &present).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
         if ran.success() {
             Ok(())
         } else {

@@ -2,7 +2,9 @@
 //! [`Invocation`] (program, arguments, a complete environment), which unit
 //! tests compare as plain values, and only then run.
 
-use std::process::{Command, ExitStatus, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::error::{NativeError, Result};
 
@@ -19,6 +21,9 @@ pub struct Invocation {
     pub args: Vec<String>,
     /// The whole environment (beyond `PATH` and `LC_ALL=C`, which are always set).
     pub env: Vec<(String, String)>,
+    /// How long the run may take before its process group is killed;
+    /// `None` waits for as long as the tool runs.
+    pub limit: Option<Duration>,
 }
 
 impl Invocation {
@@ -29,7 +34,15 @@ impl Invocation {
             program: program.to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            limit: None,
         }
+    }
+
+    /// Sets the time limit.
+    #[must_use]
+    pub fn within(mut self, limit: Option<Duration>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Adds arguments.
@@ -76,26 +89,92 @@ impl Invocation {
         command
     }
 
-    /// Runs to completion and captures everything it prints. A non-zero
-    /// exit is not an error here: the backend decides what it means.
+    /// Runs to completion (or to its time limit) and captures everything it
+    /// prints. A non-zero exit is not an error here: the backend decides
+    /// what it means.
     ///
     /// # Errors
-    /// [`NativeError::ToolMissing`] when the program cannot be started.
+    /// [`NativeError::ToolMissing`] when the program cannot be started,
+    /// [`NativeError::Wait`] when waiting for it fails.
     pub fn run(&self) -> Result<Ran> {
         tracing::debug!(command = %self.display(), "running");
-        let output = self
-            .to_command()
-            .output()
-            .map_err(|source| NativeError::ToolMissing {
-                tool: self.program.clone(),
-                source,
-            })?;
+        let Some(limit) = self.limit else {
+            let output = self
+                .to_command()
+                .output()
+                .map_err(|source| self.missing(source))?;
+            return Ok(Ran {
+                status: output.status,
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                timed_out: None,
+            });
+        };
+        let mut command = self.to_command();
+        {
+            use std::os::unix::process::CommandExt;
+            // Its own process group, so the limit ends the tool's children too.
+            command.process_group(0);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| self.missing(source))?;
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let (status, timed_out) = self.wait(&mut child, limit)?;
         Ok(Ran {
-            status: output.status,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+            timed_out,
         })
     }
+
+    fn wait(&self, child: &mut Child, limit: Duration) -> Result<(ExitStatus, Option<Duration>)> {
+        let failed = |source| NativeError::Wait {
+            tool: self.program.clone(),
+            source,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().map_err(failed)? {
+                return Ok((status, None));
+            }
+            if started.elapsed() >= limit {
+                let group = i32::try_from(child.id()).map(nix::unistd::Pid::from_raw);
+                if let Ok(group) = group {
+                    // The group may be gone already; the wait below tells.
+                    let _ignored =
+                        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                }
+                let status = child.wait().map_err(failed)?;
+                return Ok((status, Some(limit)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn missing(&self, source: std::io::Error) -> NativeError {
+        NativeError::ToolMissing {
+            tool: self.program.clone(),
+            source,
+        }
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own, so a tool that fills one
+/// pipe while we wait never blocks.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            // What was read before an error is still worth showing.
+            let _ignored = pipe.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 /// A finished run.
@@ -107,6 +186,8 @@ pub struct Ran {
     pub stdout: String,
     /// What it printed on stderr.
     pub stderr: String,
+    /// The time limit, when the run was killed for reaching it.
+    pub timed_out: Option<Duration>,
 }
 
 impl Ran {
@@ -130,7 +211,10 @@ impl Ran {
     /// How it ended, in words.
     #[must_use]
     pub fn describe_status(&self) -> String {
-        describe(self.status)
+        match self.timed_out {
+            Some(limit) => format!("killed at its time limit of {limit:?}"),
+            None => describe(self.status),
+        }
     }
 }
 
@@ -187,6 +271,49 @@ mod tests {
         assert!(!ran.success());
         assert_eq!(ran.combined(), "out\nerr\n");
         assert_eq!(ran.describe_status(), "exit status 3");
+    }
+
+    #[test]
+    fn a_run_past_its_limit_is_killed_with_its_children_and_keeps_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!(
+            "echo started; sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        );
+        let ran = Invocation::new("sh")
+            .args(["-c", &script])
+            .within(Some(Duration::from_millis(300)))
+            .run()
+            .unwrap();
+        assert_eq!(ran.timed_out, Some(Duration::from_millis(300)));
+        assert_eq!(ran.describe_status(), "killed at its time limit of 300ms");
+        assert_eq!(ran.stdout, "started\n");
+        // The grandchild went with the group: gone, or a zombie waiting for
+        // whoever adopted it to reap it.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let alive = || {
+            std::fs::read_to_string(&stat)
+                .is_ok_and(|text| !text.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "sleep survived the limit");
+    }
+
+    #[test]
+    fn a_run_within_its_limit_is_untouched() {
+        let ran = Invocation::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 4"])
+            .within(Some(Duration::from_secs(600)))
+            .run()
+            .unwrap();
+        assert_eq!(ran.timed_out, None);
+        assert_eq!(ran.combined(), "out\nerr\n");
+        assert_eq!(ran.describe_status(), "exit status 4");
     }
 
     #[test]

@@ -183,7 +183,8 @@ impl PackageManager for Dnf {
         if packages.is_empty() {
             return Ok(());
         }
-        let command = install_command(root, &self.options.repos, packages)?;
+        let command =
+            install_command(root, &self.options.repos, packages)?.within(self.options.run_timeout);
         let purpose = format!("dnf install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
@@ -207,7 +208,9 @@ impl PackageManager for Dnf {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = remove_command(root, &self.options.repos, &present)?.run()?;
+        let ran = remove_command(root, &self.options.repos, &present)?
+            .within(self.options.run_timeout)
+            .run()?;
         if ran.success() {
             Ok(())
         } else {

@@ -258,7 +258,7 @@ pub fn installed(root: &Root, names: &[String]) -> Result<Vec<InstalledPackage>>
 ///
 /// # Errors
 /// A [`crate::NativeError::Tool`] failure with dpkg's output.
-pub fn recover(root: &Root, packages: &[String], timeout: Duration) -> Result<()> {
+pub fn recover(root: &Root, packages: &[String], options: &Options) -> Result<()> {
     let journal = root.join("var/lib/dpkg/updates");
     let pending = std::fs::read_dir(&journal)
         .map(|mut entries| entries.next().is_some())
@@ -267,7 +267,10 @@ pub fn recover(root: &Root, packages: &[String], timeout: Duration) -> Result<()
         return Ok(());
     }
     tracing::warn!(root = %root.path().display(), "finishing an interrupted dpkg run");
-    let ran = run_waiting(&recover_command(root), timeout)?;
+    let ran = run_waiting(
+        &recover_command(root).within(options.run_timeout),
+        options.lock_timeout,
+    )?;
     if ran.success() {
         Ok(())
     } else {
@@ -286,7 +289,7 @@ pub fn recover(root: &Root, packages: &[String], timeout: Duration) -> Result<()
 /// leaves the rest unpacked, but opm's transaction is all or nothing: every
 /// package that was not present before goes (one that only had its
 /// configuration files left is back to that).
-fn roll_back(root: &Root, names: &[String], before: &[PackageState], timeout: Duration) {
+fn roll_back(root: &Root, names: &[String], before: &[PackageState], options: &Options) {
     let present = |state: &PackageState| state.status != "config-files";
     let Ok(after) = states(root, names) else {
         return;
@@ -304,7 +307,10 @@ fn roll_back(root: &Root, names: &[String], before: &[PackageState], timeout: Du
     if added.is_empty() {
         return;
     }
-    match run_waiting(&purge_command(root, &added), timeout) {
+    match run_waiting(
+        &purge_command(root, &added).within(options.run_timeout),
+        options.lock_timeout,
+    ) {
         Ok(ran) if ran.success() => {}
         Ok(ran) => tracing::warn!(output = %ran.combined(), "rollback failed"),
         Err(error) => tracing::warn!(%error, "rollback failed"),
@@ -344,14 +350,16 @@ impl PackageManager for Dpkg {
         let purpose = format!("dpkg install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
-        let timeout = self.options.lock_timeout;
-        recover(root, packages, timeout)?;
+        recover(root, packages, &self.options)?;
         let before = states(root, packages)?;
-        let ran = run_waiting(&install_command(root, &files), timeout)?;
+        let ran = run_waiting(
+            &install_command(root, &files).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
         if ran.success() {
             return Ok(());
         }
-        roll_back(root, packages, &before, timeout);
+        roll_back(root, packages, &before, &self.options);
         Err(failed("install", packages, root, &ran))
     }
 
@@ -360,7 +368,7 @@ impl PackageManager for Dpkg {
         let purpose = format!("dpkg remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
-        recover(root, packages, self.options.lock_timeout)?;
+        recover(root, packages, &self.options)?;
         let present: Vec<String> = states(root, packages)?
             .into_iter()
             .filter(|state| state.status != "config-files")
@@ -369,7 +377,10 @@ impl PackageManager for Dpkg {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = run_waiting(&remove_command(root, &present), self.options.lock_timeout)?;
+        let ran = run_waiting(
+            &remove_command(root, &present).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
         if ran.success() {
             Ok(())
         } else {

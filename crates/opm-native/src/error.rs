@@ -83,6 +83,14 @@ pub enum NativeError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Waiting for a started tool failed.
+    #[error("cannot wait for {tool}: {source}")]
+    Wait {
+        /// The program.
+        tool: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// Another process holds the root's lock and did not let go in time.
     #[error(
         "root {root} is busy: {holder} holds {lock} (waited {waited:?}); try again when it is done"

@@ -72,15 +72,21 @@ pub struct Options {
     pub repos: Vec<Repo>,
     /// How long to wait for another process that holds the root's lock.
     pub lock_timeout: Duration,
+    /// How long one package-manager run may take before its process group
+    /// is killed (the root's database still answers afterwards, and the
+    /// next run finishes the work); `None` waits as long as it runs.
+    pub run_timeout: Option<Duration>,
 }
 
 impl Options {
-    /// The given repositories and the default lock timeout of five minutes.
+    /// The given repositories, the default lock timeout of five minutes and
+    /// no run time limit.
     #[must_use]
     pub fn new(repos: Vec<Repo>) -> Self {
         Self {
             repos,
             lock_timeout: Duration::from_secs(300),
+            run_timeout: None,
         }
     }
 }

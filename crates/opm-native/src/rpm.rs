@@ -307,7 +307,8 @@ impl PackageManager for Rpm {
         if files.is_empty() {
             return Ok(());
         }
-        let command = install_command(root, force_debian(), &files);
+        let command =
+            install_command(root, force_debian(), &files).within(self.options.run_timeout);
         let mut ran = command.run()?;
         if !ran.success() && is_temp_name_collision(&ran.combined()) {
             // The interrupted run named its temporary files after the same
@@ -334,7 +335,9 @@ impl PackageManager for Rpm {
         if present.is_empty() {
             return Ok(());
         }
-        let ran = erase_command(root, force_debian(), &present).run()?;
+        let ran = erase_command(root, force_debian(), &present)
+            .within(self.options.run_timeout)
+            .run()?;
         if ran.success() {
             Ok(())
         } else {

@@ -91,7 +91,7 @@ pub fn big_package(name: &str, count: usize) -> PackageSpec {
         spec.files.push(Entry::file(
             format!("{dir}/f{index}"),
             0o644,
-            vec![b'x'; 4096],
+            vec![b'x'; 512],
         ));
     }
     spec

@@ -68,6 +68,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn stops_a_run_at_its_time_limit() {
+                suite::stops_a_run_at_its_time_limit($backend);
+            }
+
+            #[test]
             fn survives_a_run_killed_halfway() {
                 suite::survives_a_run_killed_halfway($backend);
             }

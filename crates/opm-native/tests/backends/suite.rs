@@ -352,7 +352,7 @@ pub fn survives_a_run_killed_halfway(backend: Backend) {
     }
     const BIG: &str = "opm-test-big";
     let dir = tempfile::tempdir().unwrap();
-    let files = write(backend, dir.path(), &[big_package(BIG, 3000)]);
+    let files = write(backend, dir.path(), &[big_package(BIG, 1000)]);
     crate::fixtures::index(backend, dir.path());
     let (_root_dir, root) = sandbox();
     let manager = manager(backend, dir.path());
@@ -416,5 +416,35 @@ pub fn survives_a_run_killed_halfway(backend: Backend) {
     manager.query(&root, &names(&[BIG])).unwrap();
     manager.install(&root, &names(&[BIG])).unwrap();
     assert_eq!(installed(&*manager, &root, &[BIG]), [BIG]);
-    assert!(root.join(&format!("usr/share/{BIG}/d29/f2999")).exists());
+    assert!(root.join(&format!("usr/share/{BIG}/d9/f999")).exists());
+}
+
+/// A run that outlasts `run_timeout` is killed with its process group and
+/// reported so; the root still answers and the next run completes.
+pub fn stops_a_run_at_its_time_limit(backend: Backend) {
+    if !available(backend, "stops_a_run_at_its_time_limit") {
+        return;
+    }
+    const BIG: &str = "opm-test-big";
+    let repo = repo(backend, &[big_package(BIG, 1000)]);
+    let (_dir, root) = sandbox();
+    let mut options = Options::new(vec![Repo::Dir(repo.path().to_owned())]);
+    options.run_timeout = Some(Duration::from_millis(50));
+    let hasty = backend.manager(options);
+    hasty.prepare(&root).unwrap();
+    let error = hasty.install(&root, &names(&[BIG])).unwrap_err();
+    let failure = error.tool_failure().unwrap();
+    assert_eq!(
+        failure.status, "killed at its time limit of 50ms",
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(BIG) && error.to_string().contains(root.as_str()),
+        "{error}"
+    );
+
+    let patient = manager(backend, repo.path());
+    patient.query(&root, &names(&[BIG])).unwrap();
+    patient.install(&root, &names(&[BIG])).unwrap();
+    assert_eq!(installed(&*patient, &root, &[BIG]), [BIG]);
 }
