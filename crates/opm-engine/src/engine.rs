@@ -59,6 +59,9 @@ pub struct Engine<S: Store> {
     reporter: Arc<dyn Reporter>,
     config: EngineConfig,
     owner: String,
+    /// Leases held during a run, kept across its rounds so no other
+    /// process slips in between two stages; each with its renewer.
+    held: std::sync::Mutex<BTreeMap<Target, (u64, tokio::task::JoinHandle<()>)>>,
 }
 
 /// What one row is left waiting for at the end of a run.
@@ -161,6 +164,7 @@ impl<S: Store + 'static> Engine<S> {
             reporter,
             config,
             owner,
+            held: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -206,7 +210,16 @@ impl<S: Store + 'static> Engine<S> {
     /// Infrastructure trouble that retrying did not cure; row failures are
     /// not errors here, they are in the report.
     pub async fn run(self: &Arc<Self>) -> Result<RunReport, EngineError> {
+        let outcome = self.rounds().await;
+        self.release_all().await;
+        outcome
+    }
+
+    async fn rounds(self: &Arc<Self>) -> Result<RunReport, EngineError> {
         let mut report = RunReport::default();
+        let started = self.clock.now_ms();
+        let wait_ms = i64::try_from(self.config.lease_wait.as_millis()).unwrap_or(i64::MAX);
+        let mut round_waits = 0;
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
@@ -214,6 +227,7 @@ impl<S: Store + 'static> Engine<S> {
             let mut changes: Vec<RequestChange> = Vec::new();
             let mut errors = Vec::new();
             let mut blocked = Vec::new();
+            let mut leased = false;
             for stored in &snapshot.mine {
                 let row = &stored.row;
                 match snapshot.cluster.decide(row, now)? {
@@ -226,6 +240,20 @@ impl<S: Store + 'static> Engine<S> {
                         row: row.to_string(),
                         reason: message,
                     }),
+                    Decision::Blocked(Blocked::Leased {
+                        owner,
+                        expires_at_ms,
+                    }) => {
+                        leased = true;
+                        blocked.push(Waiting {
+                            row: row.to_string(),
+                            reason: format!(
+                                "{} is being worked by {owner} until {}",
+                                row.target,
+                                time_of_day(expires_at_ms)
+                            ),
+                        });
+                    }
                     Decision::Blocked(reason) => blocked.push(Waiting {
                         row: row.to_string(),
                         reason: reason.to_string(),
@@ -268,6 +296,13 @@ impl<S: Store + 'static> Engine<S> {
                 report.failed += result.failed;
                 progressed |= result.progressed;
                 held.extend(result.held);
+            }
+            if !progressed && leased && self.clock.now_ms() - started < wait_ms {
+                // Another live process works some of these rows: wait for
+                // it (bounded), then look again.
+                tokio::time::sleep(backoff_delay(round_waits)).await;
+                round_waits += 1;
+                continue;
             }
             if !progressed {
                 blocked.extend(held);
@@ -344,28 +379,53 @@ impl<S: Store + 'static> Engine<S> {
         target: Target,
         works: Vec<(RowId, Work)>,
     ) -> Result<TargetResult, EngineError> {
-        let lease = match self.lease(&target).await? {
-            Ok(lease) => lease,
-            Err(waiting) => {
-                return Ok(TargetResult {
-                    held: Some(waiting),
-                    ..TargetResult::default()
-                });
-            }
-        };
-        let token = lease.token;
-        let renewer = {
-            let engine = Arc::clone(self);
-            let target = target.clone();
-            tokio::spawn(async move { engine.keep_renewing(&target, token).await })
+        let known = self
+            .held
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(&target)
+            .map(|(token, _)| *token);
+        let token = match known {
+            Some(token) => token,
+            None => match self.lease(&target).await? {
+                Ok(lease) => {
+                    let engine = Arc::clone(self);
+                    let renewed = target.clone();
+                    let renewer = tokio::spawn(async move {
+                        engine.keep_renewing(&renewed, lease.token).await;
+                    });
+                    self.held
+                        .lock()
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .insert(target.clone(), (lease.token, renewer));
+                    lease.token
+                }
+                Err(waiting) => {
+                    return Ok(TargetResult {
+                        held: Some(waiting),
+                        ..TargetResult::default()
+                    });
+                }
+            },
         };
         let outcome = self.work_leased(snapshot, &target, works, token).await;
-        renewer.abort();
-        // The lease goes back even when the work stopped on an error; a
-        // stale token (taken over meanwhile) has nothing to give back.
-        let _ = store_call(|| self.store.release_lease(&target, token)).await;
         self.reporter.report(&Event::TargetDone { target });
         outcome
+    }
+
+    /// Gives every held lease back; a stale token (taken over meanwhile)
+    /// has nothing to give back.
+    async fn release_all(&self) {
+        let held = std::mem::take(
+            &mut *self
+                .held
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
+        for (target, (token, renewer)) in held {
+            renewer.abort();
+            let _ = store_call(|| self.store.release_lease(&target, token)).await;
+        }
     }
 
     async fn keep_renewing(&self, target: &Target, token: u64) {
