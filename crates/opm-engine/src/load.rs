@@ -230,7 +230,7 @@ mod tests {
         HistoryEntry {
             id: AttemptId(1),
             target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
-            opkg: Name::new(NameKind::Opkg, "p").unwrap(),
+            opkg: Name::new(NameKind::Opkg, "pp").unwrap(),
             event,
             stage: Some(stage),
             result,
@@ -276,7 +276,7 @@ mod tests {
         let me = Owner::this_process(host).unwrap();
         let row = |owner: String| Row {
             target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
-            package: Name::new(NameKind::Opkg, "p").unwrap(),
+            package: Name::new(NameKind::Opkg, "pp").unwrap(),
             requested: Stage::Finished,
             current: Some(Stage::ShouldBeInstalled),
             status: Status::Running {

@@ -157,11 +157,11 @@ mod tests {
     fn absent_dependencies_do_not_hold_anything_back() {
         let role = RowRole::Server;
         let works = vec![
-            work("b", Stage::RunConfigurator, &role),
-            work("a", Stage::RunConfigurator, &role),
+            work("bb", Stage::RunConfigurator, &role),
+            work("aa", Stage::RunConfigurator, &role),
         ];
-        let ordered = order_on_target(works, &deps(&[("a", &["not-here"])]));
-        assert_eq!(names(&ordered), ["a", "b"]);
+        let ordered = order_on_target(works, &deps(&[("aa", &["not-here"])]));
+        assert_eq!(names(&ordered), ["aa", "bb"]);
     }
 
     #[test]
@@ -180,12 +180,13 @@ mod tests {
     fn a_cycle_still_yields_every_work_once() {
         let role = RowRole::Server;
         let works = vec![
-            work("x", Stage::ShouldBeInstalled, &role),
-            work("y", Stage::ShouldBeInstalled, &role),
-            work("z", Stage::ShouldBeInstalled, &role),
+            work("xx", Stage::ShouldBeInstalled, &role),
+            work("yy", Stage::ShouldBeInstalled, &role),
+            work("zz", Stage::ShouldBeInstalled, &role),
         ];
-        let ordered = order_on_target(works, &deps(&[("x", &["y"]), ("y", &["x"])]));
-        assert_eq!(names(&ordered), ["x", "y", "z"]);
+        let ordered = order_on_target(works, &deps(&[("xx", &["yy"]), ("yy", &["xx"])]));
+        // What is free goes first; the cycle then goes by name.
+        assert_eq!(names(&ordered), ["zz", "xx", "yy"]);
     }
 
     #[test]
@@ -195,17 +196,17 @@ mod tests {
             path: "/images/img".into(),
         });
         let works = vec![
-            work("a", Stage::InstallBinPkgs, &image),
-            work("b", Stage::RunConfigurator, &RowRole::Server),
-            work("c", Stage::InstallBinPkgs, &image),
-            work("d", Stage::ShouldNotBeInstalled, &image),
+            work("aa", Stage::InstallBinPkgs, &image),
+            work("bb", Stage::RunConfigurator, &RowRole::Server),
+            work("cc", Stage::InstallBinPkgs, &image),
+            work("dd", Stage::ShouldNotBeInstalled, &image),
         ];
         let batches = install_batches(&works);
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].part, Part::Client);
         assert_eq!(
             batches[0].native_names(),
-            ["opkg-a-client", "opkg-c-client"]
+            ["opkg-aa-client", "opkg-cc-client"]
         );
         assert!(matches!(batches[0].root, RootRef::Image(_)));
     }
@@ -213,13 +214,13 @@ mod tests {
     #[test]
     fn a_lone_install_is_not_a_batch() {
         let works = vec![
-            work("a", Stage::InstallBinPkgs, &RowRole::Client),
-            work("b", Stage::ShouldBeInstalled, &RowRole::Server),
+            work("aa", Stage::InstallBinPkgs, &RowRole::Client),
+            work("bb", Stage::ShouldBeInstalled, &RowRole::Server),
         ];
         assert!(install_batches(&works).is_empty());
         // A stage whose actions do not start with an install never joins.
         let odd = Work {
-            package: name("c"),
+            package: name("cc"),
             stage: Stage::InstallBinPkgs,
             actions: vec![Action::RunScript {
                 script: Script::ClientPostInstall,
@@ -230,12 +231,12 @@ mod tests {
         };
         let mut with_odd = works.clone();
         with_odd.push(odd);
-        with_odd.push(work("d", Stage::InstallBinPkgs, &RowRole::Client));
+        with_odd.push(work("dd", Stage::InstallBinPkgs, &RowRole::Client));
         let batches = install_batches(&with_odd);
         assert_eq!(batches.len(), 1);
         assert_eq!(
             batches[0].native_names(),
-            ["opkg-a-client", "opkg-d-client"]
+            ["opkg-aa-client", "opkg-dd-client"]
         );
     }
 }
