@@ -127,8 +127,9 @@ pub fn find(
             .max_by(|(left, _), (right, _)| {
                 let order = compare(&left.version, &right.version);
                 if order == Ordering::Equal {
-                    // The same version for two architectures: prefer the
-                    // machine's own over `all`/`noarch` for a stable choice.
+                    // The same version for two architectures: any fixed
+                    // order keeps the choice stable from run to run; file
+                    // names carry nothing better to choose by.
                     left.arch.cmp(&right.arch)
                 } else {
                     order
