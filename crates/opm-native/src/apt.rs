@@ -173,7 +173,7 @@ impl PackageManager for Apt {
     }
 
     fn install(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         if packages.is_empty() {
             return Ok(());
         }
@@ -200,7 +200,7 @@ impl PackageManager for Apt {
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         let purpose = format!("apt-get remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
@@ -225,7 +225,7 @@ impl PackageManager for Apt {
     }
 
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         if packages.is_empty() || !root.join("var/lib/dpkg/status").exists() {
             return Ok(Vec::new());
         }

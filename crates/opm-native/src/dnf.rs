@@ -179,7 +179,7 @@ impl PackageManager for Dnf {
     }
 
     fn install(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         if packages.is_empty() {
             return Ok(());
         }
@@ -197,7 +197,7 @@ impl PackageManager for Dnf {
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         let purpose = format!("dnf remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
@@ -219,7 +219,7 @@ impl PackageManager for Dnf {
     }
 
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         rpm::installed(root, packages)
     }
 }

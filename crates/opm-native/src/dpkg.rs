@@ -338,7 +338,7 @@ impl PackageManager for Dpkg {
     }
 
     fn install(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         if packages.is_empty() {
             return Ok(());
         }
@@ -364,7 +364,7 @@ impl PackageManager for Dpkg {
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         let purpose = format!("dpkg remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
@@ -389,7 +389,7 @@ impl PackageManager for Dpkg {
     }
 
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         // A root without a database has nothing installed; a query never
         // writes, so it also answers for a read-only root.
         if packages.is_empty() || !root.join("var/lib/dpkg/status").exists() {

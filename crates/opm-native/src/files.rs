@@ -16,11 +16,14 @@ use crate::version::{compare_deb, compare_rpm};
 
 /// Checks package names before they become tool arguments: a name must
 /// start with a letter or digit (so it is never read as an option) and use
-/// only the characters both package families allow.
+/// only the characters both package families allow. Returns them without
+/// repeats, in first-seen order (rpm refuses a package twice in one
+/// transaction).
 ///
 /// # Errors
 /// [`NativeError::InvalidPackageName`] for the first bad name.
-pub fn check_names(names: &[String]) -> Result<()> {
+pub fn check_names(names: &[String]) -> Result<Vec<String>> {
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
         let mut bytes = name.bytes();
         let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
@@ -28,8 +31,11 @@ pub fn check_names(names: &[String]) -> Result<()> {
         if !first_ok || !rest_ok {
             return Err(NativeError::InvalidPackageName(name.clone()));
         }
+        if !unique.contains(name) {
+            unique.push(name.clone());
+        }
     }
-    Ok(())
+    Ok(unique)
 }
 
 /// The package families whose files the resolver-less backends read.
@@ -177,7 +183,9 @@ mod tests {
     #[test]
     fn accepts_package_names_and_rejects_options_and_paths() {
         let good: Vec<String> = ["opkg-slurm", "lib2.0+x", "a_b"].map(String::from).to_vec();
-        check_names(&good).unwrap();
+        assert_eq!(check_names(&good).unwrap(), good);
+        let repeated: Vec<String> = ["b", "a", "b"].map(String::from).to_vec();
+        assert_eq!(check_names(&repeated).unwrap(), ["b", "a"]);
         for bad in ["", "-rf", "a/b", "a b", "Ä", "../x"] {
             let error = check_names(&[bad.to_owned()]).unwrap_err();
             assert!(

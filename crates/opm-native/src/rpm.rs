@@ -284,7 +284,7 @@ impl PackageManager for Rpm {
     }
 
     fn install(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         if packages.is_empty() {
             return Ok(());
         }
@@ -324,7 +324,7 @@ impl PackageManager for Rpm {
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         let purpose = format!("rpm remove {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         init_db(root)?;
@@ -346,7 +346,7 @@ impl PackageManager for Rpm {
     }
 
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
-        files::check_names(packages)?;
+        let packages = &files::check_names(packages)?;
         installed(root, packages)
     }
 }
