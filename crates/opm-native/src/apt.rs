@@ -77,10 +77,22 @@ fn apt_get(root: &Root) -> Invocation {
     }
 }
 
-/// `apt-get update`: reads the repositories' indexes.
+/// `apt-get update`: reads the repositories' indexes. On the host only
+/// opm's list is refreshed (the machine's own sources are its business,
+/// and an unreachable one must not stop opm); the other lists are kept.
 #[must_use]
 pub fn update_command(root: &Root) -> Invocation {
-    apt_get(root).args(["-q", "update"])
+    let command = apt_get(root).args(["-q"]);
+    let command = if root.is_host() {
+        command.args([
+            format!("-o=Dir::Etc::SourceList=/{SOURCES_FILE}"),
+            "-o=Dir::Etc::SourceParts=-".to_owned(),
+            "-o=APT::Get::List-Cleanup=0".to_owned(),
+        ])
+    } else {
+        command
+    };
+    command.args(["update"])
 }
 
 /// `apt-get install NAME…`, one transaction with dependencies.
@@ -274,11 +286,21 @@ mod tests {
     }
 
     #[test]
-    fn the_host_uses_its_own_configuration() {
+    fn the_host_uses_its_own_configuration_and_refreshes_only_opm_sources() {
         let install = install_command(&Root::host(), &["b".into()]);
         assert_eq!(
             install.env,
             [("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]
+        );
+        assert_eq!(
+            update_command(&Root::host()).args,
+            [
+                "-q",
+                "-o=Dir::Etc::SourceList=/etc/apt/sources.list.d/opm.list",
+                "-o=Dir::Etc::SourceParts=-",
+                "-o=APT::Get::List-Cleanup=0",
+                "update"
+            ]
         );
     }
 
