@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use opm_model::{Name, NameError, NameKind, Phase, Stage};
 
 /// opm, the OSCAR Package Manager: brings every (package, node) and
 /// (package, image) row from its current lifecycle stage to the requested one.
@@ -100,6 +101,74 @@ pub enum Command {
     /// Package repositories made from built packages.
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Create or migrate the database and register the head node named by
+    /// opm.conf (which must say `server`).
+    Init,
+    /// Compute nodes: add, list, remove.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Node images: add, list, remove.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Set the stage a row should reach ("the other tool" of OPM).
+    Request(RequestArgs),
+    /// Request opkgs `finished` on the head node and its images; compute
+    /// nodes of the group follow at run-script-post-clients.
+    Install(InstallArgs),
+    /// Request opkgs `should_not_be_installed` everywhere they are.
+    Remove(RemoveArgs),
+    /// The cluster's install phase.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Every row: target, kind, package, requested, current, status, message.
+    Status(StatusArgs),
+    /// Stage attempts and operator events, newest last.
+    History(HistoryArgs),
+    /// Captured output of stage attempts.
+    Logs(LogsArgs),
+    /// Clear a row's error so its failed stage runs again.
+    Retry(RetryArgs),
+    /// Set a row's current stage back so stages run again.
+    Rerun(RerunArgs),
+    /// Configuration values of opkgs (configurator.html).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// One reconcile pass for this machine's role, until nothing more can
+    /// be done now. Exit 0 when everything requested is reached, 1 when a
+    /// row is in error, 3 when work remains blocked.
+    Run(RunArgs),
+    /// Dry run: per row that needs work, the next action or exactly what it
+    /// waits for. Writes nothing.
+    Plan,
+}
+
+/// `opm run [--jobs N]`
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Targets worked at the same time [default: number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Seconds a target's lease lasts unless renewed (renewed while working).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub lease_ttl: u64,
+    /// Seconds to wait for a target another live opm process is working,
+    /// and for a package manager's lock, before giving up on it.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
+    /// Seconds each opkg script may run.
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub script_timeout: u64,
+}
+
+impl Default for RunArgs {
+    fn default() -> RunArgs {
+        RunArgs {
+            jobs: None,
+            lease_ttl: 60,
+            wait: 30,
+            script_timeout: 1800,
+        }
+    }
 }
 
 /// `opm pack [--format deb|rpm] [--dist D] [--arch A] -o DIR PATH...`
@@ -182,6 +251,16 @@ pub enum OpkgCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Register opkg sources in the database: metadata, version, source
+    /// path and their dependencies and conflicts among the imported opkgs.
+    /// Every source is checked first; if any is invalid nothing is imported.
+    Import {
+        /// Opkg source directories or config.xml files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the imported opkgs.
+    List,
     /// Show a parsed opkg: its metadata, effective dependencies per native
     /// part, scripts and configurator defaults.
     Show {
@@ -196,5 +275,252 @@ pub enum OpkgCommand {
         arch: Option<String>,
         /// An opkg source directory or its config.xml.
         path: PathBuf,
+    },
+}
+
+fn node_name(raw: &str) -> Result<Name, NameError> {
+    Name::new(NameKind::Node, raw)
+}
+
+fn image_name(raw: &str) -> Result<Name, NameError> {
+    Name::new(NameKind::Image, raw)
+}
+
+fn group_name(raw: &str) -> Result<Name, NameError> {
+    Name::new(NameKind::Group, raw)
+}
+
+fn opkg_name(raw: &str) -> Result<Name, NameError> {
+    Name::new(NameKind::Opkg, raw)
+}
+
+/// `opm node ...`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Register a compute node. It joins `oscar_clients` unless `--group`
+    /// says otherwise; after the phase is `complete` it gets rows for the
+    /// opkgs selected for its groups right away.
+    Add {
+        /// The node's name.
+        #[arg(value_parser = node_name)]
+        name: Name,
+        /// A group to join instead of oscar_clients; repeat for several.
+        #[arg(long, value_name = "G", value_parser = group_name)]
+        group: Vec<Name>,
+        /// The image the node is built from (must exist).
+        #[arg(long, value_name = "I", value_parser = image_name)]
+        image: Option<Name>,
+    },
+    /// List the nodes, head node first.
+    List,
+    /// Remove a compute node and its rows (its history stays).
+    Remove {
+        /// The node's name.
+        #[arg(value_parser = node_name)]
+        name: Name,
+    },
+}
+
+/// `opm image ...`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Register a node image whose root filesystem lives in DIR.
+    Add {
+        /// The image's name.
+        #[arg(value_parser = image_name)]
+        name: Name,
+        /// The image's root directory on the head node (must exist).
+        #[arg(long, value_name = "DIR")]
+        path: PathBuf,
+    },
+    /// List the images.
+    List,
+    /// Remove an image no node uses, with its rows.
+    Remove {
+        /// The image's name.
+        #[arg(value_parser = image_name)]
+        name: Name,
+    },
+}
+
+/// Which row(s) a command acts on: exactly one of node, image, group or
+/// the head node.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RequestTarget {
+    /// A compute node (or the head node) by name.
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// An image by name.
+    #[arg(long, value_name = "I", value_parser = image_name)]
+    pub image: Option<Name>,
+    /// Every node of a group.
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+    /// The head node.
+    #[arg(long)]
+    pub server: bool,
+}
+
+/// `opm request PKG --stage STAGE (--node N | --image I | --group G | --server)`
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The opkg (must be imported).
+    #[arg(value_parser = opkg_name)]
+    pub package: Name,
+    /// The stage to reach, by name or ODA id (1-8).
+    #[arg(long)]
+    pub stage: Stage,
+    /// The rows to set.
+    #[command(flatten)]
+    pub target: RequestTarget,
+}
+
+/// `opm install PKG... [--group G]`
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The opkgs (must be imported).
+    #[arg(required = true, value_name = "PKG", value_parser = opkg_name)]
+    pub packages: Vec<Name>,
+    /// The group of compute nodes that should get them [default: oscar_clients].
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+}
+
+/// `opm remove PKG... [--with-dependents]`
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The opkgs.
+    #[arg(required = true, value_name = "PKG", value_parser = opkg_name)]
+    pub packages: Vec<Name>,
+    /// Also remove the opkgs that depend on them, instead of refusing.
+    #[arg(long)]
+    pub with_dependents: bool,
+}
+
+/// `opm cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Show the install phase, or set it.
+    Phase {
+        /// The phase to set: setup_wizard, build_image, addclients, netboot,
+        /// post_install, test_install or complete.
+        phase: Option<Phase>,
+    },
+}
+
+/// `opm status [--watch]`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Redraw every second until every row is converged or in error
+    /// (or until interrupted).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// One row's target: a node or an image.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RowTarget {
+    /// A node by name.
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// An image by name.
+    #[arg(long, value_name = "I", value_parser = image_name)]
+    pub image: Option<Name>,
+}
+
+/// An optional node-or-image filter.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct TargetFilter {
+    /// Only this node.
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// Only this image.
+    #[arg(long, value_name = "I", value_parser = image_name)]
+    pub image: Option<Name>,
+}
+
+/// `opm history [--node N | --image I] [PKG]`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this opkg.
+    #[arg(value_parser = opkg_name)]
+    pub package: Option<Name>,
+    /// Only this target.
+    #[command(flatten)]
+    pub target: TargetFilter,
+    /// Show at most the newest N entries.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub limit: u32,
+}
+
+/// `opm logs [--attempt ID | PKG --node N|--image I]`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The opkg whose row's last attempt to show.
+    #[arg(value_parser = opkg_name, required_unless_present = "attempt")]
+    pub package: Option<Name>,
+    /// The row's target.
+    #[command(flatten)]
+    pub target: TargetFilter,
+    /// One attempt by id (see `opm history`).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["package", "node", "image"])]
+    pub attempt: Option<i64>,
+}
+
+/// `opm retry PKG --node N|--image I [--reason TEXT]`
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The opkg.
+    #[arg(value_parser = opkg_name)]
+    pub package: Name,
+    /// The row's target.
+    #[command(flatten)]
+    pub target: RowTarget,
+    /// Why, recorded in the history.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// `opm rerun PKG --node N|--image I --from STAGE`
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The opkg.
+    #[arg(value_parser = opkg_name)]
+    pub package: Name,
+    /// The row's target.
+    #[command(flatten)]
+    pub target: RowTarget,
+    /// The first stage to run again; current becomes the stage before it.
+    #[arg(long, value_name = "STAGE")]
+    pub from: Stage,
+}
+
+/// `opm config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set configuration values of an opkg, for every target or one image.
+    Set {
+        /// The opkg (must be imported).
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+        /// NAME=VALUE pairs.
+        #[arg(required = true, value_name = "NAME=VALUE")]
+        values: Vec<String>,
+        /// Only for this image.
+        #[arg(long, value_name = "I", value_parser = image_name)]
+        image: Option<Name>,
+    },
+    /// Show an opkg's configuration: its configurator defaults and the
+    /// values set, opkg-wide or as one image sees them.
+    Show {
+        /// The opkg.
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+        /// The values as this image sees them (its own over opkg-wide ones).
+        #[arg(long, value_name = "I", value_parser = image_name)]
+        image: Option<Name>,
     },
 }

@@ -18,6 +18,8 @@ pub enum Exit {
     Failed = 1,
     /// 2: bad usage or bad input; nothing changed.
     BadInput = 2,
+    /// 3: work remains blocked.
+    Blocked = 3,
 }
 
 impl From<Exit> for ExitCode {

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use opm_store::{OpenMode, SqliteStore, StoreError};
 use serde::Deserialize;
 
 use crate::cli::{BackendName, GlobalArgs};
@@ -12,6 +13,8 @@ use crate::exit::bad_input;
 
 /// The settings file read when none is named.
 pub const DEFAULT_SETTINGS_PATH: &str = "/etc/opm/opm.toml";
+/// The database used when none is named (SPEC §4).
+pub const DEFAULT_DB: &str = "sqlite:/var/lib/opm/opm.db";
 /// The opm.conf read when none is named.
 pub const DEFAULT_CONF_PATH: &str = "/etc/opm.conf";
 
@@ -80,9 +83,91 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The database URL in force: the one given, else [`DEFAULT_DB`].
+    pub fn db_url(&self) -> &str {
+        self.db.as_deref().unwrap_or(DEFAULT_DB)
+    }
+
+    /// The SQLite file the database URL names; other schemes are refused
+    /// as bad input.
+    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
+        sqlite_path(self.db_url())
+    }
+
+    /// Opens the state store named by `--db`. [`OpenMode::Create`] is for
+    /// `opm init`; every other command needs an initialised database.
+    pub async fn open_store(&self, mode: OpenMode) -> anyhow::Result<SqliteStore> {
+        let path = self.sqlite_path()?;
+        SqliteStore::open(&path, mode).await.map_err(store_error)
+    }
+}
+
+/// The file of a `sqlite:PATH` (or `sqlite://PATH`) database URL.
+fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(bad_input(format!(
+                "database URL '{url}' names no file; use sqlite:PATH"
+            )));
+        }
+        return Ok(PathBuf::from(path));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(bad_input(format!(
+            "database URL '{url}': this opm stores its state in SQLite only; use sqlite:PATH"
+        )));
+    }
+    Err(bad_input(format!(
+        "database URL '{url}' is not understood; use sqlite:PATH"
+    )))
+}
+
+/// Turns a store failure into an error with the right exit code: what the
+/// caller got wrong (unknown names, a file that is not an opm database, a
+/// database that cannot be written) is bad input, the rest is a failure.
+pub fn store_error(error: StoreError) -> anyhow::Error {
+    if error.is_bad_input() {
+        bad_input(error.to_string())
+    } else {
+        anyhow::Error::new(error)
+    }
+}
+
 fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read settings file {}: {e}", path.display())))?;
     toml::from_str(&text)
         .map_err(|e| bad_input(format!("settings file {}: {}", path.display(), e.message())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::sqlite_path;
+    use crate::exit::BadInput;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_path("sqlite:/var/lib/opm/opm.db").unwrap(),
+            PathBuf::from("/var/lib/opm/opm.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite://tmp/x.db").unwrap(),
+            PathBuf::from("tmp/x.db")
+        );
+        assert_eq!(sqlite_path("sqlite:x.db").unwrap(), PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn other_urls_are_bad_input() {
+        for url in ["sqlite:", "postgres://db/opm", "mysql://x", "/tmp/x.db"] {
+            let error = sqlite_path(url).unwrap_err();
+            assert!(error.downcast_ref::<BadInput>().is_some(), "{url}");
+            assert!(error.to_string().contains("sqlite:PATH"), "{url}: {error}");
+        }
+    }
 }

@@ -1,10 +1,23 @@
 //! One module per subcommand; [`dispatch`] resolves settings and routes.
 
+mod cluster;
 mod conf;
+mod config;
+mod history;
+mod image;
+mod init;
+mod node;
 mod opkg;
+mod opkg_import;
 mod pack;
+mod plan;
 mod repo;
+mod request;
+mod retry;
+mod run;
 mod settings;
+mod state;
+mod status;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
@@ -17,9 +30,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let printer = Printer::new(settings.json);
     match cli.command {
         Command::Conf(command) => conf::run(command, &settings, printer),
-        Command::Opkg(command) => opkg::run(command, printer),
+        Command::Opkg(command) => opkg::run(command, &settings, printer),
         Command::Settings => settings::run(&settings, printer),
         Command::Pack(args) => pack::run(args, &settings, printer),
         Command::Repo(command) => repo::run(command, printer),
+        Command::Init => init::run(&settings, printer),
+        Command::Node(command) => node::run(command, &settings, printer),
+        Command::Image(command) => image::run(command, &settings, printer),
+        Command::Request(args) => request::request(args, &settings, printer),
+        Command::Install(args) => request::install(args, &settings, printer),
+        Command::Remove(args) => request::remove(args, &settings, printer),
+        Command::Cluster(command) => cluster::run(command, &settings, printer),
+        Command::Status(args) => status::run(args, &settings, printer),
+        Command::History(args) => history::history(args, &settings, printer),
+        Command::Logs(args) => history::logs(args, &settings, printer),
+        Command::Retry(args) => retry::retry(args, &settings, printer),
+        Command::Rerun(args) => retry::rerun(args, &settings, printer),
+        Command::Config(command) => config::run(command, &settings, printer),
+        Command::Run(args) => run::run(args, &settings, printer),
+        Command::Plan => plan::run(&settings, printer),
     }
 }

@@ -14,10 +14,13 @@ use serde::Serialize;
 use crate::cli::OpkgCommand;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
+use crate::settings::Settings;
 
 /// Runs `opm opkg ...`.
-pub fn run(command: OpkgCommand, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(command: OpkgCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     match command {
+        OpkgCommand::Import { paths } => super::opkg_import::import(&paths, settings, printer),
+        OpkgCommand::List => super::opkg_import::list(settings, printer),
         OpkgCommand::Check { strict, paths } => {
             let level = if strict {
                 Level::Strict

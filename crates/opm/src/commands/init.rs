@@ -1,0 +1,91 @@
+//! `opm init`: create or migrate the database and register the head node
+//! named by this machine's opm.conf. Only a server runs it: the head node is
+//! the one machine that owns the database.
+
+use std::io::Read;
+use std::path::Path;
+
+use opm_model::{MAX_CONF_BYTES, OpmConf, Role};
+use opm_store::{OpenMode, Store};
+use serde::Serialize;
+
+use crate::commands::state::block_on;
+use crate::exit::{Exit, bad_input};
+use crate::printer::Printer;
+use crate::settings::{Settings, store_error};
+
+#[derive(Serialize)]
+struct InitReport {
+    database: String,
+    head_node: String,
+}
+
+/// Runs `opm init`.
+pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    // opm.conf is judged before the database is touched, so a refusal
+    // leaves no file behind.
+    let conf = read_conf(&settings.conf)?;
+    require_server(&conf, settings)?;
+    let path = settings.sqlite_path()?;
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return Err(bad_input(format!(
+            "{}: the directory for the database does not exist; create it or point --db elsewhere",
+            parent.display()
+        )));
+    }
+    block_on(async {
+        let store = settings.open_store(OpenMode::Create).await?;
+        store.migrate().await.map_err(store_error)?;
+        store
+            .register_head_node(&conf.name)
+            .await
+            .map_err(store_error)?;
+        store.close().await;
+        Ok(())
+    })?;
+    let report = InitReport {
+        database: path.display().to_string(),
+        head_node: conf.name.to_string(),
+    };
+    if printer.json() {
+        printer.print_json(&report)?;
+    } else {
+        printer.line(format_args!(
+            "database {} ready; head node {}",
+            report.database, report.head_node
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+fn require_server(conf: &OpmConf, settings: &Settings) -> anyhow::Result<()> {
+    if conf.role == Role::Server {
+        return Ok(());
+    }
+    Err(bad_input(format!(
+        "{}: this machine is {} '{}', but opm init runs on the head node only \
+         (opm.conf must say 'server'); on a {} run 'opm agent' or 'opm run' instead",
+        settings.conf.display(),
+        conf.role,
+        conf.name,
+        conf.role
+    )))
+}
+
+/// Reads opm.conf strictly; a missing or malformed file is bad input. Reads
+/// at most one byte more than an opm.conf may hold (see `opm conf check`).
+fn read_conf(path: &Path) -> anyhow::Result<OpmConf> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONF_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            bad_input(format!(
+                "cannot read {}: {e}; point --conf at this machine's opm.conf",
+                path.display()
+            ))
+        })?;
+    OpmConf::parse_bytes(&bytes).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+}

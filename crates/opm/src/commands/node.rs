@@ -1,0 +1,150 @@
+//! `opm node add|list|remove`: compute nodes and their groups.
+//!
+//! A node added once the head node has assigned an opkg's client work (its
+//! row passed run-script-post-clients, or the phase is `complete`) gets
+//! rows for the opkgs selected for its groups right away, requested
+//! `finished`: that assignment will not run again for it (SPEC §1.4).
+
+use opm_model::{Name, NameKind, Phase, Stage, Target};
+use opm_plan::RequestChange;
+use opm_store::{DEFAULT_GROUP, NewNode, OpenMode, SqliteStore, Store};
+use serde::Serialize;
+
+use crate::cli::NodeCommand;
+use crate::commands::state::{Snapshot, block_on, now_ms, write_requests};
+use crate::exit::Exit;
+use crate::printer::Printer;
+use crate::settings::{Settings, store_error};
+
+/// Runs `opm node ...`.
+pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    match command {
+        NodeCommand::Add { name, group, image } => block_on(async {
+            let store = settings.open_store(OpenMode::Existing).await?;
+            let outcome = add(&store, name, group, image, printer).await;
+            store.close().await;
+            outcome
+        }),
+        NodeCommand::List => list(settings, printer),
+        NodeCommand::Remove { name } => block_on(async {
+            let store = settings.open_store(OpenMode::Existing).await?;
+            let outcome = store.remove_node(&name).await.map_err(store_error);
+            store.close().await;
+            outcome?;
+            if !printer.json() {
+                printer.line(format_args!("removed node {name} and its rows"));
+            }
+            Ok(Exit::Success)
+        }),
+    }
+}
+
+async fn add(
+    store: &SqliteStore,
+    name: Name,
+    groups: Vec<Name>,
+    image: Option<Name>,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
+    let mut snapshot = Snapshot::load(store).await?;
+    let joined: Vec<Name> = if groups.is_empty() {
+        vec![Name::new(NameKind::Group, DEFAULT_GROUP)?]
+    } else {
+        groups.clone()
+    };
+    snapshot
+        .cluster
+        .nodes
+        .insert(name.clone(), joined.iter().cloned().collect());
+    // Everything is decided and checked before the first write.
+    let changes = late_assignments(&snapshot, &name);
+    snapshot.apply_checked(&changes)?;
+    let node = NewNode {
+        name: name.clone(),
+        groups,
+        image,
+    };
+    store.add_node(&node).await.map_err(store_error)?;
+    write_requests(store, &changes, now_ms()).await?;
+    if !printer.json() {
+        let groups: Vec<&str> = joined.iter().map(Name::as_str).collect();
+        printer.line(format_args!(
+            "added node {name} (groups: {})",
+            groups.join(", ")
+        ));
+        for change in &changes {
+            printer.line(format_args!("  {change}"));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// The rows a node joining now must get: for every opkg installed on the
+/// head node (requested `finished`) and selected for one of the node's
+/// groups, once the cluster is `complete` or the head node has passed the
+/// stage that assigns client work.
+fn late_assignments(snapshot: &Snapshot, node: &Name) -> Vec<RequestChange> {
+    let head = snapshot.head();
+    let groups = snapshot.groups_of(node);
+    let target = Target::node(node.clone());
+    snapshot
+        .cluster
+        .selections
+        .iter()
+        .filter(|(_, selected)| !selected.is_disjoint(&groups))
+        .filter_map(|(package, _)| {
+            let head_row = snapshot.cluster.row(&head, package)?;
+            let assigned = snapshot.cluster.phase == Phase::Complete
+                || head_row.effective_current() >= Stage::RunScriptPostClients;
+            (head_row.requested == Stage::Finished && assigned).then_some(package)
+        })
+        .flat_map(|package| snapshot.cluster.assign_clients(package))
+        .filter(|change| change.target == target)
+        .collect()
+}
+
+#[derive(Serialize)]
+struct NodeEntry {
+    name: String,
+    head: bool,
+    image: Option<String>,
+    groups: Vec<String>,
+}
+
+fn list(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let nodes = block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let nodes = store.nodes().await.map_err(store_error);
+        store.close().await;
+        nodes
+    })?;
+    let entries: Vec<NodeEntry> = nodes
+        .into_iter()
+        .map(|n| NodeEntry {
+            name: n.name.to_string(),
+            head: n.head,
+            image: n.image.map(|i| i.to_string()),
+            groups: n.groups.iter().map(Name::to_string).collect(),
+        })
+        .collect();
+    if printer.json() {
+        printer.print_json(&entries)?;
+    } else {
+        printer.table(
+            &["name", "role", "image", "groups"],
+            entries
+                .into_iter()
+                .map(|e| {
+                    vec![
+                        e.name,
+                        if e.head { "head" } else { "compute" }.to_owned(),
+                        e.image.unwrap_or_else(|| "-".to_owned()),
+                        e.groups.join(","),
+                    ]
+                })
+                .collect(),
+            "no nodes; run 'opm init' on the head node first",
+        );
+    }
+    Ok(Exit::Success)
+}

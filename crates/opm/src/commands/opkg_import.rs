@@ -1,0 +1,276 @@
+//! `opm opkg import` and `opm opkg list`: register opkg sources in the
+//! database and list what is registered.
+//!
+//! Import checks every source first; one invalid source means nothing is
+//! imported. Opkg-to-opkg relations (SPEC §1.4) are resolved over the new
+//! sources together with the already imported ones (re-read from their
+//! recorded source), so an opkg that requires a capability of one imported
+//! later gets its dependency when that one arrives.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use opm_model::Name;
+use opm_opkg::{Graph, Opkg, OpkgError, config_path};
+use opm_store::{OpenMode, OpkgImport, Store};
+use serde::Serialize;
+
+use crate::commands::state::{block_on, now_ms};
+use crate::exit::{Exit, bad_input};
+use crate::printer::Printer;
+use crate::settings::{Settings, store_error};
+
+/// One source read and checked.
+struct Source {
+    opkg: Opkg,
+    /// The source directory, absolute.
+    dir: PathBuf,
+}
+
+#[derive(Serialize)]
+struct ImportReport {
+    name: String,
+    version: String,
+    source: String,
+    depends: Vec<String>,
+    conflicts: Vec<String>,
+    /// False when the opkg was imported before and only its relations changed.
+    given: bool,
+}
+
+/// Runs `opm opkg import PATH...`.
+pub fn import(paths: &[PathBuf], settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let sources = read_all(paths)?;
+    let reports = block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let stored = store.opkgs().await.map_err(store_error)?;
+        let mut known: BTreeMap<Name, Source> = BTreeMap::new();
+        for old in &stored {
+            let name = &old.import.name;
+            if sources.iter().any(|s| &s.opkg.name == name) {
+                continue;
+            }
+            match Opkg::from_path(&old.import.source) {
+                Ok(loaded) if &loaded.opkg.name == name => {
+                    known.insert(
+                        name.clone(),
+                        Source {
+                            opkg: loaded.opkg,
+                            dir: PathBuf::from(&old.import.source),
+                        },
+                    );
+                }
+                _ => eprintln!(
+                    "warning: cannot re-read {} (source of imported opkg {name}); \
+                     relations to it are left as they were; re-import it to refresh them",
+                    old.import.source
+                ),
+            }
+        }
+        let all: Vec<&Source> = sources.iter().chain(known.values()).collect();
+        let parsed: Vec<Opkg> = all.iter().map(|s| s.opkg.clone()).collect();
+        let graph = Graph::of(&parsed, None, None);
+        let now = now_ms();
+        let mut reports = Vec::new();
+        for source in &all {
+            let name = &source.opkg.name;
+            let import = OpkgImport {
+                name: name.clone(),
+                version: source.opkg.version.to_string(),
+                summary: source.opkg.summary.clone(),
+                source: source.dir.display().to_string(),
+                depends: graph.depends_on(name).into_iter().cloned().collect(),
+                conflicts: conflicts_of(&graph, name),
+            };
+            let given = sources.iter().any(|s| &s.opkg.name == name);
+            let before = stored.iter().find(|o| &o.import.name == name);
+            let changed = before.is_none_or(|b| {
+                b.import.depends != sorted(&import.depends)
+                    || b.import.conflicts != sorted(&import.conflicts)
+            });
+            if !given && !changed {
+                continue;
+            }
+            // An opkg re-resolved only because of a newcomer keeps its import time.
+            let at = match before {
+                Some(before) if !given => before.imported_at_ms,
+                _ => now,
+            };
+            store.import_opkg(&import, at).await.map_err(store_error)?;
+            reports.push(ImportReport {
+                name: name.to_string(),
+                version: import.version,
+                source: import.source,
+                depends: import.depends.iter().map(Name::to_string).collect(),
+                conflicts: import.conflicts.iter().map(Name::to_string).collect(),
+                given,
+            });
+        }
+        store.close().await;
+        Ok(reports)
+    })?;
+    if printer.json() {
+        printer.print_json(&reports)?;
+    } else {
+        for report in &reports {
+            let verb = if report.given { "imported" } else { "updated" };
+            let mut line = format!("{verb} {} {}", report.name, report.version);
+            if report.given {
+                line.push_str(&format!(" from {}", report.source));
+            }
+            if !report.depends.is_empty() {
+                line.push_str(&format!("; depends on {}", report.depends.join(", ")));
+            }
+            if !report.conflicts.is_empty() {
+                line.push_str(&format!("; conflicts with {}", report.conflicts.join(", ")));
+            }
+            printer.line(line);
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// Reads and checks every source; any error fails the whole import before
+/// the database is opened. Warnings go to stderr.
+fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    let mut sources: Vec<Source> = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match read_one(path) {
+            Ok(source) => {
+                if let Some(first) = sources.iter().find(|s| s.opkg.name == source.opkg.name) {
+                    errors.push(format!(
+                        "{}: opkg {} is also given as {}; give each opkg once",
+                        path.display(),
+                        source.opkg.name,
+                        first.dir.display()
+                    ));
+                } else {
+                    sources.push(source);
+                }
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(sources);
+    }
+    for error in &errors[..errors.len() - 1] {
+        eprintln!("error: {error}");
+    }
+    let last = errors.last().cloned().unwrap_or_default();
+    Err(bad_input(format!(
+        "{last}\nnothing was imported; fix the source{} above and import again",
+        if errors.len() == 1 { "" } else { "s" }
+    )))
+}
+
+/// One source: every error diagnostic in one message, warnings on stderr.
+fn read_one(path: &Path) -> Result<Source, String> {
+    let config = config_path(path).map_err(|e| e.to_string())?;
+    let dir = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir =
+        std::fs::canonicalize(dir).map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?;
+    match Opkg::from_path(&config) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("{warning}");
+            }
+            Ok(Source {
+                opkg: loaded.opkg,
+                dir,
+            })
+        }
+        Err(OpkgError::Invalid { diagnostics }) => Err(diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+/// The opkgs `name` conflicts with, whichever side declares it.
+fn conflicts_of(graph: &Graph, name: &Name) -> Vec<Name> {
+    let mut out: Vec<Name> = graph
+        .edges
+        .iter()
+        .filter(|e| e.kind == opm_opkg::EdgeKind::Conflicts && &e.from == name)
+        .map(|e| e.to.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn sorted(names: &[Name]) -> Vec<Name> {
+    let mut names = names.to_vec();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[derive(Serialize)]
+struct ListEntry {
+    name: String,
+    version: String,
+    summary: String,
+    source: String,
+    depends: Vec<String>,
+    conflicts: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// Runs `opm opkg list`.
+pub fn list(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let opkgs = block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let opkgs = store.opkgs().await.map_err(store_error)?;
+        store.close().await;
+        Ok(opkgs)
+    })?;
+    let entries: Vec<ListEntry> = opkgs
+        .into_iter()
+        .map(|o| ListEntry {
+            name: o.import.name.to_string(),
+            version: o.import.version,
+            summary: o.import.summary,
+            source: o.import.source,
+            depends: o.import.depends.iter().map(Name::to_string).collect(),
+            conflicts: o.import.conflicts.iter().map(Name::to_string).collect(),
+            groups: o.groups.iter().map(Name::to_string).collect(),
+        })
+        .collect();
+    if printer.json() {
+        printer.print_json(&entries)?;
+    } else {
+        printer.table(
+            &[
+                "name",
+                "version",
+                "depends",
+                "conflicts",
+                "groups",
+                "summary",
+            ],
+            entries
+                .into_iter()
+                .map(|e| {
+                    vec![
+                        e.name,
+                        e.version,
+                        e.depends.join(","),
+                        e.conflicts.join(","),
+                        e.groups.join(","),
+                        e.summary,
+                    ]
+                })
+                .collect(),
+            "no opkgs imported; import some with 'opm opkg import PATH'",
+        );
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,219 @@
+//! `opm status [--watch]`: every row with what is requested, what is done
+//! and how it went. Exit 1 when a row is in error (SPEC §4).
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use opm_model::{Row, Stage, Status};
+use opm_store::{OpenMode, SqliteStore};
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::commands::state::{all_rows, block_on};
+use crate::exit::Exit;
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+/// How often `--watch` redraws.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One row as `opm status --json` prints it (the keys SPEC §4 names).
+#[derive(Debug, Serialize)]
+pub struct StatusEntry {
+    /// The node's or image's name.
+    pub target: String,
+    /// `node` or `image`.
+    pub kind: &'static str,
+    /// The opkg.
+    pub package: String,
+    /// The stage to reach.
+    pub requested: Stage,
+    /// The last completed stage; null when unknown.
+    pub current: Option<Stage>,
+    /// `ok`, `running` or `error`.
+    pub status: &'static str,
+    /// For `error`: what failed; empty otherwise.
+    pub message: String,
+    /// For `running`: who holds the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl StatusEntry {
+    /// The entry of one row.
+    pub fn of(row: &Row) -> StatusEntry {
+        let (message, owner) = match &row.status {
+            Status::Ok => (String::new(), None),
+            Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
+            Status::Error { message } => (message.clone(), None),
+        };
+        StatusEntry {
+            target: row.target.name.to_string(),
+            kind: row.target.kind.name(),
+            package: row.package.to_string(),
+            requested: row.requested,
+            current: row.current,
+            status: row.status.kind().name(),
+            message,
+            owner,
+        }
+    }
+}
+
+/// Whether a row needs nobody but an operator: converged (or ahead of its
+/// request, which is never undone), or waiting in error.
+fn settled(row: &Row) -> bool {
+    match row.status {
+        Status::Error { .. } => true,
+        Status::Running { .. } => false,
+        Status::Ok => {
+            let current = row.effective_current();
+            row.requested == current
+                || (row.requested > Stage::ShouldNotBeInstalled && row.requested < current)
+        }
+    }
+}
+
+/// Runs `opm status`.
+pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let outcome = show(&store, args.watch, printer).await;
+        store.close().await;
+        outcome
+    })
+}
+
+async fn show(store: &SqliteStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
+    let terminal = std::io::stdout().is_terminal();
+    loop {
+        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        if watch && terminal && !printer.json() {
+            // Clear the screen and home the cursor before each redraw.
+            print!("\x1b[2J\x1b[H");
+        }
+        print_rows(&rows, printer, watch)?;
+        let done = rows.iter().all(settled);
+        if !watch || done {
+            let errors = rows
+                .iter()
+                .any(|row| matches!(row.status, Status::Error { .. }));
+            return Ok(if errors { Exit::Failed } else { Exit::Success });
+        }
+        tokio::time::sleep(WATCH_INTERVAL).await;
+    }
+}
+
+fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()> {
+    let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
+    if printer.json() {
+        if watch {
+            // One line per redraw, so a reader can take them one by one.
+            println!("{}", serde_json::to_string(&entries)?);
+        } else {
+            printer.print_json(&entries)?;
+        }
+        return Ok(());
+    }
+    printer.table(
+        &[
+            "target",
+            "kind",
+            "package",
+            "requested",
+            "current",
+            "status",
+            "message",
+        ],
+        entries
+            .into_iter()
+            .map(|e| {
+                vec![
+                    e.target,
+                    e.kind.to_owned(),
+                    e.package,
+                    e.requested.to_string(),
+                    e.current.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    match e.owner {
+                        Some(owner) => format!("{} ({owner})", e.status),
+                        None => e.status.to_owned(),
+                    },
+                    first_line(&e.message),
+                ]
+            })
+            .collect(),
+        "no rows; request some with 'opm install PKG' or 'opm request'",
+    );
+    Ok(())
+}
+
+/// The first line of a message, cut to fit a table cell.
+fn first_line(message: &str) -> String {
+    const MAX: usize = 80;
+    let line = message.lines().next().unwrap_or("");
+    if line.chars().count() <= MAX && !message.contains('\n') {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(MAX).collect();
+    format!("{cut}... (see 'opm logs')")
+}
+
+#[cfg(test)]
+mod tests {
+    use opm_model::{Lease, Name, NameKind, Row, Stage, Status, Target};
+
+    use super::{first_line, settled};
+
+    fn row(requested: Stage, current: Option<Stage>, status: Status) -> Row {
+        Row {
+            target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
+            package: Name::new(NameKind::Opkg, "slurm").unwrap(),
+            requested,
+            current,
+            status,
+        }
+    }
+
+    #[test]
+    fn settled_rows_need_no_engine() {
+        use Stage::*;
+        assert!(settled(&row(Finished, Some(Finished), Status::Ok)));
+        assert!(settled(&row(ShouldNotBeInstalled, None, Status::Ok)));
+        assert!(settled(&row(ShouldBeInstalled, Some(Finished), Status::Ok)));
+        assert!(settled(&row(
+            Finished,
+            Some(RunConfigurator),
+            Status::Error {
+                message: "boom".to_owned()
+            }
+        )));
+        assert!(!settled(&row(Finished, Some(RunConfigurator), Status::Ok)));
+        assert!(!settled(&row(
+            ShouldNotBeInstalled,
+            Some(Finished),
+            Status::Ok
+        )));
+        assert!(!settled(&row(Finished, None, Status::Ok)));
+        let lease = Lease {
+            owner: "head".to_owned(),
+            token: 1,
+            expires_at_ms: 0,
+        };
+        assert!(!settled(&row(
+            Finished,
+            Some(Finished),
+            Status::Running { lease }
+        )));
+    }
+
+    #[test]
+    fn long_messages_are_cut_in_the_table() {
+        assert_eq!(first_line("short"), "short");
+        assert_eq!(first_line("exit 1\ntail"), "exit 1... (see 'opm logs')");
+        let long = "x".repeat(100);
+        assert_eq!(
+            first_line(&long),
+            format!("{}... (see 'opm logs')", "x".repeat(80))
+        );
+    }
+}
