@@ -14,6 +14,7 @@ mod history;
 mod leases;
 mod nodes;
 mod opkgs;
+mod release;
 mod rows;
 mod sqlite;
 mod store;

@@ -398,6 +398,12 @@ impl Store for SqliteStore {
         write!(self, |conn| leases::release(conn, target, token))
     }
 
+    async fn release_interrupted(&self, row: RowId, token: u64, now_ms: i64) -> Result<StoredRow> {
+        write!(self, |conn| crate::release::release_interrupted(
+            conn, row, token, now_ms
+        ))
+    }
+
     async fn begin_attempt(
         &self,
         row: RowId,

@@ -119,6 +119,14 @@ pub trait Store: Send + Sync {
         token: u64,
         now_ms: i64,
     ) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// Sets a row left `running` by a crashed attempt that is no longer
+    /// needed back to `ok`, marking that attempt interrupted.
+    fn release_interrupted(
+        &self,
+        row: RowId,
+        token: u64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
     /// Clears an error; the reason is recorded in history.
     fn retry(
         &self,

@@ -1,0 +1,50 @@
+//! Releasing an interrupted attempt that is no longer needed: a crashed
+//! stage left its row `running`, and meanwhile the request changed so that
+//! the stage will not run again (opm-plan's `Decision::Release`). The row
+//! goes back to `ok` and history marks the attempt interrupted, in one
+//! transaction, under the target's current lease.
+
+use opm_model::Status;
+use sqlx::SqliteConnection;
+
+use crate::error::{Result, StoreError};
+use crate::leases;
+use crate::rows::{RowId, StoredRow, row_by_id};
+
+/// Sets a `running` row back to `ok` and marks its unfinished attempts
+/// interrupted; `current` stays what it was.
+pub(crate) async fn release_interrupted(
+    conn: &mut SqliteConnection,
+    row: RowId,
+    token: u64,
+    now_ms: i64,
+) -> Result<StoredRow> {
+    let stored = row_by_id(conn, row).await?;
+    let target = &stored.row.target;
+    let lease = leases::check(conn, target, token).await?;
+    if lease.expired(now_ms) {
+        return Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        });
+    }
+    if !matches!(stored.row.status, Status::Running { .. }) {
+        return Ok(stored);
+    }
+    sqlx::query(
+        "UPDATE history SET result = 'interrupted', ended_ms = ? WHERE row_id = ? AND result = 'running'",
+    )
+    .bind(now_ms)
+    .bind(row.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE rows SET status = 'ok', message = '', lease_owner = NULL, lease_token = NULL, \
+         lease_expires_ms = NULL, updated_ms = ? WHERE id = ?",
+    )
+    .bind(now_ms)
+    .bind(row.0)
+    .execute(&mut *conn)
+    .await?;
+    row_by_id(conn, row).await
+}
