@@ -131,6 +131,14 @@ struct Failure {
     output: String,
 }
 
+/// What a round does with one row of a target.
+enum Job {
+    /// Perform a stage.
+    Perform(Work),
+    /// Set a row left running by a dead attempt back to ok.
+    Release,
+}
+
 /// What working one target produced.
 #[derive(Default)]
 struct TargetResult {
@@ -223,7 +231,7 @@ impl<S: Store + 'static> Engine<S> {
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
-            let mut works: BTreeMap<Target, Vec<(RowId, Work)>> = BTreeMap::new();
+            let mut works: BTreeMap<Target, Vec<(RowId, Job)>> = BTreeMap::new();
             let mut changes: Vec<RequestChange> = Vec::new();
             let mut errors = Vec::new();
             let mut blocked = Vec::new();
@@ -234,7 +242,7 @@ impl<S: Store + 'static> Engine<S> {
                     Decision::Perform(work) => works
                         .entry(row.target.clone())
                         .or_default()
-                        .push((stored.id, work)),
+                        .push((stored.id, Job::Perform(work))),
                     Decision::Request { changes: more } => changes.extend(more),
                     Decision::Blocked(Blocked::Error { message }) => errors.push(Waiting {
                         row: row.to_string(),
@@ -258,13 +266,11 @@ impl<S: Store + 'static> Engine<S> {
                         row: row.to_string(),
                         reason: reason.to_string(),
                     }),
-                    // An interrupted attempt whose work is no longer wanted;
-                    // its row keeps the dead lease until the next stage,
-                    // which the store marks interrupted then.
-                    Decision::Release { owner } => blocked.push(Waiting {
-                        row: row.to_string(),
-                        reason: format!("interrupted attempt of {owner} left running"),
-                    }),
+                    // An interrupted attempt whose work is no longer wanted.
+                    Decision::Release { .. } => works
+                        .entry(row.target.clone())
+                        .or_default()
+                        .push((stored.id, Job::Release)),
                     Decision::Idle(_) => {}
                 }
             }
@@ -377,8 +383,16 @@ impl<S: Store + 'static> Engine<S> {
         self: &Arc<Self>,
         snapshot: &Snapshot,
         target: Target,
-        works: Vec<(RowId, Work)>,
+        jobs: Vec<(RowId, Job)>,
     ) -> Result<TargetResult, EngineError> {
+        let mut releases = Vec::new();
+        let mut works = Vec::new();
+        for (id, job) in jobs {
+            match job {
+                Job::Perform(work) => works.push((id, work)),
+                Job::Release => releases.push(id),
+            }
+        }
         let known = self
             .held
             .lock()
@@ -408,7 +422,17 @@ impl<S: Store + 'static> Engine<S> {
                 }
             },
         };
-        let outcome = self.work_leased(snapshot, &target, works, token).await;
+        for id in &releases {
+            let now = self.clock.now_ms();
+            store_call(|| self.store.release_interrupted(*id, token, now)).await?;
+        }
+        let outcome = self
+            .work_leased(snapshot, &target, works, token)
+            .await
+            .map(|mut result| {
+                result.progressed |= !releases.is_empty();
+                result
+            });
         self.reporter.report(&Event::TargetDone { target });
         outcome
     }
