@@ -143,3 +143,26 @@ async fn stale_tokens_are_refused_and_crashes_are_recorded() {
         ]
     );
 }
+
+#[tokio::test]
+async fn two_stores_on_one_file_race_for_a_lease_and_one_wins() {
+    let (_dir, path, first) = fresh().await;
+    let second = opm_store::SqliteStore::open(&path, opm_store::OpenMode::Existing)
+        .await
+        .unwrap();
+    let head = node("head");
+    for round in 0..20_i64 {
+        let now = round * 10_000;
+        let (a, b) = tokio::join!(
+            first.acquire_lease(&head, "a", 1000, now),
+            second.acquire_lease(&head, "b", 1000, now)
+        );
+        let won = [&a, &b].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {a:?} {b:?}");
+        let lost = if a.is_ok() { b } else { a };
+        assert!(
+            matches!(lost, Err(StoreError::LeaseHeld { .. })),
+            "round {round}: {lost:?}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The conformance story: create → request → transition → error → retry →
-//! rerun → uninstall → history, written once over any [`Store`] and run here
-//! against a real SQLite file (the PostgreSQL backend adds one more caller).
+//! rerun → uninstall → crash release → history, written once over any
+//! [`Store`] and run here against a real SQLite file (the PostgreSQL backend
+//! adds one more caller).
 
 // Helpers build fixed, valid names and temp files; a failure there is a test bug.
 #![allow(clippy::unwrap_used)]
@@ -365,6 +366,39 @@ async fn story(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(newest, history[4..]);
+
+    // a crashed attempt that is no longer needed is released by the next lease
+    let img = image("img1");
+    let image_row = store.row(&img, &opkg("slurm")).await.unwrap();
+    let dead = store
+        .acquire_lease(&img, "engine-a", 100, 90)
+        .await
+        .unwrap();
+    store
+        .begin_attempt(image_row.id, Stage::ShouldBeInstalled, dead.token, 91)
+        .await
+        .unwrap();
+    let live = store
+        .acquire_lease(&img, "engine-b", 100, 500)
+        .await
+        .unwrap();
+    assert!(live.token > dead.token);
+    let released = store
+        .release_interrupted(image_row.id, live.token, 501)
+        .await
+        .unwrap();
+    assert_eq!(released.row.status, Status::Ok);
+    assert_eq!(released.row.current, Some(Stage::ShouldNotBeInstalled));
+    let image_history = store
+        .history(&HistoryFilter {
+            target: Some(img.clone()),
+            opkg: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(image_history.len(), 1);
+    assert_eq!(image_history[0].result, Some(AttemptResult::Interrupted));
 
     // removing a node drops its rows but keeps the history
     store
