@@ -4,6 +4,9 @@
 //! ship every API script of SPEC §1.7, a configurator.html, a dependency and
 //! a conflict between opkgs.
 
+// Test code: temp dirs, fixed fixtures, the binary's own JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

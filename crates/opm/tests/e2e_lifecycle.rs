@@ -10,6 +10,9 @@
 //! The image parts need root and Debian's `busybox-static` (CI has both);
 //! without them those tests print a loud SKIP line and return.
 
+// Test code: temp dirs, fixed fixtures, the binary's own JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
