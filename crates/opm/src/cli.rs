@@ -140,6 +140,10 @@ pub enum Command {
     /// Dry run: per row that needs work, the next action or exactly what it
     /// waits for. Writes nothing.
     Plan,
+    /// Show opm at work: build a throwaway cluster from the example opkgs
+    /// (a head-node sandbox root, a busybox image, dpkg) and walk its install
+    /// phases from setup_wizard to complete, with one failure fixed by retry.
+    Demo(DemoArgs),
 }
 
 /// `opm run [--jobs N]`
@@ -523,4 +527,18 @@ pub enum ConfigCommand {
         #[arg(long, value_name = "I", value_parser = image_name)]
         image: Option<Name>,
     },
+}
+
+/// `opm demo [--dir DIR] [--examples DIR]`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The directory to build the demo cluster in; must be new or empty; it
+    /// is kept afterwards [default: a new directory under the system's
+    /// temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The example opkg sources [default: examples/opkgs of the current
+    /// directory, else of the source tree opm was built from].
+    #[arg(long, value_name = "DIR")]
+    pub examples: Option<PathBuf>,
 }

@@ -3,6 +3,7 @@
 mod cluster;
 mod conf;
 mod config;
+mod demo;
 mod history;
 mod image;
 mod init;
@@ -49,5 +50,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),
+        Command::Demo(args) => demo::run(args, printer),
     }
 }
