@@ -129,6 +129,29 @@ struct Failure {
     message: String,
     exit_code: Option<i32>,
     output: String,
+    /// Infrastructure trouble (a package manager's lock held elsewhere):
+    /// the stage is tried again on a later run, the row never errs.
+    transient: bool,
+}
+
+impl Failure {
+    /// A terminal failure without a command exit code or extra output.
+    fn terminal(message: String) -> Failure {
+        Failure {
+            message,
+            exit_code: None,
+            output: String::new(),
+            transient: false,
+        }
+    }
+}
+
+/// How one stage ended.
+enum StageEnd {
+    Passed,
+    Failed,
+    /// Transient trouble: recorded in history, the row stays ok.
+    Deferred(String),
 }
 
 /// What a round does with one row of a target.
@@ -146,6 +169,8 @@ struct TargetResult {
     failed: usize,
     progressed: bool,
     held: Option<Waiting>,
+    /// Rows whose stage met transient trouble: not tried again this run.
+    deferred: Vec<(RowId, Waiting)>,
 }
 
 impl<S: Store + 'static> Engine<S> {
@@ -228,6 +253,7 @@ impl<S: Store + 'static> Engine<S> {
         let started = self.clock.now_ms();
         let wait_ms = i64::try_from(self.config.lease_wait.as_millis()).unwrap_or(i64::MAX);
         let mut round_waits = 0;
+        let mut deferred: BTreeMap<RowId, Waiting> = BTreeMap::new();
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
@@ -238,6 +264,12 @@ impl<S: Store + 'static> Engine<S> {
             let mut leased = false;
             for stored in &snapshot.mine {
                 let row = &stored.row;
+                if let Some(waiting) = deferred.get(&stored.id) {
+                    // Met transient trouble earlier in this run: a later
+                    // run tries again.
+                    blocked.push(waiting.clone());
+                    continue;
+                }
                 match snapshot.cluster.decide(row, now)? {
                     Decision::Perform(work) => works
                         .entry(row.target.clone())
@@ -302,6 +334,7 @@ impl<S: Store + 'static> Engine<S> {
                 report.failed += result.failed;
                 progressed |= result.progressed;
                 held.extend(result.held);
+                deferred.extend(result.deferred);
             }
             if !progressed && leased && self.clock.now_ms() - started < wait_ms {
                 // Another live process works some of these rows: wait for
@@ -505,14 +538,20 @@ impl<S: Store + 'static> Engine<S> {
                 .copied()
                 .unwrap_or(0)
                 + 1;
-            let passed = self
+            let end = self
                 .perform(snapshot, stored, &role, &work, token, attempt, &batched)
                 .await?;
             result.progressed = true;
-            if passed {
-                result.passed += 1;
-            } else {
-                result.failed += 1;
+            match end {
+                StageEnd::Passed => result.passed += 1,
+                StageEnd::Failed => result.failed += 1,
+                StageEnd::Deferred(reason) => result.deferred.push((
+                    id,
+                    Waiting {
+                        row: stored.row.to_string(),
+                        reason,
+                    },
+                )),
             }
         }
         Ok(result)
@@ -543,7 +582,7 @@ impl<S: Store + 'static> Engine<S> {
         token: u64,
         attempt: u32,
         batched: &BTreeSet<Name>,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<StageEnd, EngineError> {
         let row = &stored.row;
         let now = self.clock.now_ms();
         let attempt_id =
@@ -601,6 +640,10 @@ impl<S: Store + 'static> Engine<S> {
             }
         }
         let now = self.clock.now_ms();
+        let deferred = failure
+            .as_ref()
+            .filter(|failure| failure.transient)
+            .map(|failure| failure.message.clone());
         let (outcome, after) = match failure {
             None => (
                 Outcome {
@@ -623,7 +666,8 @@ impl<S: Store + 'static> Engine<S> {
                     },
                     RowAfter {
                         current: row.current,
-                        error: Some(failure.message.clone()),
+                        // Transient trouble is never a row error.
+                        error: (!failure.transient).then(|| failure.message.clone()),
                     },
                 )
             }
@@ -633,6 +677,12 @@ impl<S: Store + 'static> Engine<S> {
                 .finish_attempt(attempt_id, &outcome, &after, token, now)
         })
         .await?;
+        if let Some(reason) = deferred {
+            self.reporter.report(&Event::Waiting {
+                reason: format!("{row}: {reason}"),
+            });
+            return Ok(StageEnd::Deferred(reason));
+        }
         match &after.error {
             None => self.reporter.report(&Event::StagePassed {
                 row: row.to_string(),
@@ -644,7 +694,11 @@ impl<S: Store + 'static> Engine<S> {
                 message: message.clone(),
             }),
         }
-        Ok(outcome.passed)
+        Ok(if outcome.passed {
+            StageEnd::Passed
+        } else {
+            StageEnd::Failed
+        })
     }
 
     async fn package_step(
@@ -679,10 +733,10 @@ impl<S: Store + 'static> Engine<S> {
             .map_err(native_failure)
         })
         .await
-        .map_err(|error| Failure {
-            message: format!("the package-manager task ended abnormally: {error}"),
-            exit_code: None,
-            output: String::new(),
+        .map_err(|error| {
+            Failure::terminal(format!(
+                "the package-manager task ended abnormally: {error}"
+            ))
         })?
     }
 
@@ -733,8 +787,7 @@ impl<S: Store + 'static> Engine<S> {
             .await
             .map_err(|error| Failure {
                 message: format!("reading the configuration values: {error}"),
-                exit_code: None,
-                output: String::new(),
+                ..store_failure(error)
             })?;
         let context = ScriptContext {
             stage: work.stage,
@@ -753,20 +806,14 @@ impl<S: Store + 'static> Engine<S> {
         if let Some(image) = chroot {
             builder = builder.chroot(image.path.clone());
         }
-        let invocation = builder.build().map_err(|error| Failure {
-            message: error.to_string(),
-            exit_code: None,
-            output: String::new(),
-        })?;
+        let invocation = builder
+            .build()
+            .map_err(|error| Failure::terminal(error.to_string()))?;
         let outcome = self
             .scripts
             .run(&invocation)
             .await
-            .map_err(|error| Failure {
-                message: error.to_string(),
-                exit_code: None,
-                output: String::new(),
-            })?;
+            .map_err(|error| Failure::terminal(error.to_string()))?;
         output.push_str(&outcome.output.stdout.to_text());
         output.push_str(&outcome.output.stderr.to_text());
         if outcome.is_success() {
@@ -780,6 +827,7 @@ impl<S: Store + 'static> Engine<S> {
             message: outcome.failure_message(),
             exit_code,
             output: String::new(),
+            transient: false,
         })
     }
 
@@ -791,11 +839,8 @@ impl<S: Store + 'static> Engine<S> {
             .join(row.package.as_str());
         let form = dir.join("configurator.html");
         let fields = if form.exists() {
-            opm_opkg::Configurator::from_path(&form).map_err(|error| Failure {
-                message: error.to_string(),
-                exit_code: None,
-                output: String::new(),
-            })?
+            opm_opkg::Configurator::from_path(&form)
+                .map_err(|error| Failure::terminal(error.to_string()))?
         } else {
             Vec::new()
         };
@@ -815,13 +860,11 @@ impl<S: Store + 'static> Engine<S> {
         }
         std::fs::create_dir_all(&dir)
             .and_then(|()| config_values::write_values(&dir, &values))
-            .map_err(|error| Failure {
-                message: format!(
+            .map_err(|error| {
+                Failure::terminal(format!(
                     "writing {}: {error}",
                     dir.join(config_values::VALUES_FILE).display()
-                ),
-                exit_code: None,
-                output: String::new(),
+                ))
             })?;
         output.push_str(&config_values::render(&values));
         Ok(())
@@ -857,14 +900,14 @@ fn native_failure(error: opm_native::NativeError) -> Failure {
         message: tail_lines(&full, MESSAGE_TAIL_LINES),
         exit_code,
         output: full,
+        transient: matches!(error, opm_native::NativeError::Busy { .. }),
     }
 }
 
 fn store_failure(error: StoreError) -> Failure {
     Failure {
-        message: error.to_string(),
-        exit_code: None,
-        output: String::new(),
+        transient: error.is_transient(),
+        ..Failure::terminal(error.to_string())
     }
 }
 

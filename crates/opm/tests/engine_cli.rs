@@ -180,3 +180,40 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     let values = cluster.path("root/usr/lib/oscar/packages/failing/.configurator.values");
     assert!(values.exists());
 }
+
+#[test]
+fn a_busy_package_manager_is_transient_never_a_row_error() {
+    if !have("dpkg") || !have("flock") {
+        eprintln!("SKIPPED: dpkg or flock not installed");
+        return;
+    }
+    let cluster = Cluster::new();
+    let lock = cluster.path("root/var/lib/opm/root.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let ready = cluster.path("locked");
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .arg("-c")
+        .arg(format!("touch {} && sleep 3", ready.display()))
+        .spawn()
+        .unwrap();
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = cluster.run(&["run", "--wait", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("is busy"), "{stdout}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&cluster.run(&["--json", "status"]).stdout).unwrap();
+    assert_eq!(status[0]["status"], "ok", "{status}");
+    assert_eq!(status[0]["current"], "should_not_be_installed", "{status}");
+    holder.wait().unwrap();
+    // Once the lock is free the stage runs (and the configure script's
+    // own failure is a row error, as before).
+    let out = cluster.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let status: serde_json::Value =
+        serde_json::from_slice(&cluster.run(&["--json", "status"]).stdout).unwrap();
+    assert_eq!(status[0]["current"], "should_be_installed", "{status}");
+}
