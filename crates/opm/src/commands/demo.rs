@@ -286,9 +286,11 @@ pub fn count_runs(log: &str) -> ScriptRuns {
 /// Runs the demo.
 pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
     let started = Instant::now();
+    // Bad input is found before anything is created.
+    let examples = examples_dir(args.examples)?;
     let layout = Layout {
         dir: demo_dir(args.dir)?,
-        examples: examples_dir(args.examples)?,
+        examples,
     };
     let opm = std::env::current_exe().context("cannot find the opm binary itself")?;
     prepare(&layout)?;

@@ -1,0 +1,111 @@
+//! `opm demo`, the README's main job, end to end: it must build its cluster,
+//! walk every phase to `complete` and exit 0; bad input changes nothing.
+
+// Test code: temp dirs and the binary's own output.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn demo(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_opm"))
+        .arg("demo")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_demo_walks_every_phase_to_complete_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = demo(&["--dir", demo_dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    for phase in [
+        "setup_wizard",
+        "build_image",
+        "addclients",
+        "netboot",
+        "post_install",
+        "test_install",
+        "complete",
+    ] {
+        assert!(stdout.contains(&format!("== phase {phase}\n")), "{stdout}");
+        assert!(stdout.contains(&format!("opm run at {phase}")), "{stdout}");
+    }
+    // The planted failure showed up and was fixed by retry.
+    assert!(stderr.contains("failing on purpose"), "{stderr}");
+    assert!(
+        stdout.contains("$ opm retry jobqueue --node head"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 failed on purpose"), "{stdout}");
+    // The conflict was refused.
+    assert!(
+        stderr.contains("altqueue conflicts with jobqueue"),
+        "{stderr}"
+    );
+    // The progress is the engine's reporter, live from opm run.
+    assert!(
+        stderr.contains("node head / clusterfs: install-bin-pkgs passed"),
+        "{stderr}"
+    );
+
+    // Every head-node row reached finished, and the demo's database says so.
+    let db = format!("sqlite:{}", demo_dir.join("opm.db").display());
+    let status = Command::new(env!("CARGO_BIN_EXE_opm"))
+        .args(["--json", "status"])
+        .env("OPM_DB", db)
+        .env("OPM_CONF", demo_dir.join("opm.conf"))
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&status.stdout).unwrap();
+    let head: Vec<&serde_json::Value> = rows.iter().filter(|r| r["target"] == "head").collect();
+    assert_eq!(head.len(), 3, "{rows:?}");
+    for row in head {
+        assert_eq!(row["current"], "finished", "{row}");
+        assert_eq!(row["status"], "ok", "{row}");
+    }
+    let image_skipped = stdout.contains("SKIPPED: image compute");
+    let image_rows = rows.iter().filter(|r| r["kind"] == "image").count();
+    assert_eq!(image_rows, if image_skipped { 0 } else { 3 }, "{rows:?}");
+    if image_skipped {
+        eprintln!("SKIPPED: the demo ran without its image (see its output)");
+    } else {
+        assert!(stdout.contains("3 of them chrooted"), "{stdout}");
+    }
+}
+
+#[test]
+fn a_demo_directory_that_is_not_empty_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious"), "keep me").unwrap();
+    let output = demo(&["--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("precious")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn missing_example_opkgs_are_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = demo(&[
+        "--dir",
+        demo_dir.to_str().unwrap(),
+        "--examples",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no example opkgs"), "{stderr}");
+    assert!(stderr.contains("--examples DIR"), "{stderr}");
+    assert!(!demo_dir.exists(), "nothing was created");
+}
