@@ -1,0 +1,355 @@
+//! Engine passes over a real SQLite store with a recording package manager
+//! (the I/O this test is not about): which native packages go into which
+//! root in which order, orchestration of clients and images, the uninstall
+//! fan-out and its wait, and what history says about absent scripts.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opm_engine::{Engine, EngineConfig, Identity, LineReporter, SystemClock, Verdict};
+use opm_model::{Name, NameKind, Phase, Role, Stage, Status, Target};
+use opm_native::script::ScriptRunner;
+use opm_native::{Backend, InstalledPackage, PackageManager, Root};
+use opm_store::{HistoryFilter, Image, NewNode, OpenMode, OpkgImport, SqliteStore, Store};
+
+/// Records every install and remove as `install ROOT a,b`.
+#[derive(Debug, Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
+    fn record(&self, verb: &str, root: &Root, packages: &[String]) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{verb} {} {}", root.as_str(), packages.join(",")));
+    }
+}
+
+impl PackageManager for Recorder {
+    fn backend(&self) -> Backend {
+        Backend::Dpkg
+    }
+    fn prepare(&self, _root: &Root) -> opm_native::Result<()> {
+        Ok(())
+    }
+    fn install(&self, root: &Root, packages: &[String]) -> opm_native::Result<()> {
+        self.record("install", root, packages);
+        Ok(())
+    }
+    fn remove(&self, root: &Root, packages: &[String]) -> opm_native::Result<()> {
+        self.record("remove", root, packages);
+        Ok(())
+    }
+    fn query(
+        &self,
+        _root: &Root,
+        _packages: &[String],
+    ) -> opm_native::Result<Vec<InstalledPackage>> {
+        Ok(Vec::new())
+    }
+}
+
+fn name(kind: NameKind, text: &str) -> Name {
+    Name::new(kind, text).unwrap()
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    packages: Arc<Recorder>,
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db"), OpenMode::Create)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+            .register_head_node(&name(NameKind::Node, "head"))
+            .await
+            .unwrap();
+        for sub in ["head-root", "image-root", "n1-root"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        store
+            .add_image(&Image {
+                name: name(NameKind::Image, "img"),
+                root: dir.path().join("image-root"),
+            })
+            .await
+            .unwrap();
+        for node in ["n1", "n2"] {
+            store
+                .add_node(&NewNode {
+                    name: name(NameKind::Node, node),
+                    groups: Vec::new(),
+                    image: None,
+                })
+                .await
+                .unwrap();
+        }
+        store.set_phase(Phase::Complete, 0).await.unwrap();
+        World {
+            dir,
+            store: Arc::new(store),
+            packages: Arc::new(Recorder::default()),
+        }
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    async fn import(&self, opkg: &str, depends: &[&str]) {
+        self.store
+            .import_opkg(
+                &OpkgImport {
+                    name: name(NameKind::Opkg, opkg),
+                    version: "1.0-1".to_owned(),
+                    summary: "test".to_owned(),
+                    source: "/nowhere".to_owned(),
+                    depends: depends.iter().map(|d| name(NameKind::Opkg, d)).collect(),
+                    conflicts: Vec::new(),
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        self.store
+            .select_opkg_for_group(
+                &name(NameKind::Opkg, opkg),
+                &name(NameKind::Group, "oscar_clients"),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn request(&self, target: &Target, opkg: &str, stage: Stage) {
+        self.store
+            .request(target, &name(NameKind::Opkg, opkg), stage, 0)
+            .await
+            .unwrap();
+    }
+
+    fn engine(&self, role: Role, who: &str, root: &Path) -> Arc<Engine<SqliteStore>> {
+        let kind = if role == Role::Image {
+            NameKind::Image
+        } else {
+            NameKind::Node
+        };
+        let config = EngineConfig {
+            identity: Identity {
+                role,
+                name: name(kind, who),
+            },
+            own_root: root.to_path_buf(),
+            jobs: 2,
+            lease_ttl: Duration::from_secs(30),
+            lease_wait: Duration::from_secs(0),
+            script_timeout: Duration::from_secs(10),
+            host: "testhost".to_owned(),
+            proc_dir: PathBuf::from("/proc"),
+        };
+        Arc::new(
+            Engine::new(
+                Arc::clone(&self.store),
+                Arc::clone(&self.packages) as Arc<dyn PackageManager>,
+                ScriptRunner::default(),
+                Arc::new(SystemClock),
+                Arc::new(LineReporter::new(std::io::sink())),
+                config,
+            )
+            .unwrap(),
+        )
+    }
+
+    async fn row(&self, target: &Target, opkg: &str) -> opm_model::Row {
+        self.store
+            .row(target, &name(NameKind::Opkg, opkg))
+            .await
+            .unwrap()
+            .row
+    }
+}
+
+fn head() -> Target {
+    Target::node(name(NameKind::Node, "head"))
+}
+
+fn image() -> Target {
+    Target::image(name(NameKind::Image, "img"))
+}
+
+fn node(text: &str) -> Target {
+    Target::node(name(NameKind::Node, text))
+}
+
+#[tokio::test]
+async fn server_walks_its_rows_and_the_image_then_hands_work_to_clients() {
+    let world = World::new().await;
+    world.import("base", &[]).await;
+    world.import("top", &["base"]).await;
+    for opkg in ["base", "top"] {
+        world.request(&head(), opkg, Stage::Finished).await;
+        world.request(&image(), opkg, Stage::Finished).await;
+    }
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let head_root = world.path("head-root").display().to_string();
+    let image_root = world.path("image-root").display().to_string();
+    let calls = world.packages.take();
+    // Dependencies first on each target; the image's client parts of both
+    // opkgs would share a transaction, but top waits for base's stage.
+    let expected = [
+        format!("install {head_root} opkg-base"),
+        format!("install {image_root} opkg-base-client"),
+        format!("install {head_root} opkg-top"),
+        format!("install {image_root} opkg-top-client"),
+        format!("install {head_root} opkg-base-server"),
+        format!("install {head_root} opkg-top-server"),
+    ];
+    let mut sorted_calls = calls.clone();
+    sorted_calls.sort();
+    let mut sorted_expected = expected.to_vec();
+    sorted_expected.sort();
+    assert_eq!(sorted_calls, sorted_expected, "{calls:#?}");
+    let position = |needle: &str| calls.iter().position(|c| c.ends_with(needle)).unwrap();
+    assert!(position(" opkg-base") < position(" opkg-top"));
+    assert!(position("opkg-base-client") < position("opkg-top-client"));
+    for opkg in ["base", "top"] {
+        assert_eq!(
+            world.row(&head(), opkg).await.current,
+            Some(Stage::Finished)
+        );
+        assert_eq!(
+            world.row(&image(), opkg).await.current,
+            Some(Stage::Finished)
+        );
+        for client in ["n1", "n2"] {
+            let row = world.row(&node(client), opkg).await;
+            assert_eq!(row.requested, Stage::Finished, "assigned to {client}");
+            assert_eq!(row.current, Some(Stage::ShouldNotBeInstalled));
+        }
+    }
+    // Absent scripts are skipped, and history says so.
+    let history = world
+        .store
+        .history(&HistoryFilter {
+            target: Some(head()),
+            opkg: Some(name(NameKind::Opkg, "base")),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let first = history
+        .iter()
+        .find(|e| e.stage == Some(Stage::ShouldBeInstalled))
+        .unwrap();
+    assert!(
+        first
+            .output
+            .contains("skipped: api-pre-install is not shipped"),
+        "{}",
+        first.output
+    );
+
+    // A client picks its work up; the server run has nothing left.
+    let n1 = world.engine(Role::Client, "n1", &world.path("n1-root"));
+    let report = n1.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let n1_root = world.path("n1-root").display().to_string();
+    assert_eq!(
+        world.packages.take(),
+        [
+            format!("install {n1_root} opkg-base-client"),
+            format!("install {n1_root} opkg-top-client")
+        ]
+    );
+    assert_eq!(server.run().await.unwrap(), Default::default());
+    assert!(world.packages.take().is_empty());
+}
+
+#[tokio::test]
+async fn uninstall_fans_out_waits_for_clients_then_removes_in_reverse() {
+    let world = World::new().await;
+    world.import("solo", &[]).await;
+    world.request(&head(), "solo", Stage::Finished).await;
+    world.request(&image(), "solo", Stage::Finished).await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    server.run().await.unwrap();
+    let n1 = world.engine(Role::Client, "n1", &world.path("n1-root"));
+    n1.run().await.unwrap();
+    world.packages.take();
+
+    world
+        .request(&head(), "solo", Stage::ShouldNotBeInstalled)
+        .await;
+    let report = server.run().await.unwrap();
+    // The image row (the server's own work) went down; n1 and n2 are the
+    // clients' work, so the server waits for them.
+    assert_eq!(report.verdict(), Verdict::Blocked, "{report:?}");
+    assert!(
+        report.blocked[0].reason.contains("to be uninstalled first"),
+        "{report:?}"
+    );
+    let image_root = world.path("image-root").display().to_string();
+    assert_eq!(
+        world.packages.take(),
+        [format!("remove {image_root} opkg-solo-client")]
+    );
+    for client in ["n1", "n2"] {
+        assert_eq!(
+            world.row(&node(client), "solo").await.requested,
+            Stage::ShouldNotBeInstalled
+        );
+    }
+    n1.run().await.unwrap();
+    world
+        .engine(Role::Client, "n2", &world.path("n1-root"))
+        .run()
+        .await
+        .unwrap();
+    world.packages.take();
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let head_root = world.path("head-root").display().to_string();
+    assert_eq!(
+        world.packages.take(),
+        [
+            format!("remove {head_root} opkg-solo-server"),
+            format!("remove {head_root} opkg-solo")
+        ]
+    );
+    let row = world.row(&head(), "solo").await;
+    assert_eq!(row.current, Some(Stage::ShouldNotBeInstalled));
+    assert_eq!(row.status, Status::Ok);
+}
+
+#[tokio::test]
+async fn independent_client_parts_on_one_image_share_one_transaction() {
+    let world = World::new().await;
+    for opkg in ["one", "two"] {
+        world.import(opkg, &[]).await;
+        world.request(&image(), opkg, Stage::Finished).await;
+    }
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let image_root = world.path("image-root").display().to_string();
+    assert_eq!(
+        world.packages.take(),
+        [format!(
+            "install {image_root} opkg-one-client,opkg-two-client"
+        )]
+    );
+}
