@@ -3,6 +3,9 @@
 //! root in which order, orchestration of clients and images, the uninstall
 //! fan-out and its wait, and what history says about absent scripts.
 
+// Test helpers fail loudly on setup errors; that is what a test wants.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! error with the script, exit code and output tail (exit 1), and a gate
 //! left closed exits 3.
 
+// Test helpers fail loudly on setup errors; that is what a test wants.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

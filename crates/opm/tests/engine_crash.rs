@@ -4,6 +4,9 @@
 //! exactly once, and history shows the interrupted attempts. Also: two real
 //! `opm run` processes never work one target at the same time.
 
+// Test helpers fail loudly on setup errors; that is what a test wants.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

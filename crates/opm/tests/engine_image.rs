@@ -4,6 +4,9 @@
 //! server's `api-post-image` gets the image root as `$1` only after the
 //! image rows passed `install-bin-pkgs`.
 
+// Test helpers fail loudly on setup errors; that is what a test wants.
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
