@@ -573,6 +573,44 @@ fn an_error_row_blocks_only_itself_and_retry_reruns_exactly_the_failed_stage() {
     );
 }
 
+/// A chrooted client-post-install that fails in the image puts only that
+/// image row in error: the head node's row of the same opkg goes on, and
+/// `opm retry --image` re-runs the image's install-bin-pkgs, chrooted again.
+#[test]
+fn a_failing_script_in_the_image_puts_only_the_image_row_in_error() {
+    if skip_without_image() {
+        return;
+    }
+    let cluster = Cluster::new(true);
+    let image = cluster.image_root();
+    cluster.ok(&["install", "motd"]);
+    cluster.phase_and_run("setup_wizard", 3);
+    cluster.plant(&image, "motd", "client-post-install");
+    cluster.phase_and_run("build_image", 1);
+    let status = cluster.status();
+    let in_image = &status[&("compute".to_owned(), "motd".to_owned())];
+    assert_eq!(in_image["status"], "error");
+    assert_eq!(in_image["current"], "run-configurator");
+    let on_head = &status[&("head".to_owned(), "motd".to_owned())];
+    assert_eq!(on_head["status"], "ok");
+    assert_eq!(on_head["current"], "install-bin-pkgs");
+    let failed = records(&image);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].get("result"), "failed");
+    assert_eq!(failed[0].get("chroot"), "yes");
+
+    cluster.unplant(&image, "motd", "client-post-install");
+    cluster.ok(&["retry", "motd", "--image", "compute"]);
+    cluster.expect(&["run"], 3);
+    let again = &records(&image)[1..];
+    assert_eq!(hooks(again), expected(&[("motd", "client-post-install")]));
+    assert_eq!(again[0].get("result"), "ok");
+    assert_eq!(again[0].get("attempt"), "2");
+    assert_eq!(again[0].get("chroot"), "yes");
+    assert_eq!(cluster.current("compute", "motd"), "install-bin-pkgs");
+    assert!(image.join("etc/motd.opm").is_file());
+}
+
 /// jobqueue depends on clusterfs: while clusterfs fails on a target,
 /// jobqueue waits there (blocked, not in error); after the fix it follows.
 #[test]
