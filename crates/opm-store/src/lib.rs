@@ -8,6 +8,7 @@
 //! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
 //! above.
 
+mod batch;
 mod cluster;
 mod error;
 mod history;
@@ -19,6 +20,7 @@ mod rows;
 mod sqlite;
 mod store;
 
+pub use batch::{Batch, Change};
 pub use error::{Result, StoreError};
 pub use history::{
     AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES, Outcome,

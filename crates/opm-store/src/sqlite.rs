@@ -112,7 +112,7 @@ impl SqliteStore {
 
     /// A write transaction that takes the write lock up front, so two
     /// writers queue on the busy timeout instead of deadlocking on upgrade.
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 

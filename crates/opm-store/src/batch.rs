@@ -1,0 +1,92 @@
+//! Several state changes in one transaction, for CLI commands that decide
+//! a whole set of changes first (`opm install` selects opkgs and requests
+//! rows, `opm node add` after `complete` adds the node and its rows, `opm
+//! opkg import` registers several opkgs): either every change lands or
+//! none does.
+
+use opm_model::{Name, Stage, Target};
+
+use crate::error::Result;
+use crate::nodes::{self, NewNode};
+use crate::opkgs::{self, OpkgImport};
+use crate::sqlite::SqliteStore;
+use crate::{cluster, rows};
+
+/// One change of a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Add a compute node (see `Store::add_node`).
+    AddNode(NewNode),
+    /// Import an opkg at a time (see `Store::import_opkg`).
+    Import {
+        /// What to import.
+        opkg: OpkgImport,
+        /// The import time to record.
+        at_ms: i64,
+    },
+    /// Select an opkg for a group (see `Store::select_opkg_for_group`).
+    Select {
+        /// The opkg.
+        opkg: Name,
+        /// The group.
+        group: Name,
+    },
+    /// Set `requested` on a row, creating it when needed (see `Store::request`).
+    Request {
+        /// The row's target.
+        target: Target,
+        /// The row's opkg.
+        opkg: Name,
+        /// The stage to request.
+        stage: Stage,
+    },
+    /// Set a configuration value (see `Store::config_set`).
+    Config {
+        /// The opkg.
+        opkg: Name,
+        /// The image, or `None` for every target.
+        image: Option<Name>,
+        /// The value's name.
+        key: String,
+        /// The value.
+        value: String,
+    },
+}
+
+/// Changes applied in order, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// The changes.
+    pub changes: Vec<Change>,
+}
+
+impl SqliteStore {
+    /// Applies every change of `batch` in order in one write transaction;
+    /// the first failure rolls all of them back.
+    pub async fn apply(&self, batch: &Batch, now_ms: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        for change in &batch.changes {
+            let conn = &mut *tx;
+            match change {
+                Change::AddNode(node) => nodes::add_node(conn, node).await?,
+                Change::Import { opkg, at_ms } => opkgs::import(conn, opkg, *at_ms).await?,
+                Change::Select { opkg, group } => opkgs::select(conn, opkg, group).await?,
+                Change::Request {
+                    target,
+                    opkg,
+                    stage,
+                } => {
+                    rows::request(conn, target, opkg, *stage, now_ms).await?;
+                }
+                Change::Config {
+                    opkg,
+                    image,
+                    key,
+                    value,
+                } => cluster::config_set(conn, opkg, image.as_ref(), key, value).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
