@@ -6,7 +6,7 @@ use std::path::Path;
 use opm_model::{Part, Script};
 use serde::Serialize;
 
-use crate::error::InventoryError;
+use crate::error::{Diagnostic, InventoryError, Severity};
 
 /// A file of `scripts/` that opm runs at some stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,6 +114,31 @@ impl Inventory {
         inventory
     }
 
+    /// One warning per shadowed hook file, naming the file opm runs
+    /// instead; `scripts_dir` is how the caller names `scripts/`.
+    pub fn warnings(&self, scripts_dir: &Path) -> Vec<Diagnostic> {
+        self.shadowed
+            .iter()
+            .filter_map(|shadowed| {
+                let chosen = self.script(shadowed.script)?;
+                Some(Diagnostic {
+                    file: scripts_dir.join(&shadowed.file_name).display().to_string(),
+                    line: 1,
+                    column: 1,
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{} and {} are both the {} hook; opm runs {}, so remove {}",
+                        shadowed.file_name,
+                        chosen.file_name,
+                        shadowed.script,
+                        chosen.file_name,
+                        shadowed.file_name
+                    ),
+                })
+            })
+            .collect()
+    }
+
     /// The file that provides `script`, if any.
     pub fn script(&self, script: Script) -> Option<&ScriptFile> {
         self.scripts.iter().find(|f| f.script == script)
@@ -204,6 +229,12 @@ mod tests {
             .map(|f| f.file_name.as_str())
             .collect();
         assert_eq!(shadowed, ["api-post-clients", "post_clients"]);
+        let warnings = inventory.warnings(Path::new("src/scripts"));
+        assert_eq!(warnings.len(), 2);
+        assert_eq!(
+            warnings[0].to_string(),
+            "src/scripts/api-post-clients:1:1: warning: api-post-clients and api-post-clientdef are both the api-post-clientdef hook; opm runs api-post-clientdef, so remove api-post-clients"
+        );
         let only_legacy = Inventory::from_names(["post_clients", "api-post-clients"]);
         assert_eq!(
             only_legacy

@@ -175,6 +175,39 @@ fn check_reports_unreadable_inputs_as_errors() {
 }
 
 #[test]
+fn check_looks_at_the_scripts_of_a_source_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(source.join("scripts")).unwrap();
+    std::fs::write(
+        source.join("config.xml"),
+        include_str!("../../opm-opkg/tests/fixtures/minimal/config.xml"),
+    )
+    .unwrap();
+    for name in ["post_install", "api-post-deploy"] {
+        std::fs::write(source.join("scripts").join(name), "#!/bin/sh\n").unwrap();
+    }
+    let sandbox = Sandbox::new();
+    let out = sandbox.opm_in(dir.path(), &["opkg", "check", "src"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "src/scripts/post_install:1:1: warning: post_install and api-post-deploy are both the api-post-deploy hook; opm runs api-post-deploy, so remove post_install\n\
+         src: ok (minimal 0.1, 1 warning)\n"
+    );
+    std::fs::remove_dir_all(source.join("scripts")).unwrap();
+    std::fs::write(source.join("scripts"), "not a directory").unwrap();
+    let out = sandbox.opm_in(dir.path(), &["opkg", "check", "src"]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stdout.starts_with("src/scripts:1:1: error: cannot list src/scripts: "),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("src: invalid (1 error)\n"), "{}", out.stdout);
+}
+
+#[test]
 fn check_needs_a_path() {
     let out = Sandbox::new().opm(&["opkg", "check"]);
     assert_eq!(out.code, Some(2));

@@ -122,6 +122,25 @@ fn check_one(path: &Path, level: Level) -> CheckReport {
             report.name = Some(loaded.opkg.name.to_string());
             report.version = Some(loaded.opkg.version.to_string());
             report.diagnostics = loaded.warnings;
+            // A source directory also ships scripts: say which hook files
+            // opm would never run, and whether scripts/ can be read at all.
+            if path.is_dir() {
+                match Inventory::of_dir(path) {
+                    Ok(inventory) => report
+                        .diagnostics
+                        .extend(inventory.warnings(&path.join("scripts"))),
+                    Err(error) => {
+                        report.ok = false;
+                        report.diagnostics.push(Diagnostic {
+                            file: error.path.display().to_string(),
+                            line: 1,
+                            column: 1,
+                            severity: Severity::Error,
+                            message: error.to_string(),
+                        });
+                    }
+                }
+            }
         }
         Err(OpkgError::Invalid { diagnostics }) => report.diagnostics = diagnostics,
         Err(other) => report.diagnostics.push(Diagnostic {
