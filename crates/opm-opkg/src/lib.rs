@@ -11,9 +11,11 @@
 //! Neighbours: `opm-model` supplies names, parts and scripts; the `opm`
 //! binary's `opm opkg check/show` and `opm pack` use this crate.
 //!
-//! Deviation from opkgc: the opkg-level `<provides>`, `<conflicts>` and
+//! Deviations from opkgc: the opkg-level `<provides>`, `<conflicts>` and
 //! `<requires>` are honoured (added to the server and client parts);
-//! opkgc silently dropped them.
+//! opkgc silently dropped them. The version is the changelog's highest
+//! entry by upstream and release, the epoch only breaking ties ([`highest`]
+//! says why), with a warning when an older entry carries a higher epoch.
 
 mod configurator;
 mod datetime;

@@ -26,7 +26,10 @@ pub enum Level {
     /// Schema slips that do not matter to opm are warnings.
     #[default]
     Default,
-    /// Everything the schema forbids is an error (`opm opkg check --strict`).
+    /// Everything the schema forbids is an error (`opm opkg check --strict`),
+    /// on top of the errors opm always raises where the xsd has no opinion:
+    /// the name pattern, an unusable version, a package name with spaces or
+    /// control-file syntax, an empty `<dist>`.
     Strict,
 }
 
