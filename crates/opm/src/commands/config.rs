@@ -7,11 +7,11 @@ use std::path::Path;
 
 use opm_model::Name;
 use opm_opkg::{Configurator, Field};
-use opm_store::{OpenMode, SqliteStore, Store};
+use opm_store::{Change, OpenMode, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::ConfigCommand;
-use crate::commands::state::block_on;
+use crate::commands::state::{apply, block_on};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -134,13 +134,16 @@ async fn set(
             )));
         }
     }
-    for (name, value) in pairs {
-        store
-            .config_set(package, image, name, value)
-            .await
-            .map_err(store_error)?;
-    }
-    Ok(())
+    let changes = pairs
+        .iter()
+        .map(|(name, value)| Change::Config {
+            opkg: package.clone(),
+            image: image.cloned(),
+            key: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    apply(store, changes).await
 }
 
 /// One configuration value as `config show` prints it.

@@ -7,11 +7,11 @@
 
 use opm_model::{Name, NameKind, Phase, Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{DEFAULT_GROUP, NewNode, OpenMode, SqliteStore, Store};
+use opm_store::{Change, DEFAULT_GROUP, NewNode, OpenMode, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::NodeCommand;
-use crate::commands::state::{Snapshot, block_on, now_ms, write_requests};
+use crate::commands::state::{Snapshot, apply, block_on, requests};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -59,13 +59,16 @@ async fn add(
     // Everything is decided and checked before the first write.
     let changes = late_assignments(&snapshot, &name);
     snapshot.apply_checked(&changes)?;
-    let node = NewNode {
+    let node = Change::AddNode(NewNode {
         name: name.clone(),
         groups,
         image,
-    };
-    store.add_node(&node).await.map_err(store_error)?;
-    write_requests(store, &changes, now_ms()).await?;
+    });
+    apply(
+        store,
+        std::iter::once(node).chain(requests(&changes)).collect(),
+    )
+    .await?;
     if !printer.json() {
         let groups: Vec<&str> = joined.iter().map(Name::as_str).collect();
         printer.line(format_args!(

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use opm_model::Name;
 use opm_opkg::{Graph, Opkg, OpkgError, config_path};
-use opm_store::{OpenMode, OpkgImport, Store};
+use opm_store::{Change, OpenMode, OpkgImport, Store};
 use serde::Serialize;
 
-use crate::commands::state::{block_on, now_ms};
+use crate::commands::state::{apply, block_on, now_ms};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -72,6 +72,7 @@ pub fn import(paths: &[PathBuf], settings: &Settings, printer: Printer) -> anyho
         let graph = Graph::of(&parsed, None, None);
         let now = now_ms();
         let mut reports = Vec::new();
+        let mut changes = Vec::new();
         for source in &all {
             let name = &source.opkg.name;
             let import = OpkgImport {
@@ -96,18 +97,22 @@ pub fn import(paths: &[PathBuf], settings: &Settings, printer: Printer) -> anyho
                 Some(before) if !given => before.imported_at_ms,
                 _ => now,
             };
-            store.import_opkg(&import, at).await.map_err(store_error)?;
             reports.push(ImportReport {
                 name: name.to_string(),
-                version: import.version,
-                source: import.source,
+                version: import.version.clone(),
+                source: import.source.clone(),
                 depends: import.depends.iter().map(Name::to_string).collect(),
                 conflicts: import.conflicts.iter().map(Name::to_string).collect(),
                 given,
             });
+            changes.push(Change::Import {
+                opkg: import,
+                at_ms: at,
+            });
         }
+        let outcome = apply(&store, changes).await;
         store.close().await;
-        Ok(reports)
+        outcome.map(|()| reports)
     })?;
     if printer.json() {
         printer.print_json(&reports)?;

@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 
 use opm_model::{Name, NameKind, Row, Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{DEFAULT_GROUP, OpenMode, SqliteStore, Store};
+use opm_store::{Change, DEFAULT_GROUP, OpenMode, SqliteStore};
 use serde::Serialize;
 
 use crate::cli::{InstallArgs, RemoveArgs, RequestArgs, RequestTarget};
-use crate::commands::state::{Snapshot, block_on, now_ms, write_requests};
+use crate::commands::state::{Snapshot, apply, block_on, requests};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
+use crate::settings::Settings;
 
 /// One row change as printed with `--json`.
 #[derive(Serialize)]
@@ -78,7 +78,7 @@ pub fn request(args: RequestArgs, settings: &Settings, printer: Printer) -> anyh
             })
             .collect();
         snapshot.apply_checked(&changes)?;
-        write_requests(store, &changes, now_ms()).await?;
+        apply(store, requests(&changes).collect()).await?;
         Ok(changes)
     })?;
     print_changes(printer, &changes, "nothing to request")?;
@@ -163,13 +163,11 @@ pub fn install(args: InstallArgs, settings: &Settings, printer: Printer) -> anyh
             snapshot.apply_checked(&more)?;
             changes.extend(more);
         }
-        for package in &packages {
-            store
-                .select_opkg_for_group(package, &group)
-                .await
-                .map_err(store_error)?;
-        }
-        write_requests(store, &changes, now_ms()).await?;
+        let selections = packages.iter().map(|package| Change::Select {
+            opkg: package.clone(),
+            group: group.clone(),
+        });
+        apply(store, selections.chain(requests(&changes)).collect()).await?;
         warn_missing_dependencies(&snapshot, &packages);
         Ok(changes)
     })?;
@@ -212,7 +210,7 @@ pub fn remove(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow
             snapshot.opkg(package)?;
         }
         let changes = removal(&mut snapshot, &packages, args.with_dependents)?;
-        write_requests(store, &changes, now_ms()).await?;
+        apply(store, requests(&changes).collect()).await?;
         Ok(changes)
     })?;
     print_changes(

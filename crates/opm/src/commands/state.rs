@@ -9,7 +9,7 @@ use std::future::Future;
 
 use opm_model::{Name, Stage, Target};
 use opm_plan::{Cluster, Conflicts, RequestChange, conflicts_on_target, holds_or_wants};
-use opm_store::{Opkg, SqliteStore, Store, StoredRow};
+use opm_store::{Batch, Change, Opkg, SqliteStore, Store, StoredRow};
 
 use crate::exit::bad_input;
 use crate::settings::store_error;
@@ -146,17 +146,19 @@ impl Snapshot {
     }
 }
 
-/// Writes request changes, in order.
-pub async fn write_requests(
-    store: &SqliteStore,
-    changes: &[RequestChange],
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    for change in changes {
-        store
-            .request(&change.target, &change.package, change.requested, now_ms)
-            .await
-            .map_err(store_error)?;
-    }
-    Ok(())
+/// The store changes that carry out planner request changes.
+pub fn requests(changes: &[RequestChange]) -> impl Iterator<Item = Change> + '_ {
+    changes.iter().map(|change| Change::Request {
+        target: change.target.clone(),
+        opkg: change.package.clone(),
+        stage: change.requested,
+    })
+}
+
+/// Writes `changes` in one transaction: all of them or none.
+pub async fn apply(store: &SqliteStore, changes: Vec<Change>) -> anyhow::Result<()> {
+    store
+        .apply(&Batch { changes }, now_ms())
+        .await
+        .map_err(store_error)
 }
