@@ -232,7 +232,18 @@ impl<'a> Checker<'a> {
         }
         for (item, count) in model.iter().zip(counts) {
             if count < item.1 {
-                let message = format!("<{}> has no <{}>", parent.name, item.0);
+                // The ones opm cannot do without say how to fix them.
+                let hint = match item.0 {
+                    "name" => "; add <name>NAME</name> first in <oscar>",
+                    "changelog" => {
+                        "; opm takes the version from it: add <changelog><versionEntry version=\"1.0-1\">..."
+                    }
+                    "versionEntry" => {
+                        "; add <versionEntry version=\"1.0-1\">, the version opm uses"
+                    }
+                    _ => "",
+                };
+                let message = format!("<{}> has no <{}>{hint}", parent.name, item.0);
                 if item.3 {
                     self.error(parent.offset, message);
                 } else {
