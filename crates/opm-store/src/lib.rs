@@ -8,6 +8,7 @@
 //! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
 //! above.
 
+mod attempt;
 mod batch;
 mod cluster;
 mod error;
