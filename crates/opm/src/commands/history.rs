@@ -2,7 +2,7 @@
 //! for rows, and the output each attempt captured.
 
 use opm_model::{Name, Stage, Target};
-use opm_store::{AttemptResult, Event, HistoryEntry, HistoryFilter, OpenMode, Store};
+use opm_store::{AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, OpenMode, Store};
 use serde::Serialize;
 
 use crate::cli::{HistoryArgs, LogsArgs, TargetFilter};
@@ -171,17 +171,7 @@ pub fn logs(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Re
         let store = settings.open_store(OpenMode::Existing).await?;
         let outcome = async {
             if let Some(id) = args.attempt {
-                let all = store
-                    .history(&HistoryFilter {
-                        target: None,
-                        opkg: None,
-                        limit: u32::MAX,
-                    })
-                    .await
-                    .map_err(store_error)?;
-                return all.into_iter().find(|e| e.id.0 == id).ok_or_else(|| {
-                    bad_input(format!("attempt {id} does not exist; see 'opm history'"))
-                });
+                return store.attempt(AttemptId(id)).await.map_err(store_error);
             }
             let Some(package) = args.package.clone() else {
                 return Err(bad_input("name an opkg or --attempt ID"));
