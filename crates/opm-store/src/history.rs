@@ -165,16 +165,16 @@ pub fn cap_output(output: &str, max: usize) -> String {
 
 /// Records a retry or rerun event for a row.
 pub(crate) async fn record_event(
-    conn: &mut impl Db,
+    conn: &mut SqliteConnection,
     stored: &StoredRow,
     event: Event,
     stage: Option<Stage>,
     note: &str,
     now_ms: i64,
 ) -> Result<()> {
-    db::query(
+    sqlx::query(
         "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(stored.id.0)
     .bind(stored.row.target.kind.name())
@@ -193,7 +193,7 @@ pub(crate) async fn record_event(
 /// Starts an attempt: checks the lease, marks an earlier unfinished attempt
 /// interrupted, sets the row running, and records the attempt.
 pub(crate) async fn begin(
-    conn: &mut impl Db,
+    conn: &mut SqliteConnection,
     row: RowId,
     stage: Stage,
     token: u64,
@@ -214,17 +214,17 @@ pub(crate) async fn begin(
             opkg: stored.row.package.to_string(),
         });
     }
-    db::query(
-        "UPDATE history SET result = 'interrupted', ended_ms = $1 WHERE row_id = $2 AND result = 'running'",
+    sqlx::query(
+        "UPDATE history SET result = 'interrupted', ended_ms = ? WHERE row_id = ? AND result = 'running'",
     )
     .bind(now_ms)
     .bind(row.0)
     .execute(&mut *conn)
     .await?;
     let stored_token = token_value(token)?;
-    db::query(
-        "UPDATE rows SET status = 'running', message = '', lease_owner = $1, lease_token = $2, \
-         lease_expires_ms = $3, updated_ms = $4 WHERE id = $5",
+    sqlx::query(
+        "UPDATE rows SET status = 'running', message = '', lease_owner = ?, lease_token = ?, \
+         lease_expires_ms = ?, updated_ms = ? WHERE id = ?",
     )
     .bind(&lease.owner)
     .bind(stored_token)
@@ -233,9 +233,9 @@ pub(crate) async fn begin(
     .bind(row.0)
     .execute(&mut *conn)
     .await?;
-    let id = db::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, result, lease_token, started_ms) \
-         VALUES ($1, $2, $3, $4, 'attempt', $5, 'running', $6, $7) RETURNING id",
+         VALUES (?, ?, ?, ?, 'attempt', ?, 'running', ?, ?) RETURNING id",
     )
     .bind(row.0)
     .bind(target.kind.name())
@@ -252,15 +252,15 @@ pub(crate) async fn begin(
 /// Ends an attempt and writes the row's new state, refused when `token` is
 /// no longer the lease the attempt runs under.
 pub(crate) async fn finish(
-    conn: &mut impl Db,
+    conn: &mut SqliteConnection,
     attempt: AttemptId,
     outcome: &Outcome,
     after: &RowAfter,
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
-    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = db::query_as(
-        "SELECT row_id, result, lease_token FROM history WHERE id = $1 AND event = 'attempt'",
+    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT row_id, result, lease_token FROM history WHERE id = ? AND event = 'attempt'",
     )
     .bind(attempt.0)
     .fetch_optional(&mut *conn)
@@ -279,8 +279,8 @@ pub(crate) async fn finish(
         });
     }
     let output = cap_output(&outcome.output, MAX_OUTPUT_BYTES);
-    db::query(
-        "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
+    sqlx::query(
+        "UPDATE history SET result = ?, ended_ms = ?, exit_code = ?, output = ?, output_bytes = ? WHERE id = ?",
     )
     .bind(if outcome.passed { "passed" } else { "failed" })
     .bind(now_ms)
@@ -294,9 +294,9 @@ pub(crate) async fn finish(
         Some(message) => ("error", message.as_str()),
         None => ("ok", ""),
     };
-    db::query(
-        "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
-         lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5",
+    sqlx::query(
+        "UPDATE rows SET current = ?, status = ?, message = ?, lease_owner = NULL, lease_token = NULL, \
+         lease_expires_ms = NULL, updated_ms = ? WHERE id = ?",
     )
     .bind(after.current.map(|s| i64::from(s.id())))
     .bind(status)
@@ -343,7 +343,7 @@ pub(crate) fn decode(row: &SqliteRow) -> Result<HistoryEntry> {
 
 /// History entries matching a filter; the newest `limit`, oldest first.
 pub(crate) async fn list(
-    conn: &mut impl Db,
+    conn: &mut SqliteConnection,
     filter: &HistoryFilter,
 ) -> Result<Vec<HistoryEntry>> {
     let (kind, name) = match &filter.target {
@@ -356,11 +356,11 @@ pub(crate) async fn list(
         ),
         None => (None, None),
     };
-    let rows = db::query(
+    let rows = sqlx::query(
         "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, ended_ms, \
                 exit_code, output, output_bytes, note FROM history \
-         WHERE ($1 IS NULL OR (target_kind = $1 AND target_name = $2)) AND ($3 IS NULL OR opkg = $3) \
-         ORDER BY id DESC LIMIT $4",
+         WHERE (?1 IS NULL OR (target_kind = ?1 AND target_name = ?2)) AND (?3 IS NULL OR opkg = ?3) \
+         ORDER BY id DESC LIMIT ?4",
     )
     .bind(kind)
     .bind(name)
