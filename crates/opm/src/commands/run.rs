@@ -89,7 +89,7 @@ pub async fn engine(
 
 /// Runs `opm run`.
 pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let reporter: Arc<dyn Reporter> = if std::io::stderr().is_terminal() && !printer.json() {
+    let reporter: Arc<dyn Reporter> = if std::io::stdout().is_terminal() && !printer.json() {
         Arc::new(BarReporter::new())
     } else {
         Arc::new(LineReporter::new(std::io::stderr()))
