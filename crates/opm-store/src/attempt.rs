@@ -9,9 +9,9 @@ impl SqliteStore {
     /// The history entry `id`, with its captured output.
     pub async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(
+        let row = crate::db::query(
             "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, \
-                    ended_ms, exit_code, output, output_bytes, note FROM history WHERE id = ?",
+                    ended_ms, exit_code, output, output_bytes, note FROM history WHERE id = $1",
         )
         .bind(id.0)
         .fetch_optional(&mut *conn)

@@ -1,15 +1,15 @@
 //! Cluster-wide state: the install phase and the configuration values.
 
+use crate::db::{self, Db};
 use opm_model::{Name, Phase};
-use sqlx::SqliteConnection;
 
 use crate::error::{Result, StoreError};
 use crate::nodes::image_id;
 use crate::opkgs::opkg_id;
 
 /// The cluster's install phase.
-pub(crate) async fn phase(conn: &mut SqliteConnection) -> Result<Phase> {
-    let name: String = sqlx::query_scalar("SELECT phase FROM cluster WHERE id = 1")
+pub(crate) async fn phase(conn: &mut impl Db) -> Result<Phase> {
+    let name: String = db::query_scalar("SELECT phase FROM cluster WHERE id = 1")
         .fetch_one(conn)
         .await?;
     name.parse().map_err(|_| StoreError::Corrupt {
@@ -19,12 +19,8 @@ pub(crate) async fn phase(conn: &mut SqliteConnection) -> Result<Phase> {
 }
 
 /// Sets the cluster's install phase.
-pub(crate) async fn set_phase(
-    conn: &mut SqliteConnection,
-    phase: Phase,
-    now_ms: i64,
-) -> Result<()> {
-    sqlx::query("UPDATE cluster SET phase = ?, changed_ms = ? WHERE id = 1")
+pub(crate) async fn set_phase(conn: &mut impl Db, phase: Phase, now_ms: i64) -> Result<()> {
+    db::query("UPDATE cluster SET phase = $1, changed_ms = $2 WHERE id = 1")
         .bind(phase.name())
         .bind(now_ms)
         .execute(conn)
@@ -34,7 +30,7 @@ pub(crate) async fn set_phase(
 
 /// Sets one configuration value of an opkg, opkg-wide or for one image.
 pub(crate) async fn config_set(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     opkg: &Name,
     image: Option<&Name>,
     key: &str,
@@ -45,13 +41,13 @@ pub(crate) async fn config_set(
         Some(image) => Some(image_id(conn, image).await?),
         None => None,
     };
-    sqlx::query("DELETE FROM config_values WHERE opkg_id = ? AND image_id IS ? AND name = ?")
+    db::query("DELETE FROM config_values WHERE opkg_id = $1 AND image_id IS NOT DISTINCT FROM $2 AND name = $3")
         .bind(opkg)
         .bind(image)
         .bind(key)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO config_values (opkg_id, image_id, name, value) VALUES (?, ?, ?, ?)")
+    db::query("INSERT INTO config_values (opkg_id, image_id, name, value) VALUES ($1, $2, $3, $4)")
         .bind(opkg)
         .bind(image)
         .bind(key)
@@ -64,7 +60,7 @@ pub(crate) async fn config_set(
 /// The effective values of an opkg, by name: opkg-wide values, overridden
 /// by the image's own when an image is given.
 pub(crate) async fn config_values(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     opkg: &Name,
     image: Option<&Name>,
 ) -> Result<Vec<(String, String)>> {
@@ -75,10 +71,10 @@ pub(crate) async fn config_values(
     };
     // Per name, the image's own value (image_id set) sorts before the
     // opkg-wide one, and only the first per name is kept.
-    Ok(sqlx::query_as(
+    Ok(db::query_as(
         "SELECT name, value FROM ( \
             SELECT name, value, row_number() OVER (PARTITION BY name ORDER BY image_id IS NULL) AS rank \
-            FROM config_values WHERE opkg_id = ?1 AND (image_id IS NULL OR image_id IS ?2)) \
+            FROM config_values WHERE opkg_id = $1 AND (image_id IS NULL OR image_id IS NOT DISTINCT FROM $2)) AS ranked \
          WHERE rank = 1 ORDER BY name",
     )
     .bind(opkg)

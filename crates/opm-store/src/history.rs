@@ -2,9 +2,8 @@
 //! output capped with head and tail kept) and the operator's retry/rerun
 //! events; an attempt begins and finishes together with its row change.
 
+use crate::db::{self, Db, DbRow};
 use opm_model::{Name, NameKind, Stage, Status, Target, TargetKind};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row as _, SqliteConnection};
 
 use crate::error::{Result, StoreError};
 use crate::leases;
@@ -165,16 +164,16 @@ pub fn cap_output(output: &str, max: usize) -> String {
 
 /// Records a retry or rerun event for a row.
 pub(crate) async fn record_event(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     stored: &StoredRow,
     event: Event,
     stage: Option<Stage>,
     note: &str,
     now_ms: i64,
 ) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(stored.id.0)
     .bind(stored.row.target.kind.name())
@@ -193,7 +192,7 @@ pub(crate) async fn record_event(
 /// Starts an attempt: checks the lease, marks an earlier unfinished attempt
 /// interrupted, sets the row running, and records the attempt.
 pub(crate) async fn begin(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     row: RowId,
     stage: Stage,
     token: u64,
@@ -214,17 +213,17 @@ pub(crate) async fn begin(
             opkg: stored.row.package.to_string(),
         });
     }
-    sqlx::query(
-        "UPDATE history SET result = 'interrupted', ended_ms = ? WHERE row_id = ? AND result = 'running'",
+    db::query(
+        "UPDATE history SET result = 'interrupted', ended_ms = $1 WHERE row_id = $2 AND result = 'running'",
     )
     .bind(now_ms)
     .bind(row.0)
     .execute(&mut *conn)
     .await?;
     let stored_token = token_value(token)?;
-    sqlx::query(
-        "UPDATE rows SET status = 'running', message = '', lease_owner = ?, lease_token = ?, \
-         lease_expires_ms = ?, updated_ms = ? WHERE id = ?",
+    db::query(
+        "UPDATE rows SET status = 'running', message = '', lease_owner = $1, lease_token = $2, \
+         lease_expires_ms = $3, updated_ms = $4 WHERE id = $5",
     )
     .bind(&lease.owner)
     .bind(stored_token)
@@ -233,9 +232,9 @@ pub(crate) async fn begin(
     .bind(row.0)
     .execute(&mut *conn)
     .await?;
-    let id = sqlx::query_scalar(
+    let id = db::query_scalar(
         "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, result, lease_token, started_ms) \
-         VALUES (?, ?, ?, ?, 'attempt', ?, 'running', ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, 'attempt', $5, 'running', $6, $7) RETURNING id",
     )
     .bind(row.0)
     .bind(target.kind.name())
@@ -252,15 +251,15 @@ pub(crate) async fn begin(
 /// Ends an attempt and writes the row's new state, refused when `token` is
 /// no longer the lease the attempt runs under.
 pub(crate) async fn finish(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     attempt: AttemptId,
     outcome: &Outcome,
     after: &RowAfter,
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
-    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
-        "SELECT row_id, result, lease_token FROM history WHERE id = ? AND event = 'attempt'",
+    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = db::query_as(
+        "SELECT row_id, result, lease_token FROM history WHERE id = $1 AND event = 'attempt'",
     )
     .bind(attempt.0)
     .fetch_optional(&mut *conn)
@@ -279,8 +278,8 @@ pub(crate) async fn finish(
         });
     }
     let output = cap_output(&outcome.output, MAX_OUTPUT_BYTES);
-    sqlx::query(
-        "UPDATE history SET result = ?, ended_ms = ?, exit_code = ?, output = ?, output_bytes = ? WHERE id = ?",
+    db::query(
+        "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
     )
     .bind(if outcome.passed { "passed" } else { "failed" })
     .bind(now_ms)
@@ -294,9 +293,9 @@ pub(crate) async fn finish(
         Some(message) => ("error", message.as_str()),
         None => ("ok", ""),
     };
-    sqlx::query(
-        "UPDATE rows SET current = ?, status = ?, message = ?, lease_owner = NULL, lease_token = NULL, \
-         lease_expires_ms = NULL, updated_ms = ? WHERE id = ?",
+    db::query(
+        "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
+         lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5",
     )
     .bind(after.current.map(|s| i64::from(s.id())))
     .bind(status)
@@ -309,7 +308,7 @@ pub(crate) async fn finish(
 }
 
 /// A history entry from a `SELECT` of every history column.
-pub(crate) fn decode(row: &SqliteRow) -> Result<HistoryEntry> {
+pub(crate) fn decode(row: &DbRow) -> Result<HistoryEntry> {
     let kind: String = row.try_get("target_kind")?;
     let name: String = row.try_get("target_name")?;
     let target = match kind.as_str() {
@@ -342,10 +341,7 @@ pub(crate) fn decode(row: &SqliteRow) -> Result<HistoryEntry> {
 }
 
 /// History entries matching a filter; the newest `limit`, oldest first.
-pub(crate) async fn list(
-    conn: &mut SqliteConnection,
-    filter: &HistoryFilter,
-) -> Result<Vec<HistoryEntry>> {
+pub(crate) async fn list(conn: &mut impl Db, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
     let (kind, name) = match &filter.target {
         Some(target) => (
             Some(match target.kind {
@@ -356,11 +352,11 @@ pub(crate) async fn list(
         ),
         None => (None, None),
     };
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, ended_ms, \
                 exit_code, output, output_bytes, note FROM history \
-         WHERE (?1 IS NULL OR (target_kind = ?1 AND target_name = ?2)) AND (?3 IS NULL OR opkg = ?3) \
-         ORDER BY id DESC LIMIT ?4",
+         WHERE ($1 IS NULL OR (target_kind = $1 AND target_name = $2)) AND ($3 IS NULL OR opkg = $3) \
+         ORDER BY id DESC LIMIT $4",
     )
     .bind(kind)
     .bind(name)

@@ -2,18 +2,18 @@
 //! one counter, so a token never comes back, and a write carrying a token
 //! that is not the target's current one is refused.
 
+use crate::db::{self, Db};
 use opm_model::{Lease, Target};
-use sqlx::SqliteConnection;
 
 use crate::error::{Result, StoreError};
 use crate::nodes::target_ids;
 use crate::rows::token_value;
 
 /// The target's current lease, if any.
-async fn current(conn: &mut SqliteConnection, target: &Target) -> Result<Option<(i64, Lease)>> {
+async fn current(conn: &mut impl Db, target: &Target) -> Result<Option<(i64, Lease)>> {
     let (node, image) = target_ids(conn, target).await?;
-    let found: Option<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, owner, token, expires_ms FROM leases WHERE node_id IS ? AND image_id IS ?",
+    let found: Option<(i64, String, i64, i64)> = db::query_as(
+        "SELECT id, owner, token, expires_ms FROM leases WHERE node_id IS NOT DISTINCT FROM $1 AND image_id IS NOT DISTINCT FROM $2",
     )
     .bind(node)
     .bind(image)
@@ -40,7 +40,7 @@ async fn current(conn: &mut SqliteConnection, target: &Target) -> Result<Option<
 /// Grants a lease unless another owner holds an unexpired one. Each grant,
 /// even to the same owner, gets a new token and makes the old one stale.
 pub(crate) async fn acquire(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
     owner: &str,
     ttl_ms: i64,
@@ -54,19 +54,19 @@ pub(crate) async fn acquire(
                 expires_at_ms: lease.expires_at_ms,
             });
         }
-        sqlx::query("DELETE FROM leases WHERE id = ?")
+        db::query("DELETE FROM leases WHERE id = $1")
             .bind(id)
             .execute(&mut *conn)
             .await?;
     }
     let token: i64 =
-        sqlx::query_scalar("UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last")
+        db::query_scalar("UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last")
             .fetch_one(&mut *conn)
             .await?;
     let (node, image) = target_ids(conn, target).await?;
     let expires_at_ms = now_ms.saturating_add(ttl_ms);
-    sqlx::query(
-        "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES (?, ?, ?, ?, ?)",
+    db::query(
+        "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(node)
     .bind(image)
@@ -87,11 +87,7 @@ pub(crate) async fn acquire(
 
 /// The target's lease if `token` is its current one; an expired lease still
 /// counts while nobody has taken it over.
-pub(crate) async fn check(
-    conn: &mut SqliteConnection,
-    target: &Target,
-    token: u64,
-) -> Result<Lease> {
+pub(crate) async fn check(conn: &mut impl Db, target: &Target, token: u64) -> Result<Lease> {
     match current(conn, target).await? {
         Some((_, lease)) if lease.token == token => Ok(lease),
         _ => Err(StoreError::StaleToken {
@@ -103,7 +99,7 @@ pub(crate) async fn check(
 
 /// Extends a lease held with `token`; running rows under it follow.
 pub(crate) async fn renew(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
     token: u64,
     ttl_ms: i64,
@@ -112,13 +108,13 @@ pub(crate) async fn renew(
     let lease = check(conn, target, token).await?;
     let expires_at_ms = now_ms.saturating_add(ttl_ms);
     let stored = token_value(token)?;
-    sqlx::query("UPDATE leases SET expires_ms = ? WHERE token = ?")
+    db::query("UPDATE leases SET expires_ms = $1 WHERE token = $2")
         .bind(expires_at_ms)
         .bind(stored)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "UPDATE rows SET lease_expires_ms = ? WHERE lease_token = ? AND status = 'running'",
+    db::query(
+        "UPDATE rows SET lease_expires_ms = $1 WHERE lease_token = $2 AND status = 'running'",
     )
     .bind(expires_at_ms)
     .bind(stored)
@@ -131,13 +127,9 @@ pub(crate) async fn renew(
 }
 
 /// Gives a lease back; its token is stale from now on.
-pub(crate) async fn release(
-    conn: &mut SqliteConnection,
-    target: &Target,
-    token: u64,
-) -> Result<()> {
+pub(crate) async fn release(conn: &mut impl Db, target: &Target, token: u64) -> Result<()> {
     check(conn, target, token).await?;
-    sqlx::query("DELETE FROM leases WHERE token = ?")
+    db::query("DELETE FROM leases WHERE token = $1")
         .bind(token_value(token)?)
         .execute(conn)
         .await?;

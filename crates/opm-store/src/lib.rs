@@ -11,6 +11,7 @@
 mod attempt;
 mod batch;
 mod cluster;
+mod db;
 mod error;
 mod history;
 mod leases;

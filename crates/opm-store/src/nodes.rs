@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::db::{self, Db};
 use opm_model::{Name, NameKind, Target, TargetKind};
-use sqlx::{Row as _, SqliteConnection};
 
 use crate::error::{Result, StoreError};
 
@@ -52,8 +52,8 @@ pub(crate) fn stored_name(kind: NameKind, value: &str) -> Result<Name> {
 }
 
 /// The node id of a node name.
-pub(crate) async fn node_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM nodes WHERE name = ?")
+pub(crate) async fn node_id(conn: &mut impl Db, name: &Name) -> Result<i64> {
+    db::query_scalar("SELECT id FROM nodes WHERE name = $1")
         .bind(name.as_str())
         .fetch_optional(conn)
         .await?
@@ -63,8 +63,8 @@ pub(crate) async fn node_id(conn: &mut SqliteConnection, name: &Name) -> Result<
 }
 
 /// The image id of an image name.
-pub(crate) async fn image_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM images WHERE name = ?")
+pub(crate) async fn image_id(conn: &mut impl Db, name: &Name) -> Result<i64> {
+    db::query_scalar("SELECT id FROM images WHERE name = $1")
         .bind(name.as_str())
         .fetch_optional(conn)
         .await?
@@ -75,7 +75,7 @@ pub(crate) async fn image_id(conn: &mut SqliteConnection, name: &Name) -> Result
 
 /// The (node_id, image_id) column pair of a target; exactly one is set.
 pub(crate) async fn target_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
 ) -> Result<(Option<i64>, Option<i64>)> {
     Ok(match target.kind {
@@ -97,9 +97,9 @@ pub(crate) fn target_from(node: Option<String>, image: Option<String>) -> Result
 }
 
 /// Registers the head node; running it again with the same name is a no-op.
-pub(crate) async fn register_head(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
-    let existing: Option<(String, i64)> = sqlx::query_as(
-        "SELECT name, head FROM nodes WHERE head = 1 OR name = ? ORDER BY head DESC LIMIT 1",
+pub(crate) async fn register_head(conn: &mut impl Db, name: &Name) -> Result<()> {
+    let existing: Option<(String, i64)> = db::query_as(
+        "SELECT name, head FROM nodes WHERE head = 1 OR name = $1 ORDER BY head DESC LIMIT 1",
     )
     .bind(name.as_str())
     .fetch_optional(&mut *conn)
@@ -115,7 +115,7 @@ pub(crate) async fn register_head(conn: &mut SqliteConnection, name: &Name) -> R
             name: name.to_string(),
         }),
         None => {
-            sqlx::query("INSERT INTO nodes (name, head) VALUES (?, 1)")
+            db::query("INSERT INTO nodes (name, head) VALUES ($1, 1)")
                 .bind(name.as_str())
                 .execute(conn)
                 .await?;
@@ -125,20 +125,20 @@ pub(crate) async fn register_head(conn: &mut SqliteConnection, name: &Name) -> R
 }
 
 /// The group id of a group name, created when missing.
-async fn ensure_group(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
-    sqlx::query("INSERT INTO groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+async fn ensure_group(conn: &mut impl Db, name: &str) -> Result<i64> {
+    db::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .execute(&mut *conn)
         .await?;
-    Ok(sqlx::query_scalar("SELECT id FROM groups WHERE name = ?")
+    Ok(db::query_scalar("SELECT id FROM groups WHERE name = $1")
         .bind(name)
         .fetch_one(conn)
         .await?)
 }
 
 /// The group id of an existing group.
-pub(crate) async fn group_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM groups WHERE name = ?")
+pub(crate) async fn group_id(conn: &mut impl Db, name: &Name) -> Result<i64> {
+    db::query_scalar("SELECT id FROM groups WHERE name = $1")
         .bind(name.as_str())
         .fetch_optional(conn)
         .await?
@@ -148,8 +148,8 @@ pub(crate) async fn group_id(conn: &mut SqliteConnection, name: &Name) -> Result
 }
 
 /// Adds a compute node and its group memberships.
-pub(crate) async fn add_node(conn: &mut SqliteConnection, node: &NewNode) -> Result<()> {
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM nodes WHERE name = ?")
+pub(crate) async fn add_node(conn: &mut impl Db, node: &NewNode) -> Result<()> {
+    let taken: Option<i64> = db::query_scalar("SELECT id FROM nodes WHERE name = $1")
         .bind(node.name.as_str())
         .fetch_optional(&mut *conn)
         .await?;
@@ -164,7 +164,7 @@ pub(crate) async fn add_node(conn: &mut SqliteConnection, node: &NewNode) -> Res
         None => None,
     };
     let id: i64 =
-        sqlx::query_scalar("INSERT INTO nodes (name, image_id) VALUES (?, ?) RETURNING id")
+        db::query_scalar("INSERT INTO nodes (name, image_id) VALUES ($1, $2) RETURNING id")
             .bind(node.name.as_str())
             .bind(image)
             .fetch_one(&mut *conn)
@@ -176,8 +176,8 @@ pub(crate) async fn add_node(conn: &mut SqliteConnection, node: &NewNode) -> Res
     };
     for group in groups {
         let group = ensure_group(conn, group).await?;
-        sqlx::query(
-            "INSERT INTO group_members (group_id, node_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        db::query(
+            "INSERT INTO group_members (group_id, node_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(group)
         .bind(id)
@@ -188,9 +188,9 @@ pub(crate) async fn add_node(conn: &mut SqliteConnection, node: &NewNode) -> Res
 }
 
 /// Removes a compute node; its rows, memberships and lease go with it.
-pub(crate) async fn remove_node(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
+pub(crate) async fn remove_node(conn: &mut impl Db, name: &Name) -> Result<()> {
     let id = node_id(conn, name).await?;
-    let head: i64 = sqlx::query_scalar("SELECT head FROM nodes WHERE id = ?")
+    let head: i64 = db::query_scalar("SELECT head FROM nodes WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
@@ -199,7 +199,7 @@ pub(crate) async fn remove_node(conn: &mut SqliteConnection, name: &Name) -> Res
             name: name.to_string(),
         });
     }
-    sqlx::query("DELETE FROM nodes WHERE id = ?")
+    db::query("DELETE FROM nodes WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
@@ -207,10 +207,10 @@ pub(crate) async fn remove_node(conn: &mut SqliteConnection, name: &Name) -> Res
 }
 
 /// Every node, head node first, then by name.
-pub(crate) async fn nodes(conn: &mut SqliteConnection) -> Result<Vec<Node>> {
-    let rows = sqlx::query(
+pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
+    let rows = db::query(
         "SELECT n.name, n.head, i.name AS image, \
-                (SELECT group_concat(g.name, ' ') FROM group_members m \
+                (SELECT string_agg(g.name, ' ') FROM group_members m \
                    JOIN groups g ON g.id = m.group_id WHERE m.node_id = n.id) AS groups \
          FROM nodes n LEFT JOIN images i ON i.id = n.image_id \
          ORDER BY n.head DESC, n.name",
@@ -240,11 +240,11 @@ pub(crate) async fn nodes(conn: &mut SqliteConnection) -> Result<Vec<Node>> {
 }
 
 /// The members of a group, by name.
-pub(crate) async fn group_members(conn: &mut SqliteConnection, group: &Name) -> Result<Vec<Name>> {
+pub(crate) async fn group_members(conn: &mut impl Db, group: &Name) -> Result<Vec<Name>> {
     let id = group_id(conn, group).await?;
-    let names: Vec<String> = sqlx::query_scalar(
+    let names: Vec<String> = db::query_scalar(
         "SELECT n.name FROM group_members m JOIN nodes n ON n.id = m.node_id \
-         WHERE m.group_id = ? ORDER BY n.name",
+         WHERE m.group_id = $1 ORDER BY n.name",
     )
     .bind(id)
     .fetch_all(conn)
@@ -263,9 +263,9 @@ pub(crate) fn path_text(path: &Path) -> Result<&str> {
 }
 
 /// Adds an image.
-pub(crate) async fn add_image(conn: &mut SqliteConnection, image: &Image) -> Result<()> {
+pub(crate) async fn add_image(conn: &mut impl Db, image: &Image) -> Result<()> {
     let root = path_text(&image.root)?;
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM images WHERE name = ?")
+    let taken: Option<i64> = db::query_scalar("SELECT id FROM images WHERE name = $1")
         .bind(image.name.as_str())
         .fetch_optional(&mut *conn)
         .await?;
@@ -275,7 +275,7 @@ pub(crate) async fn add_image(conn: &mut SqliteConnection, image: &Image) -> Res
             name: image.name.to_string(),
         });
     }
-    sqlx::query("INSERT INTO images (name, root) VALUES (?, ?)")
+    db::query("INSERT INTO images (name, root) VALUES ($1, $2)")
         .bind(image.name.as_str())
         .bind(root)
         .execute(conn)
@@ -284,10 +284,10 @@ pub(crate) async fn add_image(conn: &mut SqliteConnection, image: &Image) -> Res
 }
 
 /// Removes an image no node uses; its rows, values and lease go with it.
-pub(crate) async fn remove_image(conn: &mut SqliteConnection, name: &Name) -> Result<()> {
+pub(crate) async fn remove_image(conn: &mut impl Db, name: &Name) -> Result<()> {
     let id = image_id(conn, name).await?;
     let users: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM nodes WHERE image_id = ? ORDER BY name")
+        db::query_scalar("SELECT name FROM nodes WHERE image_id = $1 ORDER BY name")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
@@ -297,7 +297,7 @@ pub(crate) async fn remove_image(conn: &mut SqliteConnection, name: &Name) -> Re
             nodes: users.join(", "),
         });
     }
-    sqlx::query("DELETE FROM images WHERE id = ?")
+    db::query("DELETE FROM images WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
@@ -305,8 +305,8 @@ pub(crate) async fn remove_image(conn: &mut SqliteConnection, name: &Name) -> Re
 }
 
 /// Every image, by name.
-pub(crate) async fn images(conn: &mut SqliteConnection) -> Result<Vec<Image>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, root FROM images ORDER BY name")
+pub(crate) async fn images(conn: &mut impl Db) -> Result<Vec<Image>> {
+    let rows: Vec<(String, String)> = db::query_as("SELECT name, root FROM images ORDER BY name")
         .fetch_all(conn)
         .await?;
     rows.into_iter()

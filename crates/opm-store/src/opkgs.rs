@@ -1,8 +1,8 @@
 //! Imported opkgs, their resolved opkg-level relations, and the groups each
 //! is selected for.
 
+use crate::db::{self, Db};
 use opm_model::{Name, NameKind};
-use sqlx::SqliteConnection;
 
 use crate::error::{Result, StoreError};
 use crate::nodes::{group_id, stored_name};
@@ -36,8 +36,8 @@ pub struct Opkg {
 }
 
 /// The opkg id of an imported opkg.
-pub(crate) async fn opkg_id(conn: &mut SqliteConnection, name: &Name) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM opkgs WHERE name = ?")
+pub(crate) async fn opkg_id(conn: &mut impl Db, name: &Name) -> Result<i64> {
+    db::query_scalar("SELECT id FROM opkgs WHERE name = $1")
         .bind(name.as_str())
         .fetch_optional(conn)
         .await?
@@ -48,13 +48,9 @@ pub(crate) async fn opkg_id(conn: &mut SqliteConnection, name: &Name) -> Result<
 
 /// Imports an opkg or replaces what an earlier import said about it; rows,
 /// selections and values survive a re-import.
-pub(crate) async fn import(
-    conn: &mut SqliteConnection,
-    opkg: &OpkgImport,
-    now_ms: i64,
-) -> Result<()> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) VALUES (?, ?, ?, ?, ?) \
+pub(crate) async fn import(conn: &mut impl Db, opkg: &OpkgImport, now_ms: i64) -> Result<()> {
+    let id: i64 = db::query_scalar(
+        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, summary = excluded.summary, \
          source = excluded.source, imported_at_ms = excluded.imported_at_ms RETURNING id",
     )
@@ -65,7 +61,7 @@ pub(crate) async fn import(
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM opkg_relations WHERE opkg_id = ?")
+    db::query("DELETE FROM opkg_relations WHERE opkg_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -75,8 +71,8 @@ pub(crate) async fn import(
         .map(|other| ("depends", other))
         .chain(opkg.conflicts.iter().map(|other| ("conflicts", other)));
     for (kind, other) in relations {
-        sqlx::query(
-            "INSERT INTO opkg_relations (opkg_id, kind, other) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        db::query(
+            "INSERT INTO opkg_relations (opkg_id, kind, other) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(kind)
@@ -88,10 +84,10 @@ pub(crate) async fn import(
 }
 
 /// Selects an opkg for a group (idempotent).
-pub(crate) async fn select(conn: &mut SqliteConnection, opkg: &Name, group: &Name) -> Result<()> {
+pub(crate) async fn select(conn: &mut impl Db, opkg: &Name, group: &Name) -> Result<()> {
     let opkg = opkg_id(conn, opkg).await?;
     let group = group_id(conn, group).await?;
-    sqlx::query("INSERT INTO selections (opkg_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+    db::query("INSERT INTO selections (opkg_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(opkg)
         .bind(group)
         .execute(conn)
@@ -100,17 +96,17 @@ pub(crate) async fn select(conn: &mut SqliteConnection, opkg: &Name, group: &Nam
 }
 
 /// Every imported opkg, by name.
-pub(crate) async fn opkgs(conn: &mut SqliteConnection) -> Result<Vec<Opkg>> {
+pub(crate) async fn opkgs(conn: &mut impl Db) -> Result<Vec<Opkg>> {
     type OpkgRecord = (i64, String, String, String, String, i64);
-    let records: Vec<OpkgRecord> = sqlx::query_as(
+    let records: Vec<OpkgRecord> = db::query_as(
         "SELECT id, name, version, summary, source, imported_at_ms FROM opkgs ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?;
     let mut out = Vec::with_capacity(records.len());
     for (id, name, version, summary, source, imported_at_ms) in records {
-        let relations: Vec<(String, String)> = sqlx::query_as(
-            "SELECT kind, other FROM opkg_relations WHERE opkg_id = ? ORDER BY kind, other",
+        let relations: Vec<(String, String)> = db::query_as(
+            "SELECT kind, other FROM opkg_relations WHERE opkg_id = $1 ORDER BY kind, other",
         )
         .bind(id)
         .fetch_all(&mut *conn)
@@ -125,9 +121,9 @@ pub(crate) async fn opkgs(conn: &mut SqliteConnection) -> Result<Vec<Opkg>> {
                 conflicts.push(other);
             }
         }
-        let groups: Vec<String> = sqlx::query_scalar(
+        let groups: Vec<String> = db::query_scalar(
             "SELECT g.name FROM selections s JOIN groups g ON g.id = s.group_id \
-             WHERE s.opkg_id = ? ORDER BY g.name",
+             WHERE s.opkg_id = $1 ORDER BY g.name",
         )
         .bind(id)
         .fetch_all(&mut *conn)

@@ -4,8 +4,8 @@
 //! goes back to `ok` and history marks the attempt interrupted, in one
 //! transaction, under the target's current lease.
 
+use crate::db::{self, Db};
 use opm_model::Status;
-use sqlx::SqliteConnection;
 
 use crate::error::{Result, StoreError};
 use crate::leases;
@@ -14,7 +14,7 @@ use crate::rows::{RowId, StoredRow, row_by_id};
 /// Sets a `running` row back to `ok` and marks its unfinished attempts
 /// interrupted; `current` stays what it was.
 pub(crate) async fn release_interrupted(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     row: RowId,
     token: u64,
     now_ms: i64,
@@ -31,16 +31,16 @@ pub(crate) async fn release_interrupted(
     if !matches!(stored.row.status, Status::Running { .. }) {
         return Ok(stored);
     }
-    sqlx::query(
-        "UPDATE history SET result = 'interrupted', ended_ms = ? WHERE row_id = ? AND result = 'running'",
+    db::query(
+        "UPDATE history SET result = 'interrupted', ended_ms = $1 WHERE row_id = $2 AND result = 'running'",
     )
     .bind(now_ms)
     .bind(row.0)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    db::query(
         "UPDATE rows SET status = 'ok', message = '', lease_owner = NULL, lease_token = NULL, \
-         lease_expires_ms = NULL, updated_ms = ? WHERE id = ?",
+         lease_expires_ms = NULL, updated_ms = $1 WHERE id = $2",
     )
     .bind(now_ms)
     .bind(row.0)

@@ -2,10 +2,9 @@
 //! status; found by the partial `rows_pending*` indexes so a pass costs what
 //! there is to do, not what the cluster holds.
 
+use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
 use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row as _, SqliteConnection};
 
 use crate::error::{Result, StoreError};
 use crate::history::{self, Event};
@@ -63,19 +62,19 @@ macro_rules! pending_sql {
     (all) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.id > ? ORDER BY r.id LIMIT ?"
+             AND r.id > $1 ORDER BY r.id LIMIT $2"
         )
     };
     (node) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.node_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+             AND r.node_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
         )
     };
     (image) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.image_id = ? AND r.id > ? ORDER BY r.id LIMIT ?"
+             AND r.image_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
         )
     };
 }
@@ -99,7 +98,7 @@ pub(crate) fn token_value(token: u64) -> Result<i64> {
     })
 }
 
-fn decode(row: &SqliteRow) -> Result<StoredRow> {
+fn decode(row: &DbRow) -> Result<StoredRow> {
     let status: String = row.try_get("status")?;
     let status = match status.as_str() {
         "ok" => Status::Ok,
@@ -150,7 +149,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRow> {
     })
 }
 
-fn decode_all(rows: &[SqliteRow]) -> Result<Vec<StoredRow>> {
+fn decode_all(rows: &[DbRow]) -> Result<Vec<StoredRow>> {
     rows.iter().map(decode).collect()
 }
 
@@ -167,8 +166,8 @@ fn page(mut rows: Vec<StoredRow>, limit: u32) -> RowPage {
 }
 
 /// One row by id.
-pub(crate) async fn row_by_id(conn: &mut SqliteConnection, id: RowId) -> Result<StoredRow> {
-    let row = sqlx::query(select_rows!("WHERE r.id = ?"))
+pub(crate) async fn row_by_id(conn: &mut impl Db, id: RowId) -> Result<StoredRow> {
+    let row = db::query(select_rows!("WHERE r.id = $1"))
         .bind(id.0)
         .fetch_optional(conn)
         .await?
@@ -177,11 +176,11 @@ pub(crate) async fn row_by_id(conn: &mut SqliteConnection, id: RowId) -> Result<
 }
 
 /// The row id of (target, opkg), if the row exists.
-async fn find(conn: &mut SqliteConnection, target: &Target, opkg: &Name) -> Result<Option<i64>> {
+async fn find(conn: &mut impl Db, target: &Target, opkg: &Name) -> Result<Option<i64>> {
     let (node, image) = target_ids(conn, target).await?;
     let opkg = opkg_id(conn, opkg).await?;
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM rows WHERE node_id IS ? AND image_id IS ? AND opkg_id = ?",
+    Ok(db::query_scalar(
+        "SELECT id FROM rows WHERE node_id IS NOT DISTINCT FROM $1 AND image_id IS NOT DISTINCT FROM $2 AND opkg_id = $3",
     )
     .bind(node)
     .bind(image)
@@ -191,11 +190,7 @@ async fn find(conn: &mut SqliteConnection, target: &Target, opkg: &Name) -> Resu
 }
 
 /// One row by (target, opkg).
-pub(crate) async fn row(
-    conn: &mut SqliteConnection,
-    target: &Target,
-    opkg: &Name,
-) -> Result<StoredRow> {
+pub(crate) async fn row(conn: &mut impl Db, target: &Target, opkg: &Name) -> Result<StoredRow> {
     let id = find(conn, target, opkg)
         .await?
         .ok_or_else(|| StoreError::UnknownRow {
@@ -208,7 +203,7 @@ pub(crate) async fn row(
 /// Sets `requested`, creating the row (current = should_not_be_installed)
 /// when there is none; never a duplicate.
 pub(crate) async fn request(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
     opkg: &Name,
     stage: Stage,
@@ -216,7 +211,7 @@ pub(crate) async fn request(
 ) -> Result<StoredRow> {
     let id = match find(conn, target, opkg).await? {
         Some(id) => {
-            sqlx::query("UPDATE rows SET requested = ?, updated_ms = ? WHERE id = ?")
+            db::query("UPDATE rows SET requested = $1, updated_ms = $2 WHERE id = $3")
                 .bind(i64::from(stage.id()))
                 .bind(now_ms)
                 .bind(id)
@@ -227,9 +222,9 @@ pub(crate) async fn request(
         None => {
             let (node, image) = target_ids(conn, target).await?;
             let opkg = opkg_id(conn, opkg).await?;
-            sqlx::query_scalar(
+            db::query_scalar(
                 "INSERT INTO rows (node_id, image_id, opkg_id, requested, current, updated_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(node)
             .bind(image)
@@ -246,7 +241,7 @@ pub(crate) async fn request(
 
 /// Rows that need work or wait in error or running, in id order after `after`.
 pub(crate) async fn pending(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     scope: &Scope,
     after: Option<RowId>,
     limit: u32,
@@ -255,7 +250,7 @@ pub(crate) async fn pending(
     let fetch = i64::from(limit) + 1;
     let rows = match scope {
         Scope::All => {
-            sqlx::query(pending_sql!(all))
+            db::query(pending_sql!(all))
                 .bind(after)
                 .bind(fetch)
                 .fetch_all(conn)
@@ -264,8 +259,8 @@ pub(crate) async fn pending(
         Scope::Target(target) => {
             let (node, image) = target_ids(conn, target).await?;
             match target.kind {
-                TargetKind::Node => sqlx::query(pending_sql!(node)).bind(node),
-                TargetKind::Image => sqlx::query(pending_sql!(image)).bind(image),
+                TargetKind::Node => db::query(pending_sql!(node)).bind(node),
+                TargetKind::Image => db::query(pending_sql!(image)).bind(image),
             }
             .bind(after)
             .bind(fetch)
@@ -277,9 +272,9 @@ pub(crate) async fn pending(
 }
 
 /// Every row of one opkg.
-pub(crate) async fn for_opkg(conn: &mut SqliteConnection, opkg: &Name) -> Result<Vec<StoredRow>> {
+pub(crate) async fn for_opkg(conn: &mut impl Db, opkg: &Name) -> Result<Vec<StoredRow>> {
     let id = opkg_id(conn, opkg).await?;
-    let rows = sqlx::query(select_rows!("WHERE r.opkg_id = ? ORDER BY r.id"))
+    let rows = db::query(select_rows!("WHERE r.opkg_id = $1 ORDER BY r.id"))
         .bind(id)
         .fetch_all(conn)
         .await?;
@@ -287,17 +282,14 @@ pub(crate) async fn for_opkg(conn: &mut SqliteConnection, opkg: &Name) -> Result
 }
 
 /// Every row of one target.
-pub(crate) async fn for_target(
-    conn: &mut SqliteConnection,
-    target: &Target,
-) -> Result<Vec<StoredRow>> {
+pub(crate) async fn for_target(conn: &mut impl Db, target: &Target) -> Result<Vec<StoredRow>> {
     let (node, image) = target_ids(conn, target).await?;
     let rows = match target.kind {
         TargetKind::Node => {
-            sqlx::query(select_rows!("WHERE r.node_id = ? ORDER BY r.id")).bind(node)
+            db::query(select_rows!("WHERE r.node_id = $1 ORDER BY r.id")).bind(node)
         }
         TargetKind::Image => {
-            sqlx::query(select_rows!("WHERE r.image_id = ? ORDER BY r.id")).bind(image)
+            db::query(select_rows!("WHERE r.image_id = $1 ORDER BY r.id")).bind(image)
         }
     }
     .fetch_all(conn)
@@ -306,12 +298,8 @@ pub(crate) async fn for_target(
 }
 
 /// Every row, one page at a time.
-pub(crate) async fn all(
-    conn: &mut SqliteConnection,
-    after: Option<RowId>,
-    limit: u32,
-) -> Result<RowPage> {
-    let rows = sqlx::query(select_rows!("WHERE r.id > ? ORDER BY r.id LIMIT ?"))
+pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) -> Result<RowPage> {
+    let rows = db::query(select_rows!("WHERE r.id > $1 ORDER BY r.id LIMIT $2"))
         .bind(after.map_or(0, |a| a.0))
         .bind(i64::from(limit) + 1)
         .fetch_all(conn)
@@ -321,7 +309,7 @@ pub(crate) async fn all(
 
 /// Clears an error so the failed stage runs again; the reason goes to history.
 pub(crate) async fn retry(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
     opkg: &Name,
     reason: &str,
@@ -335,7 +323,7 @@ pub(crate) async fn retry(
             status: stored.row.status.kind().to_string(),
         });
     }
-    sqlx::query("UPDATE rows SET status = 'ok', message = '', updated_ms = ? WHERE id = ?")
+    db::query("UPDATE rows SET status = 'ok', message = '', updated_ms = $1 WHERE id = $2")
         .bind(now_ms)
         .bind(stored.id.0)
         .execute(&mut *conn)
@@ -346,7 +334,7 @@ pub(crate) async fn retry(
 
 /// Sets `current` back so that `from` and the stages after it run again.
 pub(crate) async fn rerun(
-    conn: &mut SqliteConnection,
+    conn: &mut impl Db,
     target: &Target,
     opkg: &Name,
     from: Stage,
@@ -371,8 +359,8 @@ pub(crate) async fn rerun(
             });
         }
     };
-    sqlx::query(
-        "UPDATE rows SET current = ?, status = 'ok', message = '', updated_ms = ? WHERE id = ?",
+    db::query(
+        "UPDATE rows SET current = $1, status = 'ok', message = '', updated_ms = $2 WHERE id = $3",
     )
     .bind(i64::from(back.id()))
     .bind(now_ms)
@@ -384,24 +372,30 @@ pub(crate) async fn rerun(
     row_by_id(conn, stored.id).await
 }
 
-/// The plan SQLite picks for the pending query of a scope, one line per step.
-pub(crate) async fn explain_pending(
-    conn: &mut SqliteConnection,
-    scope: &Scope,
-) -> Result<Vec<String>> {
+/// The plan the database picks for the pending query of a scope, one line
+/// per step (SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN`).
+pub(crate) async fn explain_pending(conn: &mut impl Db, scope: &Scope) -> Result<Vec<String>> {
+    let postgres = matches!(conn.conn(), Conn::Postgres(_));
+    macro_rules! explain {
+        ($which:tt) => {
+            if postgres {
+                db::query(concat!("EXPLAIN ", pending_sql!($which)))
+            } else {
+                db::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!($which)))
+            }
+        };
+    }
     let query = match scope {
-        Scope::All => sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(all))),
+        Scope::All => explain!(all),
         Scope::Target(target) => match target.kind {
-            TargetKind::Node => {
-                sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(node))).bind(1_i64)
-            }
-            TargetKind::Image => {
-                sqlx::query(concat!("EXPLAIN QUERY PLAN ", pending_sql!(image))).bind(1_i64)
-            }
+            TargetKind::Node => explain!(node).bind(1_i64),
+            TargetKind::Image => explain!(image).bind(1_i64),
         },
     };
+    // SQLite's plan text is its `detail` column, PostgreSQL's the only one.
+    let column: usize = if postgres { 0 } else { 3 };
     let plan = query.bind(0_i64).bind(100_i64).fetch_all(conn).await?;
     plan.iter()
-        .map(|step| Ok(step.try_get::<String, _>("detail")?))
+        .map(|step| Ok(step.try_get::<String, _>(column)?))
         .collect()
 }

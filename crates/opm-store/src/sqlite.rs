@@ -120,7 +120,7 @@ impl SqliteStore {
     /// benchmarks that prove the partial index is used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;
-        rows::explain_pending(&mut conn, scope).await
+        rows::explain_pending(&mut *conn, scope).await
     }
 }
 
