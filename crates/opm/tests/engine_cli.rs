@@ -220,3 +220,53 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
         serde_json::from_slice(&cluster.run(&["--json", "status"]).stdout).unwrap();
     assert_eq!(status[0]["current"], "should_be_installed", "{status}");
 }
+
+#[test]
+fn configuration_values_are_settled_once_and_reach_later_scripts() {
+    if !have("dpkg") {
+        eprintln!("SKIPPED: dpkg not installed");
+        return;
+    }
+    let cluster = Cluster::new();
+    // Replace the failing opkg's scripts: configure succeeds, deploy
+    // records what it sees; the form has two defaults, one overridden.
+    let src = cluster.path("src");
+    std::fs::write(
+        src.join("configurator.html"),
+        "<html><form><input name=server value=10.0.0.1><select name=mode>\
+         <option>slow<option selected>fast</select></form>",
+    )
+    .unwrap();
+    let seen = cluster.path("seen");
+    for (hook, body) in [
+        ("api-post-configure", "exit 0".to_owned()),
+        (
+            "api-post-deploy",
+            format!(
+                "printf '%s|%s|' \"$OPM_CONFIG_SERVER\" \"$mode\" > {seen}\n\
+                 cat .configurator.values >> {seen}",
+                seen = seen.display()
+            ),
+        ),
+    ] {
+        let path = src.join("scripts").join(hook);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let repo = cluster.path("repo");
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let repo = repo.display().to_string();
+    let src = src.display().to_string();
+    cluster.ok(&["pack", "--format", "deb", "-o", &repo, &src]);
+    cluster.ok(&["config", "set", "failing", "server=head.cluster"]);
+    cluster.ok(&["cluster", "phase", "complete"]);
+    let out = cluster.run(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        "head.cluster|fast|mode='fast'\nserver='head.cluster'\n"
+    );
+}
