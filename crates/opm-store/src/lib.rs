@@ -19,8 +19,10 @@ mod nodes;
 mod opkgs;
 mod release;
 mod rows;
+mod schema;
 mod sqlite;
 mod store;
+mod store_impl;
 
 pub use batch::{Batch, Change};
 pub use error::{Result, StoreError};
@@ -31,5 +33,6 @@ pub use history::{
 pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};
 pub use rows::{RowId, RowPage, Scope, StoredRow};
-pub use sqlite::{OpenMode, SqliteStore};
+pub use schema::OpenMode;
+pub use sqlite::SqliteStore;
 pub use store::Store;

@@ -2,12 +2,10 @@
 //! WAL + busy timeout + foreign keys, embedded migrations, and the `Store`
 //! implementation, one `BEGIN IMMEDIATE` transaction per state change.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use opm_model::{Lease, Name, Phase, Stage, Target};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -16,12 +14,8 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::error::{Result, StoreError};
-use crate::history::{self, AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
-use crate::nodes::{self, Image, NewNode, Node};
-use crate::opkgs::{self, Opkg, OpkgImport};
-use crate::rows::{self, RowId, RowPage, Scope, StoredRow};
-use crate::store::Store;
-use crate::{cluster, leases};
+use crate::rows::{self, Scope};
+use crate::schema::{self, Found, OpenMode};
 
 /// The SQLite migrations, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -31,25 +25,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every SQLite database file starts with these 16 bytes.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-
-/// Whether opening may create a new database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
-    /// `opm init`: create the file when missing; call [`Store::migrate`] next.
-    Create,
-    /// Every other command: the database must exist and be fully migrated.
-    Existing,
-}
-
-/// What an existing file turned out to hold.
-enum Found {
-    /// No file.
-    Missing,
-    /// An empty file or an empty SQLite database.
-    Empty,
-    /// An opm database with these migrations applied.
-    Opm(BTreeSet<i64>),
-}
 
 /// The SQLite state store.
 #[derive(Debug, Clone)]
@@ -64,21 +39,7 @@ impl SqliteStore {
     /// before anything is written to it.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<SqliteStore> {
         let found = inspect(path).await?;
-        match (&found, mode) {
-            (Found::Missing | Found::Empty, OpenMode::Existing) => {
-                return Err(StoreError::NotInitialised {
-                    path: path.to_owned(),
-                });
-            }
-            (Found::Opm(applied), OpenMode::Existing)
-                if MIGRATOR.iter().any(|m| !applied.contains(&m.version)) =>
-            {
-                return Err(StoreError::SchemaTooOld {
-                    path: path.to_owned(),
-                });
-            }
-            _ => {}
-        }
+        schema::check_mode(&found, mode, &MIGRATOR, path)?;
         if matches!(found, Found::Missing) {
             check_directory(path)?;
         }
@@ -205,44 +166,7 @@ async fn inspect_tables(conn: &mut SqliteConnection, path: &Path) -> Result<Foun
     .fetch_all(&mut *conn)
     .await
     .map_err(|error| open_error(path, error))?;
-    if tables.is_empty() {
-        return Ok(Found::Empty);
-    }
-    let not_opm = |reason: String| StoreError::NotOpmDatabase {
-        path: path.to_owned(),
-        reason,
-    };
-    if !tables.iter().any(|t| t == "opm_meta") {
-        let shown: Vec<&str> = tables.iter().take(3).map(String::as_str).collect();
-        return Err(not_opm(format!(
-            "it holds another program's tables ({})",
-            shown.join(", ")
-        )));
-    }
-    let application: Option<String> =
-        sqlx::query_scalar("SELECT value FROM opm_meta WHERE key = 'application'")
-            .fetch_optional(&mut *conn)
-            .await?;
-    if application.as_deref() != Some("opm") {
-        return Err(not_opm("its opm_meta table does not name opm".to_owned()));
-    }
-    let applied: Vec<i64> = if tables.iter().any(|t| t == "_sqlx_migrations") {
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
-            .fetch_all(&mut *conn)
-            .await?
-    } else {
-        Vec::new()
-    };
-    if let Some(version) = applied
-        .iter()
-        .find(|v| !MIGRATOR.iter().any(|m| m.version == **v))
-    {
-        return Err(StoreError::SchemaTooNew {
-            path: path.to_owned(),
-            version: *version,
-        });
-    }
-    Ok(Found::Opm(applied.into_iter().collect()))
+    schema::classify(conn, &tables, &MIGRATOR, path).await
 }
 
 /// Refuses to create a database in a directory that does not exist.
@@ -263,219 +187,4 @@ fn check_directory(path: &Path) -> Result<()> {
     })
 }
 
-/// Runs one state change in a write transaction; an error rolls it back.
-macro_rules! write {
-    ($self:ident, |$conn:ident| $body:expr) => {{
-        let mut tx = $self.write().await?;
-        let $conn = &mut *tx;
-        let out = $body.await?;
-        tx.commit().await?;
-        Ok(out)
-    }};
-}
-
-/// Runs a read on one pooled connection.
-macro_rules! read {
-    ($self:ident, |$conn:ident| $body:expr) => {{
-        let mut pooled = $self.pool.acquire().await?;
-        let $conn = &mut *pooled;
-        $body.await
-    }};
-}
-
-impl Store for SqliteStore {
-    async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn register_head_node(&self, name: &Name) -> Result<()> {
-        write!(self, |conn| nodes::register_head(conn, name))
-    }
-
-    async fn add_node(&self, node: &NewNode) -> Result<()> {
-        write!(self, |conn| nodes::add_node(conn, node))
-    }
-
-    async fn remove_node(&self, name: &Name) -> Result<()> {
-        write!(self, |conn| nodes::remove_node(conn, name))
-    }
-
-    async fn nodes(&self) -> Result<Vec<Node>> {
-        read!(self, |conn| nodes::nodes(conn))
-    }
-
-    async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
-        read!(self, |conn| nodes::group_members(conn, group))
-    }
-
-    async fn add_image(&self, image: &Image) -> Result<()> {
-        write!(self, |conn| nodes::add_image(conn, image))
-    }
-
-    async fn remove_image(&self, name: &Name) -> Result<()> {
-        write!(self, |conn| nodes::remove_image(conn, name))
-    }
-
-    async fn images(&self) -> Result<Vec<Image>> {
-        read!(self, |conn| nodes::images(conn))
-    }
-
-    async fn import_opkg(&self, opkg: &OpkgImport, now_ms: i64) -> Result<()> {
-        write!(self, |conn| opkgs::import(conn, opkg, now_ms))
-    }
-
-    async fn select_opkg_for_group(&self, opkg: &Name, group: &Name) -> Result<()> {
-        write!(self, |conn| opkgs::select(conn, opkg, group))
-    }
-
-    async fn opkgs(&self) -> Result<Vec<Opkg>> {
-        read!(self, |conn| opkgs::opkgs(conn))
-    }
-
-    async fn request(
-        &self,
-        target: &Target,
-        opkg: &Name,
-        stage: Stage,
-        now_ms: i64,
-    ) -> Result<StoredRow> {
-        write!(self, |conn| rows::request(
-            conn, target, opkg, stage, now_ms
-        ))
-    }
-
-    async fn row(&self, target: &Target, opkg: &Name) -> Result<StoredRow> {
-        read!(self, |conn| rows::row(conn, target, opkg))
-    }
-
-    async fn pending_rows(
-        &self,
-        scope: &Scope,
-        after: Option<RowId>,
-        limit: u32,
-    ) -> Result<RowPage> {
-        read!(self, |conn| rows::pending(conn, scope, after, limit))
-    }
-
-    async fn rows_for_opkg(&self, opkg: &Name) -> Result<Vec<StoredRow>> {
-        read!(self, |conn| rows::for_opkg(conn, opkg))
-    }
-
-    async fn rows_for_target(&self, target: &Target) -> Result<Vec<StoredRow>> {
-        read!(self, |conn| rows::for_target(conn, target))
-    }
-
-    async fn all_rows(&self, after: Option<RowId>, limit: u32) -> Result<RowPage> {
-        read!(self, |conn| rows::all(conn, after, limit))
-    }
-
-    async fn acquire_lease(
-        &self,
-        target: &Target,
-        owner: &str,
-        ttl_ms: i64,
-        now_ms: i64,
-    ) -> Result<Lease> {
-        write!(self, |conn| leases::acquire(
-            conn, target, owner, ttl_ms, now_ms
-        ))
-    }
-
-    async fn renew_lease(
-        &self,
-        target: &Target,
-        token: u64,
-        ttl_ms: i64,
-        now_ms: i64,
-    ) -> Result<Lease> {
-        write!(self, |conn| leases::renew(
-            conn, target, token, ttl_ms, now_ms
-        ))
-    }
-
-    async fn release_lease(&self, target: &Target, token: u64) -> Result<()> {
-        write!(self, |conn| leases::release(conn, target, token))
-    }
-
-    async fn release_interrupted(&self, row: RowId, token: u64, now_ms: i64) -> Result<StoredRow> {
-        write!(self, |conn| crate::release::release_interrupted(
-            conn, row, token, now_ms
-        ))
-    }
-
-    async fn begin_attempt(
-        &self,
-        row: RowId,
-        stage: Stage,
-        token: u64,
-        now_ms: i64,
-    ) -> Result<AttemptId> {
-        write!(self, |conn| history::begin(conn, row, stage, token, now_ms))
-    }
-
-    async fn finish_attempt(
-        &self,
-        attempt: AttemptId,
-        outcome: &Outcome,
-        after: &RowAfter,
-        token: u64,
-        now_ms: i64,
-    ) -> Result<StoredRow> {
-        write!(self, |conn| history::finish(
-            conn, attempt, outcome, after, token, now_ms
-        ))
-    }
-
-    async fn retry(
-        &self,
-        target: &Target,
-        opkg: &Name,
-        reason: &str,
-        now_ms: i64,
-    ) -> Result<StoredRow> {
-        write!(self, |conn| rows::retry(conn, target, opkg, reason, now_ms))
-    }
-
-    async fn rerun(
-        &self,
-        target: &Target,
-        opkg: &Name,
-        from: Stage,
-        now_ms: i64,
-    ) -> Result<StoredRow> {
-        write!(self, |conn| rows::rerun(conn, target, opkg, from, now_ms))
-    }
-
-    async fn phase(&self) -> Result<Phase> {
-        read!(self, |conn| cluster::phase(conn))
-    }
-
-    async fn set_phase(&self, phase: Phase, now_ms: i64) -> Result<()> {
-        write!(self, |conn| cluster::set_phase(conn, phase, now_ms))
-    }
-
-    async fn config_set(
-        &self,
-        opkg: &Name,
-        image: Option<&Name>,
-        key: &str,
-        value: &str,
-    ) -> Result<()> {
-        write!(self, |conn| cluster::config_set(
-            conn, opkg, image, key, value
-        ))
-    }
-
-    async fn config_values(
-        &self,
-        opkg: &Name,
-        image: Option<&Name>,
-    ) -> Result<Vec<(String, String)>> {
-        read!(self, |conn| cluster::config_values(conn, opkg, image))
-    }
-
-    async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
-        read!(self, |conn| history::list(conn, filter))
-    }
-}
+crate::store_impl::impl_store!(SqliteStore, MIGRATOR);

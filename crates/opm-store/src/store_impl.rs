@@ -1,0 +1,255 @@
+//! The `Store` implementation both backends share: every method runs its
+//! concern module's function in one write transaction or on one pooled
+//! connection. A backend provides `pool` (an sqlx pool), `write()` (a
+//! transaction that already holds the database's write lock) and a migrator.
+
+/// Runs one state change in a write transaction; an error rolls it back.
+macro_rules! write {
+    ($self:ident, |$conn:ident| $body:expr) => {{
+        let mut tx = $self.write().await?;
+        let $conn = &mut *tx;
+        let out = $body.await?;
+        tx.commit().await?;
+        Ok(out)
+    }};
+}
+pub(crate) use write;
+
+/// Runs a read on one pooled connection.
+macro_rules! read {
+    ($self:ident, |$conn:ident| $body:expr) => {{
+        let mut pooled = $self.pool.acquire().await?;
+        let $conn = &mut *pooled;
+        $body.await
+    }};
+}
+pub(crate) use read;
+
+/// Implements [`Store`](crate::Store) for a backend type with its migrator.
+macro_rules! impl_store {
+    ($backend:ty, $migrator:expr) => {
+        const _: () = {
+            use opm_model::{Lease, Name, Phase, Stage, Target};
+
+            use $crate::error::Result;
+            use $crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
+            use $crate::nodes::{Image, NewNode, Node};
+            use $crate::opkgs::{Opkg, OpkgImport};
+            use $crate::rows::{RowId, RowPage, Scope, StoredRow};
+            use $crate::store_impl::{read, write};
+
+            impl $crate::store::Store for $backend {
+                async fn migrate(&self) -> Result<()> {
+                    $migrator.run(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn register_head_node(&self, name: &Name) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::register_head(conn, name))
+                }
+
+                async fn add_node(&self, node: &NewNode) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::add_node(conn, node))
+                }
+
+                async fn remove_node(&self, name: &Name) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::remove_node(conn, name))
+                }
+
+                async fn nodes(&self) -> Result<Vec<Node>> {
+                    read!(self, |conn| $crate::nodes::nodes(conn))
+                }
+
+                async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
+                    read!(self, |conn| $crate::nodes::group_members(conn, group))
+                }
+
+                async fn add_image(&self, image: &Image) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::add_image(conn, image))
+                }
+
+                async fn remove_image(&self, name: &Name) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::remove_image(conn, name))
+                }
+
+                async fn images(&self) -> Result<Vec<Image>> {
+                    read!(self, |conn| $crate::nodes::images(conn))
+                }
+
+                async fn import_opkg(&self, opkg: &OpkgImport, now_ms: i64) -> Result<()> {
+                    write!(self, |conn| $crate::opkgs::import(conn, opkg, now_ms))
+                }
+
+                async fn select_opkg_for_group(&self, opkg: &Name, group: &Name) -> Result<()> {
+                    write!(self, |conn| $crate::opkgs::select(conn, opkg, group))
+                }
+
+                async fn opkgs(&self) -> Result<Vec<Opkg>> {
+                    read!(self, |conn| $crate::opkgs::opkgs(conn))
+                }
+
+                async fn request(
+                    &self,
+                    target: &Target,
+                    opkg: &Name,
+                    stage: Stage,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::rows::request(
+                        conn, target, opkg, stage, now_ms
+                    ))
+                }
+
+                async fn row(&self, target: &Target, opkg: &Name) -> Result<StoredRow> {
+                    read!(self, |conn| $crate::rows::row(conn, target, opkg))
+                }
+
+                async fn pending_rows(
+                    &self,
+                    scope: &Scope,
+                    after: Option<RowId>,
+                    limit: u32,
+                ) -> Result<RowPage> {
+                    read!(self, |conn| $crate::rows::pending(
+                        conn, scope, after, limit
+                    ))
+                }
+
+                async fn rows_for_opkg(&self, opkg: &Name) -> Result<Vec<StoredRow>> {
+                    read!(self, |conn| $crate::rows::for_opkg(conn, opkg))
+                }
+
+                async fn rows_for_target(&self, target: &Target) -> Result<Vec<StoredRow>> {
+                    read!(self, |conn| $crate::rows::for_target(conn, target))
+                }
+
+                async fn all_rows(&self, after: Option<RowId>, limit: u32) -> Result<RowPage> {
+                    read!(self, |conn| $crate::rows::all(conn, after, limit))
+                }
+
+                async fn acquire_lease(
+                    &self,
+                    target: &Target,
+                    owner: &str,
+                    ttl_ms: i64,
+                    now_ms: i64,
+                ) -> Result<Lease> {
+                    write!(self, |conn| $crate::leases::acquire(
+                        conn, target, owner, ttl_ms, now_ms
+                    ))
+                }
+
+                async fn renew_lease(
+                    &self,
+                    target: &Target,
+                    token: u64,
+                    ttl_ms: i64,
+                    now_ms: i64,
+                ) -> Result<Lease> {
+                    write!(self, |conn| $crate::leases::renew(
+                        conn, target, token, ttl_ms, now_ms
+                    ))
+                }
+
+                async fn release_lease(&self, target: &Target, token: u64) -> Result<()> {
+                    write!(self, |conn| $crate::leases::release(conn, target, token))
+                }
+
+                async fn release_interrupted(
+                    &self,
+                    row: RowId,
+                    token: u64,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::release::release_interrupted(
+                        conn, row, token, now_ms
+                    ))
+                }
+
+                async fn begin_attempt(
+                    &self,
+                    row: RowId,
+                    stage: Stage,
+                    token: u64,
+                    now_ms: i64,
+                ) -> Result<AttemptId> {
+                    write!(self, |conn| $crate::history::begin(
+                        conn, row, stage, token, now_ms
+                    ))
+                }
+
+                async fn finish_attempt(
+                    &self,
+                    attempt: AttemptId,
+                    outcome: &Outcome,
+                    after: &RowAfter,
+                    token: u64,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::history::finish(
+                        conn, attempt, outcome, after, token, now_ms
+                    ))
+                }
+
+                async fn retry(
+                    &self,
+                    target: &Target,
+                    opkg: &Name,
+                    reason: &str,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::rows::retry(
+                        conn, target, opkg, reason, now_ms
+                    ))
+                }
+
+                async fn rerun(
+                    &self,
+                    target: &Target,
+                    opkg: &Name,
+                    from: Stage,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::rows::rerun(
+                        conn, target, opkg, from, now_ms
+                    ))
+                }
+
+                async fn phase(&self) -> Result<Phase> {
+                    read!(self, |conn| $crate::cluster::phase(conn))
+                }
+
+                async fn set_phase(&self, phase: Phase, now_ms: i64) -> Result<()> {
+                    write!(self, |conn| $crate::cluster::set_phase(conn, phase, now_ms))
+                }
+
+                async fn config_set(
+                    &self,
+                    opkg: &Name,
+                    image: Option<&Name>,
+                    key: &str,
+                    value: &str,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::cluster::config_set(
+                        conn, opkg, image, key, value
+                    ))
+                }
+
+                async fn config_values(
+                    &self,
+                    opkg: &Name,
+                    image: Option<&Name>,
+                ) -> Result<Vec<(String, String)>> {
+                    read!(self, |conn| $crate::cluster::config_values(
+                        conn, opkg, image
+                    ))
+                }
+
+                async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
+                    read!(self, |conn| $crate::history::list(conn, filter))
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_store;
