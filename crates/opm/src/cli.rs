@@ -259,6 +259,13 @@ pub enum OpkgCommand {
     /// path and their dependencies and conflicts among the imported opkgs.
     /// Every source is checked first; if any is invalid nothing is imported.
     Import {
+        /// The cluster's distribution (NAME or NAME-VERSION), for relations
+        /// under <dist> filters. Without it only unfiltered blocks count.
+        #[arg(long, value_name = "D")]
+        dist: Option<String>,
+        /// The cluster's architecture, for relations under <arch> filters.
+        #[arg(long, value_name = "A")]
+        arch: Option<String>,
         /// Opkg source directories or config.xml files.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,

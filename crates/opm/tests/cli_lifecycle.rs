@@ -115,8 +115,13 @@ fn nodes_and_images_are_added_listed_and_removed() {
     );
     site.refused(&["image", "remove", "compute"], "used by node(s) n2");
     site.ok(&["node", "remove", "n2"]);
-    site.ok(&["image", "remove", "compute"]);
+    assert_eq!(
+        site.json(&["image", "remove", "compute"]),
+        json!({"removed": "compute"})
+    );
     assert_eq!(site.json(&["image", "list"]), json!([]));
+    let added = site.json(&["image", "add", "other", "--path", "img"]);
+    assert_eq!(added["name"], "other");
     let names: Vec<Value> = site
         .json(&["node", "list"])
         .as_array()
@@ -173,14 +178,24 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
         out,
         "added node n3 (groups: oscar_clients)\n  request finished on node n3 / alpha (new row)\n"
     );
-    site.ok(&["node", "add", "g2", "--group", "gpu"]);
+    let added = site.json(&["node", "add", "g2", "--group", "gpu"]);
+    assert_eq!(
+        added,
+        json!({"added": "g2", "groups": ["gpu"], "requests": [
+            {"target": {"kind": "node", "name": "g2"}, "package": "beta",
+             "requested": "finished", "create": true}
+        ]})
+    );
     let rows = requested(&site);
     assert!(rows.contains(&row("node n3", "alpha", "finished")));
     assert!(rows.contains(&row("node g2", "beta", "finished")));
     assert!(!rows.iter().any(|(t, p, _)| t == "node g2" && p == "alpha"));
 
     // Removing a node drops its rows.
-    site.ok(&["node", "remove", "n3"]);
+    assert_eq!(
+        site.json(&["node", "remove", "n3"]),
+        json!({"removed": "n3"})
+    );
     assert!(!requested(&site).iter().any(|(t, _, _)| t == "node n3"));
 }
 
@@ -334,4 +349,16 @@ fn cluster_phase_is_shown_and_set() {
         assert_eq!(site.ok(&["cluster", "phase", phase]), format!("{phase}\n"));
         assert_eq!(site.json(&["cluster", "phase"]), json!({"phase": phase}));
     }
+}
+
+#[test]
+fn relations_under_dist_filters_count_for_the_dist_given() {
+    let filtered = "  <requires>\n    <filters>\n      <dist>debian</dist>\n    </filters>\n    <pkg>opkg-munge</pkg>\n  </requires>";
+    let site = Site::init();
+    let munge = site.opkg("munge", "");
+    let slurm = site.opkg("slurm", filtered);
+    site.ok(&["opkg", "import", &munge, &slurm]);
+    assert_eq!(site.json(&["opkg", "list"])[1]["depends"], json!([]));
+    site.ok(&["opkg", "import", "--dist", "debian-12", &munge, &slurm]);
+    assert_eq!(site.json(&["opkg", "list"])[1]["depends"], json!(["munge"]));
 }

@@ -34,7 +34,17 @@ pub fn run(command: ConfigCommand, settings: &Settings, printer: Printer) -> any
                 store.close().await;
                 outcome
             })?;
-            if !printer.json() {
+            if printer.json() {
+                let values: BTreeMap<&str, &str> = pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect();
+                printer.print_json(&serde_json::json!({
+                    "package": package,
+                    "image": image,
+                    "set": values,
+                }))?;
+            } else {
                 let scope = image
                     .as_ref()
                     .map_or_else(|| "every target".to_owned(), |i| format!("image {i}"));

@@ -28,7 +28,12 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
                 store.close().await;
                 outcome
             })?;
-            if !printer.json() {
+            if printer.json() {
+                printer.print_json(&ImageEntry {
+                    name: name.to_string(),
+                    path: root.display().to_string(),
+                })?;
+            } else {
                 printer.line(format_args!("added image {name} at {}", root.display()));
             }
             Ok(Exit::Success)
@@ -41,7 +46,9 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
                 store.close().await;
                 outcome
             })?;
-            if !printer.json() {
+            if printer.json() {
+                printer.print_json(&serde_json::json!({ "removed": name }))?;
+            } else {
                 printer.line(format_args!("removed image {name} and its rows"));
             }
             Ok(Exit::Success)

@@ -31,7 +31,9 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
             let outcome = store.remove_node(&name).await.map_err(store_error);
             store.close().await;
             outcome?;
-            if !printer.json() {
+            if printer.json() {
+                printer.print_json(&serde_json::json!({ "removed": name }))?;
+            } else {
                 printer.line(format_args!("removed node {name} and its rows"));
             }
             Ok(Exit::Success)
@@ -69,7 +71,13 @@ async fn add(
         std::iter::once(node).chain(requests(&changes)).collect(),
     )
     .await?;
-    if !printer.json() {
+    if printer.json() {
+        printer.print_json(&serde_json::json!({
+            "added": name,
+            "groups": joined,
+            "requests": changes,
+        }))?;
+    } else {
         let groups: Vec<&str> = joined.iter().map(Name::as_str).collect();
         printer.line(format_args!(
             "added node {name} (groups: {})",

@@ -19,7 +19,10 @@ use crate::settings::Settings;
 /// Runs `opm opkg ...`.
 pub fn run(command: OpkgCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     match command {
-        OpkgCommand::Import { paths } => super::opkg_import::import(&paths, settings, printer),
+        OpkgCommand::Import { dist, arch, paths } => {
+            let platform = (dist.as_deref().map(Dist::parse), arch);
+            super::opkg_import::import(&paths, &platform, settings, printer)
+        }
         OpkgCommand::List => super::opkg_import::list(settings, printer),
         OpkgCommand::Check { strict, paths } => {
             let level = if strict {

@@ -5,13 +5,15 @@
 //! imported. Opkg-to-opkg relations (SPEC §1.4) are resolved over the new
 //! sources together with the already imported ones (re-read from their
 //! recorded source), so an opkg that requires a capability of one imported
-//! later gets its dependency when that one arrives.
+//! later gets its dependency when that one arrives. Relations under
+//! `<dist>`/`<arch>` filters count for the `--dist`/`--arch` given, as in
+//! `opm opkg show`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use opm_model::Name;
-use opm_opkg::{Graph, Opkg, OpkgError, config_path};
+use opm_opkg::{Dist, Graph, Opkg, OpkgError, config_path};
 use opm_store::{Change, OpenMode, OpkgImport, Store};
 use serde::Serialize;
 
@@ -38,8 +40,16 @@ struct ImportReport {
     given: bool,
 }
 
-/// Runs `opm opkg import PATH...`.
-pub fn import(paths: &[PathBuf], settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+/// The cluster's (dist, arch) that relation filters are judged by.
+pub type Platform = (Option<Dist>, Option<String>);
+
+/// Runs `opm opkg import [--dist D] [--arch A] PATH...`.
+pub fn import(
+    paths: &[PathBuf],
+    platform: &Platform,
+    settings: &Settings,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
     let sources = read_all(paths)?;
     let reports = block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
@@ -69,7 +79,7 @@ pub fn import(paths: &[PathBuf], settings: &Settings, printer: Printer) -> anyho
         }
         let all: Vec<&Source> = sources.iter().chain(known.values()).collect();
         let parsed: Vec<Opkg> = all.iter().map(|s| s.opkg.clone()).collect();
-        let graph = Graph::of(&parsed, None, None);
+        let graph = Graph::of(&parsed, platform.0.as_ref(), platform.1.as_deref());
         let now = now_ms();
         let mut reports = Vec::new();
         let mut changes = Vec::new();
