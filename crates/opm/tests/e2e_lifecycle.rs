@@ -265,6 +265,9 @@ fn expected(list: &[(&str, &str)]) -> Vec<(String, String)> {
     hooks
 }
 
+/// (opkg, hook) pairs.
+type Hooks = Vec<(&'static str, &'static str)>;
+
 fn skip_without_image() -> bool {
     if let Some(why) = image_unavailable() {
         eprintln!("SKIPPED: image root: {why}");
@@ -295,7 +298,7 @@ fn each_phase_runs_exactly_its_gated_stages_with_the_script_contract() {
     // Per phase: the stage the head rows reach, the hooks the head runs,
     // the hooks the image runs, and the exit code of the pass (3 while a
     // later gate holds work back).
-    let walk: [(&str, &str, Vec<(&str, &str)>, Vec<(&str, &str)>, i32); 7] = [
+    let walk: [(&str, &str, Hooks, Hooks, i32); 7] = [
         (
             "setup_wizard",
             "run-configurator",
