@@ -245,3 +245,42 @@ fn config_values_override_the_form_defaults_per_opkg_and_per_image() {
     assert_eq!(shown["values"][1]["value"], "y");
     insta::assert_snapshot!("config_show_text", site.ok(&["config", "show", "pkg"]));
 }
+
+#[test]
+fn status_watch_redraws_until_the_rows_settle() {
+    let site = installed_site();
+    let mut watch = site
+        .command(&["--json", "status", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it draw the unsettled row at least once, then settle it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        watch.try_wait().unwrap().is_none(),
+        "a pending row keeps it watching"
+    );
+    site.ok(&["request", "pkg", "--stage", "1", "--server"]);
+    // A guard against hanging, not a timing claim.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while watch.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status --watch never returned"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = watch.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let frames: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(frames.len() >= 2, "{frames:?}");
+    assert_eq!(frames[0][0]["requested"], "finished");
+    assert_eq!(
+        frames.last().unwrap()[0]["requested"],
+        "should_not_be_installed"
+    );
+}

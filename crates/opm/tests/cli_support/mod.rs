@@ -57,6 +57,32 @@ impl Site {
         self.opm_db(&format!("sqlite:{}", self.db().display()), args)
     }
 
+    /// The `opm` command for this site, not yet started (for a test that
+    /// talks to a running process).
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("opm"));
+        for var in [
+            "OPM_DB",
+            "OPM_CONF",
+            "OPM_ROOT",
+            "OPM_REPO",
+            "OPM_BACKEND",
+            "OPM_SETTINGS",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .current_dir(self.dir.path())
+            .arg("--db")
+            .arg(format!("sqlite:{}", self.db().display()))
+            .arg("--conf")
+            .arg(self.path("opm.conf"))
+            .arg("--settings")
+            .arg(self.path("opm.toml"))
+            .args(args);
+        command
+    }
+
     /// Runs `opm` in the site directory against the database URL `db`.
     pub fn opm_db(&self, db: &str, args: &[&str]) -> Outcome {
         let mut command = Command::cargo_bin("opm").unwrap();
