@@ -168,7 +168,7 @@ struct TargetResult {
     passed: usize,
     failed: usize,
     progressed: bool,
-    held: Option<Waiting>,
+    held: Option<(Target, Waiting)>,
     /// Rows whose stage met transient trouble: not tried again this run.
     deferred: Vec<(RowId, Waiting)>,
 }
@@ -254,6 +254,9 @@ impl<S: Store + 'static> Engine<S> {
         let wait_ms = i64::try_from(self.config.lease_wait.as_millis()).unwrap_or(i64::MAX);
         let mut round_waits = 0;
         let mut deferred: BTreeMap<RowId, Waiting> = BTreeMap::new();
+        // Targets whose lease another live owner kept past the wait: not
+        // waited for again in this run.
+        let mut given_up: BTreeMap<Target, Waiting> = BTreeMap::new();
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
@@ -319,6 +322,9 @@ impl<S: Store + 'static> Engine<S> {
             let permits = Arc::new(Semaphore::new(self.config.jobs.max(1)));
             let snapshot = Arc::new(snapshot);
             for (target, target_works) in works {
+                if given_up.contains_key(&target) {
+                    continue;
+                }
                 let engine = Arc::clone(self);
                 let permits = Arc::clone(&permits);
                 let snapshot = Arc::clone(&snapshot);
@@ -327,13 +333,14 @@ impl<S: Store + 'static> Engine<S> {
                     engine.work_target(&snapshot, target, target_works).await
                 });
             }
-            let mut held = Vec::new();
             while let Some(joined) = tasks.join_next().await {
                 let result = joined.map_err(|error| EngineError::Task(error.to_string()))??;
                 report.passed += result.passed;
                 report.failed += result.failed;
                 progressed |= result.progressed;
-                held.extend(result.held);
+                if let Some((target, waiting)) = result.held {
+                    given_up.insert(target, waiting);
+                }
                 deferred.extend(result.deferred);
             }
             if !progressed && leased && self.clock.now_ms() - started < wait_ms {
@@ -344,7 +351,7 @@ impl<S: Store + 'static> Engine<S> {
                 continue;
             }
             if !progressed {
-                blocked.extend(held);
+                blocked.extend(given_up.into_values());
                 report.errors = errors;
                 report.blocked = blocked;
                 return Ok(report);
@@ -449,7 +456,7 @@ impl<S: Store + 'static> Engine<S> {
                 }
                 Err(waiting) => {
                     return Ok(TargetResult {
-                        held: Some(waiting),
+                        held: Some((target, waiting)),
                         ..TargetResult::default()
                     });
                 }

@@ -356,3 +356,85 @@ async fn independent_client_parts_on_one_image_share_one_transaction() {
         )]
     );
 }
+
+#[tokio::test]
+async fn a_target_leased_elsewhere_is_reported_with_its_owner_and_left_alone() {
+    let world = World::new().await;
+    world.import("solo", &[]).await;
+    world.request(&head(), "solo", Stage::Finished).await;
+    world.request(&image(), "solo", Stage::Finished).await;
+    let now = opm_engine::Clock::now_ms(&SystemClock);
+    // Another machine's owner: liveness unknown, only the expiry counts.
+    world
+        .store
+        .acquire_lease(&head(), "elsewhere:1:1", 60_000, now)
+        .await
+        .unwrap();
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Blocked, "{report:?}");
+    assert_eq!(report.blocked.len(), 1, "{report:?}");
+    assert!(
+        report.blocked[0]
+            .reason
+            .starts_with("node head is being worked by elsewhere:1:1 until "),
+        "{report:?}"
+    );
+    // The image, a separate target, went ahead.
+    assert_eq!(
+        world.row(&image(), "solo").await.current,
+        Some(Stage::Finished)
+    );
+    assert_eq!(
+        world.row(&head(), "solo").await.current,
+        Some(Stage::ShouldNotBeInstalled)
+    );
+}
+
+#[tokio::test]
+async fn a_dead_local_owner_is_taken_over_at_once() {
+    let world = World::new().await;
+    world.import("solo", &[]).await;
+    world.request(&head(), "solo", Stage::Finished).await;
+    let now = opm_engine::Clock::now_ms(&SystemClock);
+    // An owner on this host whose pid now belongs to another process (a
+    // start time it cannot have): the owner is gone, its lease lapses now.
+    let gone = format!("testhost:{}:{}", std::process::id(), u64::MAX);
+    let lease = world
+        .store
+        .acquire_lease(&head(), &gone, 600_000, now)
+        .await
+        .unwrap();
+    let row = world
+        .store
+        .row(&head(), &name(NameKind::Opkg, "solo"))
+        .await
+        .unwrap();
+    world
+        .store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, now)
+        .await
+        .unwrap();
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let history = world
+        .store
+        .history(&HistoryFilter {
+            target: Some(head()),
+            opkg: Some(name(NameKind::Opkg, "solo")),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        history[0].result,
+        Some(opm_store::AttemptResult::Interrupted)
+    );
+    assert_eq!(history[1].stage, Some(Stage::ShouldBeInstalled));
+    assert!(
+        history[1]
+            .output
+            .contains("previous attempt was interrupted")
+    );
+}
