@@ -26,6 +26,8 @@ use crate::printer::Printer;
 /// The example opkgs the demo installs; `altqueue` is only packed, to show
 /// that asking for it next to `jobqueue` is refused.
 const INSTALLED: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
+/// The opkg the demo removes at the end, uninstall scripts and all.
+const REMOVED: &str = "motd";
 /// The opkg that conflicts with `jobqueue`.
 const CONFLICTING: &str = "altqueue";
 /// Every example opkg the demo packs.
@@ -133,8 +135,8 @@ pub enum Step {
         args: Vec<OsString>,
         /// The exit code that lets the demo go on.
         expect: Expect,
-        /// The phase this step's `opm run` works in, for the summary.
-        timed: Option<Phase>,
+        /// What this `opm run` is for, as the summary lists its time.
+        timed: Option<String>,
     },
     /// Plant the failure: create the marker file the failing script checks.
     PlantFailure,
@@ -150,11 +152,11 @@ fn opm(args: &[&str], expect: Expect) -> Step {
     }
 }
 
-fn opm_run(phase: Phase, expect: Expect) -> Step {
+fn opm_run(label: String, expect: Expect) -> Step {
     Step::Opm {
         args: vec![OsString::from("run")],
         expect,
-        timed: Some(phase),
+        timed: Some(label),
     }
 }
 
@@ -221,7 +223,7 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
         }
         steps.push(opm(&["cluster", "phase", phase.name()], Expect::Success));
         if phase == Phase::BuildImage {
-            steps.push(opm_run(phase, Expect::Failure));
+            steps.push(opm_run(format!("at {}", phase.name()), Expect::Failure));
             steps.push(opm(&["status"], Expect::Report));
             steps.push(Step::FixFailure);
             steps.push(opm(
@@ -236,9 +238,13 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
                 Expect::Success,
             ));
         }
-        steps.push(opm_run(phase, Expect::DoneForNow));
+        steps.push(opm_run(format!("at {}", phase.name()), Expect::DoneForNow));
     }
     steps.push(Step::Say("the result".to_owned()));
+    steps.push(opm(&["status"], Expect::Report));
+    steps.push(Step::Say(format!("take {REMOVED} down again")));
+    steps.push(opm(&["remove", REMOVED], Expect::Success));
+    steps.push(opm_run(format!("to remove {REMOVED}"), Expect::Success));
     steps.push(opm(&["status"], Expect::Report));
     steps
 }
@@ -246,8 +252,8 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
 /// One `opm run` and how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timing {
-    /// The phase it ran in.
-    pub phase: Phase,
+    /// What it was for: the phase it ran in, or the removal.
+    pub label: String,
     /// Its exit code.
     pub code: i32,
     /// Its wall time.
@@ -352,8 +358,8 @@ pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
                         layout.database().display()
                     );
                 }
-                if let Some(phase) = timed {
-                    timings.push(Timing { phase, code, took });
+                if let Some(label) = timed {
+                    timings.push(Timing { label, code, took });
                 }
             }
         }
@@ -369,8 +375,8 @@ fn summary(layout: &Layout, image: bool, timings: &[Timing], total: Duration) ->
     for timing in timings {
         let _ = writeln!(
             text,
-            "opm run at {:<14} exit {}  {:>7.3} s",
-            timing.phase.name(),
+            "opm run {:<17} exit {}  {:>7.3} s",
+            timing.label,
             timing.code,
             timing.took.as_secs_f64()
         );
@@ -593,7 +599,14 @@ mod tests {
                 .unwrap();
             assert_eq!(args[at + 1], "run", "phase {}", phase.name());
         }
-        assert_eq!(args.last().unwrap(), "status");
+        let after_complete = args
+            .iter()
+            .position(|a| a == "cluster phase complete")
+            .unwrap();
+        assert_eq!(
+            args[after_complete + 1..],
+            ["run", "status", "remove motd", "run", "status"]
+        );
     }
 
     #[test]
@@ -617,17 +630,17 @@ mod tests {
             steps[build_image + 1],
             Step::Opm {
                 expect: Expect::Failure,
-                timed: Some(Phase::BuildImage),
+                timed: Some(ref label),
                 ..
-            }
+            } if label == "at build_image"
         ));
         assert!(matches!(
             steps[retry + 1],
             Step::Opm {
                 expect: Expect::DoneForNow,
-                timed: Some(Phase::BuildImage),
+                timed: Some(ref label),
                 ..
-            }
+            } if label == "at build_image"
         ));
         assert_eq!(
             steps.iter().filter(|s| **s == Step::PlantFailure).count(),
