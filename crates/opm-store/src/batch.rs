@@ -7,7 +7,7 @@
 use opm_model::{Name, Stage, Target};
 
 use crate::error::Result;
-use crate::nodes::{self, NewNode};
+use crate::nodes::{self, Image, NewNode};
 use crate::opkgs::{self, OpkgImport};
 use crate::sqlite::SqliteStore;
 use crate::{cluster, rows};
@@ -17,6 +17,8 @@ use crate::{cluster, rows};
 pub enum Change {
     /// Add a compute node (see `Store::add_node`).
     AddNode(NewNode),
+    /// Add an image (see `Store::add_image`).
+    AddImage(Image),
     /// Import an opkg at a time (see `Store::import_opkg`).
     Import {
         /// What to import.
@@ -69,6 +71,7 @@ impl SqliteStore {
             let conn = &mut *tx;
             match change {
                 Change::AddNode(node) => nodes::add_node(conn, node).await?,
+                Change::AddImage(image) => nodes::add_image(conn, image).await?,
                 Change::Import { opkg, at_ms } => opkgs::import(conn, opkg, *at_ms).await?,
                 Change::Select { opkg, group } => opkgs::select(conn, opkg, group).await?,
                 Change::Request {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{fresh, group, image_name, import, node, node_name, opkg};
+use common::{fresh, group, image, image_name, import, node, node_name, opkg};
 use opm_model::Stage;
-use opm_store::{Batch, Change, NewNode, Store, StoreError};
+use opm_store::{Batch, Change, Image, NewNode, Store, StoreError};
 
 #[tokio::test]
 async fn every_change_of_a_batch_lands_in_order() {
@@ -22,6 +22,15 @@ async fn every_change_of_a_batch_lands_in_order() {
                 groups: vec![group("rack1")],
                 image: None,
             }),
+            Change::AddImage(Image {
+                name: image_name("compute"),
+                root: "/srv/images/compute".into(),
+            }),
+            Change::Request {
+                target: image("compute"),
+                opkg: opkg("pkg"),
+                stage: Stage::Finished,
+            },
             Change::Select {
                 opkg: opkg("pkg"),
                 group: group("rack1"),
@@ -44,6 +53,8 @@ async fn every_change_of_a_batch_lands_in_order() {
     assert_eq!(opkgs[0].imported_at_ms, 5);
     assert_eq!(opkgs[0].groups, vec![group("rack1")]);
     let row = store.row(&node("n1"), &opkg("pkg")).await.unwrap();
+    assert_eq!(row.row.requested, Stage::Finished);
+    let row = store.row(&image("compute"), &opkg("pkg")).await.unwrap();
     assert_eq!(row.row.requested, Stage::Finished);
     assert_eq!(
         store.config_values(&opkg("pkg"), None).await.unwrap(),
