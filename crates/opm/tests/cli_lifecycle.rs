@@ -162,6 +162,16 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
     let list = site.json(&["opkg", "list"]);
     assert_eq!(list[0]["groups"], json!(["oscar_clients"]));
     assert_eq!(list[1]["groups"], json!(["gpu"]));
+    // An image added later gets what is installed.
+    std::fs::create_dir(site.path("img2")).unwrap();
+    let added = site.ok(&["image", "add", "later", "--path", "img2"]);
+    assert!(
+        added.ends_with(
+            "\n  request finished on image later / alpha (new row)\n  request finished on image later / beta (new row)\n"
+        ),
+        "{added}"
+    );
+    site.ok(&["image", "remove", "later"]);
     // Installing again changes nothing.
     assert_eq!(
         site.ok(&["install", "alpha"]),

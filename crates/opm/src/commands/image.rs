@@ -1,14 +1,16 @@
 //! `opm image add|list|remove`: node images, whose root filesystems live
-//! on the head node.
+//! on the head node. An image added after `opm install` gets rows for the
+//! installed opkgs, as the images present at install time did.
 
 use std::path::Path;
 
-use opm_model::Name;
-use opm_store::{Image, OpenMode, Store};
+use opm_model::{Name, Stage, Target};
+use opm_plan::RequestChange;
+use opm_store::{Change, Image, OpenMode, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::ImageCommand;
-use crate::commands::state::block_on;
+use crate::commands::state::{Snapshot, apply, block_on, requests};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -18,23 +20,23 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
     match command {
         ImageCommand::Add { name, path } => {
             let root = image_root(&path)?;
-            block_on(async {
+            let changes = block_on(async {
                 let store = settings.open_store(OpenMode::Existing).await?;
-                let image = Image {
-                    name: name.clone(),
-                    root: root.clone(),
-                };
-                let outcome = store.add_image(&image).await.map_err(store_error);
+                let outcome = add(&store, &name, &root).await;
                 store.close().await;
                 outcome
             })?;
             if printer.json() {
-                printer.print_json(&ImageEntry {
-                    name: name.to_string(),
-                    path: root.display().to_string(),
-                })?;
+                printer.print_json(&serde_json::json!({
+                    "name": name,
+                    "path": root.display().to_string(),
+                    "requests": changes,
+                }))?;
             } else {
                 printer.line(format_args!("added image {name} at {}", root.display()));
+                for change in &changes {
+                    printer.line(format_args!("  {change}"));
+                }
             }
             Ok(Exit::Success)
         }
@@ -54,6 +56,40 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
             Ok(Exit::Success)
         }
     }
+}
+
+/// Adds the image with a row for every opkg installed on the head node
+/// (requested `finished`): `opm install` puts its opkgs into every image,
+/// so an image added later gets them too.
+async fn add(store: &SqliteStore, name: &Name, root: &Path) -> anyhow::Result<Vec<RequestChange>> {
+    let mut snapshot = Snapshot::load(store).await?;
+    snapshot
+        .cluster
+        .images
+        .insert(name.clone(), root.to_path_buf());
+    let head = snapshot.head();
+    let changes: Vec<RequestChange> = snapshot
+        .cluster
+        .rows_on(&head)
+        .filter(|row| row.requested == Stage::Finished)
+        .map(|row| RequestChange {
+            target: Target::image(name.clone()),
+            package: row.package.clone(),
+            requested: Stage::Finished,
+            create: true,
+        })
+        .collect();
+    snapshot.apply_checked(&changes)?;
+    let image = Change::AddImage(Image {
+        name: name.clone(),
+        root: root.to_path_buf(),
+    });
+    apply(
+        store,
+        std::iter::once(image).chain(requests(&changes)).collect(),
+    )
+    .await?;
+    Ok(changes)
 }
 
 /// The image root as stored: an existing directory, made absolute so
