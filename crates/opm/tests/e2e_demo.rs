@@ -137,3 +137,31 @@ fn missing_example_opkgs_are_named_with_what_to_do() {
     assert!(stderr.contains("--examples DIR"), "{stderr}");
     assert!(!demo_dir.exists(), "nothing was created");
 }
+
+#[test]
+fn another_user_than_root_is_told_what_to_do_and_nothing_is_created() {
+    let root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    if !root || !setpriv {
+        eprintln!("SKIPPED: needs root and setpriv to run opm demo as another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_opm"))
+        .args(["demo", "--dir"])
+        .arg(&demo_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("opm demo needs root (running as uid 65534)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run it as root"), "{stderr}");
+    assert!(!demo_dir.exists());
+}

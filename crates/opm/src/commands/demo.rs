@@ -292,7 +292,9 @@ pub fn count_runs(log: &str) -> ScriptRuns {
 /// Runs the demo.
 pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    // Bad input is found before anything is created.
+    // Found before anything is created: the demo cannot work as another
+    // user, and bad input.
+    require_root()?;
     let examples = examples_dir(args.examples)?;
     let layout = Layout {
         dir: demo_dir(args.dir)?,
@@ -466,6 +468,23 @@ fn demo_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create demo directory {}", dir.display()))?;
     std::path::absolute(&dir).with_context(|| format!("cannot resolve {}", dir.display()))
+}
+
+/// dpkg refuses to work for anyone but root, even in a sandbox root of
+/// one's own, and chroot into the image needs root too.
+fn require_root() -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    let uid = std::fs::metadata("/proc/self").map(|meta| meta.uid());
+    match uid {
+        Ok(0) => Ok(()),
+        Ok(uid) => bail!(
+            "opm demo needs root (running as uid {uid}): dpkg refuses other users even in \
+             a sandbox root, and entering the image needs chroot; nothing was created; run it \
+             as root, e.g. in a throwaway container"
+        ),
+        Err(error) => Err(anyhow::Error::new(error).context("cannot tell which user runs opm")),
+    }
 }
 
 /// The example opkgs: `--examples`, else `examples/opkgs` of the current
