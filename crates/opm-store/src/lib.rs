@@ -3,8 +3,9 @@
 //! configuration values.
 //!
 //! The entry point is the [`Store`] trait; [`SqliteStore::open`] gives the
-//! SQLite implementation (a later PostgreSQL backend adds a sibling module
-//! and its own migrations folder). Only this crate names sqlx. Neighbours:
+//! SQLite implementation, [`PostgresStore::open`] the PostgreSQL one (each
+//! with its own migrations folder; the SQL of both lives once in the concern
+//! modules, through `db.rs`). Only this crate names sqlx. Neighbours:
 //! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
 //! above.
 
@@ -17,6 +18,7 @@ mod history;
 mod leases;
 mod nodes;
 mod opkgs;
+mod postgres;
 mod release;
 mod rows;
 mod schema;
@@ -32,6 +34,7 @@ pub use history::{
 };
 pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};
+pub use postgres::PostgresStore;
 pub use rows::{RowId, RowPage, Scope, StoredRow};
 pub use schema::OpenMode;
 pub use sqlite::SqliteStore;

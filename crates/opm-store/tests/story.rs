@@ -11,8 +11,8 @@ mod common;
 use common::{group, image, image_name, import, node, node_name, opkg};
 use opm_model::{Phase, Stage, Status};
 use opm_store::{
-    AttemptResult, Event, HistoryFilter, Image, NewNode, OpenMode, Outcome, RowAfter, Scope,
-    SqliteStore, Store, StoreError,
+    AttemptResult, Event, HistoryFilter, Image, NewNode, OpenMode, Outcome, PostgresStore,
+    RowAfter, Scope, SqliteStore, Store, StoreError,
 };
 
 /// One head node `head` is registered; the rest is created here.
@@ -437,6 +437,20 @@ async fn story_on_sqlite() {
 
     // Everything survives a reopen of the file.
     let reopened = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    let rows = reopened.rows_for_opkg(&opkg("slurm")).await.unwrap();
+    assert_eq!(rows.len(), 2);
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let Some((url, store)) = common::fresh_postgres().await else {
+        return;
+    };
+    story(&store).await;
+    store.close().await;
+
+    // Everything survives a reconnect.
+    let reopened = PostgresStore::open(&url, OpenMode::Existing).await.unwrap();
     let rows = reopened.rows_for_opkg(&opkg("slurm")).await.unwrap();
     assert_eq!(rows.len(), 2);
 }

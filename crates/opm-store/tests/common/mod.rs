@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use opm_model::{Name, NameKind, Target};
 use opm_store::{
-    HistoryEntry, HistoryFilter, Image, Node, OpenMode, Opkg, OpkgImport, SqliteStore, Store,
-    StoredRow,
+    HistoryEntry, HistoryFilter, Image, Node, OpenMode, Opkg, OpkgImport, PostgresStore,
+    SqliteStore, Store, StoredRow,
 };
 
 /// An opkg name.
@@ -61,6 +61,18 @@ pub async fn fresh() -> (tempfile::TempDir, PathBuf, SqliteStore) {
     store.migrate().await.unwrap();
     store.register_head_node(&node_name("head")).await.unwrap();
     (dir, path, store)
+}
+
+/// A migrated PostgreSQL store with head node `head`, in a fresh database
+/// of its own, with that database's URL; `None` (after a loud SKIPPED line)
+/// when no PostgreSQL server can be had.
+pub async fn fresh_postgres() -> Option<(String, PostgresStore)> {
+    let server = opm_testkit::postgres()?;
+    let url = server.fresh_database().await.unwrap();
+    let store = PostgresStore::open(&url, OpenMode::Create).await.unwrap();
+    store.migrate().await.unwrap();
+    store.register_head_node(&node_name("head")).await.unwrap();
+    Some((url, store))
 }
 
 /// Everything the store shows, to prove a refused call changed nothing.
