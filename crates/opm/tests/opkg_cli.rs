@@ -200,11 +200,16 @@ fn check_looks_at_the_scripts_of_a_source_directory() {
     let out = sandbox.opm_in(dir.path(), &["opkg", "check", "src"]);
     assert_eq!(out.code, Some(2));
     assert!(
-        out.stdout.starts_with("src/scripts:1:1: error: cannot list src/scripts: "),
+        out.stdout
+            .starts_with("src/scripts:1:1: error: cannot list src/scripts: "),
         "{}",
         out.stdout
     );
-    assert!(out.stdout.ends_with("src: invalid (1 error)\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("src: invalid (1 error)\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
