@@ -188,7 +188,7 @@ impl PackageManager for Dnf {
         let purpose = format!("dnf install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
         self.prepare(root)?;
-        let ran = command.run()?;
+        let ran = rpm::run_install(&command)?;
         if ran.success() {
             Ok(())
         } else {

@@ -177,10 +177,27 @@ pub fn same_version(installed: &str, file: &str) -> bool {
 
 /// Whether a failed install met the leftovers of a run killed in the same
 /// second: rpm names temporary files `PATH;TRANSACTION-ID`, and the id is
-/// the time in seconds.
+/// the time in seconds. rpm says so in full; dnf only reports that
+/// unpacking failed.
 #[must_use]
 pub fn is_temp_name_collision(output: &str) -> bool {
-    output.contains("unpacking of archive failed") && output.contains("cpio: open failed")
+    (output.contains("unpacking of archive failed") && output.contains("cpio: open failed"))
+        || output.contains("Error unpacking rpm package")
+}
+
+/// Runs an install, once more in the next second when it met the temporary
+/// files of a run killed in this one (see [`is_temp_name_collision`]); a
+/// package that cannot be unpacked for any other reason fails again alike.
+///
+/// # Errors
+/// As for [`Invocation::run`].
+pub fn run_install(command: &Invocation) -> Result<Ran> {
+    let ran = command.run()?;
+    if ran.success() || !is_temp_name_collision(&ran.combined()) {
+        return Ok(ran);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    command.run()
 }
 
 /// Whether `rpm --help` lists Debian's `--force-debian`.
@@ -309,13 +326,7 @@ impl PackageManager for Rpm {
         }
         let command =
             install_command(root, force_debian(), &files).within(self.options.run_timeout);
-        let mut ran = command.run()?;
-        if !ran.success() && is_temp_name_collision(&ran.combined()) {
-            // The interrupted run named its temporary files after the same
-            // second's transaction id; the next second's run does not collide.
-            std::thread::sleep(std::time::Duration::from_millis(1100));
-            ran = command.run()?;
-        }
+        let ran = run_install(&command)?;
         if ran.success() {
             Ok(())
         } else {
@@ -469,6 +480,9 @@ mod tests {
         ));
         assert!(!is_temp_name_collision(
             "error: unpacking of archive failed on file /x: cpio: Digest mismatch\n"
+        ));
+        assert!(is_temp_name_collision(
+            "Failed:\n  big-1.0-1.noarch\n\nError unpacking rpm package big-1.0-1.noarch\nError: Transaction failed\n"
         ));
     }
 
