@@ -26,9 +26,9 @@ fn done(stage: Stage) -> RowAfter {
     }
 }
 
-#[tokio::test]
-async fn stale_tokens_are_refused_and_crashes_are_recorded() {
-    let (_dir, _path, store) = fresh().await;
+on_both_backends!(stale_tokens_are_refused_and_crashes_are_recorded);
+
+async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
     let head = node("head");
     store.import_opkg(&import("base"), 1).await.unwrap();
     let row = store

@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{fresh, group, image, image_name, import, node, node_name, opkg, snapshot};
+use common::{group, image, image_name, import, node, node_name, opkg, snapshot};
 use opm_model::{Phase, Stage};
 use opm_store::{Image, NewNode, Store, StoreError};
 
-/// A store with one node, one image, one opkg and one row.
-async fn populated() -> (tempfile::TempDir, opm_store::SqliteStore) {
-    let (dir, _path, store) = fresh().await;
+/// Gives a store one node, one image, one opkg and one row.
+async fn populate(store: &impl Store) {
     store
         .add_image(&Image {
             name: image_name("img1"),
@@ -33,13 +32,13 @@ async fn populated() -> (tempfile::TempDir, opm_store::SqliteStore) {
         .await
         .unwrap();
     store.set_phase(Phase::Addclients, 3).await.unwrap();
-    (dir, store)
 }
 
-#[tokio::test]
-async fn unknown_names_are_typed_errors_and_change_nothing() {
-    let (_dir, store) = populated().await;
-    let before = snapshot(&store).await;
+on_both_backends!(unknown_names_are_typed_errors_and_change_nothing);
+
+async fn unknown_names_are_typed_errors_and_change_nothing(store: &impl Store) {
+    populate(store).await;
+    let before = snapshot(store).await;
 
     let error = store
         .request(&node("n1"), &opkg("nope"), Stage::Finished, 10)
@@ -166,5 +165,5 @@ async fn unknown_names_are_typed_errors_and_change_nothing() {
         "{error:?}"
     );
 
-    assert_eq!(snapshot(&store).await, before);
+    assert_eq!(snapshot(store).await, before);
 }

@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{fresh, import, node, opkg};
+use common::{import, node, opkg};
 use opm_model::{Stage, Status};
 use opm_store::{AttemptResult, HistoryFilter, Store, StoreError};
 
-#[tokio::test]
-async fn a_dead_attempt_is_released_under_the_current_lease_only() {
-    let (_dir, _path, store) = fresh().await;
+on_both_backends!(a_dead_attempt_is_released_under_the_current_lease_only);
+
+async fn a_dead_attempt_is_released_under_the_current_lease_only(store: &impl Store) {
     store.import_opkg(&import("slurm"), 0).await.unwrap();
     let head = node("head");
     let row = store

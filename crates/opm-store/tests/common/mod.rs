@@ -114,3 +114,26 @@ pub async fn snapshot(store: &impl Store) -> Snapshot {
         phase: store.phase().await.unwrap(),
     }
 }
+
+/// Turns `async fn $check(store: &impl Store)` into two tests, `$check::sqlite`
+/// and `$check::postgres`, each on a fresh migrated store with head node `head`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($check:ident) => {
+        mod $check {
+            #[tokio::test]
+            async fn sqlite() {
+                let (_dir, _path, store) = $crate::common::fresh().await;
+                super::$check(&store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some((_url, store)) = $crate::common::fresh_postgres().await else {
+                    return;
+                };
+                super::$check(&store).await;
+            }
+        }
+    };
+}
