@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
+use crate::held;
 use crate::load::{Identity, Snapshot, load};
 use crate::order::{InstallBatch, install_batches, order_on_target};
 use crate::report::{Event, Reporter};
@@ -604,7 +605,7 @@ impl<S: Store + 'static> Engine<S> {
                 .push_str("note: the previous attempt was interrupted; running the stage again\n");
         }
         let mut failure = None;
-        for action in &work.actions {
+        for (index, action) in work.actions.iter().enumerate() {
             let step = action.describe(&work.package);
             output.push_str(&format!("== {step}\n"));
             let done = match action {
@@ -618,7 +619,11 @@ impl<S: Store + 'static> Engine<S> {
                     self.package_step(true, *part, root, &work.package).await
                 }
                 Action::Remove { part, root } => {
-                    self.package_step(false, *part, root, &work.package).await
+                    let later = held::scripts_of_part(&work.actions[index + 1..], *part);
+                    match self.hold(root, &work.package, &later, &mut output) {
+                        Ok(()) => self.package_step(false, *part, root, &work.package).await,
+                        Err(failure) => Err(failure),
+                    }
                 }
                 Action::RunScript {
                     script,
@@ -760,32 +765,100 @@ impl<S: Store + 'static> Engine<S> {
         output: &mut String,
     ) -> Result<(), Failure> {
         let package = work.package.as_str();
-        // The package dir as the script sees it, and where it is on the host.
-        let (dir_seen, dir_on_host) = match (chroot, role) {
-            (Some(image), _) => (
-                Path::new("/").join(PACKAGES_DIR).join(package),
-                image.path.join(PACKAGES_DIR).join(package),
-            ),
-            (None, RowRole::Image(image)) => {
-                let dir = image.path.join(PACKAGES_DIR).join(package);
-                (dir.clone(), dir)
-            }
-            (None, _) => {
-                let dir = self.config.own_root.join(PACKAGES_DIR).join(package);
-                (dir.clone(), dir)
-            }
+        // The root the script works on, the package dir in it on the host,
+        // and the package dir as the script sees it (inside a chroot).
+        let root_on_host = match (chroot, role) {
+            (Some(image), _) | (None, RowRole::Image(image)) => image.path.clone(),
+            (None, _) => self.config.own_root.clone(),
         };
-        let Some(file_name) = std::iter::once(script.file_name())
-            .chain(script.legacy_names().iter().copied())
-            .find(|name| dir_on_host.join(name).exists())
-        else {
-            output.push_str(&format!(
-                "skipped: {} is not shipped in {}\n",
-                script.file_name(),
-                dir_on_host.display()
-            ));
+        let dir_on_host = root_on_host.join(PACKAGES_DIR).join(package);
+        let dir_seen = match chroot {
+            Some(_) => Path::new("/").join(PACKAGES_DIR).join(package),
+            None => dir_on_host.clone(),
+        };
+        let held = held::held_dir(&root_on_host, package);
+        let (file_name, restored) = match held::find_script(&dir_on_host, script) {
+            Some(name) => (name, None),
+            None => match held::find_script(&held, script) {
+                // Its package is gone already (SPEC §1.5): run the copy kept
+                // before the removal.
+                Some(name) => {
+                    let restored = held::restore(&held, &dir_on_host, name).map_err(|error| {
+                        Failure::terminal(format!(
+                            "putting back {name} held in {}: {error}",
+                            held.display()
+                        ))
+                    })?;
+                    output.push_str(&format!(
+                        "running {name} as held before its package was removed\n"
+                    ));
+                    (name, Some(restored))
+                }
+                None => {
+                    output.push_str(&format!(
+                        "skipped: {} is not shipped in {}\n",
+                        script.file_name(),
+                        dir_on_host.display()
+                    ));
+                    return Ok(());
+                }
+            },
+        };
+        let result = self
+            .run_script(
+                row, role, work, file_name, &dir_seen, args, chroot, attempt, output,
+            )
+            .await;
+        if let Some(restored) = restored {
+            restored.finish(result.is_ok());
+        }
+        result
+    }
+
+    /// Keeps `scripts` of a part about to be removed from `root` (see
+    /// [`held`]).
+    fn hold(
+        &self,
+        root: &RootRef,
+        package: &Name,
+        scripts: &[Script],
+        output: &mut String,
+    ) -> Result<(), Failure> {
+        if scripts.is_empty() {
             return Ok(());
-        };
+        }
+        let root = self.root_path(root);
+        let dir = root.join(PACKAGES_DIR).join(package.as_str());
+        let held = held::held_dir(&root, package.as_str());
+        let kept = held::hold(&dir, &held, scripts).map_err(|error| {
+            Failure::terminal(format!(
+                "keeping the scripts that run after the removal in {}: {error}",
+                held.display()
+            ))
+        })?;
+        if !kept.is_empty() {
+            output.push_str(&format!(
+                "held {} in {} for after the removal\n",
+                kept.join(", "),
+                held.display()
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_script(
+        &self,
+        row: &Row,
+        role: &RowRole,
+        work: &Work,
+        file_name: &str,
+        dir_seen: &Path,
+        args: &[ScriptArg],
+        chroot: Option<&opm_plan::ImageRef>,
+        attempt: u32,
+        output: &mut String,
+    ) -> Result<(), Failure> {
         let image = match (&row.target.kind, role) {
             (TargetKind::Image, _) => Some(&row.target.name),
             _ => None,
@@ -802,7 +875,7 @@ impl<S: Store + 'static> Engine<S> {
             role: role.role(),
             attempt,
         };
-        let mut builder = ScriptInvocation::builder(&dir_seen, file_name, context)
+        let mut builder = ScriptInvocation::builder(dir_seen, file_name, context)
             .config(values.into_iter().collect())
             .timeout(self.config.script_timeout);
         for arg in args {

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config_values;
 mod engine;
 mod error;
+pub mod held;
 pub mod load;
 pub mod order;
 pub mod owner;
