@@ -307,6 +307,19 @@ pub(crate) async fn finish(
     row_by_id(conn, row).await
 }
 
+/// The history entry `id`, with its captured output.
+pub(crate) async fn one(conn: &mut impl Db, id: AttemptId) -> Result<HistoryEntry> {
+    let row = db::query(
+        "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, \
+                ended_ms, exit_code, output, output_bytes, note FROM history WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::UnknownAttempt { id: id.0 })?;
+    decode(&row)
+}
+
 /// A history entry from a `SELECT` of every history column.
 pub(crate) fn decode(row: &DbRow) -> Result<HistoryEntry> {
     let kind: String = row.try_get("target_kind")?;

@@ -9,7 +9,6 @@
 //! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
 //! above.
 
-mod attempt;
 mod batch;
 mod cluster;
 mod db;
@@ -25,6 +24,7 @@ mod schema;
 mod sqlite;
 mod store;
 mod store_impl;
+mod tokens;
 
 pub use batch::{Batch, Change};
 pub use error::{Result, StoreError};
@@ -39,3 +39,4 @@ pub use rows::{RowId, RowPage, Scope, StoredRow};
 pub use schema::OpenMode;
 pub use sqlite::SqliteStore;
 pub use store::Store;
+pub use tokens::TokenSubject;

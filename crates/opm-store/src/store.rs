@@ -10,6 +10,7 @@ use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::rows::{RowId, RowPage, Scope, StoredRow};
+use crate::tokens::TokenSubject;
 
 /// The state store. Times are passed in (`now_ms`, milliseconds since the
 /// epoch) so callers and tests control the clock; every call that changes
@@ -169,4 +170,21 @@ pub trait Store: Send + Sync {
         &self,
         filter: &HistoryFilter,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>>> + Send;
+
+    /// One history entry by id, with its captured output.
+    fn attempt(&self, id: AttemptId) -> impl Future<Output = Result<HistoryEntry>> + Send;
+
+    /// Replaces the API token of `subject` by the one hashed as `hash`
+    /// (the old token stops working at once).
+    fn set_token(
+        &self,
+        subject: &TokenSubject,
+        hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Whose API token is hashed as `hash`, if anybody's.
+    fn token_subject(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<TokenSubject>>> + Send;
 }

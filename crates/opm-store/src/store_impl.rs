@@ -248,6 +248,28 @@ macro_rules! impl_store {
                 async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
                     read!(self, |conn| $crate::history::list(conn, filter))
                 }
+
+                async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
+                    read!(self, |conn| $crate::history::one(conn, id))
+                }
+
+                async fn set_token(
+                    &self,
+                    subject: &$crate::tokens::TokenSubject,
+                    hash: &str,
+                    now_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::tokens::set(
+                        conn, subject, hash, now_ms
+                    ))
+                }
+
+                async fn token_subject(
+                    &self,
+                    hash: &str,
+                ) -> Result<Option<$crate::tokens::TokenSubject>> {
+                    read!(self, |conn| $crate::tokens::subject(conn, hash))
+                }
             }
         };
     };

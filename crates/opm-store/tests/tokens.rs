@@ -1,0 +1,60 @@
+//! API tokens: a new token replaces the subject's old one, a removed node's
+//! token goes with it, and an unknown hash speaks for nobody.
+
+// Helpers build fixed, valid names; a failure there is a test bug.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::node_name;
+use opm_store::{NewNode, Store, StoreError, TokenSubject};
+
+on_both_backends!(a_new_token_replaces_the_old_and_goes_with_its_node);
+
+async fn a_new_token_replaces_the_old_and_goes_with_its_node(store: &impl Store) {
+    let n1 = node_name("n1");
+    store
+        .add_node(&NewNode {
+            name: n1.clone(),
+            groups: Vec::new(),
+            image: None,
+        })
+        .await
+        .unwrap();
+    let node = TokenSubject::Node(n1.clone());
+    store.set_token(&node, "hash-a", 1).await.unwrap();
+    store
+        .set_token(&TokenSubject::Admin, "hash-admin", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token_subject("hash-a").await.unwrap(),
+        Some(node.clone())
+    );
+    assert_eq!(
+        store.token_subject("hash-admin").await.unwrap(),
+        Some(TokenSubject::Admin)
+    );
+
+    store.set_token(&node, "hash-b", 2).await.unwrap();
+    assert_eq!(store.token_subject("hash-a").await.unwrap(), None);
+    assert_eq!(store.token_subject("hash-b").await.unwrap(), Some(node));
+    store
+        .set_token(&TokenSubject::Admin, "hash-admin-2", 2)
+        .await
+        .unwrap();
+    assert_eq!(store.token_subject("hash-admin").await.unwrap(), None);
+
+    let error = store
+        .set_token(&TokenSubject::Node(node_name("ghost")), "hash-c", 3)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::UnknownNode { .. }), "{error:?}");
+
+    store.remove_node(&n1).await.unwrap();
+    assert_eq!(store.token_subject("hash-b").await.unwrap(), None);
+    assert_eq!(
+        store.token_subject("hash-admin-2").await.unwrap(),
+        Some(TokenSubject::Admin)
+    );
+}
