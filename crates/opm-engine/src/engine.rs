@@ -2,32 +2,26 @@
 //! and again until nothing more can be done now.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opm_model::{Name, Part, Row, Script, Target, TargetKind};
-use opm_native::script::{ScriptContext, ScriptInvocation, ScriptRunner};
-use opm_native::{PackageManager, Root};
-use opm_plan::{Action, Blocked, Decision, RequestChange, RootRef, RowRole, ScriptArg, Work};
-use opm_store::{Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
+use opm_model::{Name, Row, Target, TargetKind};
+use opm_native::PackageManager;
+use opm_native::script::ScriptRunner;
+use opm_plan::{Action, Blocked, Decision, RequestChange, RowRole, Work};
+use opm_store::{RowId, Store, StoreError, StoredRow};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::act::{self, Actor, Failure, PACKAGES_DIR, StageRun};
 use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
-use crate::held;
 use crate::load::{Identity, Snapshot, load};
 use crate::order::{InstallBatch, install_batches, order_on_target};
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
-
-/// Where an installed opkg keeps its scripts, relative to a root (SPEC §1.7).
-pub const PACKAGES_DIR: &str = "usr/lib/oscar/packages";
-
-/// Lines of output quoted in a row's error message.
-const MESSAGE_TAIL_LINES: usize = 15;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -54,8 +48,7 @@ pub struct EngineConfig {
 /// The I/O the engine drives, injected.
 pub struct Engine<S: Store> {
     store: Arc<S>,
-    packages: Arc<dyn PackageManager>,
-    scripts: ScriptRunner,
+    actor: Actor,
     clock: Arc<dyn Clock>,
     reporter: Arc<dyn Reporter>,
     config: EngineConfig,
@@ -124,29 +117,6 @@ pub struct PlanLine {
     pub decision: Decision,
 }
 
-/// A failed action: the row's error message, the exit code if a command
-/// ran, and the full output for history.
-struct Failure {
-    message: String,
-    exit_code: Option<i32>,
-    output: String,
-    /// Infrastructure trouble (a package manager's lock held elsewhere):
-    /// the stage is tried again on a later run, the row never errs.
-    transient: bool,
-}
-
-impl Failure {
-    /// A terminal failure without a command exit code or extra output.
-    fn terminal(message: String) -> Failure {
-        Failure {
-            message,
-            exit_code: None,
-            output: String::new(),
-            transient: false,
-        }
-    }
-}
-
 /// How one stage ended.
 enum StageEnd {
     Passed,
@@ -190,10 +160,15 @@ impl<S: Store + 'static> Engine<S> {
         let owner = crate::owner::Owner::this_process(&config.host)
             .map_err(EngineError::Identity)?
             .to_string();
-        Ok(Engine {
-            store,
+        let actor = Actor::new(
             packages,
             scripts,
+            config.own_root.clone(),
+            config.script_timeout,
+        );
+        Ok(Engine {
+            store,
+            actor,
             clock,
             reporter,
             config,
@@ -569,15 +544,9 @@ impl<S: Store + 'static> Engine<S> {
     /// failure each stage installs its own part, so the error lands on the
     /// row that caused it.
     async fn install_batch(&self, batch: &InstallBatch) -> Result<(), Failure> {
-        self.package_call(true, &batch.root, batch.native_names())
+        self.actor
+            .package_call(true, &batch.root, batch.native_names())
             .await
-    }
-
-    fn root_path(&self, root: &RootRef) -> PathBuf {
-        match root {
-            RootRef::Own => self.config.own_root.clone(),
-            RootRef::Image(image) => image.path.clone(),
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -604,46 +573,35 @@ impl<S: Store + 'static> Engine<S> {
             output
                 .push_str("note: the previous attempt was interrupted; running the stage again\n");
         }
+        let run = StageRun {
+            row,
+            role,
+            work,
+            attempt,
+        };
         let mut failure = None;
         for (index, action) in work.actions.iter().enumerate() {
             let step = action.describe(&work.package);
             output.push_str(&format!("== {step}\n"));
-            let done = match action {
-                Action::Install { .. } if batched.contains(&work.package) => {
-                    output.push_str(
-                        "installed with the other opkgs of this target in one transaction\n",
-                    );
-                    Ok(())
-                }
-                Action::Install { part, root } => {
-                    self.package_step(true, *part, root, &work.package).await
-                }
-                Action::Remove { part, root } => {
-                    let later = held::scripts_of_part(&work.actions[index + 1..], *part);
-                    match self.hold(root, &work.package, &later, &mut output) {
-                        Ok(()) => self.package_step(false, *part, root, &work.package).await,
-                        Err(failure) => Err(failure),
-                    }
-                }
-                Action::RunScript {
-                    script,
-                    args,
-                    chroot,
-                } => {
-                    self.script_step(
-                        row,
-                        role,
-                        work,
-                        *script,
-                        args,
-                        chroot.as_ref(),
-                        attempt,
-                        &mut output,
-                    )
+            // Read per script: settling the configuration earlier in the
+            // stage changes what later scripts get.
+            let values = match action {
+                Action::RunScript { .. } => self.config_values(row).await,
+                _ => Ok(BTreeMap::new()),
+            };
+            let done = match values {
+                Err(failed) => Err(failed),
+                Ok(values) => match self
+                    .actor
+                    .step(run, index, &values, batched, &mut output)
                     .await
-                }
-                Action::SettleConfiguration => self.settle(row, &mut output).await,
-                Action::AssignClients => self.assign(snapshot, &work.package, &mut output).await,
+                {
+                    Some(done) => done,
+                    None if matches!(action, Action::SettleConfiguration) => {
+                        self.settle(row, &mut output).await
+                    }
+                    None => self.assign(snapshot, &work.package, &mut output).await,
+                },
             };
             if let Err(mut failed) = done {
                 failed.message = format!("{step} failed: {}", failed.message);
@@ -656,34 +614,7 @@ impl<S: Store + 'static> Engine<S> {
             .as_ref()
             .filter(|failure| failure.transient)
             .map(|failure| failure.message.clone());
-        let (outcome, after) = match failure {
-            None => (
-                Outcome {
-                    passed: true,
-                    exit_code: None,
-                    output,
-                },
-                RowAfter {
-                    current: Some(work.stage),
-                    error: None,
-                },
-            ),
-            Some(failure) => {
-                output.push_str(&failure.output);
-                (
-                    Outcome {
-                        passed: false,
-                        exit_code: failure.exit_code,
-                        output,
-                    },
-                    RowAfter {
-                        current: row.current,
-                        // Transient trouble is never a row error.
-                        error: (!failure.transient).then(|| failure.message.clone()),
-                    },
-                )
-            }
-        };
+        let (outcome, after) = act::conclude(row, work, output, failure);
         store_call(|| {
             self.store
                 .finish_attempt(attempt_id, &outcome, &after, token, now)
@@ -713,202 +644,19 @@ impl<S: Store + 'static> Engine<S> {
         })
     }
 
-    async fn package_step(
-        &self,
-        install: bool,
-        part: Part,
-        root: &RootRef,
-        package: &Name,
-    ) -> Result<(), Failure> {
-        self.package_call(install, root, vec![part.native_name(package.as_str())])
+    /// The configuration values a script of `row` gets (SPEC §1.8).
+    async fn config_values(&self, row: &Row) -> Result<BTreeMap<String, String>, Failure> {
+        let image = match row.target.kind {
+            TargetKind::Image => Some(&row.target.name),
+            TargetKind::Node => None,
+        };
+        store_call(|| self.store.config_values(&row.package, image))
             .await
-    }
-
-    /// Installs or removes `names` in one transaction, off the async
-    /// threads (the backends are synchronous).
-    async fn package_call(
-        &self,
-        install: bool,
-        root: &RootRef,
-        names: Vec<String>,
-    ) -> Result<(), Failure> {
-        let path = self.root_path(root);
-        let packages = Arc::clone(&self.packages);
-        tokio::task::spawn_blocking(move || {
-            let root = Root::new(&path).map_err(native_failure)?;
-            packages.prepare(&root).map_err(native_failure)?;
-            if install {
-                packages.install(&root, &names)
-            } else {
-                packages.remove(&root, &names)
-            }
-            .map_err(native_failure)
-        })
-        .await
-        .map_err(|error| {
-            Failure::terminal(format!(
-                "the package-manager task ended abnormally: {error}"
-            ))
-        })?
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn script_step(
-        &self,
-        row: &Row,
-        role: &RowRole,
-        work: &Work,
-        script: Script,
-        args: &[ScriptArg],
-        chroot: Option<&opm_plan::ImageRef>,
-        attempt: u32,
-        output: &mut String,
-    ) -> Result<(), Failure> {
-        let package = work.package.as_str();
-        // The root the script works on, the package dir in it on the host,
-        // and the package dir as the script sees it (inside a chroot).
-        let root_on_host = match (chroot, role) {
-            (Some(image), _) | (None, RowRole::Image(image)) => image.path.clone(),
-            (None, _) => self.config.own_root.clone(),
-        };
-        let dir_on_host = root_on_host.join(PACKAGES_DIR).join(package);
-        let dir_seen = match chroot {
-            Some(_) => Path::new("/").join(PACKAGES_DIR).join(package),
-            None => dir_on_host.clone(),
-        };
-        let held = held::held_dir(&root_on_host, package);
-        let (file_name, restored) = match held::find_script(&dir_on_host, script) {
-            Some(name) => (name, None),
-            None => match held::find_script(&held, script) {
-                // Its package is gone already (SPEC §1.5): run the copy kept
-                // before the removal.
-                Some(name) => {
-                    let restored = held::restore(&held, &dir_on_host, name).map_err(|error| {
-                        Failure::terminal(format!(
-                            "putting back {name} held in {}: {error}",
-                            held.display()
-                        ))
-                    })?;
-                    output.push_str(&format!(
-                        "running {name} as held before its package was removed\n"
-                    ));
-                    (name, Some(restored))
-                }
-                None => {
-                    output.push_str(&format!(
-                        "skipped: {} is not shipped in {}\n",
-                        script.file_name(),
-                        dir_on_host.display()
-                    ));
-                    return Ok(());
-                }
-            },
-        };
-        let result = self
-            .run_script(
-                row, role, work, file_name, &dir_seen, args, chroot, attempt, output,
-            )
-            .await;
-        if let Some(restored) = restored {
-            restored.finish(result.is_ok());
-        }
-        result
-    }
-
-    /// Keeps `scripts` of a part about to be removed from `root` (see
-    /// [`held`]).
-    fn hold(
-        &self,
-        root: &RootRef,
-        package: &Name,
-        scripts: &[Script],
-        output: &mut String,
-    ) -> Result<(), Failure> {
-        if scripts.is_empty() {
-            return Ok(());
-        }
-        let root = self.root_path(root);
-        let dir = root.join(PACKAGES_DIR).join(package.as_str());
-        let held = held::held_dir(&root, package.as_str());
-        let kept = held::hold(&dir, &held, scripts).map_err(|error| {
-            Failure::terminal(format!(
-                "keeping the scripts that run after the removal in {}: {error}",
-                held.display()
-            ))
-        })?;
-        if !kept.is_empty() {
-            output.push_str(&format!(
-                "held {} in {} for after the removal\n",
-                kept.join(", "),
-                held.display()
-            ));
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run_script(
-        &self,
-        row: &Row,
-        role: &RowRole,
-        work: &Work,
-        file_name: &str,
-        dir_seen: &Path,
-        args: &[ScriptArg],
-        chroot: Option<&opm_plan::ImageRef>,
-        attempt: u32,
-        output: &mut String,
-    ) -> Result<(), Failure> {
-        let image = match (&row.target.kind, role) {
-            (TargetKind::Image, _) => Some(&row.target.name),
-            _ => None,
-        };
-        let values = store_call(|| self.store.config_values(&work.package, image))
-            .await
+            .map(|values| values.into_iter().collect())
             .map_err(|error| Failure {
                 message: format!("reading the configuration values: {error}"),
                 ..store_failure(error)
-            })?;
-        let context = ScriptContext {
-            stage: work.stage,
-            target: row.target.clone(),
-            role: role.role(),
-            attempt,
-        };
-        let mut builder = ScriptInvocation::builder(dir_seen, file_name, context)
-            .config(values.into_iter().collect())
-            .timeout(self.config.script_timeout);
-        for arg in args {
-            match arg {
-                ScriptArg::ImageRoot(image) => builder = builder.arg(image.path.clone()),
-            }
-        }
-        if let Some(image) = chroot {
-            builder = builder.chroot(image.path.clone());
-        }
-        let invocation = builder
-            .build()
-            .map_err(|error| Failure::terminal(error.to_string()))?;
-        let outcome = self
-            .scripts
-            .run(&invocation)
-            .await
-            .map_err(|error| Failure::terminal(error.to_string()))?;
-        output.push_str(&outcome.output.stdout.to_text());
-        output.push_str(&outcome.output.stderr.to_text());
-        if outcome.is_success() {
-            return Ok(());
-        }
-        let exit_code = match outcome.exit {
-            opm_native::script::ExitStatusKind::Code(code) => Some(code),
-            _ => None,
-        };
-        Err(Failure {
-            message: outcome.failure_message(),
-            exit_code,
-            output: String::new(),
-            transient: false,
-        })
+            })
     }
 
     async fn settle(&self, row: &Row, output: &mut String) -> Result<(), Failure> {
@@ -970,44 +718,11 @@ impl<S: Store + 'static> Engine<S> {
     }
 }
 
-fn native_failure(error: opm_native::NativeError) -> Failure {
-    let full = error.to_string();
-    let exit_code = match &error {
-        opm_native::NativeError::Tool(failure) => exit_code_of(&failure.status),
-        _ => None,
-    };
-    Failure {
-        message: tail_lines(&full, MESSAGE_TAIL_LINES),
-        exit_code,
-        output: full,
-        transient: matches!(error, opm_native::NativeError::Busy { .. }),
-    }
-}
-
 fn store_failure(error: StoreError) -> Failure {
     Failure {
         transient: error.is_transient(),
         ..Failure::terminal(error.to_string())
     }
-}
-
-/// The exit code in a status description such as `exit status 2`.
-fn exit_code_of(status: &str) -> Option<i32> {
-    status
-        .rsplit(|c: char| !c.is_ascii_digit() && c != '-')
-        .find(|part| !part.is_empty())
-        .and_then(|code| code.parse().ok())
-}
-
-/// The first line and the last `lines` lines of `text`.
-pub fn tail_lines(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    if all.len() <= lines + 1 {
-        return text.trim_end().to_owned();
-    }
-    let mut kept = vec![all[0], "[...]"];
-    kept.extend(&all[all.len() - lines..]);
-    kept.join("\n")
 }
 
 #[cfg(test)]
@@ -1031,20 +746,5 @@ mod tests {
             reason: "x".to_owned(),
         });
         assert_eq!(report.verdict(), Verdict::Failed);
-    }
-
-    #[test]
-    fn messages_keep_the_first_line_and_the_tail() {
-        let text: String = (1..=40).map(|i| format!("line {i}\n")).collect();
-        let tail = tail_lines(&text, 3);
-        assert_eq!(tail, "line 1\n[...]\nline 38\nline 39\nline 40");
-        assert_eq!(tail_lines("a\nb\n", 3), "a\nb");
-    }
-
-    #[test]
-    fn exit_codes_are_read_from_status_descriptions() {
-        assert_eq!(exit_code_of("exit status 2"), Some(2));
-        assert_eq!(exit_code_of("exit code 100"), Some(100));
-        assert_eq!(exit_code_of("killed by signal"), None);
     }
 }

@@ -14,6 +14,7 @@
 //! `opm-plan` decides, `opm-store` records, `opm-native` acts; the `opm`
 //! binary's `opm run` and `opm plan` drive this crate.
 
+pub mod act;
 pub mod clock;
 pub mod config_values;
 mod engine;
@@ -25,10 +26,9 @@ pub mod owner;
 pub mod report;
 pub mod retry;
 
+pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{
-    Engine, EngineConfig, PACKAGES_DIR, PlanLine, RunReport, Verdict, Waiting, tail_lines,
-};
+pub use engine::{Engine, EngineConfig, PlanLine, RunReport, Verdict, Waiting};
 pub use error::EngineError;
 pub use load::Identity;
 pub use report::{BarReporter, Event, LineReporter, Reporter, TracingReporter};
