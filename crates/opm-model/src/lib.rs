@@ -7,6 +7,7 @@
 //! decides over these types, `opm-store` persists them, `opm-api` sends them
 //! over the wire.
 
+pub mod api;
 mod conf;
 mod name;
 mod phase;

@@ -30,7 +30,8 @@ pub enum Event {
 }
 
 impl Event {
-    fn name(self) -> &'static str {
+    /// The event's name, as stored and shown.
+    pub fn name(self) -> &'static str {
         match self {
             Event::Attempt => "attempt",
             Event::Retry => "retry",
@@ -65,6 +66,16 @@ pub enum AttemptResult {
 }
 
 impl AttemptResult {
+    /// The result's name, as stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptResult::Running => "running",
+            AttemptResult::Passed => "passed",
+            AttemptResult::Failed => "failed",
+            AttemptResult::Interrupted => "interrupted",
+        }
+    }
+
     fn parse(value: &str) -> Result<AttemptResult> {
         match value {
             "running" => Ok(AttemptResult::Running),

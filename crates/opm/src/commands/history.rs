@@ -35,23 +35,6 @@ struct Entry {
     output: Option<String>,
 }
 
-fn event_name(event: Event) -> &'static str {
-    match event {
-        Event::Attempt => "attempt",
-        Event::Retry => "retry",
-        Event::Rerun => "rerun",
-    }
-}
-
-fn result_name(result: AttemptResult) -> &'static str {
-    match result {
-        AttemptResult::Running => "running",
-        AttemptResult::Passed => "passed",
-        AttemptResult::Failed => "failed",
-        AttemptResult::Interrupted => "interrupted",
-    }
-}
-
 impl Entry {
     fn of(entry: &HistoryEntry, with_output: bool) -> Entry {
         Entry {
@@ -59,9 +42,9 @@ impl Entry {
             target: entry.target.name.to_string(),
             kind: entry.target.kind.name(),
             package: entry.opkg.to_string(),
-            event: event_name(entry.event),
+            event: entry.event.name(),
             stage: entry.stage,
-            result: entry.result.map(result_name),
+            result: entry.result.map(AttemptResult::name),
             started: utc(entry.started_ms),
             started_ms: entry.started_ms,
             ended_ms: entry.ended_ms,

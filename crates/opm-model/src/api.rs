@@ -1,0 +1,185 @@
+//! The JSON bodies of the head node's HTTP API (`/v1/...`), shared by the
+//! server (`opm-api`'s handlers) and its clients (the node agent, tools).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Name, Phase, Stage, Target};
+
+/// Largest request body the server reads; a finish report carries a
+/// stage's captured output, which the store caps at 1 MiB anyway.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Longest a poll may wait for work.
+pub const MAX_POLL_WAIT_MS: u64 = 30_000;
+
+/// Longest an agent instance id may be.
+pub const MAX_AGENT_ID_LEN: usize = 64;
+
+/// An agent asks for its node's work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollRequest {
+    /// This agent process's id (random per start), so the server tells a
+    /// restarted agent, whose earlier work was interrupted, from itself.
+    pub agent: String,
+    /// How long to wait for work to appear, at most [`MAX_POLL_WAIT_MS`].
+    pub wait_ms: u64,
+}
+
+/// One stage of one of the node's rows to perform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItem {
+    /// The row's id.
+    pub row: i64,
+    /// The row's opkg.
+    pub package: Name,
+    /// The stage to perform (`should_not_be_installed` for the uninstall
+    /// path); the agent derives its actions with `opm-plan`.
+    pub stage: Stage,
+    /// Whether an earlier attempt at this stage was interrupted.
+    pub interrupted: bool,
+    /// The attempt number of this stage (1 for the first).
+    pub attempt: u32,
+    /// The opkg's configuration values, for the scripts' environment.
+    pub config: BTreeMap<String, String>,
+}
+
+/// A row that cannot move now, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The row, as `node n1 / slurm`.
+    pub row: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The answer to a poll: work under one lease of the node, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkBatch {
+    /// The fencing token every report of this work carries (0 when there
+    /// are no items).
+    pub token: u64,
+    /// How long the lease lasts unless a heartbeat renews it.
+    pub lease_ttl_ms: i64,
+    /// The stages to perform, in order.
+    pub items: Vec<WorkItem>,
+    /// The node's rows in error, waiting for an operator.
+    pub errors: Vec<Waiting>,
+    /// The node's rows blocked on something else.
+    pub blocked: Vec<Waiting>,
+}
+
+/// An agent starts a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartReport {
+    /// The row.
+    pub row: i64,
+    /// The stage.
+    pub stage: Stage,
+    /// The lease's token.
+    pub token: u64,
+}
+
+/// A started attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Started {
+    /// The attempt's id, for the finish report.
+    pub attempt: i64,
+}
+
+/// An agent reports how a stage ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinishReport {
+    /// The attempt.
+    pub attempt: i64,
+    /// The lease's token.
+    pub token: u64,
+    /// Whether every action passed.
+    pub passed: bool,
+    /// The exit code of the command that failed, if one ran.
+    pub exit_code: Option<i32>,
+    /// The captured output.
+    pub output: String,
+    /// For a failure: the row's error message.
+    pub message: Option<String>,
+    /// For a failure: infrastructure trouble, retried later, never a row
+    /// error.
+    pub transient: bool,
+}
+
+/// The answer to a finish report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finished {
+    /// The report had been recorded already (a re-sent report).
+    pub duplicate: bool,
+}
+
+/// An agent still works under its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The lease's token.
+    pub token: u64,
+}
+
+/// An error answer: what was wrong, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The message.
+    pub error: String,
+}
+
+/// One row as the tools' API and `opm status --json` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRow {
+    /// The target's name.
+    pub target: String,
+    /// `node` or `image`.
+    pub kind: String,
+    /// The opkg.
+    pub package: String,
+    /// The requested stage.
+    pub requested: Stage,
+    /// The last completed stage.
+    pub current: Option<Stage>,
+    /// `ok`, `running` or `error`.
+    pub status: String,
+    /// For `error`: what failed.
+    pub message: String,
+}
+
+/// A tool sets a row's requested stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBody {
+    /// The row's target.
+    pub target: Target,
+    /// The opkg.
+    pub package: Name,
+    /// The stage it should reach.
+    pub stage: Stage,
+}
+
+/// A tool clears a row's error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBody {
+    /// The row's target.
+    pub target: Target,
+    /// The opkg.
+    pub package: Name,
+    /// Why, for history.
+    pub reason: String,
+}
+
+/// The cluster's install phase, read or set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBody {
+    /// The phase.
+    pub phase: Phase,
+}
