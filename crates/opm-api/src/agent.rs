@@ -1,0 +1,322 @@
+//! `opm agent`: a compute node's daemon. It asks the server for its node's
+//! work, carries each stage out into its root with the same actions as the
+//! head node's engine (`opm-engine`'s actor), and reports back. A finish
+//! report goes to the spool before it is sent, so nothing is lost when the
+//! server or the network is away: the agent backs off with jitter and sends
+//! it again. `--once` does rounds until nothing more can be done now.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::time::Duration;
+
+use opm_engine::{Actor, Failure, StageRun};
+use opm_model::api::{
+    FinishReport, Heartbeat, PollRequest, StartReport, Waiting, WorkBatch, WorkItem,
+};
+use opm_model::{Name, Row, Stage, Status, Target};
+use opm_plan::{RowRole, Work, stage_actions, uninstall_actions};
+
+use crate::client::ApiClient;
+use crate::error::AgentError;
+use crate::spool::Spool;
+
+/// The longest the agent backs off while the server is away.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What an agent's rounds did and what they left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AgentReport {
+    /// Stages that passed.
+    pub passed: usize,
+    /// Stages that failed (their rows are now in error).
+    pub failed: usize,
+    /// The node's rows in error at the end.
+    pub errors: Vec<Waiting>,
+    /// The node's rows blocked at the end.
+    pub blocked: Vec<Waiting>,
+}
+
+/// A node's agent.
+pub struct Agent {
+    client: ApiClient,
+    actor: Actor,
+    spool: Spool,
+    node: Name,
+    id: String,
+    poll_wait: Duration,
+}
+
+/// A random id for this agent process.
+fn process_id() -> std::io::Result<String> {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+/// Up to a quarter of `base` more, from the clock's low bits: agents that
+/// lost the server together do not all come back in the same instant.
+fn jittered(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
+/// The backoff after `failures` failed rounds in a row.
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.min(5);
+    jittered(Duration::from_millis(500 * (1u64 << exponent)).min(MAX_BACKOFF))
+}
+
+/// The actions of a compute node's stage (SPEC §1.1, §1.5).
+fn node_work(item: &WorkItem) -> Work {
+    let role = RowRole::Client;
+    let actions = if item.stage == Stage::ShouldNotBeInstalled {
+        uninstall_actions(&role)
+    } else {
+        stage_actions(&role, item.stage, &[])
+    };
+    Work {
+        package: item.package.clone(),
+        stage: item.stage,
+        actions,
+        interrupted: item.interrupted,
+    }
+}
+
+impl Agent {
+    /// An agent of `node` talking to `client`, acting through `actor`.
+    ///
+    /// # Errors
+    /// When the system's randomness (for the process id) cannot be read.
+    pub fn new(
+        client: ApiClient,
+        actor: Actor,
+        spool: Spool,
+        node: Name,
+        poll_wait: Duration,
+    ) -> std::io::Result<Agent> {
+        Ok(Agent {
+            client,
+            actor,
+            spool,
+            node,
+            id: process_id()?,
+            poll_wait,
+        })
+    }
+
+    /// Rounds until nothing more can be done now (`opm agent --once`,
+    /// `opm run` on a node).
+    ///
+    /// # Errors
+    /// [`AgentError`]: the server away, a refusal, the spool unusable.
+    pub async fn once(&self) -> Result<AgentReport, AgentError> {
+        let mut report = AgentReport::default();
+        loop {
+            let batch = self.round(Duration::ZERO, &mut report).await?;
+            if batch.items.is_empty() {
+                report.errors = batch.errors;
+                report.blocked = batch.blocked;
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Rounds for ever, backing off while the server is away; returns only
+    /// when the server refuses this node's token.
+    ///
+    /// # Errors
+    /// [`AgentError::Refused`] with status 401 or 403, [`AgentError::Spool`].
+    pub async fn serve(&self) -> Result<(), AgentError> {
+        let mut failures = 0;
+        let mut report = AgentReport::default();
+        loop {
+            match self.round(self.poll_wait, &mut report).await {
+                Ok(_) => failures = 0,
+                Err(AgentError::Refused { status, .. }) if status != 401 && status != 403 => {
+                    tracing::warn!("the server refused a report; polling again");
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                Err(error) if error.is_transient() => {
+                    let delay = backoff(failures);
+                    tracing::warn!("{error}; trying again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    failures += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Sends what the spool holds; what the server refuses (a lease taken
+    /// over meanwhile: the work is handed out again) is dropped too.
+    async fn flush(&self) -> Result<(), AgentError> {
+        let mut waiting = self.spool.load()?;
+        while let Some(report) = waiting.first() {
+            match self.client.finish(report).await {
+                Ok(_) => {}
+                Err(AgentError::Refused { message, .. }) => {
+                    tracing::warn!(
+                        "the server refused the report of attempt {}: {message}",
+                        report.attempt
+                    );
+                }
+                Err(error) => {
+                    self.spool.save(&waiting)?;
+                    return Err(error);
+                }
+            }
+            waiting.remove(0);
+        }
+        self.spool.save(&waiting)
+    }
+
+    /// One round: send the spool, poll, do every stage handed out.
+    async fn round(
+        &self,
+        wait: Duration,
+        report: &mut AgentReport,
+    ) -> Result<WorkBatch, AgentError> {
+        self.flush().await?;
+        let batch = self
+            .client
+            .poll(&PollRequest {
+                agent: self.id.clone(),
+                wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            })
+            .await?;
+        for item in &batch.items {
+            let started = match self
+                .client
+                .start(&StartReport {
+                    row: item.row,
+                    stage: item.stage,
+                    token: batch.token,
+                })
+                .await
+            {
+                Ok(started) => started,
+                // The lease is gone: the next poll hands the work out again.
+                Err(AgentError::Refused { status: 409, .. }) => break,
+                Err(error) => return Err(error),
+            };
+            let beat = self.keep_beating(batch.token, batch.lease_ttl_ms);
+            let (output, failure) = self.perform(item).await;
+            beat.abort();
+            match &failure {
+                None => report.passed += 1,
+                Some(failure) if !failure.transient => report.failed += 1,
+                Some(_) => {}
+            }
+            self.spool.push(FinishReport {
+                attempt: started.attempt,
+                token: batch.token,
+                passed: failure.is_none(),
+                exit_code: failure.as_ref().and_then(|failure| failure.exit_code),
+                output: match &failure {
+                    Some(failure) => format!("{output}{}", failure.output),
+                    None => output,
+                },
+                message: failure.as_ref().map(|failure| failure.message.clone()),
+                transient: failure.as_ref().is_some_and(|failure| failure.transient),
+            })?;
+            self.flush().await?;
+        }
+        Ok(batch)
+    }
+
+    /// Renews the node's lease every third of its life while a stage runs.
+    fn keep_beating(&self, token: u64, ttl_ms: i64) -> tokio::task::JoinHandle<()> {
+        let client = self.client.clone();
+        let every = Duration::from_millis(u64::try_from(ttl_ms / 3).unwrap_or(1).max(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = client.heartbeat(&Heartbeat { token }).await {
+                    tracing::warn!("heartbeat: {error}");
+                }
+            }
+        })
+    }
+
+    /// Carries one stage out; its output, and how it failed if it did.
+    async fn perform(&self, item: &WorkItem) -> (String, Option<Failure>) {
+        let row = Row {
+            target: Target::node(self.node.clone()),
+            package: item.package.clone(),
+            requested: item.stage,
+            current: None,
+            status: Status::Ok,
+        };
+        let role = RowRole::Client;
+        let work = node_work(item);
+        let run = StageRun {
+            row: &row,
+            role: &role,
+            work: &work,
+            attempt: item.attempt,
+        };
+        let mut output = String::new();
+        if item.interrupted {
+            output
+                .push_str("note: the previous attempt was interrupted; running the stage again\n");
+        }
+        let config: &BTreeMap<String, String> = &item.config;
+        for (index, action) in work.actions.iter().enumerate() {
+            let step = action.describe(&work.package);
+            output.push_str(&format!("== {step}\n"));
+            let done = self
+                .actor
+                .step(run, index, config, &BTreeSet::new(), &mut output)
+                .await
+                .unwrap_or_else(|| {
+                    Err(Failure::terminal(
+                        "this is the head node's work, not a compute node's".to_owned(),
+                    ))
+                });
+            if let Err(mut failure) = done {
+                failure.message =
+                    format!("{step} failed on node {}: {}", self.node, failure.message);
+                return (output, Some(failure));
+            }
+        }
+        (output, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opm_model::NameKind;
+    use opm_plan::Action;
+
+    fn item(stage: Stage) -> WorkItem {
+        WorkItem {
+            row: 1,
+            package: Name::new(NameKind::Opkg, "motd").unwrap(),
+            stage,
+            interrupted: false,
+            attempt: 1,
+            config: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_installs_its_client_part_and_takes_it_down_again() {
+        let install = node_work(&item(Stage::InstallBinPkgs));
+        assert!(matches!(install.actions[0], Action::Install { .. }));
+        assert_eq!(install.actions.len(), 2);
+        assert!(node_work(&item(Stage::RunConfigurator)).actions.is_empty());
+        let down = node_work(&item(Stage::ShouldNotBeInstalled));
+        assert!(matches!(down.actions[1], Action::Remove { .. }));
+    }
+
+    #[test]
+    fn backoff_grows_to_a_cap_with_jitter() {
+        assert!(backoff(0) >= Duration::from_millis(500));
+        assert!(backoff(0) <= Duration::from_millis(625));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        assert!(backoff(40) <= MAX_BACKOFF + MAX_BACKOFF / 4);
+    }
+}

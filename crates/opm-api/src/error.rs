@@ -1,0 +1,100 @@
+//! Errors of the server's handlers (each an HTTP answer) and of the agent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use opm_model::api::ApiError;
+use opm_store::StoreError;
+
+/// A handler's refusal or failure, answered as a status and one line of JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiFailure {
+    /// No token, or one nobody holds.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token asking for what it may not see or do.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A body or parameter that is malformed, too large or names nothing.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The lease the report runs under is gone (taken over or expired).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed; the client may try again.
+    #[error("the state store failed: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(error: StoreError) -> ApiFailure {
+        match error {
+            StoreError::StaleToken { .. } | StoreError::LeaseHeld { .. } => {
+                ApiFailure::Conflict(error.to_string())
+            }
+            StoreError::UnknownNode { .. }
+            | StoreError::UnknownImage { .. }
+            | StoreError::UnknownOpkg { .. }
+            | StoreError::UnknownRow { .. }
+            | StoreError::UnknownRowId { .. }
+            | StoreError::UnknownAttempt { .. }
+            | StoreError::RowInError { .. } => ApiFailure::BadRequest(error.to_string()),
+            other => ApiFailure::Store(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiFailure::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiFailure::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiFailure::Conflict(_) => StatusCode::CONFLICT,
+            ApiFailure::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiFailure::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = ApiError {
+            error: self.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Why the agent could not do its round.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server cannot be reached or answered 5xx: back off and try again.
+    #[error("the server at {url} is unreachable: {reason}")]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The server refused the call (a bad token, a call it cannot take).
+    #[error("the server refused {call} ({status}): {message}")]
+    Refused {
+        /// The call.
+        call: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The local spool file of unsent reports cannot be read or written.
+    #[error("spool {path}: {reason}")]
+    Spool {
+        /// The spool file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl AgentError {
+    /// Whether waiting and trying again may cure it.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AgentError::Unreachable { .. })
+    }
+}

@@ -1,0 +1,176 @@
+//! The agents' API: a long poll for the node's work, start and finish
+//! reports of each stage, and heartbeats that keep the lease. A node's
+//! token reaches only that node's rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use opm_model::api::{
+    FinishReport, Finished, Heartbeat, MAX_POLL_WAIT_MS, PollRequest, StartReport, Started,
+    WorkBatch,
+};
+use opm_model::{Name, Target};
+use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoredRow};
+
+use super::body;
+use crate::auth;
+use crate::error::ApiFailure;
+use crate::router::AppState;
+use crate::work::{check_agent_id, work_for};
+
+/// How often a waiting poll looks again, besides being woken.
+const POLL_RECHECK: Duration = Duration::from_secs(1);
+
+/// `POST /v1/agent/poll`: the node's work, waiting up to `wait_ms` for some.
+pub async fn poll<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    request: Result<Json<PollRequest>, JsonRejection>,
+) -> Result<Json<WorkBatch>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let request = body(request)?;
+    check_agent_id(&request.agent)?;
+    let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let woken = state.agents_wake.notified();
+        let batch = work_for(
+            state.store.as_ref(),
+            &node,
+            &request.agent,
+            state.lease_ttl_ms,
+            state.clock.now_ms(),
+        )
+        .await?;
+        let now = tokio::time::Instant::now();
+        if !batch.items.is_empty() || now >= deadline {
+            return Ok(Json(batch));
+        }
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep(POLL_RECHECK.min(deadline - now)) => {}
+        }
+    }
+}
+
+/// The row `id` if it is one of `node`'s; 403 otherwise.
+async fn own_row<S: Store>(store: &S, node: &Name, id: i64) -> Result<StoredRow, ApiFailure> {
+    store
+        .rows_for_target(&Target::node(node.clone()))
+        .await?
+        .into_iter()
+        .find(|stored| stored.id == RowId(id))
+        .ok_or_else(|| ApiFailure::Forbidden(format!("row {id} is not one of node {node}'s rows")))
+}
+
+/// `POST /v1/agent/start`: begins a stage's attempt under the lease.
+pub async fn start<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    report: Result<Json<StartReport>, JsonRejection>,
+) -> Result<Json<Started>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let report = body(report)?;
+    own_row(state.store.as_ref(), &node, report.row).await?;
+    let attempt = state
+        .store
+        .begin_attempt(
+            RowId(report.row),
+            report.stage,
+            report.token,
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(Json(Started { attempt: attempt.0 }))
+}
+
+/// `POST /v1/agent/finish`: ends an attempt and moves its row; a report
+/// sent again (the agent re-sends what it is not sure arrived) is
+/// recognised and changes nothing.
+pub async fn finish<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    report: Result<Json<FinishReport>, JsonRejection>,
+) -> Result<Json<Finished>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let report = body(report)?;
+    let entry = state.store.attempt(AttemptId(report.attempt)).await?;
+    if entry.target != Target::node(node.clone()) {
+        return Err(ApiFailure::Forbidden(format!(
+            "attempt {} is not one of node {node}'s",
+            report.attempt
+        )));
+    }
+    if matches!(
+        entry.result,
+        Some(AttemptResult::Passed | AttemptResult::Failed)
+    ) {
+        return Ok(Json(Finished { duplicate: true }));
+    }
+    let Some(stage) = entry.stage else {
+        return Err(ApiFailure::BadRequest(format!(
+            "history entry {} is not a stage attempt",
+            report.attempt
+        )));
+    };
+    let row = state.store.row(&entry.target, &entry.opkg).await?;
+    let after = if report.passed {
+        RowAfter {
+            current: Some(stage),
+            error: None,
+        }
+    } else {
+        RowAfter {
+            current: row.row.current,
+            // Transient trouble is never a row error (SPEC §1.3 rule 7).
+            error: (!report.transient).then(|| {
+                report
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("{stage} failed on node {node}"))
+            }),
+        }
+    };
+    let outcome = Outcome {
+        passed: report.passed,
+        exit_code: report.exit_code,
+        output: report.output,
+    };
+    state
+        .store
+        .finish_attempt(
+            AttemptId(report.attempt),
+            &outcome,
+            &after,
+            report.token,
+            state.clock.now_ms(),
+        )
+        .await?;
+    // The head node's rows may wait for this one (an uninstall).
+    state.engine_wake.notify_one();
+    Ok(Json(Finished { duplicate: false }))
+}
+
+/// `POST /v1/agent/heartbeat`: the agent still works under its lease.
+pub async fn heartbeat<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    beat: Result<Json<Heartbeat>, JsonRejection>,
+) -> Result<Json<Heartbeat>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let beat = body(beat)?;
+    let lease = state
+        .store
+        .renew_lease(
+            &Target::node(node),
+            beat.token,
+            state.lease_ttl_ms,
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(Json(Heartbeat { token: lease.token }))
+}

@@ -1,0 +1,55 @@
+//! Every route of the API, in one place, and the state handlers share.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use opm_engine::Clock;
+use opm_model::api::MAX_BODY_BYTES;
+use opm_store::Store;
+use tokio::sync::Notify;
+
+use crate::handlers::{agents, tools};
+
+/// What every handler reads.
+pub struct AppState<S> {
+    /// The state store.
+    pub store: Arc<S>,
+    /// Time, injected.
+    pub clock: Arc<dyn Clock>,
+    /// How long an agent's lease lasts unless a heartbeat renews it.
+    pub lease_ttl_ms: i64,
+    /// Woken when nodes may have new work (a pass moved, a request came).
+    pub agents_wake: Notify,
+    /// Woken when the head node's rows may move (a node reported).
+    pub engine_wake: Notify,
+}
+
+impl<S> AppState<S> {
+    /// Something a tool changed: the head node's pass and the waiting
+    /// polls both look again.
+    pub fn changed(&self) {
+        self.engine_wake.notify_one();
+        self.agents_wake.notify_waiters();
+    }
+}
+
+/// The `/v1/` API over `state`.
+pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
+    Router::new()
+        .route("/v1/agent/poll", post(agents::poll::<S>))
+        .route("/v1/agent/start", post(agents::start::<S>))
+        .route("/v1/agent/finish", post(agents::finish::<S>))
+        .route("/v1/agent/heartbeat", post(agents::heartbeat::<S>))
+        .route("/v1/status", get(tools::status::<S>))
+        .route(
+            "/v1/phase",
+            get(tools::phase::<S>).put(tools::set_phase::<S>),
+        )
+        .route("/v1/request", post(tools::request::<S>))
+        .route("/v1/retry", post(tools::retry::<S>))
+        .route("/v1/history", get(tools::history::<S>))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,209 @@
+//! What a node's agent gets when it polls: the next stage of each of its
+//! rows that can move, decided by the same planner as `opm run`, under one
+//! lease of the node with a fresh fencing token.
+//!
+//! A node runs one agent. An agent that polls is between batches, so a
+//! lease its node's agent still holds (its own earlier one, or that of an
+//! earlier process that died mid-stage) is taken over at once: the stage
+//! that process had under way runs again and history records the first
+//! attempt as interrupted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use opm_engine::Identity;
+use opm_engine::load::load;
+use opm_engine::order::order_on_target;
+use opm_model::api::{MAX_AGENT_ID_LEN, Waiting, WorkBatch, WorkItem};
+use opm_model::{Lease, Name, Role, Status, Target};
+use opm_plan::{Blocked, Decision};
+use opm_store::{RowId, Store, StoreError};
+
+use crate::error::ApiFailure;
+
+/// The lease owner an agent process of `node` works under.
+pub fn agent_owner(node: &Name, agent: &str) -> String {
+    format!("agent:{node}:{agent}")
+}
+
+/// Checks an agent's self-chosen id: short, letters, digits and dashes.
+///
+/// # Errors
+/// [`ApiFailure::BadRequest`] naming the rule.
+pub fn check_agent_id(agent: &str) -> Result<(), ApiFailure> {
+    let fine = !agent.is_empty()
+        && agent.len() <= MAX_AGENT_ID_LEN
+        && agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if fine {
+        Ok(())
+    } else {
+        Err(ApiFailure::BadRequest(format!(
+            "agent id must be 1 to {MAX_AGENT_ID_LEN} letters, digits or dashes"
+        )))
+    }
+}
+
+/// Whether a lease belongs to an agent process of `node`.
+fn held_by_agent_of(owner: &str, node: &Name) -> bool {
+    owner.starts_with(&format!("agent:{node}:"))
+}
+
+/// The node's work now, leased to `agent` for `ttl_ms` when there is any.
+///
+/// # Errors
+/// A store failure, or a row the planner cannot place.
+pub async fn work_for<S: Store>(
+    store: &S,
+    node: &Name,
+    agent: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<WorkBatch, ApiFailure> {
+    let me = Identity {
+        role: Role::Client,
+        name: node.clone(),
+    };
+    // Agents' leases are not processes of this machine: nothing to lapse
+    // by the process table, so it is never read.
+    let mut snapshot = load(store, &me, "", Path::new("/nonexistent"), now_ms).await?;
+    for stored in &mut snapshot.mine {
+        if let Status::Running { lease } = &mut stored.row.status
+            && held_by_agent_of(&lease.owner, node)
+        {
+            lease.expires_at_ms = now_ms;
+            snapshot.cluster.upsert(stored.row.clone());
+        }
+    }
+    let mut works = Vec::new();
+    let mut releases = Vec::new();
+    let mut errors = Vec::new();
+    let mut blocked = Vec::new();
+    let mut ids: BTreeMap<Name, RowId> = BTreeMap::new();
+    for stored in &snapshot.mine {
+        let row = &stored.row;
+        let decision = snapshot
+            .cluster
+            .decide(row, now_ms)
+            .map_err(|error| ApiFailure::BadRequest(error.to_string()))?;
+        match decision {
+            Decision::Perform(work) => {
+                ids.insert(work.package.clone(), stored.id);
+                works.push(work);
+            }
+            Decision::Release { .. } => releases.push(stored.id),
+            Decision::Blocked(Blocked::Error { message }) => errors.push(Waiting {
+                row: row.to_string(),
+                reason: message,
+            }),
+            Decision::Blocked(reason) => blocked.push(Waiting {
+                row: row.to_string(),
+                reason: reason.to_string(),
+            }),
+            // Orchestration is the head node's; a client row never asks for it.
+            Decision::Request { .. } | Decision::Idle(_) => {}
+        }
+    }
+    let mut batch = WorkBatch {
+        token: 0,
+        lease_ttl_ms: ttl_ms,
+        items: Vec::new(),
+        errors,
+        blocked,
+    };
+    if works.is_empty() && releases.is_empty() {
+        return Ok(batch);
+    }
+    let target = Target::node(node.clone());
+    let lease = lease_for_agent(
+        store,
+        &target,
+        node,
+        &agent_owner(node, agent),
+        ttl_ms,
+        now_ms,
+    )
+    .await?;
+    batch.token = lease.token;
+    for id in releases {
+        store.release_interrupted(id, lease.token, now_ms).await?;
+    }
+    for work in order_on_target(works, &snapshot.depends_on) {
+        let Some(id) = ids.get(&work.package).copied() else {
+            continue;
+        };
+        let attempt = snapshot
+            .attempts
+            .get(&id)
+            .and_then(|counts| counts.get(&work.stage))
+            .copied()
+            .unwrap_or(0)
+            + 1;
+        let config = store
+            .config_values(&work.package, None)
+            .await?
+            .into_iter()
+            .collect();
+        batch.items.push(WorkItem {
+            row: id.0,
+            package: work.package,
+            stage: work.stage,
+            interrupted: work.interrupted,
+            attempt,
+            config,
+        });
+    }
+    Ok(batch)
+}
+
+/// Leases the node for `owner`, taking over at once a lease another
+/// process of the node's agent left behind.
+async fn lease_for_agent<S: Store>(
+    store: &S,
+    target: &Target,
+    node: &Name,
+    owner: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<Lease, ApiFailure> {
+    match store.acquire_lease(target, owner, ttl_ms, now_ms).await {
+        Ok(lease) => Ok(lease),
+        Err(StoreError::LeaseHeld {
+            owner: holder,
+            expires_at_ms,
+            ..
+        }) if held_by_agent_of(&holder, node) => {
+            // Acquire as of the old lease's end, then renew as of now: the
+            // token grows, so the old process's late reports are refused.
+            let remaining = (now_ms + ttl_ms - expires_at_ms).max(1);
+            let lease = store
+                .acquire_lease(target, owner, remaining, expires_at_ms)
+                .await?;
+            Ok(store
+                .renew_lease(target, lease.token, ttl_ms, now_ms)
+                .await?)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opm_model::NameKind;
+
+    #[test]
+    fn agent_ids_are_short_and_plain() {
+        assert!(check_agent_id("a1-b2").is_ok());
+        for bad in ["", "a b", "a/b", "a:b", &"x".repeat(MAX_AGENT_ID_LEN + 1)] {
+            assert!(check_agent_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_nodes_own_agents_hold_its_leases() {
+        let n1 = Name::new(NameKind::Node, "n1").unwrap();
+        assert!(held_by_agent_of(&agent_owner(&n1, "x"), &n1));
+        assert!(!held_by_agent_of("agent:n10:x", &n1));
+        assert!(!held_by_agent_of("head:12:34", &n1));
+    }
+}
