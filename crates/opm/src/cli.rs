@@ -52,6 +52,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "OPM_BACKEND", value_enum)]
     pub backend: Option<BackendName>,
 
+    /// The head node's API, for agents and `opm run` on a node
+    /// (`http://127.0.0.1:7060`).
+    #[arg(long, global = true, env = "OPM_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// The file holding this node's API token (`opm node token NAME` made it).
+    #[arg(long, global = true, env = "OPM_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
     /// Settings file [default: /etc/opm/opm.toml when it exists].
     #[arg(long, global = true, env = "OPM_SETTINGS", value_name = "PATH")]
     pub settings: Option<PathBuf>,
@@ -140,10 +149,73 @@ pub enum Command {
     /// Dry run: per row that needs work, the next action or exactly what it
     /// waits for. Writes nothing.
     Plan,
+    /// The head-node daemon: the reconcile passes for the head node and its
+    /// images, and the HTTP API for tools and node agents.
+    Server(ServerArgs),
+    /// A compute node's daemon: pulls its work from the server, installs
+    /// into its root and reports back.
+    Agent(AgentArgs),
+    /// The tools' API token.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Show opm at work: build a throwaway cluster from the example opkgs
     /// (a head-node sandbox root, a busybox image, dpkg) and walk its install
     /// phases from setup_wizard to complete, with one failure fixed by retry.
     Demo(DemoArgs),
+}
+
+/// `opm server --listen ADDR`
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The address to serve the API on; plain HTTP only on loopback.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7060")]
+    pub listen: std::net::SocketAddr,
+    /// Seconds an agent's lease lasts unless its heartbeat renews it.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub agent_lease_ttl: u64,
+    /// How the head node's own passes run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `opm agent [--once]`
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// One round until nothing more can be done now, then exit (cron).
+    #[arg(long)]
+    pub once: bool,
+    /// Where reports not yet acknowledged by the server are kept.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/lib/opm/agent-spool.json"
+    )]
+    pub spool: PathBuf,
+    /// Seconds one poll waits for work (at most 30).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub poll_wait: u64,
+    /// Seconds each opkg script may run.
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub script_timeout: u64,
+}
+
+impl Default for AgentArgs {
+    fn default() -> AgentArgs {
+        AgentArgs {
+            once: true,
+            spool: PathBuf::from("/var/lib/opm/agent-spool.json"),
+            poll_wait: 30,
+            script_timeout: 1800,
+        }
+    }
+}
+
+/// `opm admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a new admin token for the tools' API; the old one stops
+    /// working at once. Only a hash is kept: save the token now.
+    Token,
 }
 
 /// `opm run [--jobs N]`
@@ -326,6 +398,13 @@ pub enum NodeCommand {
     List,
     /// Remove a compute node and its rows (its history stays).
     Remove {
+        /// The node's name.
+        #[arg(value_parser = node_name)]
+        name: Name,
+    },
+    /// Print a new API token for the node's agent; its old token stops
+    /// working at once. Only a hash is kept: save the token now.
+    Token {
         /// The node's name.
         #[arg(value_parser = node_name)]
         name: Name,

@@ -28,6 +28,8 @@ struct SettingsFile {
     #[serde(default)]
     repo: Vec<String>,
     backend: Option<BackendName>,
+    server: Option<String>,
+    token_file: Option<PathBuf>,
 }
 
 /// Fully resolved settings.
@@ -43,6 +45,10 @@ pub struct Settings {
     pub repos: Vec<String>,
     /// Chosen package-manager backend, `None` to detect.
     pub backend: Option<BackendName>,
+    /// The head node's API, for agents.
+    pub server: Option<String>,
+    /// The file holding this node's API token.
+    pub token_file: Option<PathBuf>,
     /// Machine-readable output.
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
@@ -77,6 +83,8 @@ impl Settings {
                 args.repo.clone()
             },
             backend: args.backend.or(file.backend),
+            server: args.server.clone().or(file.server),
+            token_file: args.token_file.clone().or(file.token_file),
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })

@@ -1,5 +1,7 @@
 //! One module per subcommand; [`dispatch`] resolves settings and routes.
 
+mod admin;
+mod agent;
 mod cluster;
 mod conf;
 mod config;
@@ -16,6 +18,7 @@ mod repo;
 mod request;
 mod retry;
 mod run;
+mod server;
 mod settings;
 mod state;
 mod status;
@@ -50,6 +53,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),
+        Command::Server(args) => server::run(args, &settings, printer),
+        Command::Agent(args) => agent::run(args, &settings, printer),
+        Command::Admin(command) => admin::run(command, &settings, printer),
         Command::Demo(args) => demo::run(args, printer),
     }
 }

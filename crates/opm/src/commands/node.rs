@@ -26,6 +26,9 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
             outcome
         }),
         NodeCommand::List => list(settings, printer),
+        NodeCommand::Token { name } => {
+            crate::commands::admin::issue(opm_store::TokenSubject::Node(name), settings, printer)
+        }
         NodeCommand::Remove { name } => block_on(async {
             let store = settings.open_store(OpenMode::Existing).await?;
             let outcome = store.remove_node(&name).await.map_err(store_error);

@@ -48,6 +48,22 @@ fn backend(settings: &Settings) -> anyhow::Result<Backend> {
     })
 }
 
+/// The package manager of the settings' backend and repositories, waiting
+/// up to `wait` for a root's lock.
+pub fn package_manager(
+    settings: &Settings,
+    wait: Duration,
+) -> anyhow::Result<Arc<dyn opm_native::PackageManager>> {
+    let repos = settings
+        .repos
+        .iter()
+        .map(|repo| Repo::parse(repo).map_err(|e| bad_input(e.to_string())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut options = Options::new(repos);
+    options.lock_timeout = wait;
+    Ok(Arc::from(backend(settings)?.manager(options)))
+}
+
 /// Builds the engine over the settings' store, backend and root.
 pub async fn engine(
     settings: &Settings,
@@ -55,14 +71,7 @@ pub async fn engine(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Arc<Engine<SqliteStore>>> {
     let identity = identity(settings)?;
-    let repos = settings
-        .repos
-        .iter()
-        .map(|repo| Repo::parse(repo).map_err(|e| bad_input(e.to_string())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut options = Options::new(repos);
-    options.lock_timeout = Duration::from_secs(args.wait);
-    let packages = Arc::from(backend(settings)?.manager(options));
+    let packages = package_manager(settings, Duration::from_secs(args.wait))?;
     let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
     let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -87,8 +96,15 @@ pub async fn engine(
     )?))
 }
 
-/// Runs `opm run`.
+/// Runs `opm run`; on a compute node that is `opm agent --once`.
 pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    if identity(settings)?.role == opm_model::Role::Client {
+        let agent = crate::cli::AgentArgs {
+            script_timeout: args.script_timeout,
+            ..crate::cli::AgentArgs::default()
+        };
+        return crate::commands::agent::run(agent, settings, printer);
+    }
     let reporter: Arc<dyn Reporter> = if std::io::stdout().is_terminal() && !printer.json() {
         Arc::new(BarReporter::new())
     } else {

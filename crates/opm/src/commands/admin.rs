@@ -1,0 +1,43 @@
+//! `opm admin token` and `opm node token NAME`: API tokens, shown once,
+//! kept as hashes (a new one replaces the old at once).
+
+use opm_api::auth::{new_token, token_hash};
+use opm_engine::{Clock, SystemClock};
+use opm_store::{OpenMode, Store, TokenSubject};
+
+use crate::cli::AdminCommand;
+use crate::commands::state::block_on;
+use crate::exit::Exit;
+use crate::printer::Printer;
+use crate::settings::{Settings, store_error};
+
+/// Makes and stores a new token for `subject`; prints it.
+pub fn issue(subject: TokenSubject, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let token = new_token()?;
+    block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let outcome = store
+            .set_token(&subject, &token_hash(&token), SystemClock.now_ms())
+            .await
+            .map_err(store_error);
+        store.close().await;
+        outcome
+    })?;
+    if printer.json() {
+        let node = match &subject {
+            TokenSubject::Admin => None,
+            TokenSubject::Node(name) => Some(name.to_string()),
+        };
+        printer.print_json(&serde_json::json!({ "node": node, "token": token }))?;
+    } else {
+        printer.line(token);
+    }
+    Ok(Exit::Success)
+}
+
+/// Runs `opm admin ...`.
+pub fn run(command: AdminCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    match command {
+        AdminCommand::Token => issue(TokenSubject::Admin, settings, printer),
+    }
+}

@@ -1,0 +1,88 @@
+//! `opm server`: the head-node daemon (SPEC §1.4, §1.6) until SIGINT or
+//! SIGTERM: the head node's and images' passes, and the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opm_api::server::{ServerConfig, check_listen, serve};
+use opm_engine::{LineReporter, Reporter, SystemClock};
+use opm_model::Role;
+use opm_store::OpenMode;
+
+use crate::cli::ServerArgs;
+use crate::commands::run::{engine, identity};
+use crate::exit::{Exit, bad_input};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+/// How long the head node's pass sleeps when nothing wakes it.
+const PASS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// Sends the daemons' log lines to stderr.
+pub fn init_logging(settings: &Settings) {
+    let level = match settings.verbosity {
+        0 => tracing_subscriber::filter::LevelFilter::ERROR,
+        1 => tracing_subscriber::filter::LevelFilter::INFO,
+        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .try_init();
+}
+
+/// Runs `opm server`.
+pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::Result<Exit> {
+    check_listen(args.listen).map_err(|error| bad_input(error.to_string()))?;
+    let me = identity(settings)?;
+    if me.role != Role::Server {
+        return Err(bad_input(format!(
+            "opm server runs on the head node, and {} says this machine is {} {}",
+            settings.conf.display(),
+            me.role,
+            me.name
+        )));
+    }
+    init_logging(settings);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
+            let engine = engine(settings, &args.run, reporter).await?;
+            let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+            let config = ServerConfig {
+                listen: args.listen,
+                lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
+                pass_interval: PASS_INTERVAL,
+            };
+            serve(
+                engine,
+                store,
+                Arc::new(SystemClock),
+                config,
+                |addr| eprintln!("opm server: listening on http://{addr}"),
+                stop_signal(),
+            )
+            .await
+            .map_err(|error| bad_input(error.to_string()))?;
+            eprintln!("opm server: stopped");
+            Ok(Exit::Success)
+        })
+}

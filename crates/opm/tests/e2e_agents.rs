@@ -1,0 +1,496 @@
+//! End to end across processes on loopback: `opm server` on the head node,
+//! `opm agent` on three (then four) compute nodes, each agent with its own
+//! opm.conf, token and sandbox root, the real dpkg installing the example
+//! opkgs packed by `opm pack`. The phases are set with the CLI as "the
+//! other tool" would; the server and the agents do the rest by themselves.
+//!
+//! The API tests speak raw HTTP/1.1 over a TCP socket, so what is checked
+//! is exactly what goes over the wire.
+
+// Test code: temp dirs, fixed fixtures, the binary's own JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
+const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
+
+/// A head node with a database, a repository packed from the examples and
+/// the processes it started (killed when it goes).
+struct Site {
+    dir: tempfile::TempDir,
+    children: Vec<(String, Child)>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
+        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
+        std::fs::create_dir(dir.path().join("head")).unwrap();
+        let site = Site {
+            dir,
+            children: Vec::new(),
+        };
+        let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+        let repo = site.path("repo");
+        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
+        pack.push(repo.to_str().unwrap());
+        pack.extend(examples.iter().map(String::as_str));
+        site.ok(&pack);
+        site.ok(&["init"]);
+        let mut import = vec!["opkg", "import"];
+        import.extend(examples.iter().map(String::as_str));
+        site.ok(&import);
+        site
+    }
+
+    fn path(&self, rest: &str) -> PathBuf {
+        self.dir.path().join(rest)
+    }
+
+    /// `opm` as the head node's CLI.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        command
+            .env(
+                "OPM_DB",
+                format!("sqlite:{}", self.path("opm.db").display()),
+            )
+            .env("OPM_CONF", self.path("opm.conf"))
+            .env("OPM_ROOT", self.path("head"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .current_dir(self.dir.path());
+        command
+    }
+
+    fn expect(&self, args: &[&str], code: i32) -> Output {
+        let output = self.command().args(args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "opm {}\nstdout:\n{}\nstderr:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        String::from_utf8(self.expect(args, 0).stdout).unwrap()
+    }
+
+    /// Starts `opm server` on `port` (0: any); its address.
+    fn start_server(&mut self, port: u16) -> SocketAddr {
+        let mut child = self
+            .command()
+            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("opm server: listening on http://") {
+                addr = Some(rest.parse().unwrap());
+                break;
+            }
+        }
+        let log = self.path("server.log");
+        // Keep draining the server's stderr, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        self.children.push(("server".to_owned(), child));
+        addr.expect("the server printed its address")
+    }
+
+    fn kill(&mut self, name: &str) {
+        for (who, child) in &mut self.children {
+            if who == name {
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
+        }
+        self.children.retain(|(who, _)| who != name);
+    }
+
+    /// Registers compute node `name` with a token, a root and an opm.conf.
+    fn add_node(&self, name: &str) {
+        self.ok(&["node", "add", name]);
+        let token = self.ok(&["node", "token", name]);
+        let dir = self.path(name);
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
+        std::fs::write(dir.join("token"), token).unwrap();
+    }
+
+    /// `opm` as node `name`'s CLI.
+    fn node_command(&self, name: &str, server: SocketAddr) -> Command {
+        let dir = self.path(name);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        command
+            .env("OPM_CONF", dir.join("opm.conf"))
+            .env("OPM_ROOT", dir.join("root"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .env("OPM_SERVER", format!("http://{server}"))
+            .env("OPM_TOKEN_FILE", dir.join("token"))
+            .args(["agent", "--poll-wait", "2", "--spool"])
+            .arg(dir.join("spool.json"))
+            .current_dir(&dir);
+        command
+    }
+
+    fn start_agent(&mut self, name: &str, server: SocketAddr) {
+        let log = std::fs::File::create(self.path(&format!("{name}/agent.log"))).unwrap();
+        let child = self
+            .node_command(name, server)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.children.push((name.to_owned(), child));
+    }
+
+    /// `opm status --json`, keyed by (target, package).
+    fn status(&self) -> BTreeMap<(String, String), Value> {
+        let rows: Vec<Value> = serde_json::from_str(&self.ok(&["--json", "status"])).unwrap();
+        rows.into_iter()
+            .map(|row| {
+                let key = (
+                    row["target"].as_str().unwrap().to_owned(),
+                    row["package"].as_str().unwrap().to_owned(),
+                );
+                (key, row)
+            })
+            .collect()
+    }
+
+    /// Waits until every row of `targets` × [`OPKGS`] is `current` and ok.
+    fn wait_for(&self, targets: &[&str], packages: &[&str], current: &str) {
+        let started = Instant::now();
+        loop {
+            let status = self.status();
+            let done = targets.iter().all(|target| {
+                packages.iter().all(|package| {
+                    status
+                        .get(&((*target).to_owned(), (*package).to_owned()))
+                        .is_some_and(|row| row["current"] == current && row["status"] == "ok")
+                })
+            });
+            if done {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "rows of {targets:?} never reached {current}: {status:#?}\nserver log:\n{}",
+                std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn history(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["--json", "history"])).unwrap()
+    }
+}
+
+/// The native packages dpkg has installed in `root`.
+fn installed(root: &Path) -> Vec<String> {
+    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
+    let mut names: Vec<String> = status
+        .split("\n\n")
+        .filter(|stanza| stanza.contains("Status: install ok installed"))
+        .filter_map(|stanza| {
+            stanza
+                .lines()
+                .find_map(|line| line.strip_prefix("Package: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn client_parts(packages: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = packages
+        .iter()
+        .map(|p| format!("opkg-{p}-client"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every stage attempt of `target` passed exactly once per stage, apart
+/// from attempts recorded as interrupted.
+fn each_stage_passed_once(history: &[Value], target: &str) {
+    let mut passed: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for entry in history
+        .iter()
+        .filter(|e| e["target"] == target && e["event"] == "attempt")
+    {
+        assert!(
+            entry["result"] == "passed" || entry["result"] == "interrupted",
+            "{entry:#}"
+        );
+        if entry["result"] == "passed" {
+            let key = (
+                entry["package"].as_str().unwrap().to_owned(),
+                entry["stage"].as_str().unwrap().to_owned(),
+            );
+            *passed.entry(key).or_default() += 1;
+        }
+    }
+    assert!(!passed.is_empty(), "no attempts for {target}");
+    for (key, count) in passed {
+        assert_eq!(count, 1, "{target} {key:?} passed {count} times");
+    }
+}
+
+#[test]
+fn agents_walk_the_whole_lifecycle_catch_up_and_survive_a_server_restart() {
+    let mut site = Site::new();
+    let nodes = ["n1", "n2", "n3"];
+    for node in nodes {
+        site.add_node(node);
+    }
+    let server = site.start_server(0);
+    for node in nodes {
+        site.start_agent(node, server);
+    }
+    site.ok(&["install", "clusterfs", "jobqueue", "motd"]);
+
+    // Only the gated stages run: the head node stops at run-configurator.
+    site.ok(&["cluster", "phase", "setup_wizard"]);
+    site.wait_for(&["head"], &OPKGS, "run-configurator");
+    site.ok(&["cluster", "phase", "build_image"]);
+    site.wait_for(&["head"], &OPKGS, "install-bin-pkgs");
+    for node in nodes {
+        assert_eq!(
+            installed(&site.path(&format!("{node}/root"))),
+            Vec::<String>::new()
+        );
+    }
+
+    // The server goes away and comes back on the same port mid-walk.
+    site.kill("server");
+    site.ok(&["cluster", "phase", "post_install"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let again = site.start_server(server.port());
+    assert_eq!(again, server);
+
+    site.ok(&["cluster", "phase", "complete"]);
+    let mut everyone = vec!["head"];
+    everyone.extend(nodes);
+    site.wait_for(&everyone, &OPKGS, "finished");
+    for node in nodes {
+        assert_eq!(
+            installed(&site.path(&format!("{node}/root"))),
+            client_parts(&OPKGS)
+        );
+    }
+    let history = site.history();
+    for node in nodes {
+        each_stage_passed_once(&history, node);
+    }
+
+    // A node added after complete catches up by itself.
+    site.add_node("n4");
+    site.start_agent("n4", server);
+    site.wait_for(&["n4"], &OPKGS, "finished");
+    assert_eq!(installed(&site.path("n4/root")), client_parts(&OPKGS));
+
+    // One opkg uninstalled everywhere: nodes first, then the head node.
+    site.ok(&["remove", "motd"]);
+    let mut all = everyone.clone();
+    all.push("n4");
+    site.wait_for(&all, &["motd"], "should_not_be_installed");
+    for node in ["n1", "n2", "n3", "n4"] {
+        assert_eq!(
+            installed(&site.path(&format!("{node}/root"))),
+            client_parts(&["clusterfs", "jobqueue"])
+        );
+    }
+    assert!(
+        !installed(&site.path("head"))
+            .iter()
+            .any(|name| name.starts_with("opkg-motd"))
+    );
+}
+
+/// One raw HTTP/1.1 request; the status and the body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer (and close) before an oversized body is all sent.
+    let _ = stream.write_all(body);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
+    let mut site = Site::new();
+    site.add_node("n1");
+    site.add_node("n2");
+    let admin = site.ok(&["admin", "token"]).trim().to_owned();
+    let n1 = std::fs::read_to_string(site.path("n1/token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let server = site.start_server(0);
+    site.ok(&["install", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["head"], &["motd"], "finished");
+
+    let poll = br#"{"agent":"test-1","wait_ms":0}"#;
+    assert_eq!(http(server, "POST", "/v1/agent/poll", None, poll).0, 401);
+    assert_eq!(
+        http(server, "POST", "/v1/agent/poll", Some("bogus"), poll).0,
+        401
+    );
+    assert_eq!(http(server, "GET", "/v1/status", Some(&n1), b"").0, 403);
+    assert_eq!(
+        http(server, "POST", "/v1/agent/poll", Some(&admin), poll).0,
+        403
+    );
+    let (code, body) = http(server, "GET", "/v1/status", Some(&admin), b"");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"package\":\"motd\""), "{body}");
+
+    // Node n1's token used for node n2's row.
+    let n2_row = site.status()[&("n2".to_owned(), "motd".to_owned())].clone();
+    assert_eq!(n2_row["requested"], "finished");
+    let (code, batch) = http(server, "POST", "/v1/agent/poll", Some(&n1), poll);
+    assert_eq!(code, 200, "{batch}");
+    let batch: Value = serde_json::from_str(&batch).unwrap();
+    let token = batch["token"].as_u64().unwrap();
+    let n1_row = batch["items"][0]["row"].as_i64().unwrap();
+    let others = (1..=20).filter(|id| *id != n1_row);
+    let forbidden = others
+        .map(|row| {
+            let start = format!(r#"{{"row":{row},"stage":"should_be_installed","token":{token}}}"#);
+            http(
+                server,
+                "POST",
+                "/v1/agent/start",
+                Some(&n1),
+                start.as_bytes(),
+            )
+            .0
+        })
+        .filter(|code| *code == 403)
+        .count();
+    assert!(forbidden >= 2, "n1 reached other rows");
+
+    // A replaced token stops working at once.
+    let n1_new = site.ok(&["node", "token", "n1"]).trim().to_owned();
+    assert_eq!(
+        http(server, "POST", "/v1/agent/poll", Some(&n1), poll).0,
+        401
+    );
+    assert_eq!(
+        http(server, "POST", "/v1/agent/poll", Some(&n1_new), poll).0,
+        200
+    );
+
+    for bad in [
+        &b"{not json"[..],
+        br#"{"agent":"x"}"#,
+        br#"{"agent":"a b","wait_ms":0}"#,
+        br#"{"agent":"x","wait_ms":0,"extra":1}"#,
+    ] {
+        let (code, body) = http(server, "POST", "/v1/agent/poll", Some(&n1_new), bad);
+        assert_eq!(code, 400, "{}: {body}", String::from_utf8_lossy(bad));
+        assert!(body.contains("\"error\""), "{body}");
+    }
+    let huge = format!(
+        r#"{{"agent":"x","wait_ms":0,"pad":"{}"}}"#,
+        "x".repeat(3 << 20)
+    );
+    assert_eq!(
+        http(
+            server,
+            "POST",
+            "/v1/agent/poll",
+            Some(&n1_new),
+            huge.as_bytes()
+        )
+        .0,
+        400
+    );
+    let (code, body) = http(
+        server,
+        "PUT",
+        "/v1/phase",
+        Some(&admin),
+        br#"{"phase":"nope"}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback() {
+    let site = Site::new();
+    let output = site.expect(&["server", "--listen", "0.0.0.0:7060"], 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve plain HTTP on 0.0.0.0:7060"),
+        "{stderr}"
+    );
+}
