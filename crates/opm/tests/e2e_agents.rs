@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod image_support;
+
+use image_support::{image_unavailable, installed, make_image};
+
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
 
@@ -40,6 +44,11 @@ impl Drop for Site {
 
 impl Site {
     fn new() -> Site {
+        Site::with_sources(&[])
+    }
+
+    /// A site with the example opkgs and `extra` opkg sources imported.
+    fn with_sources(extra: &[PathBuf]) -> Site {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
@@ -48,7 +57,8 @@ impl Site {
             dir,
             children: Vec::new(),
         };
-        let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+        let mut examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+        examples.extend(extra.iter().map(|path| path.display().to_string()));
         let repo = site.path("repo");
         let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
         pack.push(repo.to_str().unwrap());
@@ -226,23 +236,6 @@ impl Site {
     }
 }
 
-/// The native packages dpkg has installed in `root`.
-fn installed(root: &Path) -> Vec<String> {
-    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
-    let mut names: Vec<String> = status
-        .split("\n\n")
-        .filter(|stanza| stanza.contains("Status: install ok installed"))
-        .filter_map(|stanza| {
-            stanza
-                .lines()
-                .find_map(|line| line.strip_prefix("Package: "))
-                .map(str::to_owned)
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 fn client_parts(packages: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = packages
         .iter()
@@ -281,6 +274,19 @@ fn each_stage_passed_once(history: &[Value], target: &str) {
 #[test]
 fn agents_walk_the_whole_lifecycle_catch_up_and_survive_a_server_restart() {
     let mut site = Site::new();
+    // The head node works its image itself, beside the agents.
+    let image = match image_unavailable() {
+        None => {
+            let root = site.path("images/compute");
+            make_image(&root).unwrap();
+            site.ok(&["image", "add", "compute", "--path", root.to_str().unwrap()]);
+            Some(root)
+        }
+        Some(why) => {
+            eprintln!("SKIPPED the image part: {why}");
+            None
+        }
+    };
     let nodes = ["n1", "n2", "n3"];
     for node in nodes {
         site.add_node(node);
@@ -313,7 +319,13 @@ fn agents_walk_the_whole_lifecycle_catch_up_and_survive_a_server_restart() {
     site.ok(&["cluster", "phase", "complete"]);
     let mut everyone = vec!["head"];
     everyone.extend(nodes);
+    if image.is_some() {
+        everyone.push("compute");
+    }
     site.wait_for(&everyone, &OPKGS, "finished");
+    if let Some(root) = &image {
+        assert_eq!(installed(root), client_parts(&OPKGS));
+    }
     for node in nodes {
         assert_eq!(
             installed(&site.path(&format!("{node}/root"))),
@@ -347,6 +359,82 @@ fn agents_walk_the_whole_lifecycle_catch_up_and_survive_a_server_restart() {
             .iter()
             .any(|name| name.starts_with("opkg-motd"))
     );
+    if let Some(root) = &image {
+        assert_eq!(installed(root), client_parts(&["clusterfs", "jobqueue"]));
+    }
+}
+
+/// An opkg whose client-post-install notes each start in the node's root
+/// and then, while `etc/slow` exists there, takes a minute.
+fn slow_opkg(dir: &Path) -> PathBuf {
+    let source = dir.join("slowpkg");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{EXAMPLES}/motd"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let config = std::fs::read_to_string(source.join("config.xml")).unwrap();
+    std::fs::write(
+        source.join("config.xml"),
+        config.replace("<name>motd</name>", "<name>slowpkg</name>"),
+    )
+    .unwrap();
+    let script = source.join("scripts/client-post-install");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nroot=${OSCAR_PACKAGE_HOME%/usr/lib/oscar/packages/*}\n\
+         mkdir -p \"$root/var/log\"\necho \"start $OPM_ATTEMPT\" >>\"$root/var/log/slow.log\"\n\
+         while [ -e \"$root/etc/slow\" ]; do sleep 0.1; done\necho done >>\"$root/var/log/slow.log\"\n",
+    )
+    .unwrap();
+    source
+}
+
+#[test]
+fn an_agent_killed_mid_install_finishes_the_row_after_a_restart() {
+    let sources = tempfile::tempdir().unwrap();
+    let slow = slow_opkg(sources.path());
+    let mut site = Site::with_sources(&[slow]);
+    site.add_node("n1");
+    let root = site.path("n1/root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/slow"), "").unwrap();
+    let server = site.start_server(0);
+    site.start_agent("n1", server);
+    site.ok(&["install", "slowpkg"]);
+    site.ok(&["cluster", "phase", "complete"]);
+
+    let log = root.join("var/log/slow.log");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|text| text.contains("start")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "client-post-install never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    site.kill("n1");
+    std::fs::remove_file(root.join("etc/slow")).unwrap();
+    site.start_agent("n1", server);
+    site.wait_for(&["n1"], &["slowpkg"], "finished");
+
+    // The script died with its agent (no "done" before the second start),
+    // then ran again as attempt 2.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start 1\nstart 2\ndone\n"
+    );
+    let history = site.history();
+    each_stage_passed_once(&history, "n1");
+    let interrupted: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["target"] == "n1" && e["result"] == "interrupted")
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{history:#?}");
+    assert_eq!(interrupted[0]["stage"], "install-bin-pkgs");
+    assert_eq!(installed(&root), ["opkg-slowpkg-client"]);
 }
 
 /// One raw HTTP/1.1 request; the status and the body.
