@@ -2,6 +2,8 @@
 //! with the node's bearer token. A server that cannot be reached, or that
 //! answers 5xx, is transient trouble; any other refusal is not.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opm_model::api::{
@@ -24,18 +26,25 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client of the server at `base` (`http://127.0.0.1:7060`).
+    /// A client of the server at `base` (`http://127.0.0.1:7060`, or
+    /// `https://head:7060`, trusting the CA certificates in `ca_cert`, or
+    /// the system's trust store without).
     ///
     /// # Errors
+    /// [`AgentError::Tls`] for CA certificates that cannot be used,
     /// [`AgentError::Unreachable`] when the HTTP client cannot be built.
-    pub fn new(base: &str, token: &str) -> Result<ApiClient, AgentError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| AgentError::Unreachable {
-                url: base.to_owned(),
-                reason: error.to_string(),
-            })?;
+    pub fn new(base: &str, token: &str, ca_cert: Option<&Path>) -> Result<ApiClient, AgentError> {
+        // The one crypto provider of the process; a second install (another
+        // client) finds it there already, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(ca_cert) = ca_cert {
+            builder = builder.tls_backend_preconfigured(tls_config(ca_cert)?);
+        }
+        let http = builder.build().map_err(|error| AgentError::Unreachable {
+            url: base.to_owned(),
+            reason: error.to_string(),
+        })?;
         Ok(ApiClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -43,7 +52,7 @@ impl ApiClient {
         })
     }
 
-    /// The server's URL.
+    /// The server's URL (for messages).
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -121,4 +130,31 @@ impl ApiClient {
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<Heartbeat, AgentError> {
         self.post("/v1/agent/heartbeat", beat, CALL_TIMEOUT).await
     }
+}
+
+/// A TLS client configuration trusting the certificates of `ca_cert`, with
+/// ring as the crypto provider.
+fn tls_config(ca_cert: &Path) -> Result<rustls::ClientConfig, AgentError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    let failed = |reason: String| AgentError::Tls {
+        reason: format!("{}: {reason}", ca_cert.display()),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs =
+        CertificateDer::pem_file_iter(ca_cert).map_err(|error| failed(error.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|error| failed(error.to_string()))?;
+        roots.add(cert).map_err(|error| failed(error.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(failed("no certificate in the file".to_owned()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| failed(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }

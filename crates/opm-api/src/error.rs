@@ -82,6 +82,12 @@ pub enum AgentError {
         /// The server's message.
         message: String,
     },
+    /// The TLS setup cannot be used (no or bad CA certificates).
+    #[error("TLS: {reason}")]
+    Tls {
+        /// What is wrong.
+        reason: String,
+    },
     /// The local spool file of unsent reports cannot be read or written.
     #[error("spool {path}: {reason}")]
     Spool {

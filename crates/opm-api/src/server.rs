@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,17 @@ pub struct ServerConfig {
     pub lease_ttl: Duration,
     /// The longest the head node's pass sleeps when nothing wakes it.
     pub pass_interval: Duration,
+    /// Serve HTTPS with this certificate and key; plain HTTP without.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A server certificate (chain) and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 /// Why the server could not start or stopped.
@@ -31,11 +43,21 @@ pub enum ServerError {
     /// Plain HTTP on an address other machines reach.
     #[error(
         "refusing to serve plain HTTP on {addr}: tokens would cross the network in clear text; \
-         listen on a loopback address (127.0.0.1:PORT or [::1]:PORT), this opm has no TLS support yet"
+         pass --tls-cert FILE --tls-key FILE, or listen on a loopback address (127.0.0.1:PORT)"
     )]
     NotLoopback {
         /// The address asked for.
         addr: SocketAddr,
+    },
+    /// The certificate or key cannot be used.
+    #[error("cannot use the TLS certificate {cert} and key {key}: {reason}")]
+    Tls {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+        /// Why.
+        reason: String,
     },
     /// The address cannot be bound or served.
     #[error("cannot listen on {addr}: {reason}")]
@@ -51,8 +73,8 @@ pub enum ServerError {
 ///
 /// # Errors
 /// [`ServerError::NotLoopback`].
-pub fn check_listen(addr: SocketAddr) -> Result<(), ServerError> {
-    if addr.ip().is_loopback() {
+pub fn check_listen(addr: SocketAddr, tls: bool) -> Result<(), ServerError> {
+    if tls || addr.ip().is_loopback() {
         Ok(())
     } else {
         Err(ServerError::NotLoopback { addr })
@@ -72,15 +94,7 @@ pub async fn serve<S: Store + 'static>(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    check_listen(config.listen)?;
-    let listen_error = |error: std::io::Error| ServerError::Listen {
-        addr: config.listen,
-        reason: error.to_string(),
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(listen_error)?;
-    on_listening(listener.local_addr().map_err(listen_error)?);
+    check_listen(config.listen, config.tls.is_some())?;
     let state = Arc::new(AppState {
         store,
         clock,
@@ -88,17 +102,69 @@ pub async fn serve<S: Store + 'static>(
         agents_wake: Notify::new(),
         engine_wake: Notify::new(),
     });
-    let passes = tokio::spawn(keep_passing(
-        engine,
-        Arc::clone(&state),
-        config.pass_interval,
-    ));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(listen_error);
+    let app = router(Arc::clone(&state));
+    let passes = tokio::spawn(keep_passing(engine, state, config.pass_interval));
+    let served = match &config.tls {
+        None => serve_plain(app, config.listen, on_listening, shutdown).await,
+        Some(tls) => serve_tls(app, config.listen, tls, on_listening, shutdown).await,
+    };
     passes.abort();
     served
+}
+
+fn listen_error(addr: SocketAddr) -> impl Fn(std::io::Error) -> ServerError {
+    move |error| ServerError::Listen {
+        addr,
+        reason: error.to_string(),
+    }
+}
+
+async fn serve_plain(
+    app: axum::Router,
+    addr: SocketAddr,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(listen_error(addr))?;
+    on_listening(listener.local_addr().map_err(listen_error(addr))?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(listen_error(addr))
+}
+
+async fn serve_tls(
+    app: axum::Router,
+    addr: SocketAddr,
+    tls: &TlsFiles,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .map_err(|error| ServerError::Tls {
+            cert: tls.cert.display().to_string(),
+            key: tls.key.display().to_string(),
+            reason: error.to_string(),
+        })?;
+    // Bind first, so a port in use is an error here, and port 0 is known.
+    let listener = std::net::TcpListener::bind(addr).map_err(listen_error(addr))?;
+    listener.set_nonblocking(true).map_err(listen_error(addr))?;
+    on_listening(listener.local_addr().map_err(listen_error(addr))?);
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, rustls)
+        .map_err(listen_error(addr))?
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(listen_error(addr))
 }
 
 /// The head node's passes, again and again.

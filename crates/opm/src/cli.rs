@@ -61,6 +61,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "OPM_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
+    /// The CA certificates (PEM) that vouch for an https server's certificate.
+    #[arg(long, global = true, env = "OPM_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Settings file [default: /etc/opm/opm.toml when it exists].
     #[arg(long, global = true, env = "OPM_SETTINGS", value_name = "PATH")]
     pub settings: Option<PathBuf>,
@@ -170,6 +174,12 @@ pub struct ServerArgs {
     /// The address to serve the API on; plain HTTP only on loopback.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7060")]
     pub listen: std::net::SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Seconds an agent's lease lasts unless its heartbeat renews it.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub agent_lease_ttl: u64,

@@ -30,6 +30,7 @@ struct SettingsFile {
     backend: Option<BackendName>,
     server: Option<String>,
     token_file: Option<PathBuf>,
+    ca_cert: Option<PathBuf>,
 }
 
 /// Fully resolved settings.
@@ -49,6 +50,8 @@ pub struct Settings {
     pub server: Option<String>,
     /// The file holding this node's API token.
     pub token_file: Option<PathBuf>,
+    /// The CA certificates for an https server.
+    pub ca_cert: Option<PathBuf>,
     /// Machine-readable output.
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
@@ -85,6 +88,7 @@ impl Settings {
             backend: args.backend.or(file.backend),
             server: args.server.clone().or(file.server),
             token_file: args.token_file.clone().or(file.token_file),
+            ca_cert: args.ca_cert.clone().or(file.ca_cert),
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })

@@ -111,9 +111,15 @@ impl Site {
 
     /// Starts `opm server` on `port` (0: any); its address.
     fn start_server(&mut self, port: u16) -> SocketAddr {
+        self.start_server_with(port, &[])
+    }
+
+    /// Starts `opm server` on `port` with `extra` arguments; its address.
+    fn start_server_with(&mut self, port: u16, extra: &[&str]) -> SocketAddr {
         let mut child = self
             .command()
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -123,7 +129,10 @@ impl Site {
         let mut addr = None;
         for line in lines.by_ref() {
             let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("opm server: listening on http://") {
+            let rest = line
+                .strip_prefix("opm server: listening on http://")
+                .or_else(|| line.strip_prefix("opm server: listening on https://"));
+            if let Some(rest) = rest {
                 addr = Some(rest.parse().unwrap());
                 break;
             }
@@ -183,13 +192,13 @@ impl Site {
     }
 
     fn start_agent(&mut self, name: &str, server: SocketAddr) {
+        let command = self.node_command(name, server);
+        self.spawn_agent(name, command);
+    }
+
+    fn spawn_agent(&mut self, name: &str, mut command: Command) {
         let log = std::fs::File::create(self.path(&format!("{name}/agent.log"))).unwrap();
-        let child = self
-            .node_command(name, server)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = command.stdout(Stdio::null()).stderr(log).spawn().unwrap();
         self.children.push((name.to_owned(), child));
     }
 
@@ -581,4 +590,80 @@ fn plain_http_is_refused_off_loopback() {
         stderr.contains("refusing to serve plain HTTP on 0.0.0.0:7060"),
         "{stderr}"
     );
+}
+
+/// A CA and a certificate it signed for 127.0.0.1, as PEM files in `dir`:
+/// (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[test]
+fn agents_reach_an_https_server_only_with_its_ca() {
+    let mut site = Site::new();
+    site.add_node("n1");
+    let (ca, cert, key) = certificates(site.dir.path());
+    let server = site.start_server_with(
+        0,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let https = |command: &mut Command| {
+        command.env("OPM_SERVER", format!("https://{server}"));
+    };
+
+    // The system's trust store, or a CA that did not sign the server's
+    // certificate: the handshake fails and nothing is sent.
+    let (other_ca, _, _) = certificates(&site.path("n1"));
+    for ca_cert in [None, Some(&other_ca)] {
+        let mut wrong = site.node_command("n1", server);
+        https(&mut wrong);
+        if let Some(ca_cert) = ca_cert {
+            wrong.env("OPM_CA_CERT", ca_cert);
+        }
+        let output = wrong.arg("--once").output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("is unreachable"), "{stderr}");
+    }
+    let mut garbage = site.node_command("n1", server);
+    https(&mut garbage);
+    let output = garbage
+        .env("OPM_CA_CERT", &key)
+        .arg("--once")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no certificate in the file"), "{stderr}");
+
+    let mut agent = site.node_command("n1", server);
+    https(&mut agent);
+    agent.env("OPM_CA_CERT", &ca);
+    site.spawn_agent("n1", agent);
+    site.ok(&["install", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["head", "n1"], &["motd"], "finished");
+    assert_eq!(installed(&site.path("n1/root")), ["opkg-motd-client"]);
 }

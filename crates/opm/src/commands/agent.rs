@@ -44,7 +44,7 @@ fn agent_error(error: AgentError) -> anyhow::Error {
         AgentError::Refused { status, .. } if *status == 401 || *status == 403 => {
             bad_input(error.to_string())
         }
-        AgentError::Spool { .. } => bad_input(error.to_string()),
+        AgentError::Spool { .. } | AgentError::Tls { .. } => bad_input(error.to_string()),
         _ => anyhow::Error::new(error),
     }
 }
@@ -95,7 +95,8 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
         bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
     })?;
     let token = read_token(token_file)?;
-    let client = ApiClient::new(server, &token).map_err(agent_error)?;
+    let client =
+        ApiClient::new(server, &token, settings.ca_cert.as_deref()).map_err(agent_error)?;
     let spool = Spool::open(&args.spool).map_err(agent_error)?;
     let packages = package_manager(settings, Duration::from_secs(30))?;
     let actor = Actor::new(

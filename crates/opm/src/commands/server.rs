@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opm_api::server::{ServerConfig, check_listen, serve};
+use opm_api::server::{ServerConfig, TlsFiles, check_listen, serve};
 use opm_engine::{LineReporter, Reporter, SystemClock};
 use opm_model::Role;
 use opm_store::OpenMode;
@@ -49,7 +49,14 @@ pub fn init_logging(settings: &Settings) {
 
 /// Runs `opm server`.
 pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::Result<Exit> {
-    check_listen(args.listen).map_err(|error| bad_input(error.to_string()))?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    check_listen(args.listen, tls.is_some()).map_err(|error| bad_input(error.to_string()))?;
     let me = identity(settings)?;
     if me.role != Role::Server {
         return Err(bad_input(format!(
@@ -67,17 +74,19 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
             let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
             let engine = engine(settings, &args.run, reporter).await?;
             let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+            let scheme = if tls.is_some() { "https" } else { "http" };
             let config = ServerConfig {
                 listen: args.listen,
                 lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
                 pass_interval: PASS_INTERVAL,
+                tls,
             };
             serve(
                 engine,
                 store,
                 Arc::new(SystemClock),
                 config,
-                |addr| eprintln!("opm server: listening on http://{addr}"),
+                |addr| eprintln!("opm server: listening on {scheme}://{addr}"),
                 stop_signal(),
             )
             .await
