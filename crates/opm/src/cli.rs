@@ -52,19 +52,6 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "OPM_BACKEND", value_enum)]
     pub backend: Option<BackendName>,
 
-    /// The head node's API, for agents and `opm run` on a node
-    /// (`http://127.0.0.1:7060`).
-    #[arg(long, global = true, env = "OPM_SERVER", value_name = "URL")]
-    pub server: Option<String>,
-
-    /// The file holding this node's API token (`opm node token NAME` made it).
-    #[arg(long, global = true, env = "OPM_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// The CA certificates (PEM) that vouch for an https server's certificate.
-    #[arg(long, global = true, env = "OPM_CA_CERT", value_name = "PATH")]
-    pub ca_cert: Option<PathBuf>,
-
     /// Settings file [default: /etc/opm/opm.toml when it exists].
     #[arg(long, global = true, env = "OPM_SETTINGS", value_name = "PATH")]
     pub settings: Option<PathBuf>,
@@ -191,6 +178,18 @@ pub struct ServerArgs {
 /// `opm agent [--once]`
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
+    /// The head node's API (`http://127.0.0.1:7060`, `https://head:7060`)
+    /// [default: OPM_SERVER, else `server` in the settings file].
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The file holding this node's token (`opm node token NAME` made it)
+    /// [default: OPM_TOKEN_FILE, else `token_file` in the settings file].
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// The CA certificates (PEM) that vouch for an https server [default:
+    /// OPM_CA_CERT, else `ca_cert` in the settings file, else the system's].
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
     /// One round until nothing more can be done now, then exit (cron).
     #[arg(long)]
     pub once: bool,
@@ -212,6 +211,9 @@ pub struct AgentArgs {
 impl Default for AgentArgs {
     fn default() -> AgentArgs {
         AgentArgs {
+            server: None,
+            token_file: None,
+            ca_cert: None,
             once: true,
             spool: PathBuf::from("/var/lib/opm/agent-spool.json"),
             poll_wait: 30,
@@ -637,4 +639,9 @@ pub struct DemoArgs {
     /// directory, else of the source tree opm was built from].
     #[arg(long, value_name = "DIR")]
     pub examples: Option<PathBuf>,
+    /// Compute nodes, each with its own `opm agent` and sandbox root, next
+    /// to an `opm server` on loopback; 0 walks the head node alone with
+    /// `opm run`.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub agents: u8,
 }

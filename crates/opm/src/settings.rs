@@ -86,13 +86,22 @@ impl Settings {
                 args.repo.clone()
             },
             backend: args.backend.or(file.backend),
-            server: args.server.clone().or(file.server),
-            token_file: args.token_file.clone().or(file.token_file),
-            ca_cert: args.ca_cert.clone().or(file.ca_cert),
+            // `opm agent` has flags for these; `opm run` on a node reads
+            // them from here alone. (`--server` of `opm request` is taken.)
+            server: env_var("OPM_SERVER").or(file.server),
+            token_file: env_var("OPM_TOKEN_FILE")
+                .map(PathBuf::from)
+                .or(file.token_file),
+            ca_cert: env_var("OPM_CA_CERT").map(PathBuf::from).or(file.ca_cert),
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })
     }
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 impl Settings {

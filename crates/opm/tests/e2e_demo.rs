@@ -16,12 +16,31 @@ fn demo(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_demo_walks_every_phase_to_complete_and_exits_0() {
+    walk_the_demo(false);
+}
+
+#[test]
+fn the_demo_with_a_server_and_three_agents_brings_every_node_up() {
+    walk_the_demo(true);
+}
+
+/// Runs the demo with its server and agents (`agents`) or with `opm run`
+/// on the head node alone, and checks what it did.
+fn walk_the_demo(agents: bool) {
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let output = demo(&["--dir", demo_dir.to_str().unwrap()]);
+    let count = if agents { "3" } else { "0" };
+    let output = demo(&["--dir", demo_dir.to_str().unwrap(), "--agents", count]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    // With agents the head node's progress is the server's: its log.
+    let progress = if agents {
+        std::fs::read_to_string(demo_dir.join("server.log")).unwrap()
+    } else {
+        stderr.to_string()
+    };
+    let walked = if agents { "settled at" } else { "opm run at" };
     for phase in [
         "setup_wizard",
         "build_image",
@@ -32,10 +51,10 @@ fn the_demo_walks_every_phase_to_complete_and_exits_0() {
         "complete",
     ] {
         assert!(stdout.contains(&format!("== phase {phase}\n")), "{stdout}");
-        assert!(stdout.contains(&format!("opm run at {phase}")), "{stdout}");
+        assert!(stdout.contains(&format!("{walked} {phase}")), "{stdout}");
     }
     // The planted failure showed up and was fixed by retry.
-    assert!(stderr.contains("failing on purpose"), "{stderr}");
+    assert!(progress.contains("failing on purpose"), "{progress}");
     assert!(
         stdout.contains("$ opm retry jobqueue --node head"),
         "{stdout}"
@@ -46,11 +65,25 @@ fn the_demo_walks_every_phase_to_complete_and_exits_0() {
         stderr.contains("altqueue conflicts with jobqueue"),
         "{stderr}"
     );
-    // The progress is the engine's reporter, live from opm run.
+    // The progress is the engine's reporter, live.
     assert!(
-        stderr.contains("node head / clusterfs: install-bin-pkgs passed"),
-        "{stderr}"
+        progress.contains("node head / clusterfs: install-bin-pkgs passed"),
+        "{progress}"
     );
+    if agents {
+        // Each node's agent installed the two client parts left after the
+        // removal of motd, and the rows say so.
+        for node in ["node1", "node2", "node3"] {
+            assert!(
+                stdout.contains(&format!("{node}: 2 client parts installed by its agent")),
+                "{stdout}"
+            );
+            assert!(
+                stdout.contains(&format!("  {node} / jobqueue: finished")),
+                "{stdout}"
+            );
+        }
+    }
 
     // Every head-node row reached finished; motd was taken down again at
     // the end. The demo's database says so.

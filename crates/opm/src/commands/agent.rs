@@ -88,15 +88,15 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
             me.name
         )));
     }
-    let server = settings.server.as_deref().ok_or_else(|| {
+    let server = args.server.or_else(|| settings.server.clone()).ok_or_else(|| {
         bad_input("no server to ask for work: pass --server URL (or OPM_SERVER, or server in the settings file)")
     })?;
-    let token_file = settings.token_file.as_deref().ok_or_else(|| {
+    let token_file = args.token_file.or_else(|| settings.token_file.clone()).ok_or_else(|| {
         bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
     })?;
-    let token = read_token(token_file)?;
-    let client =
-        ApiClient::new(server, &token, settings.ca_cert.as_deref()).map_err(agent_error)?;
+    let token = read_token(&token_file)?;
+    let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
+    let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
     let spool = Spool::open(&args.spool).map_err(agent_error)?;
     let packages = package_manager(settings, Duration::from_secs(30))?;
     let actor = Actor::new(

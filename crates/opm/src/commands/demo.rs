@@ -142,6 +142,15 @@ pub enum Step {
     PlantFailure,
     /// Fix the failure: remove the marker file.
     FixFailure,
+    /// Start `opm server` and one `opm agent` per compute node.
+    StartDaemons,
+    /// Wait until the server and the agents have done what they can now.
+    Settle {
+        /// What for, as the summary lists its time.
+        label: String,
+        /// The code `opm run` would have given that lets the demo go on.
+        expect: Expect,
+    },
 }
 
 fn opm(args: &[&str], expect: Expect) -> Step {
@@ -160,8 +169,24 @@ fn opm_run(label: String, expect: Expect) -> Step {
     }
 }
 
-/// The demo's steps, in order; without an image when `image` is false.
-pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
+/// The compute nodes of a demo with `agents` agents (two without agents,
+/// whose rows then wait for agents that never come).
+pub fn nodes(agents: u8) -> Vec<String> {
+    let count = if agents == 0 { 2 } else { agents };
+    (1..=count).map(|i| format!("node{i}")).collect()
+}
+
+/// The demo's steps, in order; without an image when `image` is false,
+/// with a server and `agents` agents instead of `opm run` when there are.
+pub fn steps(layout: &Layout, image: bool, agents: u8) -> Vec<Step> {
+    let walk = |label: String, expect: Expect| {
+        if agents == 0 {
+            opm_run(label, expect)
+        } else {
+            Step::Settle { label, expect }
+        }
+    };
+    let compute = nodes(agents);
     let mut steps = vec![Step::Say("build the packages and the cluster".to_owned())];
     let mut pack: Vec<OsString> = ["pack", "--format", "deb", "--dist", "debian", "-o"]
         .iter()
@@ -197,14 +222,17 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
             expect: Expect::Success,
             timed: None,
         });
-        steps.push(opm(
-            &["node", "add", "node1", "--image", IMAGE],
-            Expect::Success,
-        ));
-    } else {
-        steps.push(opm(&["node", "add", "node1"], Expect::Success));
     }
-    steps.push(opm(&["node", "add", "node2"], Expect::Success));
+    for (index, node) in compute.iter().enumerate() {
+        if image && index == 0 {
+            steps.push(opm(
+                &["node", "add", node, "--image", IMAGE],
+                Expect::Success,
+            ));
+        } else {
+            steps.push(opm(&["node", "add", node], Expect::Success));
+        }
+    }
     steps.push(opm(
         &["config", "set", "clusterfs", "export_dir=/srv/home"],
         Expect::Success,
@@ -216,6 +244,13 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
         "{CONFLICTING} conflicts with {FAILING_OPKG}: refused, nothing changes"
     )));
     steps.push(opm(&["install", CONFLICTING], Expect::Refused));
+    if agents > 0 {
+        steps.push(Step::Say(format!(
+            "start the head node's server and an agent on each of {}",
+            compute.join(", ")
+        )));
+        steps.push(Step::StartDaemons);
+    }
     for phase in Phase::ALL {
         steps.push(Step::Say(format!("phase {}", phase.name())));
         if phase == Phase::BuildImage {
@@ -223,7 +258,7 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
         }
         steps.push(opm(&["cluster", "phase", phase.name()], Expect::Success));
         if phase == Phase::BuildImage {
-            steps.push(opm_run(format!("at {}", phase.name()), Expect::Failure));
+            steps.push(walk(format!("at {}", phase.name()), Expect::Failure));
             steps.push(opm(&["status"], Expect::Report));
             steps.push(Step::FixFailure);
             steps.push(opm(
@@ -238,13 +273,13 @@ pub fn steps(layout: &Layout, image: bool) -> Vec<Step> {
                 Expect::Success,
             ));
         }
-        steps.push(opm_run(format!("at {}", phase.name()), Expect::DoneForNow));
+        steps.push(walk(format!("at {}", phase.name()), Expect::DoneForNow));
     }
     steps.push(Step::Say("the result".to_owned()));
     steps.push(opm(&["status"], Expect::Report));
     steps.push(Step::Say(format!("take {REMOVED} down again")));
     steps.push(opm(&["remove", REMOVED], Expect::Success));
-    steps.push(opm_run(format!("to remove {REMOVED}"), Expect::Success));
+    steps.push(walk(format!("to remove {REMOVED}"), Expect::Success));
     steps.push(opm(&["status"], Expect::Report));
     steps
 }
@@ -313,7 +348,9 @@ pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
     };
     printer.line(format!("demo directory: {}", layout.dir.display()));
     let mut timings = Vec::new();
-    for step in steps(&layout, image) {
+    let mut daemons = None;
+    let mut progress = crate::commands::demo_daemons::Progress::default();
+    for step in steps(&layout, image, args.agents) {
         match step {
             Step::Say(text) => printer.line(format!("\n== {text}")),
             Step::Note(text) => printer.line(format!("# {text}")),
@@ -330,6 +367,32 @@ pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
                 std::fs::remove_file(&marker)
                     .with_context(|| format!("cannot remove {}", marker.display()))?;
                 printer.line(format!("# fix it: remove {}", shown(&layout, &marker)));
+            }
+            Step::StartDaemons => {
+                daemons = Some(crate::commands::demo_daemons::start(
+                    &opm,
+                    &layout.dir,
+                    &layout.environment(),
+                    &nodes(args.agents),
+                    printer,
+                )?);
+            }
+            Step::Settle { label, expect } => {
+                printer.line(format!("# the server and the agents work {label}:"));
+                let begun = Instant::now();
+                let code = progress.settle(&opm, &layout.environment(), printer)?;
+                if !expect.accepts(code) {
+                    bail!(
+                        "the cluster settled {label} as `opm run` exit {code} would say, expected {expect:?}; \
+                         its files are in {} (server.log, nodes/*/agent.log)",
+                        layout.dir.display()
+                    );
+                }
+                timings.push(Timing {
+                    label: format!("settled {label}"),
+                    code,
+                    took: begun.elapsed(),
+                });
             }
             Step::Opm {
                 args,
@@ -361,23 +424,40 @@ pub fn run(args: DemoArgs, printer: Printer) -> anyhow::Result<Exit> {
                     );
                 }
                 if let Some(label) = timed {
-                    timings.push(Timing { label, code, took });
+                    timings.push(Timing {
+                        label: format!("opm run {label}"),
+                        code,
+                        took,
+                    });
                 }
             }
         }
     }
-    printer.line(summary(&layout, image, &timings, started.elapsed()));
+    drop(daemons);
+    printer.line(summary(
+        &layout,
+        image,
+        args.agents,
+        &timings,
+        started.elapsed(),
+    ));
     Ok(Exit::Success)
 }
 
 /// The closing summary: each `opm run` with its time, the script runs the
 /// example logs recorded, the total, and how to look around afterwards.
-fn summary(layout: &Layout, image: bool, timings: &[Timing], total: Duration) -> String {
+fn summary(
+    layout: &Layout,
+    image: bool,
+    agents: u8,
+    timings: &[Timing],
+    total: Duration,
+) -> String {
     let mut text = String::from("\n== summary\n");
     for timing in timings {
         let _ = writeln!(
             text,
-            "opm run {:<17} exit {}  {:>7.3} s",
+            "{:<28} exit {}  {:>7.3} s",
             timing.label,
             timing.code,
             timing.took.as_secs_f64()
@@ -386,8 +466,9 @@ fn summary(layout: &Layout, image: bool, timings: &[Timing], total: Duration) ->
     let run_total: Duration = timings.iter().map(|timing| timing.took).sum();
     let _ = writeln!(
         text,
-        "{} opm runs took {:.3} s together",
+        "{} {} took {:.3} s together",
         timings.len(),
+        if agents == 0 { "opm runs" } else { "settlings" },
         run_total.as_secs_f64()
     );
     let head = read_runs(&layout.head_root());
@@ -406,10 +487,21 @@ fn summary(layout: &Layout, image: bool, timings: &[Timing], total: Duration) ->
     } else {
         let _ = writeln!(text, "image {IMAGE}: skipped");
     }
-    let _ = writeln!(
-        text,
-        "node1, node2: rows requested finished, for their agents (`opm agent`) to carry out"
-    );
+    if agents == 0 {
+        let _ = writeln!(
+            text,
+            "node1, node2: rows requested finished, for their agents (`opm agent`) to carry out"
+        );
+    }
+    for node in nodes(agents).iter().filter(|_| agents > 0) {
+        let root = crate::commands::demo_daemons::node_dir(&layout.dir, node).join("root");
+        let _ = writeln!(
+            text,
+            "{node}: {} client parts installed by its agent, {} example script runs",
+            installed_client_parts(&root),
+            read_runs(&root).ok
+        );
+    }
     let _ = writeln!(text, "the demo took {:.3} s", total.as_secs_f64());
     let _ = write!(
         text,
@@ -418,6 +510,21 @@ fn summary(layout: &Layout, image: bool, timings: &[Timing], total: Duration) ->
         layout.head_root().join(EXAMPLE_LOG).display()
     );
     text
+}
+
+/// How many `opkg-*-client` packages dpkg has installed in `root`.
+fn installed_client_parts(root: &Path) -> usize {
+    std::fs::read_to_string(root.join("var/lib/dpkg/status"))
+        .unwrap_or_default()
+        .split("\n\n")
+        .filter(|stanza| {
+            stanza.contains("Status: install ok installed")
+                && stanza.lines().any(|line| {
+                    line.strip_prefix("Package: opkg-")
+                        .is_some_and(|name| name.ends_with("-client"))
+                })
+        })
+        .count()
 }
 
 fn read_runs(root: &Path) -> ScriptRuns {
@@ -600,7 +707,7 @@ mod tests {
 
     #[test]
     fn every_phase_is_set_in_order_and_followed_by_a_run() {
-        let steps = steps(&layout(), true);
+        let steps = steps(&layout(), true, 0);
         let args = opm_args(&steps);
         let phases: Vec<&String> = args
             .iter()
@@ -630,7 +737,7 @@ mod tests {
 
     #[test]
     fn the_failure_is_planted_before_build_image_and_fixed_before_the_retry() {
-        let steps = steps(&layout(), true);
+        let steps = steps(&layout(), true, 0);
         let plant = steps.iter().position(|s| *s == Step::PlantFailure).unwrap();
         let fix = steps.iter().position(|s| *s == Step::FixFailure).unwrap();
         let phase_at = |name: &str| {
@@ -669,8 +776,8 @@ mod tests {
 
     #[test]
     fn the_image_is_left_out_when_it_cannot_be_made() {
-        let with = opm_args(&steps(&layout(), true));
-        let without = opm_args(&steps(&layout(), false));
+        let with = opm_args(&steps(&layout(), true, 0));
+        let without = opm_args(&steps(&layout(), false, 0));
         assert!(with.contains(&"image add compute --path /d/images/compute".to_owned()));
         assert!(with.contains(&"node add node1 --image compute".to_owned()));
         assert!(
@@ -683,10 +790,10 @@ mod tests {
 
     #[test]
     fn the_conflicting_opkg_is_packed_but_refused() {
-        let args = opm_args(&steps(&layout(), true));
+        let args = opm_args(&steps(&layout(), true, 0));
         assert!(args[0].contains("/src/examples/opkgs/altqueue"));
         assert!(args.contains(&"install clusterfs jobqueue motd".to_owned()));
-        let refused = steps(&layout(), true).into_iter().any(|s| {
+        let refused = steps(&layout(), true, 0).into_iter().any(|s| {
             s == Step::Opm {
                 args: vec!["install".into(), "altqueue".into()],
                 expect: Expect::Refused,
@@ -694,6 +801,48 @@ mod tests {
             }
         });
         assert!(refused);
+    }
+
+    #[test]
+    fn with_agents_the_daemons_start_before_the_phases_and_settle_each_one() {
+        let steps = steps(&layout(), true, 3);
+        let args = opm_args(&steps);
+        for node in ["node1", "node2", "node3"] {
+            assert!(
+                args.iter()
+                    .any(|a| a.starts_with(&format!("node add {node}")))
+            );
+        }
+        assert!(!args.iter().any(|a| a == "run"), "{args:?}");
+        let start = steps.iter().position(|s| *s == Step::StartDaemons).unwrap();
+        let refused = steps
+            .iter()
+            .position(|s| {
+                matches!(
+                    s,
+                    Step::Opm {
+                        expect: Expect::Refused,
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let first_phase = steps
+            .iter()
+            .position(|s| matches!(s, Step::Say(text) if text.starts_with("phase ")))
+            .unwrap();
+        assert!(refused < start && start < first_phase);
+        let settles: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Settle { label, .. } => Some(label.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(settles.len(), Phase::ALL.len() + 2, "{settles:?}");
+        assert_eq!(settles.last(), Some(&"to remove motd"));
+        assert_eq!(nodes(0), ["node1", "node2"]);
+        assert_eq!(nodes(1), ["node1"]);
     }
 
     #[test]

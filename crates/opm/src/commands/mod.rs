@@ -6,6 +6,7 @@ mod cluster;
 mod conf;
 mod config;
 mod demo;
+mod demo_daemons;
 mod history;
 mod image;
 mod init;
