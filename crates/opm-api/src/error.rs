@@ -21,6 +21,9 @@ pub enum ApiFailure {
     /// The lease the report runs under is gone (taken over or expired).
     #[error("{0}")]
     Conflict(String),
+    /// The head node's engine could not plan.
+    #[error("planning failed: {0}")]
+    Engine(String),
     /// The store failed; the client may try again.
     #[error("the state store failed: {0}")]
     Store(StoreError),
@@ -44,6 +47,21 @@ impl From<StoreError> for ApiFailure {
     }
 }
 
+impl From<opm_engine::requests::RequestError> for ApiFailure {
+    fn from(error: opm_engine::requests::RequestError) -> ApiFailure {
+        match error {
+            opm_engine::requests::RequestError::Store(error) => error.into(),
+            refusal => ApiFailure::BadRequest(refusal.to_string()),
+        }
+    }
+}
+
+impl From<opm_engine::EngineError> for ApiFailure {
+    fn from(error: opm_engine::EngineError) -> ApiFailure {
+        ApiFailure::Engine(error.to_string())
+    }
+}
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -52,7 +70,7 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiFailure::Conflict(_) => StatusCode::CONFLICT,
             ApiFailure::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
-            ApiFailure::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiFailure::Store(_) | ApiFailure::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = ApiError {
             error: self.to_string(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use opm_engine::Clock;
+use opm_engine::{Clock, Engine};
 use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
 use tokio::sync::Notify;
@@ -13,9 +13,11 @@ use tokio::sync::Notify;
 use crate::handlers::{agents, tools};
 
 /// What every handler reads.
-pub struct AppState<S> {
+pub struct AppState<S: Store> {
     /// The state store.
     pub store: Arc<S>,
+    /// The head node's engine, for plans.
+    pub engine: Arc<Engine<S>>,
     /// Time, injected.
     pub clock: Arc<dyn Clock>,
     /// How long an agent's lease lasts unless a heartbeat renews it.
@@ -26,7 +28,7 @@ pub struct AppState<S> {
     pub engine_wake: Notify,
 }
 
-impl<S> AppState<S> {
+impl<S: Store> AppState<S> {
     /// Something a tool changed: the head node's pass and the waiting
     /// polls both look again.
     pub fn changed(&self) {
@@ -48,6 +50,9 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
             get(tools::phase::<S>).put(tools::set_phase::<S>),
         )
         .route("/v1/request", post(tools::request::<S>))
+        .route("/v1/install", post(tools::install::<S>))
+        .route("/v1/remove", post(tools::remove::<S>))
+        .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/retry", post(tools::retry::<S>))
         .route("/v1/history", get(tools::history::<S>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

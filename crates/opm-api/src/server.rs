@@ -97,6 +97,7 @@ pub async fn serve<S: Store + 'static>(
     check_listen(config.listen, config.tls.is_some())?;
     let state = Arc::new(AppState {
         store,
+        engine: Arc::clone(&engine),
         clock,
         lease_ttl_ms: i64::try_from(config.lease_ttl.as_millis()).unwrap_or(i64::MAX),
         agents_wake: Notify::new(),

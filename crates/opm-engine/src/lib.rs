@@ -24,6 +24,7 @@ pub mod load;
 pub mod order;
 pub mod owner;
 pub mod report;
+pub mod requests;
 pub mod retry;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};

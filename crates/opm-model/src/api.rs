@@ -183,3 +183,38 @@ pub struct PhaseBody {
     /// The phase.
     pub phase: Phase,
 }
+
+/// A tool installs opkgs (`opm install`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallBody {
+    /// The opkgs.
+    pub packages: Vec<Name>,
+    /// The group to select them for [default: oscar_clients].
+    #[serde(default)]
+    pub group: Option<Name>,
+}
+
+/// A tool removes opkgs (`opm remove`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBody {
+    /// The opkgs.
+    pub packages: Vec<Name>,
+    /// Take down what depends on them too, instead of refusing.
+    #[serde(default)]
+    pub with_dependents: bool,
+}
+
+/// One row whose request changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestChanged {
+    /// The row's target.
+    pub target: Target,
+    /// The opkg.
+    pub package: Name,
+    /// The stage now requested.
+    pub requested: Stage,
+    /// Whether the row was created.
+    pub created: bool,
+}

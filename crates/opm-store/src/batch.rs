@@ -6,10 +6,10 @@
 
 use opm_model::{Name, Stage, Target};
 
+use crate::db::Db;
 use crate::error::Result;
 use crate::nodes::{self, Image, NewNode};
 use crate::opkgs::{self, OpkgImport};
-use crate::sqlite::SqliteStore;
 use crate::{cluster, rows};
 
 /// One change of a [`Batch`].
@@ -62,34 +62,29 @@ pub struct Batch {
     pub changes: Vec<Change>,
 }
 
-impl SqliteStore {
-    /// Applies every change of `batch` in order in one write transaction;
-    /// the first failure rolls all of them back.
-    pub async fn apply(&self, batch: &Batch, now_ms: i64) -> Result<()> {
-        let mut tx = self.write().await?;
-        for change in &batch.changes {
-            let conn = &mut *tx;
-            match change {
-                Change::AddNode(node) => nodes::add_node(conn, node).await?,
-                Change::AddImage(image) => nodes::add_image(conn, image).await?,
-                Change::Import { opkg, at_ms } => opkgs::import(conn, opkg, *at_ms).await?,
-                Change::Select { opkg, group } => opkgs::select(conn, opkg, group).await?,
-                Change::Request {
-                    target,
-                    opkg,
-                    stage,
-                } => {
-                    rows::request(conn, target, opkg, *stage, now_ms).await?;
-                }
-                Change::Config {
-                    opkg,
-                    image,
-                    key,
-                    value,
-                } => cluster::config_set(conn, opkg, image.as_ref(), key, value).await?,
+/// Applies every change of `batch` in order, inside the caller's write
+/// transaction, so the first failure rolls all of them back.
+pub(crate) async fn apply(conn: &mut impl Db, batch: &Batch, now_ms: i64) -> Result<()> {
+    for change in &batch.changes {
+        match change {
+            Change::AddNode(node) => nodes::add_node(conn, node).await?,
+            Change::AddImage(image) => nodes::add_image(conn, image).await?,
+            Change::Import { opkg, at_ms } => opkgs::import(conn, opkg, *at_ms).await?,
+            Change::Select { opkg, group } => opkgs::select(conn, opkg, group).await?,
+            Change::Request {
+                target,
+                opkg,
+                stage,
+            } => {
+                rows::request(conn, target, opkg, *stage, now_ms).await?;
             }
+            Change::Config {
+                opkg,
+                image,
+                key,
+                value,
+            } => cluster::config_set(conn, opkg, image.as_ref(), key, value).await?,
         }
-        tx.commit().await?;
-        Ok(())
     }
+    Ok(())
 }

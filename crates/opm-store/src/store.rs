@@ -5,6 +5,7 @@ use std::future::Future;
 
 use opm_model::{Lease, Name, Phase, Stage, Target};
 
+use crate::batch::Batch;
 use crate::error::Result;
 use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
@@ -187,4 +188,8 @@ pub trait Store: Send + Sync {
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<TokenSubject>>> + Send;
+
+    /// Applies every change of `batch` in order in one transaction: all of
+    /// them land, or none.
+    fn apply(&self, batch: &Batch, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 }

@@ -249,6 +249,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::history::list(conn, filter))
                 }
 
+                async fn apply(&self, batch: &$crate::batch::Batch, now_ms: i64) -> Result<()> {
+                    write!(self, |conn| $crate::batch::apply(conn, batch, now_ms))
+                }
+
                 async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
                     read!(self, |conn| $crate::history::one(conn, id))
                 }

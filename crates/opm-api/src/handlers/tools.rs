@@ -7,8 +7,13 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use opm_engine::PlanLine;
+use opm_engine::requests::{self, Snapshot};
 use opm_model::Status;
-use opm_model::api::{PhaseBody, RequestBody, RetryBody, StatusRow};
+use opm_model::api::{
+    InstallBody, PhaseBody, RemoveBody, RequestBody, RequestChanged, RetryBody, StatusRow,
+};
+use opm_plan::RequestChange;
 use opm_store::{HistoryFilter, Store, StoredRow};
 use serde::Deserialize;
 
@@ -125,6 +130,72 @@ pub async fn retry<S: Store + 'static>(
         .await?;
     state.changed();
     Ok(Json(status_row(&row)))
+}
+
+fn changed(changes: Vec<RequestChange>) -> Vec<RequestChanged> {
+    changes
+        .into_iter()
+        .map(|change| RequestChanged {
+            target: change.target,
+            package: change.package,
+            requested: change.requested,
+            created: change.create,
+        })
+        .collect()
+}
+
+/// `POST /v1/install`: as `opm install`; refusals change nothing.
+pub async fn install<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    install: Result<Json<InstallBody>, JsonRejection>,
+) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
+    auth::admin(state.store.as_ref(), &headers).await?;
+    let install = body(install)?;
+    let packages = requests::unique(install.packages);
+    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
+    let changes = requests::install(
+        state.store.as_ref(),
+        &mut snapshot,
+        &packages,
+        install.group,
+        state.clock.now_ms(),
+    )
+    .await?;
+    state.changed();
+    Ok(Json(changed(changes)))
+}
+
+/// `POST /v1/remove`: as `opm remove`; refusals change nothing.
+pub async fn remove<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+    remove: Result<Json<RemoveBody>, JsonRejection>,
+) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
+    auth::admin(state.store.as_ref(), &headers).await?;
+    let remove = body(remove)?;
+    let packages = requests::unique(remove.packages);
+    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
+    let changes = requests::remove(
+        state.store.as_ref(),
+        &mut snapshot,
+        &packages,
+        remove.with_dependents,
+        state.clock.now_ms(),
+    )
+    .await?;
+    state.changed();
+    Ok(Json(changed(changes)))
+}
+
+/// `GET /v1/plan`: as `opm plan` on the head node: each pending row of the
+/// head node and its images with its next action or what it waits for.
+pub async fn plan<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<PlanLine>>, ApiFailure> {
+    auth::admin(state.store.as_ref(), &headers).await?;
+    Ok(Json(state.engine.plan().await?))
 }
 
 /// The query of `GET /v1/history`.

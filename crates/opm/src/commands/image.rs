@@ -10,7 +10,7 @@ use opm_store::{Change, Image, OpenMode, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::ImageCommand;
-use crate::commands::state::{Snapshot, apply, block_on, requests};
+use crate::commands::state::{apply, block_on, load, request_error, requests};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -62,7 +62,7 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
 /// (requested `finished`): `opm install` puts its opkgs into every image,
 /// so an image added later gets them too.
 async fn add(store: &SqliteStore, name: &Name, root: &Path) -> anyhow::Result<Vec<RequestChange>> {
-    let mut snapshot = Snapshot::load(store).await?;
+    let mut snapshot = load(store).await?;
     snapshot
         .cluster
         .images
@@ -79,7 +79,7 @@ async fn add(store: &SqliteStore, name: &Name, root: &Path) -> anyhow::Result<Ve
             create: true,
         })
         .collect();
-    snapshot.apply_checked(&changes)?;
+    snapshot.apply_checked(&changes).map_err(request_error)?;
     let image = Change::AddImage(Image {
         name: name.clone(),
         root: root.to_path_buf(),

@@ -11,7 +11,7 @@ use opm_store::{Change, DEFAULT_GROUP, NewNode, OpenMode, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::NodeCommand;
-use crate::commands::state::{Snapshot, apply, block_on, requests};
+use crate::commands::state::{Snapshot, apply, block_on, load, request_error, requests};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -51,7 +51,7 @@ async fn add(
     image: Option<Name>,
     printer: Printer,
 ) -> anyhow::Result<Exit> {
-    let mut snapshot = Snapshot::load(store).await?;
+    let mut snapshot = load(store).await?;
     let joined: Vec<Name> = if groups.is_empty() {
         vec![Name::new(NameKind::Group, DEFAULT_GROUP)?]
     } else {
@@ -63,7 +63,7 @@ async fn add(
         .insert(name.clone(), joined.iter().cloned().collect());
     // Everything is decided and checked before the first write.
     let changes = late_assignments(&snapshot, &name);
-    snapshot.apply_checked(&changes)?;
+    snapshot.apply_checked(&changes).map_err(request_error)?;
     let node = Change::AddNode(NewNode {
         name: name.clone(),
         groups,
