@@ -9,10 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::time::Duration;
 
-use opm_engine::{Actor, Failure, StageRun};
-use opm_model::api::{
-    FinishReport, Heartbeat, PollRequest, StartReport, Waiting, WorkBatch, WorkItem,
-};
+use opm_engine::{Actor, Failure, RunReport, StageRun};
+use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
 use opm_model::{Name, Row, Stage, Status, Target};
 use opm_plan::{RowRole, Work, stage_actions, uninstall_actions};
 
@@ -22,19 +20,6 @@ use crate::spool::Spool;
 
 /// The longest the agent backs off while the server is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// What an agent's rounds did and what they left.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct AgentReport {
-    /// Stages that passed.
-    pub passed: usize,
-    /// Stages that failed (their rows are now in error).
-    pub failed: usize,
-    /// The node's rows in error at the end.
-    pub errors: Vec<Waiting>,
-    /// The node's rows blocked at the end.
-    pub blocked: Vec<Waiting>,
-}
 
 /// A node's agent.
 pub struct Agent {
@@ -111,8 +96,8 @@ impl Agent {
     ///
     /// # Errors
     /// [`AgentError`]: the server away, a refusal, the spool unusable.
-    pub async fn once(&self) -> Result<AgentReport, AgentError> {
-        let mut report = AgentReport::default();
+    pub async fn once(&self) -> Result<RunReport, AgentError> {
+        let mut report = RunReport::default();
         loop {
             let batch = self.round(Duration::ZERO, &mut report).await?;
             if batch.items.is_empty() {
@@ -130,7 +115,7 @@ impl Agent {
     /// [`AgentError::Refused`] with status 401 or 403, [`AgentError::Spool`].
     pub async fn serve(&self) -> Result<(), AgentError> {
         let mut failures = 0;
-        let mut report = AgentReport::default();
+        let mut report = RunReport::default();
         loop {
             match self.round(self.poll_wait, &mut report).await {
                 Ok(_) => failures = 0,
@@ -173,11 +158,7 @@ impl Agent {
     }
 
     /// One round: send the spool, poll, do every stage handed out.
-    async fn round(
-        &self,
-        wait: Duration,
-        report: &mut AgentReport,
-    ) -> Result<WorkBatch, AgentError> {
+    async fn round(&self, wait: Duration, report: &mut RunReport) -> Result<WorkBatch, AgentError> {
         self.flush().await?;
         let batch = self
             .client

@@ -131,13 +131,7 @@ pub async fn work_for<S: Store>(
         let Some(id) = ids.get(&work.package).copied() else {
             continue;
         };
-        let attempt = snapshot
-            .attempts
-            .get(&id)
-            .and_then(|counts| counts.get(&work.stage))
-            .copied()
-            .unwrap_or(0)
-            + 1;
+        let attempt = snapshot.next_attempt(id, work.stage);
         let config = store
             .config_values(&work.package, None)
             .await?

@@ -58,14 +58,9 @@ pub struct Engine<S: Store> {
     held: std::sync::Mutex<BTreeMap<Target, (u64, tokio::task::JoinHandle<()>)>>,
 }
 
-/// What one row is left waiting for at the end of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Waiting {
-    /// The row, as `node head / slurm`.
-    pub row: String,
-    /// Why.
-    pub reason: String,
-}
+/// What one row is left waiting for at the end of a run (the API's type:
+/// a node's agent reports the same).
+pub use opm_model::api::Waiting;
 
 /// What a run did and what it left.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -514,13 +509,7 @@ impl<S: Store + 'static> Engine<S> {
             let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let attempt = snapshot
-                .attempts
-                .get(&id)
-                .and_then(|counts| counts.get(&work.stage))
-                .copied()
-                .unwrap_or(0)
-                + 1;
+            let attempt = snapshot.next_attempt(id, work.stage);
             let end = self
                 .perform(snapshot, stored, &role, &work, token, attempt, &batched)
                 .await?;

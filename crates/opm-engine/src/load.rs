@@ -41,6 +41,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The number the next attempt of `stage` on row `id` gets (1 for the
+    /// first), by the attempts history holds.
+    pub fn next_attempt(&self, id: RowId, stage: Stage) -> u32 {
+        self.attempts
+            .get(&id)
+            .and_then(|counts| counts.get(&stage))
+            .copied()
+            .unwrap_or(0)
+            + 1
+    }
+
     /// Whether nothing in scope needs work (no pending row at all).
     pub fn is_empty(&self) -> bool {
         self.mine.is_empty()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opm_api::AgentError;
-use opm_api::agent::{Agent, AgentReport};
+use opm_api::agent::Agent;
 use opm_api::client::ApiClient;
 use opm_api::spool::Spool;
 use opm_engine::Actor;
@@ -14,7 +14,7 @@ use opm_model::Role;
 use opm_native::script::{RunnerConfig, ScriptRunner};
 
 use crate::cli::AgentArgs;
-use crate::commands::run::{identity, package_manager};
+use crate::commands::run::{identity, package_manager, print_report};
 use crate::commands::server::{init_logging, stop_signal};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
@@ -47,34 +47,6 @@ fn agent_error(error: AgentError) -> anyhow::Error {
         AgentError::Spool { .. } | AgentError::Tls { .. } => bad_input(error.to_string()),
         _ => anyhow::Error::new(error),
     }
-}
-
-/// Prints what `--once` did, as `opm run` does.
-fn print_report(report: &AgentReport, printer: Printer) -> anyhow::Result<Exit> {
-    if printer.json() {
-        printer.print_json(report)?;
-    } else {
-        printer.line(format!(
-            "{} stage(s) passed, {} failed",
-            report.passed, report.failed
-        ));
-        for error in &report.errors {
-            printer.line(format!(
-                "error: {}: {} (hint: opm retry, on the head node)",
-                error.row, error.reason
-            ));
-        }
-        for blocked in &report.blocked {
-            printer.line(format!("blocked: {}: {}", blocked.row, blocked.reason));
-        }
-    }
-    Ok(if report.failed > 0 || !report.errors.is_empty() {
-        Exit::Failed
-    } else if !report.blocked.is_empty() {
-        Exit::Blocked
-    } else {
-        Exit::Success
-    })
 }
 
 /// Runs `opm agent`.
@@ -119,7 +91,7 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
         .block_on(async {
             if args.once {
                 let report = agent.once().await.map_err(agent_error)?;
-                return print_report(&report, printer);
+                return print_report(&report, "opm retry, on the head node", printer);
             }
             tokio::select! {
                 served = agent.serve() => served.map_err(agent_error).map(|()| Exit::Success),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opm_engine::{
-    BarReporter, Engine, EngineConfig, Identity, LineReporter, Reporter, SystemClock, Verdict,
+    BarReporter, Engine, EngineConfig, Identity, LineReporter, Reporter, RunReport, SystemClock,
+    Verdict,
 };
 use opm_model::OpmConf;
 use opm_native::script::{RunnerConfig, ScriptRunner};
@@ -117,8 +118,14 @@ pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Resu
             let engine = engine(settings, &args, reporter).await?;
             anyhow::Ok(engine.run().await?)
         })?;
+    print_report(&report, "opm retry", printer)
+}
+
+/// Prints what a run (or an agent's `--once`) did; its exit code (SPEC §4).
+/// `retry` says how an error is cleared from where this ran.
+pub fn print_report(report: &RunReport, retry: &str, printer: Printer) -> anyhow::Result<Exit> {
     if printer.json() {
-        printer.print_json(&report)?;
+        printer.print_json(report)?;
     } else {
         printer.line(format!(
             "{} stage(s) passed, {} failed",
@@ -126,7 +133,7 @@ pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Resu
         ));
         for error in &report.errors {
             printer.line(format!(
-                "error: {}: {} (hint: opm retry)",
+                "error: {}: {} (hint: {retry})",
                 error.row, error.reason
             ));
         }
