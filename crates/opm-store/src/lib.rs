@@ -9,6 +9,7 @@
 //! `opm-model` below (every type at the API), `opm-engine` and the `opm` CLI
 //! above.
 
+mod any;
 mod batch;
 mod cluster;
 mod db;
@@ -26,6 +27,7 @@ mod store;
 mod store_impl;
 mod tokens;
 
+pub use any::AnyStore;
 pub use batch::{Batch, Change};
 pub use error::{Result, StoreError};
 pub use history::{

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use opm_store::{OpenMode, SqliteStore, StoreError};
+use opm_store::{AnyStore, OpenMode, StoreError};
 use serde::Deserialize;
 
 use crate::cli::{BackendName, GlobalArgs};
@@ -110,6 +110,17 @@ impl Settings {
         self.db.as_deref().unwrap_or(DEFAULT_DB)
     }
 
+    /// Whether the database in force is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        is_postgres(self.db_url())
+    }
+
+    /// The database URL as shown to people: a PostgreSQL password is
+    /// replaced by `***`.
+    pub fn shown_db(&self) -> String {
+        redacted(self.db_url())
+    }
+
     /// The SQLite file the database URL names; other schemes are refused
     /// as bad input.
     pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
@@ -118,10 +129,33 @@ impl Settings {
 
     /// Opens the state store named by `--db`. [`OpenMode::Create`] is for
     /// `opm init`; every other command needs an initialised database.
-    pub async fn open_store(&self, mode: OpenMode) -> anyhow::Result<SqliteStore> {
+    pub async fn open_store(&self, mode: OpenMode) -> anyhow::Result<AnyStore> {
+        let url = self.db_url();
+        if is_postgres(url) {
+            return AnyStore::postgres(url, mode).await.map_err(store_error);
+        }
         let path = self.sqlite_path()?;
-        SqliteStore::open(&path, mode).await.map_err(store_error)
+        AnyStore::sqlite(&path, mode).await.map_err(store_error)
     }
+}
+
+/// `url` with the password of its user part, if any, replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether a database URL names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The file of a `sqlite:PATH` (or `sqlite://PATH`) database URL.
@@ -135,9 +169,9 @@ fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
         }
         return Ok(PathBuf::from(path));
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         return Err(bad_input(format!(
-            "database URL '{url}': this opm stores its state in SQLite only; use sqlite:PATH"
+            "database URL '{url}' names a PostgreSQL database, where a SQLite file (sqlite:PATH) was wanted"
         )));
     }
     Err(bad_input(format!(
@@ -167,7 +201,7 @@ fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::sqlite_path;
+    use super::{redacted, sqlite_path};
     use crate::exit::BadInput;
 
     #[test]
@@ -181,6 +215,16 @@ mod tests {
             PathBuf::from("tmp/x.db")
         );
         assert_eq!(sqlite_path("sqlite:x.db").unwrap(), PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redacted("postgres://opm:s3cret@db:5432/opm"),
+            "postgres://opm:***@db:5432/opm"
+        );
+        assert_eq!(redacted("postgres://opm@db/opm"), "postgres://opm@db/opm");
+        assert_eq!(redacted("sqlite:/x.db"), "sqlite:/x.db");
     }
 
     #[test]

@@ -222,9 +222,11 @@ fn a_database_that_is_missing_foreign_or_read_only_is_refused() {
     site.refused(&["init"], "not writable");
 
     let site = Site::init();
-    let out = site.opm_db("postgres://db/opm", &["status"]);
+    // A PostgreSQL server that is not there: said so, exit 2.
+    let out = site.opm_db("postgres://db.invalid/opm", &["status"]);
     assert_eq!(out.code, Some(2));
-    assert!(out.stderr.contains("use sqlite:PATH"), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    assert!(out.stderr.contains("check the URL"), "{}", out.stderr);
     let out = site.opm_db("sqlite:missing-dir/opm.db", &["init"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);

@@ -30,6 +30,8 @@ const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
 /// the processes it started (killed when it goes).
 struct Site {
     dir: tempfile::TempDir,
+    /// The database URL: a SQLite file in `dir`, or a PostgreSQL database.
+    db: String,
     children: Vec<(String, Child)>,
 }
 
@@ -47,14 +49,30 @@ impl Site {
         Site::with_sources(&[])
     }
 
+    /// A site whose state is in a fresh PostgreSQL database; `None` (after
+    /// a loud SKIPPED line) when no PostgreSQL server can be had.
+    fn on_postgres() -> Option<Site> {
+        let server = opm_testkit::postgres()?;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let url = runtime.block_on(server.fresh_database()).unwrap();
+        Some(Site::with(Some(url), &[]))
+    }
+
     /// A site with the example opkgs and `extra` opkg sources imported.
     fn with_sources(extra: &[PathBuf]) -> Site {
+        Site::with(None, extra)
+    }
+
+    /// A site on database `db` (a SQLite file of its own when `None`).
+    fn with(db: Option<String>, extra: &[PathBuf]) -> Site {
         let dir = tempfile::tempdir().unwrap();
+        let db = db.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("opm.db").display()));
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
         std::fs::create_dir(dir.path().join("head")).unwrap();
         let site = Site {
             dir,
+            db,
             children: Vec::new(),
         };
         let mut examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
@@ -79,10 +97,7 @@ impl Site {
     fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
         command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
+            .env("OPM_DB", &self.db)
             .env("OPM_CONF", self.path("opm.conf"))
             .env("OPM_ROOT", self.path("head"))
             .env("OPM_REPO", self.path("repo"))
@@ -282,7 +297,19 @@ fn each_stage_passed_once(history: &[Value], target: &str) {
 
 #[test]
 fn agents_walk_the_whole_lifecycle_catch_up_and_survive_a_server_restart() {
-    let mut site = Site::new();
+    walk_the_lifecycle(Site::new());
+}
+
+#[test]
+fn the_same_lifecycle_with_the_state_in_postgresql() {
+    if let Some(site) = Site::on_postgres() {
+        walk_the_lifecycle(site);
+    }
+}
+
+/// Three agents and an image from setup_wizard to complete through a
+/// server restart, a fourth node catching up, and motd taken down again.
+fn walk_the_lifecycle(mut site: Site) {
     // The head node works its image itself, beside the agents.
     let image = match image_unavailable() {
         None => {

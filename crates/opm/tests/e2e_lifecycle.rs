@@ -63,16 +63,31 @@ fn records(root: &Path) -> Vec<Record> {
 /// a package repository packed from the examples, optionally an image.
 struct Cluster {
     dir: tempfile::TempDir,
+    /// A PostgreSQL database's URL; `None`: a SQLite file in `dir`.
+    postgres: Option<String>,
 }
 
 impl Cluster {
     /// Packs every example, inits the database and imports the examples.
     fn new(image: bool) -> Cluster {
+        Cluster::on(None, image)
+    }
+
+    /// The same cluster with its state in a fresh PostgreSQL database;
+    /// `None` (after a loud SKIPPED line) when there is no PostgreSQL.
+    fn on_postgres(image: bool) -> Option<Cluster> {
+        let server = opm_testkit::postgres()?;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let url = runtime.block_on(server.fresh_database()).unwrap();
+        Some(Cluster::on(Some(url), image))
+    }
+
+    fn on(postgres: Option<String>, image: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
         std::fs::create_dir(dir.path().join("head")).unwrap();
-        let cluster = Cluster { dir };
+        let cluster = Cluster { dir, postgres };
         let examples: Vec<String> = ["clusterfs", "jobqueue", "motd", "altqueue"]
             .iter()
             .map(|name| format!("{EXAMPLES}/{name}"))
@@ -115,8 +130,14 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut db = std::ffi::OsString::from("sqlite:");
-        db.push(self.path("opm.db"));
+        let db = match &self.postgres {
+            Some(url) => std::ffi::OsString::from(url),
+            None => {
+                let mut db = std::ffi::OsString::from("sqlite:");
+                db.push(self.path("opm.db"));
+                db
+            }
+        };
         Command::new(env!("CARGO_BIN_EXE_opm"))
             .args(args)
             .env("OPM_DB", db)
@@ -228,7 +249,22 @@ fn each_phase_runs_exactly_its_gated_stages_with_the_script_contract() {
     if skip_without_image() {
         return;
     }
-    let cluster = Cluster::new(true);
+    walk_every_phase(&Cluster::new(true));
+}
+
+#[test]
+fn every_phase_with_the_state_in_postgresql() {
+    if skip_without_image() {
+        return;
+    }
+    if let Some(cluster) = Cluster::on_postgres(true) {
+        walk_every_phase(&cluster);
+    }
+}
+
+/// Walks the examples through every phase, checking at each that exactly
+/// the gated stages ran, with the script contract of SPEC §1.7.
+fn walk_every_phase(cluster: &Cluster) {
     cluster.ok(&["node", "add", "node1", "--image", "compute"]);
     cluster.ok(&["node", "add", "node2"]);
     cluster.ok(&["config", "set", "clusterfs", "export_dir=/srv/home"]);

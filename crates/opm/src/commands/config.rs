@@ -7,7 +7,7 @@ use std::path::Path;
 
 use opm_model::Name;
 use opm_opkg::{Configurator, Field};
-use opm_store::{Change, OpenMode, SqliteStore, Store};
+use opm_store::{AnyStore, Change, OpenMode, Store};
 use serde::Serialize;
 
 use crate::cli::ConfigCommand;
@@ -97,10 +97,7 @@ fn parse_assignment(raw: &str) -> anyhow::Result<(String, String)> {
 
 /// The form fields of an imported opkg, when its source still has a
 /// configurator.html; `None` when it has none or it cannot be read.
-async fn fields(
-    store: &SqliteStore,
-    package: &Name,
-) -> anyhow::Result<(String, Option<Vec<Field>>)> {
+async fn fields(store: &AnyStore, package: &Name) -> anyhow::Result<(String, Option<Vec<Field>>)> {
     let opkgs = store.opkgs().await.map_err(store_error)?;
     let opkg = opkgs
         .into_iter()
@@ -119,7 +116,7 @@ async fn fields(
 }
 
 async fn set(
-    store: &SqliteStore,
+    store: &AnyStore,
     package: &Name,
     image: Option<&Name>,
     pairs: &[(String, String)],
@@ -176,7 +173,7 @@ struct ConfigView {
 }
 
 async fn show(
-    store: &SqliteStore,
+    store: &AnyStore,
     package: &Name,
     image: Option<&Name>,
 ) -> anyhow::Result<ConfigView> {

@@ -123,7 +123,7 @@ pub fn history(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyh
 /// not an empty answer. History outlives removed nodes and opkgs, so this
 /// only checks what is registered now when nothing was recorded for it.
 async fn check_names(
-    store: &opm_store::SqliteStore,
+    store: &opm_store::AnyStore,
     target: Option<&Target>,
     opkg: Option<&Name>,
 ) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use opm_model::{Name, Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{Change, Image, OpenMode, SqliteStore, Store};
+use opm_store::{AnyStore, Change, Image, OpenMode, Store};
 use serde::Serialize;
 
 use crate::cli::ImageCommand;
@@ -61,7 +61,7 @@ pub fn run(command: ImageCommand, settings: &Settings, printer: Printer) -> anyh
 /// Adds the image with a row for every opkg installed on the head node
 /// (requested `finished`): `opm install` puts its opkgs into every image,
 /// so an image added later gets them too.
-async fn add(store: &SqliteStore, name: &Name, root: &Path) -> anyhow::Result<Vec<RequestChange>> {
+async fn add(store: &AnyStore, name: &Name, root: &Path) -> anyhow::Result<Vec<RequestChange>> {
     let mut snapshot = load(store).await?;
     snapshot
         .cluster

@@ -26,16 +26,21 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     // leaves no file behind.
     let conf = read_conf(&settings.conf)?;
     require_server(&conf, settings)?;
-    let path = settings.sqlite_path()?;
-    if let Some(parent) = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
-    {
-        return Err(bad_input(format!(
-            "{}: the directory for the database does not exist; create it or point --db elsewhere",
-            parent.display()
-        )));
-    }
+    let database = if settings.is_postgres() {
+        settings.shown_db()
+    } else {
+        let path = settings.sqlite_path()?;
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+        {
+            return Err(bad_input(format!(
+                "{}: the directory for the database does not exist; create it or point --db elsewhere",
+                parent.display()
+            )));
+        }
+        path.display().to_string()
+    };
     block_on(async {
         let store = settings.open_store(OpenMode::Create).await?;
         store.migrate().await.map_err(store_error)?;
@@ -47,7 +52,7 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         Ok(())
     })?;
     let report = InitReport {
-        database: path.display().to_string(),
+        database,
         head_node: conf.name.to_string(),
     };
     if printer.json() {

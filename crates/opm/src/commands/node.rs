@@ -7,7 +7,7 @@
 
 use opm_model::{Name, NameKind, Phase, Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{Change, DEFAULT_GROUP, NewNode, OpenMode, SqliteStore, Store};
+use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode, Store};
 use serde::Serialize;
 
 use crate::cli::NodeCommand;
@@ -45,7 +45,7 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
 }
 
 async fn add(
-    store: &SqliteStore,
+    store: &AnyStore,
     name: Name,
     groups: Vec<Name>,
     image: Option<Name>,

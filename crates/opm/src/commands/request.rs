@@ -7,7 +7,7 @@
 use opm_engine::requests;
 use opm_model::{Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{OpenMode, SqliteStore};
+use opm_store::{AnyStore, OpenMode};
 use serde::Serialize;
 
 use crate::cli::{InstallArgs, RemoveArgs, RequestArgs, RequestTarget};
@@ -52,7 +52,7 @@ fn print_changes(printer: Printer, changes: &[RequestChange], none: &str) -> any
 /// Opens the store, runs `body` and closes the store whatever happened.
 fn with_store<T>(
     settings: &Settings,
-    body: impl AsyncFnOnce(&SqliteStore) -> anyhow::Result<T>,
+    body: impl AsyncFnOnce(&AnyStore) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;

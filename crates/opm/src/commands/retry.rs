@@ -102,7 +102,7 @@ fn change(
     settings: &Settings,
     target: &Target,
     package: &Name,
-    body: impl AsyncFnOnce(&opm_store::SqliteStore) -> opm_store::Result<StoredRow>,
+    body: impl AsyncFnOnce(&opm_store::AnyStore) -> opm_store::Result<StoredRow>,
 ) -> anyhow::Result<StoredRow> {
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;

@@ -13,7 +13,7 @@ use opm_engine::{
 use opm_model::OpmConf;
 use opm_native::script::{RunnerConfig, ScriptRunner};
 use opm_native::{Backend, Options, Repo, Root};
-use opm_store::{OpenMode, SqliteStore};
+use opm_store::{AnyStore, OpenMode};
 
 use crate::cli::{BackendName, RunArgs};
 use crate::exit::{Exit, bad_input};
@@ -70,7 +70,7 @@ pub async fn engine(
     settings: &Settings,
     args: &RunArgs,
     reporter: Arc<dyn Reporter>,
-) -> anyhow::Result<Arc<Engine<SqliteStore>>> {
+) -> anyhow::Result<Arc<Engine<AnyStore>>> {
     let identity = identity(settings)?;
     let packages = package_manager(settings, Duration::from_secs(args.wait))?;
     let store = Arc::new(settings.open_store(OpenMode::Existing).await?);

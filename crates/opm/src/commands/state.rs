@@ -7,7 +7,7 @@
 use std::future::Future;
 
 pub use opm_engine::requests::{RequestError, Snapshot, requests};
-use opm_store::{Batch, Change, SqliteStore, Store, StoredRow};
+use opm_store::{AnyStore, Batch, Change, Store, StoredRow};
 
 use crate::exit::bad_input;
 use crate::settings::store_error;
@@ -32,7 +32,7 @@ pub fn block_on<T>(body: impl Future<Output = anyhow::Result<T>>) -> anyhow::Res
 }
 
 /// Every row, in id order.
-pub async fn all_rows(store: &SqliteStore) -> anyhow::Result<Vec<StoredRow>> {
+pub async fn all_rows(store: &AnyStore) -> anyhow::Result<Vec<StoredRow>> {
     let mut rows = Vec::new();
     let mut after = None;
     loop {
@@ -54,12 +54,12 @@ pub fn request_error(error: RequestError) -> anyhow::Error {
 }
 
 /// Reads the whole state (see [`Snapshot::load`]).
-pub async fn load(store: &SqliteStore) -> anyhow::Result<Snapshot> {
+pub async fn load(store: &AnyStore) -> anyhow::Result<Snapshot> {
     Snapshot::load(store).await.map_err(request_error)
 }
 
 /// Writes `changes` in one transaction: all of them or none.
-pub async fn apply(store: &SqliteStore, changes: Vec<Change>) -> anyhow::Result<()> {
+pub async fn apply(store: &AnyStore, changes: Vec<Change>) -> anyhow::Result<()> {
     store
         .apply(&Batch { changes }, now_ms())
         .await

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use opm_model::{Row, Stage, Status};
-use opm_store::{OpenMode, SqliteStore};
+use opm_store::{AnyStore, OpenMode};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
@@ -84,7 +84,7 @@ pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::R
     })
 }
 
-async fn show(store: &SqliteStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
+async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
     let terminal = std::io::stdout().is_terminal();
     loop {
         let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
