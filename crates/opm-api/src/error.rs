@@ -32,9 +32,9 @@ pub enum ApiFailure {
 impl From<StoreError> for ApiFailure {
     fn from(error: StoreError) -> ApiFailure {
         match error {
-            StoreError::StaleToken { .. } | StoreError::LeaseHeld { .. } => {
-                ApiFailure::Conflict(error.to_string())
-            }
+            StoreError::StaleToken { .. }
+            | StoreError::LeaseHeld { .. }
+            | StoreError::RowMoved { .. } => ApiFailure::Conflict(error.to_string()),
             StoreError::UnknownNode { .. }
             | StoreError::UnknownImage { .. }
             | StoreError::UnknownOpkg { .. }

@@ -118,6 +118,8 @@ enum StageEnd {
     Failed,
     /// Transient trouble: recorded in history, the row stays ok.
     Deferred(String),
+    /// The row had moved on since the decision; nothing was begun.
+    Moved,
 }
 
 /// What a round does with one row of a target.
@@ -517,6 +519,7 @@ impl<S: Store + 'static> Engine<S> {
             match end {
                 StageEnd::Passed => result.passed += 1,
                 StageEnd::Failed => result.failed += 1,
+                StageEnd::Moved => {}
                 StageEnd::Deferred(reason) => result.deferred.push((
                     id,
                     Waiting {
@@ -551,8 +554,17 @@ impl<S: Store + 'static> Engine<S> {
     ) -> Result<StageEnd, EngineError> {
         let row = &stored.row;
         let now = self.clock.now_ms();
-        let attempt_id =
-            store_call(|| self.store.begin_attempt(stored.id, work.stage, token, now)).await?;
+        let attempt_id = match store_call(|| {
+            self.store.begin_attempt(stored.id, work.stage, token, now)
+        })
+        .await
+        {
+            Ok(id) => id,
+            // Another worker did it while this one waited for the lease:
+            // the next round decides on fresh rows.
+            Err(StoreError::RowMoved { .. }) => return Ok(StageEnd::Moved),
+            Err(error) => return Err(error.into()),
+        };
         self.reporter.report(&Event::StageStarted {
             row: row.to_string(),
             stage: work.stage,

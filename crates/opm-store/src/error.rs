@@ -165,6 +165,18 @@ pub enum StoreError {
         /// The opkg.
         opkg: String,
     },
+    /// The row is no longer where the attempt's decision saw it: another
+    /// worker moved it meanwhile (or its request changed), so the stage is
+    /// not begun; decide again.
+    #[error("{target} / {opkg} has moved on since {stage} was decided for it; deciding again")]
+    RowMoved {
+        /// The target.
+        target: Target,
+        /// The opkg.
+        opkg: String,
+        /// The stage that was to begin.
+        stage: Stage,
+    },
     /// The row has a stage under way.
     #[error("{target} / {opkg} has a stage running; wait for it to finish")]
     RowBusy {
@@ -225,6 +237,7 @@ impl StoreError {
                 | StoreError::StaleToken { .. }
                 | StoreError::RowBusy { .. }
                 | StoreError::RowInError { .. }
+                | StoreError::RowMoved { .. }
         )
     }
 }

@@ -224,6 +224,16 @@ pub(crate) async fn begin(
             opkg: stored.row.package.to_string(),
         });
     }
+    if !is_next_step(stored.row.requested, stored.row.current, stage) {
+        // Decided on a snapshot that another worker (a second server, an
+        // earlier holder of this lease) has overtaken: doing it again would
+        // do a stage twice.
+        return Err(StoreError::RowMoved {
+            target: target.clone(),
+            opkg: stored.row.package.to_string(),
+            stage,
+        });
+    }
     db::query(
         "UPDATE history SET result = 'interrupted', ended_ms = $1 WHERE row_id = $2 AND result = 'running'",
     )
@@ -257,6 +267,18 @@ pub(crate) async fn begin(
     .fetch_one(conn)
     .await?;
     Ok(AttemptId(id))
+}
+
+/// Whether `stage` is what a row at `current` with `requested` does next:
+/// the uninstall path while it is requested down, else the stage after
+/// `current` (NULL counts as `should_not_be_installed`) up to `requested`.
+pub(crate) fn is_next_step(requested: Stage, current: Option<Stage>, stage: Stage) -> bool {
+    let current = current.unwrap_or(Stage::ShouldNotBeInstalled);
+    if stage == Stage::ShouldNotBeInstalled {
+        requested == Stage::ShouldNotBeInstalled && current > Stage::ShouldNotBeInstalled
+    } else {
+        current.next() == Some(stage) && stage <= requested
+    }
 }
 
 /// Ends an attempt and writes the row's new state, refused when `token` is
@@ -395,7 +417,58 @@ pub(crate) async fn list(conn: &mut impl Db, filter: &HistoryFilter) -> Result<V
 
 #[cfg(test)]
 mod tests {
-    use super::cap_output;
+    use super::{cap_output, is_next_step};
+    use opm_model::Stage::{self, *};
+
+    #[test]
+    fn only_the_next_stage_of_a_row_may_begin() {
+        let cases: [(Stage, Option<Stage>, Stage, bool); 9] = [
+            (Finished, None, ShouldBeInstalled, true),
+            (
+                Finished,
+                Some(ShouldNotBeInstalled),
+                ShouldBeInstalled,
+                true,
+            ),
+            (Finished, Some(RunScriptPostInstall), Finished, true),
+            // Done already by someone else: not again.
+            (Finished, Some(Finished), Finished, false),
+            (Finished, Some(InstallBinPkgs), InstallBinPkgs, false),
+            // Skipping a stage, or going past the request.
+            (Finished, Some(ShouldBeInstalled), InstallBinPkgs, false),
+            (
+                RunConfigurator,
+                Some(RunConfigurator),
+                InstallBinPkgs,
+                false,
+            ),
+            // The uninstall path, only while requested down.
+            (
+                ShouldNotBeInstalled,
+                Some(Finished),
+                ShouldNotBeInstalled,
+                true,
+            ),
+            (
+                ShouldNotBeInstalled,
+                Some(ShouldNotBeInstalled),
+                ShouldNotBeInstalled,
+                false,
+            ),
+        ];
+        for (requested, current, stage, expected) in cases {
+            assert_eq!(
+                is_next_step(requested, current, stage),
+                expected,
+                "{requested} {current:?} {stage}"
+            );
+        }
+        assert!(!is_next_step(
+            Finished,
+            Some(Finished),
+            ShouldNotBeInstalled
+        ));
+    }
 
     #[test]
     fn short_output_is_kept_whole() {

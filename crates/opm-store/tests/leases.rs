@@ -166,3 +166,57 @@ async fn two_stores_on_one_file_race_for_a_lease_and_one_wins() {
         );
     }
 }
+
+on_both_backends!(a_stage_done_meanwhile_is_not_begun_again);
+
+/// A second worker that decided on an old snapshot and got the lease after
+/// the first one finished the stage: its begin is refused, nothing recorded.
+async fn a_stage_done_meanwhile_is_not_begun_again(store: &impl Store) {
+    let head = node("head");
+    store.import_opkg(&import("base"), 1).await.unwrap();
+    let row = store
+        .request(&head, &opkg("base"), Stage::ShouldBeInstalled, 2)
+        .await
+        .unwrap();
+    let first = store.acquire_lease(&head, "first", 1000, 10).await.unwrap();
+    let attempt = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, first.token, 11)
+        .await
+        .unwrap();
+    store
+        .finish_attempt(
+            attempt,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            first.token,
+            12,
+        )
+        .await
+        .unwrap();
+    store.release_lease(&head, first.token).await.unwrap();
+
+    let second = store
+        .acquire_lease(&head, "second", 1000, 13)
+        .await
+        .unwrap();
+    let moved = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, second.token, 14)
+        .await
+        .unwrap_err();
+    assert!(matches!(moved, StoreError::RowMoved { .. }), "{moved:?}");
+    // Skipping ahead is refused the same way.
+    let ahead = store
+        .begin_attempt(row.id, Stage::InstallBinPkgs, second.token, 15)
+        .await
+        .unwrap_err();
+    assert!(matches!(ahead, StoreError::RowMoved { .. }), "{ahead:?}");
+    let attempts = store
+        .history(&HistoryFilter {
+            target: Some(head),
+            opkg: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+}

@@ -694,3 +694,50 @@ fn agents_reach_an_https_server_only_with_its_ca() {
     site.wait_for(&["head", "n1"], &["motd"], "finished");
     assert_eq!(installed(&site.path("n1/root")), ["opkg-motd-client"]);
 }
+
+/// No two attempts on one target overlap in time.
+fn one_at_a_time(history: &[Value], target: &str) {
+    let mut spans: Vec<(i64, i64)> = history
+        .iter()
+        .filter(|e| e["target"] == target && e["event"] == "attempt")
+        .map(|e| {
+            let started = e["started_ms"].as_i64().unwrap();
+            (started, e["ended_ms"].as_i64().unwrap_or(started))
+        })
+        .collect();
+    spans.sort_unstable();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "{target}: attempts overlap: {pair:?}"
+        );
+    }
+}
+
+#[test]
+fn two_servers_on_one_postgresql_database_never_work_a_target_at_once() {
+    let Some(mut site) = Site::on_postgres() else {
+        return;
+    };
+    site.add_node("n1");
+    site.add_node("n2");
+    let first = site.start_server(0);
+    let second = site.start_server(0);
+    assert_ne!(first, second);
+    site.start_agent("n1", first);
+    site.start_agent("n2", second);
+    site.ok(&["install", "clusterfs", "jobqueue", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["head", "n1", "n2"], &OPKGS, "finished");
+    let history = site.history();
+    for target in ["head", "n1", "n2"] {
+        each_stage_passed_once(&history, target);
+        one_at_a_time(&history, target);
+    }
+    for node in ["n1", "n2"] {
+        assert_eq!(
+            installed(&site.path(&format!("{node}/root"))),
+            client_parts(&OPKGS)
+        );
+    }
+}
