@@ -7,6 +7,7 @@ use std::path::Path;
 use opm_model::{Lease, Name, Phase, Stage, Target};
 
 use crate::batch::Batch;
+use crate::bulk::Population;
 use crate::error::Result;
 use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
@@ -64,6 +65,10 @@ macro_rules! both {
 }
 
 impl Store for AnyStore {
+    async fn populate(&self, population: &Population, now_ms: i64) -> Result<u64> {
+        both!(self, s => s.populate(population, now_ms))
+    }
+
     async fn migrate(&self) -> Result<()> {
         both!(self, s => s.migrate())
     }

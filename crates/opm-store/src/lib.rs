@@ -11,6 +11,7 @@
 
 mod any;
 mod batch;
+mod bulk;
 mod cluster;
 mod db;
 mod error;
@@ -29,6 +30,7 @@ mod tokens;
 
 pub use any::AnyStore;
 pub use batch::{Batch, Change};
+pub use bulk::Population;
 pub use error::{Result, StoreError};
 pub use history::{
     AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES, Outcome,

@@ -6,6 +6,7 @@ use std::future::Future;
 use opm_model::{Lease, Name, Phase, Stage, Target};
 
 use crate::batch::Batch;
+use crate::bulk::Population;
 use crate::error::Result;
 use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
@@ -192,4 +193,11 @@ pub trait Store: Send + Sync {
     /// Applies every change of `batch` in order in one transaction: all of
     /// them land, or none.
     fn apply(&self, batch: &Batch, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds a synthetic cluster in bulk (benchmarks); the rows written.
+    fn populate(
+        &self,
+        population: &Population,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
 }

@@ -253,6 +253,22 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::batch::apply(conn, batch, now_ms))
                 }
 
+                async fn populate(
+                    &self,
+                    population: &$crate::bulk::Population,
+                    now_ms: i64,
+                ) -> Result<u64> {
+                    let rows: Result<u64> = write!(self, |conn| $crate::bulk::populate(
+                        conn, population, now_ms
+                    ));
+                    // Fresh statistics, so the planner keeps using the
+                    // pending-row indexes on a suddenly large table.
+                    let analyzed: sqlx::Result<u64> =
+                        read!(self, |conn| $crate::db::query("ANALYZE").execute(conn));
+                    analyzed?;
+                    rows
+                }
+
                 async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
                     read!(self, |conn| $crate::history::one(conn, id))
                 }

@@ -149,6 +149,9 @@ pub enum Command {
     /// The tools' API token.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Benchmark helpers (see bench/run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Show opm at work: build a throwaway cluster from the example opkgs
     /// (a head-node sandbox root, a busybox image, dpkg) and walk its install
     /// phases from setup_wizard to complete, with one failure fixed by retry.
@@ -220,6 +223,28 @@ impl Default for AgentArgs {
             script_timeout: 1800,
         }
     }
+}
+
+/// `opm bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Fill an initialised database with a synthetic cluster in bulk:
+    /// compute nodes, opkgs, and a row for every node (the head node too)
+    /// x opkg at one stage; the phase becomes complete.
+    Populate {
+        /// Compute nodes to add (`bench-n1`, ...).
+        #[arg(long, value_name = "N")]
+        nodes: u32,
+        /// Opkgs to add (`bench-p1`, ...).
+        #[arg(long, value_name = "M")]
+        opkgs: u32,
+        /// The stage every row is requested at, by name or ODA id.
+        #[arg(long, default_value = "finished")]
+        stage: Stage,
+        /// Leave every row one stage behind, so each needs one stage.
+        #[arg(long)]
+        behind: bool,
+    },
 }
 
 /// `opm admin ...`

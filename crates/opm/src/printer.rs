@@ -6,6 +6,24 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 
+/// Writes `text` to stdout. A reader that has gone away (`opm status |
+/// head`) ends the command quietly, as it would end `cat`, instead of a
+/// panic; any other write error is said on stderr the same way.
+pub fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the output: {error}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
+    }
+}
+
 /// Where command results go.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -25,23 +43,23 @@ impl Printer {
 
     /// Prints `value` as one JSON document on stdout.
     pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        out(&format!("{}\n", serde_json::to_string_pretty(value)?));
         Ok(())
     }
 
     /// Prints a line of human text on stdout.
     pub fn line(&self, text: impl std::fmt::Display) {
-        println!("{text}");
+        out(&format!("{text}\n"));
     }
 
     /// Prints rows under a header as an aligned table on stdout; prints
     /// `empty` instead when there are no rows.
     pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>, empty: &str) {
         if rows.is_empty() {
-            println!("{empty}");
+            out(&format!("{empty}\n"));
             return;
         }
-        println!("{}", render_table(header, rows));
+        out(&format!("{}\n", render_table(header, rows)));
     }
 }
 

@@ -207,9 +207,9 @@ pub fn logs(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Re
     }
     header.push_str(&format!(", started {}", e.started));
     eprintln!("{header}");
-    print!("{}", entry.output);
+    crate::printer::out(&entry.output);
     if !entry.output.is_empty() && !entry.output.ends_with('\n') {
-        println!();
+        crate::printer::out("\n");
     }
     Ok(Exit::Success)
 }

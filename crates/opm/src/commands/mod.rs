@@ -2,6 +2,7 @@
 
 mod admin;
 mod agent;
+mod bench;
 mod cluster;
 mod conf;
 mod config;
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Server(args) => server::run(args, &settings, printer),
         Command::Agent(args) => agent::run(args, &settings, printer),
         Command::Admin(command) => admin::run(command, &settings, printer),
+        Command::Bench(command) => bench::run(command, &settings, printer),
         Command::Demo(args) => demo::run(args, printer),
     }
 }

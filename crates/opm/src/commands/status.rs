@@ -90,7 +90,7 @@ async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result
         let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
         if watch && terminal && !printer.json() {
             // Clear the screen and home the cursor before each redraw.
-            print!("\x1b[2J\x1b[H");
+            crate::printer::out("\x1b[2J\x1b[H");
         }
         print_rows(&rows, printer, watch)?;
         let done = rows.iter().all(settled);
@@ -109,7 +109,7 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
     if printer.json() {
         if watch {
             // One line per redraw, so a reader can take them one by one.
-            println!("{}", serde_json::to_string(&entries)?);
+            crate::printer::out(&format!("{}\n", serde_json::to_string(&entries)?));
         } else {
             printer.print_json(&entries)?;
         }

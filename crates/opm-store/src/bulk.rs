@@ -1,0 +1,88 @@
+//! A synthetic cluster in bulk, for benchmarks (`opm bench populate`):
+//! nodes `bench-n<i>` in the default group, opkgs `bench-p<j>` selected
+//! for it, and a row for every node (the head node too) × opkg at one
+//! stage, written by a few set-based statements in one transaction.
+
+use opm_model::{Phase, Stage};
+
+use crate::db::{self, Db};
+use crate::error::Result;
+use crate::nodes::DEFAULT_GROUP;
+
+/// What to populate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Population {
+    /// Compute nodes to add.
+    pub nodes: u32,
+    /// Opkgs to add.
+    pub opkgs: u32,
+    /// The stage every row is requested at.
+    pub stage: Stage,
+    /// Rows one stage behind (`current` the stage before), so each needs
+    /// one stage; else converged (`current = requested`).
+    pub behind: bool,
+}
+
+/// Adds the population; the number of rows written. The cluster phase
+/// becomes `complete`, so no gate holds anything back.
+pub(crate) async fn populate(
+    conn: &mut impl Db,
+    population: &Population,
+    now_ms: i64,
+) -> Result<u64> {
+    let current = if population.behind {
+        Stage::from_id(population.stage.id().saturating_sub(1)).unwrap_or(population.stage)
+    } else {
+        population.stage
+    };
+    db::query(
+        "INSERT INTO nodes (name) \
+         SELECT 'bench-n' || i FROM (WITH RECURSIVE seq(i) AS \
+         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq) AS s",
+    )
+    .bind(i64::from(population.nodes))
+    .execute(&mut *conn)
+    .await?;
+    db::query(
+        "INSERT INTO group_members (group_id, node_id) \
+         SELECT g.id, n.id FROM groups g, nodes n \
+         WHERE g.name = $1 AND n.name LIKE 'bench-n%'",
+    )
+    .bind(DEFAULT_GROUP)
+    .execute(&mut *conn)
+    .await?;
+    db::query(
+        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) \
+         SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2 \
+         FROM (WITH RECURSIVE seq(i) AS \
+         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq) AS s",
+    )
+    .bind(i64::from(population.opkgs))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    db::query(
+        "INSERT INTO selections (opkg_id, group_id) \
+         SELECT o.id, g.id FROM opkgs o, groups g \
+         WHERE g.name = $1 AND o.name LIKE 'bench-p%'",
+    )
+    .bind(DEFAULT_GROUP)
+    .execute(&mut *conn)
+    .await?;
+    let rows = db::query(
+        "INSERT INTO rows (node_id, opkg_id, requested, current, status, updated_ms) \
+         SELECT n.id, o.id, $1, $2, 'ok', $3 FROM nodes n CROSS JOIN opkgs o \
+         WHERE o.name LIKE 'bench-p%' AND (n.head = 1 OR n.name LIKE 'bench-n%')",
+    )
+    .bind(i64::from(population.stage.id()))
+    .bind(i64::from(current.id()))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    db::query("UPDATE cluster SET phase = $1, changed_ms = $2 WHERE id = 1")
+        .bind(Phase::Complete.name())
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(rows)
+}
