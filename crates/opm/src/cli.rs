@@ -196,13 +196,11 @@ pub struct AgentArgs {
     /// One round until nothing more can be done now, then exit (cron).
     #[arg(long)]
     pub once: bool,
-    /// Where reports not yet acknowledged by the server are kept.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "/var/lib/opm/agent-spool.json"
-    )]
-    pub spool: PathBuf,
+    /// Where reports not yet acknowledged by the server are kept [default:
+    /// OPM_SPOOL, else `spool` in the settings file, else
+    /// /var/lib/opm/agent-spool.json].
+    #[arg(long, value_name = "PATH")]
+    pub spool: Option<PathBuf>,
     /// Seconds one poll waits for work (at most 30).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub poll_wait: u64,
@@ -218,7 +216,7 @@ impl Default for AgentArgs {
             token_file: None,
             ca_cert: None,
             once: true,
-            spool: PathBuf::from("/var/lib/opm/agent-spool.json"),
+            spool: None,
             poll_wait: 30,
             script_timeout: 1800,
         }

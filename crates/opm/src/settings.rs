@@ -15,6 +15,8 @@ use crate::exit::bad_input;
 pub const DEFAULT_SETTINGS_PATH: &str = "/etc/opm/opm.toml";
 /// The database used when none is named (SPEC §4).
 pub const DEFAULT_DB: &str = "sqlite:/var/lib/opm/opm.db";
+/// Where a node's agent keeps unacknowledged reports when nothing says.
+pub const DEFAULT_SPOOL: &str = "/var/lib/opm/agent-spool.json";
 /// The opm.conf read when none is named.
 pub const DEFAULT_CONF_PATH: &str = "/etc/opm.conf";
 
@@ -31,6 +33,7 @@ struct SettingsFile {
     server: Option<String>,
     token_file: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
+    spool: Option<PathBuf>,
 }
 
 /// Fully resolved settings.
@@ -52,6 +55,8 @@ pub struct Settings {
     pub token_file: Option<PathBuf>,
     /// The CA certificates for an https server.
     pub ca_cert: Option<PathBuf>,
+    /// The agent's spool of unacknowledged reports.
+    pub spool: PathBuf,
     /// Machine-readable output.
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
@@ -93,6 +98,10 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.token_file),
             ca_cert: env_var("OPM_CA_CERT").map(PathBuf::from).or(file.ca_cert),
+            spool: env_var("OPM_SPOOL")
+                .map(PathBuf::from)
+                .or(file.spool)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })

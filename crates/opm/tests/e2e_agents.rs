@@ -609,6 +609,43 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
 }
 
 #[test]
+fn opm_run_on_a_node_is_one_round_of_its_agent() {
+    let mut site = Site::new();
+    site.add_node("n1");
+    let server = site.start_server(0);
+    site.ok(&["install", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["head"], &["motd"], "finished");
+    let dir = site.path("n1");
+    let run = |site: &Site| {
+        let mut command = site.node_command("n1", server);
+        // `opm run` takes the agent's settings from the environment.
+        command.env("OPM_SPOOL", dir.join("spool.json"));
+        let mut run = Command::new(env!("CARGO_BIN_EXE_opm"));
+        run.arg("run")
+            .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(&dir);
+        run.output().unwrap()
+    };
+    let output = run(&site);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("stage(s) passed, 0 failed"), "{stdout}");
+    site.wait_for(&["n1"], &["motd"], "finished");
+    assert_eq!(installed(&site.path("n1/root")), ["opkg-motd-client"]);
+    // Nothing left: the next round has nothing to do.
+    let again = run(&site);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("0 stage(s) passed"));
+    site.kill("server");
+}
+
+#[test]
 fn plain_http_is_refused_off_loopback() {
     let site = Site::new();
     let output = site.expect(&["server", "--listen", "0.0.0.0:7060"], 2);

@@ -69,7 +69,8 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
     let token = read_token(&token_file)?;
     let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
     let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
-    let spool = Spool::open(&args.spool).map_err(agent_error)?;
+    let spool_path = args.spool.unwrap_or_else(|| settings.spool.clone());
+    let spool = Spool::open(&spool_path).map_err(agent_error)?;
     let packages = package_manager(settings, Duration::from_secs(30))?;
     let actor = Actor::new(
         packages,
