@@ -1,6 +1,7 @@
 //! Every route of the API, in one place, and the state handlers share.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +27,8 @@ pub struct AppState<S: Store> {
     pub agents_wake: Notify,
     /// Woken when the head node's rows may move (a node reported).
     pub engine_wake: Notify,
+    /// Set when the server stops: waiting polls answer at once.
+    pub stopping: AtomicBool,
 }
 
 impl<S: Store> AppState<S> {
@@ -34,6 +37,18 @@ impl<S: Store> AppState<S> {
     pub fn changed(&self) {
         self.engine_wake.notify_one();
         self.agents_wake.notify_waiters();
+    }
+
+    /// The server stops: polls waiting for work answer now, so the
+    /// graceful shutdown does not wait out their 30 s.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.agents_wake.notify_waiters();
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 }
 

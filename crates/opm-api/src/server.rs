@@ -102,8 +102,14 @@ pub async fn serve<S: Store + 'static>(
         lease_ttl_ms: i64::try_from(config.lease_ttl.as_millis()).unwrap_or(i64::MAX),
         agents_wake: Notify::new(),
         engine_wake: Notify::new(),
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
     let app = router(Arc::clone(&state));
+    let stopper = Arc::clone(&state);
+    let shutdown = async move {
+        shutdown.await;
+        stopper.stop();
+    };
     let passes = tokio::spawn(keep_passing(engine, state, config.pass_interval));
     let served = match &config.tls {
         None => serve_plain(app, config.listen, on_listening, shutdown).await,

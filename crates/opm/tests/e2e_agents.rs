@@ -513,6 +513,13 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
     site.add_node("n1");
     site.add_node("n2");
     let admin = site.ok(&["admin", "token"]).trim().to_owned();
+    let head = site.expect(&["node", "token", "head"], 2);
+    assert!(
+        String::from_utf8_lossy(&head.stderr).contains("head is the head node"),
+        "{}",
+        String::from_utf8_lossy(&head.stderr)
+    );
+    site.expect(&["node", "token", "ghost"], 2);
     let n1 = std::fs::read_to_string(site.path("n1/token"))
         .unwrap()
         .trim()
@@ -643,6 +650,41 @@ fn opm_run_on_a_node_is_one_round_of_its_agent() {
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stdout).starts_with("0 stage(s) passed"));
     site.kill("server");
+}
+
+#[test]
+fn a_stopping_server_answers_waiting_polls_at_once() {
+    let mut site = Site::new();
+    site.add_node("n1");
+    let token = std::fs::read_to_string(site.path("n1/token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let server = site.start_server(0);
+    let poll = std::thread::spawn(move || {
+        let body = br#"{"agent":"waiting","wait_ms":30000}"#;
+        http(server, "POST", "/v1/agent/poll", Some(&token), body)
+    });
+    // Let the poll start waiting, then stop the server the way systemd does.
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, child) = site
+        .children
+        .iter_mut()
+        .find(|(who, _)| who == "server")
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let stopped = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    let (code, body) = poll.join().unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""items":[]"#), "{body}");
 }
 
 #[test]

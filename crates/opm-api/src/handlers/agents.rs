@@ -47,7 +47,7 @@ pub async fn poll<S: Store + 'static>(
         )
         .await?;
         let now = tokio::time::Instant::now();
-        if !batch.items.is_empty() || now >= deadline {
+        if !batch.items.is_empty() || now >= deadline || state.is_stopping() {
             return Ok(Json(batch));
         }
         tokio::select! {

@@ -3,11 +3,11 @@
 
 use opm_api::auth::{new_token, token_hash};
 use opm_engine::{Clock, SystemClock};
-use opm_store::{OpenMode, Store, TokenSubject};
+use opm_store::{AnyStore, OpenMode, Store, TokenSubject};
 
 use crate::cli::AdminCommand;
 use crate::commands::state::block_on;
-use crate::exit::Exit;
+use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
 
@@ -16,10 +16,7 @@ pub fn issue(subject: TokenSubject, settings: &Settings, printer: Printer) -> an
     let token = new_token()?;
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = store
-            .set_token(&subject, &token_hash(&token), SystemClock.now_ms())
-            .await
-            .map_err(store_error);
+        let outcome = set(&store, &subject, &token).await;
         store.close().await;
         outcome
     })?;
@@ -33,6 +30,24 @@ pub fn issue(subject: TokenSubject, settings: &Settings, printer: Printer) -> an
         printer.line(token);
     }
     Ok(Exit::Success)
+}
+
+async fn set(store: &AnyStore, subject: &TokenSubject, token: &str) -> anyhow::Result<()> {
+    if let TokenSubject::Node(name) = subject {
+        let nodes = store.nodes().await.map_err(store_error)?;
+        if nodes.iter().any(|node| node.head && node.name == *name) {
+            // An agent works a node's rows with a node's actions; the head
+            // node's rows are opm server's (or opm run's).
+            return Err(bad_input(format!(
+                "{name} is the head node: its rows are worked by opm server or opm run, \
+                 not by an agent; tools use 'opm admin token'"
+            )));
+        }
+    }
+    store
+        .set_token(subject, &token_hash(token), SystemClock.now_ms())
+        .await
+        .map_err(store_error)
 }
 
 /// Runs `opm admin ...`.
