@@ -38,7 +38,7 @@ pub(crate) async fn populate(
     db::query(
         "INSERT INTO nodes (name) \
          SELECT 'bench-n' || i FROM (WITH RECURSIVE seq(i) AS \
-         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq) AS s",
+         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq WHERE i <= $1) AS s",
     )
     .bind(i64::from(population.nodes))
     .execute(&mut *conn)
@@ -55,7 +55,7 @@ pub(crate) async fn populate(
         "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) \
          SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2 \
          FROM (WITH RECURSIVE seq(i) AS \
-         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq) AS s",
+         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq WHERE i <= $1) AS s",
     )
     .bind(i64::from(population.opkgs))
     .bind(now_ms)

@@ -46,6 +46,10 @@ fn populate_gives_converged_or_one_behind_rows_and_refuses_nonsense() {
             .all(|r| r["requested"] == "finished" && r["current"] == "run-script-post-install")
     );
     assert_eq!(site.ok(&["cluster", "phase"]).trim(), "complete");
+    // No nodes means the head node's rows alone.
+    let head_only = Site::init();
+    let added = head_only.ok(&["bench", "populate", "--nodes", "0", "--opkgs", "5"]);
+    assert!(added.contains("and 5 rows"), "{added}");
     let refused = site.refused(
         &[
             "bench", "populate", "--nodes", "1", "--opkgs", "1", "--stage", "1", "--behind",
