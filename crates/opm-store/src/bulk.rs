@@ -9,6 +9,15 @@ use crate::db::{self, Db};
 use crate::error::Result;
 use crate::nodes::DEFAULT_GROUP;
 
+/// `1..=$1` as a derived table `s(i)`, in SQL both dialects read (the
+/// outer filter makes `$1 = 0` empty: the recursion starts at 1).
+macro_rules! numbers {
+    () => {
+        "(WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) \
+         SELECT i FROM seq WHERE i <= $1) AS s"
+    };
+}
+
 /// What to populate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Population {
@@ -35,11 +44,10 @@ pub(crate) async fn populate(
     } else {
         population.stage
     };
-    db::query(
-        "INSERT INTO nodes (name) \
-         SELECT 'bench-n' || i FROM (WITH RECURSIVE seq(i) AS \
-         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq WHERE i <= $1) AS s",
-    )
+    db::query(concat!(
+        "INSERT INTO nodes (name) SELECT 'bench-n' || i FROM ",
+        numbers!()
+    ))
     .bind(i64::from(population.nodes))
     .execute(&mut *conn)
     .await?;
@@ -51,12 +59,11 @@ pub(crate) async fn populate(
     .bind(DEFAULT_GROUP)
     .execute(&mut *conn)
     .await?;
-    db::query(
+    db::query(concat!(
         "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) \
-         SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2 \
-         FROM (WITH RECURSIVE seq(i) AS \
-         (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) SELECT i FROM seq WHERE i <= $1) AS s",
-    )
+         SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2 FROM ",
+        numbers!()
+    ))
     .bind(i64::from(population.opkgs))
     .bind(now_ms)
     .execute(&mut *conn)
