@@ -195,19 +195,51 @@ impl<S: Store + 'static> Engine<S> {
     /// # Errors
     /// A store failure, or a row the planner cannot place.
     pub async fn plan(&self) -> Result<Vec<PlanLine>, EngineError> {
-        let snapshot = self.snapshot().await?;
+        let mut lines = Vec::new();
+        self.plan_each(|line| {
+            lines.push(line);
+            Ok::<(), EngineError>(())
+        })
+        .await?;
+        Ok(lines)
+    }
+
+    /// Hands each pending row in scope with its decision to `sink`, in row
+    /// order, without holding them all: on the head node the scope is the
+    /// whole cluster (nodes' rows too), elsewhere this machine's rows.
+    ///
+    /// # Errors
+    /// A store failure, a row the planner cannot place, or the sink's.
+    pub async fn plan_each<E: From<EngineError>>(
+        &self,
+        mut sink: impl FnMut(PlanLine) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let snapshot = match self.config.identity.role {
+            opm_model::Role::Server => crate::load::load_cluster(
+                self.store.as_ref(),
+                &self.config.host,
+                &self.config.proc_dir,
+                self.clock.now_ms(),
+                &self.config.identity.name,
+            )
+            .await
+            .map_err(EngineError::from)?,
+            opm_model::Role::Client | opm_model::Role::Image => self.snapshot().await?,
+        };
         let now = self.clock.now_ms();
-        let mut lines = Vec::with_capacity(snapshot.mine.len());
         for stored in &snapshot.mine {
-            let decision = snapshot.cluster.decide(&stored.row, now)?;
-            lines.push(PlanLine {
+            let decision = snapshot
+                .cluster
+                .decide(&stored.row, now)
+                .map_err(EngineError::from)?;
+            sink(PlanLine {
                 target: stored.row.target.clone(),
                 package: stored.row.package.clone(),
                 next: decision.to_string(),
                 decision,
-            });
+            })?;
         }
-        Ok(lines)
+        Ok(())
     }
 
     /// Reconciles until nothing more can be done now.

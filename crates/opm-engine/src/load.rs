@@ -7,7 +7,7 @@ use std::path::Path;
 
 use opm_model::{Name, Role, Row, Stage, Status, Target, TargetKind};
 use opm_plan::{Cluster, Unfinished};
-use opm_store::{AttemptResult, Event, HistoryFilter, RowId, Scope, Store, StoreError, StoredRow};
+use opm_store::{AttemptResult, AttemptTally, RowId, Scope, Store, StoreError, StoredRow};
 
 use crate::owner::{Liveness, Owner};
 use crate::retry::store_call;
@@ -15,8 +15,9 @@ use crate::retry::store_call;
 /// Rows read per page of the pending query.
 const PAGE: u32 = 1_000;
 
-/// How many recent history entries are read per pending row.
-const HISTORY_DEPTH: u32 = 50;
+/// Rows read per page when the whole cluster is read: larger pages, fewer
+/// round trips, and a page is still a few megabytes.
+const CLUSTER_PAGE: u32 = 10_000;
 
 /// Who runs the pass: the machine's role and name (from opm.conf).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,19 +100,77 @@ pub fn lapse_dead_lease(row: &mut Row, host: &str, proc_dir: &Path, now_ms: i64)
     }
 }
 
-/// What the newest attempt in `entries` (oldest first) says about a row
-/// whose `current` is `current`: an attempt that did not pass is
-/// unfinished work (see [`opm_plan::Unfinished`]).
-pub fn unfinished_from(entries: &[opm_store::HistoryEntry]) -> Option<Unfinished> {
-    let last = entries
-        .iter()
-        .rev()
-        .find(|entry| entry.event == Event::Attempt)?;
-    match last.result {
+/// What a row's attempt tallies say about it: an attempt that did not
+/// pass, the newest of any stage, is unfinished work (see
+/// [`opm_plan::Unfinished`]).
+pub fn unfinished_from_tallies(tallies: &[AttemptTally]) -> Option<Unfinished> {
+    let last = tallies.iter().max_by_key(|tally| tally.newest)?;
+    unfinished_after(Some(last.stage), last.result)
+}
+
+fn unfinished_after(stage: Option<Stage>, result: Option<AttemptResult>) -> Option<Unfinished> {
+    match result {
         Some(AttemptResult::Passed) | None => None,
-        Some(_) if last.stage == Some(Stage::ShouldNotBeInstalled) => Some(Unfinished::Uninstall),
+        Some(_) if stage == Some(Stage::ShouldNotBeInstalled) => Some(Unfinished::Uninstall),
         Some(_) => Some(Unfinished::Up),
     }
+}
+
+/// The images, selections and dependencies every decision may read;
+/// returns the dependency map for the engine's ordering.
+async fn facts<S: Store>(
+    store: &S,
+    cluster: &mut Cluster,
+) -> Result<BTreeMap<Name, BTreeSet<Name>>, StoreError> {
+    for image in store_call(|| store.images()).await? {
+        cluster.images.insert(image.name, image.root);
+    }
+    let mut depends_on: BTreeMap<Name, BTreeSet<Name>> = BTreeMap::new();
+    for opkg in store_call(|| store.opkgs()).await? {
+        let name = opkg.import.name.clone();
+        cluster
+            .selections
+            .insert(name.clone(), opkg.groups.iter().cloned().collect());
+        depends_on.insert(name, opkg.import.depends.iter().cloned().collect());
+    }
+    cluster.depends_on = depends_on.clone();
+    Ok(depends_on)
+}
+
+/// Reads the attempt tallies of `scopes` (one query each, not one per
+/// row) into the cluster's unfinished rows; returns the attempt counts.
+async fn attempts_of<S: Store>(
+    store: &S,
+    scopes: &[Scope],
+    mine: &[StoredRow],
+    cluster: &mut Cluster,
+) -> Result<BTreeMap<RowId, BTreeMap<Stage, u32>>, StoreError> {
+    let mut by_row: BTreeMap<RowId, Vec<AttemptTally>> = BTreeMap::new();
+    for scope in scopes {
+        for tally in store_call(|| store.attempt_tallies(scope)).await? {
+            by_row.entry(tally.row).or_default().push(tally);
+        }
+    }
+    let mut attempts = BTreeMap::new();
+    for stored in mine {
+        let Some(tallies) = by_row.remove(&stored.id) else {
+            continue;
+        };
+        if let Some(unfinished) = unfinished_from_tallies(&tallies) {
+            cluster.unfinished.insert(
+                (stored.row.target.clone(), stored.row.package.clone()),
+                unfinished,
+            );
+        }
+        attempts.insert(
+            stored.id,
+            tallies
+                .iter()
+                .map(|tally| (tally.stage, tally.attempts))
+                .collect(),
+        );
+    }
+    Ok(attempts)
 }
 
 /// Loads the snapshot of one pass for `me` at `now_ms`.
@@ -126,8 +185,9 @@ pub async fn load<S: Store>(
     now_ms: i64,
 ) -> Result<Snapshot, StoreError> {
     let mut mine = Vec::new();
-    for target in scopes(store, me).await? {
-        mine.extend(pending_of(store, &target).await?);
+    let targets = scopes(store, me).await?;
+    for target in &targets {
+        mine.extend(pending_of(store, target).await?);
     }
     let phase = store_call(|| store.phase()).await?;
     if mine.is_empty() {
@@ -151,19 +211,7 @@ pub async fn load<S: Store>(
             .map_or_else(|| me.name.clone(), |node| node.name.clone()),
     };
     let mut cluster = Cluster::new(head, phase);
-    // Facts the decisions read: images, groups, selections, dependencies.
-    for image in store_call(|| store.images()).await? {
-        cluster.images.insert(image.name, image.root);
-    }
-    let mut depends_on: BTreeMap<Name, BTreeSet<Name>> = BTreeMap::new();
-    for opkg in store_call(|| store.opkgs()).await? {
-        let name = opkg.import.name.clone();
-        cluster
-            .selections
-            .insert(name.clone(), opkg.groups.iter().cloned().collect());
-        depends_on.insert(name, opkg.import.depends.iter().cloned().collect());
-    }
-    cluster.depends_on = depends_on.clone();
+    let depends_on = facts(store, &mut cluster).await?;
     let server_work = mine
         .iter()
         .any(|stored| stored.row.target == Target::node(cluster.head.clone()));
@@ -189,40 +237,76 @@ pub async fn load<S: Store>(
     for package in &packages {
         related.extend(store_call(|| store.rows_for_opkg(package)).await?);
     }
-    let targets: BTreeSet<Target> = mine
+    let with_work: BTreeSet<Target> = mine
         .iter()
         .map(|stored| stored.row.target.clone())
         .collect();
-    for target in &targets {
+    for target in &with_work {
         related.extend(store_call(|| store.rows_for_target(target)).await?);
     }
     for stored in related {
         cluster.upsert(stored.row);
     }
-    let mut attempts = BTreeMap::new();
     for stored in &mut mine {
         lapse_dead_lease(&mut stored.row, host, proc_dir, now_ms);
         cluster.upsert(stored.row.clone());
-        let filter = HistoryFilter {
-            target: Some(stored.row.target.clone()),
-            opkg: Some(stored.row.package.clone()),
-            limit: HISTORY_DEPTH,
-        };
-        let entries = store_call(|| store.history(&filter)).await?;
-        if let Some(unfinished) = unfinished_from(&entries) {
-            cluster.unfinished.insert(
-                (stored.row.target.clone(), stored.row.package.clone()),
-                unfinished,
-            );
-        }
-        let mut counts: BTreeMap<Stage, u32> = BTreeMap::new();
-        for entry in entries.iter().filter(|e| e.event == Event::Attempt) {
-            if let Some(stage) = entry.stage {
-                *counts.entry(stage).or_default() += 1;
+    }
+    let scopes: Vec<Scope> = with_work.into_iter().map(Scope::Target).collect();
+    let attempts = attempts_of(store, &scopes, &mine, &mut cluster).await?;
+    Ok(Snapshot {
+        cluster,
+        mine,
+        attempts,
+        depends_on,
+    })
+}
+
+/// Loads every row of the cluster, each pending one as "mine": what the
+/// head node's `opm plan` decides over, nodes' rows included. Reads the
+/// rows in pages and history in one query, whatever the cluster's size.
+///
+/// # Errors
+/// A store failure that retrying did not cure; a database without a head
+/// node has nothing to plan and gives an empty snapshot.
+pub async fn load_cluster<S: Store>(
+    store: &S,
+    host: &str,
+    proc_dir: &Path,
+    now_ms: i64,
+    fallback_head: &Name,
+) -> Result<Snapshot, StoreError> {
+    let phase = store_call(|| store.phase()).await?;
+    let nodes = store_call(|| store.nodes()).await?;
+    let head = nodes
+        .iter()
+        .find(|node| node.head)
+        .map_or_else(|| fallback_head.clone(), |node| node.name.clone());
+    let mut cluster = Cluster::new(head, phase);
+    for node in nodes.into_iter().filter(|node| !node.head) {
+        cluster
+            .nodes
+            .insert(node.name, node.groups.into_iter().collect());
+    }
+    let depends_on = facts(store, &mut cluster).await?;
+    let mut mine = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store_call(|| store.all_rows(after, CLUSTER_PAGE)).await?;
+        for mut stored in page.rows {
+            if stored.row.is_pending() {
+                lapse_dead_lease(&mut stored.row, host, proc_dir, now_ms);
+                cluster.upsert(stored.row.clone());
+                mine.push(stored);
+            } else {
+                cluster.upsert(stored.row);
             }
         }
-        attempts.insert(stored.id, counts);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
     }
+    let attempts = attempts_of(store, &[Scope::All], &mine, &mut cluster).await?;
     Ok(Snapshot {
         cluster,
         mine,
@@ -235,50 +319,41 @@ pub async fn load<S: Store>(
 mod tests {
     use super::*;
     use opm_model::{Lease, NameKind};
-    use opm_store::{AttemptId, HistoryEntry};
+    use opm_store::AttemptId;
 
-    fn entry(event: Event, stage: Stage, result: Option<AttemptResult>) -> HistoryEntry {
-        HistoryEntry {
-            id: AttemptId(1),
-            target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
-            opkg: Name::new(NameKind::Opkg, "pp").unwrap(),
-            event,
-            stage: Some(stage),
+    fn tally(newest: i64, stage: Stage, result: Option<AttemptResult>) -> AttemptTally {
+        AttemptTally {
+            row: RowId(1),
+            stage,
+            attempts: 1,
+            newest: AttemptId(newest),
             result,
-            started_ms: 0,
-            ended_ms: None,
-            exit_code: None,
-            output: String::new(),
-            output_bytes: 0,
-            note: String::new(),
         }
     }
 
     #[test]
     fn the_newest_attempt_decides_what_is_unfinished() {
         use AttemptResult::*;
-        let up = entry(Event::Attempt, Stage::RunConfigurator, Some(Failed));
-        let down = entry(
-            Event::Attempt,
-            Stage::ShouldNotBeInstalled,
-            Some(Interrupted),
-        );
-        let passed = entry(Event::Attempt, Stage::InstallBinPkgs, Some(Passed));
-        let retry = entry(Event::Retry, Stage::RunConfigurator, None);
-        assert_eq!(unfinished_from(&[]), None);
+        let up = tally(3, Stage::RunConfigurator, Some(Failed));
+        let down = tally(4, Stage::ShouldNotBeInstalled, Some(Interrupted));
+        let passed = tally(5, Stage::InstallBinPkgs, Some(Passed));
+        assert_eq!(unfinished_from_tallies(&[]), None);
+        assert_eq!(unfinished_from_tallies(&[up]), Some(Unfinished::Up));
+        // By attempt id, not by the order the tallies come in.
         assert_eq!(
-            unfinished_from(std::slice::from_ref(&up)),
+            unfinished_from_tallies(&[down, up]),
+            Some(Unfinished::Uninstall)
+        );
+        assert_eq!(unfinished_from_tallies(&[passed, down, up]), None);
+        let running = tally(6, Stage::InstallBinPkgs, Some(Running));
+        assert_eq!(
+            unfinished_from_tallies(&[passed, running]),
             Some(Unfinished::Up)
         );
         assert_eq!(
-            unfinished_from(&[up.clone(), down.clone()]),
-            Some(Unfinished::Uninstall)
+            unfinished_from_tallies(&[tally(7, Stage::Finished, None)]),
+            None
         );
-        assert_eq!(unfinished_from(&[down, up.clone(), passed.clone()]), None);
-        // An operator event does not hide the attempt before it.
-        assert_eq!(unfinished_from(&[passed, up, retry]), Some(Unfinished::Up));
-        let running = entry(Event::Attempt, Stage::InstallBinPkgs, Some(Running));
-        assert_eq!(unfinished_from(&[running]), Some(Unfinished::Up));
     }
 
     #[test]

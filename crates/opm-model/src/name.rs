@@ -4,6 +4,7 @@
 //! name is checked once at the edge and carried as a [`Name`] afterwards.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -109,10 +110,12 @@ pub enum NameError {
     },
 }
 
-/// A name that passed the rules of its [`NameKind`].
+/// A name that passed the rules of its [`NameKind`]. Shared, not copied,
+/// when cloned: a cluster view holds each node's and opkg's name in every
+/// one of its rows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Name(String);
+pub struct Name(Arc<str>);
 
 impl Name {
     /// Checks `raw` against the rules of `kind`.
@@ -155,7 +158,7 @@ impl Name {
                 name: shown(),
             });
         }
-        Ok(Name(raw.to_owned()))
+        Ok(Name(Arc::from(raw)))
     }
 
     /// The name as text.
@@ -201,7 +204,7 @@ impl TryFrom<String> for Name {
 
 impl From<Name> for String {
     fn from(name: Name) -> Self {
-        name.0
+        name.0.to_string()
     }
 }
 

@@ -106,6 +106,12 @@ impl Row {
     pub fn effective_current(&self) -> Stage {
         self.current.unwrap_or(Stage::FIRST)
     }
+
+    /// Whether the row needs work, is running or waits in error: the rows
+    /// the store's pending index holds.
+    pub fn is_pending(&self) -> bool {
+        self.status != Status::Ok || self.current != Some(self.requested)
+    }
 }
 
 impl fmt::Display for Row {

@@ -59,14 +59,26 @@ impl Cluster {
 
     /// Adds a row or replaces the row of the same (target, opkg).
     pub fn upsert(&mut self, row: Row) {
-        self.by_target
-            .entry(row.target.clone())
-            .or_default()
-            .insert(row.package.clone());
-        self.rows
-            .entry(row.package.clone())
-            .or_default()
-            .insert(row.target.clone(), row);
+        // Looked up before cloning keys: whole-cluster loads upsert every row.
+        match self.by_target.get_mut(&row.target) {
+            Some(packages) => {
+                packages.insert(row.package.clone());
+            }
+            None => {
+                self.by_target
+                    .insert(row.target.clone(), BTreeSet::from([row.package.clone()]));
+            }
+        }
+        let target = row.target.clone();
+        match self.rows.get_mut(&row.package) {
+            Some(rows) => {
+                rows.insert(target, row);
+            }
+            None => {
+                self.rows
+                    .insert(row.package.clone(), BTreeMap::from([(target, row)]));
+            }
+        }
     }
 
     /// The row of (`target`, `package`), if any.
@@ -144,14 +156,13 @@ impl Cluster {
                 })
                 .collect();
         }
+        // From the dependency map, not by scanning the target's rows: a
+        // target with thousands of opkgs would make every decision O(rows).
         context.dependents = self
-            .rows_on(&row.target)
-            .filter(|other| {
-                self.depends_on
-                    .get(&other.package)
-                    .is_some_and(|deps| deps.contains(&row.package))
-            })
-            .cloned()
+            .depends_on
+            .iter()
+            .filter(|(_, deps)| deps.contains(&row.package))
+            .filter_map(|(dependent, _)| self.row(&row.target, dependent).cloned())
             .collect();
         context.remove_dependents = self.remove_dependents.contains(&row.package);
         context.unfinished = self

@@ -9,7 +9,7 @@ use opm_model::{Lease, Name, Phase, Stage, Target};
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::error::Result;
-use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
+use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::postgres::PostgresStore;
@@ -253,6 +253,10 @@ impl Store for AnyStore {
 
     async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
         both!(self, s => s.attempt(id))
+    }
+
+    async fn attempt_tallies(&self, scope: &Scope) -> Result<Vec<AttemptTally>> {
+        both!(self, s => s.attempt_tallies(scope))
     }
 
     async fn set_token(&self, subject: &TokenSubject, hash: &str, now_ms: i64) -> Result<()> {

@@ -7,8 +7,8 @@ use opm_model::{Name, NameKind, Stage, Status, Target, TargetKind};
 
 use crate::error::{Result, StoreError};
 use crate::leases;
-use crate::nodes::stored_name;
-use crate::rows::{RowId, StoredRow, row_by_id, stored_stage, token_value};
+use crate::nodes::{stored_name, target_ids};
+use crate::rows::{RowId, Scope, StoredRow, row_by_id, stored_stage, token_value};
 
 /// The most output kept per attempt, in bytes; half from the head, half
 /// from the tail, where the error usually is.
@@ -413,6 +413,67 @@ pub(crate) async fn list(conn: &mut impl Db, filter: &HistoryFilter) -> Result<V
     let mut entries = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
     entries.reverse();
     Ok(entries)
+}
+
+/// One row's attempts of one stage, as the loader needs them: how many
+/// there were and how the newest ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptTally {
+    /// The row.
+    pub row: RowId,
+    /// The stage attempted.
+    pub stage: Stage,
+    /// How many attempts of it history holds.
+    pub attempts: u32,
+    /// The newest of them.
+    pub newest: AttemptId,
+    /// How the newest ended; `None` when history holds no result for it.
+    pub result: Option<AttemptResult>,
+}
+
+/// The attempt tallies of every pending row in `scope`, in one query, so a
+/// pass reads history once and not once per row.
+pub(crate) async fn tallies(conn: &mut impl Db, scope: &Scope) -> Result<Vec<AttemptTally>> {
+    // The pending predicate repeats the partial index's, as rows.rs does.
+    macro_rules! tally_sql {
+        ($within:literal) => {
+            concat!(
+                "SELECT t.row_id, t.stage, t.attempts, t.newest, h.result FROM ( \
+                   SELECT row_id, stage, count(*) AS attempts, max(id) AS newest FROM history \
+                   WHERE event = 'attempt' AND stage IS NOT NULL AND row_id IN ( \
+                     SELECT r.id FROM rows r \
+                     WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current)",
+                $within,
+                ") GROUP BY row_id, stage) t JOIN history h ON h.id = t.newest \
+                 ORDER BY t.row_id, t.stage"
+            )
+        };
+    }
+    let rows = match scope {
+        Scope::All => db::query(tally_sql!("")).fetch_all(conn).await?,
+        Scope::Target(target) => {
+            let (node, image) = target_ids(conn, target).await?;
+            match target.kind {
+                TargetKind::Node => db::query(tally_sql!(" AND r.node_id = $1")).bind(node),
+                TargetKind::Image => db::query(tally_sql!(" AND r.image_id = $1")).bind(image),
+            }
+            .fetch_all(conn)
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|row| {
+            let attempts: i64 = row.try_get("attempts")?;
+            let result: Option<String> = row.try_get("result")?;
+            Ok(AttemptTally {
+                row: RowId(row.try_get("row_id")?),
+                stage: stored_stage(row.try_get("stage")?)?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                newest: AttemptId(row.try_get("newest")?),
+                result: result.as_deref().map(AttemptResult::parse).transpose()?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ pub use batch::{Batch, Change};
 pub use bulk::Population;
 pub use error::{Result, StoreError};
 pub use history::{
-    AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES, Outcome,
-    RowAfter, cap_output,
+    AttemptId, AttemptResult, AttemptTally, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES,
+    Outcome, RowAfter, cap_output,
 };
 pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};

@@ -2,6 +2,8 @@
 //! status; found by the partial `rows_pending*` indexes so a pass costs what
 //! there is to do, not what the cluster holds.
 
+use std::collections::HashMap;
+
 use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
 use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
@@ -297,14 +299,216 @@ pub(crate) async fn for_target(conn: &mut impl Db, target: &Target) -> Result<Ve
     decode_all(&rows)
 }
 
-/// Every row, one page at a time.
-pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) -> Result<RowPage> {
-    let rows = db::query(select_rows!("WHERE r.id > $1 ORDER BY r.id LIMIT $2"))
-        .bind(after.map_or(0, |a| a.0))
-        .bind(i64::from(limit) + 1)
+/// One page of rows as one text value, `id,node,image,opkg,requested,
+/// current,ok` per row joined by `;` (0 for NULL), in the dialect's string
+/// aggregate: one value crosses the driver instead of a row each.
+macro_rules! packed_page {
+    ($aggregate:literal) => {
+        concat!(
+            "SELECT ",
+            $aggregate,
+            "(id || ',' || coalesce(node_id, 0) || ',' || coalesce(image_id, 0) || ',' \
+               || opkg_id || ',' || requested || ',' || coalesce(current, 0) || ',' \
+               || (CASE WHEN status = 'ok' THEN 1 ELSE 0 END), ';') \
+             FROM (SELECT * FROM rows WHERE id > $1 ORDER BY id LIMIT $2) page"
+        )
+    };
+}
+
+/// A row of a packed page: ids and stage numbers, 0 for NULL.
+struct Bare {
+    id: i64,
+    node: i64,
+    image: i64,
+    opkg: i64,
+    requested: i64,
+    current: i64,
+    ok: bool,
+}
+
+/// Reads a packed page back, in id order (an aggregate promises none).
+fn unpack_page(packed: Option<String>) -> Result<Vec<Bare>> {
+    let corrupt = |value: &str| StoreError::Corrupt {
+        what: "packed row page",
+        value: value.to_owned(),
+    };
+    let Some(packed) = packed else {
+        return Ok(Vec::new());
+    };
+    let mut rows = packed
+        .split(';')
+        .map(|entry| {
+            let mut fields = entry.split(',').map(str::parse::<i64>);
+            let mut next = || {
+                fields
+                    .next()
+                    .and_then(std::result::Result::ok)
+                    .ok_or_else(|| corrupt(entry))
+            };
+            Ok(Bare {
+                id: next()?,
+                node: next()?,
+                image: next()?,
+                opkg: next()?,
+                requested: next()?,
+                current: next()?,
+                ok: next()? == 1,
+            })
+        })
+        .collect::<Result<Vec<Bare>>>()?;
+    rows.sort_unstable_by_key(|row| row.id);
+    Ok(rows)
+}
+
+/// The names behind the ids one page of rows refers to.
+async fn page_names(
+    conn: &mut impl Db,
+    sql: &'static str,
+    kind: NameKind,
+    after: i64,
+    fetch: i64,
+) -> Result<HashMap<i64, Name>> {
+    let pairs: Vec<(i64, String)> = db::query_as(sql)
+        .bind(after)
+        .bind(fetch)
         .fetch_all(conn)
         .await?;
-    Ok(page(decode_all(&rows)?, limit))
+    pairs
+        .into_iter()
+        .map(|(id, name)| Ok((id, stored_name(kind, &name)?)))
+        .collect()
+}
+
+/// Every row, one page at a time.
+///
+/// Whole-cluster reads (`opm plan` and `opm status` on the head node) walk
+/// every row, so a page is read as bare numbers, its few distinct names
+/// once each, and only rows not `ok` (which carry a message or a lease) in
+/// full: decoding the joined names and lease columns per row cost several
+/// times as much.
+pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) -> Result<RowPage> {
+    /// The page's ids, written once for the three name lookups.
+    macro_rules! in_page {
+        ($column:literal) => {
+            concat!(
+                "(SELECT ",
+                $column,
+                " FROM rows WHERE id > $1 ORDER BY id LIMIT $2)"
+            )
+        };
+    }
+    let after = after.map_or(0, |a| a.0);
+    let fetch = i64::from(limit) + 1;
+    let packed = match conn.conn() {
+        Conn::Sqlite(_) => db::query_scalar(packed_page!("group_concat")),
+        Conn::Postgres(_) => db::query_scalar(packed_page!("string_agg")),
+    }
+    .bind(after)
+    .bind(fetch)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut bare = unpack_page(packed)?;
+    // The extra row only says "more"; `next` comes from the bare page, so
+    // a row left out below cannot end the walk early.
+    let more = bare.len() > limit as usize;
+    bare.truncate(limit as usize);
+    let Some(last) = bare.last().map(|row| row.id) else {
+        return Ok(RowPage {
+            rows: Vec::new(),
+            next: None,
+        });
+    };
+    let nodes = page_names(
+        conn,
+        concat!(
+            "SELECT id, name FROM nodes WHERE id IN ",
+            in_page!("node_id")
+        ),
+        NameKind::Node,
+        after,
+        fetch,
+    )
+    .await?;
+    let images = page_names(
+        conn,
+        concat!(
+            "SELECT id, name FROM images WHERE id IN ",
+            in_page!("image_id")
+        ),
+        NameKind::Image,
+        after,
+        fetch,
+    )
+    .await?;
+    let opkgs = page_names(
+        conn,
+        concat!(
+            "SELECT id, name FROM opkgs WHERE id IN ",
+            in_page!("opkg_id")
+        ),
+        NameKind::Opkg,
+        after,
+        fetch,
+    )
+    .await?;
+    let mut full: HashMap<i64, StoredRow> = HashMap::new();
+    if bare.iter().any(|row| !row.ok) {
+        let rows = db::query(select_rows!(
+            "WHERE r.status <> 'ok' AND r.id > $1 AND r.id <= $2 ORDER BY r.id"
+        ))
+        .bind(after)
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await?;
+        for stored in decode_all(&rows)? {
+            full.insert(stored.id.0, stored);
+        }
+    }
+    // A name or row missing here was removed between the queries: the row
+    // went with it (ON DELETE CASCADE), so it is left out as if read later.
+    let mut rows = Vec::with_capacity(bare.len());
+    for Bare {
+        id,
+        node,
+        image,
+        opkg,
+        requested,
+        current,
+        ok,
+    } in bare
+    {
+        if !ok {
+            rows.extend(full.remove(&id));
+            continue;
+        }
+        let target = match (node, image) {
+            (node, 0) if node != 0 => nodes.get(&node).cloned().map(Target::node),
+            (0, image) if image != 0 => images.get(&image).cloned().map(Target::image),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    what: "row target",
+                    value: "neither or both of node and image".to_owned(),
+                });
+            }
+        };
+        let (Some(target), Some(package)) = (target, opkgs.get(&opkg).cloned()) else {
+            continue;
+        };
+        rows.push(StoredRow {
+            id: RowId(id),
+            row: Row {
+                target,
+                package,
+                requested: stored_stage(requested)?,
+                current: (current != 0).then(|| stored_stage(current)).transpose()?,
+                status: Status::Ok,
+            },
+        });
+    }
+    Ok(RowPage {
+        rows,
+        next: more.then_some(RowId(last)),
+    })
 }
 
 /// Clears an error so the failed stage runs again; the reason goes to history.

@@ -8,7 +8,7 @@ use opm_model::{Lease, Name, Phase, Stage, Target};
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::error::Result;
-use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
+use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::rows::{RowId, RowPage, Scope, StoredRow};
@@ -175,6 +175,13 @@ pub trait Store: Send + Sync {
 
     /// One history entry by id, with its captured output.
     fn attempt(&self, id: AttemptId) -> impl Future<Output = Result<HistoryEntry>> + Send;
+
+    /// Per pending row in `scope` and stage: its attempts' count and the
+    /// newest attempt's result, in one read.
+    fn attempt_tallies(
+        &self,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<Vec<AttemptTally>>> + Send;
 
     /// Replaces the API token of `subject` by the one hashed as `hash`
     /// (the old token stops working at once).

@@ -32,7 +32,9 @@ macro_rules! impl_store {
             use opm_model::{Lease, Name, Phase, Stage, Target};
 
             use $crate::error::Result;
-            use $crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
+            use $crate::history::{
+                AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter,
+            };
             use $crate::nodes::{Image, NewNode, Node};
             use $crate::opkgs::{Opkg, OpkgImport};
             use $crate::rows::{RowId, RowPage, Scope, StoredRow};
@@ -271,6 +273,10 @@ macro_rules! impl_store {
 
                 async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
                     read!(self, |conn| $crate::history::one(conn, id))
+                }
+
+                async fn attempt_tallies(&self, scope: &Scope) -> Result<Vec<AttemptTally>> {
+                    read!(self, |conn| $crate::history::tallies(conn, scope))
                 }
 
                 async fn set_token(

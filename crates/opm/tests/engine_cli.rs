@@ -270,3 +270,44 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
         "head.cluster|fast|mode='fast'\nserver='head.cluster'\n"
     );
 }
+
+#[test]
+fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
+    let cluster = Cluster {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(cluster.path("root")).unwrap();
+    std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
+    cluster.ok(&["init"]);
+    let empty: serde_json::Value = serde_json::from_str(&cluster.ok(&["--json", "plan"])).unwrap();
+    assert_eq!(empty, serde_json::json!([]));
+    cluster.ok(&[
+        "bench", "populate", "--nodes", "3", "--opkgs", "2", "--behind",
+    ]);
+    // Streamed one row per line, and still one JSON document.
+    let json: serde_json::Value = serde_json::from_str(&cluster.ok(&["--json", "plan"])).unwrap();
+    let lines = json.as_array().unwrap();
+    let mut targets: Vec<String> = lines
+        .iter()
+        .map(|line| line["target"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    targets.dedup();
+    // The head node's two rows and each node's two, which agents do.
+    assert_eq!(lines.len(), 8, "{json}");
+    assert_eq!(
+        targets,
+        ["head", "bench-n1", "bench-n2", "bench-n3"],
+        "{json}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["decision"]["stage"] == "finished"),
+        "{json}"
+    );
+    let text = cluster.ok(&["plan"]);
+    assert!(
+        text.contains("node bench-n2 / bench-p1: perform finished"),
+        "{text}"
+    );
+}

@@ -189,7 +189,7 @@ pub async fn remove<S: Store + 'static>(
 }
 
 /// `GET /v1/plan`: as `opm plan` on the head node: each pending row of the
-/// head node and its images with its next action or what it waits for.
+/// cluster (nodes' rows too) with its next action or what it waits for.
 pub async fn plan<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     headers: HeaderMap,
