@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::history::{AttemptId, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
-use crate::rows::{RowId, RowPage, Scope, StoredRow};
+use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::tokens::TokenSubject;
 
 /// The state store. Times are passed in (`now_ms`, milliseconds since the
@@ -71,6 +71,9 @@ pub trait Store: Send + Sync {
         after: Option<RowId>,
         limit: u32,
     ) -> impl Future<Output = Result<RowPage>> + Send;
+    /// The compute nodes with rows their agents may have work in (pending,
+    /// not in error), by name: one query, however many nodes there are.
+    fn nodes_with_work(&self) -> impl Future<Output = Result<Vec<PendingNode>>> + Send;
     /// Every row of an opkg.
     fn rows_for_opkg(&self, opkg: &Name) -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
     /// Every row of a target.
@@ -182,6 +185,13 @@ pub trait Store: Send + Sync {
         &self,
         subject: &TokenSubject,
         hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// [`Store::set_token`] for many subjects in one transaction (minting
+    /// a token for every node of a large cluster).
+    fn set_tokens(
+        &self,
+        tokens: &[(TokenSubject, String)],
         now_ms: i64,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Whose API token is hashed as `hash`, if anybody's.

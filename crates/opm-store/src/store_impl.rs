@@ -115,6 +115,10 @@ macro_rules! impl_store {
                     ))
                 }
 
+                async fn nodes_with_work(&self) -> Result<Vec<$crate::rows::PendingNode>> {
+                    read!(self, |conn| $crate::rows::nodes_with_work(conn))
+                }
+
                 async fn rows_for_opkg(&self, opkg: &Name) -> Result<Vec<StoredRow>> {
                     read!(self, |conn| $crate::rows::for_opkg(conn, opkg))
                 }
@@ -282,6 +286,14 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::tokens::set(
                         conn, subject, hash, now_ms
                     ))
+                }
+
+                async fn set_tokens(
+                    &self,
+                    tokens: &[($crate::tokens::TokenSubject, String)],
+                    now_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::tokens::set_many(conn, tokens, now_ms))
                 }
 
                 async fn token_subject(
