@@ -12,6 +12,7 @@ mod history;
 mod image;
 mod init;
 mod node;
+mod open_files;
 mod opkg;
 mod opkg_import;
 mod pack;
