@@ -3,6 +3,7 @@
 mod admin;
 mod agent;
 mod bench;
+mod bench_agents;
 mod cluster;
 mod conf;
 mod config;
