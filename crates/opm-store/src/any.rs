@@ -89,6 +89,10 @@ impl Store for AnyStore {
         both!(self, s => s.nodes())
     }
 
+    async fn head_node(&self) -> Result<Option<Name>> {
+        both!(self, s => s.head_node())
+    }
+
     async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
         both!(self, s => s.group_members(group))
     }

@@ -29,6 +29,9 @@ pub trait Store: Send + Sync {
     fn remove_node(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
     /// Every node, head node first.
     fn nodes(&self) -> impl Future<Output = Result<Vec<Node>>> + Send;
+    /// The head node's name, if one is registered; costs one row however
+    /// many nodes there are.
+    fn head_node(&self) -> impl Future<Output = Result<Option<Name>>> + Send;
     /// The nodes of a group.
     fn group_members(&self, group: &Name) -> impl Future<Output = Result<Vec<Name>>> + Send;
     /// Adds an image.

@@ -60,6 +60,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::nodes::nodes(conn))
                 }
 
+                async fn head_node(&self) -> Result<Option<Name>> {
+                    read!(self, |conn| $crate::nodes::head_node(conn))
+                }
+
                 async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
                     read!(self, |conn| $crate::nodes::group_members(conn, group))
                 }
