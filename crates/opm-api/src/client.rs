@@ -52,6 +52,16 @@ impl ApiClient {
         })
     }
 
+    /// The same server and connection pool with another node's token (a
+    /// load generator speaking for many nodes).
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token: token.trim().to_owned(),
+        }
+    }
+
     /// The server's URL (for messages).
     pub fn base(&self) -> &str {
         &self.base

@@ -3,9 +3,10 @@
 //! The server ([`server::serve`]) runs the head node's reconcile passes
 //! continuously and serves `/v1/` ([`router`]): the agents' API (long-poll
 //! for work, stage start and finish reports, heartbeats; [`work`] decides
-//! what a node gets, with the same planner and leases as `opm run`) and the
-//! tools' API (status, phase, request, retry, history). Every call carries a
-//! bearer token ([`auth`]); only hashes are stored. The agent ([`agent`])
+//! what a node gets, with the same planner and leases as `opm run`; [`wake`]
+//! wakes a waiting poll only when its node has work) and the tools' API
+//! (status, phase, request, retry, history). Every call carries a bearer
+//! token ([`auth`]); only hashes are stored. The agent ([`agent`])
 //! polls with jitter, carries its stages out with `opm-engine`'s actor into
 //! its root, and keeps finish reports in a spool file until the server has
 //! them. Neighbours: `opm-store` below, `opm-engine` for the passes and the
@@ -19,6 +20,7 @@ mod handlers;
 pub mod router;
 pub mod server;
 pub mod spool;
+pub mod wake;
 pub mod work;
 
 pub use error::{AgentError, ApiFailure};

@@ -12,6 +12,7 @@ use opm_store::Store;
 use tokio::sync::Notify;
 
 use crate::handlers::{agents, tools};
+use crate::wake::Waiters;
 
 /// What every handler reads.
 pub struct AppState<S: Store> {
@@ -23,8 +24,11 @@ pub struct AppState<S: Store> {
     pub clock: Arc<dyn Clock>,
     /// How long an agent's lease lasts unless a heartbeat renews it.
     pub lease_ttl_ms: i64,
-    /// Woken when nodes may have new work (a pass moved, a request came).
+    /// Woken when nodes may have new work (a pass moved, a request came):
+    /// the watcher of [`crate::wake`] then looks which.
     pub agents_wake: Notify,
+    /// The polls waiting for work, woken per node by the watcher.
+    pub waiters: Waiters,
     /// Woken when the head node's rows may move (a node reported).
     pub engine_wake: Notify,
     /// Set when the server stops: waiting polls answer at once.
@@ -36,14 +40,14 @@ impl<S: Store> AppState<S> {
     /// polls both look again.
     pub fn changed(&self) {
         self.engine_wake.notify_one();
-        self.agents_wake.notify_waiters();
+        self.agents_wake.notify_one();
     }
 
     /// The server stops: polls waiting for work answer now, so the
     /// graceful shutdown does not wait out their 30 s.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.agents_wake.notify_waiters();
+        self.waiters.wake_all();
     }
 
     /// Whether the server is stopping.

@@ -14,6 +14,7 @@ use opm_store::Store;
 use tokio::sync::Notify;
 
 use crate::router::{AppState, router};
+use crate::wake::{self, Waiters};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -101,6 +102,7 @@ pub async fn serve<S: Store + 'static>(
         clock,
         lease_ttl_ms: i64::try_from(config.lease_ttl.as_millis()).unwrap_or(i64::MAX),
         agents_wake: Notify::new(),
+        waiters: Waiters::default(),
         engine_wake: Notify::new(),
         stopping: std::sync::atomic::AtomicBool::new(false),
     });
@@ -110,12 +112,14 @@ pub async fn serve<S: Store + 'static>(
         shutdown.await;
         stopper.stop();
     };
+    let watcher = tokio::spawn(wake::watch(Arc::clone(&state)));
     let passes = tokio::spawn(keep_passing(engine, state, config.pass_interval));
     let served = match &config.tls {
         None => serve_plain(app, config.listen, on_listening, shutdown).await,
         Some(tls) => serve_tls(app, config.listen, tls, on_listening, shutdown).await,
     };
     passes.abort();
+    watcher.abort();
     served
 }
 
@@ -184,7 +188,7 @@ async fn keep_passing<S: Store + 'static>(
         let woken = state.engine_wake.notified();
         match engine.run().await {
             // Assigned or uninstalled client rows are new work for nodes.
-            Ok(report) if report.passed + report.failed > 0 => state.agents_wake.notify_waiters(),
+            Ok(report) if report.passed + report.failed > 0 => state.agents_wake.notify_one(),
             Ok(_) => {}
             Err(error) => tracing::warn!("the head node's pass failed, trying again: {error}"),
         }

@@ -198,17 +198,13 @@ pub async fn load<S: Store>(
             depends_on: BTreeMap::new(),
         });
     }
-    let nodes = match me.role {
-        Role::Server => Vec::new(),
-        // Which node is the head decides which rows are server rows.
-        Role::Client | Role::Image => store_call(|| store.nodes()).await?,
-    };
     let head = match me.role {
         Role::Server => me.name.clone(),
-        Role::Client | Role::Image => nodes
-            .iter()
-            .find(|node| node.head)
-            .map_or_else(|| me.name.clone(), |node| node.name.clone()),
+        // Which node is the head decides which rows are server rows; only
+        // its name is read, not every node (an agent's poll runs this).
+        Role::Client | Role::Image => store_call(|| store.head_node())
+            .await?
+            .unwrap_or_else(|| me.name.clone()),
     };
     let mut cluster = Cluster::new(head, phase);
     let depends_on = facts(store, &mut cluster).await?;

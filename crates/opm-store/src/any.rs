@@ -13,7 +13,7 @@ use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outco
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::postgres::PostgresStore;
-use crate::rows::{RowId, RowPage, Scope, StoredRow};
+use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::schema::OpenMode;
 use crate::sqlite::SqliteStore;
 use crate::store::Store;
@@ -89,6 +89,10 @@ impl Store for AnyStore {
         both!(self, s => s.nodes())
     }
 
+    async fn head_node(&self) -> Result<Option<Name>> {
+        both!(self, s => s.head_node())
+    }
+
     async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
         both!(self, s => s.group_members(group))
     }
@@ -138,6 +142,10 @@ impl Store for AnyStore {
         limit: u32,
     ) -> Result<RowPage> {
         both!(self, s => s.pending_rows(scope, after, limit))
+    }
+
+    async fn nodes_with_work(&self) -> Result<Vec<PendingNode>> {
+        both!(self, s => s.nodes_with_work())
     }
 
     async fn rows_for_opkg(&self, opkg: &Name) -> Result<Vec<StoredRow>> {
@@ -261,6 +269,10 @@ impl Store for AnyStore {
 
     async fn set_token(&self, subject: &TokenSubject, hash: &str, now_ms: i64) -> Result<()> {
         both!(self, s => s.set_token(subject, hash, now_ms))
+    }
+
+    async fn set_tokens(&self, tokens: &[(TokenSubject, String)], now_ms: i64) -> Result<()> {
+        both!(self, s => s.set_tokens(tokens, now_ms))
     }
 
     async fn token_subject(&self, hash: &str) -> Result<Option<TokenSubject>> {

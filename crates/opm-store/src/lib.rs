@@ -39,7 +39,7 @@ pub use history::{
 pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};
 pub use postgres::PostgresStore;
-pub use rows::{RowId, RowPage, Scope, StoredRow};
+pub use rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 pub use schema::OpenMode;
 pub use sqlite::SqliteStore;
 pub use store::Store;

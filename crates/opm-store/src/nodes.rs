@@ -206,6 +206,16 @@ pub(crate) async fn remove_node(conn: &mut impl Db, name: &Name) -> Result<()> {
     Ok(())
 }
 
+/// The head node's name, if `opm init` registered one: one indexed row,
+/// where [`nodes`] reads the whole cluster.
+pub(crate) async fn head_node(conn: &mut impl Db) -> Result<Option<Name>> {
+    let name: Option<String> = db::query_scalar("SELECT name FROM nodes WHERE head = 1")
+        .fetch_optional(conn)
+        .await?;
+    name.map(|name| stored_name(NameKind::Node, &name))
+        .transpose()
+}
+
 /// Every node, head node first, then by name.
 pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
     let rows = db::query(

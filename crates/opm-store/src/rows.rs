@@ -44,6 +44,17 @@ pub struct RowPage {
     pub next: Option<RowId>,
 }
 
+/// A compute node with rows its agent may have work in (pending, not in
+/// error), and when the newest of those rows last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNode {
+    /// The node.
+    pub node: Name,
+    /// The newest `updated_ms` among those rows: a waiting poll that saw
+    /// this value already has nothing new to look at in them.
+    pub changed_ms: i64,
+}
+
 /// The SELECT every row read shares, with a tail of WHERE/ORDER/LIMIT.
 macro_rules! select_rows {
     ($tail:literal) => {
@@ -271,6 +282,27 @@ pub(crate) async fn pending(
         }
     };
     Ok(page(decode_all(&rows)?, limit))
+}
+
+/// Every node with rows its agent may have work in, by name. The WHERE
+/// holds the pending index's predicate, so this reads pending rows only.
+pub(crate) async fn nodes_with_work(conn: &mut impl Db) -> Result<Vec<PendingNode>> {
+    let found: Vec<(String, i64)> = db::query_as(
+        "SELECT n.name, MAX(r.updated_ms) FROM rows r JOIN nodes n ON n.id = r.node_id \
+         WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
+         AND r.status <> 'error' AND n.head = 0 GROUP BY n.name ORDER BY n.name",
+    )
+    .fetch_all(conn)
+    .await?;
+    found
+        .into_iter()
+        .map(|(name, changed_ms)| {
+            Ok(PendingNode {
+                node: stored_name(NameKind::Node, &name)?,
+                changed_ms,
+            })
+        })
+        .collect()
 }
 
 /// Every row of one opkg.

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
-use crate::rows::{RowId, RowPage, Scope, StoredRow};
+use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::tokens::TokenSubject;
 
 /// The state store. Times are passed in (`now_ms`, milliseconds since the
@@ -29,6 +29,9 @@ pub trait Store: Send + Sync {
     fn remove_node(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
     /// Every node, head node first.
     fn nodes(&self) -> impl Future<Output = Result<Vec<Node>>> + Send;
+    /// The head node's name, if one is registered; costs one row however
+    /// many nodes there are.
+    fn head_node(&self) -> impl Future<Output = Result<Option<Name>>> + Send;
     /// The nodes of a group.
     fn group_members(&self, group: &Name) -> impl Future<Output = Result<Vec<Name>>> + Send;
     /// Adds an image.
@@ -71,6 +74,9 @@ pub trait Store: Send + Sync {
         after: Option<RowId>,
         limit: u32,
     ) -> impl Future<Output = Result<RowPage>> + Send;
+    /// The compute nodes with rows their agents may have work in (pending,
+    /// not in error), by name: one query, however many nodes there are.
+    fn nodes_with_work(&self) -> impl Future<Output = Result<Vec<PendingNode>>> + Send;
     /// Every row of an opkg.
     fn rows_for_opkg(&self, opkg: &Name) -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
     /// Every row of a target.
@@ -189,6 +195,13 @@ pub trait Store: Send + Sync {
         &self,
         subject: &TokenSubject,
         hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// [`Store::set_token`] for many subjects in one transaction (minting
+    /// a token for every node of a large cluster).
+    fn set_tokens(
+        &self,
+        tokens: &[(TokenSubject, String)],
         now_ms: i64,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Whose API token is hashed as `hash`, if anybody's.

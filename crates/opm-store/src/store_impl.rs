@@ -62,6 +62,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::nodes::nodes(conn))
                 }
 
+                async fn head_node(&self) -> Result<Option<Name>> {
+                    read!(self, |conn| $crate::nodes::head_node(conn))
+                }
+
                 async fn group_members(&self, group: &Name) -> Result<Vec<Name>> {
                     read!(self, |conn| $crate::nodes::group_members(conn, group))
                 }
@@ -115,6 +119,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::rows::pending(
                         conn, scope, after, limit
                     ))
+                }
+
+                async fn nodes_with_work(&self) -> Result<Vec<$crate::rows::PendingNode>> {
+                    read!(self, |conn| $crate::rows::nodes_with_work(conn))
                 }
 
                 async fn rows_for_opkg(&self, opkg: &Name) -> Result<Vec<StoredRow>> {
@@ -288,6 +296,14 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::tokens::set(
                         conn, subject, hash, now_ms
                     ))
+                }
+
+                async fn set_tokens(
+                    &self,
+                    tokens: &[($crate::tokens::TokenSubject, String)],
+                    now_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::tokens::set_many(conn, tokens, now_ms))
                 }
 
                 async fn token_subject(

@@ -41,6 +41,18 @@ pub(crate) async fn set(
     Ok(())
 }
 
+/// Replaces the tokens of many subjects, each as [`set`] does.
+pub(crate) async fn set_many(
+    conn: &mut impl Db,
+    tokens: &[(TokenSubject, String)],
+    now_ms: i64,
+) -> Result<()> {
+    for (subject, hash) in tokens {
+        set(conn, subject, hash, now_ms).await?;
+    }
+    Ok(())
+}
+
 /// Whose token is hashed as `hash`, if anybody's.
 pub(crate) async fn subject(conn: &mut impl Db, hash: &str) -> Result<Option<TokenSubject>> {
     let found: Option<(Option<String>,)> = db::query_as(

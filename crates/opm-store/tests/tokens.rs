@@ -58,3 +58,52 @@ async fn a_new_token_replaces_the_old_and_goes_with_its_node(store: &impl Store)
         Some(TokenSubject::Admin)
     );
 }
+
+on_both_backends!(many_tokens_are_set_at_once_each_replacing_the_old);
+
+async fn many_tokens_are_set_at_once_each_replacing_the_old(store: &impl Store) {
+    for name in ["n1", "n2"] {
+        store
+            .add_node(&NewNode {
+                name: node_name(name),
+                groups: Vec::new(),
+                image: None,
+            })
+            .await
+            .unwrap();
+    }
+    let n1 = TokenSubject::Node(node_name("n1"));
+    let n2 = TokenSubject::Node(node_name("n2"));
+    store.set_token(&n1, "old-1", 1).await.unwrap();
+    store
+        .set_tokens(
+            &[
+                (n1.clone(), "new-1".to_owned()),
+                (n2.clone(), "new-2".to_owned()),
+            ],
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.token_subject("old-1").await.unwrap(), None);
+    assert_eq!(
+        store.token_subject("new-1").await.unwrap(),
+        Some(n1.clone())
+    );
+    assert_eq!(store.token_subject("new-2").await.unwrap(), Some(n2));
+
+    // All or nothing: an unknown node leaves every token as it was.
+    let error = store
+        .set_tokens(
+            &[
+                (n1.clone(), "newer-1".to_owned()),
+                (TokenSubject::Node(node_name("ghost")), "x".to_owned()),
+            ],
+            3,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::UnknownNode { .. }), "{error:?}");
+    assert_eq!(store.token_subject("new-1").await.unwrap(), Some(n1));
+    assert_eq!(store.token_subject("newer-1").await.unwrap(), None);
+}

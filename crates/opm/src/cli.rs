@@ -243,6 +243,35 @@ pub enum BenchCommand {
         #[arg(long)]
         behind: bool,
     },
+    /// Load-test `opm server` with simulated agents (benchmark B4): add N
+    /// nodes to an initialised database, each with one row one stage short
+    /// of finished (a stage without actions) and a token; start `opm
+    /// server` on loopback as a child process; let N in-process agents
+    /// come after a random delay, long-poll, report the stage's start and
+    /// finish and long-poll again, holding N polls open; then print poll
+    /// latencies, the time until every report was acknowledged, the
+    /// server's CPU under load and idle, its peak RSS, and the passed
+    /// attempts and finished rows counted in the database.
+    Agents(BenchAgentsArgs),
+}
+
+/// `opm bench agents --count N`
+#[derive(Debug, Clone, Args)]
+pub struct BenchAgentsArgs {
+    /// Simulated agents, one node each.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Agents start spread at random over this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3_000)]
+    pub jitter_ms: u64,
+    /// Seconds the server's CPU is measured with every poll held open
+    /// after the last report.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub idle_secs: u64,
+    /// Seconds to wait for every report before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub timeout_secs: u64,
 }
 
 /// `opm admin ...`

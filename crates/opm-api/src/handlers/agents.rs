@@ -22,10 +22,9 @@ use crate::error::ApiFailure;
 use crate::router::AppState;
 use crate::work::{check_agent_id, work_for};
 
-/// How often a waiting poll looks again, besides being woken.
-const POLL_RECHECK: Duration = Duration::from_secs(1);
-
 /// `POST /v1/agent/poll`: the node's work, waiting up to `wait_ms` for some.
+/// A waiting poll looks at the store again only when the watcher of
+/// [`crate::wake`] wakes its node, and at its deadline.
 pub async fn poll<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     headers: HeaderMap,
@@ -36,8 +35,9 @@ pub async fn poll<S: Store + 'static>(
     check_agent_id(&request.agent)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
+    let waiting = state.waiters.enter(&node);
     loop {
-        let woken = state.agents_wake.notified();
+        let woken = waiting.woken();
         let batch = work_for(
             state.store.as_ref(),
             &node,
@@ -52,7 +52,7 @@ pub async fn poll<S: Store + 'static>(
         }
         tokio::select! {
             () = woken => {}
-            () = tokio::time::sleep(POLL_RECHECK.min(deadline - now)) => {}
+            () = tokio::time::sleep_until(deadline) => {}
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `opm bench populate`: a synthetic cluster for the benchmarks of
-//! `bench/run`, written in bulk into either dialect.
+//! `bench/run`, written in bulk into either dialect; `opm bench agents`
+//! lives in [`super::bench_agents`].
 
 use std::time::Instant;
 
@@ -14,12 +15,26 @@ use crate::settings::{Settings, store_error};
 
 /// Runs `opm bench ...`.
 pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let BenchCommand::Populate {
-        nodes,
-        opkgs,
-        stage,
-        behind,
-    } = command;
+    match command {
+        BenchCommand::Populate {
+            nodes,
+            opkgs,
+            stage,
+            behind,
+        } => populate(nodes, opkgs, stage, behind, settings, printer),
+        BenchCommand::Agents(args) => super::bench_agents::run(args, settings, printer),
+    }
+}
+
+/// Runs `opm bench populate`.
+fn populate(
+    nodes: u32,
+    opkgs: u32,
+    stage: Stage,
+    behind: bool,
+    settings: &Settings,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
     if behind && stage == Stage::ShouldNotBeInstalled {
         return Err(bad_input(
             "--behind needs a stage after should_not_be_installed: nothing is before it",

@@ -3,6 +3,7 @@
 mod admin;
 mod agent;
 mod bench;
+mod bench_agents;
 mod cluster;
 mod conf;
 mod config;
@@ -12,6 +13,7 @@ mod history;
 mod image;
 mod init;
 mod node;
+mod open_files;
 mod opkg;
 mod opkg_import;
 mod pack;

@@ -10,6 +10,7 @@ use opm_model::Role;
 use opm_store::OpenMode;
 
 use crate::cli::ServerArgs;
+use crate::commands::open_files::raise_open_files;
 use crate::commands::run::{engine, identity};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
@@ -67,6 +68,11 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
         )));
     }
     init_logging(settings);
+    if let Err(error) = raise_open_files() {
+        eprintln!(
+            "opm server: cannot raise the open-files limit, serving fewer agents at once: {error}"
+        );
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
