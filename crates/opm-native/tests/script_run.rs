@@ -479,3 +479,39 @@ async fn missing_guard_shell_is_named() {
         "{error}"
     );
 }
+
+/// The process group a script of `dir` reported on its stdout.
+async fn group_of_run(runner: &ScriptRunner, dir: &Path, name: &str) -> (String, GroupCleanup) {
+    let outcome = tokio::time::timeout(PATIENCE, runner.run(&invocation(dir, name)))
+        .await
+        .expect("the runner itself hung")
+        .unwrap();
+    assert!(outcome.is_success(), "{}", outcome.failure_message());
+    let stdout = String::from_utf8(outcome.output.stdout.head().to_vec()).unwrap();
+    (stdout.trim().to_owned(), outcome.cleanup)
+}
+
+#[tokio::test]
+async fn a_group_left_empty_takes_the_next_script_and_a_dirty_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    // Field 5 of /proc/self/stat is the process group (the shell's own).
+    let report = "read -r _pid _comm _state _ppid pgrp _rest < /proc/self/stat\necho \"$pgrp\"\n";
+    script(dir.path(), "clean", &format!("#!/bin/sh\n{report}"));
+    script(
+        dir.path(),
+        "dirty",
+        &format!("#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\n{report}"),
+    );
+    let runner = runner();
+    let (first, cleanup) = group_of_run(&runner, dir.path(), "clean").await;
+    assert_eq!(cleanup, GroupCleanup::Empty);
+    let (second, _) = group_of_run(&runner, dir.path(), "clean").await;
+    assert_eq!(first, second, "an empty group's guard is used again");
+    // A script that leaves a process behind: cleaned up, and its group
+    // is not handed to anyone else.
+    let (dirty, cleanup) = group_of_run(&runner, dir.path(), "dirty").await;
+    assert_eq!(dirty, first);
+    assert_eq!(cleanup, GroupCleanup::Terminated);
+    let (after, _) = group_of_run(&runner, dir.path(), "clean").await;
+    assert_ne!(after, dirty, "a group that needed cleaning is not reused");
+}

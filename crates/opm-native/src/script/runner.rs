@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 use super::capture::{CapturedOutput, DEFAULT_CAPTURE_LIMIT, capture};
 use super::check;
 use super::error::ScriptError;
-use super::group::ProcessGroup;
+use super::group::{GroupCleanup, ProcessGroup};
 use super::invocation::ScriptInvocation;
 use super::outcome::{ExitStatusKind, ScriptOutcome};
 
@@ -41,16 +42,60 @@ impl Default for RunnerConfig {
     }
 }
 
+/// Idle guards kept for the next scripts, at most.
+const IDLE_GUARDS: usize = 8;
+
 /// Runs scripts per SPEC §1.7; cheap to clone, safe to use from many tasks.
 #[derive(Debug, Clone, Default)]
 pub struct ScriptRunner {
     config: RunnerConfig,
+    /// Guards whose group a script left empty, for the next scripts: a run
+    /// of many short scripts (B3) spent as much starting guard shells as
+    /// running the scripts. Clones share them.
+    idle: Arc<Mutex<Vec<ProcessGroup>>>,
 }
 
 impl ScriptRunner {
     /// A runner with this configuration.
     pub fn new(config: RunnerConfig) -> ScriptRunner {
-        ScriptRunner { config }
+        ScriptRunner {
+            config,
+            idle: Arc::default(),
+        }
+    }
+
+    /// An idle guard whose shell still waits, or a new one.
+    fn guard(&self) -> Result<ProcessGroup, ScriptError> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        while let Some(mut group) = idle.pop() {
+            if group.is_waiting() {
+                return Ok(group);
+            }
+        }
+        drop(idle);
+        ProcessGroup::start(&self.config.shell).map_err(|source| ScriptError::Guard {
+            shell: self.config.shell.clone(),
+            source,
+        })
+    }
+
+    /// Keeps a guard for the next script when its group is known empty;
+    /// otherwise lets it end.
+    async fn put_back(&self, group: ProcessGroup, cleanup: GroupCleanup) {
+        if cleanup == GroupCleanup::Empty {
+            let mut idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            if idle.len() < IDLE_GUARDS {
+                idle.push(group);
+                return;
+            }
+        }
+        group.close().await;
     }
 
     /// Its configuration.
@@ -66,11 +111,7 @@ impl ScriptRunner {
     pub async fn run(&self, invocation: &ScriptInvocation) -> Result<ScriptOutcome, ScriptError> {
         check::before_start(invocation)?;
         let spec = invocation.command(&self.config.chroot_program);
-        let mut group =
-            ProcessGroup::start(&self.config.shell).map_err(|source| ScriptError::Guard {
-                shell: self.config.shell.clone(),
-                source,
-            })?;
+        let mut group = self.guard()?;
 
         let started = Instant::now();
         let spawned = Command::new(&spec.program)
@@ -129,7 +170,7 @@ impl ScriptRunner {
             capture(stdout, limit, stop_received.clone()),
             capture(stderr, limit, stop_received),
         );
-        group.close().await;
+        self.put_back(group, cleanup).await;
         let exit = exit.map_err(|source| ScriptError::Wait {
             path: invocation.host_path(&invocation.script),
             source,
