@@ -107,6 +107,7 @@ struct Summary {
     idle_secs: u64,
     polls_held: usize,
     server_sockets: usize,
+    retried: usize,
     peak_rss_mib: f64,
     passed: u64,
     finished: u64,
@@ -118,8 +119,9 @@ impl Summary {
             "{n} agents: all {n} finish reports acknowledged {all:.2} s after the first agent \
              started; poll with work p50/p99/max {poll}, start {start}, finish {finish}; \
              server CPU {load:.2} cores under load, {idle:.3} idle over {secs} s with {held} \
-             polls held ({sockets} sockets); peak RSS {rss:.0} MiB; database: {passed} passed \
-             attempts, {finished} rows finished (setup {setup:.1} s)",
+             polls held ({sockets} sockets); {retried} requests retried after a busy or \
+             unreachable answer; peak RSS {rss:.0} MiB; database: {passed} passed attempts, \
+             {finished} rows finished (setup {setup:.1} s)",
             n = self.count,
             all = self.all_reports_secs,
             poll = self.poll,
@@ -130,6 +132,7 @@ impl Summary {
             secs = self.idle_secs,
             held = self.polls_held,
             sockets = self.server_sockets,
+            retried = self.retried,
             rss = self.peak_rss_mib,
             passed = self.passed,
             finished = self.finished,
@@ -150,6 +153,7 @@ impl Summary {
             "idle_secs": self.idle_secs,
             "polls_held": self.polls_held,
             "server_sockets": self.server_sockets,
+            "retried_requests": self.retried,
             "server_peak_rss_mib": self.peak_rss_mib,
             "passed_attempts": self.passed,
             "finished_rows": self.finished,
@@ -213,6 +217,7 @@ async fn bench(args: &BenchAgentsArgs, settings: &Settings) -> anyhow::Result<Su
     let client = ApiClient::new(&format!("http://{}", server.addr), "", None)?;
     let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
     let held = Arc::new(AtomicUsize::new(0));
+    let retried = Arc::new(AtomicUsize::new(0));
     let mut seed = seed();
     let cpu_before = server.cpu_seconds()?;
     let load_started = Instant::now();
@@ -225,6 +230,7 @@ async fn bench(args: &BenchAgentsArgs, settings: &Settings) -> anyhow::Result<Su
             delay,
             acks.clone(),
             Arc::clone(&held),
+            Arc::clone(&retried),
         ));
     }
     drop(acks);
@@ -269,6 +275,7 @@ async fn bench(args: &BenchAgentsArgs, settings: &Settings) -> anyhow::Result<Su
         idle_secs: args.idle_secs,
         polls_held,
         server_sockets,
+        retried: retried.load(Ordering::SeqCst),
         peak_rss_mib,
         passed,
         finished,
@@ -341,16 +348,19 @@ struct AgentRun {
 
 /// One simulated agent: waits out `delay`, polls until it gets its work,
 /// reports each stage's start and finish (passed, no output), sends what
-/// it measured, then keeps a long-poll open until aborted.
+/// it measured, then keeps a long-poll open until aborted. Like a real
+/// agent it asks again, after its backoff, when the server answers busy
+/// (503) or cannot be reached; `retried` counts those.
 async fn agent(
     client: ApiClient,
     node: String,
     delay: Duration,
     acks: tokio::sync::mpsc::UnboundedSender<Result<AgentRun, String>>,
     held: Arc<AtomicUsize>,
+    retried: Arc<AtomicUsize>,
 ) {
     tokio::time::sleep(delay).await;
-    let run = work(&client, &node).await;
+    let run = work(&client, &node, &retried).await;
     let ok = run.is_ok();
     // The collector stops listening once it has failed; nothing to tell.
     let _ = acks.send(run);
@@ -375,14 +385,37 @@ fn poll_request() -> PollRequest {
     }
 }
 
-async fn work(client: &ApiClient, node: &str) -> Result<AgentRun, String> {
+/// How often one request is asked again before the agent gives up.
+const MAX_RETRIES: u32 = 10;
+
+/// `ask`, again after a transient failure, with the real agent's backoff.
+/// A busy answer changed nothing (its transaction rolled back), so asking
+/// again is safe; a finish sent twice is recognised anyway.
+async fn patiently<T, F, Fut>(retried: &AtomicUsize, mut ask: F) -> Result<T, opm_api::AgentError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, opm_api::AgentError>>,
+{
+    let mut failures = 0;
+    loop {
+        match ask().await {
+            Err(error) if error.is_transient() && failures < MAX_RETRIES => {
+                retried.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(opm_api::agent::backoff(failures)).await;
+                failures += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<AgentRun, String> {
     let failed = |what: &str, error: opm_api::AgentError| format!("{node}: {what}: {error}");
     let started = Instant::now();
     let request = poll_request();
     let (batch, poll) = loop {
         let asked = Instant::now();
-        let batch = client
-            .poll(&request)
+        let batch = patiently(retried, || client.poll(&request))
             .await
             .map_err(|error| failed("poll", error))?;
         if !batch.items.is_empty() {
@@ -393,26 +426,26 @@ async fn work(client: &ApiClient, node: &str) -> Result<AgentRun, String> {
     let mut finish = Duration::ZERO;
     for item in &batch.items {
         let asked = Instant::now();
-        let started_attempt = client
-            .start(&StartReport {
-                row: item.row,
-                stage: item.stage,
-                token: batch.token,
-            })
+        let report = StartReport {
+            row: item.row,
+            stage: item.stage,
+            token: batch.token,
+        };
+        let started_attempt = patiently(retried, || client.start(&report))
             .await
             .map_err(|error| failed("start", error))?;
         start = start.max(asked.elapsed());
         let asked = Instant::now();
-        client
-            .finish(&FinishReport {
-                attempt: started_attempt.attempt,
-                token: batch.token,
-                passed: true,
-                exit_code: None,
-                output: String::new(),
-                message: None,
-                transient: false,
-            })
+        let report = FinishReport {
+            attempt: started_attempt.attempt,
+            token: batch.token,
+            passed: true,
+            exit_code: None,
+            output: String::new(),
+            message: None,
+            transient: false,
+        };
+        patiently(retried, || client.finish(&report))
             .await
             .map_err(|error| failed("finish", error))?;
         finish = finish.max(asked.elapsed());
