@@ -119,8 +119,8 @@ impl Summary {
             "{n} agents: all {n} finish reports acknowledged {all:.2} s after the first agent \
              started; poll with work p50/p99/max {poll}, start {start}, finish {finish}; \
              server CPU {load:.2} cores under load, {idle:.3} idle over {secs} s with {held} \
-             polls held ({sockets} sockets); {retried} requests retried after a busy or \
-             unreachable answer; peak RSS {rss:.0} MiB; database: {passed} passed attempts, \
+             polls held ({sockets} sockets); {retried} requests retried after a busy, \
+             unreachable or lease-moved answer; peak RSS {rss:.0} MiB; database: {passed} passed attempts, \
              {finished} rows finished (setup {setup:.1} s)",
             n = self.count,
             all = self.all_reports_secs,
@@ -350,7 +350,8 @@ struct AgentRun {
 /// reports each stage's start and finish (passed, no output), sends what
 /// it measured, then keeps a long-poll open until aborted. Like a real
 /// agent it asks again, after its backoff, when the server answers busy
-/// (503) or cannot be reached; `retried` counts those.
+/// (503) or cannot be reached, and polls again when a report finds the
+/// lease moved on (409); `retried` counts those.
 async fn agent(
     client: ApiClient,
     node: String,
@@ -409,54 +410,75 @@ where
     }
 }
 
+/// Whether the server refused a report because the lease moved on (409):
+/// a request the agent gave up on still took the node's lease over. A real
+/// agent then polls again, and so does this one.
+fn lease_moved(error: &opm_api::AgentError) -> bool {
+    matches!(error, opm_api::AgentError::Refused { status: 409, .. })
+}
+
 async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<AgentRun, String> {
     let failed = |what: &str, error: opm_api::AgentError| format!("{node}: {what}: {error}");
     let started = Instant::now();
     let request = poll_request();
-    let (batch, poll) = loop {
-        let asked = Instant::now();
-        let batch = patiently(retried, || client.poll(&request))
-            .await
-            .map_err(|error| failed("poll", error))?;
-        if !batch.items.is_empty() {
-            break (batch, asked.elapsed());
+    let mut rounds = 0;
+    'round: loop {
+        let (batch, poll) = loop {
+            let asked = Instant::now();
+            let batch = patiently(retried, || client.poll(&request))
+                .await
+                .map_err(|error| failed("poll", error))?;
+            if !batch.items.is_empty() {
+                break (batch, asked.elapsed());
+            }
+        };
+        rounds += 1;
+        let mut start = Duration::ZERO;
+        let mut finish = Duration::ZERO;
+        for item in &batch.items {
+            let asked = Instant::now();
+            let report = StartReport {
+                row: item.row,
+                stage: item.stage,
+                token: batch.token,
+            };
+            let started_attempt = match patiently(retried, || client.start(&report)).await {
+                Ok(started_attempt) => started_attempt,
+                Err(error) if lease_moved(&error) && rounds <= MAX_RETRIES => {
+                    retried.fetch_add(1, Ordering::SeqCst);
+                    continue 'round;
+                }
+                Err(error) => return Err(failed("start", error)),
+            };
+            start = start.max(asked.elapsed());
+            let asked = Instant::now();
+            let report = FinishReport {
+                attempt: started_attempt.attempt,
+                token: batch.token,
+                passed: true,
+                exit_code: None,
+                output: String::new(),
+                message: None,
+                transient: false,
+            };
+            match patiently(retried, || client.finish(&report)).await {
+                Ok(_) => {}
+                Err(error) if lease_moved(&error) && rounds <= MAX_RETRIES => {
+                    retried.fetch_add(1, Ordering::SeqCst);
+                    continue 'round;
+                }
+                Err(error) => return Err(failed("finish", error)),
+            }
+            finish = finish.max(asked.elapsed());
         }
-    };
-    let mut start = Duration::ZERO;
-    let mut finish = Duration::ZERO;
-    for item in &batch.items {
-        let asked = Instant::now();
-        let report = StartReport {
-            row: item.row,
-            stage: item.stage,
-            token: batch.token,
-        };
-        let started_attempt = patiently(retried, || client.start(&report))
-            .await
-            .map_err(|error| failed("start", error))?;
-        start = start.max(asked.elapsed());
-        let asked = Instant::now();
-        let report = FinishReport {
-            attempt: started_attempt.attempt,
-            token: batch.token,
-            passed: true,
-            exit_code: None,
-            output: String::new(),
-            message: None,
-            transient: false,
-        };
-        patiently(retried, || client.finish(&report))
-            .await
-            .map_err(|error| failed("finish", error))?;
-        finish = finish.max(asked.elapsed());
+        return Ok(AgentRun {
+            started,
+            poll,
+            start,
+            finish,
+            done: Instant::now(),
+        });
     }
-    Ok(AgentRun {
-        started,
-        poll,
-        start,
-        finish,
-        done: Instant::now(),
-    })
 }
 
 /// Every agent's run, failing at the first agent that failed, when the
