@@ -23,6 +23,27 @@ fn outcome(passed: bool) -> Outcome {
     }
 }
 
+/// Begins `stage` on `row` at `at` and fails it at `at + 1` with `message`
+/// (the row stays at should_not_be_installed, in error).
+async fn fail_stage(
+    store: &impl Store,
+    row: RowId,
+    stage: Stage,
+    token: u64,
+    at: i64,
+    message: &str,
+) {
+    let attempt = store.begin_attempt(row, stage, token, at).await.unwrap();
+    let after = RowAfter {
+        current: Some(Stage::ShouldNotBeInstalled),
+        error: Some(message.to_owned()),
+    };
+    store
+        .finish_attempt(attempt, &outcome(false), &after, token, at + 1)
+        .await
+        .unwrap();
+}
+
 async fn tallies_count_attempts_and_keep_the_newest_result(store: &impl Store) {
     store.import_opkg(&import("slurm"), 0).await.unwrap();
     store.import_opkg(&import("c3"), 0).await.unwrap();
@@ -41,18 +62,15 @@ async fn tallies_count_attempts_and_keep_the_newest_result(store: &impl Store) {
         .unwrap();
     // slurm: should_be_installed fails, is retried (an operator event),
     // passes; run-configurator is under way.
-    let failed = store
-        .begin_attempt(slurm.id, Stage::ShouldBeInstalled, lease.token, 1)
-        .await
-        .unwrap();
-    let after_failure = RowAfter {
-        current: Some(Stage::ShouldNotBeInstalled),
-        error: Some("boom".to_owned()),
-    };
-    store
-        .finish_attempt(failed, &outcome(false), &after_failure, lease.token, 2)
-        .await
-        .unwrap();
+    fail_stage(
+        store,
+        slurm.id,
+        Stage::ShouldBeInstalled,
+        lease.token,
+        1,
+        "boom",
+    )
+    .await;
     store
         .retry(&head, &opkg("slurm"), "fixed", 3)
         .await
@@ -173,18 +191,15 @@ async fn the_row_walk_reads_every_status_as_the_row_read_does(store: &impl Store
         .await
         .unwrap();
     let n1_b = store.row(&targets[1], &opkg("beta")).await.unwrap();
-    let failing = store
-        .begin_attempt(n1_b.id, Stage::ShouldBeInstalled, lease.token, 2)
-        .await
-        .unwrap();
-    let after = RowAfter {
-        current: Some(Stage::ShouldNotBeInstalled),
-        error: Some("it broke".to_owned()),
-    };
-    store
-        .finish_attempt(failing, &outcome(false), &after, lease.token, 3)
-        .await
-        .unwrap();
+    fail_stage(
+        store,
+        n1_b.id,
+        Stage::ShouldBeInstalled,
+        lease.token,
+        2,
+        "it broke",
+    )
+    .await;
 
     let mut walked: Vec<StoredRow> = Vec::new();
     let mut after_id: Option<RowId> = None;
