@@ -8,20 +8,13 @@ mod common;
 
 use common::{import, node, node_name, opkg};
 use opm_model::Stage;
-use opm_store::{NewNode, Outcome, PendingNode, RowAfter, Store};
+use opm_store::{Outcome, PendingNode, RowAfter, Store};
 
 on_both_backends!(only_nodes_an_agent_may_work_for_are_listed);
 
 async fn only_nodes_an_agent_may_work_for_are_listed(store: &impl Store) {
     for name in ["n1", "n2", "n3", "n4"] {
-        store
-            .add_node(&NewNode {
-                name: node_name(name),
-                groups: Vec::new(),
-                image: None,
-            })
-            .await
-            .unwrap();
+        common::add_plain_node(store, name).await;
     }
     store.import_opkg(&import("pkg"), 1).await.unwrap();
     let p = opkg("pkg");

@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{image_name, import, node, node_name, opkg};
+use common::{image_name, import, node, opkg};
 use opm_model::{Stage, Status};
-use opm_store::{AttemptResult, Image, NewNode, Outcome, RowAfter, RowId, Scope, Store, StoredRow};
+use opm_store::{AttemptResult, Image, Outcome, RowAfter, RowId, Scope, Store, StoredRow};
 
 on_both_backends!(tallies_count_attempts_and_keep_the_newest_result);
 on_both_backends!(the_row_walk_reads_every_status_as_the_row_read_does);
@@ -130,14 +130,7 @@ async fn tallies_count_attempts_and_keep_the_newest_result(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(on_head, tallies);
-    store
-        .add_node(&NewNode {
-            name: node_name("n1"),
-            groups: vec![],
-            image: None,
-        })
-        .await
-        .unwrap();
+    common::add_plain_node(store, "n1").await;
     assert!(
         store
             .attempt_tallies(&Scope::Target(node("n1")))
@@ -158,14 +151,7 @@ async fn the_row_walk_reads_every_status_as_the_row_read_does(store: &impl Store
         })
         .await
         .unwrap();
-    store
-        .add_node(&NewNode {
-            name: node_name("n1"),
-            groups: vec![],
-            image: None,
-        })
-        .await
-        .unwrap();
+    common::add_plain_node(store, "n1").await;
     let targets = [node("head"), node("n1"), common::image("img")];
     for target in &targets {
         for name in ["alpha", "beta", "gamma"] {

@@ -63,14 +63,7 @@ on_both_backends!(many_tokens_are_set_at_once_each_replacing_the_old);
 
 async fn many_tokens_are_set_at_once_each_replacing_the_old(store: &impl Store) {
     for name in ["n1", "n2"] {
-        store
-            .add_node(&NewNode {
-                name: node_name(name),
-                groups: Vec::new(),
-                image: None,
-            })
-            .await
-            .unwrap();
+        common::add_plain_node(store, name).await;
     }
     let n1 = TokenSubject::Node(node_name("n1"));
     let n2 = TokenSubject::Node(node_name("n2"));

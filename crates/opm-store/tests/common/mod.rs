@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use opm_model::{Name, NameKind, Target};
 use opm_store::{
-    HistoryEntry, HistoryFilter, Image, Node, OpenMode, Opkg, OpkgImport, PostgresStore,
+    HistoryEntry, HistoryFilter, Image, NewNode, Node, OpenMode, Opkg, OpkgImport, PostgresStore,
     SqliteStore, Store, StoredRow,
 };
 
@@ -39,6 +39,18 @@ pub fn node(name: &str) -> Target {
 /// An image target.
 pub fn image(name: &str) -> Target {
     Target::image(image_name(name))
+}
+
+/// Adds compute node `name`, in no group and without an image.
+pub async fn add_plain_node(store: &impl Store, name: &str) {
+    store
+        .add_node(&NewNode {
+            name: node_name(name),
+            groups: Vec::new(),
+            image: None,
+        })
+        .await
+        .unwrap();
 }
 
 /// An opkg import with no relations.
