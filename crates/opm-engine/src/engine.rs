@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use opm_model::{Name, Row, Target, TargetKind};
 use opm_native::PackageManager;
 use opm_native::script::ScriptRunner;
@@ -20,7 +19,7 @@ use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
 use crate::load::{Identity, Snapshot, load};
-use crate::order::{InstallBatch, install_batches, order_on_target, side_by_side};
+use crate::order::{InstallBatch, install_batches, order_on_target};
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
 
@@ -537,41 +536,17 @@ impl<S: Store + 'static> Engine<S> {
                 batched.extend(batch.packages);
             }
         }
-        // Related and package-manager stages go one after another in
-        // dependency order; the rest (script-only stages of unrelated
-        // opkgs) then run up to `jobs` at a time.
-        let free = side_by_side(&ordered, &snapshot.depends_on);
-        let (parallel, serial): (Vec<Work>, Vec<Work>) = ordered
-            .into_iter()
-            .partition(|work| free.contains(&work.package));
-        let one = |work: Work| {
-            let role = &role;
-            let batched = &batched;
-            let ids = &ids;
-            async move {
-                let Some(id) = ids.get(&work.package).copied() else {
-                    return Ok(None);
-                };
-                let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
-                    return Ok(None);
-                };
-                let attempt = snapshot.next_attempt(id, work.stage);
-                let end = self
-                    .perform(snapshot, stored, role, &work, token, attempt, batched)
-                    .await?;
-                Ok::<_, EngineError>(Some((id, stored, end)))
-            }
-        };
-        let mut ends = Vec::new();
-        for work in serial {
-            ends.push(one(work).await?);
-        }
-        let mut running = futures_util::stream::iter(parallel.into_iter().map(one))
-            .buffer_unordered(self.config.jobs.max(1));
-        while let Some(end) = running.next().await {
-            ends.push(end?);
-        }
-        for (id, stored, end) in ends.into_iter().flatten() {
+        for work in ordered {
+            let Some(id) = ids.get(&work.package).copied() else {
+                continue;
+            };
+            let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
+                continue;
+            };
+            let attempt = snapshot.next_attempt(id, work.stage);
+            let end = self
+                .perform(snapshot, stored, &role, &work, token, attempt, &batched)
+                .await?;
             result.progressed = true;
             match end {
                 StageEnd::Passed => result.passed += 1,

@@ -106,35 +106,6 @@ pub fn install_batches(works: &[Work]) -> Vec<InstallBatch> {
     batches
 }
 
-/// The opkgs of `works` (one target) whose stages may run side by side:
-/// stages that only run scripts (or do nothing), of opkgs with no
-/// dependency either way on another opkg with work here. SPEC §1.4 orders
-/// only related opkgs; package-manager steps share the target's package
-/// database and lock, and configuration or client assignment write state
-/// other stages read, so those keep the serial dependency order.
-pub fn side_by_side(works: &[Work], depends_on: &BTreeMap<Name, BTreeSet<Name>>) -> BTreeSet<Name> {
-    let present: BTreeSet<&Name> = works.iter().map(|work| &work.package).collect();
-    let mut related: BTreeSet<&Name> = BTreeSet::new();
-    for work in works {
-        for dependency in depends_on.get(&work.package).into_iter().flatten() {
-            if present.contains(dependency) && *dependency != work.package {
-                related.insert(&work.package);
-                related.insert(dependency);
-            }
-        }
-    }
-    works
-        .iter()
-        .filter(|work| !related.contains(&work.package))
-        .filter(|work| {
-            work.actions
-                .iter()
-                .all(|action| matches!(action, Action::RunScript { .. }))
-        })
-        .map(|work| work.package.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,31 +138,6 @@ mod tests {
 
     fn names(works: &[Work]) -> Vec<&str> {
         works.iter().map(|w| w.package.as_str()).collect()
-    }
-
-    #[test]
-    fn only_unrelated_script_stages_run_side_by_side() {
-        let role = RowRole::Server;
-        let works = vec![
-            // Scripts only, unrelated: side by side.
-            work("aa", Stage::RunScriptPostInstall, &role),
-            work("bb", Stage::RunScriptPostInstall, &role),
-            // Nothing to do at all: side by side too.
-            work("cc", Stage::Finished, &role),
-            // Scripts only, but dd depends on ee, both here: serial.
-            work("dd", Stage::RunScriptPostInstall, &role),
-            work("ee", Stage::RunScriptPostInstall, &role),
-            // A package-manager step: serial.
-            work("ff", Stage::InstallBinPkgs, &role),
-            // Settling the configuration: serial.
-            work("gg", Stage::RunConfigurator, &role),
-            // Depends on an opkg without work here: still free.
-            work("hh", Stage::RunScriptPostInstall, &role),
-        ];
-        let free = side_by_side(&works, &deps(&[("dd", &["ee"]), ("hh", &["absent"])]));
-        let free: Vec<&str> = free.iter().map(Name::as_str).collect();
-        assert_eq!(free, ["aa", "bb", "cc", "hh"]);
-        assert!(side_by_side(&[], &deps(&[])).is_empty());
     }
 
     #[test]
