@@ -1,9 +1,10 @@
 //! The PostgreSQL backend (`--db postgres://…`): connecting (and refusing
 //! a database that holds another program's tables), embedded migrations,
 //! and the shared `Store` implementation. Every write transaction first
-//! locks the one `lease_counter` row, so writers queue one after another as
-//! SQLite's `BEGIN IMMEDIATE` makes them: a lease check and the write it
-//! guards can never interleave with another process's grant.
+//! takes the database's advisory lock: a cluster change alone, as SQLite's
+//! `BEGIN IMMEDIATE` makes every writer; a lease or attempt write shared,
+//! then its target's lock (see `locks.rs`), so a lease check and the write
+//! it guards can never interleave with another process's grant.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use sqlx::{Postgres, Transaction};
 
 use crate::db;
 use crate::error::{Result, StoreError};
+use crate::locks::DATABASE_KEY;
 use crate::rows::{self, Scope};
 use crate::schema::{self, OpenMode};
 
@@ -46,7 +48,7 @@ impl PostgresStore {
                 reason: format!("it is not a PostgreSQL URL ({error})"),
             })?;
         let pool = PgPoolOptions::new()
-            .max_connections(4)
+            .max_connections(16)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
@@ -82,11 +84,23 @@ impl PostgresStore {
         schema::classify(&mut *conn, &tables, &MIGRATOR, &self.place).await
     }
 
-    /// A write transaction holding the database's write lock (the
-    /// `lease_counter` row), taken before anything is read.
+    /// A write transaction holding the database's lock alone, taken before
+    /// anything is read.
     pub(crate) async fn write(&self) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
-        db::query("SELECT last FROM lease_counter WHERE id = 1 FOR UPDATE")
+        db::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(DATABASE_KEY)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A lease or attempt write of one target: the database's lock shared;
+    /// the write itself takes its target's lock before it reads.
+    pub(crate) async fn write_target(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        db::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(DATABASE_KEY)
             .execute(&mut *tx)
             .await?;
         Ok(tx)

@@ -77,6 +77,12 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// A lease or attempt write of one target: SQLite has one writer
+    /// anyway, so the same as [`Self::write`].
+    pub(crate) async fn write_target(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.write().await
+    }
+
     /// The query plan SQLite picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial index is used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{fresh, import, node, opkg};
-use opm_model::{Stage, Status};
+use common::{add_plain_node, fresh, fresh_postgres, import, node, opkg};
+use opm_model::{Stage, Status, Target};
 use opm_store::{AttemptResult, HistoryFilter, Outcome, RowAfter, Store, StoreError};
 
 fn passed() -> Outcome {
@@ -150,7 +150,32 @@ async fn two_stores_on_one_file_race_for_a_lease_and_one_wins() {
     let second = opm_store::SqliteStore::open(&path, opm_store::OpenMode::Existing)
         .await
         .unwrap();
+    race_for_leases(&first, &second).await;
+}
+
+/// PostgreSQL's writers of different targets do not wait for each other
+/// (locks.rs); two of one target still do, so one wins each round.
+#[tokio::test]
+async fn two_stores_on_one_postgres_database_race_for_a_lease_and_one_wins() {
+    let Some((url, first)) = fresh_postgres().await else {
+        return;
+    };
+    let second = opm_store::PostgresStore::open(&url, opm_store::OpenMode::Existing)
+        .await
+        .unwrap();
+    race_for_leases(&first, &second).await;
+}
+
+/// Twenty rounds of two stores asking for the head node's lease at once,
+/// while they also lease twenty nodes each: one wins the head each round,
+/// and no token is handed out twice.
+async fn race_for_leases(first: &impl Store, second: &impl Store) {
     let head = node("head");
+    let nodes: Vec<Target> = (0..40).map(|i| node(&format!("n{i}"))).collect();
+    for target in &nodes {
+        add_plain_node(first, target.name.as_ref()).await;
+    }
+    let mut tokens = std::collections::BTreeSet::new();
     for round in 0..20_i64 {
         let now = round * 10_000;
         let (a, b) = tokio::join!(
@@ -164,6 +189,13 @@ async fn two_stores_on_one_file_race_for_a_lease_and_one_wins() {
             matches!(lost, Err(StoreError::LeaseHeld { .. })),
             "round {round}: {lost:?}"
         );
+        let (x, y) = tokio::join!(
+            first.acquire_lease(&nodes[round as usize], "x", 1000, now),
+            second.acquire_lease(&nodes[20 + round as usize], "y", 1000, now)
+        );
+        for token in [x.unwrap().token, y.unwrap().token] {
+            assert!(tokens.insert(token), "round {round}: token {token} twice");
+        }
     }
 }
 
