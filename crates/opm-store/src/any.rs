@@ -109,6 +109,10 @@ impl Store for AnyStore {
         both!(self, s => s.images())
     }
 
+    async fn row_by_id(&self, id: RowId) -> Result<StoredRow> {
+        both!(self, s => s.row_by_id(id))
+    }
+
     async fn import_opkg(&self, opkg: &OpkgImport, now_ms: i64) -> Result<()> {
         both!(self, s => s.import_opkg(opkg, now_ms))
     }

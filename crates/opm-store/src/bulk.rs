@@ -7,6 +7,7 @@ use opm_model::{Phase, Stage};
 
 use crate::db::{self, Db};
 use crate::error::Result;
+use crate::locks;
 use crate::nodes::DEFAULT_GROUP;
 
 /// `1..=$1` as a derived table `s(i)`, in SQL both dialects read (the
@@ -92,4 +93,26 @@ pub(crate) async fn populate(
         .execute(&mut *conn)
         .await?;
     Ok(rows)
+}
+
+/// Fresh statistics after a bulk load, so the planner keeps using the
+/// pending-row indexes on a suddenly large table. SQLite keeps only the
+/// row counts (`sqlite_stat1`): its `sqlite_stat4` samples make it plan a
+/// statement again whenever a bound value changes, which cost every
+/// point query of an agent's request more than running it did (measured
+/// with B4). Connections opened later read the statistics kept.
+pub(crate) async fn analyze(conn: &mut impl Db) -> Result<()> {
+    db::query("ANALYZE").execute(&mut *conn).await?;
+    if locks::is_postgres(conn) {
+        return Ok(());
+    }
+    let stat4: Option<String> = db::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if stat4.is_some() {
+        db::query("DELETE FROM sqlite_stat4").execute(conn).await?;
+    }
+    Ok(())
 }

@@ -7,8 +7,9 @@ use opm_model::{Name, NameKind, Stage, Status, Target, TargetKind};
 
 use crate::error::{Result, StoreError};
 use crate::leases;
+use crate::locks;
 use crate::nodes::{stored_name, target_ids};
-use crate::rows::{RowId, Scope, StoredRow, row_by_id, stored_stage, token_value};
+use crate::rows::{RowId, Scope, StoredRow, row_with_ids, stored_stage, token_value};
 
 /// The most output kept per attempt, in bytes; half from the head, half
 /// from the tail, where the error usually is.
@@ -209,9 +210,10 @@ pub(crate) async fn begin(
     token: u64,
     now_ms: i64,
 ) -> Result<AttemptId> {
-    let stored = row_by_id(conn, row).await?;
+    locks::lock_row_target(conn, row).await?;
+    let (stored, ids) = row_with_ids(conn, row).await?;
     let target = &stored.row.target;
-    let lease = leases::check(conn, target, token).await?;
+    let lease = leases::check_at(conn, target, ids, token).await?;
     if lease.expired(now_ms) {
         return Err(StoreError::StaleToken {
             target: target.clone(),
@@ -291,6 +293,7 @@ pub(crate) async fn finish(
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
+    locks::lock_attempt_target(conn, attempt.0).await?;
     let found: Option<(Option<i64>, Option<String>, Option<i64>)> = db::query_as(
         "SELECT row_id, result, lease_token FROM history WHERE id = $1 AND event = 'attempt'",
     )
@@ -300,9 +303,9 @@ pub(crate) async fn finish(
     let (row_id, result, attempt_token) =
         found.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
     let row = RowId(row_id.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?);
-    let stored = row_by_id(conn, row).await?;
+    let (stored, ids) = row_with_ids(conn, row).await?;
     let target = &stored.row.target;
-    leases::check(conn, target, token).await?;
+    leases::check_at(conn, target, ids, token).await?;
     let stored_token = token_value(token)?;
     if attempt_token != Some(stored_token) || result.as_deref() != Some("running") {
         return Err(StoreError::StaleToken {
@@ -326,18 +329,29 @@ pub(crate) async fn finish(
         Some(message) => ("error", message.as_str()),
         None => ("ok", ""),
     };
-    db::query(
+    // RETURNING the one column another writer may have changed since the
+    // row was read (an operator's request), instead of reading it back.
+    let requested: i64 = db::query_scalar(
         "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
-         lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5",
+         lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5 RETURNING requested",
     )
     .bind(after.current.map(|s| i64::from(s.id())))
     .bind(status)
     .bind(message)
     .bind(now_ms)
     .bind(row.0)
-    .execute(&mut *conn)
+    .fetch_one(conn)
     .await?;
-    row_by_id(conn, row).await
+    let mut stored = stored;
+    stored.row.requested = stored_stage(requested)?;
+    stored.row.current = after.current;
+    stored.row.status = match &after.error {
+        Some(message) => Status::Error {
+            message: message.clone(),
+        },
+        None => Status::Ok,
+    };
+    Ok(stored)
 }
 
 /// The history entry `id`, with its captured output.

@@ -1,22 +1,29 @@
 //! Leases on targets with fencing tokens: every grant takes the next value of
-//! one counter, so a token never comes back, and a write carrying a token
+//! one counter (a sequence in PostgreSQL), so a token never comes back, and a write carrying a token
 //! that is not the target's current one is refused.
 
 use crate::db::{self, Db};
 use opm_model::{Lease, Target};
 
 use crate::error::{Result, StoreError};
-use crate::nodes::target_ids;
+use crate::locks;
+use crate::nodes::{TargetIds, target_ids};
 use crate::rows::token_value;
 
-/// The target's current lease, if any.
-async fn current(conn: &mut impl Db, target: &Target) -> Result<Option<(i64, Lease)>> {
-    let (node, image) = target_ids(conn, target).await?;
-    let found: Option<(i64, String, i64, i64)> = db::query_as(
-        "SELECT id, owner, token, expires_ms FROM leases WHERE node_id IS NOT DISTINCT FROM $1 AND image_id IS NOT DISTINCT FROM $2",
-    )
-    .bind(node)
-    .bind(image)
+/// The current lease of the target with column pair `ids`, if any.
+async fn current(conn: &mut impl Db, ids: TargetIds) -> Result<Option<(i64, Lease)>> {
+    // By the target's one set column: `IS NOT DISTINCT FROM` a pair made
+    // SQLite walk the image index through every node's lease.
+    let found: Option<(i64, String, i64, i64)> = match ids {
+        (Some(node), _) => {
+            db::query_as("SELECT id, owner, token, expires_ms FROM leases WHERE node_id = $1")
+                .bind(node)
+        }
+        (None, image) => {
+            db::query_as("SELECT id, owner, token, expires_ms FROM leases WHERE image_id = $1")
+                .bind(image)
+        }
+    }
     .fetch_optional(conn)
     .await?;
     found
@@ -46,7 +53,9 @@ pub(crate) async fn acquire(
     ttl_ms: i64,
     now_ms: i64,
 ) -> Result<Lease> {
-    if let Some((id, lease)) = current(conn, target).await? {
+    let ids = target_ids(conn, target).await?;
+    locks::lock_target(conn, ids).await?;
+    if let Some((id, lease)) = current(conn, ids).await? {
         if lease.owner != owner && !lease.expired(now_ms) {
             return Err(StoreError::LeaseHeld {
                 target: target.clone(),
@@ -59,11 +68,15 @@ pub(crate) async fn acquire(
             .execute(&mut *conn)
             .await?;
     }
-    let token: i64 =
-        db::query_scalar("UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last")
-            .fetch_one(&mut *conn)
-            .await?;
-    let (node, image) = target_ids(conn, target).await?;
+    // PostgreSQL's sequence hands out a token without locking anything
+    // until commit; SQLite's one writer may as well count in a row.
+    let next_token = if locks::is_postgres(conn) {
+        "SELECT nextval('lease_tokens')"
+    } else {
+        "UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last"
+    };
+    let token: i64 = db::query_scalar(next_token).fetch_one(&mut *conn).await?;
+    let (node, image) = ids;
     let expires_at_ms = now_ms.saturating_add(ttl_ms);
     db::query(
         "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES ($1, $2, $3, $4, $5)",
@@ -88,7 +101,19 @@ pub(crate) async fn acquire(
 /// The target's lease if `token` is its current one; an expired lease still
 /// counts while nobody has taken it over.
 pub(crate) async fn check(conn: &mut impl Db, target: &Target, token: u64) -> Result<Lease> {
-    match current(conn, target).await? {
+    let ids = target_ids(conn, target).await?;
+    locks::lock_target(conn, ids).await?;
+    check_at(conn, target, ids, token).await
+}
+
+/// [`check`] for a target whose column pair `ids` the caller has read.
+pub(crate) async fn check_at(
+    conn: &mut impl Db,
+    target: &Target,
+    ids: TargetIds,
+    token: u64,
+) -> Result<Lease> {
+    match current(conn, ids).await? {
         Some((_, lease)) if lease.token == token => Ok(lease),
         _ => Err(StoreError::StaleToken {
             target: target.clone(),

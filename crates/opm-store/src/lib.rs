@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod history;
 mod leases;
+mod locks;
 mod nodes;
 mod opkgs;
 mod postgres;

@@ -73,11 +73,11 @@ pub(crate) async fn image_id(conn: &mut impl Db, name: &Name) -> Result<i64> {
         })
 }
 
+/// A target's (node_id, image_id) column pair; exactly one is set.
+pub(crate) type TargetIds = (Option<i64>, Option<i64>);
+
 /// The (node_id, image_id) column pair of a target; exactly one is set.
-pub(crate) async fn target_ids(
-    conn: &mut impl Db,
-    target: &Target,
-) -> Result<(Option<i64>, Option<i64>)> {
+pub(crate) async fn target_ids(conn: &mut impl Db, target: &Target) -> Result<TargetIds> {
     Ok(match target.kind {
         TargetKind::Node => (Some(node_id(conn, &target.name).await?), None),
         TargetKind::Image => (None, Some(image_id(conn, &target.name).await?)),

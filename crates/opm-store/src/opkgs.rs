@@ -1,6 +1,8 @@
 //! Imported opkgs, their resolved opkg-level relations, and the groups each
 //! is selected for.
 
+use std::collections::HashMap;
+
 use crate::db::{self, Db};
 use opm_model::{Name, NameKind};
 
@@ -97,37 +99,45 @@ pub(crate) async fn select(conn: &mut impl Db, opkg: &Name, group: &Name) -> Res
 
 /// Every imported opkg, by name.
 pub(crate) async fn opkgs(conn: &mut impl Db) -> Result<Vec<Opkg>> {
+    // Three queries whatever the number of opkgs: an agent's poll reads
+    // them all, so one query per opkg would grow with the site's catalogue.
     type OpkgRecord = (i64, String, String, String, String, i64);
     let records: Vec<OpkgRecord> = db::query_as(
         "SELECT id, name, version, summary, source, imported_at_ms FROM opkgs ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?;
+    let relations: Vec<(i64, String, String)> = db::query_as(
+        "SELECT opkg_id, kind, other FROM opkg_relations ORDER BY opkg_id, kind, other",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let selections: Vec<(i64, String)> = db::query_as(
+        "SELECT s.opkg_id, g.name FROM selections s JOIN groups g ON g.id = s.group_id \
+         ORDER BY s.opkg_id, g.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut related: HashMap<i64, (Vec<Name>, Vec<Name>)> = HashMap::new();
+    for (id, kind, other) in relations {
+        let other = stored_name(NameKind::Opkg, &other)?;
+        let (depends, conflicts) = related.entry(id).or_default();
+        if kind == "depends" {
+            depends.push(other);
+        } else {
+            conflicts.push(other);
+        }
+    }
+    let mut groups: HashMap<i64, Vec<Name>> = HashMap::new();
+    for (id, group) in selections {
+        groups
+            .entry(id)
+            .or_default()
+            .push(stored_name(NameKind::Group, &group)?);
+    }
     let mut out = Vec::with_capacity(records.len());
     for (id, name, version, summary, source, imported_at_ms) in records {
-        let relations: Vec<(String, String)> = db::query_as(
-            "SELECT kind, other FROM opkg_relations WHERE opkg_id = $1 ORDER BY kind, other",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut depends = Vec::new();
-        let mut conflicts = Vec::new();
-        for (kind, other) in relations {
-            let other = stored_name(NameKind::Opkg, &other)?;
-            if kind == "depends" {
-                depends.push(other);
-            } else {
-                conflicts.push(other);
-            }
-        }
-        let groups: Vec<String> = db::query_scalar(
-            "SELECT g.name FROM selections s JOIN groups g ON g.id = s.group_id \
-             WHERE s.opkg_id = $1 ORDER BY g.name",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let (depends, conflicts) = related.remove(&id).unwrap_or_default();
         out.push(Opkg {
             import: OpkgImport {
                 name: stored_name(NameKind::Opkg, &name)?,
@@ -138,10 +148,7 @@ pub(crate) async fn opkgs(conn: &mut impl Db) -> Result<Vec<Opkg>> {
                 conflicts,
             },
             imported_at_ms,
-            groups: groups
-                .iter()
-                .map(|g| stored_name(NameKind::Group, g))
-                .collect::<Result<_>>()?,
+            groups: groups.remove(&id).unwrap_or_default(),
         });
     }
     Ok(out)

@@ -9,7 +9,8 @@ use opm_model::Status;
 
 use crate::error::{Result, StoreError};
 use crate::leases;
-use crate::rows::{RowId, StoredRow, row_by_id};
+use crate::locks;
+use crate::rows::{RowId, StoredRow, row_by_id, row_with_ids};
 
 /// Sets a `running` row back to `ok` and marks its unfinished attempts
 /// interrupted; `current` stays what it was.
@@ -19,9 +20,10 @@ pub(crate) async fn release_interrupted(
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
-    let stored = row_by_id(conn, row).await?;
+    locks::lock_row_target(conn, row).await?;
+    let (stored, ids) = row_with_ids(conn, row).await?;
     let target = &stored.row.target;
-    let lease = leases::check(conn, target, token).await?;
+    let lease = leases::check_at(conn, target, ids, token).await?;
     if lease.expired(now_ms) {
         return Err(StoreError::StaleToken {
             target: target.clone(),

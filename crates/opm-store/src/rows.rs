@@ -10,7 +10,7 @@ use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
 
 use crate::error::{Result, StoreError};
 use crate::history::{self, Event};
-use crate::nodes::{stored_name, target_from, target_ids};
+use crate::nodes::{TargetIds, stored_name, target_from, target_ids};
 use crate::opkgs::opkg_id;
 
 /// The stable id of a row, for the engine's calls that follow a read.
@@ -60,8 +60,8 @@ macro_rules! select_rows {
     ($tail:literal) => {
         concat!(
             "SELECT r.id, n.name AS node, i.name AS image, o.name AS opkg, r.requested, \
-             r.current, r.status, r.message, r.lease_owner, r.lease_token, r.lease_expires_ms \
-             FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
+             r.current, r.status, r.message, r.lease_owner, r.lease_token, r.lease_expires_ms, \
+             r.node_id, r.image_id FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
              LEFT JOIN images i ON i.id = r.image_id JOIN opkgs o ON o.id = r.opkg_id ",
             $tail
         )
@@ -180,23 +180,37 @@ fn page(mut rows: Vec<StoredRow>, limit: u32) -> RowPage {
 
 /// One row by id.
 pub(crate) async fn row_by_id(conn: &mut impl Db, id: RowId) -> Result<StoredRow> {
+    Ok(row_with_ids(conn, id).await?.0)
+}
+
+/// One row by id, with its target's (node_id, image_id) pair, so a lease
+/// check that follows need not look the target's name up again.
+pub(crate) async fn row_with_ids(conn: &mut impl Db, id: RowId) -> Result<(StoredRow, TargetIds)> {
     let row = db::query(select_rows!("WHERE r.id = $1"))
         .bind(id.0)
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::UnknownRowId { id: id.0 })?;
-    decode(&row)
+    Ok((
+        decode(&row)?,
+        (row.try_get("node_id")?, row.try_get("image_id")?),
+    ))
 }
 
 /// The row id of (target, opkg), if the row exists.
 async fn find(conn: &mut impl Db, target: &Target, opkg: &Name) -> Result<Option<i64>> {
-    let (node, image) = target_ids(conn, target).await?;
+    let ids = target_ids(conn, target).await?;
     let opkg = opkg_id(conn, opkg).await?;
-    Ok(db::query_scalar(
-        "SELECT id FROM rows WHERE node_id IS NOT DISTINCT FROM $1 AND image_id IS NOT DISTINCT FROM $2 AND opkg_id = $3",
-    )
-    .bind(node)
-    .bind(image)
+    // By the target's one set column, so the (target, opkg) index serves:
+    // `IS NOT DISTINCT FROM` a pair made SQLite scan every row.
+    Ok(match ids {
+        (Some(node), _) => {
+            db::query_scalar("SELECT id FROM rows WHERE node_id = $1 AND opkg_id = $2").bind(node)
+        }
+        (None, image) => {
+            db::query_scalar("SELECT id FROM rows WHERE image_id = $1 AND opkg_id = $2").bind(image)
+        }
+    }
     .bind(opkg)
     .fetch_optional(conn)
     .await?)
@@ -204,6 +218,19 @@ async fn find(conn: &mut impl Db, target: &Target, opkg: &Name) -> Result<Option
 
 /// One row by (target, opkg).
 pub(crate) async fn row(conn: &mut impl Db, target: &Target, opkg: &Name) -> Result<StoredRow> {
+    // One query by names; only a miss looks further, to say which name is
+    // unknown.
+    let found = match target.kind {
+        TargetKind::Node => db::query(select_rows!("WHERE n.name = $1 AND o.name = $2")),
+        TargetKind::Image => db::query(select_rows!("WHERE i.name = $1 AND o.name = $2")),
+    }
+    .bind(target.name.as_str())
+    .bind(opkg.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(found) = found {
+        return decode(&found);
+    }
     let id = find(conn, target, opkg)
         .await?
         .ok_or_else(|| StoreError::UnknownRow {
@@ -317,17 +344,17 @@ pub(crate) async fn for_opkg(conn: &mut impl Db, opkg: &Name) -> Result<Vec<Stor
 
 /// Every row of one target.
 pub(crate) async fn for_target(conn: &mut impl Db, target: &Target) -> Result<Vec<StoredRow>> {
-    let (node, image) = target_ids(conn, target).await?;
     let rows = match target.kind {
-        TargetKind::Node => {
-            db::query(select_rows!("WHERE r.node_id = $1 ORDER BY r.id")).bind(node)
-        }
-        TargetKind::Image => {
-            db::query(select_rows!("WHERE r.image_id = $1 ORDER BY r.id")).bind(image)
-        }
+        TargetKind::Node => db::query(select_rows!("WHERE n.name = $1 ORDER BY r.id")),
+        TargetKind::Image => db::query(select_rows!("WHERE i.name = $1 ORDER BY r.id")),
     }
-    .fetch_all(conn)
+    .bind(target.name.as_str())
+    .fetch_all(&mut *conn)
     .await?;
+    if rows.is_empty() {
+        // No rows, or no such target: the lookup tells which.
+        target_ids(conn, target).await?;
+    }
     decode_all(&rows)
 }
 

@@ -66,6 +66,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<StoredRow>> + Send;
     /// One row.
     fn row(&self, target: &Target, opkg: &Name) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// One row, by its id.
+    fn row_by_id(&self, id: RowId) -> impl Future<Output = Result<StoredRow>> + Send;
     /// Rows that need work, are running or wait in error; costs what they
     /// are, not what the cluster holds.
     fn pending_rows(

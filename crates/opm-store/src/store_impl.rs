@@ -4,7 +4,15 @@
 //! transaction that already holds the database's write lock) and a migrator.
 
 /// Runs one state change in a write transaction; an error rolls it back.
+/// `target` marks a lease or attempt write of one target (see `locks.rs`).
 macro_rules! write {
+    ($self:ident, target, |$conn:ident| $body:expr) => {{
+        let mut tx = $self.write_target().await?;
+        let $conn = &mut *tx;
+        let out = $body.await?;
+        tx.commit().await?;
+        Ok(out)
+    }};
     ($self:ident, |$conn:ident| $body:expr) => {{
         let mut tx = $self.write().await?;
         let $conn = &mut *tx;
@@ -110,6 +118,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::rows::row(conn, target, opkg))
                 }
 
+                async fn row_by_id(&self, id: RowId) -> Result<StoredRow> {
+                    read!(self, |conn| $crate::rows::row_by_id(conn, id))
+                }
+
                 async fn pending_rows(
                     &self,
                     scope: &Scope,
@@ -144,7 +156,7 @@ macro_rules! impl_store {
                     ttl_ms: i64,
                     now_ms: i64,
                 ) -> Result<Lease> {
-                    write!(self, |conn| $crate::leases::acquire(
+                    write!(self, target, |conn| $crate::leases::acquire(
                         conn, target, owner, ttl_ms, now_ms
                     ))
                 }
@@ -156,13 +168,15 @@ macro_rules! impl_store {
                     ttl_ms: i64,
                     now_ms: i64,
                 ) -> Result<Lease> {
-                    write!(self, |conn| $crate::leases::renew(
+                    write!(self, target, |conn| $crate::leases::renew(
                         conn, target, token, ttl_ms, now_ms
                     ))
                 }
 
                 async fn release_lease(&self, target: &Target, token: u64) -> Result<()> {
-                    write!(self, |conn| $crate::leases::release(conn, target, token))
+                    write!(self, target, |conn| $crate::leases::release(
+                        conn, target, token
+                    ))
                 }
 
                 async fn release_interrupted(
@@ -171,7 +185,7 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<StoredRow> {
-                    write!(self, |conn| $crate::release::release_interrupted(
+                    write!(self, target, |conn| $crate::release::release_interrupted(
                         conn, row, token, now_ms
                     ))
                 }
@@ -183,7 +197,7 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<AttemptId> {
-                    write!(self, |conn| $crate::history::begin(
+                    write!(self, target, |conn| $crate::history::begin(
                         conn, row, stage, token, now_ms
                     ))
                 }
@@ -196,7 +210,7 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<StoredRow> {
-                    write!(self, |conn| $crate::history::finish(
+                    write!(self, target, |conn| $crate::history::finish(
                         conn, attempt, outcome, after, token, now_ms
                     ))
                 }
@@ -271,10 +285,7 @@ macro_rules! impl_store {
                     let rows: Result<u64> = write!(self, |conn| $crate::bulk::populate(
                         conn, population, now_ms
                     ));
-                    // Fresh statistics, so the planner keeps using the
-                    // pending-row indexes on a suddenly large table.
-                    let analyzed: sqlx::Result<u64> =
-                        read!(self, |conn| $crate::db::query("ANALYZE").execute(conn));
+                    let analyzed: Result<()> = read!(self, |conn| $crate::bulk::analyze(conn));
                     analyzed?;
                     rows
                 }

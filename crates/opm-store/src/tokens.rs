@@ -28,10 +28,14 @@ pub(crate) async fn set(
         TokenSubject::Admin => None,
         TokenSubject::Node(name) => Some(node_id(conn, name).await?),
     };
-    db::query("DELETE FROM tokens WHERE node_id IS NOT DISTINCT FROM $1")
-        .bind(node)
-        .execute(&mut *conn)
-        .await?;
+    // One statement per case, not `IS NOT DISTINCT FROM $1`: SQLite plans
+    // that for a NULL as much as a value, and scans every token.
+    match node {
+        Some(node) => db::query("DELETE FROM tokens WHERE node_id = $1").bind(node),
+        None => db::query("DELETE FROM tokens WHERE node_id IS NULL"),
+    }
+    .execute(&mut *conn)
+    .await?;
     db::query("INSERT INTO tokens (hash, node_id, created_ms) VALUES ($1, $2, $3)")
         .bind(hash)
         .bind(node)

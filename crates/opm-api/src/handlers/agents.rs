@@ -14,7 +14,7 @@ use opm_model::api::{
     WorkBatch,
 };
 use opm_model::{Name, Target};
-use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoredRow};
+use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
 
 use super::body;
 use crate::auth;
@@ -59,12 +59,14 @@ pub async fn poll<S: Store + 'static>(
 
 /// The row `id` if it is one of `node`'s; 403 otherwise.
 async fn own_row<S: Store>(store: &S, node: &Name, id: i64) -> Result<StoredRow, ApiFailure> {
-    store
-        .rows_for_target(&Target::node(node.clone()))
-        .await?
-        .into_iter()
-        .find(|stored| stored.id == RowId(id))
-        .ok_or_else(|| ApiFailure::Forbidden(format!("row {id} is not one of node {node}'s rows")))
+    let not_ours = || ApiFailure::Forbidden(format!("row {id} is not one of node {node}'s rows"));
+    match store.row_by_id(RowId(id)).await {
+        Ok(stored) if stored.row.target == Target::node(node.clone()) => Ok(stored),
+        // An unknown id is answered as another node's would be: a token
+        // learns nothing about rows that are not its node's.
+        Ok(_) | Err(StoreError::UnknownRowId { .. }) => Err(not_ours()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `POST /v1/agent/start`: begins a stage's attempt under the lease.
