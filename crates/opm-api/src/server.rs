@@ -178,6 +178,9 @@ async fn serve_tls(
         .map_err(listen_error(addr))
 }
 
+/// The shortest time between two head-node passes prompted by reports.
+const PASS_DEBOUNCE: Duration = Duration::from_millis(100);
+
 /// The head node's passes, again and again.
 async fn keep_passing<S: Store + 'static>(
     engine: Arc<Engine<S>>,
@@ -193,7 +196,11 @@ async fn keep_passing<S: Store + 'static>(
             Err(error) => tracing::warn!("the head node's pass failed, trying again: {error}"),
         }
         tokio::select! {
-            () = woken => {}
+            () = woken => {
+                // A burst of reports (thousands of agents at once) costs
+                // one pass per period, not one each.
+                tokio::time::sleep(PASS_DEBOUNCE).await;
+            }
             () = tokio::time::sleep(interval) => {}
         }
     }
