@@ -17,6 +17,7 @@ use opm_model::{Name, NameKind, Phase, Role, Stage, Status, Target};
 use opm_native::script::ScriptRunner;
 use opm_native::{Backend, InstalledPackage, PackageManager, Root};
 use opm_store::{HistoryFilter, Image, NewNode, OpenMode, OpkgImport, SqliteStore, Store};
+use opm_testkit::overlap::{self, exclusive, rendezvous};
 
 /// Records every install and remove as `install ROOT a,b`.
 #[derive(Debug, Default)]
@@ -464,62 +465,12 @@ fn write_script(root: &Path, opkg: &str, file: &str, body: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// A script that marks `me` as started in `sync`, then polls (at most
-/// 10 s) for `other`'s mark: it passes only when the two run at once.
-fn rendezvous(sync: &Path, me: &str, other: &str) -> String {
-    let sync = sync.display();
-    format!(
-        "#!/bin/sh
-touch '{sync}/{me}'
-tries=0
-while [ ! -e '{sync}/{other}' ]; do
-    tries=$((tries + 1))
-    if [ \"$tries\" -gt 200 ]; then
-        echo '{other} never ran beside {me}' >&2
-        exit 1
-    fi
-    sleep 0.05
-done
-"
-    )
-}
-
-/// A script that takes the lock directory in `sync` (failing when another
-/// script holds it), logs `enter me` and `leave me`, and keeps the lock
-/// until `other` has started or about 2 s have passed. Run side by side,
-/// `other` starts inside that window and finds the lock taken, so an
-/// overlap cannot slip by as a lucky ordering; run one after another,
-/// `other` only starts once this one is done.
-fn exclusive(sync: &Path, me: &str, other: &str) -> String {
-    let sync = sync.display();
-    format!(
-        "#!/bin/sh
-touch '{sync}/started-{me}'
-if ! mkdir '{sync}/lock'; then
-    echo 'overlap: {me} started while another script held the lock' >&2
-    exit 1
-fi
-echo 'enter {me}' >> '{sync}/log'
-tries=0
-while [ ! -e '{sync}/started-{other}' ] && [ \"$tries\" -lt 40 ]; do
-    tries=$((tries + 1))
-    sleep 0.05
-done
-echo 'leave {me}' >> '{sync}/log'
-rmdir '{sync}/lock'
-"
-    )
-}
-
-/// Asserts that the log [`exclusive`] scripts wrote shows `scripts` runs,
-/// each one's `leave` right after its `enter`.
-fn assert_one_at_a_time(log: &Path, scripts: usize) {
-    let text = std::fs::read_to_string(log).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2 * scripts, "{text}");
-    for pair in lines.chunks(2) {
-        let me = pair[0].strip_prefix("enter ").unwrap();
-        assert_eq!(pair[1], format!("leave {me}"), "{text}");
+/// Asserts that the log of [`exclusive`] scripts in `sync` shows
+/// `scripts` runs, one at a time.
+fn assert_one_at_a_time(sync: &Path, scripts: usize) {
+    let log = std::fs::read_to_string(sync.join("log")).unwrap();
+    if let Err(why) = overlap::one_at_a_time(&log, scripts) {
+        panic!("{why}");
     }
 }
 
@@ -584,7 +535,7 @@ async fn by_default_a_targets_script_stages_run_one_at_a_time() {
         let row = world.row(&head(), opkg).await;
         assert_eq!(row.current, Some(Stage::RunScriptPostInstall), "{opkg}");
     }
-    assert_one_at_a_time(&sync.join("log"), 2);
+    assert_one_at_a_time(&sync, 2);
 }
 
 #[tokio::test]
@@ -647,5 +598,5 @@ async fn opted_in_script_stages_of_dependent_opkgs_still_run_one_at_a_time() {
         world.row(&head(), "top").await.current,
         Some(Stage::RunScriptPostImage)
     );
-    assert_one_at_a_time(&sync.join("log"), 2);
+    assert_one_at_a_time(&sync, 2);
 }
