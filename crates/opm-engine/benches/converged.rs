@@ -60,6 +60,7 @@ async fn median_pass(store: Arc<SqliteStore>, root: PathBuf) -> Duration {
         },
         own_root: root,
         jobs: 2,
+        side_by_side: false,
         lease_ttl: Duration::from_secs(60),
         lease_wait: Duration::from_secs(0),
         script_timeout: Duration::from_secs(60),

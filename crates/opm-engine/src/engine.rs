@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use opm_model::{Name, Row, Target, TargetKind};
 use opm_native::PackageManager;
 use opm_native::script::ScriptRunner;
@@ -19,7 +21,7 @@ use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
 use crate::load::{Identity, Snapshot, load};
-use crate::order::{InstallBatch, install_batches, order_on_target};
+use crate::order::{InstallBatch, install_batches, order_on_target, side_by_side};
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
 
@@ -30,8 +32,16 @@ pub struct EngineConfig {
     pub identity: Identity,
     /// The root this machine's own packages go into (`--root`).
     pub own_root: PathBuf,
-    /// Targets worked at the same time.
+    /// Targets worked at the same time; with [`side_by_side`](Self::side_by_side)
+    /// also the most script-only stages run at once on one target.
     pub jobs: usize,
+    /// Whether a target's script-only stages of unrelated opkgs may run
+    /// side by side (up to `jobs` at a time) instead of one after another.
+    /// Off unless the site asks for it (`side_by_side_scripts`, `opm run
+    /// --side-by-side`): OSCAR's API scripts were written to run one at a
+    /// time on a host and edit shared files, so overlapping them is only
+    /// safe where the site knows its scripts allow it.
+    pub side_by_side: bool,
     /// How long a lease lasts unless renewed; renewed every third of it.
     pub lease_ttl: Duration,
     /// How long to wait for a target leased by another live owner before
@@ -536,17 +546,65 @@ impl<S: Store + 'static> Engine<S> {
                 batched.extend(batch.packages);
             }
         }
-        for work in ordered {
-            let Some(id) = ids.get(&work.package).copied() else {
-                continue;
-            };
-            let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
-                continue;
-            };
-            let attempt = snapshot.next_attempt(id, work.stage);
-            let end = self
-                .perform(snapshot, stored, &role, &work, token, attempt, &batched)
-                .await?;
+        // Related and package-manager stages go one after another in
+        // dependency order; when the site opted in, the rest (script-only
+        // stages of unrelated opkgs) then run up to `jobs` at a time.
+        // Opted out, nothing is free and every stage goes in `ordered`'s
+        // order, one at a time, as OSCAR's scripts expect.
+        let free = if self.config.side_by_side {
+            side_by_side(&ordered, &snapshot.depends_on)
+        } else {
+            BTreeSet::new()
+        };
+        let (parallel, serial): (Vec<Work>, Vec<Work>) = ordered
+            .into_iter()
+            .partition(|work| free.contains(&work.package));
+        // Set once a side-by-side stage met infrastructure trouble: the
+        // stages not yet begun are left for a later run, while the ones
+        // under way finish and are recorded rather than being cut short.
+        let broken = AtomicBool::new(false);
+        let one = |work: Work| {
+            let role = &role;
+            let batched = &batched;
+            let ids = &ids;
+            let broken = &broken;
+            async move {
+                if broken.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                let Some(id) = ids.get(&work.package).copied() else {
+                    return Ok(None);
+                };
+                let Some(stored) = snapshot.mine.iter().find(|s| s.id == id) else {
+                    return Ok(None);
+                };
+                let attempt = snapshot.next_attempt(id, work.stage);
+                let end = self
+                    .perform(snapshot, stored, role, &work, token, attempt, batched)
+                    .await?;
+                Ok::<_, EngineError>(Some((id, stored, end)))
+            }
+        };
+        let mut ends = Vec::new();
+        for work in serial {
+            ends.push(one(work).await?);
+        }
+        let mut running = futures_util::stream::iter(parallel.into_iter().map(one))
+            .buffer_unordered(self.config.jobs.max(1));
+        let mut trouble = None;
+        while let Some(end) = running.next().await {
+            match end {
+                Ok(end) => ends.push(end),
+                Err(error) => {
+                    broken.store(true, Ordering::Relaxed);
+                    trouble.get_or_insert(error);
+                }
+            }
+        }
+        if let Some(error) = trouble {
+            return Err(error);
+        }
+        for (id, stored, end) in ends.into_iter().flatten() {
             result.progressed = true;
             match end {
                 StageEnd::Passed => result.passed += 1,

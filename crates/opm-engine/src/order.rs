@@ -1,6 +1,7 @@
 //! The engine's own decisions about one target's work, free of I/O: in which
-//! order the opkgs go (SPEC §1.4: what an opkg depends on first), and which
-//! `install-bin-pkgs` installs share one package-manager transaction.
+//! order the opkgs go (SPEC §1.4: what an opkg depends on first), which
+//! `install-bin-pkgs` installs share one package-manager transaction, and
+//! which stages may run side by side where the site opted in.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -106,6 +107,56 @@ pub fn install_batches(works: &[Work]) -> Vec<InstallBatch> {
     batches
 }
 
+/// The opkgs of `works` (one target) whose stages may run side by side:
+/// stages that only run scripts (or do nothing), of opkgs with no
+/// dependency path either way to another opkg with work here. SPEC §1.4
+/// orders only related opkgs, directly or not, so a path through an opkg
+/// without work here relates its two ends as well; package-manager steps
+/// share the target's package database and lock, and configuration or
+/// client assignment write state other stages read, so those keep the
+/// serial dependency order. The engine asks only when the site opted in
+/// (`EngineConfig::side_by_side`).
+pub fn side_by_side(works: &[Work], depends_on: &BTreeMap<Name, BTreeSet<Name>>) -> BTreeSet<Name> {
+    let present: BTreeSet<&Name> = works.iter().map(|work| &work.package).collect();
+    let mut related: BTreeSet<&Name> = BTreeSet::new();
+    for work in works {
+        for reached in reachable(&work.package, depends_on) {
+            if let Some(&other) = present.get(reached)
+                && *other != work.package
+            {
+                related.insert(&work.package);
+                related.insert(other);
+            }
+        }
+    }
+    works
+        .iter()
+        .filter(|work| !related.contains(&work.package))
+        .filter(|work| {
+            work.actions
+                .iter()
+                .all(|action| matches!(action, Action::RunScript { .. }))
+        })
+        .map(|work| work.package.clone())
+        .collect()
+}
+
+/// Every opkg `from` depends on, directly or not; a cycle ends the walk
+/// instead of looping.
+fn reachable<'a>(
+    from: &Name,
+    depends_on: &'a BTreeMap<Name, BTreeSet<Name>>,
+) -> BTreeSet<&'a Name> {
+    let mut seen: BTreeSet<&Name> = BTreeSet::new();
+    let mut pending: Vec<&Name> = depends_on.get(from).into_iter().flatten().collect();
+    while let Some(next) = pending.pop() {
+        if seen.insert(next) {
+            pending.extend(depends_on.get(next).into_iter().flatten());
+        }
+    }
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +189,53 @@ mod tests {
 
     fn names(works: &[Work]) -> Vec<&str> {
         works.iter().map(|w| w.package.as_str()).collect()
+    }
+
+    #[test]
+    fn only_unrelated_script_stages_run_side_by_side() {
+        let role = RowRole::Server;
+        let works = vec![
+            // Scripts only, unrelated: side by side.
+            work("aa", Stage::RunScriptPostInstall, &role),
+            work("bb", Stage::RunScriptPostInstall, &role),
+            // Nothing to do at all: side by side too.
+            work("cc", Stage::Finished, &role),
+            // Scripts only, but dd depends on ee, both here: serial.
+            work("dd", Stage::RunScriptPostInstall, &role),
+            work("ee", Stage::RunScriptPostInstall, &role),
+            // A package-manager step: serial.
+            work("ff", Stage::InstallBinPkgs, &role),
+            // Settling the configuration: serial.
+            work("gg", Stage::RunConfigurator, &role),
+            // Depends on an opkg without work here: still free.
+            work("hh", Stage::RunScriptPostInstall, &role),
+        ];
+        let free = side_by_side(&works, &deps(&[("dd", &["ee"]), ("hh", &["absent"])]));
+        let free: Vec<&str> = free.iter().map(Name::as_str).collect();
+        assert_eq!(free, ["aa", "bb", "cc", "hh"]);
+        assert!(side_by_side(&[], &deps(&[])).is_empty());
+    }
+
+    #[test]
+    fn a_dependency_path_through_an_opkg_without_work_here_still_relates() {
+        let role = RowRole::Server;
+        let works = vec![
+            work("aa", Stage::RunScriptPostInstall, &role),
+            work("bb", Stage::RunScriptPostInstall, &role),
+            work("cc", Stage::RunScriptPostInstall, &role),
+        ];
+        // aa -> mid -> bb, mid without work on this target; cc's path
+        // runs into a cycle, which must end the walk, not loop.
+        let graph = deps(&[
+            ("aa", &["mid"]),
+            ("mid", &["bb"]),
+            ("cc", &["xx"]),
+            ("xx", &["yy"]),
+            ("yy", &["xx"]),
+        ]);
+        let free = side_by_side(&works, &graph);
+        let free: Vec<&str> = free.iter().map(Name::as_str).collect();
+        assert_eq!(free, ["cc"]);
     }
 
     #[test]

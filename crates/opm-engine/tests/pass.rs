@@ -1,7 +1,9 @@
 //! Engine passes over a real SQLite store with a recording package manager
 //! (the I/O this test is not about): which native packages go into which
 //! root in which order, orchestration of clients and images, the uninstall
-//! fan-out and its wait, and what history says about absent scripts.
+//! fan-out and its wait, what history says about absent scripts, and
+//! which script stages of one target may overlap (real child processes
+//! that meet, or that would catch each other overlapping).
 
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
@@ -15,6 +17,7 @@ use opm_model::{Name, NameKind, Phase, Role, Stage, Status, Target};
 use opm_native::script::ScriptRunner;
 use opm_native::{Backend, InstalledPackage, PackageManager, Root};
 use opm_store::{HistoryFilter, Image, NewNode, OpenMode, OpkgImport, SqliteStore, Store};
+use opm_testkit::overlap::{self, exclusive, rendezvous};
 
 /// Records every install and remove as `install ROOT a,b`.
 #[derive(Debug, Default)]
@@ -144,6 +147,17 @@ impl World {
     }
 
     fn engine(&self, role: Role, who: &str, root: &Path) -> Arc<Engine<SqliteStore>> {
+        self.engine_with(role, who, root, false)
+    }
+
+    /// An engine with the site's side-by-side setting as given.
+    fn engine_with(
+        &self,
+        role: Role,
+        who: &str,
+        root: &Path,
+        side_by_side: bool,
+    ) -> Arc<Engine<SqliteStore>> {
         let kind = if role == Role::Image {
             NameKind::Image
         } else {
@@ -156,6 +170,7 @@ impl World {
             },
             own_root: root.to_path_buf(),
             jobs: 2,
+            side_by_side,
             lease_ttl: Duration::from_secs(30),
             lease_wait: Duration::from_secs(0),
             script_timeout: Duration::from_secs(10),
@@ -437,4 +452,151 @@ async fn a_dead_local_owner_is_taken_over_at_once() {
             .output
             .contains("previous attempt was interrupted")
     );
+}
+
+/// Writes the executable script `file` of `opkg` where the engine finds it
+/// under `root` (SPEC §1.7).
+fn write_script(root: &Path, opkg: &str, file: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("usr/lib/oscar/packages").join(opkg);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Asserts that the log of [`exclusive`] scripts in `sync` shows
+/// `scripts` runs, one at a time.
+fn assert_one_at_a_time(sync: &Path, scripts: usize) {
+    let log = std::fs::read_to_string(sync.join("log")).unwrap();
+    if let Err(why) = overlap::one_at_a_time(&log, scripts) {
+        panic!("{why}");
+    }
+}
+
+/// A fresh directory for scripts to meet in.
+fn sync_dir(world: &World) -> PathBuf {
+    let sync = world.path("sync");
+    std::fs::create_dir_all(&sync).unwrap();
+    sync
+}
+
+#[tokio::test]
+async fn opted_in_script_stages_of_unrelated_opkgs_run_side_by_side() {
+    let world = World::new().await;
+    let sync = sync_dir(&world);
+    for (me, other) in [("alpha", "beta"), ("beta", "alpha")] {
+        world.import(me, &[]).await;
+        write_script(
+            &world.path("head-root"),
+            me,
+            "api-post-deploy",
+            &rendezvous(&sync, me, other),
+        );
+        world
+            .request(&head(), me, Stage::RunScriptPostInstall)
+            .await;
+    }
+    let server = world.engine_with(Role::Server, "head", &world.path("head-root"), true);
+    let report = server.run().await.unwrap();
+    // Each api-post-deploy waited for the other's: both passing means they
+    // ran at the same time on the one target.
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    for opkg in ["alpha", "beta"] {
+        let row = world.row(&head(), opkg).await;
+        assert_eq!(row.current, Some(Stage::RunScriptPostInstall), "{opkg}");
+        assert_eq!(row.status, Status::Ok, "{opkg}");
+    }
+}
+
+#[tokio::test]
+async fn by_default_a_targets_script_stages_run_one_at_a_time() {
+    let world = World::new().await;
+    let sync = sync_dir(&world);
+    for (me, other) in [("alpha", "beta"), ("beta", "alpha")] {
+        world.import(me, &[]).await;
+        write_script(
+            &world.path("head-root"),
+            me,
+            "api-post-deploy",
+            &exclusive(&sync, me, other),
+        );
+        world
+            .request(&head(), me, Stage::RunScriptPostInstall)
+            .await;
+    }
+    // jobs is 2, as in the side-by-side test: only the setting differs.
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    for opkg in ["alpha", "beta"] {
+        let row = world.row(&head(), opkg).await;
+        assert_eq!(row.current, Some(Stage::RunScriptPostInstall), "{opkg}");
+    }
+    assert_one_at_a_time(&sync, 2);
+}
+
+#[tokio::test]
+async fn opted_in_script_stages_of_dependent_opkgs_still_run_one_at_a_time() {
+    let world = World::new().await;
+    world.import("base", &[]).await;
+    world.import("top", &["base"]).await;
+    // First walk base to run-script-post-clients and top (on the image
+    // too) to install-bin-pkgs, with no scripts shipped yet. Top may go
+    // up to base's stage, so the next pass has base's api-post-deploy and
+    // top's api-post-image, both script-only, in one round on the head
+    // node: only their dependency keeps them apart.
+    world
+        .request(&head(), "base", Stage::RunScriptPostClients)
+        .await;
+    world.request(&head(), "top", Stage::InstallBinPkgs).await;
+    for opkg in ["base", "top"] {
+        world.request(&image(), opkg, Stage::Finished).await;
+    }
+    let head_root = world.path("head-root");
+    let server = world.engine_with(Role::Server, "head", &head_root, true);
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    assert_eq!(
+        world.row(&head(), "base").await.current,
+        Some(Stage::RunScriptPostClients)
+    );
+    assert_eq!(
+        world.row(&head(), "top").await.current,
+        Some(Stage::InstallBinPkgs)
+    );
+
+    let sync = sync_dir(&world);
+    write_script(
+        &head_root,
+        "base",
+        "api-post-deploy",
+        &exclusive(&sync, "base", "top"),
+    );
+    write_script(
+        &head_root,
+        "top",
+        "api-post-image",
+        &exclusive(&sync, "top", "base"),
+    );
+    world
+        .request(&head(), "base", Stage::RunScriptPostInstall)
+        .await;
+    world
+        .request(&head(), "top", Stage::RunScriptPostImage)
+        .await;
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(
+        world.row(&head(), "base").await.current,
+        Some(Stage::RunScriptPostInstall)
+    );
+    assert_eq!(
+        world.row(&head(), "top").await.current,
+        Some(Stage::RunScriptPostImage)
+    );
+    assert_one_at_a_time(&sync, 2);
 }

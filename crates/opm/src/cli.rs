@@ -282,7 +282,7 @@ pub enum AdminCommand {
     Token,
 }
 
-/// `opm run [--jobs N]`
+/// `opm run [--jobs N] [--side-by-side]`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Targets worked at the same time [default: number of CPUs].
@@ -298,6 +298,18 @@ pub struct RunArgs {
     /// Seconds each opkg script may run.
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     pub script_timeout: u64,
+    /// Let script-only stages of unrelated opkgs on one target run up to
+    /// --jobs at a time, for sites whose scripts do not share files;
+    /// `--side-by-side=false` keeps them one at a time [default:
+    /// `side_by_side_scripts` in the settings file, else off].
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub side_by_side: Option<bool>,
 }
 
 impl Default for RunArgs {
@@ -307,6 +319,7 @@ impl Default for RunArgs {
             lease_ttl: 60,
             wait: 30,
             script_timeout: 1800,
+            side_by_side: None,
         }
     }
 }
@@ -696,4 +709,37 @@ pub struct DemoArgs {
     /// `opm run`.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub agents: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn side_by_side(args: &[&str]) -> Option<bool> {
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Run(run) => run.side_by_side,
+            Command::Server(server) => server.run.side_by_side,
+            other => panic!("not run or server: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn side_by_side_is_a_flag_of_run_and_server_that_can_say_no() {
+        assert_eq!(side_by_side(&["opm", "run"]), None);
+        assert_eq!(side_by_side(&["opm", "run", "--side-by-side"]), Some(true));
+        assert_eq!(
+            side_by_side(&["opm", "run", "--side-by-side=false"]),
+            Some(false)
+        );
+        // `opm server` runs the same passes, so it takes the same flag.
+        assert_eq!(
+            side_by_side(&["opm", "server", "--side-by-side"]),
+            Some(true)
+        );
+        // Without `=` the next word is not taken as the flag's value.
+        assert!(Cli::try_parse_from(["opm", "run", "--side-by-side", "false"]).is_err());
+        assert!(Cli::try_parse_from(["opm", "run", "--side-by-side=maybe"]).is_err());
+    }
 }

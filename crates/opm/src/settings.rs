@@ -34,6 +34,7 @@ struct SettingsFile {
     token_file: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
     spool: Option<PathBuf>,
+    side_by_side_scripts: Option<bool>,
 }
 
 /// Fully resolved settings.
@@ -57,6 +58,11 @@ pub struct Settings {
     pub ca_cert: Option<PathBuf>,
     /// The agent's spool of unacknowledged reports.
     pub spool: PathBuf,
+    /// Whether the head node's and images' passes (`opm run`, `opm
+    /// server`) may run script-only stages of unrelated opkgs on one target
+    /// side by side; `--side-by-side` overrides it per command. Off by
+    /// default: OSCAR's scripts assume one at a time per host.
+    pub side_by_side_scripts: bool,
     /// Machine-readable output.
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
@@ -102,6 +108,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.spool)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
+            side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })
@@ -210,8 +217,21 @@ fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{redacted, sqlite_path};
+    use super::{SettingsFile, redacted, sqlite_path};
     use crate::exit::BadInput;
+
+    #[test]
+    fn side_by_side_scripts_is_off_unless_the_file_says_so() {
+        let parse =
+            |text: &str| toml::from_str::<SettingsFile>(text).map(|f| f.side_by_side_scripts);
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("side_by_side_scripts = true").unwrap(), Some(true));
+        assert_eq!(parse("side_by_side_scripts = false").unwrap(), Some(false));
+        // A near miss is refused by name, not silently ignored.
+        let error = parse("side_by_side_script = true").unwrap_err();
+        assert!(error.message().contains("side_by_side_script"), "{error}");
+        assert!(parse("side_by_side_scripts = \"yes\"").is_err());
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

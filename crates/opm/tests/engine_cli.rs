@@ -1,13 +1,16 @@
 //! `opm run` and `opm plan` through the binary: bad input exits 2 and says
 //! what to fix, `opm plan` writes nothing, a failing script puts its row in
-//! error with the script, exit code and output tail (exit 1), and a gate
-//! left closed exits 3.
+//! error with the script, exit code and output tail (exit 1), a gate
+//! left closed exits 3, and script stages of one target overlap only when
+//! the settings file or `--side-by-side` asks for it.
 
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use opm_testkit::overlap;
 
 fn have(program: &str) -> bool {
     Command::new("sh")
@@ -41,6 +44,13 @@ impl Cluster {
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// `opm ARGS` with the settings file `settings` (OPM_SETTINGS).
+    fn run_with(&self, settings: &Path, args: &[&str]) -> Output {
+        let mut all = vec!["--settings", settings.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.run(&all)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -310,4 +320,99 @@ fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
         text.contains("node bench-n2 / bench-p1: perform finished"),
         "{text}"
     );
+}
+
+/// Writes `body` as `opkg`'s api-post-deploy in the cluster's root.
+fn deploy_script(cluster: &Cluster, opkg: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = cluster.path("root/usr/lib/oscar/packages").join(opkg);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("api-post-deploy");
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
+    let cluster = Cluster {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(cluster.path("root")).unwrap();
+    std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
+    cluster.ok(&["init"]);
+    // Two unrelated opkgs on the head node, each one stage (api-post-deploy)
+    // short of what is requested, as in benchmark B3.
+    cluster.ok(&[
+        "bench",
+        "populate",
+        "--nodes",
+        "0",
+        "--opkgs",
+        "2",
+        "--stage",
+        "run-script-post-install",
+        "--behind",
+    ]);
+    let pair = [("bench-p1", "bench-p2"), ("bench-p2", "bench-p1")];
+    let on = cluster.path("on.toml");
+    std::fs::write(&on, "side_by_side_scripts = true\n").unwrap();
+    let none = cluster.path("none.toml");
+    std::fs::write(&none, "").unwrap();
+    let settings: serde_json::Value =
+        serde_json::from_slice(&cluster.run_with(&on, &["--json", "settings"]).stdout).unwrap();
+    assert_eq!(settings["side_by_side_scripts"], true, "{settings}");
+
+    // The file asks for it: scripts that wait for each other both pass.
+    let sync = cluster.path("sync-file");
+    std::fs::create_dir_all(&sync).unwrap();
+    for (me, other) in pair {
+        deploy_script(&cluster, me, &overlap::rendezvous(&sync, me, other));
+    }
+    let out = cluster.run_with(&on, &["run", "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 stage(s) passed, 0 failed"),
+        "{}",
+        text(&out)
+    );
+
+    // --side-by-side=false beats the file: one at a time again.
+    let rerun = |settings: &Path| {
+        for (me, _) in pair {
+            let out = cluster.run_with(
+                settings,
+                &[
+                    "rerun",
+                    me,
+                    "--node",
+                    "head",
+                    "--from",
+                    "run-script-post-install",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        }
+    };
+    rerun(&on);
+    let sync = cluster.path("sync-off");
+    std::fs::create_dir_all(&sync).unwrap();
+    for (me, other) in pair {
+        deploy_script(&cluster, me, &overlap::exclusive(&sync, me, other));
+    }
+    let out = cluster.run_with(&on, &["run", "--jobs", "2", "--side-by-side=false"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log = std::fs::read_to_string(sync.join("log")).unwrap();
+    if let Err(why) = overlap::one_at_a_time(&log, 2) {
+        panic!("{why}");
+    }
+
+    // Without the file, --side-by-side alone turns it on.
+    rerun(&none);
+    let sync = cluster.path("sync-flag");
+    std::fs::create_dir_all(&sync).unwrap();
+    for (me, other) in pair {
+        deploy_script(&cluster, me, &overlap::rendezvous(&sync, me, other));
+    }
+    let out = cluster.run_with(&none, &["run", "--jobs", "2", "--side-by-side"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -1,5 +1,5 @@
-//! `opm run [--jobs N]`: reconcile this machine's rows until nothing more
-//! can be done now (SPEC §4), through `opm-engine`.
+//! `opm run [--jobs N] [--side-by-side]`: reconcile this machine's rows
+//! until nothing more can be done now (SPEC §4), through `opm-engine`.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -81,6 +81,8 @@ pub async fn engine(
         identity,
         own_root: std::path::absolute(&settings.root)?,
         jobs,
+        // The flag, when given, beats the settings file (either way).
+        side_by_side: args.side_by_side.unwrap_or(settings.side_by_side_scripts),
         lease_ttl: Duration::from_secs(args.lease_ttl.max(1)),
         lease_wait: Duration::from_secs(args.wait),
         script_timeout: Duration::from_secs(args.script_timeout.max(1)),

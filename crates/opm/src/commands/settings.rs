@@ -25,6 +25,10 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         "backend: {}",
         backend.as_deref().unwrap_or("(detect)")
     ));
+    printer.line(format_args!(
+        "side_by_side_scripts: {}",
+        settings.side_by_side_scripts
+    ));
     printer.line(format_args!("verbosity: {}", settings.verbosity));
     Ok(Exit::Success)
 }
