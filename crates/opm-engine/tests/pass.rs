@@ -481,22 +481,28 @@ fn sync_dir(world: &World) -> PathBuf {
     sync
 }
 
-#[tokio::test]
-async fn opted_in_script_stages_of_unrelated_opkgs_run_side_by_side() {
-    let world = World::new().await;
-    let sync = sync_dir(&world);
+/// Unrelated opkgs alpha and beta, each requested to the head node's
+/// api-post-deploy, whose script `script(sync, me, other)` makes.
+async fn alpha_and_beta(world: &World, sync: &Path, script: fn(&Path, &str, &str) -> String) {
     for (me, other) in [("alpha", "beta"), ("beta", "alpha")] {
         world.import(me, &[]).await;
         write_script(
             &world.path("head-root"),
             me,
             "api-post-deploy",
-            &rendezvous(&sync, me, other),
+            &script(sync, me, other),
         );
         world
             .request(&head(), me, Stage::RunScriptPostInstall)
             .await;
     }
+}
+
+#[tokio::test]
+async fn opted_in_script_stages_of_unrelated_opkgs_run_side_by_side() {
+    let world = World::new().await;
+    let sync = sync_dir(&world);
+    alpha_and_beta(&world, &sync, rendezvous).await;
     let server = world.engine_with(Role::Server, "head", &world.path("head-root"), true);
     let report = server.run().await.unwrap();
     // Each api-post-deploy waited for the other's: both passing means they
@@ -514,18 +520,7 @@ async fn opted_in_script_stages_of_unrelated_opkgs_run_side_by_side() {
 async fn by_default_a_targets_script_stages_run_one_at_a_time() {
     let world = World::new().await;
     let sync = sync_dir(&world);
-    for (me, other) in [("alpha", "beta"), ("beta", "alpha")] {
-        world.import(me, &[]).await;
-        write_script(
-            &world.path("head-root"),
-            me,
-            "api-post-deploy",
-            &exclusive(&sync, me, other),
-        );
-        world
-            .request(&head(), me, Stage::RunScriptPostInstall)
-            .await;
-    }
+    alpha_and_beta(&world, &sync, exclusive).await;
     // jobs is 2, as in the side-by-side test: only the setting differs.
     let server = world.engine(Role::Server, "head", &world.path("head-root"));
     let report = server.run().await.unwrap();

@@ -33,11 +33,25 @@ fn target_key((node, image): TargetIds) -> i64 {
 
 /// Takes the target's lock until the transaction ends (PostgreSQL).
 pub(crate) async fn lock_target(conn: &mut impl Db, ids: TargetIds) -> Result<()> {
+    lock_by(conn, "SELECT pg_advisory_xact_lock($1)", target_key(ids)).await
+}
+
+/// The key of the target of the row a query's `FROM` names as `r`, in SQL
+/// (the same numbering as [`target_key`]).
+macro_rules! row_target_key {
+    ($from:literal) => {
+        concat!(
+            "SELECT pg_advisory_xact_lock(CASE WHEN r.node_id IS NOT NULL THEN r.node_id * 2 + 2 \
+             ELSE r.image_id * 2 + 3 END) FROM ",
+            $from
+        )
+    };
+}
+
+/// Runs a lock statement with one id argument (PostgreSQL).
+async fn lock_by(conn: &mut impl Db, sql: &'static str, id: i64) -> Result<()> {
     if is_postgres(conn) {
-        db::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(target_key(ids))
-            .execute(conn)
-            .await?;
+        db::query(sql).bind(id).execute(conn).await?;
     }
     Ok(())
 }
@@ -45,32 +59,18 @@ pub(crate) async fn lock_target(conn: &mut impl Db, ids: TargetIds) -> Result<()
 /// Takes the lock of row `row`'s target (PostgreSQL); a row's target never
 /// changes, so it is read before the lock without a race.
 pub(crate) async fn lock_row_target(conn: &mut impl Db, row: RowId) -> Result<()> {
-    if is_postgres(conn) {
-        db::query(
-            "SELECT pg_advisory_xact_lock(CASE WHEN node_id IS NOT NULL THEN node_id * 2 + 2 \
-             ELSE image_id * 2 + 3 END) FROM rows WHERE id = $1",
-        )
-        .bind(row.0)
-        .execute(conn)
-        .await?;
-    }
-    Ok(())
+    lock_by(conn, row_target_key!("rows r WHERE r.id = $1"), row.0).await
 }
 
 /// Takes the lock of the target of the row whose attempt is `attempt`
 /// (PostgreSQL).
 pub(crate) async fn lock_attempt_target(conn: &mut impl Db, attempt: i64) -> Result<()> {
-    if is_postgres(conn) {
-        db::query(
-            "SELECT pg_advisory_xact_lock(CASE WHEN r.node_id IS NOT NULL THEN r.node_id * 2 + 2 \
-             ELSE r.image_id * 2 + 3 END) FROM history h JOIN rows r ON r.id = h.row_id \
-             WHERE h.id = $1",
-        )
-        .bind(attempt)
-        .execute(conn)
-        .await?;
-    }
-    Ok(())
+    lock_by(
+        conn,
+        row_target_key!("history h JOIN rows r ON r.id = h.row_id WHERE h.id = $1"),
+        attempt,
+    )
+    .await
 }
 
 #[cfg(test)]
