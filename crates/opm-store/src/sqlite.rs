@@ -61,6 +61,10 @@ impl SqliteStore {
             .pragma("mmap_size", MMAP_BYTES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A connection to a local file does not go stale, and the
+            // ping sqlx would send first is one more round trip to the
+            // connection's thread on every call (two thread switches).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|error| open_error(path, error))?;
