@@ -9,7 +9,10 @@ use crate::error::{Result, StoreError};
 use crate::leases;
 use crate::locks;
 use crate::nodes::{stored_name, target_ids};
-use crate::rows::{RowId, Scope, StoredRow, row_with_ids, stored_stage, token_value};
+use crate::rows::{
+    LeasedRow, RowId, Scope, StoredRow, leased_row, leased_row_of_attempt, stored_stage,
+    token_value,
+};
 
 /// The most output kept per attempt, in bytes; half from the head, half
 /// from the tail, where the error usually is.
@@ -211,9 +214,9 @@ pub(crate) async fn begin(
     now_ms: i64,
 ) -> Result<AttemptId> {
     locks::lock_row_target(conn, row).await?;
-    let (stored, ids) = row_with_ids(conn, row).await?;
+    let LeasedRow { stored, lease } = leased_row(conn, row).await?;
     let target = &stored.row.target;
-    let lease = leases::check_at(conn, target, ids, token).await?;
+    let lease = leases::check_held(target, lease, token)?;
     if lease.expired(now_ms) {
         return Err(StoreError::StaleToken {
             target: target.clone(),
@@ -294,18 +297,14 @@ pub(crate) async fn finish(
     now_ms: i64,
 ) -> Result<StoredRow> {
     locks::lock_attempt_target(conn, attempt.0).await?;
-    let found: Option<(Option<i64>, Option<String>, Option<i64>)> = db::query_as(
-        "SELECT row_id, result, lease_token FROM history WHERE id = $1 AND event = 'attempt'",
-    )
-    .bind(attempt.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (row_id, result, attempt_token) =
-        found.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-    let row = RowId(row_id.ok_or(StoreError::UnknownAttempt { id: attempt.0 })?);
-    let (stored, ids) = row_with_ids(conn, row).await?;
+    // An attempt whose row is gone is as unknown as one never made.
+    let (LeasedRow { stored, lease }, result, attempt_token) =
+        leased_row_of_attempt(conn, attempt.0)
+            .await?
+            .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
+    let row = stored.id;
     let target = &stored.row.target;
-    leases::check_at(conn, target, ids, token).await?;
+    leases::check_held(target, lease, token)?;
     let stored_token = token_value(token)?;
     if attempt_token != Some(stored_token) || result.as_deref() != Some("running") {
         return Err(StoreError::StaleToken {

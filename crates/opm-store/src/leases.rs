@@ -27,21 +27,21 @@ async fn current(conn: &mut impl Db, ids: TargetIds) -> Result<Option<(i64, Leas
     .fetch_optional(conn)
     .await?;
     found
-        .map(|(id, owner, token, expires_at_ms)| {
-            let token = u64::try_from(token).map_err(|_| StoreError::Corrupt {
-                what: "lease token",
-                value: token.to_string(),
-            })?;
-            Ok((
-                id,
-                Lease {
-                    owner,
-                    token,
-                    expires_at_ms,
-                },
-            ))
-        })
+        .map(|(id, owner, token, expires_at_ms)| Ok((id, lease_from(owner, token, expires_at_ms)?)))
         .transpose()
+}
+
+/// A lease from its stored columns.
+pub(crate) fn lease_from(owner: String, token: i64, expires_at_ms: i64) -> Result<Lease> {
+    let token = u64::try_from(token).map_err(|_| StoreError::Corrupt {
+        what: "lease token",
+        value: token.to_string(),
+    })?;
+    Ok(Lease {
+        owner,
+        token,
+        expires_at_ms,
+    })
 }
 
 /// Grants a lease unless another owner holds an unexpired one. Each grant,
@@ -103,18 +103,18 @@ pub(crate) async fn acquire(
 pub(crate) async fn check(conn: &mut impl Db, target: &Target, token: u64) -> Result<Lease> {
     let ids = target_ids(conn, target).await?;
     locks::lock_target(conn, ids).await?;
-    check_at(conn, target, ids, token).await
+    check_held(
+        target,
+        current(conn, ids).await?.map(|(_, lease)| lease),
+        token,
+    )
 }
 
-/// [`check`] for a target whose column pair `ids` the caller has read.
-pub(crate) async fn check_at(
-    conn: &mut impl Db,
-    target: &Target,
-    ids: TargetIds,
-    token: u64,
-) -> Result<Lease> {
-    match current(conn, ids).await? {
-        Some((_, lease)) if lease.token == token => Ok(lease),
+/// The target's lease `held` (as read with its row) if `token` is its
+/// current one.
+pub(crate) fn check_held(target: &Target, held: Option<Lease>, token: u64) -> Result<Lease> {
+    match held {
+        Some(lease) if lease.token == token => Ok(lease),
         _ => Err(StoreError::StaleToken {
             target: target.clone(),
             token,

@@ -10,7 +10,7 @@ use opm_model::Status;
 use crate::error::{Result, StoreError};
 use crate::leases;
 use crate::locks;
-use crate::rows::{RowId, StoredRow, row_by_id, row_with_ids};
+use crate::rows::{LeasedRow, RowId, StoredRow, leased_row, row_by_id};
 
 /// Sets a `running` row back to `ok` and marks its unfinished attempts
 /// interrupted; `current` stays what it was.
@@ -21,9 +21,9 @@ pub(crate) async fn release_interrupted(
     now_ms: i64,
 ) -> Result<StoredRow> {
     locks::lock_row_target(conn, row).await?;
-    let (stored, ids) = row_with_ids(conn, row).await?;
+    let LeasedRow { stored, lease } = leased_row(conn, row).await?;
     let target = &stored.row.target;
-    let lease = leases::check_at(conn, target, ids, token).await?;
+    let lease = leases::check_held(target, lease, token)?;
     if lease.expired(now_ms) {
         return Err(StoreError::StaleToken {
             target: target.clone(),

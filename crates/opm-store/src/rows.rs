@@ -10,7 +10,8 @@ use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
 
 use crate::error::{Result, StoreError};
 use crate::history::{self, Event};
-use crate::nodes::{TargetIds, stored_name, target_from, target_ids};
+use crate::leases::lease_from;
+use crate::nodes::{stored_name, target_from, target_ids};
 use crate::opkgs::opkg_id;
 
 /// The stable id of a row, for the engine's calls that follow a read.
@@ -58,11 +59,38 @@ pub struct PendingNode {
 /// The SELECT every row read shares, with a tail of WHERE/ORDER/LIMIT.
 macro_rules! select_rows {
     ($tail:literal) => {
+        select_rows!("", "", $tail)
+    };
+    ($columns:expr, $joins:expr, $tail:expr) => {
         concat!(
             "SELECT r.id, n.name AS node, i.name AS image, o.name AS opkg, r.requested, \
              r.current, r.status, r.message, r.lease_owner, r.lease_token, r.lease_expires_ms, \
-             r.node_id, r.image_id FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
+             r.node_id, r.image_id",
+            $columns,
+            " FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
              LEFT JOIN images i ON i.id = r.image_id JOIN opkgs o ON o.id = r.opkg_id ",
+            $joins,
+            $tail
+        )
+    };
+}
+
+/// [`select_rows!`] with the current lease of each row's target, as
+/// `held_owner`, `held_token` and `held_expires_ms` (NULL when none).
+macro_rules! select_leased_rows {
+    ($columns:literal, $joins:literal, $tail:literal) => {
+        select_rows!(
+            concat!(
+                ", COALESCE(ln.owner, li.owner) AS held_owner, \
+                 COALESCE(ln.token, li.token) AS held_token, \
+                 COALESCE(ln.expires_ms, li.expires_ms) AS held_expires_ms",
+                $columns
+            ),
+            concat!(
+                "LEFT JOIN leases ln ON ln.node_id = r.node_id \
+                 LEFT JOIN leases li ON li.image_id = r.image_id ",
+                $joins
+            ),
             $tail
         )
     };
@@ -180,21 +208,72 @@ fn page(mut rows: Vec<StoredRow>, limit: u32) -> RowPage {
 
 /// One row by id.
 pub(crate) async fn row_by_id(conn: &mut impl Db, id: RowId) -> Result<StoredRow> {
-    Ok(row_with_ids(conn, id).await?.0)
-}
-
-/// One row by id, with its target's (node_id, image_id) pair, so a lease
-/// check that follows need not look the target's name up again.
-pub(crate) async fn row_with_ids(conn: &mut impl Db, id: RowId) -> Result<(StoredRow, TargetIds)> {
     let row = db::query(select_rows!("WHERE r.id = $1"))
         .bind(id.0)
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::UnknownRowId { id: id.0 })?;
-    Ok((
-        decode(&row)?,
-        (row.try_get("node_id")?, row.try_get("image_id")?),
+    decode(&row)
+}
+
+/// A row read for a lease-checked write, with its target's current lease,
+/// in one query.
+pub(crate) struct LeasedRow {
+    /// The row.
+    pub(crate) stored: StoredRow,
+    /// The target's current lease, if any.
+    pub(crate) lease: Option<Lease>,
+}
+
+fn decode_leased(row: &DbRow) -> Result<LeasedRow> {
+    let owner: Option<String> = row.try_get("held_owner")?;
+    let lease = match owner {
+        Some(owner) => Some(lease_from(
+            owner,
+            row.try_get("held_token")?,
+            row.try_get("held_expires_ms")?,
+        )?),
+        None => None,
+    };
+    Ok(LeasedRow {
+        stored: decode(row)?,
+        lease,
+    })
+}
+
+/// Row `id` with its target's lease (see [`LeasedRow`]).
+pub(crate) async fn leased_row(conn: &mut impl Db, id: RowId) -> Result<LeasedRow> {
+    let row = db::query(select_leased_rows!("", "", "WHERE r.id = $1"))
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::UnknownRowId { id: id.0 })?;
+    decode_leased(&row)
+}
+
+/// The row of stage attempt `attempt` with its target's lease, and the
+/// attempt's result and lease token; `None` when no such attempt (or its
+/// row) exists.
+pub(crate) async fn leased_row_of_attempt(
+    conn: &mut impl Db,
+    attempt: i64,
+) -> Result<Option<(LeasedRow, Option<String>, Option<i64>)>> {
+    let row = db::query(select_leased_rows!(
+        ", h.result, h.lease_token AS attempt_token",
+        "JOIN history h ON h.row_id = r.id ",
+        "WHERE h.id = $1 AND h.event = 'attempt'"
     ))
+    .bind(attempt)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok((
+            decode_leased(&row)?,
+            row.try_get("result")?,
+            row.try_get("attempt_token")?,
+        ))
+    })
+    .transpose()
 }
 
 /// The row id of (target, opkg), if the row exists.
