@@ -30,7 +30,12 @@ pub async fn poll<S: Store + 'static>(
     headers: HeaderMap,
     request: Result<Json<PollRequest>, JsonRejection>,
 ) -> Result<Json<WorkBatch>, ApiFailure> {
-    let node = auth::node(state.store.as_ref(), &headers).await?;
+    // Each store call on the heap while it runs, and the headers (which
+    // point into the connection's read buffer) dropped: what this future
+    // holds it holds for the whole wait, for every waiting agent (B4: a
+    // second 8 KiB read buffer and 9 KiB of future per waiting poll).
+    let node = Box::pin(auth::node(state.store.as_ref(), &headers)).await?;
+    drop(headers);
     let request = body(request)?;
     check_agent_id(&request.agent)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
@@ -38,13 +43,13 @@ pub async fn poll<S: Store + 'static>(
     let waiting = state.waiters.enter(&node);
     loop {
         let woken = waiting.woken();
-        let batch = work_for(
+        let batch = Box::pin(work_for(
             state.store.as_ref(),
             &node,
             &request.agent,
             state.lease_ttl_ms,
             state.clock.now_ms(),
-        )
+        ))
         .await?;
         let now = tokio::time::Instant::now();
         if !batch.items.is_empty() || now >= deadline || state.is_stopping() {
@@ -119,13 +124,15 @@ pub async fn finish<S: Store + 'static>(
             report.attempt
         )));
     };
-    let row = state.store.row(&entry.target, &entry.opkg).await?;
     let after = if report.passed {
         RowAfter {
             current: Some(stage),
             error: None,
         }
     } else {
+        // A failed stage leaves the row where it was: only then is its
+        // current stage read.
+        let row = state.store.row(&entry.target, &entry.opkg).await?;
         RowAfter {
             current: row.row.current,
             // Transient trouble is never a row error (SPEC §1.3 rule 7).
