@@ -605,6 +605,27 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
         .0,
         400
     );
+    // Bodies stream through a connection's 8 KiB read buffer: a 200 KB
+    // agent id is read whole and refused for what it is.
+    let long = format!(r#"{{"agent":"{}","wait_ms":0}}"#, "a".repeat(200_000));
+    let (code, body) = http(
+        server,
+        "POST",
+        "/v1/agent/poll",
+        Some(&n1_new),
+        long.as_bytes(),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("agent id must be"), "{body}");
+    // A request head has to fit in it.
+    let (code, _) = http(
+        server,
+        "POST",
+        "/v1/agent/poll",
+        Some(&"t".repeat(10_000)),
+        poll,
+    );
+    assert_eq!(code, 431);
     let (code, body) = http(
         server,
         "PUT",
