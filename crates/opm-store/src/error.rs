@@ -208,8 +208,9 @@ pub enum StoreError {
         /// The value.
         value: String,
     },
-    /// The database is busy or locked; transient, retry later.
-    #[error("database is busy: {0}")]
+    /// The database is busy or locked, or its connection dropped;
+    /// transient, retry later.
+    #[error("database is busy or its connection dropped: {0}")]
     Busy(#[source] sqlx::Error),
     /// A migration failed.
     #[error("migrating the database failed: {0}")]
@@ -244,14 +245,21 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        // Extended SQLite codes carry the primary code in the low byte:
-        // 5 is SQLITE_BUSY, 6 is SQLITE_LOCKED.
         let transient = match &error {
-            sqlx::Error::Database(db) => db
-                .code()
-                .and_then(|code| code.parse::<i64>().ok())
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
-            sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(db) => {
+                match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    Some(pg) => postgres_transient(pg.code()),
+                    // Extended SQLite codes carry the primary code in the
+                    // low byte: 5 is SQLITE_BUSY, 6 is SQLITE_LOCKED.
+                    None => db
+                        .code()
+                        .and_then(|code| code.parse::<i64>().ok())
+                        .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+                }
+            }
+            // A dropped connection: the pool replaces it, so asking
+            // again reaches the server on a new one.
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
             _ => false,
         };
         if transient {
@@ -260,6 +268,13 @@ impl From<sqlx::Error> for StoreError {
             StoreError::Database(error)
         }
     }
+}
+
+/// Whether a PostgreSQL SQLSTATE is trouble that asking again cures: a
+/// connection lost (class 08) or ended by the server (57P01-57P03, as in a
+/// restart), a deadlock or serialization failure, too many connections.
+fn postgres_transient(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || matches!(code, "40001" | "40P01" | "53300")
 }
 
 /// Shorthand for store results.

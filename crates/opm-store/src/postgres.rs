@@ -49,6 +49,11 @@ impl PostgresStore {
             })?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // sqlx pings a connection as it goes back to the pool (and
+            // drops a broken one); a ping before each use as well would be
+            // a second round trip per store call. A connection that broke
+            // while idle fails its next call as transient instead.
+            .test_before_acquire(false)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await

@@ -178,3 +178,47 @@ async fn init_twice_is_harmless_and_the_head_node_is_kept() {
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].name, node_name("head"));
 }
+
+#[tokio::test]
+async fn a_dropped_postgresql_connection_is_transient_and_the_pool_heals() {
+    let Some((url, store)) = common::fresh_postgres().await else {
+        return;
+    };
+    // Several connections in the pool, then every one of them cut by the
+    // server, as a PostgreSQL restart would.
+    let reads = tokio::join!(store.nodes(), store.nodes(), store.nodes(), store.nodes());
+    for read in [reads.0, reads.1, reads.2, reads.3] {
+        read.unwrap();
+    }
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let cut: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty(), "no connection of the store was cut");
+    // Each call either works or fails as transient trouble (which the
+    // engine and the agents' API retry); the pool drops the broken
+    // connections, so calls work again.
+    let mut transient = 0;
+    let mut worked = false;
+    for _ in 0..40 {
+        match store.nodes().await {
+            Ok(nodes) => {
+                assert_eq!(nodes.len(), 1);
+                worked = true;
+                break;
+            }
+            Err(error) => {
+                assert!(error.is_transient(), "not transient: {error}");
+                transient += 1;
+            }
+        }
+    }
+    assert!(
+        worked,
+        "the store did not heal after {transient} transient failures"
+    );
+}
