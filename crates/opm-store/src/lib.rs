@@ -25,6 +25,7 @@ mod release;
 mod rows;
 mod schema;
 mod sqlite;
+mod sqlite_conns;
 mod store;
 mod store_impl;
 mod tokens;

@@ -11,8 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection as _, Postgres, Transaction};
 
 use crate::db;
 use crate::error::{Result, StoreError};
@@ -89,32 +90,61 @@ impl PostgresStore {
         schema::classify(&mut *conn, &tables, &MIGRATOR, &self.place).await
     }
 
+    /// A connection for reads.
+    pub(crate) async fn reader(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A connection for a write transaction.
+    pub(crate) async fn writer(&self) -> Result<PoolConnection<Postgres>> {
+        self.reader().await
+    }
+
+    /// The migrations, run on the pool.
+    pub(crate) async fn run_migrations(&self) -> Result<()> {
+        Ok(MIGRATOR.run(&self.pool).await?)
+    }
+
     /// A write transaction holding the database's lock alone, taken before
     /// anything is read.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        db::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(DATABASE_KEY)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    pub(crate) async fn begin_write<'c>(
+        &self,
+        writer: &'c mut PoolConnection<Postgres>,
+    ) -> Result<Transaction<'c, Postgres>> {
+        self.begin_locked(writer, "SELECT pg_advisory_xact_lock($1)")
+            .await
     }
 
     /// A lease or attempt write of one target: the database's lock shared;
     /// the write itself takes its target's lock before it reads.
-    pub(crate) async fn write_target(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        db::query("SELECT pg_advisory_xact_lock_shared($1)")
-            .bind(DATABASE_KEY)
-            .execute(&mut *tx)
-            .await?;
+    pub(crate) async fn begin_write_target<'c>(
+        &self,
+        writer: &'c mut PoolConnection<Postgres>,
+    ) -> Result<Transaction<'c, Postgres>> {
+        self.begin_locked(writer, "SELECT pg_advisory_xact_lock_shared($1)")
+            .await
+    }
+
+    async fn begin_locked<'c>(
+        &self,
+        writer: &'c mut PoolConnection<Postgres>,
+        lock: &'static str,
+    ) -> Result<Transaction<'c, Postgres>> {
+        let mut tx = (**writer).begin().await?;
+        db::query(lock).bind(DATABASE_KEY).execute(&mut *tx).await?;
         Ok(tx)
+    }
+
+    /// Ends a store call's hold of its connection: the pool tests it as it
+    /// goes back.
+    pub(crate) fn settle<T>(&self, conn: PoolConnection<Postgres>, _result: &Result<T>) {
+        drop(conn);
     }
 
     /// The plan PostgreSQL picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial indexes are used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().await?;
         rows::explain_pending(&mut *conn, scope).await
     }
 }
@@ -134,7 +164,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-crate::store_impl::impl_store!(PostgresStore, MIGRATOR);
+crate::store_impl::impl_store!(PostgresStore);
 
 #[cfg(test)]
 mod tests {

@@ -7,15 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::error::{Result, StoreError};
 use crate::rows::{self, Scope};
 use crate::schema::{self, Found, OpenMode};
+use crate::sqlite_conns::{Connections, Held};
 
 /// The SQLite migrations, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -33,7 +31,7 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// The SQLite state store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+    conns: Connections,
     path: PathBuf,
 }
 
@@ -59,17 +57,11 @@ impl SqliteStore {
             // connection's page cache, and agents at scale commit all the
             // time (B4: 4% of the server's samples were preads).
             .pragma("mmap_size", MMAP_BYTES.to_string());
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // A connection to a local file does not go stale, and the
-            // ping sqlx would send first is one more round trip to the
-            // connection's thread on every call (two thread switches).
-            .test_before_acquire(false)
-            .connect_with(options)
+        let conns = Connections::open(options)
             .await
             .map_err(|error| open_error(path, error))?;
         Ok(SqliteStore {
-            pool,
+            conns,
             path: path.to_owned(),
         })
     }
@@ -81,25 +73,59 @@ impl SqliteStore {
 
     /// Closes every connection, so the file can be copied or removed.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.conns.close().await;
     }
 
-    /// A write transaction that takes the write lock up front, so two
-    /// writers queue on the busy timeout instead of deadlocking on upgrade.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A connection for reads.
+    pub(crate) async fn reader(&self) -> Result<Held> {
+        self.conns.reader().await
+    }
+
+    /// The connection for writes, once no other call of this process holds
+    /// it.
+    pub(crate) async fn writer(&self) -> Result<Held> {
+        self.conns.writer().await
+    }
+
+    /// The migrations, run on the writer.
+    pub(crate) async fn run_migrations(&self) -> Result<()> {
+        let mut writer = self.writer().await?;
+        let result = MIGRATOR
+            .run_direct(None, &mut *writer, false)
+            .await
+            .map_err(StoreError::from);
+        writer.settle(&result);
+        result
+    }
+
+    /// A write transaction that takes the write lock up front, so a
+    /// writer of another process waits on the busy timeout instead of the
+    /// two deadlocking on upgrade.
+    pub(crate) async fn begin_write<'c>(
+        &self,
+        writer: &'c mut Held,
+    ) -> Result<Transaction<'c, Sqlite>> {
+        Ok((**writer).begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// A lease or attempt write of one target: SQLite has one writer
-    /// anyway, so the same as [`Self::write`].
-    pub(crate) async fn write_target(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.write().await
+    /// anyway, so the same as [`Self::begin_write`].
+    pub(crate) async fn begin_write_target<'c>(
+        &self,
+        writer: &'c mut Held,
+    ) -> Result<Transaction<'c, Sqlite>> {
+        self.begin_write(writer).await
+    }
+
+    /// Ends a store call's hold of its connection.
+    pub(crate) fn settle<T>(&self, held: Held, result: &Result<T>) {
+        held.settle(result);
     }
 
     /// The query plan SQLite picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial index is used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().await?;
         rows::explain_pending(&mut *conn, scope).await
     }
 }
@@ -206,4 +232,4 @@ fn check_directory(path: &Path) -> Result<()> {
     })
 }
 
-crate::store_impl::impl_store!(SqliteStore, MIGRATOR);
+crate::store_impl::impl_store!(SqliteStore);

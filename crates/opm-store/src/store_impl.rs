@@ -1,41 +1,53 @@
 //! The `Store` implementation both backends share: every method runs its
-//! concern module's function in one write transaction or on one pooled
-//! connection. A backend provides `pool` (an sqlx pool), `write()` (a
-//! transaction that already holds the database's write lock) and a migrator.
+//! concern module's function in one write transaction or on one held
+//! connection. A backend provides `reader()` and `writer()` (a connection
+//! for each kind of call), `begin_write()` and `begin_write_target()` (a
+//! transaction on the writer that already holds the database's write
+//! lock), `settle()` (the connection given back, told how the call went)
+//! and `run_migrations()`.
 
 /// Runs one state change in a write transaction; an error rolls it back.
 /// `target` marks a lease or attempt write of one target (see `locks.rs`).
 macro_rules! write {
-    ($self:ident, target, |$conn:ident| $body:expr) => {{
-        let mut tx = $self.write_target().await?;
-        let $conn = &mut *tx;
-        let out = $body.await?;
-        tx.commit().await?;
-        Ok(out)
-    }};
-    ($self:ident, |$conn:ident| $body:expr) => {{
-        let mut tx = $self.write().await?;
-        let $conn = &mut *tx;
-        let out = $body.await?;
-        tx.commit().await?;
-        Ok(out)
+    ($self:ident, target, |$conn:ident| $body:expr) => {
+        $crate::store_impl::write!(@ $self, begin_write_target, |$conn| $body)
+    };
+    ($self:ident, |$conn:ident| $body:expr) => {
+        $crate::store_impl::write!(@ $self, begin_write, |$conn| $body)
+    };
+    (@ $self:ident, $begin:ident, |$conn:ident| $body:expr) => {{
+        let mut writer = $self.writer().await?;
+        let result = async {
+            let mut tx = $self.$begin(&mut writer).await?;
+            let $conn = &mut *tx;
+            let out = $body.await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        $self.settle(writer, &result);
+        result
     }};
 }
 pub(crate) use write;
 
-/// Runs a read on one pooled connection.
+/// Runs a read on one held connection.
 macro_rules! read {
     ($self:ident, |$conn:ident| $body:expr) => {{
-        let mut pooled = $self.pool.acquire().await?;
-        let $conn = &mut *pooled;
-        $body.await
+        let mut reader = $self.reader().await?;
+        let result = {
+            let $conn = &mut *reader;
+            $body.await
+        };
+        $self.settle(reader, &result);
+        result
     }};
 }
 pub(crate) use read;
 
-/// Implements [`Store`](crate::Store) for a backend type with its migrator.
+/// Implements [`Store`](crate::Store) for a backend type.
 macro_rules! impl_store {
-    ($backend:ty, $migrator:expr) => {
+    ($backend:ty) => {
         const _: () = {
             use opm_model::{Lease, Name, Phase, Stage, Target};
 
@@ -50,8 +62,7 @@ macro_rules! impl_store {
 
             impl $crate::store::Store for $backend {
                 async fn migrate(&self) -> Result<()> {
-                    $migrator.run(&self.pool).await?;
-                    Ok(())
+                    self.run_migrations().await
                 }
 
                 async fn register_head_node(&self, name: &Name) -> Result<()> {

@@ -1,0 +1,88 @@
+//! The SQLite store's own connections: a call abandoned midway (a client
+//! that hung up, a timeout) leaves neither its half-done write nor the
+//! database's write lock behind, and a closed store refuses calls rather
+//! than waiting forever.
+
+// Helpers build fixed, valid names and temp files; a failure there is a test bug.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fresh, node_name};
+use opm_model::Stage;
+use opm_store::{NewNode, OpenMode, Population, SqliteStore, Store};
+use tokio::time::timeout;
+
+/// Long enough for a write that is not stuck behind a lock; SQLite's own
+/// busy timeout (5 s) is longer, so a lock left behind shows as a failure.
+const PROMPT: Duration = Duration::from_secs(2);
+
+fn node(name: &str) -> NewNode {
+    NewNode {
+        name: node_name(name),
+        groups: Vec::new(),
+        image: None,
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_write_rolls_back_and_frees_the_write_lock() {
+    let (_dir, path, store) = fresh().await;
+    // Tens of thousands of rows take far longer than a millisecond, so the
+    // write is dropped while its transaction is open.
+    let big = Population {
+        nodes: 50_000,
+        opkgs: 2,
+        stage: Stage::ShouldBeInstalled,
+        behind: false,
+    };
+    let abandoned = timeout(Duration::from_millis(1), store.populate(&big, 0)).await;
+    assert!(
+        abandoned.is_err(),
+        "the write finished before it was dropped"
+    );
+
+    // The same store writes again at once, and so does another process's
+    // connection to the file: the transaction was rolled back, not left
+    // holding the lock.
+    timeout(PROMPT, store.add_node(&node("after")))
+        .await
+        .expect("the store's next write waited on the abandoned one")
+        .unwrap();
+    let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    timeout(PROMPT, other.add_node(&node("elsewhere")))
+        .await
+        .expect("another connection waited on the abandoned write's lock")
+        .unwrap();
+
+    let mut names: Vec<String> = store
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|node| node.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["after", "elsewhere", "head"]);
+    assert!(store.opkgs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_closed_store_refuses_calls_and_lets_the_file_go() {
+    let (dir, path, store) = fresh().await;
+    store.add_node(&node("n1")).await.unwrap();
+    store.close().await;
+    let read = timeout(PROMPT, store.nodes()).await.expect("a read hung");
+    assert!(read.is_err(), "a closed store still read: {read:?}");
+    let write = timeout(PROMPT, store.add_node(&node("n2")))
+        .await
+        .expect("a write hung");
+    assert!(write.is_err(), "a closed store still wrote: {write:?}");
+    // Closing checkpointed the WAL: the main file alone holds everything.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    let reopened = SqliteStore::open(&copy, OpenMode::Existing).await.unwrap();
+    assert_eq!(reopened.nodes().await.unwrap().len(), 2);
+}
