@@ -415,7 +415,7 @@ pub(crate) async fn list(conn: &mut impl Db, filter: &HistoryFilter) -> Result<V
         "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, ended_ms, \
                 exit_code, output, output_bytes, note FROM history \
          WHERE ($1 IS NULL OR (target_kind = $1 AND target_name = $2)) AND ($3 IS NULL OR opkg = $3) \
-         ORDER BY id DESC LIMIT $4",
+         ORDER BY id DESC LIMIT CAST($4 AS BIGINT)",
     )
     .bind(kind)
     .bind(name)

@@ -98,24 +98,27 @@ macro_rules! select_leased_rows {
 
 /// The pending-rows queries. The WHERE repeats the partial index predicate
 /// verbatim: SQLite uses a partial index only when the query's WHERE holds
-/// its predicate as a term.
+/// its predicate as a term. Every `LIMIT` of a bound value in this crate
+/// is written `CAST($n AS BIGINT)`: SQLite plans a bare `LIMIT $n` with the
+/// value bound at the time, so binding it again makes it prepare the
+/// statement anew on each run (B4: 11% of the SQLite threads' time).
 macro_rules! pending_sql {
     (all) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.id > $1 ORDER BY r.id LIMIT $2"
+             AND r.id > $1 ORDER BY r.id LIMIT CAST($2 AS BIGINT)"
         )
     };
     (node) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.node_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
+             AND r.node_id = $1 AND r.id > $2 ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
         )
     };
     (image) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.image_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
+             AND r.image_id = $1 AND r.id > $2 ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
         )
     };
 }
@@ -448,7 +451,7 @@ macro_rules! packed_page {
             "(id || ',' || coalesce(node_id, 0) || ',' || coalesce(image_id, 0) || ',' \
                || opkg_id || ',' || requested || ',' || coalesce(current, 0) || ',' \
                || (CASE WHEN status = 'ok' THEN 1 ELSE 0 END), ';') \
-             FROM (SELECT * FROM rows WHERE id > $1 ORDER BY id LIMIT $2) page"
+             FROM (SELECT * FROM rows WHERE id > $1 ORDER BY id LIMIT CAST($2 AS BIGINT)) page"
         )
     };
 }
@@ -531,7 +534,7 @@ pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) ->
             concat!(
                 "(SELECT ",
                 $column,
-                " FROM rows WHERE id > $1 ORDER BY id LIMIT $2)"
+                " FROM rows WHERE id > $1 ORDER BY id LIMIT CAST($2 AS BIGINT))"
             )
         };
     }
