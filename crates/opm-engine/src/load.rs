@@ -7,7 +7,9 @@ use std::path::Path;
 
 use opm_model::{Name, Role, Row, Stage, Status, Target, TargetKind};
 use opm_plan::{Cluster, Unfinished};
-use opm_store::{AttemptResult, AttemptTally, RowId, Scope, Store, StoreError, StoredRow};
+use opm_store::{
+    AttemptResult, AttemptTally, Image, Opkg, RowId, Scope, Store, StoreError, StoredRow,
+};
 
 use crate::owner::{Liveness, Owner};
 use crate::retry::store_call;
@@ -116,17 +118,18 @@ fn unfinished_after(stage: Option<Stage>, result: Option<AttemptResult>) -> Opti
     }
 }
 
-/// The images, selections and dependencies every decision may read;
+/// Puts the images and selections every decision may read into `cluster`;
 /// returns the dependency map for the engine's ordering.
-async fn facts<S: Store>(
-    store: &S,
+fn apply_facts(
     cluster: &mut Cluster,
-) -> Result<BTreeMap<Name, BTreeSet<Name>>, StoreError> {
-    for image in store_call(|| store.images()).await? {
+    images: Vec<Image>,
+    opkgs: Vec<Opkg>,
+) -> BTreeMap<Name, BTreeSet<Name>> {
+    for image in images {
         cluster.images.insert(image.name, image.root);
     }
     let mut depends_on: BTreeMap<Name, BTreeSet<Name>> = BTreeMap::new();
-    for opkg in store_call(|| store.opkgs()).await? {
+    for opkg in opkgs {
         let name = opkg.import.name.clone();
         cluster
             .selections
@@ -134,7 +137,7 @@ async fn facts<S: Store>(
         depends_on.insert(name, opkg.import.depends.iter().cloned().collect());
     }
     cluster.depends_on = depends_on.clone();
-    Ok(depends_on)
+    depends_on
 }
 
 /// Reads the attempt tallies of `scopes` (one query each, not one per
@@ -189,8 +192,8 @@ pub async fn load<S: Store>(
     for target in &targets {
         mine.extend(pending_of(store, target).await?);
     }
-    let phase = store_call(|| store.phase()).await?;
     if mine.is_empty() {
+        let phase = store_call(|| store.phase()).await?;
         return Ok(Snapshot {
             cluster: Cluster::new(me.name.clone(), phase),
             mine,
@@ -198,16 +201,15 @@ pub async fn load<S: Store>(
             depends_on: BTreeMap::new(),
         });
     }
+    // One statement while the facts stand still (an agent's poll runs this).
+    let facts = store_call(|| store.facts()).await?;
     let head = match me.role {
         Role::Server => me.name.clone(),
-        // Which node is the head decides which rows are server rows; only
-        // its name is read, not every node (an agent's poll runs this).
-        Role::Client | Role::Image => store_call(|| store.head_node())
-            .await?
-            .unwrap_or_else(|| me.name.clone()),
+        // Which node is the head decides which rows are server rows.
+        Role::Client | Role::Image => facts.head.unwrap_or_else(|| me.name.clone()),
     };
-    let mut cluster = Cluster::new(head, phase);
-    let depends_on = facts(store, &mut cluster).await?;
+    let mut cluster = Cluster::new(head, facts.phase);
+    let depends_on = apply_facts(&mut cluster, facts.images, facts.opkgs);
     let server_work = mine
         .iter()
         .any(|stored| stored.row.target == Target::node(cluster.head.clone()));
@@ -271,19 +273,19 @@ pub async fn load_cluster<S: Store>(
     now_ms: i64,
     fallback_head: &Name,
 ) -> Result<Snapshot, StoreError> {
-    let phase = store_call(|| store.phase()).await?;
+    let facts = store_call(|| store.facts()).await?;
     let nodes = store_call(|| store.nodes()).await?;
     let head = nodes
         .iter()
         .find(|node| node.head)
         .map_or_else(|| fallback_head.clone(), |node| node.name.clone());
-    let mut cluster = Cluster::new(head, phase);
+    let mut cluster = Cluster::new(head, facts.phase);
     for node in nodes.into_iter().filter(|node| !node.head) {
         cluster
             .nodes
             .insert(node.name, node.groups.into_iter().collect());
     }
-    let depends_on = facts(store, &mut cluster).await?;
+    let depends_on = apply_facts(&mut cluster, facts.images, facts.opkgs);
     let mut mine = Vec::new();
     let mut after = None;
     loop {

@@ -9,6 +9,7 @@ use opm_model::{Lease, Name, Phase, Stage, Target};
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::error::Result;
+use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
@@ -235,6 +236,10 @@ impl Store for AnyStore {
 
     async fn phase(&self) -> Result<Phase> {
         both!(self, s => s.phase())
+    }
+
+    async fn facts(&self) -> Result<Facts> {
+        both!(self, s => s.facts())
     }
 
     async fn set_phase(&self, phase: Phase, now_ms: i64) -> Result<()> {

@@ -15,6 +15,7 @@ mod bulk;
 mod cluster;
 mod db;
 mod error;
+mod facts;
 mod history;
 mod leases;
 mod locks;
@@ -34,6 +35,7 @@ pub use any::AnyStore;
 pub use batch::{Batch, Change};
 pub use bulk::Population;
 pub use error::{Result, StoreError};
+pub use facts::Facts;
 pub use history::{
     AttemptId, AttemptResult, AttemptTally, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES,
     Outcome, RowAfter, cap_output,

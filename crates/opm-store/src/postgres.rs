@@ -17,6 +17,7 @@ use sqlx::{Connection as _, Postgres, Transaction};
 
 use crate::db;
 use crate::error::{Result, StoreError};
+use crate::facts::FactsCache;
 use crate::locks::DATABASE_KEY;
 use crate::rows::{self, Scope};
 use crate::schema::{self, OpenMode};
@@ -31,6 +32,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    facts: FactsCache,
     /// The URL without its password, for messages.
     place: PathBuf,
 }
@@ -62,7 +64,11 @@ impl PostgresStore {
                 path: place.clone(),
                 reason: format!("cannot connect ({error}); check the URL and that the server runs"),
             })?;
-        let store = PostgresStore { pool, place };
+        let store = PostgresStore {
+            pool,
+            facts: FactsCache::default(),
+            place,
+        };
         let found = store.inspect().await?;
         schema::check_mode(&found, mode, &MIGRATOR, &store.place)?;
         Ok(store)

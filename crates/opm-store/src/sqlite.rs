@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::error::{Result, StoreError};
+use crate::facts::FactsCache;
 use crate::rows::{self, Scope};
 use crate::schema::{self, Found, OpenMode};
 use crate::sqlite_conns::{Connections, Held};
@@ -28,6 +29,7 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conns: Connections,
+    facts: FactsCache,
     path: PathBuf,
 }
 
@@ -58,6 +60,7 @@ impl SqliteStore {
             .map_err(|error| open_error(path, error))?;
         Ok(SqliteStore {
             conns,
+            facts: FactsCache::default(),
             path: path.to_owned(),
         })
     }

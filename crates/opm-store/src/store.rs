@@ -8,6 +8,7 @@ use opm_model::{Lease, Name, Phase, Stage, Target};
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::error::Result;
+use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
@@ -157,6 +158,9 @@ pub trait Store: Send + Sync {
 
     /// The cluster's install phase.
     fn phase(&self) -> impl Future<Output = Result<Phase>> + Send;
+    /// The phase, head node, images and opkgs together: one statement
+    /// while none of them but the phase changed since the last call.
+    fn facts(&self) -> impl Future<Output = Result<Facts>> + Send;
     /// Sets the cluster's install phase.
     fn set_phase(&self, phase: Phase, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 

@@ -254,6 +254,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::cluster::phase(conn))
                 }
 
+                async fn facts(&self) -> Result<$crate::facts::Facts> {
+                    read!(self, |conn| $crate::facts::facts(conn, &self.facts))
+                }
+
                 async fn set_phase(&self, phase: Phase, now_ms: i64) -> Result<()> {
                     write!(self, |conn| $crate::cluster::set_phase(conn, phase, now_ms))
                 }
