@@ -257,7 +257,7 @@ impl From<sqlx::Error> for StoreError {
                         .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
                 }
             }
-            // A dropped connection: the pool replaces it, so asking
+            // A dropped connection: the store closes it, so asking
             // again reaches the server on a new one.
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
             _ => false,

@@ -11,10 +11,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection as _, Postgres, Transaction};
 
+use crate::conns::{Connections, Held};
 use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
@@ -25,13 +25,17 @@ use crate::schema::{self, OpenMode};
 /// The PostgreSQL migrations, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// How long opening waits for the server before it reports it unreachable.
+/// How long opening a connection waits for the server before it reports
+/// it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections open at once.
+const CONNECTIONS: usize = 16;
 
 /// The PostgreSQL state store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    conns: Connections<PgConnection>,
     facts: FactsCache,
     /// The URL without its password, for messages.
     place: PathBuf,
@@ -50,22 +54,17 @@ impl PostgresStore {
                 path: place.clone(),
                 reason: format!("it is not a PostgreSQL URL ({error})"),
             })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            // sqlx pings a connection as it goes back to the pool (and
-            // drops a broken one); a ping before each use as well would be
-            // a second round trip per store call. A connection that broke
-            // while idle fails its next call as transient instead.
-            .test_before_acquire(false)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(options)
+        // A connection that broke while idle (a server restart) fails its
+        // next call as transient trouble and is closed; the call after
+        // opens a new one.
+        let conns = Connections::open(options, CONNECTIONS, CONNECT_TIMEOUT)
             .await
             .map_err(|error| StoreError::NotWritable {
                 path: place.clone(),
                 reason: format!("cannot connect ({error}); check the URL and that the server runs"),
             })?;
         let store = PostgresStore {
-            pool,
+            conns,
             facts: FactsCache::default(),
             place,
         };
@@ -81,41 +80,50 @@ impl PostgresStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.conns.close().await;
     }
 
     /// What the database holds, judged by the tables of its current schema.
     async fn inspect(&self) -> Result<schema::Found> {
-        let mut conn = self.pool.acquire().await?;
-        let tables: Vec<String> = db::query_scalar(
+        let mut conn = self.reader().await?;
+        let tables: sqlx::Result<Vec<String>> = db::query_scalar(
             "SELECT table_name::text FROM information_schema.tables \
              WHERE table_schema = current_schema() ORDER BY 1",
         )
         .fetch_all(&mut *conn)
-        .await?;
-        schema::classify(&mut *conn, &tables, &MIGRATOR, &self.place).await
+        .await;
+        let found = match tables {
+            Ok(tables) => schema::classify(&mut *conn, &tables, &MIGRATOR, &self.place).await,
+            Err(error) => Err(error.into()),
+        };
+        conn.settle(&found);
+        found
     }
 
     /// A connection for reads.
-    pub(crate) async fn reader(&self) -> Result<PoolConnection<Postgres>> {
-        Ok(self.pool.acquire().await?)
+    pub(crate) async fn reader(&self) -> Result<Held<PgConnection>> {
+        self.conns.get().await
     }
 
     /// A connection for a write transaction.
-    pub(crate) async fn writer(&self) -> Result<PoolConnection<Postgres>> {
+    pub(crate) async fn writer(&self) -> Result<Held<PgConnection>> {
         self.reader().await
     }
 
-    /// The migrations, run on the pool.
+    /// The migrations, under sqlx's advisory lock of the session. A
+    /// failed run's connection is closed, lock and all.
     pub(crate) async fn run_migrations(&self) -> Result<()> {
-        Ok(MIGRATOR.run(&self.pool).await?)
+        let mut conn = self.writer().await?;
+        MIGRATOR.run_direct(None, &mut *conn, false).await?;
+        conn.give_back();
+        Ok(())
     }
 
     /// A write transaction holding the database's lock alone, taken before
     /// anything is read.
     pub(crate) async fn begin_write<'c>(
         &self,
-        writer: &'c mut PoolConnection<Postgres>,
+        writer: &'c mut Held<PgConnection>,
     ) -> Result<Transaction<'c, Postgres>> {
         self.begin_locked(writer, "SELECT pg_advisory_xact_lock($1)")
             .await
@@ -125,7 +133,7 @@ impl PostgresStore {
     /// the write itself takes its target's lock before it reads.
     pub(crate) async fn begin_write_target<'c>(
         &self,
-        writer: &'c mut PoolConnection<Postgres>,
+        writer: &'c mut Held<PgConnection>,
     ) -> Result<Transaction<'c, Postgres>> {
         self.begin_locked(writer, "SELECT pg_advisory_xact_lock_shared($1)")
             .await
@@ -133,7 +141,7 @@ impl PostgresStore {
 
     async fn begin_locked<'c>(
         &self,
-        writer: &'c mut PoolConnection<Postgres>,
+        writer: &'c mut Held<PgConnection>,
         lock: &'static str,
     ) -> Result<Transaction<'c, Postgres>> {
         let mut tx = (**writer).begin().await?;
@@ -141,17 +149,18 @@ impl PostgresStore {
         Ok(tx)
     }
 
-    /// Ends a store call's hold of its connection: the pool tests it as it
-    /// goes back.
-    pub(crate) fn settle<T>(&self, conn: PoolConnection<Postgres>, _result: &Result<T>) {
-        drop(conn);
+    /// Ends a store call's hold of its connection.
+    pub(crate) fn settle<T>(&self, conn: Held<PgConnection>, result: &Result<T>) {
+        conn.settle(result);
     }
 
     /// The plan PostgreSQL picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial indexes are used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {
         let mut conn = self.reader().await?;
-        rows::explain_pending(&mut *conn, scope).await
+        let plan = rows::explain_pending(&mut *conn, scope).await;
+        conn.settle(&plan);
+        plan
     }
 }
 

@@ -10,11 +10,11 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, Transaction};
 
+use crate::conns::{Connections, Held};
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
 use crate::rows::{self, Scope};
 use crate::schema::{self, Found, OpenMode};
-use crate::sqlite_conns::{Connections, Held};
 
 /// The SQLite migrations, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -22,13 +22,18 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 /// How long a writer waits for another one before the call reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Readers open at once; with the writer, one more connection than the
+/// sqlx pool they replaced had in all.
+const READERS: usize = 4;
+
 /// Every SQLite database file starts with these 16 bytes.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// The SQLite state store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conns: Connections,
+    readers: Connections<SqliteConnection>,
+    writer: Connections<SqliteConnection>,
     facts: FactsCache,
     path: PathBuf,
 }
@@ -55,11 +60,15 @@ impl SqliteStore {
             // an munmap and the page faults after it (B4: 14% of the
             // SQLite threads' time, against 4% in the preads it saved).
             .foreign_keys(true);
-        let conns = Connections::open(options)
+        let writer = Connections::open(options.clone(), 1, BUSY_TIMEOUT)
+            .await
+            .map_err(|error| open_error(path, error))?;
+        let readers = Connections::open(options, READERS, BUSY_TIMEOUT)
             .await
             .map_err(|error| open_error(path, error))?;
         Ok(SqliteStore {
-            conns,
+            readers,
+            writer,
             facts: FactsCache::default(),
             path: path.to_owned(),
         })
@@ -72,29 +81,28 @@ impl SqliteStore {
 
     /// Closes every connection, so the file can be copied or removed.
     pub async fn close(&self) {
-        self.conns.close().await;
+        self.writer.close().await;
+        self.readers.close().await;
     }
 
     /// A connection for reads.
-    pub(crate) async fn reader(&self) -> Result<Held> {
-        self.conns.reader().await
+    pub(crate) async fn reader(&self) -> Result<Held<SqliteConnection>> {
+        self.readers.get().await
     }
 
     /// The connection for writes, once no other call of this process holds
-    /// it.
-    pub(crate) async fn writer(&self) -> Result<Held> {
-        self.conns.writer().await
+    /// it: writers queue here rather than in SQLite's busy handler, which
+    /// sleeps.
+    pub(crate) async fn writer(&self) -> Result<Held<SqliteConnection>> {
+        self.writer.get().await
     }
 
     /// The migrations, run on the writer.
     pub(crate) async fn run_migrations(&self) -> Result<()> {
         let mut writer = self.writer().await?;
-        let result = MIGRATOR
-            .run_direct(None, &mut *writer, false)
-            .await
-            .map_err(StoreError::from);
-        writer.settle(&result);
-        result
+        MIGRATOR.run_direct(None, &mut *writer, false).await?;
+        writer.give_back();
+        Ok(())
     }
 
     /// A write transaction that takes the write lock up front, so a
@@ -102,7 +110,7 @@ impl SqliteStore {
     /// two deadlocking on upgrade.
     pub(crate) async fn begin_write<'c>(
         &self,
-        writer: &'c mut Held,
+        writer: &'c mut Held<SqliteConnection>,
     ) -> Result<Transaction<'c, Sqlite>> {
         Ok((**writer).begin_with("BEGIN IMMEDIATE").await?)
     }
@@ -111,13 +119,13 @@ impl SqliteStore {
     /// anyway, so the same as [`Self::begin_write`].
     pub(crate) async fn begin_write_target<'c>(
         &self,
-        writer: &'c mut Held,
+        writer: &'c mut Held<SqliteConnection>,
     ) -> Result<Transaction<'c, Sqlite>> {
         self.begin_write(writer).await
     }
 
     /// Ends a store call's hold of its connection.
-    pub(crate) fn settle<T>(&self, held: Held, result: &Result<T>) {
+    pub(crate) fn settle<T>(&self, held: Held<SqliteConnection>, result: &Result<T>) {
         held.settle(result);
     }
 
@@ -125,7 +133,9 @@ impl SqliteStore {
     /// benchmarks that prove the partial index is used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {
         let mut conn = self.reader().await?;
-        rows::explain_pending(&mut *conn, scope).await
+        let plan = rows::explain_pending(&mut *conn, scope).await;
+        conn.settle(&plan);
+        plan
     }
 }
 

@@ -1,7 +1,7 @@
-//! The SQLite store's own connections: a call abandoned midway (a client
-//! that hung up, a timeout) leaves neither its half-done write nor the
-//! database's write lock behind, and a closed store refuses calls rather
-//! than waiting forever.
+//! The stores' own connections: a call abandoned midway (a client that
+//! hung up, a timeout) leaves neither its half-done write nor the
+//! database's write lock behind, on SQLite or PostgreSQL, and a closed
+//! store refuses calls rather than waiting forever.
 
 // Helpers build fixed, valid names and temp files; a failure there is a test bug.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,9 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fresh, node_name};
+use common::{fresh, fresh_postgres, node_name};
 use opm_model::Stage;
-use opm_store::{NewNode, OpenMode, Population, SqliteStore, Store};
+use opm_store::{NewNode, OpenMode, Population, PostgresStore, SqliteStore, Store};
 use tokio::time::timeout;
 
 /// Long enough for a write that is not stuck behind a lock; SQLite's own
@@ -27,11 +27,9 @@ fn node(name: &str) -> NewNode {
     }
 }
 
-#[tokio::test]
-async fn an_abandoned_write_rolls_back_and_frees_the_write_lock() {
-    let (_dir, path, store) = fresh().await;
-    // Tens of thousands of rows take far longer than a millisecond, so the
-    // write is dropped while its transaction is open.
+/// Tens of thousands of rows take far longer than a millisecond, so the
+/// write is dropped while its transaction is open.
+async fn abandon_a_big_write(store: &impl Store) {
     let big = Population {
         nodes: 50_000,
         opkgs: 2,
@@ -43,20 +41,20 @@ async fn an_abandoned_write_rolls_back_and_frees_the_write_lock() {
         abandoned.is_err(),
         "the write finished before it was dropped"
     );
+}
 
-    // The same store writes again at once, and so does another process's
-    // connection to the file: the transaction was rolled back, not left
-    // holding the lock.
+/// The same store writes again at once, and so does another one on the
+/// database (another process): the transaction was rolled back, not left
+/// holding the lock; and nothing of it was kept.
+async fn both_write_and_nothing_was_kept(store: &impl Store, other: &impl Store) {
     timeout(PROMPT, store.add_node(&node("after")))
         .await
         .expect("the store's next write waited on the abandoned one")
         .unwrap();
-    let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
     timeout(PROMPT, other.add_node(&node("elsewhere")))
         .await
-        .expect("another connection waited on the abandoned write's lock")
+        .expect("another store waited on the abandoned write's lock")
         .unwrap();
-
     let mut names: Vec<String> = store
         .nodes()
         .await
@@ -67,6 +65,24 @@ async fn an_abandoned_write_rolls_back_and_frees_the_write_lock() {
     names.sort();
     assert_eq!(names, ["after", "elsewhere", "head"]);
     assert!(store.opkgs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_abandoned_write_rolls_back_and_frees_the_write_lock_on_sqlite() {
+    let (_dir, path, store) = fresh().await;
+    abandon_a_big_write(&store).await;
+    let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    both_write_and_nothing_was_kept(&store, &other).await;
+}
+
+#[tokio::test]
+async fn an_abandoned_write_rolls_back_and_frees_the_write_lock_on_postgres() {
+    let Some((url, store)) = fresh_postgres().await else {
+        return;
+    };
+    abandon_a_big_write(&store).await;
+    let other = PostgresStore::open(&url, OpenMode::Existing).await.unwrap();
+    both_write_and_nothing_was_kept(&store, &other).await;
 }
 
 #[tokio::test]
