@@ -3,8 +3,12 @@
 
 use std::io::Read as _;
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use opm_model::Name;
 use opm_store::{Store, TokenSubject};
 use sha2::{Digest as _, Sha256};
@@ -36,12 +40,27 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// A request's bearer token, copied out of its head. Handlers take this
+/// instead of the whole `HeaderMap`: axum's `HeaderMap` extractor clones
+/// every header, and the clone points into the connection's read buffer,
+/// which a long poll would keep for its whole wait.
+#[derive(Debug)]
+pub struct Bearer(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Bearer, Infallible> {
+        Ok(Bearer(bearer(&parts.headers).map(str::to_owned)))
+    }
+}
+
 /// Who sent the request: 401 without a token anybody holds.
 ///
 /// # Errors
 /// [`ApiFailure::Unauthorized`], or the store's failure.
-pub async fn subject<S: Store>(store: &S, headers: &HeaderMap) -> Result<TokenSubject, ApiFailure> {
-    let token = bearer(headers).ok_or_else(|| {
+pub async fn subject<S: Store>(store: &S, bearer: &Bearer) -> Result<TokenSubject, ApiFailure> {
+    let token = bearer.0.as_deref().ok_or_else(|| {
         ApiFailure::Unauthorized("missing bearer token (Authorization: Bearer TOKEN)".to_owned())
     })?;
     store
@@ -54,8 +73,8 @@ pub async fn subject<S: Store>(store: &S, headers: &HeaderMap) -> Result<TokenSu
 ///
 /// # Errors
 /// As for [`subject`], and [`ApiFailure::Forbidden`].
-pub async fn node<S: Store>(store: &S, headers: &HeaderMap) -> Result<Name, ApiFailure> {
-    match subject(store, headers).await? {
+pub async fn node<S: Store>(store: &S, bearer: &Bearer) -> Result<Name, ApiFailure> {
+    match subject(store, bearer).await? {
         TokenSubject::Node(name) => Ok(name),
         TokenSubject::Admin => Err(ApiFailure::Forbidden(
             "the agents' API takes a node's token, not the admin token".to_owned(),
@@ -67,8 +86,8 @@ pub async fn node<S: Store>(store: &S, headers: &HeaderMap) -> Result<Name, ApiF
 ///
 /// # Errors
 /// As for [`subject`], and [`ApiFailure::Forbidden`].
-pub async fn admin<S: Store>(store: &S, headers: &HeaderMap) -> Result<(), ApiFailure> {
-    match subject(store, headers).await? {
+pub async fn admin<S: Store>(store: &S, bearer: &Bearer) -> Result<(), ApiFailure> {
+    match subject(store, bearer).await? {
         TokenSubject::Admin => Ok(()),
         TokenSubject::Node(name) => Err(ApiFailure::Forbidden(format!(
             "node {name}'s token cannot use the tools' API"

@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::HeaderMap;
 use opm_model::api::{
     FinishReport, Finished, Heartbeat, MAX_POLL_WAIT_MS, PollRequest, StartReport, Started,
     WorkBatch,
@@ -17,7 +16,7 @@ use opm_model::{Name, Target};
 use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
 
 use super::body;
-use crate::auth;
+use crate::auth::{self, Bearer};
 use crate::error::ApiFailure;
 use crate::router::AppState;
 use crate::work::{check_agent_id, work_for};
@@ -27,15 +26,15 @@ use crate::work::{check_agent_id, work_for};
 /// [`crate::wake`] wakes its node, and at its deadline.
 pub async fn poll<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     request: Result<Json<PollRequest>, JsonRejection>,
 ) -> Result<Json<WorkBatch>, ApiFailure> {
-    // Each store call on the heap while it runs, and the headers (which
-    // point into the connection's read buffer) dropped: what this future
-    // holds it holds for the whole wait, for every waiting agent (B4: a
-    // second 8 KiB read buffer and 9 KiB of future per waiting poll).
-    let node = Box::pin(auth::node(state.store.as_ref(), &headers)).await?;
-    drop(headers);
+    // Each store call on the heap while it runs, and only the token taken
+    // from the request head (`Bearer`, not the headers, which point into
+    // the connection's read buffer): what this future holds it holds for
+    // the whole wait, for every waiting agent (B4: a second 8 KiB read
+    // buffer and 9 KiB of future per waiting poll).
+    let node = Box::pin(auth::node(state.store.as_ref(), &bearer)).await?;
     let request = body(request)?;
     check_agent_id(&request.agent)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
@@ -77,10 +76,10 @@ async fn own_row<S: Store>(store: &S, node: &Name, id: i64) -> Result<StoredRow,
 /// `POST /v1/agent/start`: begins a stage's attempt under the lease.
 pub async fn start<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     report: Result<Json<StartReport>, JsonRejection>,
 ) -> Result<Json<Started>, ApiFailure> {
-    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let node = auth::node(state.store.as_ref(), &bearer).await?;
     let report = body(report)?;
     own_row(state.store.as_ref(), &node, report.row).await?;
     let attempt = state
@@ -100,10 +99,10 @@ pub async fn start<S: Store + 'static>(
 /// recognised and changes nothing.
 pub async fn finish<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     report: Result<Json<FinishReport>, JsonRejection>,
 ) -> Result<Json<Finished>, ApiFailure> {
-    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let node = auth::node(state.store.as_ref(), &bearer).await?;
     let report = body(report)?;
     let entry = state.store.attempt(AttemptId(report.attempt)).await?;
     if entry.target != Target::node(node.clone()) {
@@ -167,10 +166,10 @@ pub async fn finish<S: Store + 'static>(
 /// `POST /v1/agent/heartbeat`: the agent still works under its lease.
 pub async fn heartbeat<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     beat: Result<Json<Heartbeat>, JsonRejection>,
 ) -> Result<Json<Heartbeat>, ApiFailure> {
-    let node = auth::node(state.store.as_ref(), &headers).await?;
+    let node = auth::node(state.store.as_ref(), &bearer).await?;
     let beat = body(beat)?;
     let lease = state
         .store

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use opm_engine::PlanLine;
 use opm_engine::requests::{self, Snapshot};
 use opm_model::Status;
@@ -18,7 +17,7 @@ use opm_store::{HistoryFilter, Store, StoredRow};
 use serde::Deserialize;
 
 use super::body;
-use crate::auth;
+use crate::auth::{self, Bearer};
 use crate::error::ApiFailure;
 use crate::router::AppState;
 
@@ -48,9 +47,9 @@ pub fn status_row(stored: &StoredRow) -> StatusRow {
 /// `GET /v1/status`: every row.
 pub async fn status<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
 ) -> Result<Json<Vec<StatusRow>>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let mut rows = Vec::new();
     let mut after = None;
     loop {
@@ -66,9 +65,9 @@ pub async fn status<S: Store + 'static>(
 /// `GET /v1/phase`.
 pub async fn phase<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
 ) -> Result<Json<PhaseBody>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     Ok(Json(PhaseBody {
         phase: state.store.phase().await?,
     }))
@@ -77,10 +76,10 @@ pub async fn phase<S: Store + 'static>(
 /// `PUT /v1/phase`: sets the install phase; gated stages may now run.
 pub async fn set_phase<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     phase: Result<Json<PhaseBody>, JsonRejection>,
 ) -> Result<Json<PhaseBody>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let phase = body(phase)?;
     state
         .store
@@ -93,10 +92,10 @@ pub async fn set_phase<S: Store + 'static>(
 /// `POST /v1/request`: sets a row's requested stage, creating the row.
 pub async fn request<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     request: Result<Json<RequestBody>, JsonRejection>,
 ) -> Result<Json<StatusRow>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let request = body(request)?;
     let row = state
         .store
@@ -114,10 +113,10 @@ pub async fn request<S: Store + 'static>(
 /// `POST /v1/retry`: clears a row's error; the reason goes into history.
 pub async fn retry<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     retry: Result<Json<RetryBody>, JsonRejection>,
 ) -> Result<Json<StatusRow>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let retry = body(retry)?;
     let row = state
         .store
@@ -147,10 +146,10 @@ fn changed(changes: Vec<RequestChange>) -> Vec<RequestChanged> {
 /// `POST /v1/install`: as `opm install`; refusals change nothing.
 pub async fn install<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     install: Result<Json<InstallBody>, JsonRejection>,
 ) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let install = body(install)?;
     let packages = requests::unique(install.packages);
     let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
@@ -169,10 +168,10 @@ pub async fn install<S: Store + 'static>(
 /// `POST /v1/remove`: as `opm remove`; refusals change nothing.
 pub async fn remove<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     remove: Result<Json<RemoveBody>, JsonRejection>,
 ) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let remove = body(remove)?;
     let packages = requests::unique(remove.packages);
     let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
@@ -192,9 +191,9 @@ pub async fn remove<S: Store + 'static>(
 /// cluster (nodes' rows too) with its next action or what it waits for.
 pub async fn plan<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
 ) -> Result<Json<Vec<PlanLine>>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     Ok(Json(state.engine.plan().await?))
 }
 
@@ -225,10 +224,10 @@ pub struct HistoryLine {
 /// `GET /v1/history?limit=N`.
 pub async fn history<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
-    headers: HeaderMap,
+    bearer: Bearer,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<HistoryLine>>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &headers).await?;
+    auth::admin(state.store.as_ref(), &bearer).await?;
     let Query(query) = query.map_err(|rejection| ApiFailure::BadRequest(rejection.body_text()))?;
     let filter = HistoryFilter {
         target: None,
