@@ -149,11 +149,6 @@ impl PostgresStore {
         Ok(tx)
     }
 
-    /// Ends a store call's hold of its connection.
-    pub(crate) fn settle<T>(&self, conn: Held<PgConnection>, result: &Result<T>) {
-        conn.settle(result);
-    }
-
     /// The plan PostgreSQL picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial indexes are used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {

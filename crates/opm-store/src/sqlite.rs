@@ -124,11 +124,6 @@ impl SqliteStore {
         self.begin_write(writer).await
     }
 
-    /// Ends a store call's hold of its connection.
-    pub(crate) fn settle<T>(&self, held: Held<SqliteConnection>, result: &Result<T>) {
-        held.settle(result);
-    }
-
     /// The query plan SQLite picks for a pending-rows query, for tests and
     /// benchmarks that prove the partial index is used.
     pub async fn explain_pending(&self, scope: &Scope) -> Result<Vec<String>> {

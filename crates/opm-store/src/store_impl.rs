@@ -3,8 +3,8 @@
 //! connection. A backend provides `reader()` and `writer()` (a connection
 //! for each kind of call), `begin_write()` and `begin_write_target()` (a
 //! transaction on the writer that already holds the database's write
-//! lock), `settle()` (the connection given back, told how the call went)
-//! and `run_migrations()`.
+//! lock) and `run_migrations()`; each connection is given back with
+//! `Held::settle`, told how the call went.
 
 /// Runs one state change in a write transaction; an error rolls it back.
 /// `target` marks a lease or attempt write of one target (see `locks.rs`).
@@ -20,12 +20,23 @@ macro_rules! write {
         let result = async {
             let mut tx = $self.$begin(&mut writer).await?;
             let $conn = &mut *tx;
-            let out = $body.await?;
-            tx.commit().await?;
-            Ok(out)
+            match $body.await {
+                Ok(out) => {
+                    tx.commit().await?;
+                    Ok(out)
+                }
+                // Rolled back before the call returns: a dropped sqlx
+                // transaction only queues its ROLLBACK, and on PostgreSQL
+                // the locks would wait on the idle connection until its
+                // next call sends it.
+                Err(error) => {
+                    tx.rollback().await?;
+                    Err(error)
+                }
+            }
         }
         .await;
-        $self.settle(writer, &result);
+        writer.settle(&result);
         result
     }};
 }
@@ -39,7 +50,7 @@ macro_rules! read {
             let $conn = &mut *reader;
             $body.await
         };
-        $self.settle(reader, &result);
+        reader.settle(&result);
         result
     }};
 }

@@ -102,3 +102,39 @@ async fn a_closed_store_refuses_calls_and_lets_the_file_go() {
     let reopened = SqliteStore::open(&copy, OpenMode::Existing).await.unwrap();
     assert_eq!(reopened.nodes().await.unwrap().len(), 2);
 }
+
+/// A write the store refuses (here a lease another owner holds) ends its
+/// transaction before the call returns: its locks do not wait on an idle
+/// connection for whichever call uses it next.
+async fn a_refused_write_keeps_no_lock(store: &impl Store, other: &impl Store) {
+    let target = opm_model::Target::node(node_name("head"));
+    store
+        .acquire_lease(&target, "first", 60_000, 0)
+        .await
+        .unwrap();
+    let refused = store.acquire_lease(&target, "second", 60_000, 0).await;
+    assert!(
+        matches!(refused, Err(opm_store::StoreError::LeaseHeld { .. })),
+        "{refused:?}"
+    );
+    timeout(PROMPT, other.add_node(&node("elsewhere")))
+        .await
+        .expect("another store waited on the refused write's lock")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_write_keeps_no_lock_on_sqlite() {
+    let (_dir, path, store) = fresh().await;
+    let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    a_refused_write_keeps_no_lock(&store, &other).await;
+}
+
+#[tokio::test]
+async fn a_refused_write_keeps_no_lock_on_postgres() {
+    let Some((url, store)) = fresh_postgres().await else {
+        return;
+    };
+    let other = PostgresStore::open(&url, OpenMode::Existing).await.unwrap();
+    a_refused_write_keeps_no_lock(&store, &other).await;
+}
