@@ -1,10 +1,9 @@
-//! Database connections kept by opm instead of an sqlx pool. sqlx's pool
-//! pings every connection as it comes back: for SQLite one more round trip
-//! to the connection's thread and a spawned task per store call, for
-//! PostgreSQL one more round trip to the server. These go back as they are,
-//! and only when the call that held them ended cleanly: a connection whose
-//! call failed on the database, or was dropped midway (a client that hung
-//! up), is closed, so whatever state it was left in (an open transaction
+//! Database connections kept by opm instead of an sqlx pool, for both
+//! backends (SQLite's are rusqlite's, PostgreSQL's sqlx's). sqlx's pool
+//! pings every connection as it comes back, one more round trip per store
+//! call. These go back as they are, and only when the call that held them
+//! ended cleanly: a connection whose call failed on the database, or was
+//! dropped midway (a client that hung up), is closed, so whatever state it was left in (an open transaction
 //! holding locks, an answer not yet read) goes with it; the next call opens
 //! a new one.
 
@@ -13,13 +12,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sqlx::Connection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Result, StoreError};
 
+/// A database connection that [`Connections`] opens and closes.
+pub(crate) trait Connect: Sized + Send + 'static {
+    /// What opening one takes.
+    type Options: Send + Sync + 'static;
+    /// Opens one.
+    fn connect(options: &Self::Options) -> impl Future<Output = sqlx::Result<Self>> + Send;
+    /// Closes it.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+impl Connect for sqlx::PgConnection {
+    type Options = sqlx::postgres::PgConnectOptions;
+
+    async fn connect(options: &Self::Options) -> sqlx::Result<Self> {
+        <Self as sqlx::Connection>::connect_with(options).await
+    }
+
+    async fn close(self) {
+        // The server ends the session either way; nothing to tell.
+        drop(sqlx::Connection::close(self).await);
+    }
+}
+
 /// Up to `size` connections to one database, handed out one call at a time.
-pub(crate) struct Connections<C: Connection> {
+pub(crate) struct Connections<C: Connect> {
     /// Shared, as the options are large and every clone of a store carries
     /// them.
     options: Arc<C::Options>,
@@ -29,7 +50,7 @@ pub(crate) struct Connections<C: Connection> {
     closed: Arc<AtomicBool>,
 }
 
-impl<C: Connection> Clone for Connections<C> {
+impl<C: Connect> Clone for Connections<C> {
     fn clone(&self) -> Self {
         Connections {
             options: Arc::clone(&self.options),
@@ -41,7 +62,7 @@ impl<C: Connection> Clone for Connections<C> {
     }
 }
 
-impl<C: Connection> std::fmt::Debug for Connections<C> {
+impl<C: Connect> std::fmt::Debug for Connections<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connections")
             .field("available", &self.permits.available_permits())
@@ -50,7 +71,7 @@ impl<C: Connection> std::fmt::Debug for Connections<C> {
     }
 }
 
-impl<C: Connection> Connections<C> {
+impl<C: Connect> Connections<C> {
     /// Opens one connection now, so a database that cannot be reached says
     /// so at once; the others open as they are first needed.
     pub(crate) async fn open(
@@ -102,18 +123,15 @@ impl<C: Connection> Connections<C> {
         self.permits.close();
         let idle: Vec<C> = self.idle_list().drain(..).collect();
         for conn in idle {
-            // Closing a SQLite connection checkpoints the WAL; a failure
-            // leaves the file as a crash would, which the next open
-            // recovers from, and the caller is stopping: nothing to tell.
-            drop(conn.close().await);
+            conn.close().await;
         }
     }
 }
 
 /// Opens a connection, giving up after `timeout` (a server that does not
 /// answer) as transient trouble.
-async fn connect<C: Connection>(options: &C::Options, timeout: Duration) -> sqlx::Result<C> {
-    tokio::time::timeout(timeout, C::connect_with(options))
+async fn connect<C: Connect>(options: &C::Options, timeout: Duration) -> sqlx::Result<C> {
+    tokio::time::timeout(timeout, C::connect(options))
         .await
         .unwrap_or_else(|_| {
             Err(sqlx::Error::Io(std::io::Error::new(
@@ -124,7 +142,7 @@ async fn connect<C: Connection>(options: &C::Options, timeout: Duration) -> sqlx
 }
 
 /// A connection one store call holds.
-pub(crate) struct Held<C: Connection> {
+pub(crate) struct Held<C: Connect> {
     conn: Option<C>,
     /// Set when the call ended without trouble on the database.
     keep: bool,
@@ -133,7 +151,7 @@ pub(crate) struct Held<C: Connection> {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<C: Connection> Held<C> {
+impl<C: Connect> Held<C> {
     /// Ends the call's hold: the connection goes back for the next call,
     /// unless the call failed on the database.
     pub(crate) fn settle<T>(self, result: &Result<T>) {
@@ -148,7 +166,7 @@ impl<C: Connection> Held<C> {
     }
 }
 
-impl<C: Connection> Deref for Held<C> {
+impl<C: Connect> Deref for Held<C> {
     type Target = C;
 
     fn deref(&self) -> &C {
@@ -159,7 +177,7 @@ impl<C: Connection> Deref for Held<C> {
     }
 }
 
-impl<C: Connection> DerefMut for Held<C> {
+impl<C: Connect> DerefMut for Held<C> {
     fn deref_mut(&mut self) -> &mut C {
         self.conn
             .as_mut()
@@ -167,7 +185,7 @@ impl<C: Connection> DerefMut for Held<C> {
     }
 }
 
-impl<C: Connection> Drop for Held<C> {
+impl<C: Connect> Drop for Held<C> {
     fn drop(&mut self) {
         // The permit is a field, released after this: a waiting call finds
         // the connection already back.

@@ -1,22 +1,25 @@
 //! One query API over both backends, so every concern module (nodes, rows,
 //! leases, ...) writes its SQL once. The SQL uses `$1`-style placeholders,
 //! which SQLite and PostgreSQL both read; arguments are encoded for both
-//! drivers as they are bound and the connection picks its own set.
+//! drivers as they are bound and the connection picks its own set. SQLite
+//! runs through rusqlite on the caller's thread (`lite.rs`), PostgreSQL
+//! through sqlx.
 
 use std::marker::PhantomData;
 
+use rusqlite::types::{FromSql, Value};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{
-    Arguments as _, ColumnIndex, Decode, Encode, FromRow, PgConnection, Postgres, Row as _, Sqlite,
-    SqliteConnection, Type,
+    Arguments as _, ColumnIndex, Decode, Encode, FromRow, PgConnection, Postgres, Row as _, Type,
 };
+
+use crate::lite::{self, Columns, FromLite, LiteIndex, LiteRow};
 
 /// A connection of either backend, borrowed for one query.
 pub(crate) enum Conn<'c> {
     /// A SQLite connection.
-    Sqlite(&'c mut SqliteConnection),
+    Sqlite(&'c mut rusqlite::Connection),
     /// A PostgreSQL connection.
     Postgres(&'c mut PgConnection),
 }
@@ -27,7 +30,7 @@ pub(crate) trait Db: Send {
     fn conn(&mut self) -> Conn<'_>;
 }
 
-impl Db for SqliteConnection {
+impl Db for rusqlite::Connection {
     fn conn(&mut self) -> Conn<'_> {
         Conn::Sqlite(self)
     }
@@ -42,7 +45,7 @@ impl Db for PgConnection {
 /// A fetched row of either backend.
 pub(crate) enum DbRow {
     /// From SQLite.
-    Sqlite(SqliteRow),
+    Sqlite(LiteRow),
     /// From PostgreSQL.
     Postgres(PgRow),
 }
@@ -51,11 +54,11 @@ impl DbRow {
     /// One column, by name or position.
     pub(crate) fn try_get<'r, T, I>(&'r self, index: I) -> sqlx::Result<T>
     where
-        T: Decode<'r, Sqlite> + Type<Sqlite> + Decode<'r, Postgres> + Type<Postgres>,
-        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow>,
+        T: FromSql + Decode<'r, Postgres> + Type<Postgres>,
+        I: LiteIndex + ColumnIndex<PgRow>,
     {
         match self {
-            DbRow::Sqlite(row) => row.try_get(index),
+            DbRow::Sqlite(row) => row.get(&index),
             DbRow::Postgres(row) => row.try_get(index),
         }
     }
@@ -65,8 +68,10 @@ impl DbRow {
 pub(crate) trait Output {
     /// One result.
     type Item;
+    /// Whether decoding a SQLite row needs the statement's column names.
+    const NAMED: bool = false;
     /// Decodes a SQLite row.
-    fn sqlite(row: SqliteRow) -> sqlx::Result<Self::Item>;
+    fn sqlite(row: &rusqlite::Row<'_>, columns: &Columns) -> rusqlite::Result<Self::Item>;
     /// Decodes a PostgreSQL row.
     fn postgres(row: PgRow) -> sqlx::Result<Self::Item>;
 }
@@ -76,8 +81,9 @@ pub(crate) struct Rows;
 
 impl Output for Rows {
     type Item = DbRow;
-    fn sqlite(row: SqliteRow) -> sqlx::Result<DbRow> {
-        Ok(DbRow::Sqlite(row))
+    const NAMED: bool = true;
+    fn sqlite(row: &rusqlite::Row<'_>, columns: &Columns) -> rusqlite::Result<DbRow> {
+        LiteRow::copy(row, columns).map(DbRow::Sqlite)
     }
     fn postgres(row: PgRow) -> sqlx::Result<DbRow> {
         Ok(DbRow::Postgres(row))
@@ -89,11 +95,11 @@ pub(crate) struct Scalar<T>(PhantomData<T>);
 
 impl<T> Output for Scalar<T>
 where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>,
+    T: FromSql + for<'r> Decode<'r, Postgres> + Type<Postgres>,
 {
     type Item = T;
-    fn sqlite(row: SqliteRow) -> sqlx::Result<T> {
-        row.try_get(0)
+    fn sqlite(row: &rusqlite::Row<'_>, _columns: &Columns) -> rusqlite::Result<T> {
+        row.get(0)
     }
     fn postgres(row: PgRow) -> sqlx::Result<T> {
         row.try_get(0)
@@ -105,11 +111,11 @@ pub(crate) struct As<T>(PhantomData<T>);
 
 impl<T> Output for As<T>
 where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+    T: FromLite + for<'r> FromRow<'r, PgRow>,
 {
     type Item = T;
-    fn sqlite(row: SqliteRow) -> sqlx::Result<T> {
-        T::from_row(&row)
+    fn sqlite(row: &rusqlite::Row<'_>, _columns: &Columns) -> rusqlite::Result<T> {
+        T::from_lite(row)
     }
     fn postgres(row: PgRow) -> sqlx::Result<T> {
         T::from_row(&row)
@@ -119,7 +125,7 @@ where
 /// A statement with its arguments, run on either backend.
 pub(crate) struct Query<O> {
     sql: &'static str,
-    sqlite: SqliteArguments,
+    sqlite: Vec<Value>,
     postgres: PgArguments,
     /// The first argument that failed to encode, reported when it runs.
     unencoded: Option<BoxDynError>,
@@ -145,7 +151,7 @@ impl<O> Query<O> {
     fn new(sql: &'static str) -> Query<O> {
         Query {
             sql,
-            sqlite: SqliteArguments::default(),
+            sqlite: Vec::new(),
             postgres: PgArguments::default(),
             unencoded: None,
             output: PhantomData,
@@ -155,11 +161,11 @@ impl<O> Query<O> {
     /// Binds the next `$n` placeholder.
     pub(crate) fn bind<'t, T>(mut self, value: T) -> Query<O>
     where
-        T: Encode<'t, Sqlite> + Type<Sqlite> + Encode<'t, Postgres> + Type<Postgres> + Clone,
+        T: rusqlite::ToSql + Encode<'t, Postgres> + Type<Postgres>,
     {
-        let added = self
-            .sqlite
-            .add(value.clone())
+        let added = lite::value(&value)
+            .map(|value| self.sqlite.push(value))
+            .map_err(BoxDynError::from)
             .and_then(|()| self.postgres.add(value));
         if let Err(error) = added {
             self.unencoded.get_or_insert(error);
@@ -168,7 +174,7 @@ impl<O> Query<O> {
     }
 
     /// The SQL and both argument sets, or the first encoding failure.
-    fn arguments(self) -> sqlx::Result<(&'static str, SqliteArguments, PgArguments)> {
+    fn arguments(self) -> sqlx::Result<(&'static str, Vec<Value>, PgArguments)> {
         match self.unencoded {
             Some(error) => Err(sqlx::Error::Encode(error)),
             None => Ok((self.sql, self.sqlite, self.postgres)),
@@ -179,10 +185,7 @@ impl<O> Query<O> {
     pub(crate) async fn execute(self, db: &mut impl Db) -> sqlx::Result<u64> {
         let (sql, sqlite, postgres) = self.arguments()?;
         Ok(match db.conn() {
-            Conn::Sqlite(conn) => sqlx::query_with(sql, sqlite)
-                .execute(conn)
-                .await?
-                .rows_affected(),
+            Conn::Sqlite(conn) => lite::execute(conn, sql, &sqlite)?,
             Conn::Postgres(conn) => sqlx::query_with(sql, postgres)
                 .execute(conn)
                 .await?
@@ -196,12 +199,7 @@ impl<O: Output> Query<O> {
     pub(crate) async fn fetch_all(self, db: &mut impl Db) -> sqlx::Result<Vec<O::Item>> {
         let (sql, sqlite, postgres) = self.arguments()?;
         match db.conn() {
-            Conn::Sqlite(conn) => sqlx::query_with(sql, sqlite)
-                .fetch_all(conn)
-                .await?
-                .into_iter()
-                .map(O::sqlite)
-                .collect(),
+            Conn::Sqlite(conn) => lite::fetch(conn, sql, &sqlite, usize::MAX, O::NAMED, O::sqlite),
             Conn::Postgres(conn) => sqlx::query_with(sql, postgres)
                 .fetch_all(conn)
                 .await?
@@ -215,11 +213,9 @@ impl<O: Output> Query<O> {
     pub(crate) async fn fetch_optional(self, db: &mut impl Db) -> sqlx::Result<Option<O::Item>> {
         let (sql, sqlite, postgres) = self.arguments()?;
         match db.conn() {
-            Conn::Sqlite(conn) => sqlx::query_with(sql, sqlite)
-                .fetch_optional(conn)
-                .await?
-                .map(O::sqlite)
-                .transpose(),
+            Conn::Sqlite(conn) => {
+                Ok(lite::fetch(conn, sql, &sqlite, 1, O::NAMED, O::sqlite)?.pop())
+            }
             Conn::Postgres(conn) => sqlx::query_with(sql, postgres)
                 .fetch_optional(conn)
                 .await?

@@ -386,8 +386,8 @@ pub(crate) fn decode(row: &DbRow) -> Result<HistoryEntry> {
     Ok(HistoryEntry {
         id: AttemptId(row.try_get("id")?),
         target,
-        opkg: stored_name(NameKind::Opkg, row.try_get("opkg")?)?,
-        event: Event::parse(row.try_get("event")?)?,
+        opkg: stored_name(NameKind::Opkg, &row.try_get::<String, _>("opkg")?)?,
+        event: Event::parse(&row.try_get::<String, _>("event")?)?,
         stage: stage.map(stored_stage).transpose()?,
         result: result.as_deref().map(AttemptResult::parse).transpose()?,
         started_ms: row.try_get("started_ms")?,

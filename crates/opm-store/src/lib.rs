@@ -19,6 +19,7 @@ mod error;
 mod facts;
 mod history;
 mod leases;
+mod lite;
 mod locks;
 mod nodes;
 mod opkgs;

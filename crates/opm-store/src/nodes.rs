@@ -238,7 +238,7 @@ pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
                 .collect::<Result<Vec<_>>>()?;
             groups.sort();
             Ok(Node {
-                name: stored_name(NameKind::Node, row.try_get("name")?)?,
+                name: stored_name(NameKind::Node, &row.try_get::<String, _>("name")?)?,
                 head: row.try_get::<i64, _>("head")? == 1,
                 image: image
                     .map(|i| stored_name(NameKind::Image, &i))

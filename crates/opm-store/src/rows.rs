@@ -185,7 +185,7 @@ fn decode(row: &DbRow) -> Result<StoredRow> {
         id: RowId(row.try_get("id")?),
         row: Row {
             target: target_from(row.try_get("node")?, row.try_get("image")?)?,
-            package: stored_name(NameKind::Opkg, row.try_get("opkg")?)?,
+            package: stored_name(NameKind::Opkg, &row.try_get::<String, _>("opkg")?)?,
             requested: stored_stage(row.try_get("requested")?)?,
             current: current.map(stored_stage).transpose()?,
             status,

@@ -1,25 +1,29 @@
 //! The SQLite backend: opening (and refusing files that are not opm's),
 //! WAL + busy timeout + foreign keys, embedded migrations, and the `Store`
 //! implementation, one `BEGIN IMMEDIATE` transaction per state change.
+//! Statements run through rusqlite on the caller's thread (`lite.rs`);
+//! sqlx only runs the migrations, which it keeps the record of.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, Sqlite, Transaction};
 
 use crate::conns::{Connections, Held};
+use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
+use crate::lite::{LiteOptions, LiteTx};
 use crate::rows::{self, Scope};
 use crate::schema::{self, Found, OpenMode};
 
 /// The SQLite migrations, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// How long a writer waits for another one before the call reports busy.
+/// How long a call waits for another process's lock before it reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readers open at once; with the writer, one more connection than the
@@ -32,8 +36,8 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// The SQLite state store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    readers: Connections<SqliteConnection>,
-    writer: Connections<SqliteConnection>,
+    readers: Connections<Connection>,
+    writer: Connections<Connection>,
     facts: FactsCache,
     path: PathBuf,
 }
@@ -48,22 +52,22 @@ impl SqliteStore {
         if matches!(found, Found::Missing) {
             check_directory(path)?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(mode == OpenMode::Create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            // No memory map (`mmap_size`): in WAL mode a connection drops
-            // its whole mapping whenever another one committed since its
-            // last read, so under agents' constant commits each read paid
-            // an munmap and the page faults after it (B4: 14% of the
-            // SQLite threads' time, against 4% in the preads it saved).
-            .foreign_keys(true);
-        let writer = Connections::open(options.clone(), 1, BUSY_TIMEOUT)
+        let reading = LiteOptions {
+            path: path.to_owned(),
+            create: mode == OpenMode::Create,
+            read_only: false,
+            busy_timeout: BUSY_TIMEOUT,
+        };
+        // The writer waits for another process's write lock in
+        // `LiteTx::begin`, asynchronously, not in SQLite's busy handler.
+        let writing = LiteOptions {
+            busy_timeout: Duration::ZERO,
+            ..reading.clone()
+        };
+        let writer = Connections::open(writing, 1, BUSY_TIMEOUT)
             .await
             .map_err(|error| open_error(path, error))?;
-        let readers = Connections::open(options, READERS, BUSY_TIMEOUT)
+        let readers = Connections::open(reading, READERS, BUSY_TIMEOUT)
             .await
             .map_err(|error| open_error(path, error))?;
         Ok(SqliteStore {
@@ -86,21 +90,34 @@ impl SqliteStore {
     }
 
     /// A connection for reads.
-    pub(crate) async fn reader(&self) -> Result<Held<SqliteConnection>> {
+    pub(crate) async fn reader(&self) -> Result<Held<Connection>> {
         self.readers.get().await
     }
 
     /// The connection for writes, once no other call of this process holds
     /// it: writers queue here rather than in SQLite's busy handler, which
     /// sleeps.
-    pub(crate) async fn writer(&self) -> Result<Held<SqliteConnection>> {
+    pub(crate) async fn writer(&self) -> Result<Held<Connection>> {
         self.writer.get().await
     }
 
-    /// The migrations, run on the writer.
+    /// The migrations, run by sqlx on a connection of their own while
+    /// this process's writer is held, so no other call writes meanwhile.
     pub(crate) async fn run_migrations(&self) -> Result<()> {
-        let mut writer = self.writer().await?;
-        MIGRATOR.run_direct(None, &mut *writer, false).await?;
+        let writer = self.writer().await?;
+        let options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let mut conn = <SqliteConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .map_err(|error| open_error(&self.path, error))?;
+        let migrated = MIGRATOR.run_direct(None, &mut conn, false).await;
+        // Closing checkpoints; a failure leaves the file as a crash would.
+        drop(sqlx::Connection::close(conn).await);
+        migrated?;
         writer.give_back();
         Ok(())
     }
@@ -110,17 +127,17 @@ impl SqliteStore {
     /// two deadlocking on upgrade.
     pub(crate) async fn begin_write<'c>(
         &self,
-        writer: &'c mut Held<SqliteConnection>,
-    ) -> Result<Transaction<'c, Sqlite>> {
-        Ok((**writer).begin_with("BEGIN IMMEDIATE").await?)
+        writer: &'c mut Held<Connection>,
+    ) -> Result<LiteTx<'c>> {
+        Ok(LiteTx::begin(writer, BUSY_TIMEOUT).await?)
     }
 
     /// A lease or attempt write of one target: SQLite has one writer
     /// anyway, so the same as [`Self::begin_write`].
     pub(crate) async fn begin_write_target<'c>(
         &self,
-        writer: &'c mut Held<SqliteConnection>,
-    ) -> Result<Transaction<'c, Sqlite>> {
+        writer: &'c mut Held<Connection>,
+    ) -> Result<LiteTx<'c>> {
         self.begin_write(writer).await
     }
 
@@ -198,18 +215,19 @@ async fn inspect(path: &Path) -> Result<Found> {
                     .to_owned(),
         });
     }
-    let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    let mut conn = SqliteConnection::connect_with(&options)
-        .await
-        .map_err(|error| open_error(path, error))?;
-    let found = inspect_tables(&mut conn, path).await;
-    conn.close().await?;
-    found
+    let options = LiteOptions {
+        path: path.to_owned(),
+        create: false,
+        read_only: true,
+        busy_timeout: BUSY_TIMEOUT,
+    };
+    let mut conn = options.open().map_err(|error| open_error(path, error))?;
+    inspect_tables(&mut conn, path).await
 }
 
 /// Tells an opm database from an empty one or another program's.
-async fn inspect_tables(conn: &mut SqliteConnection, path: &Path) -> Result<Found> {
-    let tables: Vec<String> = sqlx::query_scalar(
+async fn inspect_tables(conn: &mut Connection, path: &Path) -> Result<Found> {
+    let tables: Vec<String> = db::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .fetch_all(&mut *conn)

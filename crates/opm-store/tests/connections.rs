@@ -1,7 +1,10 @@
 //! The stores' own connections: a call abandoned midway (a client that
 //! hung up, a timeout) leaves neither its half-done write nor the
 //! database's write lock behind, on SQLite or PostgreSQL, and a closed
-//! store refuses calls rather than waiting forever.
+//! store refuses calls rather than waiting forever. SQLite statements run
+//! on the caller's thread, so a SQLite call can only be abandoned while it
+//! waits for another process's write lock: that wait must not hold the
+//! thread, and must leave nothing behind.
 
 // Helpers build fixed, valid names and temp files; a failure there is a test bug.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -67,12 +70,56 @@ async fn both_write_and_nothing_was_kept(store: &impl Store, other: &impl Store)
     assert!(store.opkgs().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn an_abandoned_write_rolls_back_and_frees_the_write_lock_on_sqlite() {
+/// On a current-thread runtime, so the timeout fires only if the wait for
+/// the lock gives the thread back.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_abandoned_while_another_process_holds_the_lock_leaves_nothing_on_sqlite() {
+    use sqlx::Connection as _;
     let (_dir, path, store) = fresh().await;
-    abandon_a_big_write(&store).await;
+    let url = format!("sqlite://{}", path.display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let big = Population {
+        nodes: 10,
+        opkgs: 2,
+        stage: Stage::ShouldBeInstalled,
+        behind: false,
+    };
+    let abandoned = timeout(Duration::from_millis(200), store.populate(&big, 0)).await;
+    assert!(abandoned.is_err(), "the write did not wait for the lock");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
     let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
     both_write_and_nothing_was_kept(&store, &other).await;
+}
+
+/// A writer of another process that keeps the lock past the busy timeout
+/// makes the call fail as transient, in about that time, not hang.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lock_held_past_the_busy_timeout_is_reported_busy_on_sqlite() {
+    use sqlx::Connection as _;
+    let (_dir, path, store) = fresh().await;
+    let url = format!("sqlite://{}", path.display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let refused = timeout(Duration::from_secs(30), store.add_node(&node("late")))
+        .await
+        .expect("the write waited past its busy timeout");
+    let error = refused.expect_err("the write went through a held lock");
+    assert!(error.is_transient(), "not reported as transient: {error}");
+    assert!(started.elapsed() >= Duration::from_secs(4), "gave up early");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    timeout(PROMPT, store.add_node(&node("late")))
+        .await
+        .expect("the store stayed stuck after the lock was freed")
+        .unwrap();
 }
 
 #[tokio::test]
