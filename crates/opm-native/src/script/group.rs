@@ -67,6 +67,9 @@ pub(crate) struct ProcessGroup {
     guard: Child,
     guard_stdin: Option<ChildStdin>,
     pgid: i32,
+    /// Members can only have pids from here up: the guard's pid, then the
+    /// kernel's last pid when a look found the group empty.
+    floor: i32,
     /// While set, dropping kills the group (the run was abandoned midway).
     armed: bool,
 }
@@ -93,6 +96,7 @@ impl ProcessGroup {
             guard,
             guard_stdin,
             pgid,
+            floor: pgid,
             armed: true,
         })
     }
@@ -111,7 +115,7 @@ impl ProcessGroup {
     /// Ends whatever is left in the group besides the guard: SIGTERM, up to
     /// `grace` for it to take effect, then SIGKILL to the whole group.
     pub(crate) async fn terminate(&mut self, grace: Duration) -> GroupCleanup {
-        if survivors(self.pgid) == Some(0) {
+        if self.is_empty() {
             return GroupCleanup::Empty;
         }
         // The group exists while the guard is unreaped, so ESRCH cannot happen;
@@ -120,12 +124,23 @@ impl ProcessGroup {
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
-            if survivors(self.pgid) == Some(0) {
+            if self.is_empty() {
                 return GroupCleanup::Terminated;
             }
         }
         let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
         GroupCleanup::Killed
+    }
+
+    /// Whether no process but the guard is left in the group; then later
+    /// looks start from the pid the kernel had handed out by this one.
+    fn is_empty(&mut self) -> bool {
+        let last = last_pid();
+        let empty = survivors(self.pgid, self.floor, last) == Some(0);
+        if let (true, Some(last)) = (empty, last) {
+            self.floor = last;
+        }
+        empty
     }
 
     /// Lets the guard finish (it kills what may remain of the group, by then
@@ -172,53 +187,63 @@ pub(crate) fn parse_proc_stat(text: &str) -> Option<ProcStat> {
     Some(ProcStat { pid, state, pgrp })
 }
 
-/// The lowest pid a member of group `pgid` can have. Every member was
-/// started after the guard (the script in its group, then its children),
-/// and pids are handed out upwards, so members are above the guard's pid
-/// unless the counter wrapped since, which a last pid below it shows; then,
-/// or when the counter cannot be read, every pid is a candidate. (A full
-/// turn of pid_max during one script would slip past this; with Linux's
-/// 4,194,304 pids that is not a real case.)
-fn first_candidate(pgid: i32) -> i32 {
-    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+/// Pids probed one by one at most; a wider range is listed from `/proc`.
+const PROBE_MAX: i32 = 64;
+
+/// The pid the kernel handed out last, if it can be read.
+fn last_pid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
         .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok());
-    match last {
-        Some(last) if last >= pgid => pgid,
-        _ => 0,
-    }
+        .and_then(|text| text.trim().parse::<i32>().ok())
 }
 
 /// Live (non-zombie) processes in group `pgid` other than its leader, the
-/// guard; `None` when `/proc` cannot be read, which callers treat as "maybe".
-pub(crate) fn survivors(pgid: i32) -> Option<usize> {
-    let first = first_candidate(pgid);
-    let entries = std::fs::read_dir("/proc").ok()?;
-    let mut count = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|name| name.parse::<i32>().ok()) else {
-            continue;
-        };
-        // Reading every process's stat after each script was the largest
-        // cost of a run of many short scripts (B3); most pids are older.
-        if pid < first {
-            continue;
-        }
+/// guard, looking only at pids from `floor` up to `last` (the kernel's
+/// last pid, read before the look); `None` when `/proc` cannot be read,
+/// which callers treat as "maybe".
+///
+/// Every member was started after the guard (the script in its group,
+/// then its children), and pids are handed out upwards, so members are at
+/// or above `floor` (the guard's pid, or the last pid of an earlier look
+/// that found the group empty) unless the counter wrapped since, which a
+/// `last` below `floor` shows; then, or when the counter cannot be read,
+/// every pid is a candidate. (A full turn of pid_max between two looks
+/// would slip past this; with Linux's 4,194,304 pids that is not a real
+/// case.) A narrow range is probed pid by pid; a wide one is listed from
+/// `/proc`: reading every process's stat after each script was the
+/// largest cost of a run of many short scripts (B3), and listing `/proc`
+/// the next.
+pub(crate) fn survivors(pgid: i32, floor: i32, last: Option<i32>) -> Option<usize> {
+    let member = |pid: i32| {
         // A process may exit between listing and reading: skip it.
-        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        if let Some(stat) = parse_proc_stat(&text)
-            && stat.pgrp == pgid
-            && stat.pid != pgid
-            && stat.state != 'Z'
-            && stat.state != 'X'
-        {
-            count += 1;
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|text| parse_proc_stat(&text))
+            .is_some_and(|stat| {
+                stat.pgrp == pgid && stat.pid != pgid && stat.state != 'Z' && stat.state != 'X'
+            })
+    };
+    match last {
+        Some(last) if last >= floor && last - floor < PROBE_MAX => {
+            // /proc itself answers even when no such pid is alive.
+            std::fs::metadata("/proc/self").ok()?;
+            Some((floor..=last).filter(|pid| member(*pid)).count())
+        }
+        _ => {
+            let first = match last {
+                Some(last) if last >= floor => floor,
+                _ => 0,
+            };
+            let entries = std::fs::read_dir("/proc").ok()?;
+            Some(
+                entries
+                    .flatten()
+                    .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+                    .filter(|pid| *pid >= first && member(*pid))
+                    .count(),
+            )
         }
     }
-    Some(count)
 }
 
 #[cfg(test)]
@@ -280,6 +305,38 @@ mod tests {
     #[test]
     fn survivors_of_an_unused_group_is_zero() {
         // Group ids are pids; i32::MAX is above any pid_max Linux allows.
-        assert_eq!(survivors(i32::MAX), Some(0));
+        for last in [None, Some(1), last_pid()] {
+            assert_eq!(survivors(i32::MAX, 1, last), Some(0), "{last:?}");
+        }
+    }
+
+    /// A member started after the last look is found whether the range is
+    /// probed or listed; one below the floor is not looked for.
+    #[tokio::test]
+    async fn survivors_are_found_in_either_range() {
+        let mut group = ProcessGroup::start(Path::new("/bin/sh")).unwrap();
+        let before = last_pid().unwrap();
+        use std::os::unix::process::CommandExt as _;
+        let mut member = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(group.id())
+            .spawn()
+            .unwrap();
+        let last = last_pid();
+        let pid = i32::try_from(member.id()).unwrap();
+        assert_eq!(survivors(group.id(), before, last), Some(1), "probed");
+        assert_eq!(survivors(group.id(), 0, last), Some(1), "listed");
+        assert_eq!(
+            survivors(group.id(), group.id(), None),
+            Some(1),
+            "no counter"
+        );
+        assert_eq!(
+            survivors(group.id(), pid + 1, last.map(|l| l.max(pid + 1))),
+            Some(0)
+        );
+        member.kill().unwrap();
+        member.wait().unwrap();
+        assert!(group.is_waiting());
     }
 }
