@@ -70,18 +70,25 @@ async fn both_write_and_nothing_was_kept(store: &impl Store, other: &impl Store)
     assert!(store.opkgs().await.unwrap().is_empty());
 }
 
-/// On a current-thread runtime, so the timeout fires only if the wait for
-/// the lock gives the thread back.
-#[tokio::test(flavor = "current_thread")]
-async fn a_write_abandoned_while_another_process_holds_the_lock_leaves_nothing_on_sqlite() {
+/// Another process's connection (sqlx's, as another program's would be)
+/// in a write transaction on the database at `path`.
+async fn hold_the_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
     use sqlx::Connection as _;
-    let (_dir, path, store) = fresh().await;
     let url = format!("sqlite://{}", path.display());
     let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut holder)
         .await
         .unwrap();
+    holder
+}
+
+/// On a current-thread runtime, so the timeout fires only if the wait for
+/// the lock gives the thread back.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_abandoned_while_another_process_holds_the_lock_leaves_nothing_on_sqlite() {
+    let (_dir, path, store) = fresh().await;
+    let mut holder = hold_the_write_lock(&path).await;
     let big = Population {
         nodes: 10,
         opkgs: 2,
@@ -91,7 +98,7 @@ async fn a_write_abandoned_while_another_process_holds_the_lock_leaves_nothing_o
     let abandoned = timeout(Duration::from_millis(200), store.populate(&big, 0)).await;
     assert!(abandoned.is_err(), "the write did not wait for the lock");
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-    holder.close().await.unwrap();
+    sqlx::Connection::close(holder).await.unwrap();
     let other = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
     both_write_and_nothing_was_kept(&store, &other).await;
 }
@@ -100,14 +107,8 @@ async fn a_write_abandoned_while_another_process_holds_the_lock_leaves_nothing_o
 /// makes the call fail as transient, in about that time, not hang.
 #[tokio::test(flavor = "current_thread")]
 async fn a_lock_held_past_the_busy_timeout_is_reported_busy_on_sqlite() {
-    use sqlx::Connection as _;
     let (_dir, path, store) = fresh().await;
-    let url = format!("sqlite://{}", path.display());
-    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = hold_the_write_lock(&path).await;
     let started = std::time::Instant::now();
     let refused = timeout(Duration::from_secs(30), store.add_node(&node("late")))
         .await
