@@ -21,6 +21,10 @@ const PAGE: u32 = 1_000;
 /// round trips, and a page is still a few megabytes.
 const CLUSTER_PAGE: u32 = 10_000;
 
+/// Opkgs whose rows are read in one statement, so a pass over thousands
+/// of opkgs with work makes a few reads, each of a bounded size.
+const RELATED_PAGE: usize = 500;
+
 /// Who runs the pass: the machine's role and name (from opm.conf).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -232,8 +236,9 @@ pub async fn load<S: Store>(
         })
         .map(|stored| stored.row.package.clone())
         .collect();
-    for package in &packages {
-        related.extend(store_call(|| store.rows_for_opkg(package)).await?);
+    let packages: Vec<Name> = packages.into_iter().collect();
+    for some in packages.chunks(RELATED_PAGE) {
+        related.extend(store_call(|| store.rows_for_opkgs(some)).await?);
     }
     let with_work: BTreeSet<Target> = mine
         .iter()

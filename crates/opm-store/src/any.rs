@@ -157,6 +157,10 @@ impl Store for AnyStore {
         both!(self, s => s.rows_for_opkg(opkg))
     }
 
+    async fn rows_for_opkgs(&self, opkgs: &[Name]) -> Result<Vec<StoredRow>> {
+        both!(self, s => s.rows_for_opkgs(opkgs))
+    }
+
     async fn rows_for_target(&self, target: &Target) -> Result<Vec<StoredRow>> {
         both!(self, s => s.rows_for_target(target))
     }

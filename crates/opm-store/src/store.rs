@@ -82,6 +82,10 @@ pub trait Store: Send + Sync {
     fn nodes_with_work(&self) -> impl Future<Output = Result<Vec<PendingNode>>> + Send;
     /// Every row of an opkg.
     fn rows_for_opkg(&self, opkg: &Name) -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
+    /// Every row of several opkgs, by id, in one statement; a name no opkg
+    /// has adds nothing.
+    fn rows_for_opkgs(&self, opkgs: &[Name])
+    -> impl Future<Output = Result<Vec<StoredRow>>> + Send;
     /// Every row of a target.
     fn rows_for_target(
         &self,

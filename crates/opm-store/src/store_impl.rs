@@ -163,6 +163,10 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::rows::for_opkg(conn, opkg))
                 }
 
+                async fn rows_for_opkgs(&self, opkgs: &[Name]) -> Result<Vec<StoredRow>> {
+                    read!(self, |conn| $crate::rows::for_opkgs(conn, opkgs))
+                }
+
                 async fn rows_for_target(&self, target: &Target) -> Result<Vec<StoredRow>> {
                     read!(self, |conn| $crate::rows::for_target(conn, target))
                 }

@@ -91,6 +91,13 @@ async fn story(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(store.rows_for_opkg(&opkg("slurm")).await.unwrap().len(), 2);
+    let of_both = store
+        .rows_for_opkgs(&[opkg("slurm"), opkg("never-imported")])
+        .await
+        .unwrap();
+    assert_eq!(of_both.len(), 2);
+    assert!(of_both.iter().all(|s| s.row.package == opkg("slurm")));
+    assert!(store.rows_for_opkgs(&[]).await.unwrap().is_empty());
     let pending = store.pending_rows(&Scope::All, None, 10).await.unwrap();
     assert_eq!(pending.rows.len(), 2);
     assert_eq!(pending.next, None);
