@@ -279,7 +279,7 @@ pub(crate) struct LiteOptions {
     /// Open for reading only, changing nothing (no journal mode set).
     pub(crate) read_only: bool,
     /// How long SQLite itself waits for a lock, blocking the thread; 0 for
-    /// the writer, which waits in [`LiteTx::begin`] instead.
+    /// a store's connection, whose writes wait in [`LiteTx::begin`] instead.
     pub(crate) busy_timeout: Duration,
 }
 

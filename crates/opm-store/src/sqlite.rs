@@ -113,9 +113,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A write transaction that takes the write lock up front, so a
-    /// writer of another process waits on the busy timeout instead of the
-    /// two deadlocking on upgrade.
+    /// A write transaction that takes the write lock up front, so writers
+    /// of two processes wait for each other (up to the busy timeout)
+    /// instead of deadlocking on upgrade.
     pub(crate) async fn begin_write<'c>(
         &self,
         writer: &'c mut Held<Connection>,
