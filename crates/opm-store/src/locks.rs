@@ -14,8 +14,14 @@ use crate::error::Result;
 use crate::nodes::TargetIds;
 use crate::rows::RowId;
 
-/// The advisory lock key of the whole database; targets' keys are >= 2.
-pub(crate) const DATABASE_KEY: i64 = 0;
+/// Opens a cluster change (PostgreSQL): BEGIN, then the database's lock
+/// (key 0; targets' keys are >= 1) alone, in one round trip, as a simple
+/// query may hold several statements.
+pub(crate) const BEGIN_ALONE: &str = "BEGIN; SELECT pg_advisory_xact_lock(0)";
+
+/// Opens a lease or attempt write (PostgreSQL): BEGIN, then the database's
+/// lock shared, in one round trip.
+pub(crate) const BEGIN_SHARED: &str = "BEGIN; SELECT pg_advisory_xact_lock_shared(0)";
 
 /// Whether `conn` is a PostgreSQL connection.
 pub(crate) fn is_postgres(conn: &mut impl Db) -> bool {
@@ -86,6 +92,7 @@ mod tests {
             target_key((None, Some(2))),
         ];
         assert_eq!(keys, [4, 6, 5, 7]);
-        assert!(keys.iter().all(|key| *key != DATABASE_KEY));
+        assert!(keys.iter().all(|key| *key != 0));
+        assert!(BEGIN_ALONE.ends_with("(0)") && BEGIN_SHARED.ends_with("(0)"));
     }
 }

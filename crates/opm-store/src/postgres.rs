@@ -18,7 +18,7 @@ use crate::conns::{Connections, Held};
 use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
-use crate::locks::DATABASE_KEY;
+use crate::locks::{BEGIN_ALONE, BEGIN_SHARED};
 use crate::rows::{self, Scope};
 use crate::schema::{self, OpenMode};
 
@@ -125,8 +125,7 @@ impl PostgresStore {
         &self,
         writer: &'c mut Held<PgConnection>,
     ) -> Result<Transaction<'c, Postgres>> {
-        self.begin_locked(writer, "SELECT pg_advisory_xact_lock($1)")
-            .await
+        Ok((**writer).begin_with(BEGIN_ALONE).await?)
     }
 
     /// A lease or attempt write of one target: the database's lock shared;
@@ -135,18 +134,7 @@ impl PostgresStore {
         &self,
         writer: &'c mut Held<PgConnection>,
     ) -> Result<Transaction<'c, Postgres>> {
-        self.begin_locked(writer, "SELECT pg_advisory_xact_lock_shared($1)")
-            .await
-    }
-
-    async fn begin_locked<'c>(
-        &self,
-        writer: &'c mut Held<PgConnection>,
-        lock: &'static str,
-    ) -> Result<Transaction<'c, Postgres>> {
-        let mut tx = (**writer).begin().await?;
-        db::query(lock).bind(DATABASE_KEY).execute(&mut *tx).await?;
-        Ok(tx)
+        Ok((**writer).begin_with(BEGIN_SHARED).await?)
     }
 
     /// The plan PostgreSQL picks for a pending-rows query, for tests and
