@@ -74,7 +74,7 @@ pub(crate) async fn config_values(
     Ok(db::query_as(
         "SELECT name, value FROM ( \
             SELECT name, value, row_number() OVER (PARTITION BY name ORDER BY image_id IS NULL) AS rank \
-            FROM config_values WHERE opkg_id = $1 AND (image_id IS NULL OR image_id IS NOT DISTINCT FROM $2)) AS ranked \
+            FROM config_values WHERE opkg_id = $1 AND (image_id IS NULL OR image_id = $2)) AS ranked \
          WHERE rank = 1 ORDER BY name",
     )
     .bind(opkg)
