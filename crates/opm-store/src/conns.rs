@@ -3,9 +3,9 @@
 //! pings every connection as it comes back, one more round trip per store
 //! call. These go back as they are, and only when the call that held them
 //! ended cleanly: a connection whose call failed on the database, or was
-//! dropped midway (a client that hung up), is closed, so whatever state it was left in (an open transaction
-//! holding locks, an answer not yet read) goes with it; the next call opens
-//! a new one.
+//! dropped midway (a client that hung up), is closed, so whatever state it
+//! was left in (an open transaction holding locks, an answer not yet read)
+//! goes with it; the next call opens a new one.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
