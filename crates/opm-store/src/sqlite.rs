@@ -1,7 +1,7 @@
 //! The SQLite backend: opening (and refusing files that are not opm's),
 //! WAL + a bounded wait for other processes' locks + foreign keys,
-//! embedded migrations, and the `Store`
-//! implementation, one `BEGIN IMMEDIATE` transaction per state change.
+//! embedded migrations, and the `Store` implementation, one
+//! `BEGIN IMMEDIATE` transaction per state change.
 //! Statements run through rusqlite on the caller's thread (`lite.rs`);
 //! sqlx only runs the migrations, which it keeps the record of.
 
