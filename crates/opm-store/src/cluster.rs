@@ -64,21 +64,37 @@ pub(crate) async fn config_values(
     opkg: &Name,
     image: Option<&Name>,
 ) -> Result<Vec<(String, String)>> {
-    let opkg = opkg_id(conn, opkg).await?;
-    let image = match image {
-        Some(image) => Some(image_id(conn, image).await?),
-        None => None,
-    };
-    // Per name, the image's own value (image_id set) sorts before the
-    // opkg-wide one, and only the first per name is kept.
-    Ok(db::query_as(
-        "SELECT name, value FROM ( \
-            SELECT name, value, row_number() OVER (PARTITION BY name ORDER BY image_id IS NULL) AS rank \
-            FROM config_values WHERE opkg_id = $1 AND (image_id IS NULL OR image_id = $2)) AS ranked \
-         WHERE rank = 1 ORDER BY name",
+    // One statement that also says whether the opkg and the image exist
+    // (no row; a NULL `image_found`): an engine reads this before every
+    // stage, and on PostgreSQL each statement is a round trip. Per name,
+    // the image's own value (image_id set) sorts first and is kept.
+    let found: Vec<(Option<i64>, Option<String>, Option<String>)> = db::query_as(
+        "SELECT (SELECT id FROM images WHERE name = $2) AS image_found, c.name, c.value \
+         FROM opkgs o LEFT JOIN config_values c ON c.opkg_id = o.id \
+             AND (c.image_id IS NULL OR c.image_id = (SELECT id FROM images WHERE name = $2)) \
+         WHERE o.name = $1 ORDER BY c.name, c.image_id IS NULL",
     )
-    .bind(opkg)
-    .bind(image)
+    .bind(opkg.as_str())
+    .bind(image.map(Name::as_str))
     .fetch_all(conn)
-    .await?)
+    .await?;
+    let Some((image_found, ..)) = found.first() else {
+        return Err(StoreError::UnknownOpkg {
+            name: opkg.to_string(),
+        });
+    };
+    if let (Some(image), None) = (image, image_found) {
+        return Err(StoreError::UnknownImage {
+            name: image.to_string(),
+        });
+    }
+    let mut values: Vec<(String, String)> = Vec::new();
+    for (_, name, value) in found {
+        if let (Some(name), Some(value)) = (name, value)
+            && values.last().is_none_or(|(last, _)| *last != name)
+        {
+            values.push((name, value));
+        }
+    }
+    Ok(values)
 }
