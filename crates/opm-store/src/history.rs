@@ -3,15 +3,16 @@
 //! events; an attempt begins and finishes together with its row change.
 
 use crate::db::{self, Db, DbRow};
-use opm_model::{Name, NameKind, Stage, Status, Target, TargetKind};
+use opm_model::{Lease, Name, NameKind, Stage, Status, Target, TargetKind};
 
 use crate::error::{Result, StoreError};
+use crate::fused;
 use crate::leases;
 use crate::locks;
 use crate::nodes::{stored_name, target_ids};
 use crate::rows::{
-    LeasedRow, RowId, Scope, StoredRow, leased_row, leased_row_of_attempt, stored_stage,
-    token_value,
+    LeasedAttempt, LeasedRow, RowId, Scope, StoredRow, leased_row, leased_row_of_attempt,
+    stored_stage, token_value,
 };
 
 /// The most output kept per attempt, in bytes; half from the head, half
@@ -213,32 +214,13 @@ pub(crate) async fn begin(
     token: u64,
     now_ms: i64,
 ) -> Result<AttemptId> {
-    locks::lock_row_target(conn, row).await?;
-    let LeasedRow { stored, lease } = leased_row(conn, row).await?;
+    if locks::is_postgres(conn) {
+        return fused::begin(conn, row, stage, token, now_ms).await;
+    }
+    let leased = leased_row(conn, row).await?;
+    let lease = may_begin(&leased, stage, token, now_ms)?;
+    let LeasedRow { stored, .. } = &leased;
     let target = &stored.row.target;
-    let lease = leases::check_held(target, lease, token)?;
-    if lease.expired(now_ms) {
-        return Err(StoreError::StaleToken {
-            target: target.clone(),
-            token,
-        });
-    }
-    if matches!(stored.row.status, Status::Error { .. }) {
-        return Err(StoreError::RowInError {
-            target: target.clone(),
-            opkg: stored.row.package.to_string(),
-        });
-    }
-    if !is_next_step(stored.row.requested, stored.row.current, stage) {
-        // Decided on a snapshot that another worker (a second server, an
-        // earlier holder of this lease) has overtaken: doing it again would
-        // do a stage twice.
-        return Err(StoreError::RowMoved {
-            target: target.clone(),
-            opkg: stored.row.package.to_string(),
-            stage,
-        });
-    }
     db::query(
         "UPDATE history SET result = 'interrupted', ended_ms = $1 WHERE row_id = $2 AND result = 'running'",
     )
@@ -274,6 +256,43 @@ pub(crate) async fn begin(
     Ok(AttemptId(id))
 }
 
+/// The lease an attempt of `stage` begins under, or why it may not begin:
+/// `token` is not the target's unexpired lease, the row is in error, or
+/// `stage` is not the row's next step.
+pub(crate) fn may_begin(
+    leased: &LeasedRow,
+    stage: Stage,
+    token: u64,
+    now_ms: i64,
+) -> Result<Lease> {
+    let LeasedRow { stored, lease } = leased;
+    let target = &stored.row.target;
+    let lease = leases::check_held(target, lease.clone(), token)?;
+    if lease.expired(now_ms) {
+        return Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        });
+    }
+    if matches!(stored.row.status, Status::Error { .. }) {
+        return Err(StoreError::RowInError {
+            target: target.clone(),
+            opkg: stored.row.package.to_string(),
+        });
+    }
+    if !is_next_step(stored.row.requested, stored.row.current, stage) {
+        // Decided on a snapshot that another worker (a second server, an
+        // earlier holder of this lease) has overtaken: doing it again would
+        // do a stage twice.
+        return Err(StoreError::RowMoved {
+            target: target.clone(),
+            opkg: stored.row.package.to_string(),
+            stage,
+        });
+    }
+    Ok(lease)
+}
+
 /// Whether `stage` is what a row at `current` with `requested` does next:
 /// the uninstall path while it is requested down, else the stage after
 /// `current` (NULL counts as `should_not_be_installed`) up to `requested`.
@@ -296,51 +315,42 @@ pub(crate) async fn finish(
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
-    locks::lock_attempt_target(conn, attempt.0).await?;
-    // An attempt whose row is gone is as unknown as one never made.
-    let (LeasedRow { stored, lease }, result, attempt_token) =
-        leased_row_of_attempt(conn, attempt.0)
+    let ending = Ending::new(outcome, after, token, now_ms)?;
+    let (stored, requested) = if locks::is_postgres(conn) {
+        fused::finish(conn, attempt, &ending, token).await?
+    } else {
+        // An attempt whose row is gone is as unknown as one never made.
+        let found = leased_row_of_attempt(conn, attempt.0)
             .await?
             .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-    let row = stored.id;
-    let target = &stored.row.target;
-    leases::check_held(target, lease, token)?;
-    let stored_token = token_value(token)?;
-    if attempt_token != Some(stored_token) || result.as_deref() != Some("running") {
-        return Err(StoreError::StaleToken {
-            target: target.clone(),
-            token,
-        });
-    }
-    let output = cap_output(&outcome.output, MAX_OUTPUT_BYTES);
-    db::query(
-        "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
-    )
-    .bind(if outcome.passed { "passed" } else { "failed" })
-    .bind(now_ms)
-    .bind(outcome.exit_code)
-    .bind(output)
-    .bind(i64::try_from(outcome.output.len()).unwrap_or(i64::MAX))
-    .bind(attempt.0)
-    .execute(&mut *conn)
-    .await?;
-    let (status, message) = match &after.error {
-        Some(message) => ("error", message.as_str()),
-        None => ("ok", ""),
+        let stored = may_finish(found, token)?;
+        db::query(
+            "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
+        )
+        .bind(ending.result)
+        .bind(now_ms)
+        .bind(ending.exit_code)
+        .bind(&ending.output)
+        .bind(ending.output_bytes)
+        .bind(attempt.0)
+        .execute(&mut *conn)
+        .await?;
+        // RETURNING the one column another writer may have changed since
+        // the row was read (an operator's request), instead of reading it
+        // back.
+        let requested: i64 = db::query_scalar(
+            "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
+             lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5 RETURNING requested",
+        )
+        .bind(ending.current)
+        .bind(ending.status)
+        .bind(ending.message)
+        .bind(now_ms)
+        .bind(stored.id.0)
+        .fetch_one(conn)
+        .await?;
+        (stored, requested)
     };
-    // RETURNING the one column another writer may have changed since the
-    // row was read (an operator's request), instead of reading it back.
-    let requested: i64 = db::query_scalar(
-        "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
-         lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5 RETURNING requested",
-    )
-    .bind(after.current.map(|s| i64::from(s.id())))
-    .bind(status)
-    .bind(message)
-    .bind(now_ms)
-    .bind(row.0)
-    .fetch_one(conn)
-    .await?;
     let mut stored = stored;
     stored.row.requested = stored_stage(requested)?;
     stored.row.current = after.current;
@@ -350,6 +360,64 @@ pub(crate) async fn finish(
         },
         None => Status::Ok,
     };
+    Ok(stored)
+}
+
+/// What finishing an attempt writes, in stored form.
+pub(crate) struct Ending<'a> {
+    /// The attempt's result.
+    pub(crate) result: &'static str,
+    /// The script's exit code, if it exited.
+    pub(crate) exit_code: Option<i32>,
+    /// The captured output, capped.
+    pub(crate) output: String,
+    /// The size of the whole output.
+    pub(crate) output_bytes: i64,
+    /// The row's new `current`.
+    pub(crate) current: Option<i64>,
+    /// The row's new status.
+    pub(crate) status: &'static str,
+    /// The row's new message.
+    pub(crate) message: &'a str,
+    /// The lease token, as stored.
+    pub(crate) token: i64,
+    /// When it ended.
+    pub(crate) now_ms: i64,
+}
+
+impl<'a> Ending<'a> {
+    fn new(outcome: &Outcome, after: &'a RowAfter, token: u64, now_ms: i64) -> Result<Self> {
+        let (status, message) = match &after.error {
+            Some(message) => ("error", message.as_str()),
+            None => ("ok", ""),
+        };
+        Ok(Ending {
+            result: if outcome.passed { "passed" } else { "failed" },
+            exit_code: outcome.exit_code,
+            output: cap_output(&outcome.output, MAX_OUTPUT_BYTES),
+            output_bytes: i64::try_from(outcome.output.len()).unwrap_or(i64::MAX),
+            current: after.current.map(|s| i64::from(s.id())),
+            status,
+            message,
+            token: token_value(token)?,
+            now_ms,
+        })
+    }
+}
+
+/// The attempt's row, or why the attempt may not finish under `token`:
+/// that is not the target's lease, or not the lease the attempt began
+/// under, or the attempt has already ended.
+pub(crate) fn may_finish(found: LeasedAttempt, token: u64) -> Result<StoredRow> {
+    let (LeasedRow { stored, lease }, result, attempt_token) = found;
+    let target = &stored.row.target;
+    leases::check_held(target, lease, token)?;
+    if attempt_token != Some(token_value(token)?) || result.as_deref() != Some("running") {
+        return Err(StoreError::StaleToken {
+            target: target.clone(),
+            token,
+        });
+    }
     Ok(stored)
 }
 

@@ -17,6 +17,7 @@ mod conns;
 mod db;
 mod error;
 mod facts;
+mod fused;
 mod history;
 mod leases;
 mod lite;

@@ -3,11 +3,16 @@
 //!
 //! PostgreSQL writers take advisory locks instead: a change to the cluster
 //! (nodes, opkgs, requests, retries) holds the database's lock alone; a
-//! lease or attempt write holds it shared, plus its target's own lock. So
-//! agents of different nodes commit side by side, while a lease check and
-//! the write it guards still never interleave with another grant or write
-//! on that target, nor with a cluster change. Locks are taken in one order
-//! (database, then one target), so writers cannot deadlock on them.
+//! lease or attempt write holds it shared, plus its target's own lock:
+//! alone for a lease's grant, renewal or release, shared for an attempt's
+//! begin or finish, which also locks its row. So agents of different nodes
+//! commit side by side, and so do the stages a server runs side by side on
+//! one target; a lease check and the write it guards still never
+//! interleave with a change of that lease, nor with a cluster change, and
+//! the writes of one row queue. Locks are taken in one order (database,
+//! then one target, then one row), so writers cannot deadlock on them.
+
+use std::borrow::Cow;
 
 use crate::db::{self, Conn, Db};
 use crate::error::Result;
@@ -39,44 +44,67 @@ fn target_key((node, image): TargetIds) -> i64 {
 
 /// Takes the target's lock until the transaction ends (PostgreSQL).
 pub(crate) async fn lock_target(conn: &mut impl Db, ids: TargetIds) -> Result<()> {
-    lock_by(conn, "SELECT pg_advisory_xact_lock($1)", target_key(ids)).await
-}
-
-/// The key of the target of the row a query's `FROM` names as `r`, in SQL
-/// (the same numbering as [`target_key`]).
-macro_rules! row_target_key {
-    ($from:literal) => {
-        concat!(
-            "SELECT pg_advisory_xact_lock(CASE WHEN r.node_id IS NOT NULL THEN r.node_id * 2 + 2 \
-             ELSE r.image_id * 2 + 3 END) FROM ",
-            $from
-        )
-    };
-}
-
-/// Runs a lock statement with one id argument (PostgreSQL).
-async fn lock_by(conn: &mut impl Db, sql: &'static str, id: i64) -> Result<()> {
     if is_postgres(conn) {
-        db::query(sql).bind(id).execute(conn).await?;
+        db::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(target_key(ids))
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }
 
-/// Takes the lock of row `row`'s target (PostgreSQL); a row's target never
-/// changes, so it is read before the lock without a race.
-pub(crate) async fn lock_row_target(conn: &mut impl Db, row: RowId) -> Result<()> {
-    lock_by(conn, row_target_key!("rows r WHERE r.id = $1"), row.0).await
+/// Which target lock a lease or attempt write takes as it begins.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TargetLock {
+    /// None yet: the write finds its target by name first, then calls
+    /// [`lock_target`], which takes the target's lock alone.
+    Later,
+    /// Row `id`, and its target's lock shared.
+    Row(RowId),
+    /// The row of stage attempt `id`, and its target's lock shared.
+    Attempt(i64),
 }
 
-/// Takes the lock of the target of the row whose attempt is `attempt`
-/// (PostgreSQL).
-pub(crate) async fn lock_attempt_target(conn: &mut impl Db, attempt: i64) -> Result<()> {
-    lock_by(
-        conn,
-        row_target_key!("history h JOIN rows r ON r.id = h.row_id WHERE h.id = $1"),
-        attempt,
-    )
-    .await
+/// The statements that lock the target of the row a query's `FROM` names
+/// as `r`, shared (the same numbering as [`target_key`]), then that row.
+macro_rules! lock_row {
+    ($from:literal) => {
+        concat!(
+            "SELECT pg_advisory_xact_lock_shared(CASE WHEN r.node_id IS NOT NULL \
+             THEN r.node_id * 2 + 2 ELSE r.image_id * 2 + 3 END) FROM ",
+            $from,
+            "; SELECT 1 FROM ",
+            $from,
+            " FOR UPDATE OF r"
+        )
+    };
+}
+
+/// What opens a lease or attempt write (PostgreSQL): [`BEGIN_SHARED`],
+/// then the locks `lock` names, in the same round trip. Each lock is its
+/// own statement, so the write's first read, the next statement, takes
+/// its snapshot once they are held. A row's target never changes, so
+/// finding it before the lock is no race; a row or attempt that does not
+/// exist locks nothing, and the write's read then finds nothing either.
+pub(crate) fn begin_shared(lock: TargetLock) -> Cow<'static, str> {
+    // Only integers are formatted in: the statement carries no text from
+    // outside the program.
+    match lock {
+        TargetLock::Later => Cow::Borrowed(BEGIN_SHARED),
+        TargetLock::Row(row) => Cow::Owned(format!(
+            concat!("{begin}; ", lock_row!("rows r WHERE r.id = {id}")),
+            begin = BEGIN_SHARED,
+            id = row.0
+        )),
+        TargetLock::Attempt(attempt) => Cow::Owned(format!(
+            concat!(
+                "{begin}; ",
+                lock_row!("history h JOIN rows r ON r.id = h.row_id WHERE h.id = {id}")
+            ),
+            begin = BEGIN_SHARED,
+            id = attempt
+        )),
+    }
 }
 
 #[cfg(test)]

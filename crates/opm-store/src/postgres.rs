@@ -6,19 +6,20 @@
 //! then its target's lock (see `locks.rs`), so a lease check and the write
 //! it guards can never interleave with another process's grant.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection as _, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Connection as _, Postgres, Transaction};
 
 use crate::conns::{Connections, Held};
 use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
-use crate::locks::{BEGIN_ALONE, BEGIN_SHARED};
+use crate::locks::{self, BEGIN_ALONE, TargetLock};
 use crate::rows::{self, Scope};
 use crate::schema::{self, OpenMode};
 
@@ -128,13 +129,17 @@ impl PostgresStore {
         Ok((**writer).begin_with(BEGIN_ALONE).await?)
     }
 
-    /// A lease or attempt write of one target: the database's lock shared;
-    /// the write itself takes its target's lock before it reads.
+    /// A lease or attempt write of one target: the database's lock shared
+    /// and the target's lock `lock` names, before anything is read.
     pub(crate) async fn begin_write_target<'c>(
         &self,
         writer: &'c mut Held<PgConnection>,
+        lock: TargetLock,
     ) -> Result<Transaction<'c, Postgres>> {
-        Ok((**writer).begin_with(BEGIN_SHARED).await?)
+        Ok(match locks::begin_shared(lock) {
+            Cow::Borrowed(begin) => (**writer).begin_with(begin).await?,
+            Cow::Owned(begin) => (**writer).begin_with(AssertSqlSafe(begin)).await?,
+        })
     }
 
     /// The plan PostgreSQL picks for a pending-rows query, for tests and

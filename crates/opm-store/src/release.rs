@@ -9,7 +9,6 @@ use opm_model::Status;
 
 use crate::error::{Result, StoreError};
 use crate::leases;
-use crate::locks;
 use crate::rows::{LeasedRow, RowId, StoredRow, leased_row, row_by_id};
 
 /// Sets a `running` row back to `ok` and marks its unfinished attempts
@@ -20,7 +19,6 @@ pub(crate) async fn release_interrupted(
     token: u64,
     now_ms: i64,
 ) -> Result<StoredRow> {
-    locks::lock_row_target(conn, row).await?;
     let LeasedRow { stored, lease } = leased_row(conn, row).await?;
     let target = &stored.row.target;
     let lease = leases::check_held(target, lease, token)?;

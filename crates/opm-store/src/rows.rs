@@ -78,7 +78,7 @@ macro_rules! select_rows {
 /// [`select_rows!`] with the current lease of each row's target, as
 /// `held_owner`, `held_token` and `held_expires_ms` (NULL when none).
 macro_rules! select_leased_rows {
-    ($columns:literal, $joins:literal, $tail:literal) => {
+    ($columns:expr, $joins:expr, $tail:expr) => {
         select_rows!(
             concat!(
                 ", COALESCE(ln.owner, li.owner) AS held_owner, \
@@ -228,7 +228,8 @@ pub(crate) struct LeasedRow {
     pub(crate) lease: Option<Lease>,
 }
 
-fn decode_leased(row: &DbRow) -> Result<LeasedRow> {
+/// A [`LeasedRow`] from a row [`select_leased_rows!`] fetched.
+pub(crate) fn decode_leased(row: &DbRow) -> Result<LeasedRow> {
     let owner: Option<String> = row.try_get("held_owner")?;
     let lease = match owner {
         Some(owner) => Some(lease_from(
@@ -254,29 +255,48 @@ pub(crate) async fn leased_row(conn: &mut impl Db, id: RowId) -> Result<LeasedRo
     decode_leased(&row)
 }
 
+/// A leased row with its attempt's result and lease token.
+pub(crate) type LeasedAttempt = (LeasedRow, Option<String>, Option<i64>);
+
+/// The columns [`leased_row_of_attempt`]'s query reads, after the SELECT
+/// of [`select_leased_rows!`], and the join they come from.
+macro_rules! attempt_columns {
+    () => {
+        ", h.result, h.lease_token AS attempt_token"
+    };
+}
+macro_rules! attempt_join {
+    () => {
+        "JOIN history h ON h.row_id = r.id "
+    };
+}
+pub(crate) use {attempt_columns, attempt_join, select_leased_rows, select_rows};
+
 /// The row of stage attempt `attempt` with its target's lease, and the
 /// attempt's result and lease token; `None` when no such attempt (or its
 /// row) exists.
 pub(crate) async fn leased_row_of_attempt(
     conn: &mut impl Db,
     attempt: i64,
-) -> Result<Option<(LeasedRow, Option<String>, Option<i64>)>> {
+) -> Result<Option<LeasedAttempt>> {
     let row = db::query(select_leased_rows!(
-        ", h.result, h.lease_token AS attempt_token",
-        "JOIN history h ON h.row_id = r.id ",
+        attempt_columns!(),
+        attempt_join!(),
         "WHERE h.id = $1 AND h.event = 'attempt'"
     ))
     .bind(attempt)
     .fetch_optional(conn)
     .await?;
-    row.map(|row| {
-        Ok((
-            decode_leased(&row)?,
-            row.try_get("result")?,
-            row.try_get("attempt_token")?,
-        ))
-    })
-    .transpose()
+    row.as_ref().map(decode_leased_attempt).transpose()
+}
+
+/// A [`LeasedAttempt`] from a row with [`attempt_columns!`].
+pub(crate) fn decode_leased_attempt(row: &DbRow) -> Result<LeasedAttempt> {
+    Ok((
+        decode_leased(row)?,
+        row.try_get("result")?,
+        row.try_get("attempt_token")?,
+    ))
 }
 
 /// The row id of (target, opkg), if the row exists.

@@ -18,6 +18,7 @@ use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
 use crate::lite::{LiteOptions, LiteTx};
+use crate::locks::TargetLock;
 use crate::rows::{self, Scope};
 use crate::schema::{self, Found, OpenMode};
 
@@ -129,6 +130,7 @@ impl SqliteStore {
     pub(crate) async fn begin_write_target<'c>(
         &self,
         writer: &'c mut Held<Connection>,
+        _lock: TargetLock,
     ) -> Result<LiteTx<'c>> {
         self.begin_write(writer).await
     }

@@ -7,18 +7,19 @@
 //! `Held::settle`, told how the call went.
 
 /// Runs one state change in a write transaction; an error rolls it back.
-/// `target` marks a lease or attempt write of one target (see `locks.rs`).
+/// `lock(..)` marks a lease or attempt write of one target and says which
+/// target lock it begins with (see `locks.rs`).
 macro_rules! write {
-    ($self:ident, target, |$conn:ident| $body:expr) => {
-        $crate::store_impl::write!(@ $self, begin_write_target, |$conn| $body)
+    ($self:ident, lock($lock:expr), |$conn:ident| $body:expr) => {
+        $crate::store_impl::write!(@ $self, begin_write_target($lock), |$conn| $body)
     };
     ($self:ident, |$conn:ident| $body:expr) => {
-        $crate::store_impl::write!(@ $self, begin_write, |$conn| $body)
+        $crate::store_impl::write!(@ $self, begin_write(), |$conn| $body)
     };
-    (@ $self:ident, $begin:ident, |$conn:ident| $body:expr) => {{
+    (@ $self:ident, $begin:ident($($lock:expr)?), |$conn:ident| $body:expr) => {{
         let mut writer = $self.writer().await?;
         let result = async {
-            let mut tx = $self.$begin(&mut writer).await?;
+            let mut tx = $self.$begin(&mut writer $(, $lock)?).await?;
             let $conn = &mut *tx;
             match $body.await {
                 Ok(out) => {
@@ -182,9 +183,9 @@ macro_rules! impl_store {
                     ttl_ms: i64,
                     now_ms: i64,
                 ) -> Result<Lease> {
-                    write!(self, target, |conn| $crate::leases::acquire(
-                        conn, target, owner, ttl_ms, now_ms
-                    ))
+                    write!(self, lock($crate::locks::TargetLock::Later), |conn| {
+                        $crate::leases::acquire(conn, target, owner, ttl_ms, now_ms)
+                    })
                 }
 
                 async fn renew_lease(
@@ -194,15 +195,15 @@ macro_rules! impl_store {
                     ttl_ms: i64,
                     now_ms: i64,
                 ) -> Result<Lease> {
-                    write!(self, target, |conn| $crate::leases::renew(
-                        conn, target, token, ttl_ms, now_ms
-                    ))
+                    write!(self, lock($crate::locks::TargetLock::Later), |conn| {
+                        $crate::leases::renew(conn, target, token, ttl_ms, now_ms)
+                    })
                 }
 
                 async fn release_lease(&self, target: &Target, token: u64) -> Result<()> {
-                    write!(self, target, |conn| $crate::leases::release(
-                        conn, target, token
-                    ))
+                    write!(self, lock($crate::locks::TargetLock::Later), |conn| {
+                        $crate::leases::release(conn, target, token)
+                    })
                 }
 
                 async fn release_interrupted(
@@ -211,9 +212,9 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<StoredRow> {
-                    write!(self, target, |conn| $crate::release::release_interrupted(
-                        conn, row, token, now_ms
-                    ))
+                    write!(self, lock($crate::locks::TargetLock::Row(row)), |conn| {
+                        $crate::release::release_interrupted(conn, row, token, now_ms)
+                    })
                 }
 
                 async fn begin_attempt(
@@ -223,9 +224,9 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<AttemptId> {
-                    write!(self, target, |conn| $crate::history::begin(
-                        conn, row, stage, token, now_ms
-                    ))
+                    write!(self, lock($crate::locks::TargetLock::Row(row)), |conn| {
+                        $crate::history::begin(conn, row, stage, token, now_ms)
+                    })
                 }
 
                 async fn finish_attempt(
@@ -236,9 +237,13 @@ macro_rules! impl_store {
                     token: u64,
                     now_ms: i64,
                 ) -> Result<StoredRow> {
-                    write!(self, target, |conn| $crate::history::finish(
-                        conn, attempt, outcome, after, token, now_ms
-                    ))
+                    write!(
+                        self,
+                        lock($crate::locks::TargetLock::Attempt(attempt.0)),
+                        |conn| $crate::history::finish(
+                            conn, attempt, outcome, after, token, now_ms
+                        )
+                    )
                 }
 
                 async fn retry(
