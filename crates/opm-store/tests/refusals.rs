@@ -142,6 +142,25 @@ async fn unknown_names_are_typed_errors_and_change_nothing(store: &impl Store) {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::UnknownOpkg { .. }), "{error:?}");
+    // The read tells an unknown name from an opkg without values.
+    let error = store.config_values(&opkg("nope"), None).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::UnknownOpkg { ref name } if name == "nope"),
+        "{error:?}"
+    );
+    let error = store
+        .config_values(&opkg("base"), Some(&image_name("ghost")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::UnknownImage { ref name } if name == "ghost"),
+        "{error:?}"
+    );
+    let none = store
+        .config_values(&opkg("base"), Some(&image_name("img1")))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
 
     let error = store
         .retry(&image("img1"), &opkg("base"), "why", 10)
