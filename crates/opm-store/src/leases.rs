@@ -7,7 +7,7 @@ use opm_model::{Lease, Target};
 
 use crate::error::{Result, StoreError};
 use crate::locks;
-use crate::nodes::{TargetIds, target_ids};
+use crate::nodes::TargetIds;
 use crate::rows::token_value;
 
 /// The current lease of the target with column pair `ids`, if any.
@@ -53,8 +53,7 @@ pub(crate) async fn acquire(
     ttl_ms: i64,
     now_ms: i64,
 ) -> Result<Lease> {
-    let ids = target_ids(conn, target).await?;
-    locks::lock_target(conn, ids).await?;
+    let ids = locks::lock_target(conn, target).await?;
     if let Some((id, lease)) = current(conn, ids).await? {
         if lease.owner != owner && !lease.expired(now_ms) {
             return Err(StoreError::LeaseHeld {
@@ -68,26 +67,40 @@ pub(crate) async fn acquire(
             .execute(&mut *conn)
             .await?;
     }
-    // PostgreSQL's sequence hands out a token without locking anything
-    // until commit; SQLite's one writer may as well count in a row.
-    let next_token = if locks::is_postgres(conn) {
-        "SELECT nextval('lease_tokens')"
-    } else {
-        "UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last"
-    };
-    let token: i64 = db::query_scalar(next_token).fetch_one(&mut *conn).await?;
     let (node, image) = ids;
     let expires_at_ms = now_ms.saturating_add(ttl_ms);
-    db::query(
-        "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(node)
-    .bind(image)
-    .bind(owner)
-    .bind(token)
-    .bind(expires_at_ms)
-    .execute(conn)
-    .await?;
+    // PostgreSQL's sequence hands out a token without locking anything
+    // until commit, within the insert; SQLite's one writer may as well
+    // count in a row.
+    let token: i64 = if locks::is_postgres(conn) {
+        db::query_scalar(
+            "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) \
+             VALUES ($1, $2, $3, nextval('lease_tokens'), $4) RETURNING token",
+        )
+        .bind(node)
+        .bind(image)
+        .bind(owner)
+        .bind(expires_at_ms)
+        .fetch_one(conn)
+        .await?
+    } else {
+        let token: i64 = db::query_scalar(
+            "UPDATE lease_counter SET last = last + 1 WHERE id = 1 RETURNING last",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        db::query(
+            "INSERT INTO leases (node_id, image_id, owner, token, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(node)
+        .bind(image)
+        .bind(owner)
+        .bind(token)
+        .bind(expires_at_ms)
+        .execute(conn)
+        .await?;
+        token
+    };
     Ok(Lease {
         owner: owner.to_owned(),
         token: u64::try_from(token).map_err(|_| StoreError::Corrupt {
@@ -101,8 +114,7 @@ pub(crate) async fn acquire(
 /// The target's lease if `token` is its current one; an expired lease still
 /// counts while nobody has taken it over.
 pub(crate) async fn check(conn: &mut impl Db, target: &Target, token: u64) -> Result<Lease> {
-    let ids = target_ids(conn, target).await?;
-    locks::lock_target(conn, ids).await?;
+    let ids = locks::lock_target(conn, target).await?;
     check_held(
         target,
         current(conn, ids).await?.map(|(_, lease)| lease),

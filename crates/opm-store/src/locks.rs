@@ -15,9 +15,10 @@
 use std::borrow::Cow;
 
 use crate::db::{self, Conn, Db};
-use crate::error::Result;
-use crate::nodes::TargetIds;
+use crate::error::{Result, StoreError};
+use crate::nodes::{TargetIds, target_ids};
 use crate::rows::RowId;
+use opm_model::{Target, TargetKind};
 
 /// Opens a cluster change (PostgreSQL): BEGIN, then the database's lock
 /// (key 0; targets' keys are >= 1) alone, in one round trip, as a simple
@@ -33,24 +34,38 @@ pub(crate) fn is_postgres(conn: &mut impl Db) -> bool {
     matches!(conn.conn(), Conn::Postgres(_))
 }
 
-/// A target's advisory lock key: even for nodes, odd for images.
-fn target_key((node, image): TargetIds) -> i64 {
-    match (node, image) {
-        (Some(node), _) => node.saturating_mul(2).saturating_add(2),
-        (None, Some(image)) => image.saturating_mul(2).saturating_add(3),
-        (None, None) => 1,
+/// Finds the target's (node_id, image_id) and, on PostgreSQL, takes its
+/// lock alone until the transaction ends, in the same statement. Target
+/// keys are the node's id * 2 + 2 and the image's id * 2 + 3, clear of the
+/// database's key 0; the lock functions of the migrations use the same.
+pub(crate) async fn lock_target(conn: &mut impl Db, target: &Target) -> Result<TargetIds> {
+    if !is_postgres(conn) {
+        return target_ids(conn, target).await;
     }
-}
-
-/// Takes the target's lock until the transaction ends (PostgreSQL).
-pub(crate) async fn lock_target(conn: &mut impl Db, ids: TargetIds) -> Result<()> {
-    if is_postgres(conn) {
-        db::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(target_key(ids))
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
+    let (sql, unknown) = match target.kind {
+        TargetKind::Node => (
+            "SELECT id, pg_advisory_xact_lock(id * 2 + 2) AS locked FROM nodes WHERE name = $1",
+            StoreError::UnknownNode {
+                name: target.name.to_string(),
+            },
+        ),
+        TargetKind::Image => (
+            "SELECT id, pg_advisory_xact_lock(id * 2 + 3) AS locked FROM images WHERE name = $1",
+            StoreError::UnknownImage {
+                name: target.name.to_string(),
+            },
+        ),
+    };
+    let found = db::query(sql)
+        .bind(target.name.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(unknown)?;
+    let id: i64 = found.try_get("id")?;
+    Ok(match target.kind {
+        TargetKind::Node => (Some(id), None),
+        TargetKind::Image => (None, Some(id)),
+    })
 }
 
 /// Which target lock a lease or attempt write takes as it begins.
@@ -65,62 +80,23 @@ pub(crate) enum TargetLock {
     Attempt(i64),
 }
 
-/// The statements that lock the target of the row a query's `FROM` names
-/// as `r`, shared (the same numbering as [`target_key`]), then that row.
-macro_rules! lock_row {
-    ($from:literal) => {
-        concat!(
-            "SELECT pg_advisory_xact_lock_shared(CASE WHEN r.node_id IS NOT NULL \
-             THEN r.node_id * 2 + 2 ELSE r.image_id * 2 + 3 END) FROM ",
-            $from,
-            "; SELECT 1 FROM ",
-            $from,
-            " FOR UPDATE OF r"
-        )
-    };
-}
-
 /// What opens a lease or attempt write (PostgreSQL): [`BEGIN_SHARED`],
-/// then the locks `lock` names, in the same round trip. Each lock is its
-/// own statement, so the write's first read, the next statement, takes
-/// its snapshot once they are held. A row's target never changes, so
-/// finding it before the lock is no race; a row or attempt that does not
-/// exist locks nothing, and the write's read then finds nothing either.
+/// then the locks `lock` names, in the same round trip. The row locks are
+/// functions of the migrations (`0005_lock_functions.sql`), whose plans
+/// PostgreSQL keeps; the write's first read, the next statement, takes its
+/// snapshot once they are held. A row's target never changes, so finding
+/// it before the lock is no race; a row or attempt that does not exist
+/// locks nothing, and the write's read then finds nothing either.
 pub(crate) fn begin_shared(lock: TargetLock) -> Cow<'static, str> {
     // Only integers are formatted in: the statement carries no text from
     // outside the program.
     match lock {
         TargetLock::Later => Cow::Borrowed(BEGIN_SHARED),
-        TargetLock::Row(row) => Cow::Owned(format!(
-            concat!("{begin}; ", lock_row!("rows r WHERE r.id = {id}")),
-            begin = BEGIN_SHARED,
-            id = row.0
-        )),
+        TargetLock::Row(row) => {
+            Cow::Owned(format!("{BEGIN_SHARED}; SELECT opm_lock_row({})", row.0))
+        }
         TargetLock::Attempt(attempt) => Cow::Owned(format!(
-            concat!(
-                "{begin}; ",
-                lock_row!("history h JOIN rows r ON r.id = h.row_id WHERE h.id = {id}")
-            ),
-            begin = BEGIN_SHARED,
-            id = attempt
+            "{BEGIN_SHARED}; SELECT opm_lock_attempt({attempt})"
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nodes_and_images_never_share_a_key_nor_the_databases() {
-        let keys = [
-            target_key((Some(1), None)),
-            target_key((Some(2), None)),
-            target_key((None, Some(1))),
-            target_key((None, Some(2))),
-        ];
-        assert_eq!(keys, [4, 6, 5, 7]);
-        assert!(keys.iter().all(|key| *key != 0));
-        assert!(BEGIN_ALONE.ends_with("(0)") && BEGIN_SHARED.ends_with("(0)"));
     }
 }
