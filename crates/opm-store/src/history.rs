@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 use crate::fused;
 use crate::leases;
 use crate::locks;
-use crate::nodes::{stored_name, target_ids};
+use crate::nodes::stored_name;
 use crate::rows::{
     LeasedAttempt, LeasedRow, RowId, Scope, StoredRow, leased_row, leased_row_of_attempt,
     stored_stage, token_value,
@@ -532,12 +532,18 @@ pub(crate) async fn tallies(conn: &mut impl Db, scope: &Scope) -> Result<Vec<Att
     }
     let rows = match scope {
         Scope::All => db::query(tally_sql!("")).fetch_all(conn).await?,
+        // A target by name within the query: one that does not exist has
+        // no pending rows, so no tallies.
         Scope::Target(target) => {
-            let (node, image) = target_ids(conn, target).await?;
             match target.kind {
-                TargetKind::Node => db::query(tally_sql!(" AND r.node_id = $1")).bind(node),
-                TargetKind::Image => db::query(tally_sql!(" AND r.image_id = $1")).bind(image),
+                TargetKind::Node => db::query(tally_sql!(
+                    " AND r.node_id = (SELECT id FROM nodes WHERE name = $1)"
+                )),
+                TargetKind::Image => db::query(tally_sql!(
+                    " AND r.image_id = (SELECT id FROM images WHERE name = $1)"
+                )),
             }
+            .bind(target.name.as_str())
             .fetch_all(conn)
             .await?
         }

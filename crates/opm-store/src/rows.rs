@@ -112,13 +112,15 @@ macro_rules! pending_sql {
     (node) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.node_id = $1 AND r.id > $2 ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
+             AND r.node_id = (SELECT id FROM nodes WHERE name = $1) AND r.id > $2 \
+             ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
         )
     };
     (image) => {
         select_rows!(
             "WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-             AND r.image_id = $1 AND r.id > $2 ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
+             AND r.image_id = (SELECT id FROM images WHERE name = $1) AND r.id > $2 \
+             ORDER BY r.id LIMIT CAST($3 AS BIGINT)"
         )
     };
 }
@@ -399,15 +401,21 @@ pub(crate) async fn pending(
                 .await?
         }
         Scope::Target(target) => {
-            let (node, image) = target_ids(conn, target).await?;
-            match target.kind {
-                TargetKind::Node => db::query(pending_sql!(node)).bind(node),
-                TargetKind::Image => db::query(pending_sql!(image)).bind(image),
+            // The target by name within the query; only an empty answer
+            // looks further, to tell an unknown target from one at rest.
+            let rows = match target.kind {
+                TargetKind::Node => db::query(pending_sql!(node)),
+                TargetKind::Image => db::query(pending_sql!(image)),
             }
+            .bind(target.name.as_str())
             .bind(after)
             .bind(fetch)
-            .fetch_all(conn)
-            .await?
+            .fetch_all(&mut *conn)
+            .await?;
+            if rows.is_empty() {
+                target_ids(conn, target).await?;
+            }
+            rows
         }
     };
     Ok(page(decode_all(&rows)?, limit))
@@ -798,8 +806,8 @@ pub(crate) async fn explain_pending(conn: &mut impl Db, scope: &Scope) -> Result
     let query = match scope {
         Scope::All => explain!(all),
         Scope::Target(target) => match target.kind {
-            TargetKind::Node => explain!(node).bind(1_i64),
-            TargetKind::Image => explain!(image).bind(1_i64),
+            TargetKind::Node => explain!(node).bind(target.name.as_str()),
+            TargetKind::Image => explain!(image).bind(target.name.as_str()),
         },
     };
     // SQLite's plan text is its `detail` column, PostgreSQL's the only one.

@@ -193,7 +193,8 @@ pub trait Store: Send + Sync {
     fn attempt(&self, id: AttemptId) -> impl Future<Output = Result<HistoryEntry>> + Send;
 
     /// Per pending row in `scope` and stage: its attempts' count and the
-    /// newest attempt's result, in one read.
+    /// newest attempt's result, in one read; a target that does not exist
+    /// has none.
     fn attempt_tallies(
         &self,
         scope: &Scope,

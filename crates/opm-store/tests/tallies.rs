@@ -138,6 +138,16 @@ async fn tallies_count_attempts_and_keep_the_newest_result(store: &impl Store) {
             .unwrap()
             .is_empty()
     );
+    // A target that does not exist has no pending rows, so no tallies.
+    for ghost in [node("ghost"), common::image("ghost")] {
+        assert!(
+            store
+                .attempt_tallies(&Scope::Target(ghost))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
 
 async fn the_row_walk_reads_every_status_as_the_row_read_does(store: &impl Store) {
