@@ -101,14 +101,7 @@ pub(crate) async fn acquire(
         .await?;
         token
     };
-    Ok(Lease {
-        owner: owner.to_owned(),
-        token: u64::try_from(token).map_err(|_| StoreError::Corrupt {
-            what: "lease token",
-            value: token.to_string(),
-        })?,
-        expires_at_ms,
-    })
+    lease_from(owner.to_owned(), token, expires_at_ms)
 }
 
 /// The target's lease if `token` is its current one; an expired lease still
