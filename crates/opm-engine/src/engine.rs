@@ -777,15 +777,21 @@ impl<S: Store + 'static> Engine<S> {
                     .map_err(store_failure)?;
             }
         }
+        let path = dir.join(config_values::VALUES_FILE);
+        let file = config_values::render(&values, &fields)
+            .map_err(|error| Failure::terminal(format!("writing {}: {error}", path.display())))?;
         std::fs::create_dir_all(&dir)
-            .and_then(|()| config_values::write_values(&dir, &values))
-            .map_err(|error| {
-                Failure::terminal(format!(
-                    "writing {}: {error}",
-                    dir.join(config_values::VALUES_FILE).display()
-                ))
-            })?;
-        output.push_str(&config_values::render(&values));
+            .and_then(|()| config_values::write_values(&dir, &file.text))
+            .map_err(|error| Failure::terminal(format!("writing {}: {error}", path.display())))?;
+        output.push_str(&config_values::listing(&values));
+        for name in &file.left_out {
+            output.push_str(&format!(
+                "'{name}' is not an XML name: left out of {}, scripts get it as {}\n",
+                path.display(),
+                opm_native::script::env::config_variable(name)
+                    .unwrap_or_else(|_| "no variable".to_owned())
+            ));
+        }
         Ok(())
     }
 

@@ -20,6 +20,14 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether perl can load XML::Simple, OSCAR's reader of `.configurator.values`.
+fn have_xml_simple() -> bool {
+    Command::new("perl")
+        .args(["-MXML::Simple", "-e", "1"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 struct Cluster {
     dir: tempfile::TempDir,
 }
@@ -233,8 +241,8 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
 
 #[test]
 fn configuration_values_are_settled_once_and_reach_later_scripts() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have("dpkg") || !have_xml_simple() {
+        eprintln!("SKIPPED: dpkg or perl's XML::Simple not installed");
         return;
     }
     let cluster = Cluster::new();
@@ -253,8 +261,9 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
         (
             "api-post-deploy",
             format!(
-                "printf '%s|%s|' \"$OPM_CONFIG_SERVER\" \"$mode\" > {seen}\n\
-                 cat .configurator.values >> {seen}",
+                "printf '%s|%s|%s|' \"$OPM_CONFIG_SERVER\" \"$mode\" \"$(stat -c %a .configurator.values)\" > {seen}\n\
+                 perl -MXML::Simple -e '$v = XMLin(\".configurator.values\", suppressempty => \"\", forcearray => 1); \
+                 print join(\"|\", map {{ \"$_=@{{$v->{{$_}}}}\" }} sort keys %$v)' >> {seen}",
                 seen = seen.display()
             ),
         ),
@@ -277,7 +286,7 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         std::fs::read_to_string(&seen).unwrap(),
-        "head.cluster|fast|mode='fast'\nserver='head.cluster'\n"
+        "head.cluster|fast|600|mode=fast|server=head.cluster"
     );
 }
 
