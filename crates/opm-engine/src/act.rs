@@ -276,6 +276,7 @@ impl Actor {
             attempt: run.attempt,
         };
         let mut builder = ScriptInvocation::builder(&dir_seen, file_name, context)
+            .site_env(self.scripts.config().env.clone())
             .config(values.clone())
             .timeout(self.script_timeout);
         for arg in args {

@@ -6,6 +6,7 @@
 // a failure there is a broken test machine, reported by the panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use opm_model::{Name, NameKind, Role, Stage, Target};
 use opm_native::script::{
     ExitStatusKind, RunnerConfig, ScriptContext, ScriptError, ScriptInvocation, ScriptRunner,
+    SiteEnv,
 };
 
 const BUSYBOX: &str = "/bin/busybox";
@@ -137,6 +139,40 @@ async fn image_script_runs_inside_the_image_in_its_package_dir() {
         !Path::new("/made-inside").exists(),
         "wrote outside the image"
     );
+}
+
+#[tokio::test]
+async fn image_scripts_get_the_sites_variables_too() {
+    require_chroot!();
+    let (root, package_dir) = image(true);
+    script(
+        &package_dir,
+        "#!/bin/sh\necho \"$OSCAR_HOME|$OPM_TARGET\"\n",
+    );
+    let site = SiteEnv::new(
+        &BTreeMap::from([("OSCAR_HOME".to_owned(), "/opt/oscar".to_owned())]),
+        &[],
+        |_| None,
+    )
+    .unwrap();
+    let context = ScriptContext {
+        stage: Stage::InstallBinPkgs,
+        target: Target::image(Name::new(NameKind::Image, "oscarimage").unwrap()),
+        role: Role::Image,
+        attempt: 1,
+    };
+    let invocation = ScriptInvocation::builder(PKG, "client-post-install", context)
+        .chroot(root.path())
+        .site_env(site)
+        .build()
+        .unwrap();
+    let outcome = ScriptRunner::default()
+        .run(&invocation)
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(outcome.output.stdout.to_text(), "/opt/oscar|oscarimage\n");
 }
 
 #[tokio::test]

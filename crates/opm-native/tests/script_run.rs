@@ -13,7 +13,7 @@ use std::time::Duration;
 use opm_model::{Name, NameKind, Role, Stage, Target};
 use opm_native::script::{
     ExitStatusKind, GroupCleanup, RunnerConfig, ScriptContext, ScriptError, ScriptInvocation,
-    ScriptRunner,
+    ScriptRunner, SiteEnv,
 };
 
 /// Generous: only a hung runner ever gets near it.
@@ -140,6 +140,56 @@ async fn script_sees_the_contract_and_nothing_of_the_caller() {
     }
     assert_eq!(outcome.exit, ExitStatusKind::Code(0));
     assert_eq!(outcome.cleanup, GroupCleanup::Empty);
+}
+
+#[tokio::test]
+async fn site_variables_reach_the_script_and_the_rest_stays_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "api-post-install",
+        "#!/bin/sh\nenv\nperl -e 'print \"perl=$ENV{OSCAR_HOME}\\n\"'\n",
+    );
+    // What opm's own environment holds: one variable the site passes
+    // through, one it does not (a secret of the caller).
+    let opm_env = |name: &str| match name {
+        "PERL5LIB" => Some("/opt/oscar/lib/perl".into()),
+        "OPM_TOKEN" => Some("s3cret".into()),
+        _ => None,
+    };
+    let site = SiteEnv::new(
+        &BTreeMap::from([
+            ("OSCAR_HOME".to_owned(), "/opt/oscar".to_owned()),
+            ("OSCAR_VERBOSE".to_owned(), "5".to_owned()),
+        ]),
+        &["PERL5LIB".to_owned(), "OSCAR_UI".to_owned()],
+        opm_env,
+    )
+    .unwrap();
+    let invocation = ScriptInvocation::builder(dir.path(), "api-post-install", context())
+        .site_env(site)
+        .build()
+        .unwrap();
+    let outcome = run(&invocation).await.unwrap().into_result().unwrap();
+    let stdout = outcome.output.stdout.to_text();
+    for line in [
+        "OSCAR_HOME=/opt/oscar",
+        "OSCAR_VERBOSE=5",
+        "PERL5LIB=/opt/oscar/lib/perl",
+        "perl=/opt/oscar",
+        "OPM_STAGE=install-bin-pkgs",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line}:\n{stdout}"
+        );
+    }
+    for absent in ["OSCAR_UI=", "OPM_TOKEN=", "CARGO"] {
+        assert!(
+            !stdout.lines().any(|l| l.starts_with(absent)),
+            "{absent} leaked:\n{stdout}"
+        );
+    }
 }
 
 #[tokio::test]

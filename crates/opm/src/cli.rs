@@ -56,6 +56,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "OPM_SETTINGS", value_name = "PATH")]
     pub settings: Option<PathBuf>,
 
+    /// A variable every script gets, NAME=VALUE; repeat for several. Adds to
+    /// (and by name beats) the settings file's `[script_env]`.
+    #[arg(long, global = true, value_name = "NAME=VALUE", value_parser = parse_script_env)]
+    pub script_env: Vec<(String, String)>,
+
+    /// A variable of opm's own environment passed on to every script (when
+    /// set); repeat for several. Adds to the settings file's `script_env_pass`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub script_env_pass: Vec<String>,
+
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -67,6 +77,17 @@ pub struct GlobalArgs {
     /// Less log output on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// `NAME=VALUE` of `--script-env`, split at the first `=` (the name is
+/// checked with the settings).
+fn parse_script_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "'{text}' is not NAME=VALUE; write e.g. --script-env OSCAR_HOME=/opt/oscar"
+        )),
+    }
 }
 
 /// A package-manager backend.

@@ -3,8 +3,10 @@
 //! Precedence: flags, then environment (both through clap), then the
 //! settings file, then built-in defaults.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use opm_native::script::SiteEnv;
 use opm_store::{AnyStore, OpenMode, StoreError};
 use serde::Deserialize;
 
@@ -35,6 +37,10 @@ struct SettingsFile {
     ca_cert: Option<PathBuf>,
     spool: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
+    #[serde(default)]
+    script_env: BTreeMap<String, String>,
+    #[serde(default)]
+    script_env_pass: Vec<String>,
 }
 
 /// Fully resolved settings.
@@ -63,6 +69,16 @@ pub struct Settings {
     /// side by side; `--side-by-side` overrides it per command. Off by
     /// default: OSCAR's scripts assume one at a time per host.
     pub side_by_side_scripts: bool,
+    /// Variables set for every script: the file's `[script_env]`, then
+    /// `--script-env` flags (a flag beats the file by name).
+    pub script_env: BTreeMap<String, String>,
+    /// Variables of opm's own environment passed on to every script: the
+    /// file's `script_env_pass`, then `--script-env-pass` flags.
+    pub script_env_pass: Vec<String>,
+    /// The two above, checked and with the passed values looked up: what
+    /// scripts get besides opm's own variables.
+    #[serde(skip)]
+    pub site_env: SiteEnv,
     /// Machine-readable output.
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
@@ -79,6 +95,19 @@ impl Settings {
             }
             None => SettingsFile::default(),
         };
+        let mut script_env = file.script_env;
+        script_env.extend(args.script_env.iter().cloned());
+        let mut script_env_pass = file.script_env_pass;
+        for name in &args.script_env_pass {
+            if !script_env_pass.contains(name) {
+                script_env_pass.push(name.clone());
+            }
+        }
+        // Checked here, so a name opm will not give scripts stops every
+        // command before anything runs (exit 2).
+        let site_env =
+            SiteEnv::new(&script_env, &script_env_pass, |name| std::env::var_os(name))
+                .map_err(|e| bad_input(format!("{e} (settings file or --script-env flags)")))?;
         Ok(Settings {
             db: args.db.clone().or(file.db),
             conf: args
@@ -109,6 +138,9 @@ impl Settings {
                 .or(file.spool)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
+            script_env,
+            script_env_pass,
+            site_env,
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
         })

@@ -38,8 +38,14 @@ impl Cluster {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_env(&[], args)
+    }
+
+    /// `opm ARGS` with these variables in opm's own environment too.
+    fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         Command::new(assert_cmd::cargo::cargo_bin("opm"))
             .env_clear()
+            .envs(env.iter().copied())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "OPM_DB",
@@ -288,6 +294,71 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
         std::fs::read_to_string(&seen).unwrap(),
         "head.cluster|fast|600|mode=fast|server=head.cluster"
     );
+}
+
+#[test]
+fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
+    if !have("dpkg") {
+        eprintln!("SKIPPED: dpkg not installed");
+        return;
+    }
+    let cluster = Cluster::new();
+    // The opkg's configure script records its whole environment.
+    let seen = cluster.path("seen");
+    let src = cluster.path("src");
+    std::fs::write(
+        src.join("scripts/api-post-configure"),
+        format!("#!/bin/sh\nenv > {}\n", seen.display()),
+    )
+    .unwrap();
+    let repo = cluster.path("repo");
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    cluster.ok(&[
+        "pack",
+        "--format",
+        "deb",
+        "-o",
+        repo.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    cluster.ok(&["cluster", "phase", "complete"]);
+    let settings = cluster.path("opm.toml");
+    std::fs::write(
+        &settings,
+        "script_env_pass = [\"PERL5LIB\"]\n\n[script_env]\nOSCAR_HOME = \"/opt/oscar\"\nOSCAR_VERBOSE = \"1\"\n",
+    )
+    .unwrap();
+    let out = cluster.run_env(
+        &[("PERL5LIB", "/opt/oscar/lib"), ("SITE_SECRET", "s3cret")],
+        &[
+            "--settings",
+            settings.to_str().unwrap(),
+            "--script-env",
+            "OSCAR_VERBOSE=5",
+            "--script-env",
+            "OSCAR_UI=cli",
+            "run",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let env = std::fs::read_to_string(&seen).unwrap();
+    for line in [
+        "OSCAR_HOME=/opt/oscar",
+        "OSCAR_VERBOSE=5",
+        "OSCAR_UI=cli",
+        "PERL5LIB=/opt/oscar/lib",
+        "OPM_TARGET=head",
+    ] {
+        assert!(env.lines().any(|l| l == line), "missing {line}:\n{env}");
+    }
+    for absent in ["SITE_SECRET", "OPM_DB", "OPM_CONF", "OPM_BACKEND"] {
+        assert!(
+            !env.lines().any(|l| l.starts_with(&format!("{absent}="))),
+            "{absent} leaked:\n{env}"
+        );
+    }
 }
 
 #[test]

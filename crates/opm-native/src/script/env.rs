@@ -1,10 +1,12 @@
 //! The environment a script sees, built from nothing: the caller's environment
 //! (and whatever secrets it holds) never leaks into a script.
 //!
-//! What a script gets, later entries winning (they cannot collide by design):
+//! What a script gets, later entries winning:
 //! 1. a fixed base: `PATH` (the usual sbin/bin dirs), `HOME=/root` (scripts run
 //!    as root, as OSCAR's did), `LANG=C` (predictable tool output);
-//! 2. each configuration value `name=value` (SPEC §1.8) twice:
+//! 2. the site's variables ([`SiteEnv`]: `OSCAR_HOME`, `PERL5LIB`, …), which
+//!    may replace the base; never `OPM_*` or `OSCAR_PACKAGE_HOME`;
+//! 3. each configuration value `name=value` (SPEC §1.8) twice:
 //!    - always as `OPM_CONFIG_<NAME>`: ASCII letters upper-cased, digits kept,
 //!      every other character replaced by `_` (`nfs-server` → `OPM_CONFIG_NFS_SERVER`);
 //!      two names that map to the same variable are an error, never a silent loss;
@@ -12,7 +14,8 @@
 //!      (`[A-Za-z_][A-Za-z0-9_]*`) and not one that changes how shells, the loader
 //!      or interpreters behave (`PATH`, `IFS`, `LD_*`, `BASH_ENV`, …) or one of
 //!      opm's own prefixes (`OPM_`, `OSCAR_`): legacy scripts read `$nfs_server`;
-//! 3. the contract: `OSCAR_PACKAGE_HOME`, `OPM_STAGE`, `OPM_TARGET` (the node or
+//!      the opkg's own value beats a site variable of the same name;
+//! 4. the contract: `OSCAR_PACKAGE_HOME`, `OPM_STAGE`, `OPM_TARGET` (the node or
 //!    image name), `OPM_TARGET_KIND` (`node`/`image`), `OPM_ROLE`, `OPM_ATTEMPT`.
 
 use std::collections::BTreeMap;
@@ -21,6 +24,7 @@ use std::path::Path;
 use opm_model::{Role, Stage, Target};
 
 use super::error::ScriptError;
+use super::site_env::SiteEnv;
 
 /// `PATH` every script gets.
 pub const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -132,6 +136,7 @@ pub fn exports_raw_name(name: &str) -> bool {
 pub fn script_environment(
     package_dir: &Path,
     context: &ScriptContext,
+    site: &SiteEnv,
     config: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, ScriptError> {
     let package_home = package_dir
@@ -143,6 +148,7 @@ pub fn script_environment(
     env.insert("PATH".to_owned(), SCRIPT_PATH.to_owned());
     env.insert("HOME".to_owned(), "/root".to_owned());
     env.insert("LANG".to_owned(), "C".to_owned());
+    env.extend(site.vars().clone());
 
     // Which name claimed each OPM_CONFIG_* variable, to report collisions by name.
     let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
@@ -250,6 +256,7 @@ mod tests {
         let env = script_environment(
             Path::new("/usr/lib/oscar/packages/slurm"),
             &context(),
+            &SiteEnv::default(),
             &config(&[("nfs_server", "10.0.0.1"), ("mode-x", "fast")]),
         )
         .unwrap();
@@ -273,6 +280,7 @@ mod tests {
         let env = script_environment(
             Path::new("/p"),
             &context(),
+            &SiteEnv::default(),
             &config(&[("PATH", "/evil"), ("LD_PRELOAD", "/evil.so")]),
         )
         .unwrap();
@@ -283,10 +291,37 @@ mod tests {
     }
 
     #[test]
+    fn site_variables_join_below_the_opkgs_values_and_the_contract() {
+        let site = SiteEnv::new(
+            &config(&[
+                ("OSCAR_HOME", "/opt/oscar"),
+                ("PATH", "/opt/oscar/bin:/usr/bin:/bin"),
+                ("nfs_server", "site"),
+            ]),
+            &[],
+            |_| None,
+        )
+        .unwrap();
+        let env = script_environment(
+            Path::new("/p"),
+            &context(),
+            &site,
+            &config(&[("nfs_server", "opkg")]),
+        )
+        .unwrap();
+        assert_eq!(env["OSCAR_HOME"], "/opt/oscar");
+        assert_eq!(env["PATH"], "/opt/oscar/bin:/usr/bin:/bin");
+        assert_eq!(env["nfs_server"], "opkg");
+        assert_eq!(env["OSCAR_PACKAGE_HOME"], "/p");
+        assert_eq!(env["HOME"], "/root");
+    }
+
+    #[test]
     fn colliding_names_are_an_error_naming_both() {
         let error = script_environment(
             Path::new("/p"),
             &context(),
+            &SiteEnv::default(),
             &config(&[("a-b", "1"), ("a_b", "2")]),
         )
         .unwrap_err();
@@ -298,8 +333,13 @@ mod tests {
 
     #[test]
     fn nul_in_a_value_is_an_error() {
-        let error =
-            script_environment(Path::new("/p"), &context(), &config(&[("x", "a\0b")])).unwrap_err();
+        let error = script_environment(
+            Path::new("/p"),
+            &context(),
+            &SiteEnv::default(),
+            &config(&[("x", "a\0b")]),
+        )
+        .unwrap_err();
         assert!(matches!(error, ScriptError::ConfigValue { .. }), "{error}");
     }
 
@@ -308,7 +348,8 @@ mod tests {
         use std::ffi::OsStr;
         use std::os::unix::ffi::OsStrExt;
         let dir = Path::new(OsStr::from_bytes(b"/p/\xff"));
-        let error = script_environment(dir, &context(), &BTreeMap::new()).unwrap_err();
+        let error =
+            script_environment(dir, &context(), &SiteEnv::default(), &BTreeMap::new()).unwrap_err();
         assert!(matches!(error, ScriptError::NonUtf8Path { .. }), "{error}");
     }
 }

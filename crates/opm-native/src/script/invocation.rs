@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::env::{ScriptContext, script_environment};
 use super::error::ScriptError;
+use super::site_env::SiteEnv;
 
 /// Timeout of a script when none is configured (SPEC §1.7: 30 minutes).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -65,6 +66,7 @@ impl ScriptInvocation {
             package_dir: package_dir.into(),
             script_name: script_name.into(),
             context,
+            site: SiteEnv::default(),
             config: BTreeMap::new(),
             args: Vec::new(),
             chroot: None,
@@ -118,6 +120,7 @@ pub struct InvocationBuilder {
     package_dir: PathBuf,
     script_name: String,
     context: ScriptContext,
+    site: SiteEnv,
     config: BTreeMap<String, String>,
     args: Vec<OsString>,
     chroot: Option<PathBuf>,
@@ -128,6 +131,12 @@ impl InvocationBuilder {
     /// The opkg's configuration values (SPEC §1.8), passed in the environment.
     pub fn config(mut self, values: BTreeMap<String, String>) -> InvocationBuilder {
         self.config = values;
+        self
+    }
+
+    /// The site's variables for every script ([`SiteEnv`]).
+    pub fn site_env(mut self, site: SiteEnv) -> InvocationBuilder {
+        self.site = site;
         self
     }
 
@@ -171,7 +180,7 @@ impl InvocationBuilder {
                 path: root.clone(),
             });
         }
-        let env = script_environment(&self.package_dir, &self.context, &self.config)?;
+        let env = script_environment(&self.package_dir, &self.context, &self.site, &self.config)?;
         Ok(ScriptInvocation {
             script: self.package_dir.join(name),
             package_dir: self.package_dir,

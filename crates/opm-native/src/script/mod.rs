@@ -7,7 +7,8 @@
 //! every stage; nothing here knows about rows or the store.
 //!
 //! What a run guarantees:
-//! - a clean environment built from nothing ([`env`] documents the names);
+//! - a clean environment built from nothing but the site's chosen variables
+//!   ([`env`] documents the names, [`site_env`] the site's);
 //! - working directory = the package dir; chroot mode goes through the
 //!   `chroot` program and a `/bin/sh` inside the image that enters the dir;
 //! - its own process group, cleaned up whole when the script ends or times out
@@ -24,6 +25,7 @@ pub mod group;
 pub mod invocation;
 pub mod outcome;
 pub mod runner;
+pub mod site_env;
 
 pub use capture::{CapturedOutput, CapturedStream};
 pub use env::ScriptContext;
@@ -32,3 +34,4 @@ pub use group::GroupCleanup;
 pub use invocation::{CommandSpec, DEFAULT_TIMEOUT, InvocationBuilder, ScriptInvocation};
 pub use outcome::{ExitStatusKind, ScriptOutcome};
 pub use runner::{RunnerConfig, ScriptRunner};
+pub use site_env::{SiteEnv, SiteEnvError};

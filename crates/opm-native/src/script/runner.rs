@@ -16,6 +16,7 @@ use super::error::ScriptError;
 use super::group::{GroupCleanup, ProcessGroup};
 use super::invocation::ScriptInvocation;
 use super::outcome::{ExitStatusKind, ScriptOutcome};
+use super::site_env::SiteEnv;
 
 /// How the runner runs scripts, the same for every script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub struct RunnerConfig {
     pub kill_grace: Duration,
     /// Bytes kept at each end of each output stream.
     pub capture_limit: usize,
+    /// The site's variables for every script; callers pass them to
+    /// [`InvocationBuilder::site_env`](super::InvocationBuilder::site_env).
+    pub env: SiteEnv,
 }
 
 impl Default for RunnerConfig {
@@ -38,6 +42,7 @@ impl Default for RunnerConfig {
             shell: PathBuf::from("/bin/sh"),
             kill_grace: Duration::from_secs(5),
             capture_limit: DEFAULT_CAPTURE_LIMIT,
+            env: SiteEnv::default(),
         }
     }
 }

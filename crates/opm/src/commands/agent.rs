@@ -74,7 +74,10 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
     let packages = package_manager(settings, Duration::from_secs(30))?;
     let actor = Actor::new(
         packages,
-        ScriptRunner::new(RunnerConfig::default()),
+        ScriptRunner::new(RunnerConfig {
+            env: settings.site_env.clone(),
+            ..RunnerConfig::default()
+        }),
         std::path::absolute(&settings.root)?,
         Duration::from_secs(args.script_timeout.max(1)),
     );

@@ -92,7 +92,10 @@ pub async fn engine(
     Ok(Arc::new(Engine::new(
         store,
         packages,
-        ScriptRunner::new(RunnerConfig::default()),
+        ScriptRunner::new(RunnerConfig {
+            env: settings.site_env.clone(),
+            ..RunnerConfig::default()
+        }),
         Arc::new(SystemClock),
         reporter,
         config,

@@ -29,6 +29,16 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         "side_by_side_scripts: {}",
         settings.side_by_side_scripts
     ));
+    let script_env: Vec<String> = settings
+        .script_env
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    printer.line(format_args!("script_env: {}", script_env.join(", ")));
+    printer.line(format_args!(
+        "script_env_pass: {}",
+        settings.script_env_pass.join(", ")
+    ));
     printer.line(format_args!("verbosity: {}", settings.verbosity));
     Ok(Exit::Success)
 }
