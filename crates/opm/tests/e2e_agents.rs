@@ -473,6 +473,64 @@ fn an_agent_killed_mid_install_finishes_the_row_after_a_restart() {
     assert_eq!(installed(&root), ["opkg-slowpkg-client"]);
 }
 
+#[test]
+fn an_agents_scripts_get_the_sites_variables_and_nothing_else() {
+    let sources = tempfile::tempdir().unwrap();
+    let source = sources.path().join("envpkg");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{EXAMPLES}/motd"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let config = std::fs::read_to_string(source.join("config.xml")).unwrap();
+    std::fs::write(
+        source.join("config.xml"),
+        config.replace("<name>motd</name>", "<name>envpkg</name>"),
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("scripts/client-post-install"),
+        "#!/bin/sh\nroot=${OSCAR_PACKAGE_HOME%/usr/lib/oscar/packages/*}\n\
+         mkdir -p \"$root/var/log\"\nenv > \"$root/var/log/env\"\n",
+    )
+    .unwrap();
+    let mut site = Site::with_sources(&[source]);
+    std::fs::write(
+        site.path("opm.toml"),
+        "script_env_pass = [\"PERL5LIB\"]\n[script_env]\nOSCAR_HOME = \"/opt/oscar\"\n",
+    )
+    .unwrap();
+    site.add_node("n1");
+    let server = site.start_server(0);
+    let mut agent = site.node_command("n1", server);
+    agent
+        .args(["--script-env", "OSCAR_UI=cli"])
+        .env("PERL5LIB", "/opt/oscar/lib")
+        .env("NODE_SECRET", "s3cret");
+    site.spawn_agent("n1", agent);
+    site.ok(&["install", "envpkg"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["n1"], &["envpkg"], "finished");
+
+    let env = std::fs::read_to_string(site.path("n1/root/var/log/env")).unwrap();
+    for line in [
+        "OSCAR_HOME=/opt/oscar",
+        "OSCAR_UI=cli",
+        "PERL5LIB=/opt/oscar/lib",
+        "OPM_TARGET=n1",
+    ] {
+        assert!(env.lines().any(|l| l == line), "missing {line}:\n{env}");
+    }
+    for absent in ["NODE_SECRET", "OPM_SERVER", "OPM_TOKEN_FILE"] {
+        assert!(
+            !env.lines().any(|l| l.starts_with(&format!("{absent}="))),
+            "{absent} leaked:\n{env}"
+        );
+    }
+}
+
 /// One raw HTTP/1.1 request; the status and the body.
 fn http(
     addr: SocketAddr,
