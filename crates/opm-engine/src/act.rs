@@ -165,7 +165,10 @@ impl Actor {
             Action::Remove { part, root } => {
                 let later = held::scripts_of_part(&work.actions[index + 1..], *part);
                 match self.hold(root, &work.package, &later, output) {
-                    Ok(()) => self.package_step(false, *part, root, &work.package).await,
+                    Ok(()) => self
+                        .package_step(false, *part, root, &work.package)
+                        .await
+                        .and_then(|()| self.clear_package_dir(*part, root, &work.package)),
                     Err(failure) => Err(failure),
                 }
             }
@@ -295,6 +298,25 @@ impl Actor {
             restored.finish(result.is_ok());
         }
         result
+    }
+
+    /// Once the opkg's own package (the API part, which owns the package
+    /// dir) is removed, removes what opm wrote there, so the directory goes
+    /// as the package manager would have taken it.
+    fn clear_package_dir(&self, part: Part, root: &RootRef, package: &Name) -> Result<(), Failure> {
+        if part != Part::Api {
+            return Ok(());
+        }
+        let dir = self
+            .root_path(root)
+            .join(PACKAGES_DIR)
+            .join(package.as_str());
+        crate::config_values::remove_values(&dir).map_err(|error| {
+            Failure::terminal(format!(
+                "removing what opm wrote into {}: {error}",
+                dir.display()
+            ))
+        })
     }
 
     /// Keeps `scripts` of a part about to be removed from `root` (see

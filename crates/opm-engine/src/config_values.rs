@@ -183,6 +183,32 @@ pub fn write_values(package_dir: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&temporary, &final_path)
 }
 
+/// Removes what opm wrote into `package_dir` (the values file and a
+/// leftover temporary one), then the directory itself if that left it
+/// empty: called once the opkg's package that owns the directory is gone,
+/// whose removal left the directory behind because of these files.
+///
+/// # Errors
+/// The I/O error of a removal, other than "not there" or "not empty".
+pub fn remove_values(package_dir: &Path) -> std::io::Result<()> {
+    let ignore = |result: std::io::Result<()>, also: std::io::ErrorKind| match result {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound && error.kind() != also => {
+            Err(error)
+        }
+        _ => Ok(()),
+    };
+    for name in [VALUES_FILE.to_owned(), format!("{VALUES_FILE}.tmp")] {
+        ignore(
+            std::fs::remove_file(package_dir.join(name)),
+            std::io::ErrorKind::NotFound,
+        )?;
+    }
+    ignore(
+        std::fs::remove_dir(package_dir),
+        std::io::ErrorKind::DirectoryNotEmpty,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +362,26 @@ mod tests {
         assert_eq!(metadata.permissions().mode() & 0o777, VALUES_MODE);
         assert!(std::fs::read_to_string(&old).unwrap().contains("s3cret"));
         assert!(!temporary.exists());
+    }
+
+    #[test]
+    fn removing_the_values_takes_an_emptied_dir_along_and_keeps_a_used_one() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("p");
+        std::fs::create_dir(&dir).unwrap();
+        write_values(&dir, "<opt/>").unwrap();
+        std::fs::write(dir.join(format!("{VALUES_FILE}.tmp")), "").unwrap();
+        remove_values(&dir).unwrap();
+        assert!(!dir.exists());
+        // Again: nothing there is no error.
+        remove_values(&dir).unwrap();
+
+        std::fs::create_dir(&dir).unwrap();
+        write_values(&dir, "<opt/>").unwrap();
+        std::fs::write(dir.join("api-post-install"), "").unwrap();
+        remove_values(&dir).unwrap();
+        assert!(!dir.join(VALUES_FILE).exists());
+        assert!(dir.join("api-post-install").exists());
     }
 
     #[test]

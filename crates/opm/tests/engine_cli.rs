@@ -362,6 +362,58 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
 }
 
 #[test]
+fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
+    if !have("dpkg") {
+        eprintln!("SKIPPED: dpkg not installed");
+        return;
+    }
+    let cluster = Cluster::new();
+    let src = cluster.path("src");
+    std::fs::write(
+        src.join("configurator.html"),
+        "<form><input name=server value=10.0.0.1></form>",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("scripts/api-post-configure"),
+        "#!/bin/sh\nexit 0\n",
+    )
+    .unwrap();
+    let repo = cluster.path("repo");
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    cluster.ok(&[
+        "pack",
+        "--format",
+        "deb",
+        "-o",
+        repo.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    cluster.ok(&["cluster", "phase", "complete"]);
+    let out = cluster.run(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = cluster.path("root/usr/lib/oscar/packages/failing");
+    assert!(dir.join(".configurator.values").is_file());
+
+    cluster.ok(&["remove", "failing"]);
+    let out = cluster.run(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+    let listed = Command::new("dpkg")
+        .arg(format!("--root={}", cluster.path("root").display()))
+        .args(["-l", "opkg-failing*"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        !listed.lines().any(|l| l.starts_with("ii")),
+        "still installed:\n{listed}"
+    );
+}
+
+#[test]
 fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
     let cluster = Cluster {
         dir: tempfile::tempdir().unwrap(),
