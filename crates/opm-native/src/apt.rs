@@ -117,6 +117,12 @@ pub fn classify(output: &str) -> Cause {
     if let Some(holder) = dpkg::lock_holder(output) {
         return Cause::Locked(holder);
     }
+    // A signed-by= repository whose signature is bad, missing or by another key.
+    if output.contains("W: GPG error: ")
+        || (output.contains("E: The repository '") && output.contains("' is not signed."))
+    {
+        return Cause::Unverified;
+    }
     let mut not_found = Vec::new();
     for line in output.lines() {
         if let Some(name) = line.strip_prefix("E: Unable to locate package ") {
@@ -335,6 +341,16 @@ mod tests {
                 "The following packages have unmet dependencies:\n b : Depends: a (>= 2.0) but 1.0-1 is to be installed\nE: Unable to correct problems, you have held broken packages.\n"
             ),
             Cause::Unsatisfiable
+        );
+        assert_eq!(
+            classify(
+                "W: GPG error: file:/r ./ InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY 997558171B06CC69\nE: The repository 'file:/r ./ InRelease' is not signed.\n"
+            ),
+            Cause::Unverified
+        );
+        assert_eq!(
+            classify("E: The repository 'file:/r ./ Release' is not signed.\n"),
+            Cause::Unverified
         );
         assert_eq!(
             classify("E: Failed to fetch file:/r/./a_1_all.deb  Size mismatch\n"),

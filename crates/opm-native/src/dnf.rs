@@ -7,6 +7,12 @@
 //! repositories never leak in. Its rpm database is the one the rpm backend
 //! uses ([`crate::rpm::DB_PATH`]): dnf takes no `--dbpath`, so it runs with a
 //! home directory whose `.rpmmacros` sets it.
+//!
+//! When one of opm's repositories is signed (`[signed-by=KEY] DIR|URL`),
+//! all of them go into a `.repo` file instead ([`repo_file`]: `--setopt`
+//! does not reach `--repofrompath` repositories), the signed ones with
+//! `repo_gpgcheck=1` and their key, and `--nogpgcheck` is dropped, so dnf
+//! refuses an index whose signature does not verify.
 
 use crate::command::{Invocation, Ran};
 use crate::error::{Cause, NativeError, Result};
@@ -40,13 +46,74 @@ pub const REPOS_DIR: &str = "var/lib/opm/yum.repos.d";
 /// The configuration file of a sandbox root.
 pub const CONFIG: &str = "[main]\n# Written by opm: only opm's repositories, nothing weak.\ngpgcheck=0\ninstall_weak_deps=False\nbest=True\n";
 
+/// opm's `.repo` file in a sandbox root (inside [`REPOS_DIR`]).
+pub const SANDBOX_REPO_FILE: &str = "var/lib/opm/yum.repos.d/opm.repo";
+
+/// opm's `.repo` file on the host, next to the host's own.
+pub const HOST_REPO_FILE: &str = "etc/yum.repos.d/opm.repo";
+
+fn repo_file_path(root: &Root) -> &'static str {
+    if root.is_host() {
+        HOST_REPO_FILE
+    } else {
+        SANDBOX_REPO_FILE
+    }
+}
+
+fn any_signed(repos: &[Repo]) -> bool {
+    repos.iter().any(|repo| repo.signing_key().is_some())
+}
+
+/// The dnf URL of a repository, or the error for one dnf cannot use.
+fn dnf_url(repo: &Repo) -> Result<String> {
+    repo.dnf_url().ok_or_else(|| NativeError::RepoUnsupported {
+        backend: "dnf",
+        repo: repo.to_string(),
+        instead: "apt",
+    })
+}
+
+/// opm's repositories as a dnf `.repo` file, when one of them is signed
+/// (`None` otherwise: they are passed with `--repofrompath`). opm's rpms
+/// carry no signature of their own (`gpgcheck=0`): the signed
+/// `repomd.xml` holds every package's checksum, so its signature
+/// (`repo_gpgcheck=1`) covers them.
+///
+/// # Errors
+/// [`NativeError::RepoUnsupported`] for an apt source line.
+pub fn repo_file(repos: &[Repo]) -> Result<Option<String>> {
+    if !any_signed(repos) {
+        return Ok(None);
+    }
+    let mut text =
+        String::from("# Written by opm from its --repo values; rewritten on every run.\n");
+    for (index, repo) in repos.iter().enumerate() {
+        let url = dnf_url(repo)?;
+        text.push_str(&format!(
+            "\n[opm{index}]\nname=opm{index}\nbaseurl={url}\nenabled=1\nmetadata_expire=0\ngpgcheck=0\n"
+        ));
+        match repo.signing_key() {
+            Some(key) => text.push_str(&format!(
+                "repo_gpgcheck=1\ngpgkey=file://{}\n",
+                key.display()
+            )),
+            None => text.push_str("repo_gpgcheck=0\n"),
+        }
+    }
+    Ok(Some(text))
+}
+
 /// The options every dnf run on `root` takes, or the repository that dnf
 /// cannot use (an apt source line).
 ///
 /// # Errors
 /// [`NativeError::RepoUnsupported`].
 pub fn root_options(root: &Root, repos: &[Repo]) -> Result<Vec<String>> {
-    let mut options = vec!["--assumeyes".to_owned(), "--nogpgcheck".to_owned()];
+    let signed = any_signed(repos);
+    let mut options = vec!["--assumeyes".to_owned()];
+    if !signed {
+        options.push("--nogpgcheck".to_owned());
+    }
     if !root.is_host() {
         options.extend([
             format!("--installroot={}", root.as_str()),
@@ -59,15 +126,12 @@ pub fn root_options(root: &Root, repos: &[Repo]) -> Result<Vec<String>> {
     }
     let mut enabled = Vec::new();
     for (index, repo) in repos.iter().enumerate() {
-        let Some(url) = repo.dnf_url() else {
-            return Err(NativeError::RepoUnsupported {
-                backend: "dnf",
-                repo: repo.to_string(),
-                instead: "apt",
-            });
-        };
+        let url = dnf_url(repo)?;
         let id = format!("opm{index}");
-        options.push(format!("--repofrompath={id},{url}"));
+        // Signed: the repository is in opm's .repo file (see `repo_file`).
+        if !signed {
+            options.push(format!("--repofrompath={id},{url}"));
+        }
         enabled.push(format!("--repo={id}"));
     }
     // The host keeps its own repositories next to opm's; a sandbox sees only opm's.
@@ -134,6 +198,12 @@ pub fn classify(output: &str) -> Cause {
     if !not_found.is_empty() {
         return Cause::NotFound(not_found);
     }
+    // A repo_gpgcheck repository whose repomd.xml signature is bad or missing.
+    if output.contains("repomd.xml GPG signature verification error")
+        || output.contains("GPG verification is enabled, but GPG signature is not available")
+    {
+        return Cause::Unverified;
+    }
     if !damaged.is_empty() {
         return Cause::BadPackage(damaged);
     }
@@ -174,6 +244,22 @@ impl PackageManager for Dnf {
         if !root.is_host() {
             root.create_dirs(&[REPOS_DIR, "var/cache/dnf"])?;
             root.write_file(CONFIG_FILE, CONFIG)?;
+        }
+        let path = repo_file_path(root);
+        match repo_file(&self.options.repos)? {
+            Some(text) => {
+                if let Some((dir, _)) = path.rsplit_once('/') {
+                    root.create_dirs(&[dir])?;
+                }
+                root.write_file(path, &text)?;
+            }
+            // A file of an earlier signed run would clash with --repofrompath.
+            None => match std::fs::remove_file(root.join(path)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(root.not_writable(root.join(path), error));
+                }
+                _ => {}
+            },
         }
         Ok(())
     }
@@ -284,6 +370,36 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_repository_puts_all_of_opms_in_a_checked_repo_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let repos = [
+            Repo::Signed {
+                repo: Box::new(Repo::Dir("/srv/signed".into())),
+                key: "/etc/opm/key.asc".into(),
+            },
+            Repo::Url("http://h/r".into()),
+        ];
+        let install = install_command(&root, &repos, &["b".into()]).unwrap();
+        assert!(
+            !install.args.iter().any(|a| a == "--nogpgcheck"),
+            "{install:?}"
+        );
+        assert!(!install.args.iter().any(|a| a.starts_with("--repofrompath")));
+        assert!(install.args.iter().any(|a| a == "--repo=opm0"));
+        assert!(install.args.iter().any(|a| a == "--repo=opm1"));
+        assert_eq!(
+            repo_file(&repos).unwrap().unwrap(),
+            "# Written by opm from its --repo values; rewritten on every run.\n\
+             \n[opm0]\nname=opm0\nbaseurl=file:///srv/signed\nenabled=1\nmetadata_expire=0\ngpgcheck=0\n\
+             repo_gpgcheck=1\ngpgkey=file:///etc/opm/key.asc\n\
+             \n[opm1]\nname=opm1\nbaseurl=http://h/r\nenabled=1\nmetadata_expire=0\ngpgcheck=0\n\
+             repo_gpgcheck=0\n"
+        );
+        assert_eq!(repo_file(&repos[1..]).unwrap(), None);
+    }
+
+    #[test]
     fn an_apt_line_is_no_dnf_repository() {
         let repos = [Repo::AptLine("deb http://h/ ./".into())];
         let error = install_command(&Root::host(), &repos, &["b".into()]).unwrap_err();
@@ -314,6 +430,12 @@ mod tests {
         assert_eq!(
             classify("Error: Transaction test error:\n\tfile /x conflicts\n"),
             Cause::Other
+        );
+        assert_eq!(
+            classify(
+                "Error: Failed to download metadata for repo 'opm0': repomd.xml GPG signature verification error: Bad GPG signature\n"
+            ),
+            Cause::Unverified
         );
     }
 }

@@ -33,7 +33,9 @@ pub enum NativeError {
     #[error("invalid package name {0:?}: use lower-case letters, digits and + - . _")]
     InvalidPackageName(String),
     /// A `--repo` value that is neither a directory, a URL nor an apt source line.
-    #[error("invalid repository {0:?}: give a directory, a URL or a 'deb …' line")]
+    #[error(
+        "invalid repository {0:?}: give a directory, a URL, '[signed-by=KEYFILE] DIR|URL' or a 'deb …' line"
+    )]
     InvalidRepo(String),
     /// A repository the chosen backend cannot read (plain dpkg and rpm only
     /// read local directories).
@@ -115,6 +117,16 @@ pub enum NativeError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Signing a repository index with gpg failed.
+    #[error("signing with gpg key '{key}' failed at {step}: {detail}")]
+    Sign {
+        /// The key as given.
+        key: String,
+        /// What was being done.
+        step: String,
+        /// gpg's messages, or what is wrong.
+        detail: String,
+    },
     /// A package-manager run failed; carries the tool's complete output.
     #[error("{0}")]
     Tool(Box<ToolFailure>),
@@ -154,6 +166,9 @@ pub enum Cause {
     /// Another process holds the package database's own lock (for
     /// instance a dpkg left running by an opm that was killed).
     Locked(String),
+    /// A signed repository's index did not verify with its key (another
+    /// key signed it, it changed after signing, or it is not signed).
+    Unverified,
     /// Nothing recognised; read the output.
     Other,
 }
@@ -182,6 +197,9 @@ impl fmt::Display for Cause {
             Self::Locked(holder) => write!(
                 formatter,
                 "the package database is locked by {holder}; try again when it is done"
+            ),
+            Self::Unverified => formatter.write_str(
+                "a repository's signature does not verify with its key; re-sign it with opm repo index --sign, or check the key in signed-by=",
             ),
             Self::Other => formatter.write_str("see the output"),
         }

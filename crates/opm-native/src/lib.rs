@@ -28,6 +28,7 @@ mod manager;
 mod repo;
 mod root;
 pub mod rpm;
+pub mod sign;
 pub mod version;
 
 pub mod script;

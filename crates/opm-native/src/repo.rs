@@ -15,7 +15,20 @@ pub enum Repo {
     Url(String),
     /// An apt source line as written in `sources.list` (`deb [opts] URI suite [components]`).
     AptLine(String),
+    /// A directory or URL whose index is signed (`opm repo index --sign`),
+    /// written `[signed-by=KEYFILE] DIR|URL`: apt and dnf refuse it unless
+    /// its signature verifies with the public key in `key`. (Plain dpkg and
+    /// rpm read the package files and check no index.)
+    Signed {
+        /// The directory or URL.
+        repo: Box<Repo>,
+        /// The public key file (armored, as `opm repo index --sign` exports it).
+        key: PathBuf,
+    },
 }
+
+/// The prefix of a signed repository's value.
+const SIGNED_BY: &str = "[signed-by=";
 
 impl Repo {
     /// Reads a `--repo` value: a `deb …` line, a URL, or a directory (made
@@ -32,24 +45,37 @@ impl Repo {
         if trimmed.starts_with("deb ") || trimmed.starts_with("deb\t") {
             return Ok(Self::AptLine(trimmed.to_owned()));
         }
+        if let Some(rest) = trimmed.strip_prefix(SIGNED_BY) {
+            let invalid = || NativeError::InvalidRepo(value.to_owned());
+            let (key, location) = rest.split_once(']').ok_or_else(invalid)?;
+            let repo = Self::parse(location).map_err(|_| invalid())?;
+            if key.trim().is_empty() || !matches!(repo, Self::Dir(_) | Self::Url(_)) {
+                return Err(invalid());
+            }
+            let key = absolute(Path::new(key.trim())).ok_or_else(invalid)?;
+            return Ok(Self::Signed {
+                repo: Box::new(repo),
+                key,
+            });
+        }
         if let Some((scheme, rest)) = trimmed.split_once("://") {
             if !rest.is_empty() && ["http", "https", "ftp", "file"].contains(&scheme) {
                 return Ok(Self::Url(trimmed.trim_end_matches('/').to_owned()));
             }
             return Err(NativeError::InvalidRepo(value.to_owned()));
         }
-        let path = Path::new(trimmed);
-        let absolute = if path.is_absolute() {
-            path.to_owned()
-        } else {
-            std::env::current_dir()
-                .map_err(|_| NativeError::InvalidRepo(value.to_owned()))?
-                .join(path)
-        };
-        if absolute.to_str().is_none() {
-            return Err(NativeError::InvalidRepo(value.to_owned()));
+        absolute(Path::new(trimmed))
+            .map(Self::Dir)
+            .ok_or_else(|| NativeError::InvalidRepo(value.to_owned()))
+    }
+
+    /// The public key a signed repository is checked with.
+    #[must_use]
+    pub fn signing_key(&self) -> Option<&Path> {
+        match self {
+            Self::Signed { key, .. } => Some(key),
+            _ => None,
         }
-        Ok(Self::Dir(absolute))
     }
 
     /// The local directory, if this repository is one (a `file://` URL counts).
@@ -59,17 +85,23 @@ impl Repo {
             Self::Dir(path) => Some(path.clone()),
             Self::Url(url) => url.strip_prefix("file://").map(PathBuf::from),
             Self::AptLine(_) => None,
+            Self::Signed { repo, .. } => repo.local_dir(),
         }
     }
 
     /// The line for apt's `sources.list`. Directories and URLs are flat
-    /// repositories (`./`), trusted because opm builds and indexes them itself.
+    /// repositories (`./`), trusted because opm builds and indexes them
+    /// itself, unless signed: then apt checks them with their key only.
     #[must_use]
     pub fn apt_line(&self) -> String {
         match self {
             Self::Dir(path) => format!("deb [trusted=yes] file:{} ./", path.display()),
             Self::Url(url) => format!("deb [trusted=yes] {url}/ ./"),
             Self::AptLine(line) => line.clone(),
+            Self::Signed { repo, key } => {
+                let options = format!("[signed-by={}]", key.display());
+                repo.apt_line().replacen("[trusted=yes]", &options, 1)
+            }
         }
     }
 
@@ -80,8 +112,20 @@ impl Repo {
             Self::Dir(path) => Some(format!("file://{}", path.display())),
             Self::Url(url) => Some(url.clone()),
             Self::AptLine(_) => None,
+            Self::Signed { repo, .. } => repo.dnf_url(),
         }
     }
+}
+
+/// `path` made absolute against the current directory (the tools run
+/// elsewhere); `None` when that fails or the result is not UTF-8.
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    absolute.to_str().is_some().then_some(absolute)
 }
 
 impl fmt::Display for Repo {
@@ -90,6 +134,7 @@ impl fmt::Display for Repo {
             Self::Dir(path) => write!(formatter, "{}", path.display()),
             Self::Url(url) => formatter.write_str(url),
             Self::AptLine(line) => formatter.write_str(line),
+            Self::Signed { repo, key } => write!(formatter, "{SIGNED_BY}{}] {repo}", key.display()),
         }
     }
 }
@@ -128,6 +173,40 @@ mod tests {
     }
 
     #[test]
+    fn reads_signed_directories_and_urls() {
+        let signed = Repo::parse("[signed-by=/etc/opm/key.asc] /srv/repo").unwrap();
+        assert_eq!(
+            signed,
+            Repo::Signed {
+                repo: Box::new(Repo::Dir("/srv/repo".into())),
+                key: "/etc/opm/key.asc".into(),
+            }
+        );
+        assert_eq!(
+            signed.apt_line(),
+            "deb [signed-by=/etc/opm/key.asc] file:/srv/repo ./"
+        );
+        assert_eq!(signed.dnf_url().unwrap(), "file:///srv/repo");
+        assert_eq!(signed.local_dir().unwrap(), PathBuf::from("/srv/repo"));
+        assert_eq!(signed.signing_key(), Some(Path::new("/etc/opm/key.asc")));
+        assert_eq!(signed.to_string(), "[signed-by=/etc/opm/key.asc] /srv/repo");
+        let url = Repo::parse("[signed-by=/k.asc]https://h/r/").unwrap();
+        assert_eq!(url.apt_line(), "deb [signed-by=/k.asc] https://h/r/ ./");
+        for bad in [
+            "[signed-by=/k.asc]",
+            "[signed-by=] /srv/repo",
+            "[signed-by=/k.asc /srv/repo",
+            "[signed-by=/k.asc] deb http://h/ ./",
+            "[signed-by=/k.asc] [signed-by=/k.asc] /srv/repo",
+        ] {
+            assert!(
+                matches!(Repo::parse(bad), Err(NativeError::InvalidRepo(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn rejects_what_is_not_a_repository() {
         for bad in ["", "  ", "gopher://x", "http://", "a\nb"] {
             assert!(
@@ -137,7 +216,7 @@ mod tests {
         }
         assert_eq!(
             Repo::parse("gopher://x").unwrap_err().to_string(),
-            "invalid repository \"gopher://x\": give a directory, a URL or a 'deb …' line"
+            "invalid repository \"gopher://x\": give a directory, a URL, '[signed-by=KEYFILE] DIR|URL' or a 'deb …' line"
         );
     }
 

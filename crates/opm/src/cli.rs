@@ -399,6 +399,13 @@ pub enum RepoCommand {
     Index {
         /// The directory holding the packages.
         dir: PathBuf,
+        /// Sign the indexes with this gpg key (id, fingerprint or user id
+        /// of a secret key without passphrase, from GNUPGHOME or ~/.gnupg):
+        /// InRelease and Release.gpg for apt, repodata/repomd.xml.asc for
+        /// dnf, and the public key as opm-archive-key.asc for clients
+        /// (`--repo '[signed-by=KEYFILE] DIR|URL'`).
+        #[arg(long, value_name = "KEYID")]
+        sign: Option<String>,
     },
 }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixtures;
+mod signed;
 mod suite;
 
 use opm_native::Backend;
@@ -84,3 +85,30 @@ conformance!(apt, Backend::Apt);
 conformance!(dpkg, Backend::Dpkg);
 conformance!(dnf, Backend::Dnf);
 conformance!(rpm, Backend::Rpm);
+
+/// Signed repositories: only the resolving backends read indexes.
+macro_rules! signed {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::{Backend, signed};
+
+            #[test]
+            fn installs_from_a_signed_repository() {
+                signed::installs_from_a_signed_repository($backend);
+            }
+
+            #[test]
+            fn refuses_an_index_changed_after_signing() {
+                signed::refuses_an_index_changed_after_signing($backend);
+            }
+
+            #[test]
+            fn refuses_another_key_and_no_signature() {
+                signed::refuses_another_key_and_no_signature($backend);
+            }
+        }
+    };
+}
+
+signed!(apt_signed, Backend::Apt);
+signed!(dnf_signed, Backend::Dnf);

@@ -1,12 +1,15 @@
 //! `opm repo index DIR`: turns a directory of built packages into a
 //! repository the backends use: a flat apt repository (`Packages`,
 //! `Packages.gz`, `Release`, written by `opm_opkg::pack`) for the `.deb`
-//! files and dnf repodata (by `createrepo_c`) for the `.rpm` files.
+//! files and dnf repodata (by `createrepo_c`) for the `.rpm` files; with
+//! `--sign KEYID` also their gpg signatures (`opm_native::sign`, where the
+//! gpg process is run).
 
 use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
+use opm_native::sign::{KEY_FILE, Signer, remove_signatures};
 use opm_opkg::pack::{createrepo_command, package_files, write_apt_index};
 use serde::Serialize;
 
@@ -28,11 +31,11 @@ struct IndexReport {
 /// Runs `opm repo ...`.
 pub fn run(command: RepoCommand, printer: Printer) -> anyhow::Result<Exit> {
     match command {
-        RepoCommand::Index { dir } => index(&dir, printer),
+        RepoCommand::Index { dir, sign } => index(&dir, sign.as_deref(), printer),
     }
 }
 
-fn index(dir: &Path, printer: Printer) -> anyhow::Result<Exit> {
+fn index(dir: &Path, sign: Option<&str>, printer: Printer) -> anyhow::Result<Exit> {
     if !dir.is_dir() {
         return Err(bad_input(format!(
             "{}: not a directory; name the directory opm pack wrote to",
@@ -47,6 +50,26 @@ fn index(dir: &Path, printer: Printer) -> anyhow::Result<Exit> {
             dir.display()
         )));
     }
+    // The key is checked (and its public half read) before anything is
+    // written: an unknown key is bad input and changes nothing.
+    let signer = match sign {
+        Some(key) => {
+            let gnupg_home = std::env::var("GNUPGHOME").ok();
+            let home = std::env::var("HOME").ok();
+            let signer = Signer::new(key, gnupg_home.as_deref(), home.as_deref())
+                .map_err(|error| bad_input(error.to_string()))?;
+            let public = signer
+                .public_key()
+                .map_err(|error| bad_input(error.to_string()))?;
+            Some((signer, public))
+        }
+        None => None,
+    };
+    // Old signatures would not match the new indexes: apt and dnf would
+    // refuse the repository. Unsigned now means no signature at all.
+    remove_signatures(dir).map_err(|error| {
+        anyhow::anyhow!("removing the old signatures in {}: {error}", dir.display())
+    })?;
     let mut report = IndexReport {
         debs: debs.len(),
         rpms: rpms.len(),
@@ -58,6 +81,12 @@ fn index(dir: &Path, printer: Printer) -> anyhow::Result<Exit> {
         report
             .written
             .extend(index.written.iter().map(|path| path.display().to_string()));
+        if let Some((signer, _)) = &signer {
+            let signed = signer.sign_apt(dir)?;
+            report
+                .written
+                .extend(signed.iter().map(|path| path.display().to_string()));
+        }
     }
     if !rpms.is_empty() {
         let argv = createrepo_command(dir);
@@ -67,6 +96,12 @@ fn index(dir: &Path, printer: Printer) -> anyhow::Result<Exit> {
                 report
                     .written
                     .push(dir.join("repodata").display().to_string());
+                if let Some((signer, _)) = &signer {
+                    let signed = signer.sign_dnf(dir)?;
+                    report
+                        .written
+                        .extend(signed.iter().map(|path| path.display().to_string()));
+                }
             }
             Ok(status) => {
                 return Err(anyhow::anyhow!(
@@ -90,6 +125,12 @@ fn index(dir: &Path, printer: Printer) -> anyhow::Result<Exit> {
                 return Err(anyhow::anyhow!("cannot run createrepo_c: {error}"));
             }
         }
+    }
+    if let Some((_, public)) = &signer {
+        let path = dir.join(KEY_FILE);
+        std::fs::write(&path, public)
+            .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
+        report.written.push(path.display().to_string());
     }
     if printer.json() {
         printer.print_json(&report)?;

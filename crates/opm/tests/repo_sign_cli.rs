@@ -1,0 +1,157 @@
+//! `opm repo index --sign KEYID` through the real binary, with a throwaway
+//! gpg key in a temporary `GNUPGHOME`: the apt and dnf indexes get
+//! signatures gpg verifies and the public key is written next to them; an
+//! unknown key changes nothing (exit 2); indexing again unsigned leaves no
+//! stale signature behind.
+
+// Test code: temp files and fixed fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
+    }
+    found
+}
+
+/// `gpg ARGS` in `home`; its output.
+fn gpg(home: &Path, args: &[&str]) -> Output {
+    Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--no-tty"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `opm ARGS` with `home` as GNUPGHOME and an empty settings file.
+fn opm(dir: &Path, home: &Path, args: &[&str]) -> Output {
+    std::fs::write(dir.join("opm.toml"), "").unwrap();
+    Command::new(assert_cmd::cargo::cargo_bin("opm"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OPM_SETTINGS", dir.join("opm.toml"))
+        .env("GNUPGHOME", home)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
+    if !have("gpg") || !have("createrepo_c") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    let made = gpg(
+        &home,
+        &[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "opm test repository <opm@example.invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let listing =
+        String::from_utf8(gpg(&home, &["--with-colons", "--list-secret-keys"]).stdout).unwrap();
+    let fingerprint = listing
+        .lines()
+        .find_map(|line| line.strip_prefix("fpr:"))
+        .and_then(|rest| rest.trim_matches(':').rsplit(':').next())
+        .unwrap()
+        .to_owned();
+
+    let repo = dir.path().join("repo");
+    let repo_text = repo.to_str().unwrap();
+    for format in ["deb", "rpm"] {
+        let out = opm(
+            dir.path(),
+            &home,
+            &["pack", "--format", format, "-o", repo_text, MOTD],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    // An unknown key: refused before anything is written.
+    let out = opm(
+        dir.path(),
+        &home,
+        &["repo", "index", "--sign", "NOSUCHKEY", repo_text],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("signing with gpg key 'NOSUCHKEY' failed at exporting its public key"),
+        "{stderr}"
+    );
+    assert!(!repo.join("Release").exists() && !repo.join("repodata").exists());
+    let out = opm(
+        dir.path(),
+        &home,
+        &["repo", "index", "--sign", "--batch", repo_text],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let out = opm(
+        dir.path(),
+        &home,
+        &["repo", "index", "--sign", &fingerprint, repo_text],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let verify = |args: &[&str]| {
+        let out = gpg(&home, &[&["--verify"], args].concat());
+        assert!(
+            out.status.success(),
+            "gpg --verify {args:?}: {}",
+            text(&out)
+        );
+    };
+    let at = |name: &str| repo.join(name).display().to_string();
+    verify(&[&at("InRelease")]);
+    verify(&[&at("Release.gpg"), &at("Release")]);
+    verify(&[&at("repodata/repomd.xml.asc"), &at("repodata/repomd.xml")]);
+    let key = std::fs::read_to_string(repo.join("opm-archive-key.asc")).unwrap();
+    assert!(
+        key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        "{key}"
+    );
+    // The signed Release is the one written: InRelease carries its text.
+    let release = std::fs::read_to_string(repo.join("Release")).unwrap();
+    let inrelease = std::fs::read_to_string(repo.join("InRelease")).unwrap();
+    assert!(inrelease.contains(&release), "{inrelease}");
+
+    // A changed index no longer matches the signature...
+    std::fs::write(repo.join("Release"), format!("{release}Label: evil\n")).unwrap();
+    let out = gpg(&home, &["--verify", &at("Release.gpg"), &at("Release")]);
+    assert!(!out.status.success(), "{}", text(&out));
+    // ...and indexing again unsigned drops every signature.
+    let out = opm(dir.path(), &home, &["repo", "index", repo_text]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for stale in ["InRelease", "Release.gpg", "repodata/repomd.xml.asc"] {
+        assert!(!repo.join(stale).exists(), "{stale} outlived its index");
+    }
+}
