@@ -109,12 +109,18 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         "{stderr}"
     );
     assert!(!repo.join("Release").exists() && !repo.join("repodata").exists());
+    // Not a key id at all (it would be an option to gpg).
     let out = opm(
         dir.path(),
         &home,
-        &["repo", "index", "--sign", "--batch", repo_text],
+        &["repo", "index", "--sign=--homedir=/x", repo_text],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give a key id"),
+        "{}",
+        text(&out)
+    );
 
     let out = opm(
         dir.path(),
