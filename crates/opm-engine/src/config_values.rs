@@ -88,7 +88,8 @@ pub struct ValuesFile {
 
 /// The values as XMLin reads them back: a checkbox group's or multiple
 /// select's value (stored joined by `,`, see [`settle`]) becomes one
-/// element per value, every other value one element.
+/// element per value, every other value one element. (A choice that
+/// itself holds a `,` is split too: the stored value cannot tell.)
 ///
 /// # Errors
 /// A value with a character XML 1.0 does not allow, naming it.
