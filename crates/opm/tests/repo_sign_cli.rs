@@ -2,7 +2,8 @@
 //! gpg key in a temporary `GNUPGHOME`: the apt and dnf indexes get
 //! signatures gpg verifies and the public key is written next to them; an
 //! unknown key changes nothing (exit 2); indexing again unsigned leaves no
-//! stale signature behind.
+//! stale signature behind; and opm installs an opkg from a signed repository
+//! with apt checking the signature.
 
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -55,16 +56,11 @@ fn text(out: &Output) -> String {
     )
 }
 
-#[test]
-fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
-    if !have("gpg") || !have("createrepo_c") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("gnupg");
-    std::fs::create_dir(&home).unwrap();
+/// A throwaway signing key in `home` (created): its fingerprint.
+fn new_key(home: &Path) -> String {
+    std::fs::create_dir(home).unwrap();
     let made = gpg(
-        &home,
+        home,
         &[
             "--passphrase",
             "",
@@ -77,13 +73,23 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
     );
     assert!(made.status.success(), "{made:?}");
     let listing =
-        String::from_utf8(gpg(&home, &["--with-colons", "--list-secret-keys"]).stdout).unwrap();
-    let fingerprint = listing
+        String::from_utf8(gpg(home, &["--with-colons", "--list-secret-keys"]).stdout).unwrap();
+    listing
         .lines()
         .find_map(|line| line.strip_prefix("fpr:"))
         .and_then(|rest| rest.trim_matches(':').rsplit(':').next())
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[test]
+fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
+    if !have("gpg") || !have("createrepo_c") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("gnupg");
+    let fingerprint = new_key(&home);
 
     let repo = dir.path().join("repo");
     let repo_text = repo.to_str().unwrap();
@@ -160,4 +166,81 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
     for stale in ["InRelease", "Release.gpg", "repodata/repomd.xml.asc"] {
         assert!(!repo.join(stale).exists(), "{stale} outlived its index");
     }
+}
+
+#[test]
+fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
+    if !have("gpg") || !have("apt-get") || !have("dpkg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("gnupg");
+    let fingerprint = new_key(&home);
+    let repo = dir.path().join("repo");
+    let repo_text = repo.to_str().unwrap();
+    let out = opm(
+        dir.path(),
+        &home,
+        &["pack", "--format", "deb", "-o", repo_text, MOTD],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = opm(
+        dir.path(),
+        &home,
+        &["repo", "index", "--sign", &fingerprint, repo_text],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The head node: its own root, the signed repository with its key.
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
+    let signed = format!(
+        "[signed-by={}] {repo_text}",
+        repo.join("opm-archive-key.asc").display()
+    );
+    let db = format!("sqlite:{}", dir.path().join("opm.db").display());
+    let conf = dir.path().join("opm.conf").display().to_string();
+    let root_text = root.display().to_string();
+    let head = |args: &[&str]| {
+        let mut all = vec![
+            "--db",
+            &db,
+            "--conf",
+            &conf,
+            "--root",
+            &root_text,
+            "--backend",
+            "apt",
+            "--repo",
+            &signed,
+        ];
+        all.extend_from_slice(args);
+        opm(dir.path(), &home, &all)
+    };
+    for args in [
+        &["init"][..],
+        &["opkg", "import", MOTD],
+        &["install", "motd"],
+        &["cluster", "phase", "complete"],
+        &["run"],
+    ] {
+        let out = head(args);
+        assert_eq!(out.status.code(), Some(0), "opm {args:?}: {}", text(&out));
+    }
+    let sources = std::fs::read_to_string(root.join("etc/apt/sources.list.d/opm.list")).unwrap();
+    assert!(sources.contains("deb [signed-by="), "{sources}");
+    assert!(!sources.contains("trusted=yes"), "{sources}");
+    let listed = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["-l", "opkg-motd"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .any(|line| line.starts_with("ii  opkg-motd ")),
+        "{}",
+        text(&listed)
+    );
 }
