@@ -2,8 +2,8 @@
 //! gpg key in a temporary `GNUPGHOME`: the apt and dnf indexes get
 //! signatures gpg verifies and the public key is written next to them; an
 //! unknown key changes nothing (exit 2); indexing again unsigned leaves no
-//! stale signature behind; and opm installs an opkg from a signed repository
-//! with apt checking the signature.
+//! stale signature behind; and `opm run` installs an opkg from a signed
+//! repository with apt and with dnf, each checking the signature.
 
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -170,9 +170,22 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
 
 #[test]
 fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
-    if !have("gpg") || !have("apt-get") || !have("dpkg") {
-        return;
+    if have("gpg") && have("apt-get") && have("dpkg") {
+        installs_from_a_signed_repository("apt");
     }
+}
+
+#[test]
+fn opm_installs_an_opkg_from_a_signed_repository_with_dnf() {
+    if have("gpg") && have("dnf") && have("rpm") && have("createrepo_c") {
+        installs_from_a_signed_repository("dnf");
+    }
+}
+
+/// `opm run` on a head node installs motd with `backend` from a repository
+/// signed by `opm repo index --sign`, named with its key.
+fn installs_from_a_signed_repository(backend: &str) {
+    let format = if backend == "apt" { "deb" } else { "rpm" };
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("gnupg");
     let fingerprint = new_key(&home);
@@ -181,7 +194,7 @@ fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
     let out = opm(
         dir.path(),
         &home,
-        &["pack", "--format", "deb", "-o", repo_text, MOTD],
+        &["pack", "--format", format, "-o", repo_text, MOTD],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = opm(
@@ -211,7 +224,7 @@ fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
             "--root",
             &root_text,
             "--backend",
-            "apt",
+            backend,
             "--repo",
             &signed,
         ];
@@ -228,19 +241,23 @@ fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
         let out = head(args);
         assert_eq!(out.status.code(), Some(0), "opm {args:?}: {}", text(&out));
     }
-    let sources = std::fs::read_to_string(root.join("etc/apt/sources.list.d/opm.list")).unwrap();
-    assert!(sources.contains("deb [signed-by="), "{sources}");
-    assert!(!sources.contains("trusted=yes"), "{sources}");
-    let listed = Command::new("dpkg")
-        .arg(format!("--root={}", root.display()))
-        .args(["-l", "opkg-motd"])
-        .output()
-        .unwrap();
+    let (config, checked) = if backend == "apt" {
+        ("etc/apt/sources.list.d/opm.list", "deb [signed-by=")
+    } else {
+        (
+            "var/lib/opm/yum.repos.d/opm.repo",
+            "repo_gpgcheck=1\ngpgkey=file://",
+        )
+    };
+    let config = std::fs::read_to_string(root.join(config)).unwrap();
+    assert!(config.contains(checked), "{config}");
+    assert!(!config.contains("trusted=yes"), "{config}");
+    let installed = head(&["--json", "status"]);
+    let rows: serde_json::Value = serde_json::from_slice(&installed.stdout).unwrap();
+    assert_eq!(rows[0]["current"], "finished", "{rows}");
     assert!(
-        String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .any(|line| line.starts_with("ii  opkg-motd ")),
-        "{}",
-        text(&listed)
+        root.join("usr/lib/oscar/packages/motd").is_dir(),
+        "motd's package dir is not in {}",
+        root.display()
     );
 }
