@@ -179,21 +179,22 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
-/// The rustls error among an error's causes, if any (an `io::Error`
-/// wraps it, and hides it from `source()`).
+/// The rustls error among an error's causes, if any. An `io::Error` hides
+/// what it wraps from `source()` (it answers for the wrapped error's own
+/// cause), so its wrapped error is looked at instead.
 fn rustls_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cause = Some(error);
     while let Some(error) = cause {
         if let Some(found) = error.downcast_ref::<rustls::Error>() {
             return Some(found);
         }
-        let inner = error
+        cause = match error
             .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref);
-        if let Some(found) = inner.and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            return Some(found);
-        }
-        cause = error.source();
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
     }
     None
 }
@@ -205,14 +206,14 @@ fn untrusted(url: &str, error: &reqwest::Error) -> Option<String> {
 
     if let Some(tls) = rustls_cause(error) {
         return Some(match tls {
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                "presented a certificate signed by no CA this agent trusts; \
-                 pass --ca-cert with the CA certificate that signed it"
-                    .to_owned()
-            }
+            // A CA of the same name that did not sign it: a bad signature.
             rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. },
+                CertificateError::UnknownIssuer | CertificateError::BadSignature,
+            ) => "presented a certificate signed by no CA this agent trusts; \
+                 pass --ca-cert with the CA certificate that signed it"
+                .to_owned(),
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             ) => "presented a certificate made for another host name; \
                   use the name the certificate was made for in the server URL"
                 .to_owned(),

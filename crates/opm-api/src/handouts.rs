@@ -31,7 +31,12 @@ impl Handouts {
     /// Notes that `node`'s poll got `stages` (row id, stage) under lease
     /// `token`. An older token than the one noted (two polls of one node
     /// crossing) changes nothing: its reports are stale anyway.
-    pub fn hand_out(&self, node: &Name, token: u64, stages: impl IntoIterator<Item = (i64, Stage)>) {
+    pub fn hand_out(
+        &self,
+        node: &Name,
+        token: u64,
+        stages: impl IntoIterator<Item = (i64, Stage)>,
+    ) {
         let mut by_node = self
             .by_node
             .lock()

@@ -35,7 +35,6 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
 }
 
-
 /// A server certificate (chain) and its private key, PEM files.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {

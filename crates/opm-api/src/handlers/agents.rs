@@ -70,9 +70,8 @@ pub async fn poll<S: Store + 'static>(
 /// Refuses a poll whose agent's opm.conf names another node than the
 /// token's (403): its work would go into the wrong machine's root.
 fn check_node(node: &Name, said: &str) -> Result<(), ApiFailure> {
-    let said = Name::new(NameKind::Node, said).map_err(|error| {
-        ApiFailure::BadRequest(format!("bad request body: node: {error}"))
-    })?;
+    let said = Name::new(NameKind::Node, said)
+        .map_err(|error| ApiFailure::BadRequest(format!("bad request body: node: {error}")))?;
     if said == *node {
         return Ok(());
     }

@@ -109,10 +109,7 @@ pub async fn request<S: Store + 'static>(
         state.clock.now_ms(),
     )
     .await?;
-    let row = state
-        .store
-        .row(&request.target, &request.package)
-        .await?;
+    let row = state.store.row(&request.target, &request.package).await?;
     state.changed();
     Ok(Json(status_row(&row)))
 }
