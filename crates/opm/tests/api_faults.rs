@@ -573,6 +573,19 @@ fn idle_and_trickling_connections_are_closed_after_the_idle_timeout() {
     let took = closed_after(idle);
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
+    // A TLS handshake never begun (the acceptor's own bound is 10 s).
+    let (_, cert, key) = certificates(&site.path("tls"), &["127.0.0.1"]);
+    let tls = site.start_server(&[
+        "--idle-timeout",
+        "1",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let took = closed_after(TcpStream::connect(tls).unwrap());
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
     // A long poll is a request under way, not idle: it gets its answer.
     let body = json!({"agent": "waiting", "node": "n1", "wait_ms": 2500});
     let asked = Instant::now();
