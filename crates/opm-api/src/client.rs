@@ -199,6 +199,21 @@ fn rustls_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
     None
 }
 
+/// Whether the answer could not be parsed as HTTP.
+fn not_http(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 /// Why the server at `url` cannot be talked to, when it is the server's
 /// certificate or a protocol mismatch rather than the network.
 fn untrusted(url: &str, error: &reqwest::Error) -> Option<String> {
@@ -229,7 +244,7 @@ fn untrusted(url: &str, error: &reqwest::Error) -> Option<String> {
     // An answer that is not HTTP at all from an http:// URL: a TLS alert
     // from a server that serves HTTPS there.
     let plain = url.starts_with("http://");
-    (plain && chain(error).contains("invalid HTTP")).then(|| {
+    (plain && not_http(error)).then(|| {
         "does not answer in plain HTTP; if it serves HTTPS, use an https:// URL".to_owned()
     })
 }
