@@ -164,6 +164,7 @@ impl Agent {
             .client
             .poll(&PollRequest {
                 agent: self.id.clone(),
+                node: self.node.to_string(),
                 wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             })
             .await?;

@@ -33,11 +33,13 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header.
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme's
+/// name is case-insensitive (RFC 9110 §11.1), so `bearer` is one too.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?.trim();
-    (!token.is_empty()).then_some(token)
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A request's bearer token, copied out of its head. Handlers take this
@@ -123,5 +125,11 @@ mod tests {
         assert_eq!(bearer(&headers), None);
         headers.insert(AUTHORIZATION, "Bearer t0k".parse().unwrap());
         assert_eq!(bearer(&headers), Some("t0k"));
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            headers.insert(AUTHORIZATION, format!("{scheme} t0k").parse().unwrap());
+            assert_eq!(bearer(&headers), Some("t0k"), "{scheme}");
+        }
+        headers.insert(AUTHORIZATION, "Bearert0k".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
     }
 }

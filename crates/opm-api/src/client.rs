@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AgentError;
 
+/// How long an unused connection is kept for the next call.
+const POOL_IDLE: Duration = Duration::from_secs(20);
+
 /// How long a call may take beyond the poll's own wait.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -37,7 +40,12 @@ impl ApiClient {
         // The one crypto provider of the process; a second install (another
         // client) finds it there already, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Below the server's default idle timeout (30 s): the agent
+            // lets go of an idle connection before the server closes it,
+            // so no request goes out on a connection being closed.
+            .pool_idle_timeout(POOL_IDLE);
         if let Some(ca_cert) = ca_cert {
             builder = builder.tls_backend_preconfigured(tls_config(ca_cert)?);
         }
@@ -74,10 +82,7 @@ impl ApiClient {
         timeout: Duration,
     ) -> Result<R, AgentError> {
         let url = format!("{}{path}", self.base);
-        let unreachable = |error: reqwest::Error| AgentError::Unreachable {
-            url: url.clone(),
-            reason: error.to_string(),
-        };
+        let unreachable = |error: reqwest::Error| failed_call(&url, &error);
         let response = self
             .http
             .post(&url)
@@ -140,6 +145,108 @@ impl ApiClient {
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<Heartbeat, AgentError> {
         self.post("/v1/agent/heartbeat", beat, CALL_TIMEOUT).await
     }
+}
+
+/// What a call that got no answer says: that the server cannot be
+/// trusted (which way) or speaks another protocol, when that is why;
+/// otherwise that it is unreachable, which waiting may cure.
+fn failed_call(url: &str, error: &reqwest::Error) -> AgentError {
+    let reason = chain(error);
+    match untrusted(url, error) {
+        Some(problem) => AgentError::Untrusted {
+            url: url.to_owned(),
+            problem: format!("{problem} ({reason})"),
+        },
+        None => AgentError::Unreachable {
+            url: url.to_owned(),
+            reason,
+        },
+    }
+}
+
+/// An error and its causes, in one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = error.source();
+    }
+    line
+}
+
+/// The rustls error among an error's causes, if any. An `io::Error` hides
+/// what it wraps from `source()` (it answers for the wrapped error's own
+/// cause), so its wrapped error is looked at instead.
+fn rustls_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(found) = error.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        cause = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// Whether the answer could not be parsed as HTTP.
+fn not_http(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// Why the server at `url` cannot be talked to, when it is the server's
+/// certificate or a protocol mismatch rather than the network.
+fn untrusted(url: &str, error: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError;
+
+    if let Some(tls) = rustls_cause(error) {
+        return Some(match tls {
+            // A CA of the same name that did not sign it: a bad signature.
+            rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer | CertificateError::BadSignature,
+            ) => "presented a certificate signed by no CA this agent trusts; \
+                 pass --ca-cert with the CA certificate that signed it"
+                .to_owned(),
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => "presented a certificate made for another host name; \
+                  use the name the certificate was made for in the server URL"
+                .to_owned(),
+            rustls::Error::InvalidCertificate(_) => {
+                "presented a certificate that cannot be trusted".to_owned()
+            }
+            rustls::Error::InvalidMessage(_) => {
+                "does not answer in TLS; if it serves plain HTTP, use an http:// URL".to_owned()
+            }
+            _ => return None,
+        });
+    }
+    // An answer that is not HTTP at all from an http:// URL: a TLS alert
+    // from a server that serves HTTPS there.
+    let plain = url.starts_with("http://");
+    (plain && not_http(error)).then(|| {
+        "does not answer in plain HTTP; if it serves HTTPS, use an https:// URL".to_owned()
+    })
 }
 
 /// A TLS client configuration trusting the certificates of `ca_cert`, with

@@ -15,10 +15,15 @@ pub enum ApiFailure {
     /// A valid token asking for what it may not see or do.
     #[error("{0}")]
     Forbidden(String),
-    /// A body or parameter that is malformed, too large or names nothing.
+    /// A body or parameter that is malformed or names nothing.
     #[error("{0}")]
     BadRequest(String),
-    /// The lease the report runs under is gone (taken over or expired).
+    /// A body larger than the server reads.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The request does not fit the state it meets: the lease it runs
+    /// under is gone, the row has moved on or is not in error, a stage was
+    /// not handed out, an opkg conflicts.
     #[error("{0}")]
     Conflict(String),
     /// The head node's engine could not plan.
@@ -30,28 +35,57 @@ pub enum ApiFailure {
 }
 
 impl From<StoreError> for ApiFailure {
+    /// A client's mistake is a 4xx, never a 5xx: every variant is named
+    /// here, so a new one has to be sorted into one or the other.
     fn from(error: StoreError) -> ApiFailure {
         match error {
             StoreError::StaleToken { .. }
             | StoreError::LeaseHeld { .. }
-            | StoreError::RowMoved { .. } => ApiFailure::Conflict(error.to_string()),
+            | StoreError::RowMoved { .. }
+            | StoreError::RowBusy { .. }
+            | StoreError::NotInError { .. }
+            | StoreError::AlreadyExists { .. }
+            | StoreError::HeadNodeRemoval { .. }
+            | StoreError::ImageInUse { .. } => ApiFailure::Conflict(error.to_string()),
             StoreError::UnknownNode { .. }
             | StoreError::UnknownImage { .. }
+            | StoreError::UnknownGroup { .. }
             | StoreError::UnknownOpkg { .. }
             | StoreError::UnknownRow { .. }
             | StoreError::UnknownRowId { .. }
             | StoreError::UnknownAttempt { .. }
-            | StoreError::RowInError { .. } => ApiFailure::BadRequest(error.to_string()),
-            other => ApiFailure::Store(other),
+            | StoreError::RowInError { .. }
+            | StoreError::InvalidRerun { .. } => ApiFailure::BadRequest(error.to_string()),
+            // The server's own database and configuration: not the client's.
+            StoreError::NotInitialised { .. }
+            | StoreError::SchemaTooOld { .. }
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::NotOpmDatabase { .. }
+            | StoreError::NotWritable { .. }
+            | StoreError::NonUtf8Path { .. }
+            | StoreError::HeadNodeMismatch { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Busy(_)
+            | StoreError::Migrate(_)
+            | StoreError::Database(_) => ApiFailure::Store(error),
         }
     }
 }
 
 impl From<opm_engine::requests::RequestError> for ApiFailure {
     fn from(error: opm_engine::requests::RequestError) -> ApiFailure {
+        use opm_engine::requests::RequestError;
         match error {
-            opm_engine::requests::RequestError::Store(error) => error.into(),
-            refusal => ApiFailure::BadRequest(refusal.to_string()),
+            RequestError::Store(error) => error.into(),
+            RequestError::Conflict { .. } | RequestError::Dependents { .. } => {
+                ApiFailure::Conflict(error.to_string())
+            }
+            // No head node is the server's database, not the client.
+            RequestError::NoHead => ApiFailure::Engine(error.to_string()),
+            RequestError::UnknownOpkg(_)
+            | RequestError::UnknownNode(_)
+            | RequestError::UnknownImage(_)
+            | RequestError::UnknownGroup(_) => ApiFailure::BadRequest(error.to_string()),
         }
     }
 }
@@ -68,6 +102,7 @@ impl IntoResponse for ApiFailure {
             ApiFailure::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiFailure::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiFailure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiFailure::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiFailure::Conflict(_) => StatusCode::CONFLICT,
             ApiFailure::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiFailure::Store(_) | ApiFailure::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,6 +134,16 @@ pub enum AgentError {
         status: u16,
         /// The server's message.
         message: String,
+    },
+    /// The server was reached but cannot be trusted, or speaks another
+    /// protocol than the URL says: waiting does not cure it, the agent's
+    /// settings (or the server's certificate) have to change.
+    #[error("the server at {url} {problem}")]
+    Untrusted {
+        /// The server's URL.
+        url: String,
+        /// What is wrong, and what to do.
+        problem: String,
     },
     /// The TLS setup cannot be used (no or bad CA certificates).
     #[error("TLS: {reason}")]

@@ -12,6 +12,7 @@ use opm_store::Store;
 use tokio::sync::Notify;
 
 use crate::handlers::{agents, tools};
+use crate::handouts::Handouts;
 use crate::wake::Waiters;
 
 /// What every handler reads.
@@ -29,6 +30,8 @@ pub struct AppState<S: Store> {
     pub agents_wake: Notify,
     /// The polls waiting for work, woken per node by the watcher.
     pub waiters: Waiters,
+    /// What each node's last poll got: the only stages it may start.
+    pub handouts: Handouts,
     /// Woken when the head node's rows may move (a node reported).
     pub engine_wake: Notify,
     /// Set when the server stops: waiting polls answer at once.

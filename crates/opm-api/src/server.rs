@@ -13,6 +13,7 @@ use opm_engine::{Clock, Engine};
 use opm_store::Store;
 use tokio::sync::Notify;
 
+use crate::handouts::Handouts;
 use crate::router::{AppState, router};
 use crate::wake::{self, Waiters};
 
@@ -27,6 +28,11 @@ pub struct ServerConfig {
     pub pass_interval: Duration,
     /// Serve HTTPS with this certificate and key; plain HTTP without.
     pub tls: Option<TlsFiles>,
+    /// How long a connection may take to send a request head (its TLS
+    /// handshake too), and stay open without a request: an idle or
+    /// trickling client is closed after it, so it holds no socket for
+    /// ever. A long poll under way is a request, not idle.
+    pub idle_timeout: Duration,
 }
 
 /// A server certificate (chain) and its private key, PEM files.
@@ -103,6 +109,7 @@ pub async fn serve<S: Store + 'static>(
         lease_ttl_ms: i64::try_from(config.lease_ttl.as_millis()).unwrap_or(i64::MAX),
         agents_wake: Notify::new(),
         waiters: Waiters::default(),
+        handouts: Handouts::default(),
         engine_wake: Notify::new(),
         stopping: std::sync::atomic::AtomicBool::new(false),
     });
@@ -114,14 +121,7 @@ pub async fn serve<S: Store + 'static>(
     };
     let watcher = tokio::spawn(wake::watch(Arc::clone(&state)));
     let passes = tokio::spawn(keep_passing(engine, state, config.pass_interval));
-    let served = serve_on(
-        app,
-        config.listen,
-        config.tls.as_ref(),
-        on_listening,
-        shutdown,
-    )
-    .await;
+    let served = serve_on(app, &config, on_listening, shutdown).await;
     passes.abort();
     watcher.abort();
     served
@@ -144,31 +144,54 @@ const READ_BUFFER: usize = 8 * 1024;
 /// How long a stopping server lets open requests finish.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// Serves `app` until `shutdown`, over TLS when `tls` is given.
+/// The server's TLS configuration from `tls`, offering HTTP/1.1 only
+/// (ALPN): the server speaks nothing else, so its timeouts cover every
+/// connection.
+async fn rustls_config(
+    tls: &TlsFiles,
+) -> Result<axum_server::tls_rustls::RustlsConfig, ServerError> {
+    let failed = |reason: String| ServerError::Tls {
+        cert: tls.cert.display().to_string(),
+        key: tls.key.display().to_string(),
+        reason,
+    };
+    let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let mut config = rustls::ServerConfig::clone(&loaded.get_inner());
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(config),
+    ))
+}
+
+/// Serves `app` until `shutdown`, over TLS when the config has it.
 async fn serve_on(
     app: axum::Router,
-    addr: SocketAddr,
-    tls: Option<&TlsFiles>,
+    config: &ServerConfig,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let rustls = match tls {
+    let addr = config.listen;
+    let rustls = match &config.tls {
         None => None,
-        Some(tls) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .map_err(|error| ServerError::Tls {
-                    cert: tls.cert.display().to_string(),
-                    key: tls.key.display().to_string(),
-                    reason: error.to_string(),
-                })?,
-        ),
+        Some(tls) => Some(rustls_config(tls).await?),
     };
     // Bind first, so a port in use is an error here, and port 0 is known.
     let listener = std::net::TcpListener::bind(addr).map_err(listen_error(addr))?;
     on_listening(listener.local_addr().map_err(listen_error(addr))?);
-    let mut server = axum_server::from_tcp(listener).map_err(listen_error(addr))?;
-    server.http_builder().http1().max_buf_size(READ_BUFFER);
+    // HTTP/1 only: hyper's header read timeout then runs from the moment
+    // a connection is accepted and again while it waits for each next
+    // request, which is what closes idle connections (the protocol
+    // detection of HTTP/2 would wait for a first byte without one).
+    let mut server = axum_server::from_tcp(listener)
+        .map_err(listen_error(addr))?
+        .http1_only();
+    server
+        .http_builder()
+        .http1()
+        .max_buf_size(READ_BUFFER)
+        .header_read_timeout(config.idle_timeout);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -182,7 +205,10 @@ async fn serve_on(
         None => server.serve(service).await,
         Some(rustls) => {
             server
-                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(rustls))
+                .acceptor(
+                    axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+                        .handshake_timeout(config.idle_timeout),
+                )
                 .serve(service)
                 .await
         }

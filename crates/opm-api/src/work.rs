@@ -51,7 +51,7 @@ fn held_by_agent_of(owner: &str, node: &Name) -> bool {
 /// The node's work now, leased to `agent` for `ttl_ms` when there is any.
 ///
 /// # Errors
-/// A store failure, or a row the planner cannot place.
+/// A store failure, or a row the planner cannot place (a 500).
 pub async fn work_for<S: Store>(
     store: &S,
     node: &Name,
@@ -84,7 +84,8 @@ pub async fn work_for<S: Store>(
         let decision = snapshot
             .cluster
             .decide(row, now_ms)
-            .map_err(|error| ApiFailure::BadRequest(error.to_string()))?;
+            // The server's own rows cannot be placed: not the agent's mistake.
+            .map_err(|error| ApiFailure::Engine(error.to_string()))?;
         match decision {
             Decision::Perform(work) => {
                 ids.insert(work.package.clone(), stored.id);

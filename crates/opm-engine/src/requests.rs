@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opm_model::{Name, NameKind, Row, Stage, Target};
+use opm_model::{Name, NameKind, Row, Stage, Target, TargetKind};
 use opm_plan::{Cluster, Conflicts, RequestChange, conflicts_on_target, holds_or_wants};
 use opm_store::{Batch, Change, DEFAULT_GROUP, Opkg, Store, StoreError};
 
@@ -23,6 +23,12 @@ pub enum RequestError {
     /// An opkg that was never imported.
     #[error("unknown opkg '{0}'; import it first with 'opm opkg import'")]
     UnknownOpkg(Name),
+    /// A node that is not registered.
+    #[error("unknown node '{0}'; see 'opm node list'")]
+    UnknownNode(Name),
+    /// An image that is not registered.
+    #[error("unknown image '{0}'; see 'opm image list'")]
+    UnknownImage(Name),
     /// A group no node has joined.
     #[error(
         "unknown group '{0}'; a group exists once a node joins it ('opm node add NAME --group {0}')"
@@ -176,6 +182,25 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Refuses a target that is not registered.
+    ///
+    /// # Errors
+    /// [`RequestError::UnknownNode`], [`RequestError::UnknownImage`].
+    pub fn check_target(&self, target: &Target) -> Result<(), RequestError> {
+        let name = &target.name;
+        match target.kind {
+            TargetKind::Node
+                if *name != self.cluster.head && !self.cluster.nodes.contains_key(name) =>
+            {
+                Err(RequestError::UnknownNode(name.clone()))
+            }
+            TargetKind::Image if !self.cluster.images.contains_key(name) => {
+                Err(RequestError::UnknownImage(name.clone()))
+            }
+            TargetKind::Node | TargetKind::Image => Ok(()),
+        }
+    }
+
     /// The compute nodes' groups, for membership questions.
     pub fn groups_of(&self, node: &Name) -> BTreeSet<Name> {
         self.cluster.nodes.get(node).cloned().unwrap_or_default()
@@ -229,6 +254,42 @@ pub fn unique(names: Vec<Name>) -> Vec<Name> {
         .into_iter()
         .filter(|name| seen.insert(name.clone()))
         .collect()
+}
+
+/// `opm request PKG --stage STAGE` (and `POST /v1/request`): requests
+/// `stage` of `package` on each of `targets`, creating rows as needed, in
+/// one transaction after the same checks as `install` (names, conflicts);
+/// the changes made.
+///
+/// # Errors
+/// A [`RequestError`] refusal (nothing changed), or the store's failure.
+pub async fn request<S: Store>(
+    store: &S,
+    snapshot: &mut Snapshot,
+    targets: &[Target],
+    package: &Name,
+    stage: Stage,
+    now_ms: i64,
+) -> Result<Vec<RequestChange>, RequestError> {
+    snapshot.opkg(package)?;
+    for target in targets {
+        snapshot.check_target(target)?;
+    }
+    let changes: Vec<RequestChange> = targets
+        .iter()
+        .map(|target| RequestChange {
+            create: snapshot.cluster.row(target, package).is_none(),
+            target: target.clone(),
+            package: package.clone(),
+            requested: stage,
+        })
+        .collect();
+    snapshot.apply_checked(&changes)?;
+    let batch = Batch {
+        changes: requests(&changes).collect(),
+    };
+    store.apply(&batch, now_ms).await?;
+    Ok(changes)
 }
 
 /// `opm install PKG... [--group G]`: selects the opkgs for `group` (the

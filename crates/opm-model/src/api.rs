@@ -24,6 +24,10 @@ pub struct PollRequest {
     /// This agent process's id (random per start), so the server tells a
     /// restarted agent, whose earlier work was interrupted, from itself.
     pub agent: String,
+    /// The node's name as the agent's opm.conf says it: the server refuses
+    /// a poll whose token is another node's, so an agent never works a
+    /// node's rows into another machine's root.
+    pub node: String,
     /// How long to wait for work to appear, at most [`MAX_POLL_WAIT_MS`].
     pub wait_ms: u64,
 }

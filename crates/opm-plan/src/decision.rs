@@ -366,15 +366,17 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
     }
 }
 
+/// Why `stage` may not run while the cluster is in `phase` (SPEC §1.2),
+/// or `None` when its gate is open. The server checks a stage an agent
+/// starts with it too, so no report can skip a gate.
+pub fn gate_blocker(stage: Stage, phase: Phase) -> Option<Blocked> {
+    let gate = stage.gate()?;
+    (!phase.opens(gate)).then_some(Blocked::Gate { stage, gate, phase })
+}
+
 fn step_up(row: &Row, context: &Context, stage: Stage, interrupted: bool) -> Decision {
-    if let Some(gate) = stage.gate()
-        && !context.phase.opens(gate)
-    {
-        return Decision::Blocked(Blocked::Gate {
-            stage,
-            gate,
-            phase: context.phase,
-        });
+    if let Some(blocked) = gate_blocker(stage, context.phase) {
+        return Decision::Blocked(blocked);
     }
     if let Some(blocked) = dependency_blocker(stage, &context.dependencies) {
         return Decision::Blocked(blocked);

@@ -25,7 +25,7 @@ pub use actions::{
 };
 pub use cluster::Cluster;
 pub use context::{Context, Dependency, ImageRow, Unfinished};
-pub use decision::{Blocked, Decision, Idle, Seen, Work, decide};
+pub use decision::{Blocked, Decision, Idle, Seen, Work, decide, gate_blocker};
 pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_wants};
 pub use error::PlanError;
 pub use ladder::{Step, next_step};

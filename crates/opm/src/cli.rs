@@ -194,6 +194,12 @@ pub struct ServerArgs {
     /// Seconds an agent's lease lasts unless its heartbeat renews it.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub agent_lease_ttl: u64,
+    /// Seconds a connection may take to send a request head, and stay
+    /// open with no request under way, before it is closed (at least 1;
+    /// agents leave theirs idle for at most 20 s).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
     /// How the head node's own passes run.
     #[command(flatten)]
     pub run: RunArgs,

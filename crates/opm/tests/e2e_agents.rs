@@ -587,7 +587,7 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
     site.ok(&["cluster", "phase", "complete"]);
     site.wait_for(&["head"], &["motd"], "finished");
 
-    let poll = br#"{"agent":"test-1","wait_ms":0}"#;
+    let poll = br#"{"agent":"test-1","node":"n1","wait_ms":0}"#;
     assert_eq!(http(server, "POST", "/v1/agent/poll", None, poll).0, 401);
     assert_eq!(
         http(server, "POST", "/v1/agent/poll", Some("bogus"), poll).0,
@@ -641,15 +641,15 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
     for bad in [
         &b"{not json"[..],
         br#"{"agent":"x"}"#,
-        br#"{"agent":"a b","wait_ms":0}"#,
-        br#"{"agent":"x","wait_ms":0,"extra":1}"#,
+        br#"{"agent":"a b","node":"n1","wait_ms":0}"#,
+        br#"{"agent":"x","node":"n1","wait_ms":0,"extra":1}"#,
     ] {
         let (code, body) = http(server, "POST", "/v1/agent/poll", Some(&n1_new), bad);
         assert_eq!(code, 400, "{}: {body}", String::from_utf8_lossy(bad));
         assert!(body.contains("\"error\""), "{body}");
     }
     let huge = format!(
-        r#"{{"agent":"x","wait_ms":0,"pad":"{}"}}"#,
+        r#"{{"agent":"x","node":"n1","wait_ms":0,"pad":"{}"}}"#,
         "x".repeat(3 << 20)
     );
     assert_eq!(
@@ -661,11 +661,14 @@ fn tokens_decide_who_sees_what_and_bad_bodies_get_400() {
             huge.as_bytes()
         )
         .0,
-        400
+        413
     );
     // Bodies stream through a connection's 8 KiB read buffer: a 200 KB
     // agent id is read whole and refused for what it is.
-    let long = format!(r#"{{"agent":"{}","wait_ms":0}}"#, "a".repeat(200_000));
+    let long = format!(
+        r#"{{"agent":"{}","node":"n1","wait_ms":0}}"#,
+        "a".repeat(200_000)
+    );
     let (code, body) = http(
         server,
         "POST",
@@ -741,7 +744,7 @@ fn a_stopping_server_answers_waiting_polls_at_once() {
         .to_owned();
     let server = site.start_server(0);
     let poll = std::thread::spawn(move || {
-        let body = br#"{"agent":"waiting","wait_ms":30000}"#;
+        let body = br#"{"agent":"waiting","node":"n1","wait_ms":30000}"#;
         http(server, "POST", "/v1/agent/poll", Some(&token), body)
     });
     // Let the poll start waiting, then stop the server the way systemd does.
@@ -819,7 +822,8 @@ fn agents_reach_an_https_server_only_with_its_ca() {
     };
 
     // The system's trust store, or a CA that did not sign the server's
-    // certificate: the handshake fails and nothing is sent.
+    // certificate: the handshake fails, nothing is sent, and the agent
+    // says why (api_faults.rs tries the other trust failures).
     let (other_ca, _, _) = certificates(&site.path("n1"));
     for ca_cert in [None, Some(&other_ca)] {
         let mut wrong = site.node_command("n1", server);
@@ -828,9 +832,12 @@ fn agents_reach_an_https_server_only_with_its_ca() {
             wrong.env("OPM_CA_CERT", ca_cert);
         }
         let output = wrong.arg("--once").output().unwrap();
-        assert_eq!(output.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("is unreachable"), "{stderr}");
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("signed by no CA this agent trusts"),
+            "{stderr}"
+        );
     }
     let mut garbage = site.node_command("n1", server);
     https(&mut garbage);

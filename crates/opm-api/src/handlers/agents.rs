@@ -12,7 +12,8 @@ use opm_model::api::{
     FinishReport, Finished, Heartbeat, MAX_POLL_WAIT_MS, PollRequest, StartReport, Started,
     WorkBatch,
 };
-use opm_model::{Name, Target};
+use opm_model::{Name, NameKind, Target};
+use opm_plan::gate_blocker;
 use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
 
 use super::body;
@@ -37,6 +38,7 @@ pub async fn poll<S: Store + 'static>(
     let node = Box::pin(auth::node(state.store.as_ref(), &bearer)).await?;
     let request = body(request)?;
     check_agent_id(&request.agent)?;
+    check_node(&node, &request.node)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let waiting = state.waiters.enter(&node);
@@ -52,6 +54,10 @@ pub async fn poll<S: Store + 'static>(
         .await?;
         let now = tokio::time::Instant::now();
         if !batch.items.is_empty() || now >= deadline || state.is_stopping() {
+            if !batch.items.is_empty() {
+                let stages = batch.items.iter().map(|item| (item.row, item.stage));
+                state.handouts.hand_out(&node, batch.token, stages);
+            }
             return Ok(Json(batch));
         }
         tokio::select! {
@@ -59,6 +65,20 @@ pub async fn poll<S: Store + 'static>(
             () = tokio::time::sleep_until(deadline) => {}
         }
     }
+}
+
+/// Refuses a poll whose agent's opm.conf names another node than the
+/// token's (403): its work would go into the wrong machine's root.
+fn check_node(node: &Name, said: &str) -> Result<(), ApiFailure> {
+    let said = Name::new(NameKind::Node, said)
+        .map_err(|error| ApiFailure::BadRequest(format!("bad request body: node: {error}")))?;
+    if said == *node {
+        return Ok(());
+    }
+    Err(ApiFailure::Forbidden(format!(
+        "this token belongs to {node}, but this agent's opm.conf says {said}; \
+         give the agent node {said}'s token ('opm node token {said}' on the head node)"
+    )))
 }
 
 /// The row `id` if it is one of `node`'s; 403 otherwise.
@@ -73,7 +93,32 @@ async fn own_row<S: Store>(store: &S, node: &Name, id: i64) -> Result<StoredRow,
     }
 }
 
-/// `POST /v1/agent/start`: begins a stage's attempt under the lease.
+/// Refuses (409) a stage the node's last poll did not hand out under the
+/// report's lease token, and a stage whose gate (SPEC §1.2) the phase does
+/// not open now (it may have been set back since the poll): the store
+/// checks the lease and the next step, not what the planner decided.
+async fn check_handed_out<S: Store>(
+    state: &AppState<S>,
+    node: &Name,
+    report: &StartReport,
+) -> Result<(), ApiFailure> {
+    let StartReport { row, stage, token } = *report;
+    if !state.handouts.was_handed_out(node, token, row, stage) {
+        return Err(ApiFailure::Conflict(format!(
+            "{stage} of row {row} was not handed out to node {node} under lease token {token}; \
+             poll for work and start only what the poll hands out"
+        )));
+    }
+    if let Some(blocked) = gate_blocker(stage, state.store.phase().await?) {
+        return Err(ApiFailure::Conflict(format!(
+            "{stage} of row {row} cannot start: {blocked}"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /v1/agent/start`: begins a stage's attempt under the lease, if
+/// the node's last poll handed it out and its gate is open.
 pub async fn start<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
@@ -82,6 +127,7 @@ pub async fn start<S: Store + 'static>(
     let node = auth::node(state.store.as_ref(), &bearer).await?;
     let report = body(report)?;
     own_row(state.store.as_ref(), &node, report.row).await?;
+    check_handed_out(&state, &node, &report).await?;
     let attempt = state
         .store
         .begin_attempt(

@@ -89,7 +89,9 @@ pub async fn set_phase<S: Store + 'static>(
     Ok(Json(phase))
 }
 
-/// `POST /v1/request`: sets a row's requested stage, creating the row.
+/// `POST /v1/request`: sets a row's requested stage, creating the row,
+/// with the checks of `opm request` (names, conflicts); refusals change
+/// nothing.
 pub async fn request<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
@@ -97,15 +99,17 @@ pub async fn request<S: Store + 'static>(
 ) -> Result<Json<StatusRow>, ApiFailure> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let request = body(request)?;
-    let row = state
-        .store
-        .request(
-            &request.target,
-            &request.package,
-            request.stage,
-            state.clock.now_ms(),
-        )
-        .await?;
+    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
+    requests::request(
+        state.store.as_ref(),
+        &mut snapshot,
+        std::slice::from_ref(&request.target),
+        &request.package,
+        request.stage,
+        state.clock.now_ms(),
+    )
+    .await?;
+    let row = state.store.row(&request.target, &request.package).await?;
     state.changed();
     Ok(Json(status_row(&row)))
 }

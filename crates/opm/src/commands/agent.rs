@@ -1,6 +1,7 @@
 //! `opm agent [--once]`: a compute node's daemon (SPEC §1.6): its work
 //! comes from the server, goes into `--root`, and is reported back.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +21,20 @@ use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-/// The node's token, from the token file.
+/// The node's token, from the token file; a warning when others than its
+/// owner may read it (anyone who can read it can act as the node).
 fn read_token(path: &Path) -> anyhow::Result<String> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: the token file {} can be read by others than its owner (mode {:o}); \
+             chmod 600 {}",
+            path.display(),
+            meta.permissions().mode() & 0o777,
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path).map_err(|error| {
         bad_input(format!(
             "cannot read the token file {}: {error}; 'opm node token NAME' on the head node makes one",
@@ -44,7 +57,9 @@ fn agent_error(error: AgentError) -> anyhow::Error {
         AgentError::Refused { status, .. } if *status == 401 || *status == 403 => {
             bad_input(error.to_string())
         }
-        AgentError::Spool { .. } | AgentError::Tls { .. } => bad_input(error.to_string()),
+        AgentError::Spool { .. } | AgentError::Tls { .. } | AgentError::Untrusted { .. } => {
+            bad_input(error.to_string())
+        }
         _ => anyhow::Error::new(error),
     }
 }

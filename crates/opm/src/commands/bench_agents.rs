@@ -368,7 +368,7 @@ async fn agent(
     if !ok {
         return;
     }
-    let request = poll_request();
+    let request = poll_request(&node);
     loop {
         held.fetch_add(1, Ordering::SeqCst);
         let polled = client.poll(&request).await;
@@ -379,9 +379,10 @@ async fn agent(
     }
 }
 
-fn poll_request() -> PollRequest {
+fn poll_request(node: &str) -> PollRequest {
     PollRequest {
         agent: "bench".to_owned(),
+        node: node.to_owned(),
         wait_ms: MAX_POLL_WAIT_MS,
     }
 }
@@ -420,7 +421,7 @@ fn lease_moved(error: &opm_api::AgentError) -> bool {
 async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<AgentRun, String> {
     let failed = |what: &str, error: opm_api::AgentError| format!("{node}: {what}: {error}");
     let started = Instant::now();
-    let request = poll_request();
+    let request = poll_request(node);
     let mut rounds = 0;
     'round: loop {
         let (batch, poll) = loop {

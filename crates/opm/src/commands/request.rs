@@ -11,7 +11,7 @@ use opm_store::{AnyStore, OpenMode};
 use serde::Serialize;
 
 use crate::cli::{InstallArgs, RemoveArgs, RequestArgs, RequestTarget};
-use crate::commands::state::{Snapshot, apply, block_on, load, now_ms, request_error};
+use crate::commands::state::{Snapshot, block_on, load, now_ms, request_error};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -66,43 +66,31 @@ fn with_store<T>(
 pub fn request(args: RequestArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let changes = with_store(settings, async |store| {
         let mut snapshot = load(store).await?;
-        snapshot.opkg(&args.package).map_err(request_error)?;
-        let changes: Vec<RequestChange> = targets(&snapshot, &args.target)?
-            .into_iter()
-            .map(|target| RequestChange {
-                create: snapshot.cluster.row(&target, &args.package).is_none(),
-                target,
-                package: args.package.clone(),
-                requested: args.stage,
-            })
-            .collect();
-        snapshot.apply_checked(&changes).map_err(request_error)?;
-        apply(store, requests::requests(&changes).collect()).await?;
-        Ok(changes)
+        let targets = targets(&snapshot, &args.target)?;
+        requests::request(
+            store,
+            &mut snapshot,
+            &targets,
+            &args.package,
+            args.stage,
+            now_ms(),
+        )
+        .await
+        .map_err(request_error)
     })?;
     print_changes(printer, &changes, "nothing to request")?;
     Ok(Exit::Success)
 }
 
-/// The targets a request names; each must exist.
+/// The targets a request names (the engine checks that each exists).
 fn targets(snapshot: &Snapshot, target: &RequestTarget) -> anyhow::Result<Vec<Target>> {
     if target.server {
         return Ok(vec![snapshot.head()]);
     }
     if let Some(node) = &target.node {
-        if *node != snapshot.cluster.head && !snapshot.cluster.nodes.contains_key(node) {
-            return Err(bad_input(format!(
-                "unknown node '{node}'; see 'opm node list'"
-            )));
-        }
         return Ok(vec![Target::node(node.clone())]);
     }
     if let Some(image) = &target.image {
-        if !snapshot.cluster.images.contains_key(image) {
-            return Err(bad_input(format!(
-                "unknown image '{image}'; see 'opm image list'"
-            )));
-        }
         return Ok(vec![Target::image(image.clone())]);
     }
     if let Some(group) = &target.group {

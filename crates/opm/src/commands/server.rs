@@ -86,6 +86,7 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
                 lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
                 pass_interval: PASS_INTERVAL,
                 tls,
+                idle_timeout: Duration::from_secs(args.idle_timeout),
             };
             serve(
                 engine,
