@@ -114,7 +114,7 @@ fn alpha_splits_into_api_server_and_client() {
     assert!(api_paths.contains(&(format!("{home}/api-post-image"), 0o755, false)));
     assert!(api_paths.contains(&("/usr/share/doc/opkg-alpha/README".to_owned(), 0o644, false)));
     assert!(api_paths.contains(&(
-        "/usr/lib/oscar/testing/alpha/test_alpha.sh".to_owned(),
+        "/usr/lib/oscar/testing/tests.d/test_alpha.sh".to_owned(),
         0o755,
         false
     )));
