@@ -34,7 +34,11 @@ pub fn unix_seconds(value: &str) -> Option<u32> {
         Some(offset) => {
             let (hours, minutes) = offset.split_once(':')?;
             let minutes = i64::from(digits(hours)?) * 60 + i64::from(digits(minutes)?);
-            if zone.starts_with('-') { -minutes } else { minutes }
+            if zone.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
         }
         None => 0,
     };
@@ -165,8 +169,14 @@ mod tests {
     fn unix_seconds_reads_zones_and_refuses_what_is_not_a_date_time() {
         assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(unix_seconds("2023-11-14T22:13:20"), Some(1_700_000_000));
-        assert_eq!(unix_seconds("2023-11-15T00:13:20+02:00"), Some(1_700_000_000));
-        assert_eq!(unix_seconds("2023-11-14T20:13:20.5-02:00"), Some(1_700_000_000));
+        assert_eq!(
+            unix_seconds("2023-11-15T00:13:20+02:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            unix_seconds("2023-11-14T20:13:20.5-02:00"),
+            Some(1_700_000_000)
+        );
         assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
         assert_eq!(unix_seconds("2014-07-1TT18:59:47+02:00"), None);
         assert_eq!(unix_seconds("1969-12-31T23:59:59Z"), None);

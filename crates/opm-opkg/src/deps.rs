@@ -105,12 +105,8 @@ impl Filters {
     pub fn matches(&self, dist: Option<&Dist>, arch: Option<&str>) -> bool {
         let dist_ok =
             self.dists.is_empty() || dist.is_some_and(|d| self.dists.iter().any(|f| f.matches(d)));
-        let arch_ok =
-            self.arches.is_empty() || arch.is_some_and(|a| {
-                self.arches
-                    .iter()
-                    .any(|x| arch_family(x) == arch_family(a))
-            });
+        let arch_ok = self.arches.is_empty()
+            || arch.is_some_and(|a| self.arches.iter().any(|x| arch_family(x) == arch_family(a)));
         dist_ok && arch_ok
     }
 
@@ -308,7 +304,10 @@ mod tests {
             ("ppc64le", "ppc64el"),
             ("ppc64el", "ppc64le"),
         ] {
-            assert!(filters(written).matches(None, Some(asked)), "{written} {asked}");
+            assert!(
+                filters(written).matches(None, Some(asked)),
+                "{written} {asked}"
+            );
         }
         assert!(!filters("x86_64").matches(None, Some("i386")));
         assert!(!filters("ppc64").matches(None, Some("ppc64le")));

@@ -565,10 +565,9 @@ fn changes(opkg: &Opkg, mtime: u32) -> Vec<Change> {
     for version in &opkg.changelog {
         for entry in &version.entries {
             let author_name = one_line(&entry.author_name);
-            let known = opkg
-                .authors
-                .iter()
-                .find(|author| author.name.trim() == author_name && !author.email.trim().is_empty());
+            let known = opkg.authors.iter().find(|author| {
+                author.name.trim() == author_name && !author.email.trim().is_empty()
+            });
             let author = match known {
                 Some(author) => format!("{author_name} <{}>", author.email.trim()),
                 None if author_name.is_empty() => fallback.clone(),
@@ -657,11 +656,21 @@ fn copyright_text(opkg: &Opkg, changelog: &[Change], mtime: u32) -> String {
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n",
     );
     text.push_str(&format!("Upstream-Name: {name}\n"));
-    if let Some(uri) = opkg.uri.as_deref().map(one_line).filter(|uri| !uri.is_empty()) {
+    if let Some(uri) = opkg
+        .uri
+        .as_deref()
+        .map(one_line)
+        .filter(|uri| !uri.is_empty())
+    {
         text.push_str(&format!("Source: {uri}\n"));
     }
-    text.push_str("Comment: written by opm from the authors and license of the opkg's config.xml\n");
-    text.push_str(&format!("\nFiles: *\nCopyright: {}\n", holders.join("\n           ")));
+    text.push_str(
+        "Comment: written by opm from the authors and license of the opkg's config.xml\n",
+    );
+    text.push_str(&format!(
+        "\nFiles: *\nCopyright: {}\n",
+        holders.join("\n           ")
+    ));
     text.push_str(&format!(
         "License: {license}\n The OSCAR package {name} is distributed under the {license} license.\n"
     ));

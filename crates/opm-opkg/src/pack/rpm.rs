@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use ::rpm::{Dependency, FileOptions, PackageBuilder};
 
-use super::error::PackError;
 use super::deb::deb_version;
+use super::error::PackError;
 use super::spec::{Content, PackageSpec, rpm_arch};
 use crate::{Rel, Relation, Version};
 
@@ -92,7 +92,11 @@ pub fn rpm_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     }
     for change in &spec.changelog {
         let version = deb_version(&change.version);
-        let items: Vec<String> = change.items.iter().map(|item| format!("- {item}")).collect();
+        let items: Vec<String> = change
+            .items
+            .iter()
+            .map(|item| format!("- {item}"))
+            .collect();
         builder.add_changelog_entry(
             format!("{} - {version}", change.author),
             items.join("\n"),

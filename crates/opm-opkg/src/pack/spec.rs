@@ -465,7 +465,11 @@ mod tests {
         let long = "word ".repeat(40);
         spec.description = format!("{long}\n\n  {long}");
         let lines = spec.description_lines();
-        assert!(lines.iter().all(|line| line.chars().count() <= DESCRIPTION_WIDTH));
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.chars().count() <= DESCRIPTION_WIDTH)
+        );
         assert_eq!(lines.join(" ").split_whitespace().count(), 80);
         assert!(lines.contains(&String::new()), "paragraphs stay apart");
     }

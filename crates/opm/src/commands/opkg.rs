@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use opm_model::Part;
+use opm_opkg::pack::review_dir;
 use opm_opkg::{
     Configurator, Deps, Diagnostic, Dist, Field, HelperFile, Inventory, Level, Loaded, Opkg,
     OpkgError, ScriptFile, Severity, config_path,
 };
-use opm_opkg::pack::review_dir;
 use serde::Serialize;
 
 use crate::cli::OpkgCommand;
