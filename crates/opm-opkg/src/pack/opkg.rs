@@ -451,11 +451,16 @@ fn description(opkg: &Opkg, part: Part) -> String {
         Part::Api => format!(
             "This is the OSCAR package {name}: its config.xml, scripts, documentation and tests."
         ),
-        Part::Server => format!("This is the server part of {name}."),
-        Part::Client => format!("This is the client part of {name}."),
+        Part::Server => format!(
+            "This is the server part of the OSCAR package {name}: what its head node needs, with the scripts opm runs there."
+        ),
+        Part::Client => format!(
+            "This is the client part of the OSCAR package {name}: what its compute nodes and images need, with the scripts opm runs there."
+        ),
     };
     match own {
-        Some(text) => format!("{text}\n\n{role}"),
+        // Dedented first: the role line has no source indentation to lose.
+        Some(text) => format!("{}\n\n{role}", super::spec::dedent(text).join("\n")),
         None => role,
     }
 }

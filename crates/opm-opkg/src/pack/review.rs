@@ -91,18 +91,24 @@ pub fn is_deb_name(name: &str) -> bool {
 /// (Names with parentheses are rpm capabilities, which the deb writer
 /// refuses outright.)
 pub fn deb_name_warnings(spec: &PackageSpec) -> Vec<String> {
-    spec.depends
-        .iter()
-        .chain(&spec.conflicts)
-        .chain(&spec.provides)
-        .filter(|relation| !relation.name.contains(['(', ')']) && !is_deb_name(&relation.name))
-        .map(|relation| {
-            format!(
-                "package {}: dependency '{}' is not a valid Debian package name (lower-case letters, digits, '+', '-', '.'), so no deb can satisfy it; limit it to rpm dists with <filters> or fix the name",
+    let kinds = [
+        ("dependency", &spec.depends, "no deb can satisfy it"),
+        ("conflict", &spec.conflicts, "it never matches a deb"),
+        ("provide", &spec.provides, "no deb can depend on it"),
+    ];
+    let mut warnings = Vec::new();
+    for (kind, relations, effect) in kinds {
+        for relation in relations.iter() {
+            if relation.name.contains(['(', ')']) || is_deb_name(&relation.name) {
+                continue;
+            }
+            warnings.push(format!(
+                "package {}: {kind} '{}' is not a valid Debian package name (lower-case letters, digits, '+', '-', '.'), so {effect}; limit it to rpm dists with <filters> or fix the name",
                 spec.name, relation.name
-            )
-        })
-        .collect()
+            ));
+        }
+    }
+    warnings
 }
 
 /// What is worth a warning in `files` whatever the target: links, a

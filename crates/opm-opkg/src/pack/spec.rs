@@ -259,24 +259,8 @@ impl PackageSpec {
     /// boundaries to [`DESCRIPTION_WIDTH`] (dpkg shows them on an 80-column
     /// terminal after a space; rpmlint wants under 80).
     pub fn description_lines(&self) -> Vec<String> {
-        let mut lines = self.description.trim().lines();
-        let Some(first) = lines.next() else {
-            return Vec::new();
-        };
-        let rest: Vec<&str> = lines.collect();
-        let indent = rest
-            .iter()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
-            .min()
-            .unwrap_or(0);
-        std::iter::once(first.trim_end().to_owned())
-            .chain(rest.iter().map(|line| {
-                let line = line.trim_end();
-                // Only ASCII blanks are counted, so `indent` bytes end on a char
-                // boundary of every non-blank line; blank lines are empty.
-                line.get(indent..).unwrap_or("").to_owned()
-            }))
+        dedent(&self.description)
+            .into_iter()
             .flat_map(|line| wrap(&line, DESCRIPTION_WIDTH))
             .collect()
     }
@@ -285,6 +269,31 @@ impl PackageSpec {
     pub fn payload_size(&self) -> u64 {
         self.files.iter().map(Entry::size).sum()
     }
+}
+
+/// The lines of `text` without the indentation they had in the source
+/// file (config.xml indents them; the first line arrives trimmed),
+/// trailing spaces dropped.
+pub(super) fn dedent(text: &str) -> Vec<String> {
+    let mut lines = text.trim().lines();
+    let Some(first) = lines.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<&str> = lines.collect();
+    let indent = rest
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    std::iter::once(first.trim_end().to_owned())
+        .chain(rest.iter().map(|line| {
+            let line = line.trim_end();
+            // Only ASCII blanks are counted, so `indent` bytes end on a char
+            // boundary of every non-blank line; blank lines are empty.
+            line.get(indent..).unwrap_or("").to_owned()
+        }))
+        .collect()
 }
 
 /// The widest description line written, in characters.
