@@ -87,10 +87,14 @@ fn lintian_finds_no_error_in_our_debs() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
-    let errors: Vec<&str> = text.lines().filter(|line| line.starts_with("E: ")).collect();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("E: "))
+        .collect();
     assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
     assert!(
-        text.lines().all(|line| !line.starts_with("W: ") || listed_warning(line)),
+        text.lines()
+            .all(|line| !line.starts_with("W: ") || listed_warning(line)),
         "a lintian warning not listed in docs/packaging.md:\n{text}"
     );
 }
