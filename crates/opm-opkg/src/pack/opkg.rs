@@ -105,7 +105,6 @@ fn is_config_file(name: &str) -> bool {
     name.strip_prefix("config")
         .and_then(|rest| rest.split_once('.'))
         .is_some_and(|(_, extension)| extension.ends_with("ml"))
-        && !name.starts_with('.')
 }
 
 /// Reads a source directory without ever leaving it.
@@ -688,4 +687,41 @@ fn copyright_text(opkg: &Opkg, changelog: &[Change], mtime: u32) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_match_opkgcs_glob() {
+        for name in [
+            "config.xml",
+            "configurator.html",
+            "configurator_image.html",
+            "config.yml",
+        ] {
+            assert!(is_config_file(name), "{name}");
+        }
+        for name in ["configurator", "config.txt", "my-config.xml", "config.htm"] {
+            assert!(!is_config_file(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn links_are_written_relative_to_their_directory() {
+        assert_eq!(relative_link("alias", Path::new("README")), "README");
+        assert_eq!(relative_link("sub/up", Path::new("README")), "../README");
+        assert_eq!(relative_link("a/b/c", Path::new("a/x")), "../x");
+        assert_eq!(relative_link("up", Path::new("")), ".");
+        assert_eq!(relative_link("a/b/up", Path::new("")), "../..");
+    }
+
+    #[test]
+    fn exact_versions_carry_epoch_and_release() {
+        let exact = |text: &str| exact_version(&Version::parse(text).unwrap());
+        assert_eq!(exact("1.2-3"), "1.2-3");
+        assert_eq!(exact("1:1.2-3"), "1:1.2-3");
+        assert_eq!(exact("1.2"), "1.2-0");
+    }
 }
