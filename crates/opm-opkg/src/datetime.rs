@@ -10,6 +10,49 @@ pub fn is_date_time(value: &str) -> bool {
     valid_date(date) && valid_time(time)
 }
 
+/// Seconds since 1970-01-01T00:00:00Z of a valid `xs:dateTime` in years
+/// 1970 to 2105 (a zone-less value counts as UTC, fractions are dropped);
+/// `None` for anything else, so callers can fall back to a time of their own.
+pub fn unix_seconds(value: &str) -> Option<u32> {
+    if !is_date_time(value) || value.starts_with('-') {
+        return None;
+    }
+    let (date, time) = value.split_once('T')?;
+    let mut date_parts = date.splitn(3, '-');
+    let year: i64 = digits(date_parts.next()?)?.into();
+    let month: i64 = digits(date_parts.next()?)?.into();
+    let day: i64 = digits(date_parts.next()?)?.into();
+    let (clock, zone) = match time.find(['Z', '+', '-']) {
+        Some(at) => time.split_at(at),
+        None => (time, ""),
+    };
+    let mut clock_parts = clock.splitn(3, ':');
+    let hour: i64 = digits(clock_parts.next()?)?.into();
+    let minute: i64 = digits(clock_parts.next()?)?.into();
+    let second: i64 = digits(clock_parts.next()?.split('.').next()?)?.into();
+    let offset = match zone.strip_prefix(['+', '-']) {
+        Some(offset) => {
+            let (hours, minutes) = offset.split_once(':')?;
+            let minutes = i64::from(digits(hours)?) * 60 + i64::from(digits(minutes)?);
+            if zone.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
+        }
+        None => 0,
+    };
+    // Howard Hinnant's days_from_civil.
+    let shifted_year = if month <= 2 { year - 1 } else { year };
+    let era = shifted_year.div_euclid(400);
+    let year_of_era = shifted_year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset * 60;
+    u32::try_from(seconds).ok()
+}
+
 fn digits(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -120,6 +163,24 @@ mod tests {
         ] {
             assert!(is_date_time(value), "{value}");
         }
+    }
+
+    #[test]
+    fn unix_seconds_reads_zones_and_refuses_what_is_not_a_date_time() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2023-11-14T22:13:20"), Some(1_700_000_000));
+        assert_eq!(
+            unix_seconds("2023-11-15T00:13:20+02:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            unix_seconds("2023-11-14T20:13:20.5-02:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(unix_seconds("2014-07-1TT18:59:47+02:00"), None);
+        assert_eq!(unix_seconds("1969-12-31T23:59:59Z"), None);
+        assert_eq!(unix_seconds("-0044-03-15T12:00:00"), None);
     }
 
     #[test]

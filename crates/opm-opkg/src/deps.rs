@@ -61,13 +61,35 @@ impl fmt::Display for Dist {
     }
 }
 
+/// The dists built as .deb, whose `<dist>` versions opkgc ignores.
+pub const DEB_DISTS: [&str; 2] = ["debian", "ubuntu"];
+
+/// The one name of an architecture that Debian and RPM spell differently
+/// (OSCAR's files say `x86_64` for 64-bit Debian too, as opkgc matched
+/// `<arch>` against `uname -m`): `amd64` = `x86_64`, `arm64` = `aarch64`,
+/// `i386` = `i586` = `i686`, `ppc64el` = `ppc64le`.
+pub fn arch_family(arch: &str) -> &str {
+    match arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "i586" | "i686" => "i386",
+        "ppc64el" => "ppc64le",
+        other => other,
+    }
+}
+
 impl DistFilter {
     /// Whether this entry names `dist`: the same name, and when the entry
     /// carries a version, `dist`'s version satisfies it (`rel` defaults to
     /// `=`; a dist without a version never satisfies a versioned entry).
+    /// Debian-family dists ignore the version, as opkgc does when it
+    /// builds a deb (`<dist version="4.0">debian</dist>` names every Debian).
     pub fn matches(&self, dist: &Dist) -> bool {
         if self.name != dist.name {
             return false;
+        }
+        if DEB_DISTS.contains(&dist.name.as_str()) {
+            return true;
         }
         match (&self.constraint, &dist.version) {
             (None, _) => true,
@@ -83,8 +105,8 @@ impl Filters {
     pub fn matches(&self, dist: Option<&Dist>, arch: Option<&str>) -> bool {
         let dist_ok =
             self.dists.is_empty() || dist.is_some_and(|d| self.dists.iter().any(|f| f.matches(d)));
-        let arch_ok =
-            self.arches.is_empty() || arch.is_some_and(|a| self.arches.iter().any(|x| x == a));
+        let arch_ok = self.arches.is_empty()
+            || arch.is_some_and(|a| self.arches.iter().any(|x| arch_family(x) == arch_family(a)));
         dist_ok && arch_ok
     }
 
@@ -254,5 +276,40 @@ mod tests {
         assert!(Filters::default().matches(None, None));
         assert!(Filters::default().is_empty());
         assert!(!arch_only.is_empty());
+    }
+
+    #[test]
+    fn debian_dists_ignore_the_filter_version_as_opkgc_does() {
+        let filter = dist_filter("debian", Some((Rel::Equal, "4.0")));
+        assert!(filter.matches(&Dist::parse("debian")));
+        assert!(filter.matches(&Dist::parse("debian-12")));
+        assert!(dist_filter("ubuntu", Some((Rel::Less, "8"))).matches(&Dist::parse("ubuntu-24")));
+        assert!(!filter.matches(&Dist::parse("rhel-4.0")));
+    }
+
+    #[test]
+    fn arch_filters_take_debian_and_rpm_spellings_as_one() {
+        let filters = |arch: &str| Filters {
+            dists: vec![],
+            arches: vec![arch.into()],
+        };
+        for (written, asked) in [
+            ("x86_64", "amd64"),
+            ("amd64", "x86_64"),
+            ("aarch64", "arm64"),
+            ("arm64", "aarch64"),
+            ("i386", "i686"),
+            ("i586", "i686"),
+            ("i686", "i386"),
+            ("ppc64le", "ppc64el"),
+            ("ppc64el", "ppc64le"),
+        ] {
+            assert!(
+                filters(written).matches(None, Some(asked)),
+                "{written} {asked}"
+            );
+        }
+        assert!(!filters("x86_64").matches(None, Some("i386")));
+        assert!(!filters("ppc64").matches(None, Some("ppc64le")));
     }
 }

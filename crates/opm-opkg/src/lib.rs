@@ -34,7 +34,7 @@ mod xml;
 pub mod pack;
 
 pub use configurator::{Configurator, Field, FieldKind};
-pub use deps::{Deps, Dist};
+pub use deps::{DEB_DISTS, Deps, Dist, arch_family};
 pub use error::{ConfiguratorError, Diagnostic, InventoryError, OpkgError, Severity};
 pub use graph::{Edge, EdgeKind, Graph};
 pub use inventory::{HelperFile, Inventory, ScriptFile};

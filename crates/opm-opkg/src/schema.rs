@@ -449,7 +449,15 @@ pub(crate) fn build(root: &Element, check: &mut Checker<'_>) -> Option<Opkg> {
             .and_then(|value| Class::from_name(&value))
     });
     let summary = first("summary").map_or_else(String::new, |element| {
-        let summary = check.plain(element);
+        // opkgc joins a summary written over several lines with single
+        // spaces; a package summary must be one line.
+        let summary = check
+            .plain(element)
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         let length = element.text().chars().count();
         if length > MAX_SUMMARY {
             check.slip(
@@ -459,7 +467,10 @@ pub(crate) fn build(root: &Element, check: &mut Checker<'_>) -> Option<Opkg> {
         }
         summary
     });
-    let description = first("description").map(|element| check.plain(element));
+    // An empty <description> counts as none, so the summary stands in.
+    let description = first("description")
+        .map(|element| check.plain(element))
+        .filter(|description| !description.is_empty());
     let license = first("license").map(|element| {
         check.enumeration(element, &LICENSES);
         element.text().trim().to_owned()

@@ -107,11 +107,13 @@ fn effective_deps_over_every_filter_combination() {
                 "mpi",
             ],
         ),
+        // x86_64 is amd64 spelled the RPM way (issue 17 #3): the same blocks.
         (
             Part::Server,
             Some("debian"),
             Some("x86_64"),
             &[
+                "server-dep-debian-amd64",
                 "server-dep-everywhere",
                 "common-dep",
                 "opkg-base-client",

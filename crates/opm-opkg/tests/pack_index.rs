@@ -44,6 +44,9 @@ fn package(name: &str, version: &str, depends: Vec<Relation>) -> PackageSpec {
         description: "Made by pack_index.rs.".into(),
         maintainer: "Tester <t@example.org>".into(),
         license: "GPL".into(),
+        group: "Application/System".into(),
+        homepage: None,
+        rpm_requires: vec![],
         depends,
         conflicts: vec![],
         provides: vec![],
@@ -52,6 +55,7 @@ fn package(name: &str, version: &str, depends: Vec<Relation>) -> PackageSpec {
             0o644,
             name.as_bytes().to_vec(),
         )],
+        changelog: vec![],
         mtime: 1_700_000_000,
     }
 }

@@ -114,7 +114,7 @@ fn alpha_splits_into_api_server_and_client() {
     assert!(api_paths.contains(&(format!("{home}/api-post-image"), 0o755, false)));
     assert!(api_paths.contains(&("/usr/share/doc/opkg-alpha/README".to_owned(), 0o644, false)));
     assert!(api_paths.contains(&(
-        "/usr/lib/oscar/testing/alpha/test_alpha.sh".to_owned(),
+        "/usr/lib/oscar/testing/tests.d/test_alpha.sh".to_owned(),
         0o755,
         false
     )));
@@ -131,6 +131,8 @@ fn alpha_splits_into_api_server_and_client() {
             format!("{home}/server-post-install"),
             format!("{home}/server-post-uninstall"),
             format!("{home}/server-pre-uninstall"),
+            "/usr/share/doc/opkg-alpha-server".to_owned(),
+            "/usr/share/doc/opkg-alpha-server/copyright".to_owned(),
         ]
     );
     let client_files: Vec<String> = paths(client).into_iter().map(|(p, _, _)| p).collect();
@@ -141,6 +143,8 @@ fn alpha_splits_into_api_server_and_client() {
             format!("{home}/client-post-install"),
             format!("{home}/client-post-uninstall"),
             format!("{home}/client-pre-uninstall"),
+            "/usr/share/doc/opkg-alpha-client".to_owned(),
+            "/usr/share/doc/opkg-alpha-client/copyright".to_owned(),
         ]
     );
 }

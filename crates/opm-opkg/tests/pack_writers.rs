@@ -49,6 +49,9 @@ fn spec() -> PackageSpec {
         description: "Beta for tests.\n\nSecond paragraph.".into(),
         maintainer: "Tester <t@example.org>".into(),
         license: "GPL".into(),
+        group: "Application/System".into(),
+        homepage: None,
+        rpm_requires: vec![],
         depends: vec![
             relation("opkg-alpha", Some((Rel::GreaterOrEqual, "1.0"))),
             relation("old", Some((Rel::Less, "2"))),
@@ -70,6 +73,7 @@ fn spec() -> PackageSpec {
             ),
             Entry::file(format!("{long_dir}/README"), 0o644, "long path\n"),
         ],
+        changelog: vec![],
         mtime: 1_700_000_000,
     }
 }

@@ -76,7 +76,10 @@ fn check_accepts_a_valid_source() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "full: ok (demo+tools 1.10-2)\nminimal/config.xml: ok (minimal 0.1)\n"
+        "full:1:1: warning: package opkg-demo+tools-server: conflict 'server-conflict-x86_64' \
+         is not a valid Debian package name (lower-case letters, digits, '+', '-', '.'), so it \
+         never matches a deb; limit it to rpm dists with <filters> or fix the name\n\
+         full: ok (demo+tools 1.10-2, 1 warning)\nminimal/config.xml: ok (minimal 0.1)\n"
     );
     assert_eq!(out.stderr, "");
 }

@@ -149,7 +149,9 @@ fn pack_deb_then_index_gives_a_flat_apt_repository() {
             "Example opkg beta: depends on alpha (>= 1.0), server part\n \
              Beta's api, server and client packages each require the matching\n \
              package of alpha, version 1.0 or later; its scripts record how they\n \
-             were run into the file named by OPM_TEST_RECORD.\n"
+             were run into the file named by OPM_TEST_RECORD.\n .\n \
+             This is the server part of the OSCAR package beta: what its head node needs,\n \
+             with the scripts opm runs there.\n"
         );
     }
 }
@@ -505,4 +507,131 @@ fn repo_index_says_when_createrepo_c_is_missing() {
         outcome.stderr
     );
     assert!(!out.join("repodata").exists());
+}
+
+/// A copy of the example alpha in the sandbox, to add hostile files to.
+fn alpha_copy(sandbox: &Sandbox) -> PathBuf {
+    let dest = sandbox.path("alpha");
+    let copied = Tool::new("cp")
+        .arg("-r")
+        .arg(Path::new(EXAMPLES).join("alpha"))
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    dest
+}
+
+#[test]
+fn a_link_out_of_the_source_is_refused_by_pack_and_check() {
+    let sandbox = Sandbox::new();
+    let source = alpha_copy(&sandbox);
+    let secret = sandbox.path("secret");
+    std::fs::write(&secret, "root:hash\n").unwrap();
+    std::os::unix::fs::symlink(&secret, source.join("doc/notes")).unwrap();
+    let out = sandbox.path("out");
+    let source_arg = source.to_str().unwrap();
+    let packed = sandbox.opm(
+        &[
+            "pack",
+            "--format",
+            "deb",
+            "-o",
+            out.to_str().unwrap(),
+            source_arg,
+        ],
+        &[],
+    );
+    assert_eq!(packed.code, Some(2), "{}", packed.stderr);
+    assert!(
+        packed.stderr.contains("doc/notes: a symbolic link to ")
+            && packed.stderr.contains("/secret, outside the opkg source"),
+        "{}",
+        packed.stderr
+    );
+    assert!(!out.exists(), "nothing written");
+    let checked = sandbox.opm(&["opkg", "check", source_arg], &[]);
+    assert_eq!(checked.code, Some(2), "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("doc/notes: a symbolic link to "),
+        "{}",
+        checked.stdout
+    );
+    assert!(checked.stdout.contains(": invalid ("), "{}", checked.stdout);
+
+    // A link inside the source is kept as a link, and check says so.
+    std::fs::remove_file(source.join("doc/notes")).unwrap();
+    std::os::unix::fs::symlink("README", source.join("doc/notes")).unwrap();
+    let checked = sandbox.opm(&["opkg", "check", source_arg], &[]);
+    assert_eq!(checked.code, Some(0), "{}", checked.stdout);
+    assert!(
+        checked
+            .stdout
+            .contains("doc/notes: a symbolic link to README inside the source; packed as a link"),
+        "{}",
+        checked.stdout
+    );
+    let packed = sandbox.opm(
+        &[
+            "pack",
+            "--format",
+            "deb",
+            "-o",
+            out.to_str().unwrap(),
+            source_arg,
+        ],
+        &[],
+    );
+    assert_eq!(packed.code, Some(0), "{}", packed.stderr);
+}
+
+#[test]
+fn pack_deb_names_a_dependency_no_deb_can_satisfy() {
+    let sandbox = Sandbox::new();
+    let source = alpha_copy(&sandbox);
+    let config = std::fs::read_to_string(source.join("config.xml")).unwrap();
+    let at = config.find("<changelog>").unwrap();
+    let config = format!(
+        "{}<serverDeps><requires><pkg>slurm-pam_slurm</pkg></requires></serverDeps>\n{}",
+        &config[..at],
+        &config[at..]
+    );
+    std::fs::write(source.join("config.xml"), config).unwrap();
+    let out = sandbox.path("out");
+    let packed = sandbox.opm(
+        &[
+            "pack",
+            "--format",
+            "deb",
+            "-o",
+            out.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(packed.code, Some(0), "{}", packed.stderr);
+    assert!(
+        packed.stderr.contains(
+            "warning: package opkg-alpha-server: dependency 'slurm-pam_slurm' is not a valid Debian package name"
+        ),
+        "{}",
+        packed.stderr
+    );
+    let rpm = sandbox.opm(
+        &[
+            "pack",
+            "--format",
+            "rpm",
+            "-o",
+            out.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(rpm.code, Some(0), "{}", rpm.stderr);
+    assert!(
+        !rpm.stderr.contains("slurm-pam_slurm"),
+        "rpm names may hold '_': {}",
+        rpm.stderr
+    );
 }

@@ -62,6 +62,9 @@ pub fn package(name: &str, version: &str, depends: &[(&str, Rel, &str)]) -> Pack
         description: "Built by the opm-native backend tests.".to_owned(),
         maintainer: "opm tests <opm@example.invalid>".to_owned(),
         license: "GPL-2.0-or-later".to_owned(),
+        group: "Application/System".into(),
+        homepage: None,
+        rpm_requires: vec![],
         depends: depends
             .iter()
             .map(|(dependency, rel, version)| Relation {
@@ -75,6 +78,7 @@ pub fn package(name: &str, version: &str, depends: &[(&str, Rel, &str)]) -> Pack
             Entry::dir(format!("/usr/share/{name}")),
             Entry::file(format!("/usr/share/{name}/README"), 0o644, name.as_bytes()),
         ],
+        changelog: vec![],
         mtime: 1_700_000_000,
     }
 }

@@ -12,7 +12,8 @@ use flate2::write::GzEncoder;
 use md5::{Digest, Md5};
 
 use super::error::PackError;
-use super::spec::{Content, Entry, PackageSpec, deb_arch, deb_operator, parents};
+use super::index::rfc2822;
+use super::spec::{Content, Entry, PackageSpec, deb_arch, deb_operator, parents, wrap};
 use crate::{Rel, Relation, Version};
 
 /// Writes `spec` as `<out_dir>/<name>_<version>_<arch>.deb` and returns the path.
@@ -64,28 +65,22 @@ pub fn deb_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     let entries = data_entries(spec);
     let control = control_text(spec)?;
     let md5sums = md5sums(&entries);
-    let control_tar = tar_gz(
-        &[
-            (".".to_owned(), 0o755, None),
-            ("control".to_owned(), 0o644, Some(control.as_bytes())),
-            ("md5sums".to_owned(), 0o644, Some(md5sums.as_bytes())),
-        ],
-        spec.mtime,
-    );
-    let mut data = vec![(".".to_owned(), 0o755, None)];
-    data.extend(entries.iter().map(|entry| {
-        let bytes = match &entry.content {
-            Content::File(bytes) => Some(bytes.as_slice()),
-            Content::Dir => None,
-        };
-        (entry.path[1..].to_owned(), entry.mode, bytes)
-    }));
-    let data_tar = tar_gz(&data, spec.mtime);
     let io_error = |source| PackError::Io {
         path: PathBuf::from(deb_file_name(spec)),
         source,
     };
-    let (control_tar, data_tar) = (control_tar.map_err(io_error)?, data_tar.map_err(io_error)?);
+    let control_tar = tar_gz(
+        &[
+            Entry::dir("/."),
+            Entry::file("/control", 0o644, control.into_bytes()),
+            Entry::file("/md5sums", 0o644, md5sums.into_bytes()),
+        ],
+        spec.mtime,
+    )
+    .map_err(io_error)?;
+    let mut data = vec![Entry::dir("/.")];
+    data.extend(entries);
+    let data_tar = tar_gz(&data, spec.mtime).map_err(io_error)?;
     let mut builder = ar::Builder::new(Vec::new());
     for (member, bytes) in [
         ("debian-binary", b"2.0\n".as_slice()),
@@ -100,17 +95,71 @@ pub fn deb_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
     builder.into_inner().map_err(io_error)
 }
 
-/// The entries of the data tarball: the spec's, plus every parent directory
-/// dpkg needs listed, sorted so that a directory comes before its contents.
+/// The entries of the data tarball: the spec's, the changelog in Debian's
+/// format, and every parent directory dpkg needs listed, sorted so that a
+/// directory comes before its contents.
 fn data_entries(spec: &PackageSpec) -> Vec<Entry> {
-    let mut all: BTreeMap<&str, Entry> = BTreeMap::new();
-    for entry in &spec.files {
+    let mut all: BTreeMap<String, Entry> = BTreeMap::new();
+    let changelog = changelog_entry(spec);
+    for entry in spec.files.iter().cloned().chain(changelog) {
         for parent in parents(&entry.path) {
-            all.entry(parent).or_insert_with(|| Entry::dir(parent));
+            all.entry(parent.to_owned())
+                .or_insert_with(|| Entry::dir(parent));
         }
-        all.insert(&entry.path, entry.clone());
+        all.entry(entry.path.clone()).or_insert(entry);
     }
     all.into_values().collect()
+}
+
+/// `/usr/share/doc/<name>/changelog.Debian.gz` (`changelog.gz` for a
+/// native version, one without a Debian revision), compressed as
+/// `gzip -9n` does: no name, no time in the gzip header.
+fn changelog_entry(spec: &PackageSpec) -> Option<Entry> {
+    if spec.changelog.is_empty() {
+        return None;
+    }
+    let file = if spec.version.release.is_some() {
+        "changelog.Debian.gz"
+    } else {
+        "changelog.gz"
+    };
+    let mut out = GzEncoder::new(Vec::new(), Compression::best());
+    out.write_all(changelog_text(spec).as_bytes()).ok()?;
+    let bytes = out.finish().ok()?;
+    Some(Entry::file(
+        format!("/usr/share/doc/{}/{file}", spec.name),
+        0o644,
+        bytes,
+    ))
+}
+
+/// The history in Debian's changelog format, newest first.
+pub fn changelog_text(spec: &PackageSpec) -> String {
+    let mut text = String::new();
+    for change in &spec.changelog {
+        let _ = writeln!(
+            text,
+            "{} ({}) unstable; urgency=low\n",
+            spec.name,
+            deb_version(&change.version)
+        );
+        for item in &change.items {
+            // Lines of at most 80 characters: `  * ` then `    ` indents.
+            let mut first = true;
+            for line in wrap(item, 76) {
+                let bullet = if first { "  * " } else { "    " };
+                first = false;
+                let _ = writeln!(text, "{bullet}{line}");
+            }
+        }
+        if change.items.is_empty() {
+            text.push_str("  * No details given.\n");
+        }
+        let date = rfc2822(u64::from(change.time));
+        let date = date.strip_suffix(" UTC").unwrap_or(&date);
+        let _ = writeln!(text, "\n -- {}  {date} +0000\n", change.author);
+    }
+    text
 }
 
 /// The `control` file.
@@ -121,7 +170,7 @@ pub fn control_text(spec: &PackageSpec) -> Result<String, PackError> {
         .iter()
         .map(|entry| match &entry.content {
             Content::File(bytes) => (bytes.len() as u64).div_ceil(1024),
-            Content::Dir => 1,
+            Content::Dir | Content::Link(_) => 1,
         })
         .sum();
     let mut text = String::new();
@@ -166,6 +215,9 @@ pub fn control_text(spec: &PackageSpec) -> Result<String, PackError> {
             let _ = writeln!(text, "{field}: {}", list.join(", "));
         }
     }
+    if let Some(homepage) = &spec.homepage {
+        let _ = writeln!(text, "Homepage: {homepage}");
+    }
     let _ = writeln!(text, "Section: misc");
     let _ = writeln!(text, "Priority: optional");
     let _ = writeln!(text, "Description: {}", spec.summary.trim());
@@ -194,28 +246,39 @@ fn md5sums(entries: &[Entry]) -> String {
     text
 }
 
-/// A gzipped ustar/GNU tarball of `(relative path, mode, bytes or dir)`,
-/// every name spelled `./path` as dpkg-deb spells it.
-fn tar_gz(entries: &[(String, u32, Option<&[u8]>)], mtime: u32) -> std::io::Result<Vec<u8>> {
+/// A gzipped ustar/GNU tarball of `entries` (their paths without the
+/// leading `/`), every name spelled `./path` as dpkg-deb spells it.
+fn tar_gz(entries: &[Entry], mtime: u32) -> std::io::Result<Vec<u8>> {
     let mut out = GzEncoder::new(Vec::new(), Compression::best());
-    for (path, mode, bytes) in entries {
-        let name = match bytes {
-            None if path == "." => "./".to_owned(),
-            None => format!("./{path}/"),
-            Some(_) => format!("./{path}"),
+    for entry in entries {
+        let path = &entry.path[1..];
+        let name = match &entry.content {
+            Content::Dir if path == "." => "./".to_owned(),
+            Content::Dir => format!("./{path}/"),
+            Content::File(_) | Content::Link(_) => format!("./{path}"),
         };
         let mut header = tar::Header::new_gnu();
-        header.set_mode(*mode);
+        header.set_mode(entry.mode);
         header.set_uid(0);
         header.set_gid(0);
         header.set_username("root")?;
         header.set_groupname("root")?;
         header.set_mtime(u64::from(mtime));
-        header.set_entry_type(match bytes {
-            Some(_) => tar::EntryType::Regular,
-            None => tar::EntryType::Directory,
-        });
-        let data = bytes.unwrap_or_default();
+        let data: &[u8] = match &entry.content {
+            Content::File(bytes) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                bytes
+            }
+            Content::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                &[]
+            }
+            Content::Link(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_link_name(target)?;
+                &[]
+            }
+        };
         header.set_size(data.len() as u64);
         // The tar crate drops a leading `./`; write the name ourselves,
         // through a GNU long-name record when it does not fit in 100 bytes.
@@ -273,6 +336,9 @@ mod tests {
             description: "First paragraph.\n\nSecond.".into(),
             maintainer: "A <a@example.org>".into(),
             license: "GPL".into(),
+            group: "Application/System".into(),
+            homepage: None,
+            rpm_requires: vec![],
             depends: vec![
                 relation("opkg-alpha", Some((Rel::GreaterOrEqual, "1.0"))),
                 relation("old", Some((Rel::Less, "2"))),
@@ -289,6 +355,7 @@ mod tests {
                 ),
                 Entry::dir("/usr/lib/oscar/packages/beta"),
             ],
+            changelog: vec![],
             mtime: 0,
         }
     }

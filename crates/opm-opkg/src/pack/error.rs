@@ -54,6 +54,27 @@ pub enum PackError {
         /// The cause.
         source: io::Error,
     },
+    /// A symbolic link of the source resolves outside the source directory:
+    /// packing what it points at would ship the build host's files.
+    #[error(
+        "{}: a symbolic link to {}, outside the opkg source; opm packs nothing from outside the source: copy the file in or remove the link",
+        link.display(),
+        target.display()
+    )]
+    LinkOutside {
+        /// The link.
+        link: PathBuf,
+        /// Where it resolves (or points, when it resolves nowhere).
+        target: PathBuf,
+    },
+    /// A source entry opm cannot pack as it is.
+    #[error("{}: {reason}", path.display())]
+    Source {
+        /// The entry.
+        path: PathBuf,
+        /// What is wrong, with what to do.
+        reason: &'static str,
+    },
     /// The rpm library refused the package.
     #[error("package {package}: the rpm writer failed: {source}")]
     Rpm {

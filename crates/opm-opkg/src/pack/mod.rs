@@ -12,15 +12,23 @@ mod deb;
 mod error;
 mod index;
 mod opkg;
+mod review;
 mod rpm;
 mod spec;
 
 pub use self::rpm::{rpm_bytes, rpm_file_name, rpm_relation, rpm_release, write_rpm};
-pub use deb::{control_text, deb_bytes, deb_file_name, deb_relation, deb_version, write_deb};
+pub use deb::{
+    changelog_text, control_text, deb_bytes, deb_file_name, deb_relation, deb_version, write_deb,
+};
 pub use error::PackError;
 pub use index::{
     AptIndex, apt_stanza, createrepo_command, package_files, parse_control, read_control,
     release_text, rfc2822, write_apt_index,
 };
-pub use opkg::{PACKAGES_DIR, SourceFiles, TESTING_DIR, Target, TreeEntry, opkg_specs};
-pub use spec::{Content, Entry, PackageSpec, deb_arch, rpm_arch};
+pub use opkg::{
+    PACKAGES_DIR, SourceFiles, TESTING_DIR, TESTING_PARTS, Target, TreeEntry, opkg_specs,
+};
+pub use review::{
+    Finding, admitted_targets, deb_name_warnings, is_deb_name, review, review_dir, source_warnings,
+};
+pub use spec::{Change, Content, DESCRIPTION_WIDTH, Entry, PackageSpec, deb_arch, rpm_arch};

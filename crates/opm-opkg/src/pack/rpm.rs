@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ::rpm::{Dependency, FileOptions, PackageBuilder};
 
+use super::deb::deb_version;
 use super::error::PackError;
 use super::spec::{Content, PackageSpec, rpm_arch};
 use crate::{Rel, Relation, Version};
@@ -78,13 +79,29 @@ pub fn rpm_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
         .release(rpm_release(&spec.version))
         .description(spec.description_lines().join("\n"))
         .packager(&spec.maintainer)
-        .group("Applications/System")
+        .group(&spec.group)
         .build_host("opm");
+    if let Some(homepage) = &spec.homepage {
+        builder.url(homepage);
+    }
     if let Some(epoch) = spec.version.epoch {
         builder.epoch(epoch);
     }
-    for relation in &spec.depends {
+    for relation in spec.depends.iter().chain(&spec.rpm_requires) {
         builder.requires(dependency(relation));
+    }
+    for change in &spec.changelog {
+        let version = deb_version(&change.version);
+        let items: Vec<String> = change
+            .items
+            .iter()
+            .map(|item| format!("- {item}"))
+            .collect();
+        builder.add_changelog_entry(
+            format!("{} - {version}", change.author),
+            items.join("\n"),
+            ::rpm::Timestamp(change.time),
+        );
     }
     for relation in &spec.conflicts {
         builder.conflicts(dependency(relation));
@@ -99,11 +116,21 @@ pub fn rpm_bytes(spec: &PackageSpec) -> Result<Vec<u8>, PackError> {
         let permissions = (entry.mode & 0o7777) as u16;
         match &entry.content {
             Content::File(bytes) => {
+                let options = FileOptions::new(&entry.path).permissions(permissions);
+                // Everything below /usr/share/doc is %doc, as rpmbuild flags
+                // what a spec lists under %doc.
+                let options = if entry.is_doc() {
+                    options.doc()
+                } else {
+                    options
+                };
                 builder
-                    .with_file_contents(
-                        bytes.clone(),
-                        FileOptions::new(&entry.path).permissions(permissions),
-                    )
+                    .with_file_contents(bytes.clone(), options)
+                    .map_err(failed)?;
+            }
+            Content::Link(target) => {
+                builder
+                    .with_symlink(FileOptions::symlink(&entry.path, target))
                     .map_err(failed)?;
             }
             Content::Dir => {

@@ -24,14 +24,24 @@ pub struct PackageSpec {
     pub maintainer: String,
     /// The rpm License tag (deb has no such field).
     pub license: String,
+    /// The rpm Group tag (deb has no such field).
+    pub group: String,
+    /// Upstream's web site: deb Homepage, rpm URL.
+    pub homepage: Option<String>,
     /// Packages that must be installed (deb Depends, rpm Requires).
     pub depends: Vec<Relation>,
+    /// Requirements only the rpm carries: opkgc's rpm spec makes
+    /// `opkg-<p>-server` require `opkg-<p> = V-R`, its debs do not.
+    pub rpm_requires: Vec<Relation>,
     /// Packages that may not be installed alongside.
     pub conflicts: Vec<Relation>,
     /// Capabilities offered.
     pub provides: Vec<Relation>,
     /// Every file and directory the package owns, with absolute paths.
     pub files: Vec<Entry>,
+    /// The history, newest first: written as `changelog.Debian.gz` into a
+    /// deb and as `%changelog` into an rpm.
+    pub changelog: Vec<Change>,
     /// Seconds since 1970 stamped on every file and the build, so the same
     /// spec always gives the same bytes.
     pub mtime: u32,
@@ -55,6 +65,21 @@ pub enum Content {
     File(Vec<u8>),
     /// A directory.
     Dir,
+    /// A symbolic link with this (relative) target.
+    Link(String),
+}
+
+/// One version's entry of a package's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The version it describes.
+    pub version: Version,
+    /// `Name <mail>` of whoever made it.
+    pub author: String,
+    /// Seconds since 1970.
+    pub time: u32,
+    /// What changed, one line each.
+    pub items: Vec<String>,
 }
 
 impl Entry {
@@ -76,16 +101,31 @@ impl Entry {
         }
     }
 
+    /// A symbolic link to `target`, mode 0777 as links always are.
+    pub fn link(path: impl Into<String>, target: impl Into<String>) -> Entry {
+        Entry {
+            path: path.into(),
+            mode: 0o777,
+            content: Content::Link(target.into()),
+        }
+    }
+
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(self.content, Content::Dir)
     }
 
-    /// The size in bytes (0 for a directory).
+    /// Whether this is documentation (rpm's `%doc`): below /usr/share/doc.
+    pub fn is_doc(&self) -> bool {
+        self.path.starts_with("/usr/share/doc/")
+    }
+
+    /// The size in bytes (0 for a directory, the target's length for a link).
     pub fn size(&self) -> u64 {
         match &self.content {
             Content::File(bytes) => bytes.len() as u64,
             Content::Dir => 0,
+            Content::Link(target) => target.len() as u64,
         }
     }
 }
@@ -153,6 +193,7 @@ impl PackageSpec {
             ("summary", &self.summary),
             ("maintainer", &self.maintainer),
             ("license", &self.license),
+            ("group", &self.group),
         ] {
             if value.trim().is_empty() {
                 return Err(self.field(field, value, "it is empty"));
@@ -160,6 +201,11 @@ impl PackageSpec {
             if value.contains(['\n', '\r']) {
                 return Err(self.field(field, value, "it must be one line"));
             }
+        }
+        if let Some(homepage) = &self.homepage
+            && homepage.contains(['\n', '\r'])
+        {
+            return Err(self.field("homepage", homepage, "it must be one line"));
         }
         if let Some(arch) = &self.arch
             && (arch.is_empty() || !arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -169,6 +215,7 @@ impl PackageSpec {
         for relation in self
             .depends
             .iter()
+            .chain(&self.rpm_requires)
             .chain(&self.conflicts)
             .chain(&self.provides)
         {
@@ -177,6 +224,15 @@ impl PackageSpec {
         let mut seen = BTreeSet::new();
         for entry in &self.files {
             check_path(name, &entry.path)?;
+            if let Content::Link(target) = &entry.content
+                && (target.is_empty() || target.contains(['\n', '\r', '\0']))
+            {
+                return Err(PackError::Entry {
+                    package: name.clone(),
+                    path: entry.path.clone(),
+                    reason: "a link target must be one non-empty line",
+                });
+            }
             if !seen.insert(entry.path.as_str()) {
                 return Err(PackError::Entry {
                     package: name.clone(),
@@ -199,26 +255,13 @@ impl PackageSpec {
 
     /// The description's lines without the indentation they had in the
     /// source file (config.xml indents them; the first line arrives
-    /// trimmed), trailing spaces dropped.
+    /// trimmed), trailing spaces dropped, long lines wrapped at word
+    /// boundaries to [`DESCRIPTION_WIDTH`] (dpkg shows them on an 80-column
+    /// terminal after a space; rpmlint wants under 80).
     pub fn description_lines(&self) -> Vec<String> {
-        let mut lines = self.description.trim().lines();
-        let Some(first) = lines.next() else {
-            return Vec::new();
-        };
-        let rest: Vec<&str> = lines.collect();
-        let indent = rest
-            .iter()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
-            .min()
-            .unwrap_or(0);
-        std::iter::once(first.trim_end().to_owned())
-            .chain(rest.iter().map(|line| {
-                let line = line.trim_end();
-                // Only ASCII blanks are counted, so `indent` bytes end on a char
-                // boundary of every non-blank line; blank lines are empty.
-                line.get(indent..).unwrap_or("").to_owned()
-            }))
+        dedent(&self.description)
+            .into_iter()
+            .flat_map(|line| wrap(&line, DESCRIPTION_WIDTH))
             .collect()
     }
 
@@ -226,6 +269,56 @@ impl PackageSpec {
     pub fn payload_size(&self) -> u64 {
         self.files.iter().map(Entry::size).sum()
     }
+}
+
+/// The lines of `text` without the indentation they had in the source
+/// file (config.xml indents them; the first line arrives trimmed),
+/// trailing spaces dropped.
+pub(super) fn dedent(text: &str) -> Vec<String> {
+    let mut lines = text.trim().lines();
+    let Some(first) = lines.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<&str> = lines.collect();
+    let indent = rest
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    std::iter::once(first.trim_end().to_owned())
+        .chain(rest.iter().map(|line| {
+            let line = line.trim_end();
+            // Only ASCII blanks are counted, so `indent` bytes end on a char
+            // boundary of every non-blank line; blank lines are empty.
+            line.get(indent..).unwrap_or("").to_owned()
+        }))
+        .collect()
+}
+
+/// The widest description line written, in characters.
+pub const DESCRIPTION_WIDTH: usize = 78;
+
+/// `line` cut at spaces into lines of at most `width` characters (a
+/// longer word stays whole); a blank line stays one.
+pub(super) fn wrap(line: &str, width: usize) -> Vec<String> {
+    if line.chars().count() <= width {
+        return vec![line.to_owned()];
+    }
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in line.split_whitespace() {
+        let current_width = current.chars().count();
+        if current_width > 0 && current_width + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    lines
 }
 
 fn check_relation(package: &str, relation: &Relation) -> Result<(), PackError> {
@@ -301,10 +394,14 @@ mod tests {
             description: String::new(),
             maintainer: "A <a@example.org>".into(),
             license: "GPL".into(),
+            group: "Application/System".into(),
+            homepage: None,
             depends: vec![],
+            rpm_requires: vec![],
             conflicts: vec![],
             provides: vec![],
             files: vec![Entry::file("/usr/share/a", 0o644, "a")],
+            changelog: vec![],
             mtime: 0,
         }
     }
@@ -374,6 +471,16 @@ mod tests {
         assert_eq!(spec.description_lines(), ["a", "\u{a0}b"]);
         spec.description = " \n ".into();
         assert!(spec.description_lines().is_empty());
+        let long = "word ".repeat(40);
+        spec.description = format!("{long}\n\n  {long}");
+        let lines = spec.description_lines();
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.chars().count() <= DESCRIPTION_WIDTH)
+        );
+        assert_eq!(lines.join(" ").split_whitespace().count(), 80);
+        assert!(lines.contains(&String::new()), "paragraphs stay apart");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use opm_model::Part;
+use opm_opkg::pack::review_dir;
 use opm_opkg::{
     Configurator, Deps, Diagnostic, Dist, Field, HelperFile, Inventory, Level, Loaded, Opkg,
     OpkgError, ScriptFile, Severity, config_path,
@@ -126,8 +127,12 @@ fn check_one(path: &Path, level: Level) -> CheckReport {
             report.version = Some(loaded.opkg.version.to_string());
             report.diagnostics = loaded.warnings;
             // A source directory also ships scripts: say which hook files
-            // opm would never run, and whether scripts/ can be read at all.
+            // opm would never run, and whether scripts/ can be read at all;
+            // then whatever opm pack would warn about or refuse.
             if path.is_dir() {
+                let review = review_dir(path, &loaded.opkg);
+                report.ok &= review.iter().all(|d| d.severity == Severity::Warning);
+                report.diagnostics.extend(review);
                 match Inventory::of_dir(path) {
                     Ok(inventory) => report
                         .diagnostics

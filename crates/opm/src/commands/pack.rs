@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opm_opkg::pack::{
-    SourceFiles, Target, deb_bytes, deb_file_name, opkg_specs, rpm_bytes, rpm_file_name,
+    SourceFiles, Target, deb_bytes, deb_file_name, deb_name_warnings, opkg_specs, rpm_bytes,
+    rpm_file_name, source_warnings,
 };
 use opm_opkg::{Dist, Loaded, Opkg, OpkgError, config_path};
 use serde::Serialize;
@@ -56,7 +57,15 @@ pub fn run(args: PackArgs, settings: &Settings, printer: Printer) -> anyhow::Res
         let (opkg, files) = read_source(path)?;
         let specs = opkg_specs(&opkg, &files, &target)
             .map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
+        for warning in source_warnings(&files) {
+            eprintln!("{}: warning: {warning}", path.display());
+        }
         for spec in specs {
+            if format == PackageFormat::Deb {
+                for warning in deb_name_warnings(&spec) {
+                    eprintln!("{}: warning: {warning}", path.display());
+                }
+            }
             let (bytes, name) = match format {
                 PackageFormat::Deb => (deb_bytes(&spec), deb_file_name(&spec)),
                 PackageFormat::Rpm => (rpm_bytes(&spec), rpm_file_name(&spec)),
