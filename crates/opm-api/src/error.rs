@@ -41,6 +41,7 @@ impl From<StoreError> for ApiFailure {
             | StoreError::UnknownRow { .. }
             | StoreError::UnknownRowId { .. }
             | StoreError::UnknownAttempt { .. }
+            | StoreError::InvalidStep { .. }
             | StoreError::RowInError { .. } => ApiFailure::BadRequest(error.to_string()),
             other => ApiFailure::Store(other),
         }

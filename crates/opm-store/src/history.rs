@@ -178,18 +178,20 @@ pub fn cap_output(output: &str, max: usize) -> String {
     )
 }
 
-/// Records a retry or rerun event for a row.
+/// Records a retry or rerun event for a row; `whole_stage` marks a retry
+/// that runs the failed stage from its first step.
 pub(crate) async fn record_event(
     conn: &mut impl Db,
     stored: &StoredRow,
     event: Event,
     stage: Option<Stage>,
     note: &str,
+    whole_stage: bool,
     now_ms: i64,
 ) -> Result<()> {
     db::query(
-        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note, whole_stage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(stored.id.0)
     .bind(stored.row.target.kind.name())
@@ -200,6 +202,7 @@ pub(crate) async fn record_event(
     .bind(now_ms)
     .bind(now_ms)
     .bind(note)
+    .bind(i64::from(whole_stage))
     .execute(conn)
     .await?;
     Ok(())
