@@ -169,16 +169,21 @@ impl Cluster {
 
     /// How many times each script completed, by `(opkg, hook)`.
     fn completed(&self) -> BTreeMap<(String, String), usize> {
+        self.count("end ")
+    }
+
+    /// How many lines of the record begin with `edge`, by `(opkg, hook)`.
+    fn count(&self, edge: &str) -> BTreeMap<(String, String), usize> {
         let record = std::fs::read_to_string(self.path("record")).unwrap_or_default();
-        let mut ends = BTreeMap::new();
+        let mut lines = BTreeMap::new();
         for line in record.lines() {
-            if let Some(rest) = line.strip_prefix("end ")
+            if let Some(rest) = line.strip_prefix(edge)
                 && let Some((name, hook)) = rest.split_once(' ')
             {
-                *ends.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
+                *lines.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
             }
         }
-        ends
+        lines
     }
 
     fn converged(&self, packages: &[&str]) -> bool {
@@ -209,6 +214,7 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
     let mut seed = 0x57e9_u64;
     let mut kills = 0;
     let mut twice = 0;
+    let mut cut = 0;
     let mut clusters = 0;
     while kills < KILLS {
         let cluster = Cluster::new(&packages, None);
@@ -254,6 +260,8 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
             "cluster {clusters} did not converge"
         );
         let completed = cluster.completed();
+        let begun: usize = cluster.count("start ").values().sum();
+        cut += begun - completed.values().sum::<usize>();
         for package in packages {
             for hook in HOOKS {
                 let count = completed
@@ -266,7 +274,11 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
         }
     }
     eprintln!(
-        "{kills} kills of opm run over {clusters} clusters: {twice} completed scripts ran twice"
+        "{kills} kills of opm run over {clusters} clusters: {cut} scripts cut short, {twice} completed scripts ran twice"
+    );
+    assert!(
+        cut > 0,
+        "no kill hit a running script; the test proves nothing"
     );
     assert!(
         twice <= 1,
