@@ -51,6 +51,10 @@ fn earlier(
     }
 }
 
+/// A named case: the stage, the row's newest attempt, the first step to
+/// run, and the attempt each carried step passed in.
+type Case<'a> = (&'a str, &'a Work, Option<PastAttempt>, usize, Vec<i64>);
+
 /// The start step of each case, and what it carries from where.
 fn starts(case: &str, work: &Work, past: Option<&PastAttempt>, start: usize, passed_in: &[i64]) {
     let got = resume(work, past);
@@ -74,7 +78,7 @@ fn where_the_next_attempt_begins() {
     let install = work(Stage::ShouldBeInstalled);
     let configure = work(Stage::RunConfigurator);
     let s = |position, result| step(&install, position, result, None);
-    let cases: Vec<(&str, &Work, Option<PastAttempt>, usize, Vec<i64>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "§1.1 a first attempt runs every step",
             &install,

@@ -85,7 +85,10 @@ async fn steps_are_recorded_as_they_start_and_end(store: &impl Store) {
         .record_steps(attempt, std::slice::from_ref(&install), token)
         .await
         .unwrap();
-    assert_eq!(store.steps(attempt).await.unwrap(), [install.clone()]);
+    assert_eq!(
+        store.steps(attempt).await.unwrap(),
+        std::slice::from_ref(&install)
+    );
     let installed = ended(&install, true, 0, "unpacked\n", 5);
     let script = running(1, "run api-pre-install", 6);
     store
