@@ -212,7 +212,12 @@ async fn the_newest_attempt_says_where_to_resume(store: &impl Store) {
         })
         .await
         .unwrap();
-    assert_eq!(history.last().unwrap().note, "start over");
+    let restart = history.last().unwrap();
+    assert_eq!(
+        (restart.note.as_str(), restart.whole_stage),
+        ("start over", true)
+    );
+    assert!(!history[history.len() - 3].whole_stage);
 }
 on_both_backends!(the_newest_attempt_says_where_to_resume);
 

@@ -350,6 +350,17 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
 
     // opm retry --whole-stage: from the first step.
     cluster.ok(&["retry", "stepf", "--node", "head", "--whole-stage"]);
+    let history = cluster.json(&["history", "stepf"]);
+    let retries: Vec<bool> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["event"] == "retry")
+        .map(|entry| entry["whole_stage"] == true)
+        .collect();
+    assert_eq!(retries, [false, true]);
+    let table = cluster.ok(&["history", "stepf"]);
+    assert!(table.contains("(whole stage)"), "{table}");
     std::fs::remove_file(cluster.path("fail")).unwrap();
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -31,6 +31,9 @@ struct Entry {
     exit_code: Option<i32>,
     output_bytes: u64,
     note: String,
+    /// A retry that runs the failed stage from its first step.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    whole_stage: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<String>,
     /// For `opm logs`: the attempt's steps, each with its own output.
@@ -55,6 +58,7 @@ impl Entry {
             exit_code: entry.exit_code,
             output_bytes: entry.output_bytes,
             note: entry.note.clone(),
+            whole_stage: entry.whole_stage,
             output: with_output.then(|| entry.output.clone()),
             steps: None,
         }
@@ -114,7 +118,11 @@ pub fn history(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyh
                         || "-".to_owned(),
                         |ms| format!("{:.1}s", ms as f64 / 1000.0),
                     ),
-                    e.note,
+                    if e.whole_stage {
+                        format!("{} (whole stage)", e.note).trim_start().to_owned()
+                    } else {
+                        e.note
+                    },
                 ]
             })
             .collect(),
