@@ -276,7 +276,12 @@ impl Agent {
             attempt,
             steps: steps::carried(&start, now_ms()),
         };
-        self.spool.keep_journal(&journal)?;
+        if start.start < work.actions.len() {
+            // Kept at once, so a death before the first step still finds
+            // what this attempt carried (most of a node's stages have no
+            // step at all and write nothing).
+            self.spool.keep_journal(&journal)?;
+        }
         let mut output = String::new();
         if let Some(note) = steps::note(item.interrupted, &start) {
             output.push_str(&note);
