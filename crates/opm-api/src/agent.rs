@@ -1,22 +1,26 @@
 //! `opm agent`: a compute node's daemon. It asks the server for its node's
 //! work, carries each stage out into its root with the same actions as the
-//! head node's engine (`opm-engine`'s actor), and reports back. A finish
-//! report goes to the spool before it is sent, so nothing is lost when the
-//! server or the network is away: the agent backs off with jitter and sends
-//! it again. `--once` does rounds until nothing more can be done now.
+//! head node's engine (`opm-engine`'s actor), and reports back. Each step
+//! is written to the spool's journal as it starts and as it ends, so a
+//! stage the agent's death cut short resumes at the first step that did
+//! not pass (`opm_plan::resume`, over what the server and the journal know
+//! of the earlier attempt). A finish report, with its steps, goes to the
+//! spool before it is sent, so nothing is lost when the server or the
+//! network is away: the agent backs off with jitter and sends it again.
+//! `--once` does rounds until nothing more can be done now.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::time::Duration;
 
-use opm_engine::{Actor, Failure, RunReport, StageRun};
+use opm_engine::{Actor, Failure, RunReport, StageRun, steps};
 use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
-use opm_model::{Name, Row, Stage, Status, Target};
-use opm_plan::{RowRole, Work, stage_actions, uninstall_actions};
+use opm_model::{Name, PastAttempt, Row, Stage, Status, StepRecord, Target};
+use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions};
 
 use crate::client::ApiClient;
 use crate::error::AgentError;
-use crate::spool::Spool;
+use crate::spool::{Journal, Spool};
 
 /// The longest the agent backs off while the server is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -184,8 +188,9 @@ impl Agent {
                 Err(error) => return Err(error),
             };
             let beat = self.keep_beating(batch.token, batch.lease_ttl_ms);
-            let (output, failure) = self.perform(item).await;
+            let performed = self.perform(item, started.attempt).await;
             beat.abort();
+            let (output, failure, steps) = performed?;
             match &failure {
                 None => report.passed += 1,
                 Some(failure) if !failure.transient => report.failed += 1,
@@ -202,7 +207,9 @@ impl Agent {
                 },
                 message: failure.as_ref().map(|failure| failure.message.clone()),
                 transient: failure.as_ref().is_some_and(|failure| failure.transient),
+                steps,
             })?;
+            self.spool.drop_journal(item.row)?;
             self.flush().await?;
         }
         Ok(batch)
@@ -222,8 +229,33 @@ impl Agent {
         })
     }
 
-    /// Carries one stage out; its output, and how it failed if it did.
-    async fn perform(&self, item: &WorkItem) -> (String, Option<Failure>) {
+    /// The row's newest attempt as the server knows it, with the steps
+    /// this node's journal kept of it when the agent died in it (the server
+    /// learns a node's steps only from its finish report).
+    fn earlier(&self, item: &WorkItem) -> Result<Option<PastAttempt>, AgentError> {
+        let Some(mut earlier) = item.earlier.clone() else {
+            return Ok(None);
+        };
+        if let Some(journal) = self
+            .spool
+            .journals()?
+            .into_iter()
+            .find(|journal| journal.row == item.row && journal.attempt == earlier.id)
+        {
+            earlier.steps = journal.steps;
+        }
+        Ok(Some(earlier))
+    }
+
+    /// Carries one stage out as attempt `attempt`, resuming the row's
+    /// earlier attempt where it stopped, each step kept in the journal as
+    /// it starts and as it ends: its output, how it failed if it did, and
+    /// its steps.
+    async fn perform(
+        &self,
+        item: &WorkItem,
+        attempt: i64,
+    ) -> Result<(String, Option<Failure>, Vec<StepRecord>), AgentError> {
         let row = Row {
             target: Target::node(self.node.clone()),
             package: item.package.clone(),
@@ -239,32 +271,63 @@ impl Agent {
             work: &work,
             attempt: item.attempt,
         };
+        let start = resume(&work, self.earlier(item)?.as_ref());
+        let mut journal = Journal {
+            row: item.row,
+            attempt,
+            steps: steps::carried(&start, now_ms()),
+        };
+        if start.start < work.actions.len() {
+            // Kept at once, so a death before the first step still finds
+            // what this attempt carried (most of a node's stages have no
+            // step at all and write nothing).
+            self.spool.keep_journal(&journal)?;
+        }
         let mut output = String::new();
-        if item.interrupted {
-            output
-                .push_str("note: the previous attempt was interrupted; running the stage again\n");
+        if let Some(note) = steps::note(item.interrupted, &start) {
+            output.push_str(&note);
         }
         let config: &BTreeMap<String, String> = &item.config;
-        for (index, action) in work.actions.iter().enumerate() {
+        for (index, action) in work.actions.iter().enumerate().skip(start.start) {
             let step = action.describe(&work.package);
             output.push_str(&format!("== {step}\n"));
+            // Kept before it runs: if the agent dies from here on, the
+            // step runs again.
+            let begun = steps::started(index, step.clone(), now_ms());
+            journal.steps.push(begun.clone());
+            self.spool.keep_journal(&journal)?;
+            let mut step_output = String::new();
             let done = self
                 .actor
-                .step(run, index, config, &BTreeSet::new(), &mut output)
+                .step(run, index, config, &BTreeSet::new(), &mut step_output)
                 .await
                 .unwrap_or_else(|| {
                     Err(Failure::terminal(
                         "this is the head node's work, not a compute node's".to_owned(),
                     ))
                 });
+            output.push_str(&step_output);
+            let end = steps::ended(&begun, &done, step_output, now_ms());
+            journal.steps.pop();
+            journal.steps.push(end);
+            self.spool.keep_journal(&journal)?;
             if let Err(mut failure) = done {
                 failure.message =
                     format!("{step} failed on node {}: {}", self.node, failure.message);
-                return (output, Some(failure));
+                return Ok((output, Some(failure), journal.steps));
             }
         }
-        (output, None)
+        Ok((output, None, journal.steps))
     }
+}
+
+/// This machine's clock, for the times of the steps it reports.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 #[cfg(test)]
@@ -281,6 +344,7 @@ mod tests {
             interrupted: false,
             attempt: 1,
             config: BTreeMap::new(),
+            earlier: None,
         }
     }
 

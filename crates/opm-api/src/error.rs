@@ -54,6 +54,7 @@ impl From<StoreError> for ApiFailure {
             | StoreError::UnknownRow { .. }
             | StoreError::UnknownRowId { .. }
             | StoreError::UnknownAttempt { .. }
+            | StoreError::InvalidStep { .. }
             | StoreError::RowInError { .. }
             | StoreError::InvalidRerun { .. } => ApiFailure::BadRequest(error.to_string()),
             // The server's own database and configuration: not the client's.

@@ -1,13 +1,29 @@
 //! The agent's spool: finish reports the server has not acknowledged yet,
 //! in a JSON file written whole and renamed into place, so a report
 //! survives a dropped connection, a server restart or the agent's own
-//! crash, and is sent again until the server has it. The spool's lock file
-//! also keeps a second agent off the node.
+//! crash, and is sent again until the server has it. Beside it, the journal
+//! of the stages under way: each step recorded as it starts and as it
+//! ends, so a stage cut short by the agent's death resumes at the first
+//! step that did not pass (SPEC §1.1). The spool's lock file also keeps a
+//! second agent off the node.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use opm_model::StepRecord;
 use opm_model::api::FinishReport;
+use serde::{Deserialize, Serialize};
+
+/// The steps of one attempt under way on this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The row (one attempt per row is under way at a time).
+    pub row: i64,
+    /// The attempt, as the server numbered it.
+    pub attempt: i64,
+    /// Its steps so far, by position.
+    pub steps: Vec<StepRecord>,
+}
 
 use crate::error::AgentError;
 
@@ -71,15 +87,65 @@ impl Spool {
     /// # Errors
     /// [`AgentError::Spool`].
     pub fn save(&self, reports: &[FinishReport]) -> Result<(), AgentError> {
-        let bytes = serde_json::to_vec(reports).map_err(|error| self.failed(error.to_string()))?;
-        let temp = self.path.with_extension("tmp");
+        self.write(&self.path, reports)
+    }
+
+    /// Writes `value` as JSON to `path` whole: a temporary file, synced,
+    /// renamed into place.
+    fn write<T: Serialize + ?Sized>(&self, path: &Path, value: &T) -> Result<(), AgentError> {
+        let bytes = serde_json::to_vec(value).map_err(|error| self.failed(error.to_string()))?;
+        let temp = path.with_extension("tmp");
         let written = File::create(&temp).and_then(|mut file| {
             std::io::Write::write_all(&mut file, &bytes)?;
             file.sync_all()
         });
         written
-            .and_then(|()| std::fs::rename(&temp, &self.path))
+            .and_then(|()| std::fs::rename(&temp, path))
             .map_err(|error| self.failed(error.to_string()))
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.path.with_extension("steps")
+    }
+
+    /// The journals of the attempts under way (left by a dead agent).
+    ///
+    /// # Errors
+    /// [`AgentError::Spool`] for a file that cannot be read or parsed.
+    pub fn journals(&self) -> Result<Vec<Journal>, AgentError> {
+        let path = self.journal_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
+                self.failed(format!("{} is not a step journal: {error}", path.display()))
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(error) => Err(self.failed(error.to_string())),
+        }
+    }
+
+    /// Keeps `journal` durably, in place of any earlier one of its row.
+    ///
+    /// # Errors
+    /// [`AgentError::Spool`].
+    pub fn keep_journal(&self, journal: &Journal) -> Result<(), AgentError> {
+        let mut journals = self.journals()?;
+        journals.retain(|kept| kept.row != journal.row);
+        journals.push(journal.clone());
+        self.write(&self.journal_path(), &journals)
+    }
+
+    /// Forgets the journal of `row` (its finish report is in the spool).
+    ///
+    /// # Errors
+    /// [`AgentError::Spool`].
+    pub fn drop_journal(&self, row: i64) -> Result<(), AgentError> {
+        let mut journals = self.journals()?;
+        let before = journals.len();
+        journals.retain(|kept| kept.row != row);
+        if journals.len() == before {
+            return Ok(());
+        }
+        self.write(&self.journal_path(), &journals)
     }
 
     /// Adds one report.
@@ -106,6 +172,7 @@ mod tests {
             output: "done\n".to_owned(),
             message: None,
             transient: false,
+            steps: Vec::new(),
         }
     }
 
@@ -124,6 +191,43 @@ mod tests {
         assert_eq!(again.load().unwrap(), [report(1), report(2)]);
         again.save(&[]).unwrap();
         assert!(again.load().unwrap().is_empty());
+    }
+
+    #[test]
+    fn journals_survive_a_reopen_one_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        let spool = Spool::open(&path).unwrap();
+        assert!(spool.journals().unwrap().is_empty());
+        let journal = |row, attempt| Journal {
+            row,
+            attempt,
+            steps: vec![StepRecord {
+                position: 0,
+                action: "run client-post-install".to_owned(),
+                result: opm_model::StepResult::Passed,
+                passed_in: None,
+                started_ms: 1,
+                ended_ms: Some(2),
+                exit_code: Some(0),
+                output: "done\n".to_owned(),
+            }],
+        };
+        spool.keep_journal(&journal(1, 10)).unwrap();
+        spool.keep_journal(&journal(2, 11)).unwrap();
+        spool.keep_journal(&journal(1, 12)).unwrap();
+        drop(spool);
+        let again = Spool::open(&path).unwrap();
+        assert_eq!(again.journals().unwrap(), [journal(2, 11), journal(1, 12)]);
+        again.drop_journal(2).unwrap();
+        again.drop_journal(7).unwrap();
+        assert_eq!(again.journals().unwrap(), [journal(1, 12)]);
+        std::fs::write(dir.path().join("agent.steps"), "[{").unwrap();
+        let error = again.journals().unwrap_err();
+        assert!(
+            error.to_string().contains("is not a step journal"),
+            "{error}"
+        );
     }
 
     #[test]

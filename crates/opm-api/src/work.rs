@@ -138,6 +138,14 @@ pub async fn work_for<S: Store>(
             .await?
             .into_iter()
             .collect();
+        // What the row's newest attempt passed, for the agent to resume it;
+        // the agent needs no output for that.
+        let earlier = store.last_attempt(id).await?.map(|mut earlier| {
+            for step in &mut earlier.steps {
+                step.output.clear();
+            }
+            earlier
+        });
         batch.items.push(WorkItem {
             row: id.0,
             package: work.package,
@@ -145,6 +153,7 @@ pub async fn work_for<S: Store>(
             interrupted: work.interrupted,
             attempt,
             config,
+            earlier,
         });
     }
     Ok(batch)

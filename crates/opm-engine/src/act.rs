@@ -142,7 +142,7 @@ impl Actor {
     /// (settling configuration values, assigning clients): then `None`,
     /// and the caller does it. `values` are the opkg's configuration values
     /// for scripts; `batched` the opkgs whose part an earlier install
-    /// transaction already put in.
+    /// transaction already put in. A script that ran gives its exit code.
     pub async fn step(
         &self,
         run: StageRun<'_>,
@@ -150,25 +150,27 @@ impl Actor {
         values: &BTreeMap<String, String>,
         batched: &BTreeSet<Name>,
         output: &mut String,
-    ) -> Option<Result<(), Failure>> {
+    ) -> Option<Result<Option<i32>, Failure>> {
         let work = run.work;
         let action = work.actions.get(index)?;
         Some(match action {
             Action::Install { .. } if batched.contains(&work.package) => {
                 output
                     .push_str("installed with the other opkgs of this target in one transaction\n");
-                Ok(())
+                Ok(None)
             }
-            Action::Install { part, root } => {
-                self.package_step(true, *part, root, &work.package).await
-            }
+            Action::Install { part, root } => self
+                .package_step(true, *part, root, &work.package)
+                .await
+                .map(|()| None),
             Action::Remove { part, root } => {
                 let later = held::scripts_of_part(&work.actions[index + 1..], *part);
                 match self.hold(root, &work.package, &later, output) {
                     Ok(()) => self
                         .package_step(false, *part, root, &work.package)
                         .await
-                        .and_then(|()| self.clear_package_dir(*part, root, &work.package)),
+                        .and_then(|()| self.clear_package_dir(*part, root, &work.package))
+                        .map(|()| None),
                     Err(failure) => Err(failure),
                 }
             }
@@ -231,7 +233,7 @@ impl Actor {
         chroot: Option<&ImageRef>,
         values: &BTreeMap<String, String>,
         output: &mut String,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<i32>, Failure> {
         let package = run.work.package.as_str();
         // The root the script works on, the package dir in it on the host,
         // and the package dir as the script sees it (inside a chroot).
@@ -268,7 +270,7 @@ impl Actor {
                         script.file_name(),
                         dir_on_host.display()
                     ));
-                    return Ok(());
+                    return Ok(None);
                 }
             },
         };
@@ -354,7 +356,7 @@ impl Actor {
         &self,
         invocation: &ScriptInvocation,
         output: &mut String,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<i32>, Failure> {
         let outcome = self
             .scripts
             .run(invocation)
@@ -362,13 +364,13 @@ impl Actor {
             .map_err(|error| Failure::terminal(error.to_string()))?;
         output.push_str(&outcome.output.stdout.to_text());
         output.push_str(&outcome.output.stderr.to_text());
-        if outcome.is_success() {
-            return Ok(());
-        }
         let exit_code = match outcome.exit {
             opm_native::script::ExitStatusKind::Code(code) => Some(code),
             _ => None,
         };
+        if outcome.is_success() {
+            return Ok(exit_code);
+        }
         Err(Failure {
             message: outcome.failure_message(),
             exit_code,

@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use opm_model::{Name, Row, Target, TargetKind};
 use opm_native::PackageManager;
 use opm_native::script::ScriptRunner;
-use opm_plan::{Action, Blocked, Decision, RequestChange, RowRole, Work};
+use opm_plan::{Action, Blocked, Decision, RequestChange, Resume, Work, resume};
 use opm_store::{RowId, Store, StoreError, StoredRow};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -24,6 +24,7 @@ use crate::load::{Identity, Snapshot, load};
 use crate::order::{InstallBatch, install_batches, order_on_target, side_by_side};
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
+use crate::steps;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -539,9 +540,25 @@ impl<S: Store + 'static> Engine<S> {
             stages: ordered.len(),
         });
         let role = snapshot.cluster.role_of(target)?;
+        // Where each stage begins: after the steps an earlier attempt cut
+        // short had passed (read before anything runs, so an install that
+        // passed already joins no batch).
+        let mut resumes: BTreeMap<Name, Resume> = BTreeMap::new();
+        for work in &ordered {
+            let Some(id) = ids.get(&work.package).copied() else {
+                continue;
+            };
+            let earlier = store_call(|| self.store.last_attempt(id)).await?;
+            resumes.insert(work.package.clone(), resume(work, earlier.as_ref()));
+        }
+        let fresh: Vec<Work> = ordered
+            .iter()
+            .filter(|work| resumes.get(&work.package).is_none_or(|r| r.start == 0))
+            .cloned()
+            .collect();
         let mut batched: BTreeSet<Name> = BTreeSet::new();
         let mut result = TargetResult::default();
-        for batch in install_batches(&ordered) {
+        for batch in install_batches(&fresh) {
             if self.install_batch(&batch).await.is_ok() {
                 batched.extend(batch.packages);
             }
@@ -568,6 +585,7 @@ impl<S: Store + 'static> Engine<S> {
             let batched = &batched;
             let ids = &ids;
             let broken = &broken;
+            let resumes = &resumes;
             async move {
                 if broken.load(Ordering::Relaxed) {
                     return Ok(None);
@@ -579,8 +597,18 @@ impl<S: Store + 'static> Engine<S> {
                     return Ok(None);
                 };
                 let attempt = snapshot.next_attempt(id, work.stage);
+                let start = resumes
+                    .get(&work.package)
+                    .cloned()
+                    .unwrap_or_else(Resume::whole);
+                let run = StageRun {
+                    row: &stored.row,
+                    role,
+                    work: &work,
+                    attempt,
+                };
                 let end = self
-                    .perform(snapshot, stored, role, &work, token, attempt, batched)
+                    .perform(snapshot, stored, run, token, &start, batched)
                     .await?;
                 Ok::<_, EngineError>(Some((id, stored, end)))
             }
@@ -631,18 +659,20 @@ impl<S: Store + 'static> Engine<S> {
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Performs one stage: begins its attempt, carries the steps `resume`
+    /// says passed already, runs the others in order (each recorded as it
+    /// starts and as it ends), and ends the attempt with the row's change.
     async fn perform(
         &self,
         snapshot: &Snapshot,
         stored: &StoredRow,
-        role: &RowRole,
-        work: &Work,
+        run: StageRun<'_>,
         token: u64,
-        attempt: u32,
+        resume: &Resume,
         batched: &BTreeSet<Name>,
     ) -> Result<StageEnd, EngineError> {
         let row = &stored.row;
+        let work = run.work;
         let now = self.clock.now_ms();
         let attempt_id = match store_call(|| {
             self.store.begin_attempt(stored.id, work.stage, token, now)
@@ -660,20 +690,25 @@ impl<S: Store + 'static> Engine<S> {
             stage: work.stage,
         });
         let mut output = String::new();
-        if work.interrupted {
-            output
-                .push_str("note: the previous attempt was interrupted; running the stage again\n");
+        if let Some(note) = steps::note(work.interrupted, resume) {
+            output.push_str(&note);
         }
-        let run = StageRun {
-            row,
-            role,
-            work,
-            attempt,
-        };
+        let carried = steps::carried(resume, now);
+        if !carried.is_empty() {
+            store_call(|| self.store.record_steps(attempt_id, &carried, token)).await?;
+        }
         let mut failure = None;
-        for (index, action) in work.actions.iter().enumerate() {
+        for (index, action) in work.actions.iter().enumerate().skip(resume.start) {
             let step = action.describe(&work.package);
             output.push_str(&format!("== {step}\n"));
+            // Recorded before it runs: a crash from here on runs it again.
+            let begun = steps::started(index, step.clone(), self.clock.now_ms());
+            store_call(|| {
+                self.store
+                    .record_steps(attempt_id, std::slice::from_ref(&begun), token)
+            })
+            .await?;
+            let mut step_output = String::new();
             // Read per script: settling the configuration earlier in the
             // stage changes what later scripts get.
             let values = match action {
@@ -684,16 +719,28 @@ impl<S: Store + 'static> Engine<S> {
                 Err(failed) => Err(failed),
                 Ok(values) => match self
                     .actor
-                    .step(run, index, &values, batched, &mut output)
+                    .step(run, index, &values, batched, &mut step_output)
                     .await
                 {
                     Some(done) => done,
                     None if matches!(action, Action::SettleConfiguration) => {
-                        self.settle(row, &mut output).await
+                        self.settle(row, &mut step_output).await.map(|()| None)
                     }
-                    None => self.assign(snapshot, &work.package, &mut output).await,
+                    None => self
+                        .assign(snapshot, &work.package, &mut step_output)
+                        .await
+                        .map(|()| None),
                 },
             };
+            output.push_str(&step_output);
+            // Recorded as soon as it ends: only a crash between the two
+            // runs a completed step again.
+            let end = steps::ended(&begun, &done, step_output, self.clock.now_ms());
+            store_call(|| {
+                self.store
+                    .record_steps(attempt_id, std::slice::from_ref(&end), token)
+            })
+            .await?;
             if let Err(mut failed) = done {
                 failed.message = format!("{step} failed: {}", failed.message);
                 failure = Some(failed);

@@ -26,6 +26,7 @@ pub mod owner;
 pub mod report;
 pub mod requests;
 pub mod retry;
+pub mod steps;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Name, Phase, Stage, Target};
+use crate::{Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 /// Largest request body the server reads; a finish report carries a
 /// stage's captured output, which the store caps at 1 MiB anyway.
@@ -48,6 +48,10 @@ pub struct WorkItem {
     pub attempt: u32,
     /// The opkg's configuration values, for the scripts' environment.
     pub config: BTreeMap<String, String>,
+    /// The row's newest attempt, which this one may resume (its steps as
+    /// the server knows them; the agent's journal may know more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<PastAttempt>,
 }
 
 /// A row that cannot move now, and why.
@@ -113,6 +117,9 @@ pub struct FinishReport {
     /// For a failure: infrastructure trouble, retried later, never a row
     /// error.
     pub transient: bool,
+    /// The attempt's steps (none from agents older than steps).
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
 }
 
 /// The answer to a finish report.
@@ -178,6 +185,10 @@ pub struct RetryBody {
     pub package: Name,
     /// Why, for history.
     pub reason: String,
+    /// Run the failed stage from its first step rather than resume it at
+    /// the step that failed.
+    #[serde(default)]
+    pub whole_stage: bool,
 }
 
 /// The cluster's install phase, read or set.

@@ -15,6 +15,7 @@ mod role;
 mod row;
 mod script;
 mod stage;
+mod step;
 mod target;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
@@ -24,4 +25,5 @@ pub use role::{Role, UnknownRole};
 pub use row::{Lease, Row, Status, StatusKind};
 pub use script::{Part, Script, UnknownScript};
 pub use stage::{Stage, UnknownStage};
+pub use step::{PastAttempt, StepRecord, StepResult};
 pub use target::{Target, TargetKind, UnknownTargetKind};

@@ -19,6 +19,7 @@ mod deps;
 mod error;
 mod ladder;
 mod orchestrate;
+mod resume;
 
 pub use actions::{
     Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
@@ -30,3 +31,4 @@ pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_want
 pub use error::PlanError;
 pub use ladder::{Step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
+pub use resume::{Carried, Resume, resume};

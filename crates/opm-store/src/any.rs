@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use opm_model::{Lease, Name, Phase, Stage, Target};
+use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
@@ -228,6 +228,16 @@ impl Store for AnyStore {
         both!(self, s => s.retry(target, opkg, reason, now_ms))
     }
 
+    async fn restart_stage(
+        &self,
+        target: &Target,
+        opkg: &Name,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<StoredRow> {
+        both!(self, s => s.restart_stage(target, opkg, reason, now_ms))
+    }
+
     async fn rerun(
         &self,
         target: &Target,
@@ -278,6 +288,23 @@ impl Store for AnyStore {
 
     async fn attempt_tallies(&self, scope: &Scope) -> Result<Vec<AttemptTally>> {
         both!(self, s => s.attempt_tallies(scope))
+    }
+
+    async fn record_steps(
+        &self,
+        attempt: AttemptId,
+        steps: &[StepRecord],
+        token: u64,
+    ) -> Result<()> {
+        both!(self, s => s.record_steps(attempt, steps, token))
+    }
+
+    async fn steps(&self, attempt: AttemptId) -> Result<Vec<StepRecord>> {
+        both!(self, s => s.steps(attempt))
+    }
+
+    async fn last_attempt(&self, row: RowId) -> Result<Option<PastAttempt>> {
+        both!(self, s => s.last_attempt(row))
     }
 
     async fn set_token(&self, subject: &TokenSubject, hash: &str, now_ms: i64) -> Result<()> {

@@ -199,6 +199,16 @@ pub enum StoreError {
         /// The row's current stage.
         current: Stage,
     },
+    /// A step record that cannot be recorded as given.
+    #[error("attempt {attempt}, step {position}: {reason}")]
+    InvalidStep {
+        /// The attempt.
+        attempt: i64,
+        /// The step's position.
+        position: u32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A value read back from the database is out of range: the file was
     /// edited by hand or by another program.
     #[error("database holds an invalid {what}: '{value}'")]

@@ -142,6 +142,8 @@ pub struct HistoryEntry {
     pub output_bytes: u64,
     /// The reason of a retry, the stage of a rerun.
     pub note: String,
+    /// A retry that runs the failed stage from its first step.
+    pub whole_stage: bool,
 }
 
 /// Which history entries to read; the newest `limit` matching ones come back, oldest first.
@@ -178,18 +180,20 @@ pub fn cap_output(output: &str, max: usize) -> String {
     )
 }
 
-/// Records a retry or rerun event for a row.
+/// Records a retry or rerun event for a row; `whole_stage` marks a retry
+/// that runs the failed stage from its first step.
 pub(crate) async fn record_event(
     conn: &mut impl Db,
     stored: &StoredRow,
     event: Event,
     stage: Option<Stage>,
     note: &str,
+    whole_stage: bool,
     now_ms: i64,
 ) -> Result<()> {
     db::query(
-        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO history (row_id, target_kind, target_name, opkg, event, stage, started_ms, ended_ms, note, whole_stage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(stored.id.0)
     .bind(stored.row.target.kind.name())
@@ -200,6 +204,7 @@ pub(crate) async fn record_event(
     .bind(now_ms)
     .bind(now_ms)
     .bind(note)
+    .bind(i64::from(whole_stage))
     .execute(conn)
     .await?;
     Ok(())
@@ -425,7 +430,7 @@ pub(crate) fn may_finish(found: LeasedAttempt, token: u64) -> Result<StoredRow> 
 pub(crate) async fn one(conn: &mut impl Db, id: AttemptId) -> Result<HistoryEntry> {
     let row = db::query(
         "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, \
-                ended_ms, exit_code, output, output_bytes, note FROM history WHERE id = $1",
+                ended_ms, exit_code, output, output_bytes, note, whole_stage FROM history WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(conn)
@@ -464,6 +469,7 @@ pub(crate) fn decode(row: &DbRow) -> Result<HistoryEntry> {
         output: row.try_get("output")?,
         output_bytes: u64::try_from(output_bytes).unwrap_or(0),
         note: row.try_get("note")?,
+        whole_stage: row.try_get::<i64, _>("whole_stage")? == 1,
     })
 }
 
@@ -481,7 +487,7 @@ pub(crate) async fn list(conn: &mut impl Db, filter: &HistoryFilter) -> Result<V
     };
     let rows = db::query(
         "SELECT id, target_kind, target_name, opkg, event, stage, result, started_ms, ended_ms, \
-                exit_code, output, output_bytes, note FROM history \
+                exit_code, output, output_bytes, note, whole_stage FROM history \
          WHERE ($1 IS NULL OR (target_kind = $1 AND target_name = $2)) AND ($3 IS NULL OR opkg = $3) \
          ORDER BY id DESC LIMIT CAST($4 AS BIGINT)",
     )

@@ -29,6 +29,7 @@ mod release;
 mod rows;
 mod schema;
 mod sqlite;
+mod steps;
 mod store;
 mod store_impl;
 mod tokens;

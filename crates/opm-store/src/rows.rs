@@ -725,12 +725,14 @@ pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) ->
     })
 }
 
-/// Clears an error so the failed stage runs again; the reason goes to history.
+/// Clears an error so the failed stage runs again (resumed at its failed
+/// step, or from its first with `whole_stage`); the reason goes to history.
 pub(crate) async fn retry(
     conn: &mut impl Db,
     target: &Target,
     opkg: &Name,
     reason: &str,
+    whole_stage: bool,
     now_ms: i64,
 ) -> Result<StoredRow> {
     let stored = row(conn, target, opkg).await?;
@@ -746,7 +748,16 @@ pub(crate) async fn retry(
         .bind(stored.id.0)
         .execute(&mut *conn)
         .await?;
-    history::record_event(conn, &stored, Event::Retry, None, reason, now_ms).await?;
+    history::record_event(
+        conn,
+        &stored,
+        Event::Retry,
+        None,
+        reason,
+        whole_stage,
+        now_ms,
+    )
+    .await?;
     row_by_id(conn, stored.id).await
 }
 
@@ -786,7 +797,16 @@ pub(crate) async fn rerun(
     .execute(&mut *conn)
     .await?;
     let note = format!("from {from}");
-    history::record_event(conn, &stored, Event::Rerun, Some(from), &note, now_ms).await?;
+    history::record_event(
+        conn,
+        &stored,
+        Event::Rerun,
+        Some(from),
+        &note,
+        false,
+        now_ms,
+    )
+    .await?;
     row_by_id(conn, stored.id).await
 }
 

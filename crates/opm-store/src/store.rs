@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use opm_model::{Lease, Name, Phase, Stage, Target};
+use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
@@ -143,8 +143,18 @@ pub trait Store: Send + Sync {
         token: u64,
         now_ms: i64,
     ) -> impl Future<Output = Result<StoredRow>> + Send;
-    /// Clears an error; the reason is recorded in history.
+    /// Clears an error; the reason is recorded in history. The failed
+    /// stage then resumes at the step that failed.
     fn retry(
+        &self,
+        target: &Target,
+        opkg: &Name,
+        reason: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<StoredRow>> + Send;
+    /// Clears an error as [`Store::retry`] does, but the failed stage then
+    /// runs from its first step (`opm retry --whole-stage`).
+    fn restart_stage(
         &self,
         target: &Target,
         opkg: &Name,
@@ -199,6 +209,22 @@ pub trait Store: Send + Sync {
         &self,
         scope: &Scope,
     ) -> impl Future<Output = Result<Vec<AttemptTally>>> + Send;
+
+    /// Records steps of a running attempt under `token`, the lease it runs
+    /// under, in one transaction: each is added, or ends a step of the
+    /// same position still running; a step that has ended stays as it is.
+    fn record_steps(
+        &self,
+        attempt: AttemptId,
+        steps: &[StepRecord],
+        token: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The steps of an attempt, by position; a step left running by an
+    /// attempt that has ended reads as interrupted.
+    fn steps(&self, attempt: AttemptId) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// The row's newest stage attempt with its steps, which its next
+    /// attempt may resume (see `opm_plan::resume`).
+    fn last_attempt(&self, row: RowId) -> impl Future<Output = Result<Option<PastAttempt>>> + Send;
 
     /// Replaces the API token of `subject` by the one hashed as `hash`
     /// (the old token stops working at once).

@@ -254,7 +254,19 @@ macro_rules! impl_store {
                     now_ms: i64,
                 ) -> Result<StoredRow> {
                     write!(self, |conn| $crate::rows::retry(
-                        conn, target, opkg, reason, now_ms
+                        conn, target, opkg, reason, false, now_ms
+                    ))
+                }
+
+                async fn restart_stage(
+                    &self,
+                    target: &Target,
+                    opkg: &Name,
+                    reason: &str,
+                    now_ms: i64,
+                ) -> Result<StoredRow> {
+                    write!(self, |conn| $crate::rows::retry(
+                        conn, target, opkg, reason, true, now_ms
                     ))
                 }
 
@@ -331,6 +343,27 @@ macro_rules! impl_store {
 
                 async fn attempt_tallies(&self, scope: &Scope) -> Result<Vec<AttemptTally>> {
                     read!(self, |conn| $crate::history::tallies(conn, scope))
+                }
+
+                async fn record_steps(
+                    &self,
+                    attempt: AttemptId,
+                    steps: &[opm_model::StepRecord],
+                    token: u64,
+                ) -> Result<()> {
+                    write!(
+                        self,
+                        lock($crate::locks::TargetLock::Attempt(attempt.0)),
+                        |conn| $crate::steps::record(conn, attempt, steps, token)
+                    )
+                }
+
+                async fn steps(&self, attempt: AttemptId) -> Result<Vec<opm_model::StepRecord>> {
+                    read!(self, |conn| $crate::steps::of_attempt(conn, attempt))
+                }
+
+                async fn last_attempt(&self, row: RowId) -> Result<Option<opm_model::PastAttempt>> {
+                    read!(self, |conn| $crate::steps::last_attempt(conn, row))
                 }
 
                 async fn set_token(

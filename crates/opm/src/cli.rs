@@ -147,9 +147,10 @@ pub enum Command {
     History(HistoryArgs),
     /// Captured output of stage attempts.
     Logs(LogsArgs),
-    /// Clear a row's error so its failed stage runs again.
+    /// Clear a row's error so its failed stage continues at the step that
+    /// failed (`--whole-stage`: from its first step).
     Retry(RetryArgs),
-    /// Set a row's current stage back so stages run again.
+    /// Set a row's current stage back so whole stages run again.
     Rerun(RerunArgs),
     /// Configuration values of opkgs (configurator.html).
     #[command(subcommand)]
@@ -673,7 +674,12 @@ pub struct LogsArgs {
     pub attempt: Option<i64>,
 }
 
-/// `opm retry PKG --node N|--image I [--reason TEXT]`
+/// `opm retry PKG --node N|--image I [--reason TEXT] [--whole-stage]`
+///
+/// The failed stage continues at the step that failed: the steps before
+/// it passed and are not run again (`opm logs` shows each step). With
+/// `--whole-stage` it runs from its first step instead. To run stages
+/// that passed again, use `opm rerun`.
 #[derive(Debug, Args)]
 pub struct RetryArgs {
     /// The opkg.
@@ -685,6 +691,10 @@ pub struct RetryArgs {
     /// Why, recorded in the history.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Run the failed stage from its first step, not from the step that
+    /// failed.
+    #[arg(long)]
+    pub whole_stage: bool,
 }
 
 /// `opm rerun PKG --node N|--image I --from STAGE`

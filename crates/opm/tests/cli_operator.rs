@@ -140,7 +140,7 @@ fn a_failed_stage_shows_in_status_logs_and_history_and_retry_clears_it() {
     ]);
     assert_eq!(
         out,
-        "cleared the error of node head / pkg; run-configurator runs again on the next 'opm run'\n"
+        "cleared the error of node head / pkg; run-configurator runs again at the step that failed on the next 'opm run'\n"
     );
     assert_eq!(site.opm(&["status"]).code, Some(0));
     let history = site.json(&["history", "pkg"]);

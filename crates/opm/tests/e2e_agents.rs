@@ -906,3 +906,153 @@ fn two_servers_on_one_postgresql_database_never_work_a_target_at_once() {
         );
     }
 }
+
+/// Kills of the agent in [`an_agent_killed_at_random_moments_runs_no_completed_script_twice`].
+const AGENT_KILLS: usize = 25;
+
+/// An opkg source whose client scripts (install, and both sides of the
+/// removal) append `start`/`end` lines to `record` around a 0.3 s sleep.
+fn stepping_opkg(dir: &Path, name: &str, record: &Path) -> PathBuf {
+    let source = dir.join(name);
+    let scripts = source.join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::write(
+        source.join("config.xml"),
+        format!(
+            r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<oscar>
+  <name>{name}</name>
+  <summary>agent step test opkg {name}</summary>
+  <license>GPL</license>
+  <group>Application/System</group>
+  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
+  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
+</oscar>
+"#
+        ),
+    )
+    .unwrap();
+    for hook in [
+        "client-post-install",
+        "client-pre-uninstall",
+        "client-post-uninstall",
+    ] {
+        let path = scripts.join(hook);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho \"start {name} {hook}\" >> {record}\nsleep 0.3\necho \"end {name} {hook}\" >> {record}\n",
+                record = record.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    source
+}
+
+/// Kills node `n1`'s agent at seeded pseudo-random moments (at most
+/// `budget` times) and starts it again at once, until every row of
+/// `packages` on n1 is `current`; the kills made.
+fn kill_agent_until(
+    site: &mut Site,
+    server: SocketAddr,
+    packages: &[&str],
+    current: &str,
+    seed: &mut u64,
+    budget: usize,
+) -> usize {
+    let done = |site: &Site| {
+        let status = site.status();
+        packages.iter().all(|package| {
+            status
+                .get(&("n1".to_owned(), (*package).to_owned()))
+                .is_some_and(|row| row["current"] == current && row["status"] == "ok")
+        })
+    };
+    let mut kills = 0;
+    while kills < budget && !done(site) {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        std::thread::sleep(Duration::from_millis(200 + (*seed >> 33) % 1_200));
+        site.kill("n1");
+        site.start_agent("n1", server);
+        kills += 1;
+    }
+    site.wait_for(&["n1"], packages, current);
+    kills
+}
+
+#[test]
+fn an_agent_killed_at_random_moments_runs_no_completed_script_twice() {
+    let packages = ["agenta", "agentb", "agentc"];
+    let mut seed = 0xa6e7_u64;
+    let mut kills = 0;
+    let mut twice = 0;
+    let mut cut = 0;
+    let mut sites = 0;
+    while kills < AGENT_KILLS {
+        let sources = tempfile::tempdir().unwrap();
+        let record = sources.path().join("record");
+        let opkgs: Vec<PathBuf> = packages
+            .iter()
+            .map(|name| stepping_opkg(sources.path(), name, &record))
+            .collect();
+        let mut site = Site::with_sources(&opkgs);
+        sites += 1;
+        site.add_node("n1");
+        let server = site.start_server(0);
+        site.start_agent("n1", server);
+        let mut install = vec!["install"];
+        install.extend(packages);
+        site.ok(&install);
+        site.ok(&["cluster", "phase", "complete"]);
+        kills += kill_agent_until(
+            &mut site,
+            server,
+            &packages,
+            "finished",
+            &mut seed,
+            AGENT_KILLS - kills,
+        );
+        let mut remove = vec!["remove"];
+        remove.extend(packages);
+        site.ok(&remove);
+        kills += kill_agent_until(
+            &mut site,
+            server,
+            &packages,
+            "should_not_be_installed",
+            &mut seed,
+            AGENT_KILLS - kills,
+        );
+        let text = std::fs::read_to_string(&record).unwrap();
+        for package in packages {
+            for hook in [
+                "client-post-install",
+                "client-pre-uninstall",
+                "client-post-uninstall",
+            ] {
+                let line = format!("end {package} {hook}");
+                let count = text.lines().filter(|l| *l == line).count();
+                assert!(count >= 1, "{line} never happened:\n{text}");
+                twice += count - 1;
+                let begun = format!("start {package} {hook}");
+                cut += text.lines().filter(|l| *l == begun).count() - count;
+            }
+        }
+    }
+    eprintln!(
+        "{kills} kills of opm agent over {sites} sites: {cut} scripts cut short, {twice} completed scripts ran twice"
+    );
+    assert!(
+        cut > 0,
+        "no kill hit a running script; the test proves nothing"
+    );
+    assert!(
+        twice <= 1,
+        "{twice} completed scripts ran a second time after {kills} kills"
+    );
+}

@@ -158,6 +158,33 @@ fn check_converged(cluster: &Cluster, packages: &[&str]) {
     }
 }
 
+/// The number of the attempt `hook` ran in for attempt `id` of a stage
+/// numbered `number`: its own, or that of the attempt it was carried from
+/// when the stage resumed after the hook had passed (SPEC §1.1).
+fn ran_in(
+    cluster: &Cluster,
+    id: i64,
+    number: u32,
+    hook: &str,
+    numbers: &BTreeMap<i64, u32>,
+) -> u32 {
+    let attempt = id.to_string();
+    let logs: serde_json::Value =
+        serde_json::from_str(&cluster.ok(&["--json", "logs", "--attempt", &attempt])).unwrap();
+    let action = format!("run {hook}");
+    let step = logs["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["action"] == action.as_str())
+        .unwrap_or_else(|| panic!("attempt {id} has no step {action}: {logs}"));
+    match step["result"].as_str().unwrap() {
+        "passed" => number,
+        "carried" => numbers[&step["passed_in"].as_i64().unwrap()],
+        other => panic!("step {action} of passed attempt {id} is {other}"),
+    }
+}
+
 /// For each passed attempt, its scripts ran start to end exactly once.
 fn check_record(cluster: &Cluster) -> usize {
     let record = std::fs::read_to_string(cluster.path("record")).unwrap_or_default();
@@ -167,6 +194,7 @@ fn check_record(cluster: &Cluster) -> usize {
     }
     let history = cluster.json(&["history"]);
     let mut attempts: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut numbers: BTreeMap<i64, u32> = BTreeMap::new();
     let mut interrupted = 0;
     for entry in &history {
         if entry["event"] != "attempt" {
@@ -178,6 +206,8 @@ fn check_record(cluster: &Cluster) -> usize {
         );
         let number = attempts.entry(key.clone()).or_default();
         *number += 1;
+        let id = entry["id"].as_i64().unwrap();
+        numbers.insert(id, *number);
         match entry["result"].as_str().unwrap() {
             "interrupted" => interrupted += 1,
             "passed" => {
@@ -189,6 +219,7 @@ fn check_record(cluster: &Cluster) -> usize {
                     "run-script-post-install" => "api-post-deploy",
                     _ => continue,
                 };
+                let number = ran_in(cluster, id, *number, hook, &numbers);
                 for edge in ["start", "end"] {
                     let line = format!("{edge} {} {hook} {number}", key.0);
                     assert_eq!(

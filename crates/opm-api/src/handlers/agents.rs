@@ -140,9 +140,9 @@ pub async fn start<S: Store + 'static>(
     Ok(Json(Started { attempt: attempt.0 }))
 }
 
-/// `POST /v1/agent/finish`: ends an attempt and moves its row; a report
-/// sent again (the agent re-sends what it is not sure arrived) is
-/// recognised and changes nothing.
+/// `POST /v1/agent/finish`: records the attempt's steps, ends it and moves
+/// its row; a report sent again (the agent re-sends what it is not sure
+/// arrived) is recognised and changes nothing.
 pub async fn finish<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
@@ -189,6 +189,14 @@ pub async fn finish<S: Store + 'static>(
             }),
         }
     };
+    if !report.steps.is_empty() {
+        // Its steps first: a report sent again after this write finds
+        // them recorded and changes none of them.
+        state
+            .store
+            .record_steps(AttemptId(report.attempt), &report.steps, report.token)
+            .await?;
+    }
     let outcome = Outcome {
         passed: report.passed,
         exit_code: report.exit_code,

@@ -115,6 +115,8 @@ pub async fn request<S: Store + 'static>(
 }
 
 /// `POST /v1/retry`: clears a row's error; the reason goes into history.
+/// The failed stage resumes at its failed step, or with `whole_stage` runs
+/// from its first.
 pub async fn retry<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
@@ -122,15 +124,18 @@ pub async fn retry<S: Store + 'static>(
 ) -> Result<Json<StatusRow>, ApiFailure> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let retry = body(retry)?;
-    let row = state
-        .store
-        .retry(
-            &retry.target,
-            &retry.package,
-            &retry.reason,
-            state.clock.now_ms(),
-        )
-        .await?;
+    let now = state.clock.now_ms();
+    let row = if retry.whole_stage {
+        state
+            .store
+            .restart_stage(&retry.target, &retry.package, &retry.reason, now)
+            .await?
+    } else {
+        state
+            .store
+            .retry(&retry.target, &retry.package, &retry.reason, now)
+            .await?
+    };
     state.changed();
     Ok(Json(status_row(&row)))
 }

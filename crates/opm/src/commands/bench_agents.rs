@@ -461,6 +461,7 @@ async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<A
                 output: String::new(),
                 message: None,
                 transient: false,
+                steps: Vec::new(),
             };
             match patiently(retried, || client.finish(&report)).await {
                 Ok(_) => {}

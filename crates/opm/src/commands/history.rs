@@ -1,7 +1,7 @@
 //! `opm history` and `opm logs`: the attempts and operator events recorded
 //! for rows, and the output each attempt captured.
 
-use opm_model::{Name, Stage, Target};
+use opm_model::{Name, Stage, StepRecord, StepResult, Target};
 use opm_store::{AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, OpenMode, Store};
 use serde::Serialize;
 
@@ -31,8 +31,14 @@ struct Entry {
     exit_code: Option<i32>,
     output_bytes: u64,
     note: String,
+    /// A retry that runs the failed stage from its first step.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    whole_stage: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<String>,
+    /// For `opm logs`: the attempt's steps, each with its own output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<Vec<StepRecord>>,
 }
 
 impl Entry {
@@ -52,7 +58,9 @@ impl Entry {
             exit_code: entry.exit_code,
             output_bytes: entry.output_bytes,
             note: entry.note.clone(),
+            whole_stage: entry.whole_stage,
             output: with_output.then(|| entry.output.clone()),
+            steps: None,
         }
     }
 }
@@ -110,7 +118,11 @@ pub fn history(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyh
                         || "-".to_owned(),
                         |ms| format!("{:.1}s", ms as f64 / 1000.0),
                     ),
-                    e.note,
+                    if e.whole_stage {
+                        format!("{} (whole stage)", e.note).trim_start().to_owned()
+                    } else {
+                        e.note
+                    },
                 ]
             })
             .collect(),
@@ -185,11 +197,23 @@ pub fn logs(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Re
                 .ok_or_else(|| bad_input(format!("{target} / {package} has no attempts yet")))
         }
         .await;
+        let outcome = match outcome {
+            Ok(entry) if entry.event == Event::Attempt => store
+                .steps(entry.id)
+                .await
+                .map(|steps| (entry, steps))
+                .map_err(store_error),
+            Ok(entry) => Ok((entry, Vec::new())),
+            Err(error) => Err(error),
+        };
         store.close().await;
         outcome
     })?;
+    let (entry, steps) = entry;
     if printer.json() {
-        printer.print_json(&Entry::of(&entry, true))?;
+        let mut json = Entry::of(&entry, true);
+        json.steps = Some(steps);
+        printer.print_json(&json)?;
         return Ok(Exit::Success);
     }
     let e = Entry::of(&entry, false);
@@ -207,11 +231,57 @@ pub fn logs(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Re
     }
     header.push_str(&format!(", started {}", e.started));
     eprintln!("{header}");
-    crate::printer::out(&entry.output);
-    if !entry.output.is_empty() && !entry.output.ends_with('\n') {
-        crate::printer::out("\n");
+    if steps.is_empty() {
+        // Recorded before steps were (or a stage with none): one output.
+        print_output(&entry.output);
+        return Ok(Exit::Success);
+    }
+    // The attempt's own notes (an interruption, where it resumed) come
+    // before its first step's header.
+    let notes: String = entry
+        .output
+        .split_inclusive('\n')
+        .take_while(|line| !line.starts_with("== "))
+        .collect();
+    print_output(&notes);
+    for step in &steps {
+        crate::printer::out(&format!("{}\n", step_header(step, steps.len())));
+        print_output(&step.output);
     }
     Ok(Exit::Success)
+}
+
+/// Prints `text`, ending it with a newline when it has none.
+fn print_output(text: &str) {
+    crate::printer::out(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        crate::printer::out("\n");
+    }
+}
+
+/// The line that heads a step's output in `opm logs`:
+/// `== step 2/3 run api-post-install: failed (exit 3, 0.3s)`.
+fn step_header(step: &StepRecord, count: usize) -> String {
+    let mut line = format!(
+        "== step {}/{count} {}: {}",
+        u64::from(step.position) + 1,
+        step.action,
+        step.result.name()
+    );
+    let mut details = Vec::new();
+    if let (StepResult::Carried, Some(attempt)) = (step.result, step.passed_in) {
+        details.push(format!("passed in attempt {attempt}"));
+    }
+    if let Some(code) = step.exit_code {
+        details.push(format!("exit {code}"));
+    }
+    if let (StepResult::Passed | StepResult::Failed, Some(ended)) = (step.result, step.ended_ms) {
+        details.push(format!("{:.1}s", (ended - step.started_ms) as f64 / 1000.0));
+    }
+    if !details.is_empty() {
+        line.push_str(&format!(" ({})", details.join(", ")));
+    }
+    line
 }
 
 /// A UTC timestamp, `YYYY-MM-DD HH:MM:SS`, from milliseconds since the epoch.
@@ -239,7 +309,46 @@ pub fn utc(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use super::{StepRecord, StepResult, step_header, utc};
+
+    #[test]
+    fn step_headers_say_result_exit_code_and_time() {
+        let step = StepRecord {
+            position: 1,
+            action: "run api-post-install".to_owned(),
+            result: StepResult::Failed,
+            passed_in: None,
+            started_ms: 1_000,
+            ended_ms: Some(1_300),
+            exit_code: Some(3),
+            output: String::new(),
+        };
+        assert_eq!(
+            step_header(&step, 3),
+            "== step 2/3 run api-post-install: failed (exit 3, 0.3s)"
+        );
+        let carried = StepRecord {
+            position: 0,
+            result: StepResult::Carried,
+            passed_in: Some(41),
+            exit_code: None,
+            ..step.clone()
+        };
+        assert_eq!(
+            step_header(&carried, 3),
+            "== step 1/3 run api-post-install: carried (passed in attempt 41)"
+        );
+        let cut = StepRecord {
+            result: StepResult::Interrupted,
+            ended_ms: None,
+            exit_code: None,
+            ..step
+        };
+        assert_eq!(
+            step_header(&cut, 3),
+            "== step 2/3 run api-post-install: interrupted"
+        );
+    }
 
     #[test]
     fn utc_formats_known_instants() {

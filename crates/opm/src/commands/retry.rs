@@ -45,13 +45,25 @@ impl RowReport {
     }
 }
 
-/// Runs `opm retry PKG --node N|--image I [--reason TEXT]`.
+/// Runs `opm retry PKG --node N|--image I [--reason TEXT] [--whole-stage]`.
 pub fn retry(args: RetryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let target = row_target(&args.target)?;
     let reason = args.reason.unwrap_or_default();
+    let whole_stage = args.whole_stage;
     let stored = change(settings, &target, &args.package, async |store| {
-        store.retry(&target, &args.package, &reason, now_ms()).await
+        if whole_stage {
+            store
+                .restart_stage(&target, &args.package, &reason, now_ms())
+                .await
+        } else {
+            store.retry(&target, &args.package, &reason, now_ms()).await
+        }
     })?;
+    let from = if whole_stage {
+        "from its first step"
+    } else {
+        "at the step that failed"
+    };
     if printer.json() {
         printer.print_json(&RowReport::of(&stored))?;
     } else {
@@ -62,7 +74,7 @@ pub fn retry(args: RetryArgs, settings: &Settings, printer: Printer) -> anyhow::
             .filter(|next| *next <= stored.row.requested);
         match next {
             Some(next) => printer.line(format_args!(
-                "cleared the error of {target} / {}; {next} runs again on the next 'opm run'",
+                "cleared the error of {target} / {}; {next} runs again {from} on the next 'opm run'",
                 args.package
             )),
             None => printer.line(format_args!(
