@@ -179,6 +179,44 @@ async fn init_twice_is_harmless_and_the_head_node_is_kept() {
     assert_eq!(nodes[0].name, node_name("head"));
 }
 
+/// The POSIX locks this process holds on the file at `path`, as
+/// `/proc/locks` lists them (`1: POSIX ADVISORY READ PID MAJ:MIN:INODE ...`).
+fn own_locks(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).unwrap().ino().to_string();
+    let pid = std::process::id().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&"POSIX")
+                && fields.get(4) == Some(&pid.as_str())
+                && fields
+                    .get(5)
+                    .is_some_and(|device| device.rsplit(':').next() == Some(inode.as_str()))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Closing any descriptor of a file drops all of the process's POSIX locks
+/// on it (issue 16, HIGH 1): a second open must not look at the file by
+/// plain I/O, or the first store loses the lock that keeps other SQLite
+/// clients from deleting its write-ahead log.
+#[tokio::test]
+async fn a_second_open_in_the_process_keeps_the_first_stores_locks() {
+    let (_dir, path, first) = fresh().await;
+    first.nodes().await.unwrap();
+    let before = own_locks(&path);
+    assert!(!before.is_empty(), "an open store holds a lock on its file");
+    let second = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    assert_eq!(own_locks(&path), before);
+    second.close().await;
+    assert_eq!(own_locks(&path), before);
+    assert_eq!(first.nodes().await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_dropped_postgresql_connection_is_transient_and_the_pool_heals() {
     let Some((url, store)) = common::fresh_postgres().await else {
