@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
-use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
+use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind, Unfinished};
 
 use crate::error::{Result, StoreError};
-use crate::history::{self, Event};
+use crate::history::{self, AttemptResult, Event};
 use crate::leases::lease_from;
 use crate::nodes::{stored_name, target_from, target_ids};
 use crate::opkgs::opkg_id;
@@ -257,6 +257,37 @@ pub(crate) async fn leased_row(conn: &mut impl Db, id: RowId) -> Result<LeasedRo
     decode_leased(&row)
 }
 
+/// A row as an attempt begins on it: with its target's lease and what its
+/// newest attempt left unfinished.
+pub(crate) async fn row_to_begin(
+    conn: &mut impl Db,
+    id: RowId,
+) -> Result<(LeasedRow, Option<Unfinished>)> {
+    let row = db::query(select_leased_rows!(
+        last_attempt_columns!(),
+        "",
+        "WHERE r.id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::UnknownRowId { id: id.0 })?;
+    Ok((decode_leased(&row)?, decode_unfinished(&row)?))
+}
+
+/// What the newest attempt of a row fetched with
+/// [`last_attempt_columns!`] left unfinished.
+pub(crate) fn decode_unfinished(row: &DbRow) -> Result<Option<Unfinished>> {
+    let stage: Option<i64> = row.try_get("last_stage")?;
+    let result: Option<String> = row.try_get("last_result")?;
+    Ok(match (stage, result) {
+        (Some(stage), Some(result)) => {
+            Unfinished::after(stored_stage(stage)?, result == AttemptResult::Passed.name())
+        }
+        _ => None,
+    })
+}
+
 /// A leased row with its attempt's result and lease token.
 pub(crate) type LeasedAttempt = (LeasedRow, Option<String>, Option<i64>);
 
@@ -272,7 +303,21 @@ macro_rules! attempt_join {
         "JOIN history h ON h.row_id = r.id "
     };
 }
-pub(crate) use {attempt_columns, attempt_join, select_leased_rows, select_rows};
+/// The stage and result of a row's newest attempt, as `last_stage` and
+/// `last_result` (NULL when it has none), after the SELECT of
+/// [`select_leased_rows!`]: what [`opm_model::legal_step`] needs to know
+/// whether that attempt left work unfinished.
+macro_rules! last_attempt_columns {
+    () => {
+        ", (SELECT la.stage FROM history la WHERE la.row_id = r.id AND la.event = 'attempt' \
+             ORDER BY la.id DESC LIMIT 1) AS last_stage, \
+         (SELECT la.result FROM history la WHERE la.row_id = r.id AND la.event = 'attempt' \
+             ORDER BY la.id DESC LIMIT 1) AS last_result"
+    };
+}
+pub(crate) use {
+    attempt_columns, attempt_join, last_attempt_columns, select_leased_rows, select_rows,
+};
 
 /// The row of stage attempt `attempt` with its target's lease, and the
 /// attempt's result and lease token; `None` when no such attempt (or its
