@@ -2,9 +2,15 @@
 //! random sequences of phase changes, install and remove requests, stage
 //! outcomes (success, failure, crash mid-stage) and operator retries.
 //!
+//! As the engine does, only pending rows are worked, and each decision to
+//! perform a stage must pass the store's acceptance rule, judged from the
+//! row and its newest attempt as the store keeps them: a refusal would make
+//! the engine decide the same again forever (issue 16). Crashes happen
+//! before, between and after a stage's actions.
+//!
 //! Checked after every step: no stage is skipped, a row in error is never
 //! acted on, `current` is never a failed stage, gates hold, image work goes
-//! into the image. Checked at the end, once every gate is open and no
+//! into the image, the store admits every stage the planner decides. Checked at the end, once every gate is open and no
 //! failure is injected: every row converges; an installed opkg is on the
 //! server, every image and every node of its groups; a removed one ends at
 //! `should_not_be_installed` everywhere with no native package left behind.
@@ -15,7 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use opm_model::{Lease, Name, NameKind, Part, Phase, Row, Stage, Status, Target, TargetKind};
+use opm_model::{
+    Lease, Name, NameKind, Part, Phase, Row, Stage, Status, Target, TargetKind, legal_step,
+};
 use opm_plan::{Action, Blocked, Cluster, Decision, Idle, RootRef, Unfinished, Work};
 use proptest::prelude::*;
 
@@ -64,6 +72,9 @@ struct Sim {
     /// The stage each row last failed going up at; `None` when its last
     /// failure was the uninstall path (which leaves `current` as it was).
     last_failed: BTreeMap<(Target, Name), Option<Stage>>,
+    /// Each row's newest attempt as the store's history holds it: its
+    /// stage and whether it passed (a crashed one has not).
+    newest_attempt: BTreeMap<(Target, Name), (Stage, bool)>,
 }
 
 impl Sim {
@@ -96,7 +107,28 @@ impl Sim {
             now: 0,
             installed: BTreeMap::new(),
             last_failed: BTreeMap::new(),
+            newest_attempt: BTreeMap::new(),
         }
+    }
+
+    /// The rows the engine works: the pending ones, as the store's
+    /// pending index holds them.
+    fn pending(&self) -> Vec<Row> {
+        self.cluster
+            .rows()
+            .filter(|row| row.is_pending())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the store admits an attempt of `work` on `row`: the store's
+    /// check, on the row and the newest attempt it keeps.
+    fn store_admits(&self, row: &Row, work: &Work) -> bool {
+        let unfinished = self
+            .newest_attempt
+            .get(&(row.target.clone(), row.package.clone()))
+            .and_then(|(stage, passed)| Unfinished::after(*stage, *passed));
+        legal_step(row.current, row.requested, unfinished).begins(work.stage)
     }
 
     fn rows(&self) -> Vec<Row> {
@@ -111,7 +143,7 @@ impl Sim {
                 self.remove(&opkg(PACKAGES[index]), with_dependents);
             }
             Op::Step(index, outcome) => {
-                let rows = self.rows();
+                let rows = self.pending();
                 if !rows.is_empty() {
                     self.act(&rows[index % rows.len()], outcome);
                 }
@@ -181,6 +213,11 @@ impl Sim {
         }
         match decision {
             Decision::Perform(work) => {
+                assert!(
+                    self.store_admits(row, &work),
+                    "{row}: the planner decided {work}, the store would refuse it \
+                     (the engine would decide it again forever)"
+                );
                 self.check_work(row, &work);
                 self.perform(row, &work, outcome);
                 Acted::Performed
@@ -285,6 +322,8 @@ impl Sim {
         // What the engine reads from history: did the last attempt go above
         // current and not complete?
         let key = (row.target.clone(), row.package.clone());
+        self.newest_attempt
+            .insert(key.clone(), (work.stage, status.is_none()));
         if status.is_none() {
             self.cluster.unfinished.remove(&key);
         } else if work.is_uninstall() {
@@ -302,6 +341,11 @@ impl Sim {
                     let up = (!work.is_uninstall()).then_some(work.stage);
                     self.last_failed
                         .insert((row.target.clone(), row.package.clone()), up);
+                    // The store's finish: an attempt from the bottom that
+                    // did not pass leaves current unknown.
+                    if updated.effective_current() == Stage::ShouldNotBeInstalled {
+                        updated.current = None;
+                    }
                 }
                 updated.status = status;
             }
@@ -375,9 +419,12 @@ impl Sim {
                 }
             }
             let mut moved = false;
-            for row in self.rows() {
+            for row in self.pending() {
                 // Earlier rows of this pass may have changed this one.
                 let row = self.cluster.row(&row.target, &row.package).unwrap().clone();
+                if !row.is_pending() {
+                    continue;
+                }
                 moved |= self.act(&row, Outcome::Success) != Acted::Nothing;
                 self.check_rows();
             }
