@@ -217,6 +217,41 @@ async fn a_second_open_in_the_process_keeps_the_first_stores_locks() {
     assert_eq!(first.nodes().await.unwrap().len(), 1);
 }
 
+/// An error's message with its whole chain of sources, as the CLI prints it.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    text
+}
+
+/// Issue 16: "database disk image is malformed" appeared three times in
+/// one line, once per layer of wrapping.
+#[tokio::test]
+async fn a_corrupted_database_is_reported_once_per_line() {
+    let (_dir, path, store) = fresh().await;
+    for name in ["n1", "n2", "n3"] {
+        common::add_plain_node(&store, name).await;
+    }
+    store.close().await;
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pages = 3 * 4096..6 * 4096;
+    assert!(bytes.len() > pages.end, "{} bytes", bytes.len());
+    bytes[pages].fill(0xff);
+    std::fs::write(&path, bytes).unwrap();
+    let error = match SqliteStore::open(&path, OpenMode::Existing).await {
+        Err(error) => error,
+        Ok(store) => store.nodes().await.unwrap_err(),
+    };
+    let text = chain(&error);
+    assert_eq!(text.matches("malformed").count(), 1, "{text}");
+    assert!(text.starts_with("database error: "), "{text}");
+    assert!(!error.is_bad_input(), "{text}");
+}
+
 #[tokio::test]
 async fn a_dropped_postgresql_connection_is_transient_and_the_pool_heals() {
     let Some((url, store)) = common::fresh_postgres().await else {
