@@ -33,6 +33,7 @@ impl From<StoreError> for ApiFailure {
     fn from(error: StoreError) -> ApiFailure {
         match error {
             StoreError::StaleToken { .. }
+            | StoreError::AttemptSuperseded { .. }
             | StoreError::LeaseHeld { .. }
             | StoreError::RowMoved { .. } => ApiFailure::Conflict(error.to_string()),
             StoreError::UnknownNode { .. }

@@ -147,6 +147,20 @@ pub enum StoreError {
         /// The token given.
         token: u64,
     },
+    /// An attempt finished under the target's current lease that is no
+    /// longer the row's running attempt under it: a later attempt took its
+    /// place, it ended already, or it was begun under an earlier lease.
+    #[error("{target} / {opkg}: attempt {attempt} {why}; its result was not recorded")]
+    AttemptSuperseded {
+        /// The target.
+        target: Target,
+        /// The opkg.
+        opkg: String,
+        /// The attempt's id.
+        attempt: i64,
+        /// What became of it.
+        why: String,
+    },
     /// `retry` on a row that is not in error.
     #[error("{target} / {opkg} is not in error (status {status}); nothing to retry")]
     NotInError {
@@ -267,6 +281,7 @@ impl StoreError {
                 | StoreError::Corrupt { .. }
                 | StoreError::LeaseHeld { .. }
                 | StoreError::StaleToken { .. }
+                | StoreError::AttemptSuperseded { .. }
                 | StoreError::RowBusy { .. }
                 | StoreError::RowInError { .. }
                 | StoreError::RowMoved { .. }

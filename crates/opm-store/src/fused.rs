@@ -106,7 +106,7 @@ pub(crate) async fn finish(
         .await?
         // An attempt whose row is gone is as unknown as one never made.
         .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-    let stored = history::may_finish(decode_leased_attempt(&found)?, token)?;
+    let stored = history::may_finish(decode_leased_attempt(&found)?, attempt, token)?;
     let requested: Option<i64> = found.try_get("requested_now")?;
     // As in `begin`: passing the checks means the guarded update ran.
     let requested = requested.ok_or(StoreError::Corrupt {

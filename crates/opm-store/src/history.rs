@@ -313,7 +313,7 @@ pub(crate) async fn finish(
         let found = leased_row_of_attempt(conn, attempt.0)
             .await?
             .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-        let stored = may_finish(found, token)?;
+        let stored = may_finish(found, attempt, token)?;
         db::query(
             "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
         )
@@ -410,20 +410,35 @@ impl<'a> Ending<'a> {
     }
 }
 
-/// The attempt's row, or why the attempt may not finish under `token`:
-/// that is not the target's lease, or not the lease the attempt began
-/// under, or the attempt has already ended.
-pub(crate) fn may_finish(found: LeasedAttempt, token: u64) -> Result<StoredRow> {
+/// The attempt's row, or why `attempt` may not finish under `token`: that
+/// is not the target's lease (stale), or the attempt is no longer the
+/// row's running one under it (superseded: ended already, or begun under
+/// an earlier lease).
+pub(crate) fn may_finish(
+    found: LeasedAttempt,
+    attempt: AttemptId,
+    token: u64,
+) -> Result<StoredRow> {
     let (LeasedRow { stored, lease }, result, attempt_token) = found;
     let target = &stored.row.target;
     leases::check_held(target, lease, token)?;
-    if attempt_token != Some(token_value(token)?) || result.as_deref() != Some("running") {
-        return Err(StoreError::StaleToken {
-            target: target.clone(),
-            token,
-        });
-    }
-    Ok(stored)
+    let why = match (result.as_deref(), attempt_token) {
+        (Some("running"), Some(began)) if began == token_value(token)? => return Ok(stored),
+        (Some("running"), Some(began)) => format!(
+            "was begun under an earlier lease (token {began}), not under the current lease token {token}"
+        ),
+        (Some("interrupted"), _) => {
+            "was superseded by a later attempt, which recorded it as interrupted".to_owned()
+        }
+        (Some(ended), _) => format!("has already ended ({ended})"),
+        (None, _) => "is not a stage attempt".to_owned(),
+    };
+    Err(StoreError::AttemptSuperseded {
+        target: target.clone(),
+        opkg: stored.row.package.to_string(),
+        attempt: attempt.0,
+        why,
+    })
 }
 
 /// The history entry `id`, with its captured output.

@@ -26,6 +26,79 @@ fn done(stage: Stage) -> RowAfter {
     }
 }
 
+on_both_backends!(a_superseded_attempt_is_called_superseded_not_stale);
+
+/// Issue 16: finishing an attempt that a later one superseded, under the
+/// lease that is still current, said "lease token N is stale".
+async fn a_superseded_attempt_is_called_superseded_not_stale(store: &impl Store) {
+    let head = node("head");
+    store.import_opkg(&import("base"), 1).await.unwrap();
+    let row = store
+        .request(&head, &opkg("base"), Stage::Finished, 2)
+        .await
+        .unwrap();
+    let lease = store.acquire_lease(&head, "a", 1000, 10).await.unwrap();
+    let first = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 20)
+        .await
+        .unwrap();
+    // The same stage begun again under the same lease supersedes it.
+    let second = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 30)
+        .await
+        .unwrap();
+    let refused = store
+        .finish_attempt(
+            first,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            40,
+        )
+        .await
+        .unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, StoreError::AttemptSuperseded { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        message.contains("node head / base")
+            && message.contains(&format!("attempt {}", first.0))
+            && message.contains("superseded by a later attempt")
+            && !message.contains("stale"),
+        "{message}"
+    );
+    assert!(!refused.is_bad_input());
+    // The attempt that superseded it finishes as usual.
+    let finished = store
+        .finish_attempt(
+            second,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            50,
+        )
+        .await
+        .unwrap();
+    assert_eq!(finished.row.current, Some(Stage::ShouldBeInstalled));
+    // Finishing it twice: it has ended.
+    let again = store
+        .finish_attempt(
+            second,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            60,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("has already ended (passed)"),
+        "{again}"
+    );
+}
+
 on_both_backends!(stale_tokens_are_refused_and_crashes_are_recorded);
 
 async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
@@ -85,8 +158,8 @@ async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
     assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
     let stale = store.release_lease(&head, a.token).await.unwrap_err();
     assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
-    // Even B cannot finish A's interrupted attempt.
-    let stale = store
+    // Even B cannot finish A's interrupted attempt: it was superseded.
+    let superseded = store
         .finish_attempt(
             crashed,
             &passed(),
@@ -96,7 +169,10 @@ async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    assert!(
+        matches!(superseded, StoreError::AttemptSuperseded { .. }),
+        "{superseded:?}"
+    );
     let running = store.row(&head, &opkg("base")).await.unwrap();
     assert!(
         matches!(running.row.status, Status::Running { ref lease } if lease.token == b.token),
