@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn a_step_begins_only_its_own_stage() {
         for stage in Stage::ALL {
-            assert_eq!(Step::Up(stage).begins(stage), true);
+            assert!(Step::Up(stage).begins(stage));
             assert_eq!(
                 Step::Uninstall.begins(stage),
                 stage == Stage::ShouldNotBeInstalled
