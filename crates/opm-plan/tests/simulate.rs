@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use opm_model::{
     Lease, Name, NameKind, Part, Phase, Row, Stage, Status, Target, TargetKind, legal_step,
 };
-use opm_plan::{Action, Blocked, Cluster, Decision, Idle, RootRef, Unfinished, Work};
+use opm_plan::{
+    Action, Blocked, Cluster, Decision, Idle, RequestChange, RootRef, Step, Unfinished, Work,
+};
 use proptest::prelude::*;
 
 const PACKAGES: [&str; 3] = ["base", "app", "tool"];
@@ -172,7 +174,7 @@ impl Sim {
         for package in wanted {
             self.cluster.remove_dependents.remove(&package);
             for change in self.cluster.install_requests(&package) {
-                self.cluster.apply(&change);
+                self.request(&change);
             }
         }
     }
@@ -188,7 +190,7 @@ impl Sim {
                             .remove_dependents
                             .insert(change.package.clone());
                     }
-                    self.cluster.apply(&change);
+                    self.request(&change);
                 }
             }
             Err(dependents) => {
@@ -199,7 +201,37 @@ impl Sim {
 
     fn retry(&mut self, mut row: Row) {
         row.status = Status::Ok;
+        let (target, package) = (row.target.clone(), row.package.clone());
         self.cluster.upsert(row);
+        self.keep_pending(&target, &package);
+    }
+
+    /// A request change, as the store writes it.
+    fn request(&mut self, change: &RequestChange) {
+        self.cluster.apply(change);
+        self.keep_pending(&change.target, &change.package);
+    }
+
+    /// The store's rule after a request or a retry: a row that would look
+    /// converged while its newest attempt left work the ladder asks for
+    /// gets `current` unknown, so it stays pending.
+    fn keep_pending(&mut self, target: &Target, package: &Name) {
+        let Some(row) = self.cluster.row(target, package) else {
+            return;
+        };
+        let unfinished = self
+            .newest_attempt
+            .get(&(target.clone(), package.clone()))
+            .and_then(|(stage, passed)| Unfinished::after(*stage, *passed));
+        let step = legal_step(row.current, row.requested, unfinished);
+        if row.status == Status::Ok
+            && row.current == Some(row.requested)
+            && !matches!(step, Step::Converged | Step::Ahead)
+        {
+            let mut row = row.clone();
+            row.current = None;
+            self.cluster.upsert(row);
+        }
     }
 
     /// Asks the planner about `row` and carries the decision out.
@@ -230,7 +262,7 @@ impl Sim {
                         before.is_none_or(|before| before.requested != change.requested),
                         "{row}: request {change} changes nothing, the planner would loop"
                     );
-                    self.cluster.apply(change);
+                    self.request(change);
                 }
                 Acted::Requested
             }
@@ -381,7 +413,7 @@ impl Sim {
             }
             Action::AssignClients => {
                 for change in self.cluster.assign_clients(&row.package) {
-                    self.cluster.apply(&change);
+                    self.request(&change);
                 }
             }
             Action::RunScript { .. } | Action::SettleConfiguration => {}
@@ -600,4 +632,36 @@ impl Sim {
             }
         }
     }
+}
+
+/// Found by the property once it worked only pending rows: an uninstall
+/// that failed after removing the image's package, then `opm install`
+/// again and `opm retry`, left the row converged at finished (not pending)
+/// with the package gone. The store's rule keeps it pending; the
+/// uninstall is finished and the row climbs again.
+#[test]
+fn a_failed_uninstall_requested_back_up_is_finished_and_climbs_again() {
+    let mut sim = Sim::new();
+    sim.apply(&Op::Install(2));
+    sim.settle();
+    sim.check_converged();
+    let tool = opkg("tool");
+    let head = Target::node(sim.cluster.head.clone());
+    let image = Target::image(name(NameKind::Image, "img1"));
+    sim.apply(&Op::Remove(2, false));
+    // Every row of the opkg is requested down; the server waits for the
+    // image.
+    let server = sim.cluster.row(&head, &tool).unwrap().clone();
+    assert_eq!(sim.act(&server, Outcome::Success), Acted::Nothing);
+    // The image's uninstall removes the package, then a script fails.
+    let row = sim.cluster.row(&image, &tool).unwrap().clone();
+    assert_eq!(sim.act(&row, Outcome::Fail(2)), Acted::Performed);
+    assert!(!sim.installed[&image].contains("opkg-tool-client"));
+    sim.apply(&Op::Install(2));
+    let row = sim.cluster.row(&image, &tool).unwrap().clone();
+    sim.retry(row);
+    let row = sim.cluster.row(&image, &tool).unwrap();
+    assert!(row.is_pending(), "{row:?}");
+    sim.settle();
+    sim.check_converged();
 }

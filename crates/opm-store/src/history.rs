@@ -354,16 +354,20 @@ pub(crate) async fn finish(
 }
 
 /// The row's `current` after an attempt: the engine's word, except that
-/// an attempt from the bottom stage that did not pass leaves it unknown.
-/// What such an attempt changed is not known (a failed first install
-/// leaves `opkg-<p>` in place), and an unknown current keeps the row among
-/// the pending rows until an attempt passes, so after `opm remove` the
-/// uninstall path still runs (issue 16, MEDIUM 3). Higher up `current`
-/// stays: a row that is not at the bottom needs no help to be pending when
-/// requested down.
+/// an attempt from the bottom stage that failed (the row goes in error)
+/// leaves it unknown. What such an attempt changed is not known (a failed
+/// first install leaves `opkg-<p>` in place), and an unknown current keeps
+/// the row among the pending rows until an attempt passes, so after
+/// `opm remove` and `opm retry` the uninstall path still runs (issue 16,
+/// MEDIUM 3). Transient trouble (a busy package manager) changed nothing
+/// and leaves `current` as it was; higher up `current` stays too: a row
+/// that is not at the bottom needs no help to be pending when requested
+/// down.
 fn current_after(outcome: &Outcome, after: &RowAfter) -> Option<Stage> {
     match after.current {
-        None | Some(Stage::ShouldNotBeInstalled) if !outcome.passed => None,
+        None | Some(Stage::ShouldNotBeInstalled) if !outcome.passed && after.error.is_some() => {
+            None
+        }
         current => current,
     }
 }

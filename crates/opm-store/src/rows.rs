@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
-use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind, Unfinished};
+use opm_model::{
+    Lease, NameKind, Row, Stage, Status, Step, Target, TargetKind, Unfinished, legal_step,
+};
 
 use crate::error::{Result, StoreError};
 use crate::history::{self, AttemptResult, Event};
@@ -389,6 +391,43 @@ pub(crate) async fn row(conn: &mut impl Db, target: &Target, opkg: &Name) -> Res
     row_by_id(conn, RowId(id)).await
 }
 
+/// A row that would now look converged (ok, `current == requested`) while
+/// its newest attempt left work the ladder still asks for (an uninstall cut
+/// short, then requested back up; an install from the bottom cut short,
+/// then requested down) gets `current` unknown: the pending index holds a
+/// row with an unknown current, so the engine sees it until an attempt
+/// passes (issue 16). Otherwise such a row showed converged and ok with
+/// its packages half removed or left behind.
+async fn keep_pending(conn: &mut impl Db, mut stored: StoredRow) -> Result<StoredRow> {
+    let row = &stored.row;
+    if row.status != Status::Ok || row.current != Some(row.requested) {
+        return Ok(stored);
+    }
+    let newest = db::query(
+        "SELECT stage AS last_stage, result AS last_result FROM history \
+         WHERE row_id = $1 AND event = 'attempt' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(stored.id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let unfinished = match newest {
+        Some(newest) => decode_unfinished(&newest)?,
+        None => None,
+    };
+    if matches!(
+        legal_step(row.current, row.requested, unfinished),
+        Step::Converged | Step::Ahead
+    ) {
+        return Ok(stored);
+    }
+    db::query("UPDATE rows SET current = NULL WHERE id = $1")
+        .bind(stored.id.0)
+        .execute(&mut *conn)
+        .await?;
+    stored.row.current = None;
+    Ok(stored)
+}
+
 /// Sets `requested`, creating the row (current = should_not_be_installed)
 /// when there is none; never a duplicate.
 pub(crate) async fn request(
@@ -425,7 +464,8 @@ pub(crate) async fn request(
             .await?
         }
     };
-    row_by_id(conn, RowId(id)).await
+    let stored = row_by_id(conn, RowId(id)).await?;
+    keep_pending(conn, stored).await
 }
 
 /// Rows that need work or wait in error or running, in id order after `after`.
@@ -792,7 +832,8 @@ pub(crate) async fn retry(
         .execute(&mut *conn)
         .await?;
     history::record_event(conn, &stored, Event::Retry, None, reason, now_ms).await?;
-    row_by_id(conn, stored.id).await
+    let stored = row_by_id(conn, stored.id).await?;
+    keep_pending(conn, stored).await
 }
 
 /// Sets `current` back so that `from` and the stages after it run again.
