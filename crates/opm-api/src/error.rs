@@ -40,6 +40,7 @@ impl From<StoreError> for ApiFailure {
     fn from(error: StoreError) -> ApiFailure {
         match error {
             StoreError::StaleToken { .. }
+            | StoreError::AttemptSuperseded { .. }
             | StoreError::LeaseHeld { .. }
             | StoreError::RowMoved { .. }
             | StoreError::RowBusy { .. }

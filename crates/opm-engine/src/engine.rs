@@ -129,8 +129,9 @@ enum StageEnd {
     Failed,
     /// Transient trouble: recorded in history, the row stays ok.
     Deferred(String),
-    /// The row had moved on since the decision; nothing was begun.
-    Moved,
+    /// The store refused to begin the stage (the row had moved on since
+    /// the decision); nothing was begun. The store's reason.
+    Moved(String),
 }
 
 /// What a round does with one row of a target.
@@ -150,6 +151,48 @@ struct TargetResult {
     held: Option<(Target, Waiting)>,
     /// Rows whose stage met transient trouble: not tried again this run.
     deferred: Vec<(RowId, Waiting)>,
+    /// Rows whose stage the store refused to begin: the stage, and the
+    /// row with the store's reason.
+    refused: Vec<(RowId, Work, Waiting)>,
+}
+
+/// How often in one run the store may refuse the same stage of a row
+/// before the row is left alone: once is a row that moved on since the
+/// decision (decided again on fresh rows); twice means planner and store
+/// disagree about it, and deciding again would only spin.
+const MAX_REFUSALS: u32 = 2;
+
+/// Counts the store's refusals per row and stage over one run.
+#[derive(Default)]
+struct Refusals {
+    counts: BTreeMap<RowId, (opm_model::Stage, u32)>,
+}
+
+impl Refusals {
+    /// Notes a refusal of `work`'s stage on row `id`; the reason to leave
+    /// the row alone for the rest of the run when it was refused
+    /// [`MAX_REFUSALS`] times in a row.
+    fn note(&mut self, id: RowId, work: &Work, refused: Waiting) -> Option<Waiting> {
+        let count = match self.counts.get(&id) {
+            Some((stage, count)) if *stage == work.stage => count + 1,
+            _ => 1,
+        };
+        self.counts.insert(id, (work.stage, count));
+        (count >= MAX_REFUSALS).then(|| Waiting {
+            reason: format!(
+                "the store refused {} {count} times in this run ({}); the row is left alone \
+                 until the next run: planner and store disagree about it, so run 'opm plan' \
+                 and 'opm history' and report both",
+                if work.is_uninstall() {
+                    "the uninstall".to_owned()
+                } else {
+                    work.stage.to_string()
+                },
+                refused.reason
+            ),
+            row: refused.row,
+        })
+    }
 }
 
 impl<S: Store + 'static> Engine<S> {
@@ -273,6 +316,7 @@ impl<S: Store + 'static> Engine<S> {
         // Targets whose lease another live owner kept past the wait: not
         // waited for again in this run.
         let mut given_up: BTreeMap<Target, Waiting> = BTreeMap::new();
+        let mut refusals = Refusals::default();
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
@@ -358,6 +402,12 @@ impl<S: Store + 'static> Engine<S> {
                     given_up.insert(target, waiting);
                 }
                 deferred.extend(result.deferred);
+                for (id, work, refused) in result.refused {
+                    if let Some(waiting) = refusals.note(id, &work, refused) {
+                        tracing::warn!("{}: {}", waiting.row, waiting.reason);
+                        deferred.insert(id, waiting);
+                    }
+                }
             }
             if !progressed && leased && self.clock.now_ms() - started < wait_ms {
                 // Another live process works some of these rows: wait for
@@ -610,7 +660,7 @@ impl<S: Store + 'static> Engine<S> {
                 let end = self
                     .perform(snapshot, stored, run, token, &start, batched)
                     .await?;
-                Ok::<_, EngineError>(Some((id, stored, end)))
+                Ok::<_, EngineError>(Some((id, stored, work, end)))
             }
         };
         let mut ends = Vec::new();
@@ -632,12 +682,19 @@ impl<S: Store + 'static> Engine<S> {
         if let Some(error) = trouble {
             return Err(error);
         }
-        for (id, stored, end) in ends.into_iter().flatten() {
+        for (id, stored, work, end) in ends.into_iter().flatten() {
             result.progressed = true;
             match end {
                 StageEnd::Passed => result.passed += 1,
                 StageEnd::Failed => result.failed += 1,
-                StageEnd::Moved => {}
+                StageEnd::Moved(reason) => result.refused.push((
+                    id,
+                    work,
+                    Waiting {
+                        row: stored.row.to_string(),
+                        reason,
+                    },
+                )),
                 StageEnd::Deferred(reason) => result.deferred.push((
                     id,
                     Waiting {
@@ -682,7 +739,9 @@ impl<S: Store + 'static> Engine<S> {
             Ok(id) => id,
             // Another worker did it while this one waited for the lease:
             // the next round decides on fresh rows.
-            Err(StoreError::RowMoved { .. }) => return Ok(StageEnd::Moved),
+            Err(error @ StoreError::RowMoved { .. }) => {
+                return Ok(StageEnd::Moved(error.to_string()));
+            }
             Err(error) => return Err(error.into()),
         };
         self.reporter.report(&Event::StageStarted {
@@ -890,5 +949,41 @@ mod tests {
             reason: "x".to_owned(),
         });
         assert_eq!(report.verdict(), Verdict::Failed);
+    }
+
+    /// Issue 16, HIGH 2: a row the store keeps refusing is left alone,
+    /// with the reason, instead of being decided again forever.
+    #[test]
+    fn a_stage_refused_twice_leaves_the_row_alone_and_says_why() {
+        let work = |stage| Work {
+            package: Name::new(opm_model::NameKind::Opkg, "pp").unwrap(),
+            stage,
+            actions: Vec::new(),
+            interrupted: true,
+        };
+        let refused = || Waiting {
+            row: "node head / pp".to_owned(),
+            reason: "node head / pp has moved on".to_owned(),
+        };
+        let mut refusals = Refusals::default();
+        let (one, two) = (RowId(1), RowId(2));
+        let uninstall = work(opm_model::Stage::ShouldNotBeInstalled);
+        let up = work(opm_model::Stage::ShouldBeInstalled);
+        // Once: the row moved on; it is decided again.
+        assert_eq!(refusals.note(one, &uninstall, refused()), None);
+        // Another row, or another stage of the same row, starts anew.
+        assert_eq!(refusals.note(two, &uninstall, refused()), None);
+        assert_eq!(refusals.note(one, &up, refused()), None);
+        assert_eq!(refusals.note(one, &uninstall, refused()), None);
+        let left = refusals.note(one, &uninstall, refused()).unwrap();
+        assert_eq!(left.row, "node head / pp");
+        assert!(
+            left.reason
+                .starts_with("the store refused the uninstall 2 times in this run")
+                && left.reason.contains("node head / pp has moved on")
+                && left.reason.contains("opm plan"),
+            "{}",
+            left.reason
+        );
     }
 }

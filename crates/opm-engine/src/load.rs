@@ -111,15 +111,8 @@ pub fn lapse_dead_lease(row: &mut Row, host: &str, proc_dir: &Path, now_ms: i64)
 /// [`opm_plan::Unfinished`]).
 pub fn unfinished_from_tallies(tallies: &[AttemptTally]) -> Option<Unfinished> {
     let last = tallies.iter().max_by_key(|tally| tally.newest)?;
-    unfinished_after(Some(last.stage), last.result)
-}
-
-fn unfinished_after(stage: Option<Stage>, result: Option<AttemptResult>) -> Option<Unfinished> {
-    match result {
-        Some(AttemptResult::Passed) | None => None,
-        Some(_) if stage == Some(Stage::ShouldNotBeInstalled) => Some(Unfinished::Uninstall),
-        Some(_) => Some(Unfinished::Up),
-    }
+    // The store judges an attempt's begin by the same rule.
+    Unfinished::after(last.stage, last.result? == AttemptResult::Passed)
 }
 
 /// Puts the images and selections every decision may read into `cluster`;

@@ -1,6 +1,7 @@
 //! The vocabulary of opm, free of I/O: lifecycle [`Stage`]s, cluster
 //! [`Phase`]s and their gates, machine [`Role`]s, [`Target`]s, [`Row`]s,
-//! validated [`Name`]s and the strict [`OpmConf`] reader.
+//! validated [`Name`]s, the strict [`OpmConf`] reader, and the stage
+//! ladder ([`legal_step`]) that planner and store share.
 //!
 //! Every other crate speaks in these types; the stage and phase names are
 //! spelled here and nowhere else (SPEC §9 trap 3). Neighbours: `opm-plan`
@@ -9,6 +10,7 @@
 
 pub mod api;
 mod conf;
+mod ladder;
 mod name;
 mod phase;
 mod role;
@@ -19,6 +21,7 @@ mod step;
 mod target;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
+pub use ladder::{Step, Unfinished, legal_step, next_step};
 pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
 pub use role::{Role, UnknownRole};

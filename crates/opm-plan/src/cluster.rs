@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind};
+use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind, Unfinished};
 
 use crate::actions::{ImageRef, RowRole};
-use crate::context::{Context, Dependency, ImageRow, Unfinished};
+use crate::context::{Context, Dependency, ImageRow};
 use crate::decision::{Decision, decide};
 use crate::deps::holds_or_wants;
 use crate::error::PlanError;

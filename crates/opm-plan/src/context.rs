@@ -3,7 +3,7 @@
 //! (SPEC §1.4, §1.5). The engine gathers them (or lets
 //! [`crate::Cluster::context`] do it); the planner only reads them.
 
-use opm_model::{Name, Phase, Row};
+use opm_model::{Name, Phase, Row, Unfinished};
 
 use crate::actions::{ImageRef, RowRole};
 
@@ -48,19 +48,6 @@ pub struct Context {
     /// The row's last attempt, when it did not complete (failed or
     /// interrupted): `current` does not account for what it changed.
     pub unfinished: Option<Unfinished>,
-}
-
-/// What a row's last, unfinished attempt was (the engine reads it from the
-/// row's history).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Unfinished {
-    /// A stage above `current`: it may have left a package in place, so a
-    /// request down to `should_not_be_installed` still runs the uninstall
-    /// path even when `current` is already there.
-    Up,
-    /// The uninstall path: it may have removed packages that `current`
-    /// still counts, so before going up again the uninstall is finished.
-    Uninstall,
 }
 
 impl Context {

@@ -7,10 +7,10 @@ use opm_model::{Name, Phase, Row, Stage, Status, Target};
 use serde::Serialize;
 
 use crate::actions::{Action, ImageRef, RowRole, stage_actions, uninstall_actions};
-use crate::context::{Context, Unfinished};
+use crate::context::Context;
 use crate::deps::{dependency_blocker, dependents_verdict};
-use crate::ladder::{Step, next_step};
 use crate::orchestrate::{RequestChange, request_down};
+use opm_model::{Step, Unfinished, legal_step};
 
 /// What to do with a row now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -332,28 +332,27 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
         },
         None => Decision::Idle(idle),
     };
-    if context.unfinished == Some(Unfinished::Uninstall)
-        && row.requested > Stage::ShouldNotBeInstalled
-    {
-        // Requested up again after a cut-short uninstall: which parts are
-        // still in place is unknown, so finish removing them (no fan-out,
-        // no dependents check: the opkg is coming back) and climb from the
-        // bottom.
-        return Decision::Perform(Work {
-            package: row.package.clone(),
-            stage: Stage::ShouldNotBeInstalled,
-            actions: uninstall_actions(&context.role),
-            interrupted,
-        });
-    }
-    match next_step(row.current, row.requested) {
-        // A failed first install (opkg-<p> in, a script failed) leaves
-        // `current` at the bottom with a package in place.
-        Step::Converged
-            if row.requested == Stage::ShouldNotBeInstalled && context.unfinished.is_some() =>
+    // The ladder the store admits attempts by: decided here from the same
+    // function, so the store never refuses what the planner decides.
+    match legal_step(row.current, row.requested, context.unfinished) {
+        Step::Uninstall
+            if context.unfinished == Some(Unfinished::Uninstall)
+                && row.requested > Stage::ShouldNotBeInstalled =>
         {
-            uninstall(row, context, interrupted)
+            // Requested up again after a cut-short uninstall: which parts
+            // are still in place is unknown, so finish removing them (no
+            // fan-out, no dependents check: the opkg is coming back) and
+            // climb from the bottom.
+            Decision::Perform(Work {
+                package: row.package.clone(),
+                stage: Stage::ShouldNotBeInstalled,
+                actions: uninstall_actions(&context.role),
+                interrupted,
+            })
         }
+        // Includes a failed first install (opkg-<p> in, a script failed):
+        // `current` is at the bottom with a package in place.
+        Step::Uninstall => uninstall(row, context, interrupted),
         Step::Converged => idle(Idle::Converged {
             stage: row.effective_current(),
         }),
@@ -362,7 +361,6 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
             requested: row.requested,
         }),
         Step::Up(stage) => step_up(row, context, stage, interrupted),
-        Step::Uninstall => uninstall(row, context, interrupted),
     }
 }
 

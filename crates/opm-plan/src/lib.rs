@@ -4,8 +4,8 @@
 //! change other rows' requests (orchestration), release a crashed attempt's
 //! expired lease, stay idle, or stay blocked with a reason that names what
 //! it waits for. [`Cluster`] gathers a row's
-//! [`Context`] from the whole cluster's rows; [`next_step`] is the stage
-//! ladder the engine and the simulator share; [`assign_clients`] and
+//! [`Context`] from the whole cluster's rows; [`legal_step`] (from `opm-model`) is
+//! the stage ladder the store, the engine and the simulator share; [`assign_clients`] and
 //! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4.
 //!
 //! No I/O, no clock, no processes: `opm-model` is the only neighbour below;
@@ -17,7 +17,6 @@ mod context;
 mod decision;
 mod deps;
 mod error;
-mod ladder;
 mod orchestrate;
 mod resume;
 
@@ -25,10 +24,10 @@ pub use actions::{
     Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
 };
 pub use cluster::Cluster;
-pub use context::{Context, Dependency, ImageRow, Unfinished};
+pub use context::{Context, Dependency, ImageRow};
 pub use decision::{Blocked, Decision, Idle, Seen, Work, decide, gate_blocker};
 pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_wants};
 pub use error::PlanError;
-pub use ladder::{Step, next_step};
+pub use opm_model::{Step, Unfinished, legal_step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};

@@ -2,9 +2,15 @@
 //! random sequences of phase changes, install and remove requests, stage
 //! outcomes (success, failure, crash mid-stage) and operator retries.
 //!
+//! As the engine does, only pending rows are worked, and each decision to
+//! perform a stage must pass the store's acceptance rule, judged from the
+//! row and its newest attempt as the store keeps them: a refusal would make
+//! the engine decide the same again forever (issue 16). Crashes happen
+//! before, between and after a stage's actions.
+//!
 //! Checked after every step: no stage is skipped, a row in error is never
 //! acted on, `current` is never a failed stage, gates hold, image work goes
-//! into the image. Checked at the end, once every gate is open and no
+//! into the image, the store admits every stage the planner decides. Checked at the end, once every gate is open and no
 //! failure is injected: every row converges; an installed opkg is on the
 //! server, every image and every node of its groups; a removed one ends at
 //! `should_not_be_installed` everywhere with no native package left behind.
@@ -15,8 +21,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use opm_model::{Lease, Name, NameKind, Part, Phase, Row, Stage, Status, Target, TargetKind};
-use opm_plan::{Action, Blocked, Cluster, Decision, Idle, RootRef, Unfinished, Work};
+use opm_model::{
+    Lease, Name, NameKind, Part, Phase, Row, Stage, Status, Target, TargetKind, legal_step,
+};
+use opm_plan::{
+    Action, Blocked, Cluster, Decision, Idle, RequestChange, RootRef, Step, Unfinished, Work,
+};
 use proptest::prelude::*;
 
 const PACKAGES: [&str; 3] = ["base", "app", "tool"];
@@ -64,6 +74,9 @@ struct Sim {
     /// The stage each row last failed going up at; `None` when its last
     /// failure was the uninstall path (which leaves `current` as it was).
     last_failed: BTreeMap<(Target, Name), Option<Stage>>,
+    /// Each row's newest attempt as the store's history holds it: its
+    /// stage and whether it passed (a crashed one has not).
+    newest_attempt: BTreeMap<(Target, Name), (Stage, bool)>,
 }
 
 impl Sim {
@@ -96,7 +109,28 @@ impl Sim {
             now: 0,
             installed: BTreeMap::new(),
             last_failed: BTreeMap::new(),
+            newest_attempt: BTreeMap::new(),
         }
+    }
+
+    /// The rows the engine works: the pending ones, as the store's
+    /// pending index holds them.
+    fn pending(&self) -> Vec<Row> {
+        self.cluster
+            .rows()
+            .filter(|row| row.is_pending())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the store admits an attempt of `work` on `row`: the store's
+    /// check, on the row and the newest attempt it keeps.
+    fn store_admits(&self, row: &Row, work: &Work) -> bool {
+        let unfinished = self
+            .newest_attempt
+            .get(&(row.target.clone(), row.package.clone()))
+            .and_then(|(stage, passed)| Unfinished::after(*stage, *passed));
+        legal_step(row.current, row.requested, unfinished).begins(work.stage)
     }
 
     fn rows(&self) -> Vec<Row> {
@@ -111,7 +145,7 @@ impl Sim {
                 self.remove(&opkg(PACKAGES[index]), with_dependents);
             }
             Op::Step(index, outcome) => {
-                let rows = self.rows();
+                let rows = self.pending();
                 if !rows.is_empty() {
                     self.act(&rows[index % rows.len()], outcome);
                 }
@@ -140,7 +174,7 @@ impl Sim {
         for package in wanted {
             self.cluster.remove_dependents.remove(&package);
             for change in self.cluster.install_requests(&package) {
-                self.cluster.apply(&change);
+                self.request(&change);
             }
         }
     }
@@ -156,7 +190,7 @@ impl Sim {
                             .remove_dependents
                             .insert(change.package.clone());
                     }
-                    self.cluster.apply(&change);
+                    self.request(&change);
                 }
             }
             Err(dependents) => {
@@ -167,7 +201,37 @@ impl Sim {
 
     fn retry(&mut self, mut row: Row) {
         row.status = Status::Ok;
+        let (target, package) = (row.target.clone(), row.package.clone());
         self.cluster.upsert(row);
+        self.keep_pending(&target, &package);
+    }
+
+    /// A request change, as the store writes it.
+    fn request(&mut self, change: &RequestChange) {
+        self.cluster.apply(change);
+        self.keep_pending(&change.target, &change.package);
+    }
+
+    /// The store's rule after a request or a retry: a row that would look
+    /// converged while its newest attempt left work the ladder asks for
+    /// gets `current` unknown, so it stays pending.
+    fn keep_pending(&mut self, target: &Target, package: &Name) {
+        let Some(row) = self.cluster.row(target, package) else {
+            return;
+        };
+        let unfinished = self
+            .newest_attempt
+            .get(&(target.clone(), package.clone()))
+            .and_then(|(stage, passed)| Unfinished::after(*stage, *passed));
+        let step = legal_step(row.current, row.requested, unfinished);
+        if row.status == Status::Ok
+            && row.current == Some(row.requested)
+            && !matches!(step, Step::Converged | Step::Ahead)
+        {
+            let mut row = row.clone();
+            row.current = None;
+            self.cluster.upsert(row);
+        }
     }
 
     /// Asks the planner about `row` and carries the decision out.
@@ -181,6 +245,11 @@ impl Sim {
         }
         match decision {
             Decision::Perform(work) => {
+                assert!(
+                    self.store_admits(row, &work),
+                    "{row}: the planner decided {work}, the store would refuse it \
+                     (the engine would decide it again forever)"
+                );
                 self.check_work(row, &work);
                 self.perform(row, &work, outcome);
                 Acted::Performed
@@ -193,7 +262,7 @@ impl Sim {
                         before.is_none_or(|before| before.requested != change.requested),
                         "{row}: request {change} changes nothing, the planner would loop"
                     );
-                    self.cluster.apply(change);
+                    self.request(change);
                 }
                 Acted::Requested
             }
@@ -285,6 +354,8 @@ impl Sim {
         // What the engine reads from history: did the last attempt go above
         // current and not complete?
         let key = (row.target.clone(), row.package.clone());
+        self.newest_attempt
+            .insert(key.clone(), (work.stage, status.is_none()));
         if status.is_none() {
             self.cluster.unfinished.remove(&key);
         } else if work.is_uninstall() {
@@ -302,6 +373,11 @@ impl Sim {
                     let up = (!work.is_uninstall()).then_some(work.stage);
                     self.last_failed
                         .insert((row.target.clone(), row.package.clone()), up);
+                    // The store's finish: an attempt from the bottom that
+                    // did not pass leaves current unknown.
+                    if updated.effective_current() == Stage::ShouldNotBeInstalled {
+                        updated.current = None;
+                    }
                 }
                 updated.status = status;
             }
@@ -337,7 +413,7 @@ impl Sim {
             }
             Action::AssignClients => {
                 for change in self.cluster.assign_clients(&row.package) {
-                    self.cluster.apply(&change);
+                    self.request(&change);
                 }
             }
             Action::RunScript { .. } | Action::SettleConfiguration => {}
@@ -375,9 +451,12 @@ impl Sim {
                 }
             }
             let mut moved = false;
-            for row in self.rows() {
+            for row in self.pending() {
                 // Earlier rows of this pass may have changed this one.
                 let row = self.cluster.row(&row.target, &row.package).unwrap().clone();
+                if !row.is_pending() {
+                    continue;
+                }
                 moved |= self.act(&row, Outcome::Success) != Acted::Nothing;
                 self.check_rows();
             }
@@ -553,4 +632,36 @@ impl Sim {
             }
         }
     }
+}
+
+/// Found by the property once it worked only pending rows: an uninstall
+/// that failed after removing the image's package, then `opm install`
+/// again and `opm retry`, left the row converged at finished (not pending)
+/// with the package gone. The store's rule keeps it pending; the
+/// uninstall is finished and the row climbs again.
+#[test]
+fn a_failed_uninstall_requested_back_up_is_finished_and_climbs_again() {
+    let mut sim = Sim::new();
+    sim.apply(&Op::Install(2));
+    sim.settle();
+    sim.check_converged();
+    let tool = opkg("tool");
+    let head = Target::node(sim.cluster.head.clone());
+    let image = Target::image(name(NameKind::Image, "img1"));
+    sim.apply(&Op::Remove(2, false));
+    // Every row of the opkg is requested down; the server waits for the
+    // image.
+    let server = sim.cluster.row(&head, &tool).unwrap().clone();
+    assert_eq!(sim.act(&server, Outcome::Success), Acted::Nothing);
+    // The image's uninstall removes the package, then a script fails.
+    let row = sim.cluster.row(&image, &tool).unwrap().clone();
+    assert_eq!(sim.act(&row, Outcome::Fail(2)), Acted::Performed);
+    assert!(!sim.installed[&image].contains("opkg-tool-client"));
+    sim.apply(&Op::Install(2));
+    let row = sim.cluster.row(&image, &tool).unwrap().clone();
+    sim.retry(row);
+    let row = sim.cluster.row(&image, &tool).unwrap();
+    assert!(row.is_pending(), "{row:?}");
+    sim.settle();
+    sim.check_converged();
 }

@@ -147,6 +147,20 @@ pub enum StoreError {
         /// The token given.
         token: u64,
     },
+    /// An attempt finished under the target's current lease that is no
+    /// longer the row's running attempt under it: a later attempt took its
+    /// place, it ended already, or it was begun under an earlier lease.
+    #[error("{target} / {opkg}: attempt {attempt} {why}; its result was not recorded")]
+    AttemptSuperseded {
+        /// The target.
+        target: Target,
+        /// The opkg.
+        opkg: String,
+        /// The attempt's id.
+        attempt: i64,
+        /// What became of it.
+        why: String,
+    },
     /// `retry` on a row that is not in error.
     #[error("{target} / {opkg} is not in error (status {status}); nothing to retry")]
     NotInError {
@@ -220,14 +234,45 @@ pub enum StoreError {
     },
     /// The database is busy or locked, or its connection dropped;
     /// transient, retry later.
-    #[error("database is busy or its connection dropped: {0}")]
-    Busy(#[source] sqlx::Error),
+    #[error("database is busy or its connection dropped: {}", brief(.0))]
+    Busy(sqlx::Error),
     /// A migration failed.
-    #[error("migrating the database failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("migrating the database failed: {}", brief_migration(.0))]
+    Migrate(sqlx::migrate::MigrateError),
     /// Any other database failure.
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    #[error("database error: {}", brief(.0))]
+    Database(sqlx::Error),
+}
+
+// The sqlx errors are shown in the message and not handed on as the
+// source: sqlx wraps a database's words ("error returned from database:
+// database disk image is malformed") and hands the same words on as its
+// source, and the driver's error its own again, so a message printed with
+// its chain said the same thing three times (issue 16).
+
+/// A database failure in the database's own words, once.
+fn brief(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => db.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A failed migration, its database failure said once.
+fn brief_migration(error: &sqlx::migrate::MigrateError) -> String {
+    match error {
+        sqlx::migrate::MigrateError::Execute(inner) => brief(inner),
+        sqlx::migrate::MigrateError::ExecuteMigration(inner, version) => {
+            format!("migration {version}: {}", brief(inner))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(error)
+    }
 }
 
 impl StoreError {
@@ -246,6 +291,7 @@ impl StoreError {
                 | StoreError::Corrupt { .. }
                 | StoreError::LeaseHeld { .. }
                 | StoreError::StaleToken { .. }
+                | StoreError::AttemptSuperseded { .. }
                 | StoreError::RowBusy { .. }
                 | StoreError::RowInError { .. }
                 | StoreError::RowMoved { .. }

@@ -15,13 +15,13 @@ use crate::error::{Result, StoreError};
 use crate::history::{self, AttemptId, Ending};
 use crate::rows::{
     RowId, StoredRow, attempt_columns, attempt_join, decode_leased, decode_leased_attempt,
-    select_leased_rows, select_rows, token_value,
+    decode_unfinished, last_attempt_columns, select_leased_rows, select_rows, token_value,
 };
 
 /// [`history::begin`] in one statement: $1 row, $2 stage, $3 token, $4 now.
 const BEGIN: &str = concat!(
     "WITH found AS (",
-    select_leased_rows!("", "", "WHERE r.id = $1"),
+    select_leased_rows!(last_attempt_columns!(), "", "WHERE r.id = $1"),
     "), held AS (SELECT id, held_owner, held_expires_ms FROM found WHERE held_token = $3), \
      closed AS (UPDATE history SET result = 'interrupted', ended_ms = $4 \
          WHERE row_id = (SELECT id FROM held) AND result = 'running'), \
@@ -73,7 +73,8 @@ pub(crate) async fn begin(
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::UnknownRowId { id: row.0 })?;
-    history::may_begin(&decode_leased(&found)?, stage, token, now_ms)?;
+    let unfinished = decode_unfinished(&found)?;
+    history::may_begin(&decode_leased(&found)?, unfinished, stage, token, now_ms)?;
     let id: Option<i64> = found.try_get("attempt_id")?;
     // The checks passed, so the token matched and the guarded insert ran.
     id.map(AttemptId).ok_or(StoreError::Corrupt {
@@ -105,7 +106,7 @@ pub(crate) async fn finish(
         .await?
         // An attempt whose row is gone is as unknown as one never made.
         .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-    let stored = history::may_finish(decode_leased_attempt(&found)?, token)?;
+    let stored = history::may_finish(decode_leased_attempt(&found)?, attempt, token)?;
     let requested: Option<i64> = found.try_get("requested_now")?;
     // As in `begin`: passing the checks means the guarded update ran.
     let requested = requested.ok_or(StoreError::Corrupt {

@@ -3,7 +3,7 @@
 //! events; an attempt begins and finishes together with its row change.
 
 use crate::db::{self, Db, DbRow};
-use opm_model::{Lease, Name, NameKind, Stage, Status, Target, TargetKind};
+use opm_model::{Lease, Name, NameKind, Stage, Status, Target, TargetKind, Unfinished, legal_step};
 
 use crate::error::{Result, StoreError};
 use crate::fused;
@@ -11,7 +11,7 @@ use crate::leases;
 use crate::locks;
 use crate::nodes::stored_name;
 use crate::rows::{
-    LeasedAttempt, LeasedRow, RowId, Scope, StoredRow, leased_row, leased_row_of_attempt,
+    LeasedAttempt, LeasedRow, RowId, Scope, StoredRow, leased_row_of_attempt, row_to_begin,
     stored_stage, token_value,
 };
 
@@ -222,8 +222,8 @@ pub(crate) async fn begin(
     if locks::is_postgres(conn) {
         return fused::begin(conn, row, stage, token, now_ms).await;
     }
-    let leased = leased_row(conn, row).await?;
-    let lease = may_begin(&leased, stage, token, now_ms)?;
+    let (leased, unfinished) = row_to_begin(conn, row).await?;
+    let lease = may_begin(&leased, unfinished, stage, token, now_ms)?;
     let LeasedRow { stored, .. } = &leased;
     let target = &stored.row.target;
     db::query(
@@ -263,9 +263,11 @@ pub(crate) async fn begin(
 
 /// The lease an attempt of `stage` begins under, or why it may not begin:
 /// `token` is not the target's unexpired lease, the row is in error, or
-/// `stage` is not the row's next step.
+/// `stage` is not the row's next step (given what its newest attempt left
+/// `unfinished`).
 pub(crate) fn may_begin(
     leased: &LeasedRow,
+    unfinished: Option<Unfinished>,
     stage: Stage,
     token: u64,
     now_ms: i64,
@@ -285,7 +287,7 @@ pub(crate) fn may_begin(
             opkg: stored.row.package.to_string(),
         });
     }
-    if !is_next_step(stored.row.requested, stored.row.current, stage) {
+    if !legal_step(stored.row.current, stored.row.requested, unfinished).begins(stage) {
         // Decided on a snapshot that another worker (a second server, an
         // earlier holder of this lease) has overtaken: doing it again would
         // do a stage twice.
@@ -296,18 +298,6 @@ pub(crate) fn may_begin(
         });
     }
     Ok(lease)
-}
-
-/// Whether `stage` is what a row at `current` with `requested` does next:
-/// the uninstall path while it is requested down, else the stage after
-/// `current` (NULL counts as `should_not_be_installed`) up to `requested`.
-pub(crate) fn is_next_step(requested: Stage, current: Option<Stage>, stage: Stage) -> bool {
-    let current = current.unwrap_or(Stage::ShouldNotBeInstalled);
-    if stage == Stage::ShouldNotBeInstalled {
-        requested == Stage::ShouldNotBeInstalled && current > Stage::ShouldNotBeInstalled
-    } else {
-        current.next() == Some(stage) && stage <= requested
-    }
 }
 
 /// Ends an attempt and writes the row's new state, refused when `token` is
@@ -328,7 +318,7 @@ pub(crate) async fn finish(
         let found = leased_row_of_attempt(conn, attempt.0)
             .await?
             .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-        let stored = may_finish(found, token)?;
+        let stored = may_finish(found, attempt, token)?;
         db::query(
             "UPDATE history SET result = $1, ended_ms = $2, exit_code = $3, output = $4, output_bytes = $5 WHERE id = $6",
         )
@@ -358,7 +348,7 @@ pub(crate) async fn finish(
     };
     let mut stored = stored;
     stored.row.requested = stored_stage(requested)?;
-    stored.row.current = after.current;
+    stored.row.current = current_after(outcome, after);
     stored.row.status = match &after.error {
         Some(message) => Status::Error {
             message: message.clone(),
@@ -366,6 +356,25 @@ pub(crate) async fn finish(
         None => Status::Ok,
     };
     Ok(stored)
+}
+
+/// The row's `current` after an attempt: the engine's word, except that
+/// an attempt from the bottom stage that failed (the row goes in error)
+/// leaves it unknown. What such an attempt changed is not known (a failed
+/// first install leaves `opkg-<p>` in place), and an unknown current keeps
+/// the row among the pending rows until an attempt passes, so after
+/// `opm remove` and `opm retry` the uninstall path still runs (issue 16,
+/// MEDIUM 3). Transient trouble (a busy package manager) changed nothing
+/// and leaves `current` as it was; higher up `current` stays too: a row
+/// that is not at the bottom needs no help to be pending when requested
+/// down.
+fn current_after(outcome: &Outcome, after: &RowAfter) -> Option<Stage> {
+    match after.current {
+        None | Some(Stage::ShouldNotBeInstalled) if !outcome.passed && after.error.is_some() => {
+            None
+        }
+        current => current,
+    }
 }
 
 /// What finishing an attempt writes, in stored form.
@@ -401,7 +410,7 @@ impl<'a> Ending<'a> {
             exit_code: outcome.exit_code,
             output: cap_output(&outcome.output, MAX_OUTPUT_BYTES),
             output_bytes: i64::try_from(outcome.output.len()).unwrap_or(i64::MAX),
-            current: after.current.map(|s| i64::from(s.id())),
+            current: current_after(outcome, after).map(|s| i64::from(s.id())),
             status,
             message,
             token: token_value(token)?,
@@ -410,20 +419,35 @@ impl<'a> Ending<'a> {
     }
 }
 
-/// The attempt's row, or why the attempt may not finish under `token`:
-/// that is not the target's lease, or not the lease the attempt began
-/// under, or the attempt has already ended.
-pub(crate) fn may_finish(found: LeasedAttempt, token: u64) -> Result<StoredRow> {
+/// The attempt's row, or why `attempt` may not finish under `token`: that
+/// is not the target's lease (stale), or the attempt is no longer the
+/// row's running one under it (superseded: ended already, or begun under
+/// an earlier lease).
+pub(crate) fn may_finish(
+    found: LeasedAttempt,
+    attempt: AttemptId,
+    token: u64,
+) -> Result<StoredRow> {
     let (LeasedRow { stored, lease }, result, attempt_token) = found;
     let target = &stored.row.target;
     leases::check_held(target, lease, token)?;
-    if attempt_token != Some(token_value(token)?) || result.as_deref() != Some("running") {
-        return Err(StoreError::StaleToken {
-            target: target.clone(),
-            token,
-        });
-    }
-    Ok(stored)
+    let why = match (result.as_deref(), attempt_token) {
+        (Some("running"), Some(began)) if began == token_value(token)? => return Ok(stored),
+        (Some("running"), Some(began)) => format!(
+            "was begun under an earlier lease (token {began}), not under the current lease token {token}"
+        ),
+        (Some("interrupted"), _) => {
+            "was superseded by a later attempt, which recorded it as interrupted".to_owned()
+        }
+        (Some(ended), _) => format!("has already ended ({ended})"),
+        (None, _) => "is not a stage attempt".to_owned(),
+    };
+    Err(StoreError::AttemptSuperseded {
+        target: target.clone(),
+        opkg: stored.row.package.to_string(),
+        attempt: attempt.0,
+        why,
+    })
 }
 
 /// The history entry `id`, with its captured output.
@@ -571,8 +595,19 @@ pub(crate) async fn tallies(conn: &mut impl Db, scope: &Scope) -> Result<Vec<Att
 
 #[cfg(test)]
 mod tests {
-    use super::{cap_output, is_next_step};
+    use super::cap_output;
     use opm_model::Stage::{self, *};
+    use opm_model::{Unfinished, legal_step};
+
+    /// The store's acceptance rule, as `may_begin` applies it.
+    fn is_next_step(
+        requested: Stage,
+        current: Option<Stage>,
+        stage: Stage,
+        unfinished: Option<Unfinished>,
+    ) -> bool {
+        legal_step(current, requested, unfinished).begins(stage)
+    }
 
     #[test]
     fn only_the_next_stage_of_a_row_may_begin() {
@@ -612,7 +647,7 @@ mod tests {
         ];
         for (requested, current, stage, expected) in cases {
             assert_eq!(
-                is_next_step(requested, current, stage),
+                is_next_step(requested, current, stage, None),
                 expected,
                 "{requested} {current:?} {stage}"
             );
@@ -620,7 +655,42 @@ mod tests {
         assert!(!is_next_step(
             Finished,
             Some(Finished),
-            ShouldNotBeInstalled
+            ShouldNotBeInstalled,
+            None
+        ));
+    }
+
+    /// Issue 16, HIGH 2: what the planner decides after an unfinished
+    /// attempt, the store admits.
+    #[test]
+    fn an_unfinished_attempt_admits_the_uninstall_the_planner_decides() {
+        use Unfinished::{Uninstall, Up};
+        // A first install cut short, then removed: opkg-<p> may be in place.
+        for current in [None, Some(ShouldNotBeInstalled)] {
+            let requested = ShouldNotBeInstalled;
+            assert!(is_next_step(requested, current, requested, Some(Up)));
+            assert!(is_next_step(requested, current, requested, Some(Uninstall)));
+            assert!(!is_next_step(requested, current, requested, None));
+        }
+        // An uninstall cut short, then requested up again: finished first.
+        assert!(is_next_step(
+            Finished,
+            Some(InstallBinPkgs),
+            ShouldNotBeInstalled,
+            Some(Uninstall)
+        ));
+        assert!(!is_next_step(
+            Finished,
+            Some(InstallBinPkgs),
+            RunScriptPostImage,
+            Some(Uninstall)
+        ));
+        // An unfinished step up changes nothing above the bottom.
+        assert!(is_next_step(
+            Finished,
+            Some(InstallBinPkgs),
+            RunScriptPostImage,
+            Some(Up)
         ));
     }
 

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 
 use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
-use opm_model::{Lease, NameKind, Row, Stage, Status, Target, TargetKind};
+use opm_model::{
+    Lease, NameKind, Row, Stage, Status, Step, Target, TargetKind, Unfinished, legal_step,
+};
 
 use crate::error::{Result, StoreError};
-use crate::history::{self, Event};
+use crate::history::{self, AttemptResult, Event};
 use crate::leases::lease_from;
 use crate::nodes::{stored_name, target_from, target_ids};
 use crate::opkgs::opkg_id;
@@ -257,6 +259,37 @@ pub(crate) async fn leased_row(conn: &mut impl Db, id: RowId) -> Result<LeasedRo
     decode_leased(&row)
 }
 
+/// A row as an attempt begins on it: with its target's lease and what its
+/// newest attempt left unfinished.
+pub(crate) async fn row_to_begin(
+    conn: &mut impl Db,
+    id: RowId,
+) -> Result<(LeasedRow, Option<Unfinished>)> {
+    let row = db::query(select_leased_rows!(
+        last_attempt_columns!(),
+        "",
+        "WHERE r.id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::UnknownRowId { id: id.0 })?;
+    Ok((decode_leased(&row)?, decode_unfinished(&row)?))
+}
+
+/// What the newest attempt of a row fetched with
+/// [`last_attempt_columns!`] left unfinished.
+pub(crate) fn decode_unfinished(row: &DbRow) -> Result<Option<Unfinished>> {
+    let stage: Option<i64> = row.try_get("last_stage")?;
+    let result: Option<String> = row.try_get("last_result")?;
+    Ok(match (stage, result) {
+        (Some(stage), Some(result)) => {
+            Unfinished::after(stored_stage(stage)?, result == AttemptResult::Passed.name())
+        }
+        _ => None,
+    })
+}
+
 /// A leased row with its attempt's result and lease token.
 pub(crate) type LeasedAttempt = (LeasedRow, Option<String>, Option<i64>);
 
@@ -272,7 +305,21 @@ macro_rules! attempt_join {
         "JOIN history h ON h.row_id = r.id "
     };
 }
-pub(crate) use {attempt_columns, attempt_join, select_leased_rows, select_rows};
+/// The stage and result of a row's newest attempt, as `last_stage` and
+/// `last_result` (NULL when it has none), after the SELECT of
+/// [`select_leased_rows!`]: what [`opm_model::legal_step`] needs to know
+/// whether that attempt left work unfinished.
+macro_rules! last_attempt_columns {
+    () => {
+        ", (SELECT la.stage FROM history la WHERE la.row_id = r.id AND la.event = 'attempt' \
+             ORDER BY la.id DESC LIMIT 1) AS last_stage, \
+         (SELECT la.result FROM history la WHERE la.row_id = r.id AND la.event = 'attempt' \
+             ORDER BY la.id DESC LIMIT 1) AS last_result"
+    };
+}
+pub(crate) use {
+    attempt_columns, attempt_join, last_attempt_columns, select_leased_rows, select_rows,
+};
 
 /// The row of stage attempt `attempt` with its target's lease, and the
 /// attempt's result and lease token; `None` when no such attempt (or its
@@ -344,6 +391,43 @@ pub(crate) async fn row(conn: &mut impl Db, target: &Target, opkg: &Name) -> Res
     row_by_id(conn, RowId(id)).await
 }
 
+/// A row that would now look converged (ok, `current == requested`) while
+/// its newest attempt left work the ladder still asks for (an uninstall cut
+/// short, then requested back up; an install from the bottom cut short,
+/// then requested down) gets `current` unknown: the pending index holds a
+/// row with an unknown current, so the engine sees it until an attempt
+/// passes (issue 16). Otherwise such a row showed converged and ok with
+/// its packages half removed or left behind.
+async fn keep_pending(conn: &mut impl Db, mut stored: StoredRow) -> Result<StoredRow> {
+    let row = &stored.row;
+    if row.status != Status::Ok || row.current != Some(row.requested) {
+        return Ok(stored);
+    }
+    let newest = db::query(
+        "SELECT stage AS last_stage, result AS last_result FROM history \
+         WHERE row_id = $1 AND event = 'attempt' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(stored.id.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let unfinished = match newest {
+        Some(newest) => decode_unfinished(&newest)?,
+        None => None,
+    };
+    if matches!(
+        legal_step(row.current, row.requested, unfinished),
+        Step::Converged | Step::Ahead
+    ) {
+        return Ok(stored);
+    }
+    db::query("UPDATE rows SET current = NULL WHERE id = $1")
+        .bind(stored.id.0)
+        .execute(&mut *conn)
+        .await?;
+    stored.row.current = None;
+    Ok(stored)
+}
+
 /// Sets `requested`, creating the row (current = should_not_be_installed)
 /// when there is none; never a duplicate.
 pub(crate) async fn request(
@@ -380,7 +464,8 @@ pub(crate) async fn request(
             .await?
         }
     };
-    row_by_id(conn, RowId(id)).await
+    let stored = row_by_id(conn, RowId(id)).await?;
+    keep_pending(conn, stored).await
 }
 
 /// Rows that need work or wait in error or running, in id order after `after`.
@@ -758,7 +843,8 @@ pub(crate) async fn retry(
         now_ms,
     )
     .await?;
-    row_by_id(conn, stored.id).await
+    let stored = row_by_id(conn, stored.id).await?;
+    keep_pending(conn, stored).await
 }
 
 /// Sets `current` back so that `from` and the stages after it run again.

@@ -5,7 +5,6 @@
 //! Statements run through rusqlite on the caller's thread (`lite.rs`);
 //! sqlx only runs the migrations, which it keeps the record of.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,9 +26,6 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// How long a call waits for another process's lock before it reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Every SQLite database file starts with these 16 bytes.
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// The SQLite state store. Every call of the process, read or write, runs
 /// on its one connection, one call at a time: SQLite writes one at a time
@@ -162,7 +158,7 @@ fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
         },
         Some(26) => StoreError::NotOpmDatabase {
             path: path.to_owned(),
-            reason: "SQLite says it is not a database".to_owned(),
+            reason: "it is not a SQLite database".to_owned(),
         },
         _ => StoreError::from(error),
     }
@@ -192,13 +188,6 @@ async fn inspect(path: &Path) -> Result<Found> {
     if metadata.len() == 0 {
         return Ok(Found::Empty);
     }
-    let mut header = [0u8; 16];
-    let complete = std::fs::File::open(path)
-        .and_then(|mut file| file.read_exact(&mut header))
-        .is_ok();
-    if !complete || &header != SQLITE_HEADER {
-        return Err(not_opm("it is not a SQLite database"));
-    }
     // Before SQLite opens it at all: even a read-only connection to a WAL
     // database leaves -wal and -shm files behind.
     if metadata.permissions().readonly() {
@@ -215,6 +204,14 @@ async fn inspect(path: &Path) -> Result<Found> {
         read_only: true,
         busy_timeout: BUSY_TIMEOUT,
     };
+    // SQLite itself tells a database from another file, never a plain
+    // read: on Linux, closing any descriptor of a file drops every POSIX
+    // lock the process holds on it, so a header read while another store
+    // of this process has the file open would drop that store's WAL lock,
+    // and the next outside client would checkpoint and delete the
+    // write-ahead log under it. SQLite's own descriptors are shared
+    // between the connections of a process and closed only when none
+    // holds a lock.
     let mut conn = options.open().map_err(|error| open_error(path, error))?;
     inspect_tables(&mut conn, path).await
 }

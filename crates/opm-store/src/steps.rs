@@ -24,7 +24,7 @@ pub(crate) async fn record(
     let found = leased_row_of_attempt(conn, attempt.0)
         .await?
         .ok_or(StoreError::UnknownAttempt { id: attempt.0 })?;
-    history::may_finish(found, token)?;
+    history::may_finish(found, attempt, token)?;
     for step in steps {
         let result = match step.result {
             StepResult::Running | StepResult::Passed | StepResult::Failed | StepResult::Carried => {

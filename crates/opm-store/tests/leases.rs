@@ -9,7 +9,7 @@ mod common;
 
 use common::{add_plain_node, fresh, fresh_postgres, import, node, opkg};
 use opm_model::{Stage, Status, Target};
-use opm_store::{AttemptResult, HistoryFilter, Outcome, RowAfter, Store, StoreError};
+use opm_store::{AttemptResult, HistoryFilter, Outcome, RowAfter, Scope, Store, StoreError};
 
 fn passed() -> Outcome {
     Outcome {
@@ -24,6 +24,221 @@ fn done(stage: Stage) -> RowAfter {
         current: Some(stage),
         error: None,
     }
+}
+
+on_both_backends!(unfinished_work_keeps_a_row_pending);
+
+/// Issue 16: a row whose newest attempt left work undone must stay among
+/// the pending rows, or the engine never sees it: a failed first install
+/// leaves `current` unknown, and an uninstall that failed and was then
+/// requested back up and retried does not look converged.
+async fn unfinished_work_keeps_a_row_pending(store: &impl Store) {
+    let head = node("head");
+    store.import_opkg(&import("base"), 1).await.unwrap();
+    let row = store
+        .request(&head, &opkg("base"), Stage::Finished, 2)
+        .await
+        .unwrap();
+    let failed = |stage: Option<Stage>| {
+        (
+            Outcome {
+                passed: false,
+                exit_code: Some(1),
+                output: String::new(),
+            },
+            RowAfter {
+                current: stage,
+                error: Some("a script failed".to_owned()),
+            },
+        )
+    };
+    let pending = || async {
+        store
+            .pending_rows(&Scope::Target(head.clone()), None, 10)
+            .await
+            .unwrap()
+            .rows
+    };
+    let lease = store.acquire_lease(&head, "a", 100_000, 10).await.unwrap();
+    // A failed first install: what it left in place is unknown.
+    let first = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 20)
+        .await
+        .unwrap();
+    let (outcome, after) = failed(Some(Stage::ShouldNotBeInstalled));
+    let ended = store
+        .finish_attempt(first, &outcome, &after, lease.token, 30)
+        .await
+        .unwrap();
+    assert_eq!(ended.row.current, None);
+    store
+        .request(&head, &opkg("base"), Stage::ShouldNotBeInstalled, 40)
+        .await
+        .unwrap();
+    store
+        .retry(&head, &opkg("base"), "fixed", 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending().await.len(),
+        1,
+        "removed and retried, still pending"
+    );
+    // The uninstall the planner decides is admitted, and passes.
+    let uninstall = store
+        .begin_attempt(row.id, Stage::ShouldNotBeInstalled, lease.token, 60)
+        .await
+        .unwrap();
+    store
+        .finish_attempt(
+            uninstall,
+            &passed(),
+            &done(Stage::ShouldNotBeInstalled),
+            lease.token,
+            70,
+        )
+        .await
+        .unwrap();
+    assert!(pending().await.is_empty());
+
+    // Up one stage, then an uninstall that fails half way.
+    store
+        .request(&head, &opkg("base"), Stage::ShouldBeInstalled, 80)
+        .await
+        .unwrap();
+    let up = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 90)
+        .await
+        .unwrap();
+    store
+        .finish_attempt(
+            up,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            100,
+        )
+        .await
+        .unwrap();
+    store
+        .request(&head, &opkg("base"), Stage::ShouldNotBeInstalled, 110)
+        .await
+        .unwrap();
+    let down = store
+        .begin_attempt(row.id, Stage::ShouldNotBeInstalled, lease.token, 120)
+        .await
+        .unwrap();
+    let (outcome, after) = failed(Some(Stage::ShouldBeInstalled));
+    let ended = store
+        .finish_attempt(down, &outcome, &after, lease.token, 130)
+        .await
+        .unwrap();
+    assert_eq!(ended.row.current, Some(Stage::ShouldBeInstalled));
+    // Requested back up to where current says it is, then retried.
+    store
+        .request(&head, &opkg("base"), Stage::ShouldBeInstalled, 140)
+        .await
+        .unwrap();
+    let retried = store
+        .retry(&head, &opkg("base"), "fixed", 150)
+        .await
+        .unwrap();
+    assert_eq!(retried.row.current, None, "{retried:?}");
+    assert_eq!(
+        pending().await.len(),
+        1,
+        "a cut-short uninstall stays pending"
+    );
+    // The uninstall is finished first; then the row climbs again.
+    let finish = store
+        .begin_attempt(row.id, Stage::ShouldNotBeInstalled, lease.token, 160)
+        .await
+        .unwrap();
+    let row_after = store
+        .finish_attempt(
+            finish,
+            &passed(),
+            &done(Stage::ShouldNotBeInstalled),
+            lease.token,
+            170,
+        )
+        .await
+        .unwrap();
+    assert_eq!(row_after.row.current, Some(Stage::ShouldNotBeInstalled));
+    assert_eq!(pending().await.len(), 1, "requested up again");
+}
+
+on_both_backends!(a_superseded_attempt_is_called_superseded_not_stale);
+
+/// Issue 16: finishing an attempt that a later one superseded, under the
+/// lease that is still current, said "lease token N is stale".
+async fn a_superseded_attempt_is_called_superseded_not_stale(store: &impl Store) {
+    let head = node("head");
+    store.import_opkg(&import("base"), 1).await.unwrap();
+    let row = store
+        .request(&head, &opkg("base"), Stage::Finished, 2)
+        .await
+        .unwrap();
+    let lease = store.acquire_lease(&head, "a", 1000, 10).await.unwrap();
+    let first = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 20)
+        .await
+        .unwrap();
+    // The same stage begun again under the same lease supersedes it.
+    let second = store
+        .begin_attempt(row.id, Stage::ShouldBeInstalled, lease.token, 30)
+        .await
+        .unwrap();
+    let refused = store
+        .finish_attempt(
+            first,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            40,
+        )
+        .await
+        .unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, StoreError::AttemptSuperseded { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        message.contains("node head / base")
+            && message.contains(&format!("attempt {}", first.0))
+            && message.contains("superseded by a later attempt")
+            && !message.contains("stale"),
+        "{message}"
+    );
+    assert!(!refused.is_bad_input());
+    // The attempt that superseded it finishes as usual.
+    let finished = store
+        .finish_attempt(
+            second,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            50,
+        )
+        .await
+        .unwrap();
+    assert_eq!(finished.row.current, Some(Stage::ShouldBeInstalled));
+    // Finishing it twice: it has ended.
+    let again = store
+        .finish_attempt(
+            second,
+            &passed(),
+            &done(Stage::ShouldBeInstalled),
+            lease.token,
+            60,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("has already ended (passed)"),
+        "{again}"
+    );
 }
 
 on_both_backends!(stale_tokens_are_refused_and_crashes_are_recorded);
@@ -85,8 +300,8 @@ async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
     assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
     let stale = store.release_lease(&head, a.token).await.unwrap_err();
     assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
-    // Even B cannot finish A's interrupted attempt.
-    let stale = store
+    // Even B cannot finish A's interrupted attempt: it was superseded.
+    let superseded = store
         .finish_attempt(
             crashed,
             &passed(),
@@ -96,7 +311,10 @@ async fn stale_tokens_are_refused_and_crashes_are_recorded(store: &impl Store) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(stale, StoreError::StaleToken { .. }), "{stale:?}");
+    assert!(
+        matches!(superseded, StoreError::AttemptSuperseded { .. }),
+        "{superseded:?}"
+    );
     let running = store.row(&head, &opkg("base")).await.unwrap();
     assert!(
         matches!(running.row.status, Status::Running { ref lease } if lease.token == b.token),

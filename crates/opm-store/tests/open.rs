@@ -179,6 +179,79 @@ async fn init_twice_is_harmless_and_the_head_node_is_kept() {
     assert_eq!(nodes[0].name, node_name("head"));
 }
 
+/// The POSIX locks this process holds on the file at `path`, as
+/// `/proc/locks` lists them (`1: POSIX ADVISORY READ PID MAJ:MIN:INODE ...`).
+fn own_locks(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).unwrap().ino().to_string();
+    let pid = std::process::id().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&"POSIX")
+                && fields.get(4) == Some(&pid.as_str())
+                && fields
+                    .get(5)
+                    .is_some_and(|device| device.rsplit(':').next() == Some(inode.as_str()))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Closing any descriptor of a file drops all of the process's POSIX locks
+/// on it (issue 16, HIGH 1): a second open must not look at the file by
+/// plain I/O, or the first store loses the lock that keeps other SQLite
+/// clients from deleting its write-ahead log.
+#[tokio::test]
+async fn a_second_open_in_the_process_keeps_the_first_stores_locks() {
+    let (_dir, path, first) = fresh().await;
+    first.nodes().await.unwrap();
+    let before = own_locks(&path);
+    assert!(!before.is_empty(), "an open store holds a lock on its file");
+    let second = SqliteStore::open(&path, OpenMode::Existing).await.unwrap();
+    assert_eq!(own_locks(&path), before);
+    second.close().await;
+    assert_eq!(own_locks(&path), before);
+    assert_eq!(first.nodes().await.unwrap().len(), 1);
+}
+
+/// An error's message with its whole chain of sources, as the CLI prints it.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    text
+}
+
+/// Issue 16: "database disk image is malformed" appeared three times in
+/// one line, once per layer of wrapping.
+#[tokio::test]
+async fn a_corrupted_database_is_reported_once_per_line() {
+    let (_dir, path, store) = fresh().await;
+    for name in ["n1", "n2", "n3"] {
+        common::add_plain_node(&store, name).await;
+    }
+    store.close().await;
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pages = 3 * 4096..6 * 4096;
+    assert!(bytes.len() > pages.end, "{} bytes", bytes.len());
+    bytes[pages].fill(0xff);
+    std::fs::write(&path, bytes).unwrap();
+    let error = match SqliteStore::open(&path, OpenMode::Existing).await {
+        Err(error) => error,
+        Ok(store) => store.nodes().await.unwrap_err(),
+    };
+    let text = chain(&error);
+    assert_eq!(text.matches("malformed").count(), 1, "{text}");
+    assert!(text.starts_with("database error: "), "{text}");
+    assert!(!error.is_bad_input(), "{text}");
+}
+
 #[tokio::test]
 async fn a_dropped_postgresql_connection_is_transient_and_the_pool_heals() {
     let Some((url, store)) = common::fresh_postgres().await else {

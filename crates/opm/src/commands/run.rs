@@ -71,9 +71,21 @@ pub async fn engine(
     args: &RunArgs,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Arc<Engine<AnyStore>>> {
+    let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+    engine_on(settings, args, store, reporter)
+}
+
+/// Builds the engine over `store`, the one store of this process (a
+/// second open of a SQLite file would share its locks with the first; see
+/// `opm server`), and the settings' backend and root.
+pub fn engine_on(
+    settings: &Settings,
+    args: &RunArgs,
+    store: Arc<AnyStore>,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Arc<Engine<AnyStore>>> {
     let identity = identity(settings)?;
     let packages = package_manager(settings, Duration::from_secs(args.wait))?;
-    let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
     let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });

@@ -11,7 +11,7 @@ use opm_store::OpenMode;
 
 use crate::cli::ServerArgs;
 use crate::commands::open_files::raise_open_files;
-use crate::commands::run::{engine, identity};
+use crate::commands::run::{engine_on, identity};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -78,8 +78,10 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
         .build()?
         .block_on(async {
             let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
-            let engine = engine(settings, &args.run, reporter).await?;
+            // One store for the engine and the API: each open of a SQLite
+            // file is one more way for its locks to go astray.
             let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+            let engine = engine_on(settings, &args.run, Arc::clone(&store), reporter)?;
             let scheme = if tls.is_some() { "https" } else { "http" };
             let config = ServerConfig {
                 listen: args.listen,
