@@ -1,0 +1,70 @@
+//! Faults and hostile input of issue 16 through the real `opm` binary:
+//! each refusal exits 2, says why, and leaves the database as it was.
+
+// Test code: temp files and fixed fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli_support;
+
+use cli_support::Site;
+
+#[test]
+fn an_image_root_that_is_the_running_system_is_refused_however_spelled() {
+    let site = Site::init();
+    std::os::unix::fs::symlink("/", site.path("to-root")).unwrap();
+    std::os::unix::fs::symlink("/etc", site.path("to-etc")).unwrap();
+    let to_root = site.path("to-root").display().to_string();
+    let to_root_dot = format!("{to_root}/.");
+    let to_etc = site.path("to-etc").display().to_string();
+    for (path, system) in [
+        ("/", "/"),
+        ("/./", "/"),
+        ("//", "/"),
+        ("/usr/..", "/"),
+        (to_root.as_str(), "/"),
+        (to_root_dot.as_str(), "/"),
+        ("/etc", "/etc"),
+        (to_etc.as_str(), "/etc"),
+        ("/usr/", "/usr"),
+        ("/var", "/var"),
+        ("/boot/../boot", "/boot"),
+    ] {
+        if !std::path::Path::new(path).exists() {
+            continue;
+        }
+        let stderr = site.refused(
+            &["image", "add", "compute", "--path", path],
+            &format!("image root {path} is this machine's {system} "),
+        );
+        assert!(stderr.contains("a directory of its own"), "{stderr}");
+    }
+    // The image's own directory is fine.
+    std::fs::create_dir(site.path("img")).unwrap();
+    site.ok(&["image", "add", "compute", "--path", "img"]);
+}
+
+#[test]
+fn settings_never_show_a_database_password() {
+    let site = Site::new();
+    for url in [
+        "postgres://opm:s3cret@db.example/opm",
+        "postgres://opm@db.example/opm?password=s3cret&sslmode=disable",
+    ] {
+        for json in [false, true] {
+            let args: &[&str] = if json {
+                &["--json", "settings"]
+            } else {
+                &["settings"]
+            };
+            let out = site.opm_db(url, args);
+            assert_eq!(out.code, Some(0), "{}", out.stderr);
+            assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+            assert!(out.stdout.contains("***"), "{}", out.stdout);
+        }
+    }
+    // A URL of no known scheme is refused without its password.
+    let out = site.opm_db("mysql://db/x?password=s3cret", &["status"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+    assert!(out.stderr.contains("password=***"), "{}", out.stderr);
+}
