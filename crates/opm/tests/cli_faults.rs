@@ -6,7 +6,7 @@
 
 mod cli_support;
 
-use cli_support::Site;
+use cli_support::{Site, requires};
 
 #[test]
 fn an_image_root_that_is_the_running_system_is_refused_however_spelled() {
@@ -67,4 +67,65 @@ fn settings_never_show_a_database_password() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
     assert!(out.stderr.contains("password=***"), "{}", out.stderr);
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_at_import_and_install_and_named_by_plan() {
+    let site = Site::init();
+    let aa = site.opkg("aa", &requires("opkg-bb"));
+    let bb = site.opkg("bb", &requires("opkg-aa"));
+    // Both at once, and one after the other: nothing imported.
+    site.refused(&["opkg", "import", &aa, &bb], "cycle (aa -> bb -> aa)");
+    site.ok(&["opkg", "import", &aa]);
+    let stderr = site.refused(&["opkg", "import", &bb], "cycle (aa -> bb -> aa)");
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+
+    // A database written before cycles were refused may hold one: the
+    // install is refused and the rows that wait on it say why.
+    let plain = site.opkg("bb", "");
+    site.ok(&["opkg", "import", &plain]);
+    site.ok(&["install", "bb", "aa"]);
+    let Some(()) = sqlite(
+        &site,
+        "INSERT INTO opkg_relations (opkg_id, kind, other) \
+         SELECT id, 'depends', 'aa' FROM opkgs WHERE name = 'bb'",
+    ) else {
+        return;
+    };
+    site.refused(
+        &["install", "aa"],
+        "cannot install aa: the opkgs' dependencies form a cycle (aa -> bb -> aa)",
+    );
+    let plan = site.ok(&["plan"]);
+    assert!(
+        plan.contains("head / aa: blocked: the opkgs' dependencies form a cycle (aa -> bb -> aa)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("head / bb: blocked: the opkgs' dependencies form a cycle (bb -> aa -> bb)"),
+        "{plan}"
+    );
+}
+
+/// Runs `sql` on the site's database with the sqlite3 program; `None`
+/// (after a loud SKIPPED line, which fails CI) when it is missing.
+fn sqlite(site: &Site, sql: &str) -> Option<()> {
+    match std::process::Command::new("sqlite3")
+        .arg(site.db())
+        .arg(sql)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(())
+        }
+        Err(error) => {
+            eprintln!("SKIPPED: editing the database needs sqlite3 ({error})");
+            None
+        }
+    }
 }
