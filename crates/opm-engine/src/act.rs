@@ -17,6 +17,12 @@ use opm_store::{Outcome, RowAfter};
 
 use crate::held;
 
+/// Bytes of one script's output kept for the history: the store's cap
+/// less room for the markers and the stage's own lines, so the store does
+/// not cut the two streams' text a second time (which lost the end of
+/// stdout and the start of stderr).
+const SCRIPT_OUTPUT_BYTES: usize = opm_store::MAX_OUTPUT_BYTES - 4 * 1024;
+
 /// Where an installed opkg keeps its scripts, relative to a root (SPEC §1.7).
 pub const PACKAGES_DIR: &str = "usr/lib/oscar/packages";
 
@@ -337,8 +343,7 @@ impl Actor {
             .run(invocation)
             .await
             .map_err(|error| Failure::terminal(error.to_string()))?;
-        output.push_str(&outcome.output.stdout.to_text());
-        output.push_str(&outcome.output.stderr.to_text());
+        output.push_str(&outcome.output.to_text(SCRIPT_OUTPUT_BYTES));
         if outcome.is_success() {
             return Ok(());
         }
