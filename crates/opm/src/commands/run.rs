@@ -22,7 +22,7 @@ use crate::settings::Settings;
 
 /// Reads this machine's opm.conf (SPEC §1.6).
 pub fn identity(settings: &Settings) -> anyhow::Result<Identity> {
-    let bytes = std::fs::read(&settings.conf).map_err(|error| {
+    let bytes = crate::commands::conf::read_capped(&settings.conf).map_err(|error| {
         bad_input(format!(
             "cannot read {}: {error}; point --conf or OPM_CONF at this machine's opm.conf",
             settings.conf.display()
