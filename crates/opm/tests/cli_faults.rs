@@ -129,3 +129,60 @@ fn sqlite(site: &Site, sql: &str) -> Option<()> {
         }
     }
 }
+
+#[test]
+fn a_run_whose_opm_conf_names_an_unregistered_head_is_bad_input() {
+    let site = Site::init();
+    std::fs::write(site.path("opm.conf"), "server\nother\n").unwrap();
+    let stderr = site.refused(&["run"], "unknown node 'other'");
+    assert!(stderr.contains("opm.conf; fix it there"), "{stderr}");
+}
+
+#[test]
+fn an_error_never_echoes_a_huge_argument_in_full() {
+    let site = Site::init();
+    let huge = "a".repeat(100_000);
+    let path = format!("/tmp/{huge}");
+    let commands: [&[&str]; 4] = [
+        &["install", &huge],
+        &["node", "add", &huge],
+        &["request", "pkg", "--stage", &huge, "--server"],
+        &["image", "add", "img", "--path", &path],
+    ];
+    for args in commands {
+        let stderr = site.refused(args, "bytes cut ...]");
+        assert!(stderr.len() < 1024, "{args:.40?}: {} bytes", stderr.len());
+    }
+}
+
+#[test]
+fn a_script_timeout_of_zero_is_refused_and_help_says_so() {
+    let site = Site::init();
+    for command in ["run", "agent"] {
+        site.refused(
+            &[command, "--script-timeout", "0"],
+            "invalid value '0' for '--script-timeout <SECS>'",
+        );
+        let help = site.ok(&[command, "--help"]);
+        let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.contains("at least 1 (0 is refused"), "{help}");
+    }
+    site.refused(
+        &["run", "--lease-ttl", "0"],
+        "invalid value '0' for '--lease-ttl <SECS>'",
+    );
+}
+
+#[test]
+fn the_database_is_readable_by_its_owner_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::init();
+    site.ok(&["node", "add", "n1"]);
+    for file in ["opm.db", "opm.db-wal", "opm.db-shm"] {
+        let path = site.path(file);
+        if file == "opm.db" || path.exists() {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+}

@@ -38,6 +38,7 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
                 parent.display()
             )));
         }
+        create_private(&path)?;
         path.display().to_string()
     };
     block_on(async {
@@ -77,6 +78,27 @@ fn require_server(conf: &OpmConf, settings: &Settings) -> anyhow::Result<()> {
         conf.name,
         conf.role
     )))
+}
+
+/// Creates the SQLite file readable by its owner alone before SQLite
+/// opens it: it holds configuration values, script output and node token
+/// digests, and SQLite gives its -wal and -shm files the same mode. An
+/// existing file is left as it is.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(bad_input(format!(
+            "cannot create {}: {error}",
+            path.display()
+        ))),
+    }
 }
 
 /// Reads opm.conf strictly; a missing or malformed file is bad input (see
