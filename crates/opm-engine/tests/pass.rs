@@ -595,3 +595,49 @@ async fn opted_in_script_stages_of_dependent_opkgs_still_run_one_at_a_time() {
     );
     assert_one_at_a_time(&sync, 2);
 }
+
+#[tokio::test]
+async fn a_script_flooding_both_streams_keeps_the_end_of_stdout_and_the_start_of_stderr() {
+    let world = World::new().await;
+    world.import("flood", &[]).await;
+    write_script(
+        &world.path("head-root"),
+        "flood",
+        "api-post-deploy",
+        "#!/bin/sh\necho out-first\nhead -c 2097152 /dev/zero | tr '\\0' o\necho\necho out-last\n\
+         echo err-first >&2\nhead -c 2097152 /dev/zero | tr '\\0' e >&2\necho >&2\necho err-last >&2\n",
+    );
+    world
+        .request(&head(), "flood", Stage::RunScriptPostInstall)
+        .await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let history = world
+        .store
+        .history(&HistoryFilter {
+            target: Some(head()),
+            opkg: Some(name(NameKind::Opkg, "flood")),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let attempt = history
+        .iter()
+        .find(|entry| entry.stage == Some(Stage::RunScriptPostInstall))
+        .unwrap();
+    // Each stream's start and end, in the one record the history keeps.
+    for line in [
+        "out-first\n",
+        "\nout-last\n",
+        "\nerr-first\n",
+        "\nerr-last\n",
+    ] {
+        assert!(attempt.output.contains(line), "{line:?} missing");
+    }
+    for stream in ["stdout", "stderr"] {
+        let written = format!("bytes of {stream} left out of 2097172 written]");
+        assert!(attempt.output.contains(&written), "{stream}");
+    }
+    assert!(attempt.output.len() <= opm_store::MAX_OUTPUT_BYTES);
+}
