@@ -207,9 +207,18 @@ impl Actor {
         names: Vec<String>,
     ) -> Result<(), Failure> {
         let path = self.root_path(root);
+        let image = matches!(root, RootRef::Image(_));
         let packages = Arc::clone(&self.packages);
         tokio::task::spawn_blocking(move || {
-            let root = Root::new(&path).map_err(native_failure)?;
+            // An image root stored by an older opm may be this machine's
+            // own / or a system directory (SPEC §9 trap 7): never install
+            // an image's packages there.
+            let root = if image {
+                Root::image(&path)
+            } else {
+                Root::new(&path)
+            }
+            .map_err(native_failure)?;
             packages.prepare(&root).map_err(native_failure)?;
             if install {
                 packages.install(&root, &names)

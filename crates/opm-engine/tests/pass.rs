@@ -641,3 +641,36 @@ async fn a_script_flooding_both_streams_keeps_the_end_of_stdout_and_the_start_of
     }
     assert!(attempt.output.len() <= opm_store::MAX_OUTPUT_BYTES);
 }
+
+#[tokio::test]
+async fn an_image_root_that_is_the_running_system_is_never_installed_into() {
+    let world = World::new().await;
+    // Stored by an opm that did not refuse it at `opm image add`.
+    world
+        .store
+        .add_image(&Image {
+            name: name(NameKind::Image, "hostimg"),
+            root: PathBuf::from("/"),
+        })
+        .await
+        .unwrap();
+    world.import("solo", &[]).await;
+    let target = Target::image(name(NameKind::Image, "hostimg"));
+    world.request(&target, "solo", Stage::Finished).await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    let calls = world.packages.take();
+    assert!(
+        calls.iter().all(|call| !call.starts_with("install / ")),
+        "{calls:?}"
+    );
+    match world.row(&target, "solo").await.status {
+        Status::Error { message } => {
+            assert!(
+                message.contains("image root / is this machine's /"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?} {report:?}"),
+    }
+}
