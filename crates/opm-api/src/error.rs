@@ -79,9 +79,10 @@ impl From<opm_engine::requests::RequestError> for ApiFailure {
         use opm_engine::requests::RequestError;
         match error {
             RequestError::Store(error) => error.into(),
-            RequestError::Conflict { .. } | RequestError::Dependents { .. } => {
-                ApiFailure::Conflict(error.to_string())
-            }
+            // What the cluster's opkgs are now stands in the way: 409.
+            RequestError::Conflict { .. }
+            | RequestError::Dependents { .. }
+            | RequestError::Cycle { .. } => ApiFailure::Conflict(error.to_string()),
             // No head node is the server's database, not the client.
             RequestError::NoHead => ApiFailure::Engine(error.to_string()),
             RequestError::UnknownOpkg(_)

@@ -7,7 +7,8 @@
 //! step that did not pass (SPEC §1.1). The spool's lock file also keeps a
 //! second agent off the node.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use opm_model::StepRecord;
@@ -49,7 +50,7 @@ impl Spool {
             std::fs::create_dir_all(dir).map_err(|error| failed(error.to_string()))?;
         }
         let lock_path = path.with_extension("lock");
-        let lock = File::create(&lock_path).map_err(|error| failed(error.to_string()))?;
+        let lock = private(&lock_path).map_err(|error| failed(error.to_string()))?;
         lock.try_lock().map_err(|_| {
             failed(format!(
                 "another opm agent of this node holds {}; one agent per node",
@@ -95,7 +96,7 @@ impl Spool {
     fn write<T: Serialize + ?Sized>(&self, path: &Path, value: &T) -> Result<(), AgentError> {
         let bytes = serde_json::to_vec(value).map_err(|error| self.failed(error.to_string()))?;
         let temp = path.with_extension("tmp");
-        let written = File::create(&temp).and_then(|mut file| {
+        let written = private(&temp).and_then(|mut file| {
             std::io::Write::write_all(&mut file, &bytes)?;
             file.sync_all()
         });
@@ -157,6 +158,20 @@ impl Spool {
         reports.push(report);
         self.save(&reports)
     }
+}
+
+/// Creates (or truncates) `path` readable by its owner alone: the spool
+/// holds script output, which may hold anything. A file left by an older
+/// agent gets the same mode.
+fn private(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -228,6 +243,21 @@ mod tests {
             error.to_string().contains("is not a step journal"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_spool_and_its_lock_are_readable_by_the_owner_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        // A spool an older agent left world-readable.
+        std::fs::write(&path, "[]").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let spool = Spool::open(&path).unwrap();
+        spool.push(report(1)).unwrap();
+        for file in [path.clone(), path.with_extension("lock")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
     }
 
     #[test]

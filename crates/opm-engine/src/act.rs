@@ -17,6 +17,12 @@ use opm_store::{Outcome, RowAfter};
 
 use crate::held;
 
+/// Bytes of one script's output kept for the history: the store's cap
+/// less room for the markers and the stage's own lines, so the store does
+/// not cut the two streams' text a second time (which lost the end of
+/// stdout and the start of stderr).
+const SCRIPT_OUTPUT_BYTES: usize = opm_store::MAX_OUTPUT_BYTES - 4 * 1024;
+
 /// Where an installed opkg keeps its scripts, relative to a root (SPEC §1.7).
 pub const PACKAGES_DIR: &str = "usr/lib/oscar/packages";
 
@@ -206,9 +212,18 @@ impl Actor {
         names: Vec<String>,
     ) -> Result<(), Failure> {
         let path = self.root_path(root);
+        let image = matches!(root, RootRef::Image(_));
         let packages = Arc::clone(&self.packages);
         tokio::task::spawn_blocking(move || {
-            let root = Root::new(&path).map_err(native_failure)?;
+            // An image root stored by an older opm may be this machine's
+            // own / or a system directory (SPEC §9 trap 7): never install
+            // an image's packages there.
+            let root = if image {
+                Root::image(&path)
+            } else {
+                Root::new(&path)
+            }
+            .map_err(native_failure)?;
             packages.prepare(&root).map_err(native_failure)?;
             if install {
                 packages.install(&root, &names)
@@ -362,8 +377,7 @@ impl Actor {
             .run(invocation)
             .await
             .map_err(|error| Failure::terminal(error.to_string()))?;
-        output.push_str(&outcome.output.stdout.to_text());
-        output.push_str(&outcome.output.stderr.to_text());
+        output.push_str(&outcome.output.to_text(SCRIPT_OUTPUT_BYTES));
         let exit_code = match outcome.exit {
             opm_native::script::ExitStatusKind::Code(code) => Some(code),
             _ => None,

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use opm_model::{Name, NameKind, Row, Stage, Target, TargetKind};
-use opm_plan::{Cluster, Conflicts, RequestChange, conflicts_on_target, holds_or_wants};
+use opm_plan::{
+    Cluster, Conflicts, Cycle, RequestChange, conflicts_on_target, cycle_reachable, holds_or_wants,
+};
 use opm_store::{Batch, Change, DEFAULT_GROUP, Opkg, Store, StoreError};
 
 /// Rows read per page when loading every row.
@@ -46,6 +48,18 @@ pub enum RequestError {
         other: Name,
         /// Where.
         target: Target,
+    },
+    /// An install of an opkg that depends on a dependency cycle, whose
+    /// rows would wait for each other forever.
+    #[error(
+        "cannot install {package}: the opkgs' dependencies form a cycle ({cycle}), so none of \
+         them could ever go first; drop one of the requires and re-import (nothing was changed)"
+    )]
+    Cycle {
+        /// The opkg to install.
+        package: Name,
+        /// The cycle it depends on.
+        cycle: Cycle,
     },
     /// A removal while installed or requested opkgs depend on it.
     #[error("{}", dependents_refusal(.package, .dependents))]
@@ -311,6 +325,12 @@ pub async fn install<S: Store>(
     };
     for package in packages {
         snapshot.opkg(package)?;
+        if let Some(cycle) = cycle_reachable(&snapshot.cluster.depends_on, package) {
+            return Err(RequestError::Cycle {
+                package: package.clone(),
+                cycle,
+            });
+        }
     }
     if !snapshot.group_exists(&group) {
         return Err(RequestError::UnknownGroup(group));

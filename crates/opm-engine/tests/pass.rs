@@ -595,3 +595,82 @@ async fn opted_in_script_stages_of_dependent_opkgs_still_run_one_at_a_time() {
     );
     assert_one_at_a_time(&sync, 2);
 }
+
+#[tokio::test]
+async fn a_script_flooding_both_streams_keeps_the_end_of_stdout_and_the_start_of_stderr() {
+    let world = World::new().await;
+    world.import("flood", &[]).await;
+    write_script(
+        &world.path("head-root"),
+        "flood",
+        "api-post-deploy",
+        "#!/bin/sh\necho out-first\nhead -c 2097152 /dev/zero | tr '\\0' o\necho\necho out-last\n\
+         echo err-first >&2\nhead -c 2097152 /dev/zero | tr '\\0' e >&2\necho >&2\necho err-last >&2\n",
+    );
+    world
+        .request(&head(), "flood", Stage::RunScriptPostInstall)
+        .await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    let history = world
+        .store
+        .history(&HistoryFilter {
+            target: Some(head()),
+            opkg: Some(name(NameKind::Opkg, "flood")),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let attempt = history
+        .iter()
+        .find(|entry| entry.stage == Some(Stage::RunScriptPostInstall))
+        .unwrap();
+    // Each stream's start and end, in the one record the history keeps.
+    for line in [
+        "out-first\n",
+        "\nout-last\n",
+        "\nerr-first\n",
+        "\nerr-last\n",
+    ] {
+        assert!(attempt.output.contains(line), "{line:?} missing");
+    }
+    for stream in ["stdout", "stderr"] {
+        let written = format!("bytes of {stream} left out of 2097172 written]");
+        assert!(attempt.output.contains(&written), "{stream}");
+    }
+    assert!(attempt.output.len() <= opm_store::MAX_OUTPUT_BYTES);
+}
+
+#[tokio::test]
+async fn an_image_root_that_is_the_running_system_is_never_installed_into() {
+    let world = World::new().await;
+    // Stored by an opm that did not refuse it at `opm image add`.
+    world
+        .store
+        .add_image(&Image {
+            name: name(NameKind::Image, "hostimg"),
+            root: PathBuf::from("/"),
+        })
+        .await
+        .unwrap();
+    world.import("solo", &[]).await;
+    let target = Target::image(name(NameKind::Image, "hostimg"));
+    world.request(&target, "solo", Stage::Finished).await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    let report = server.run().await.unwrap();
+    let calls = world.packages.take();
+    assert!(
+        calls.iter().all(|call| !call.starts_with("install / ")),
+        "{calls:?}"
+    );
+    match world.row(&target, "solo").await.status {
+        Status::Error { message } => {
+            assert!(
+                message.contains("image root / is this machine's /"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?} {report:?}"),
+    }
+}

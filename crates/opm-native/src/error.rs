@@ -18,6 +18,18 @@ pub enum NativeError {
     /// as written.
     #[error("root {0} is not valid UTF-8; use a plain path")]
     RootNotUtf8(PathBuf),
+    /// An image root that is the running system's `/` or one of its
+    /// system directories: client packages would go into this machine
+    /// (SPEC §9, trap 7).
+    #[error(
+        "image root {given} is this machine's {system} (the same directory by device and inode): an image's packages would be installed into the running system; give the image a directory of its own, e.g. /var/lib/oscar/images/NAME"
+    )]
+    SystemDirectory {
+        /// The path as given.
+        given: PathBuf,
+        /// The system directory it is.
+        system: &'static str,
+    },
     /// A directory or file inside the root could not be created or written.
     #[error("root {root} is not writable: cannot create {path}: {source}")]
     RootNotWritable {

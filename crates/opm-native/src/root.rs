@@ -2,6 +2,7 @@
 //! sandbox or image directory.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{NativeError, Result};
@@ -53,6 +54,26 @@ impl Root {
             .to_owned();
         let host = path == Path::new("/");
         Ok(Self { path, text, host })
+    }
+
+    /// Checks `path` as an image root: as [`Root::new`], and it must be
+    /// neither the running system's `/` nor one of its
+    /// [`SYSTEM_DIRECTORIES`]. The comparison is by device and inode, so
+    /// `/./`, `//`, a symbolic link to `/etc` or a bind mount of `/usr` are
+    /// refused as surely as `/` itself.
+    ///
+    /// # Errors
+    /// Those of [`Root::new`], or [`NativeError::SystemDirectory`].
+    pub fn image(path: impl AsRef<Path>) -> Result<Self> {
+        let given = path.as_ref();
+        let root = Self::new(given)?;
+        match system_directory(root.path()) {
+            Some(system) => Err(NativeError::SystemDirectory {
+                given: given.to_owned(),
+                system,
+            }),
+            None => Ok(root),
+        }
     }
 
     /// The machine's own `/`.
@@ -154,6 +175,58 @@ impl Root {
     }
 }
 
+/// The running system's directories that no image root may be: `/` and
+/// the directories the system runs from or keeps its state in.
+pub const SYSTEM_DIRECTORIES: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/lib",
+    "/var/log",
+];
+
+/// The entry of [`SYSTEM_DIRECTORIES`] that `path` is, by device and
+/// inode; `None` when it is none of them (or cannot be looked at: the
+/// caller's own checks name that).
+#[must_use]
+pub fn system_directory(path: &Path) -> Option<&'static str> {
+    let identity = identity(path)?;
+    SYSTEM_DIRECTORIES
+        .iter()
+        .copied()
+        .find(|system| self::identity(Path::new(system)) == Some(identity))
+}
+
+/// The device and inode of `path`, links followed.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +275,52 @@ mod tests {
         assert!(root.is_host());
         assert_eq!(root, Root::host());
         assert_eq!(root.join_str("var/lib/rpm"), "/var/lib/rpm");
+    }
+
+    #[test]
+    fn an_image_root_is_never_a_system_directory_however_spelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let to_root = dir.path().join("to-root");
+        let to_etc = dir.path().join("to-etc");
+        std::os::unix::fs::symlink("/", &to_root).unwrap();
+        std::os::unix::fs::symlink("/etc", &to_etc).unwrap();
+        let cases: Vec<(PathBuf, &str)> = vec![
+            ("/".into(), "/"),
+            ("/./".into(), "/"),
+            ("//".into(), "/"),
+            ("/etc/..".into(), "/"),
+            (to_root.clone(), "/"),
+            (to_root.join("."), "/"),
+            ("/etc".into(), "/etc"),
+            ("/etc/".into(), "/etc"),
+            (to_etc.clone(), "/etc"),
+            ("/usr".into(), "/usr"),
+            ("/usr/../usr/./".into(), "/usr"),
+            ("/var".into(), "/var"),
+            ("/proc".into(), "/proc"),
+        ];
+        for (given, system) in cases {
+            match Root::image(&given) {
+                Err(NativeError::SystemDirectory { system: found, .. }) => {
+                    assert_eq!(found, system, "{}", given.display());
+                }
+                other => panic!("{} was not refused: {other:?}", given.display()),
+            }
+        }
+        let message = Root::image("/./").unwrap_err().to_string();
+        assert!(
+            message.starts_with("image root /./ is this machine's / (the same directory"),
+            "{message}"
+        );
+        assert!(message.contains("a directory of its own"), "{message}");
+        // A directory of its own is fine, and so is a system directory's
+        // subdirectory (images commonly live under /var/lib).
+        assert!(Root::image(dir.path()).is_ok());
+        assert!(system_directory(dir.path()).is_none());
+        // Missing paths keep their own error.
+        assert!(matches!(
+            Root::image("/opm-no-such-root").unwrap_err(),
+            NativeError::RootMissing(_)
+        ));
     }
 }

@@ -383,6 +383,47 @@ async fn huge_output_is_capped_at_both_ends_without_deadlock() {
 }
 
 #[tokio::test]
+async fn two_flooded_streams_keep_each_ones_head_and_tail_and_say_what_was_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 MiB to each stream, each framed by lines that must survive.
+    script(
+        dir.path(),
+        "both",
+        "#!/bin/sh\necho out-first\nhead -c 2097152 /dev/zero | tr '\\0' o\necho\necho out-last\n\
+         echo err-first >&2\nhead -c 2097152 /dev/zero | tr '\\0' e >&2\necho >&2\necho err-last >&2\n",
+    );
+    let outcome = run(&invocation(dir.path(), "both"))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let written = 2 * (2_097_152 + 10 + 1 + 9);
+    assert_eq!(outcome.output.total_bytes(), written);
+    let max = 60 * 1024;
+    let text = outcome.output.to_text(max);
+    assert!(text.starts_with("out-first\n"), "{}", &text[..40]);
+    for line in ["\nout-last\n", "\nerr-first\n"] {
+        assert!(text.contains(line), "{line:?} missing");
+    }
+    assert!(text.ends_with("\nerr-last\n"));
+    // Each stream kept half of `max`, and its marker counts the rest.
+    let half = (max / 2) as u64;
+    let per_stream = written / 2;
+    for name in ["stdout", "stderr"] {
+        let marker = format!(
+            "[opm: {} bytes of {name} left out of {per_stream} written]",
+            per_stream - half
+        );
+        assert!(text.contains(&marker), "{marker} missing");
+    }
+    assert!(text.len() <= max + 200, "{}", text.len());
+    // What fits is kept whole, without a marker.
+    script(dir.path(), "small", "#!/bin/sh\necho out\necho err >&2\n");
+    let small = run(&invocation(dir.path(), "small")).await.unwrap();
+    assert_eq!(small.output.to_text(max), "out\nerr\n");
+}
+
+#[tokio::test]
 async fn background_child_holding_stdout_does_not_hang_the_runner() {
     let dir = tempfile::tempdir().unwrap();
     script(

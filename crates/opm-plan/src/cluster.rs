@@ -10,7 +10,8 @@ use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind, Unfinished}
 
 use crate::actions::{ImageRef, RowRole};
 use crate::context::{Context, Dependency, ImageRow};
-use crate::decision::{Decision, decide};
+use crate::cycle::{cycle_reachable, cycle_through};
+use crate::decision::{Blocked, Decision, decide};
 use crate::deps::holds_or_wants;
 use crate::error::PlanError;
 use crate::orchestrate::{RequestChange, assign_clients};
@@ -172,9 +173,25 @@ impl Cluster {
         Ok(context)
     }
 
-    /// Decides what to do with `row` now.
+    /// Decides what to do with `row` now. A row that waits on a
+    /// dependency cycle is told so: it would wait forever.
     pub fn decide(&self, row: &Row, now_ms: i64) -> Result<Decision, PlanError> {
-        Ok(decide(row, &self.context(row, now_ms)?))
+        let decision = decide(row, &self.context(row, now_ms)?);
+        // Looked for only once a row waits on its relations, which is
+        // rare, so the common decision costs nothing more.
+        let cycle = match &decision {
+            Decision::Blocked(Blocked::Dependency { .. }) => {
+                cycle_reachable(&self.depends_on, &row.package)
+            }
+            Decision::Blocked(Blocked::DependentRemoving { .. }) => {
+                cycle_through(&self.depends_on, &row.package)
+            }
+            _ => None,
+        };
+        Ok(match cycle {
+            Some(cycle) => Decision::Blocked(Blocked::Cycle { cycle }),
+            None => decision,
+        })
     }
 
     /// The rows to create or re-request when the server completes

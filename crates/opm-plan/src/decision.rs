@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::actions::{Action, ImageRef, RowRole, stage_actions, uninstall_actions};
 use crate::context::Context;
+use crate::cycle::Cycle;
 use crate::deps::{dependency_blocker, dependents_verdict};
 use crate::orchestrate::{RequestChange, request_down};
 use opm_model::{Step, Unfinished, legal_step};
@@ -156,6 +157,12 @@ pub enum Blocked {
         /// Its row on this target; `None` when it has none.
         seen: Option<Seen>,
     },
+    /// The opkg depends, directly or not, on a dependency cycle: no row of
+    /// the cycle can ever go first, so it would wait forever.
+    Cycle {
+        /// The cycle, from an opkg back to itself.
+        cycle: Cycle,
+    },
     /// Uninstall refused: an opkg that depends on this one is installed or
     /// requested on this target.
     DependentWanted {
@@ -225,6 +232,11 @@ impl fmt::Display for Blocked {
                     None => write!(f, "it has no row here; request {package} too)"),
                 }
             }
+            Blocked::Cycle { cycle } => write!(
+                f,
+                "the opkgs' dependencies form a cycle ({cycle}): none of them can go first; \
+                 drop one of the requires, re-import, then opm retry"
+            ),
             Blocked::DependentWanted { package, seen } => write!(
                 f,
                 "uninstall refused: opkg {package} on this target depends on it ({seen}); \

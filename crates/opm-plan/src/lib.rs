@@ -14,6 +14,7 @@
 mod actions;
 mod cluster;
 mod context;
+mod cycle;
 mod decision;
 mod deps;
 mod error;
@@ -25,6 +26,7 @@ pub use actions::{
 };
 pub use cluster::Cluster;
 pub use context::{Context, Dependency, ImageRow};
+pub use cycle::{Cycle, cycle_reachable, cycle_through, first_cycle};
 pub use decision::{Blocked, Decision, Idle, Seen, Work, decide, gate_blocker};
 pub use deps::{Conflicts, conflicts_on_target, dependency_blocker, holds_or_wants};
 pub use error::PlanError;

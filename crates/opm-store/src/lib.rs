@@ -25,6 +25,7 @@ mod locks;
 mod nodes;
 mod opkgs;
 mod postgres;
+mod redact;
 mod release;
 mod rows;
 mod schema;
@@ -46,6 +47,7 @@ pub use history::{
 pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};
 pub use postgres::PostgresStore;
+pub use redact::redact_url;
 pub use rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 pub use schema::OpenMode;
 pub use sqlite::SqliteStore;

@@ -20,6 +20,7 @@ use crate::db;
 use crate::error::{Result, StoreError};
 use crate::facts::FactsCache;
 use crate::locks::{self, BEGIN_ALONE, TargetLock};
+use crate::redact::redact_url;
 use crate::rows::{self, Scope};
 use crate::schema::{self, OpenMode};
 
@@ -49,7 +50,7 @@ impl PostgresStore {
     /// [`crate::Store::migrate`] next). Another program's database is refused
     /// before anything is written to it.
     pub async fn open(url: &str, mode: OpenMode) -> Result<PostgresStore> {
-        let place = PathBuf::from(redact(url));
+        let place = PathBuf::from(redact_url(url));
         let options =
             PgConnectOptions::from_str(url).map_err(|error| StoreError::NotOpmDatabase {
                 path: place.clone(),
@@ -152,41 +153,4 @@ impl PostgresStore {
     }
 }
 
-/// `url` with any password replaced, safe to print.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority
-        .rsplit_once('@')
-        .and_then(|(user, host)| Some((user.split_once(':')?.0, host)))
-    {
-        Some((name, host)) => format!("{scheme}://{name}:***@{host}{tail}"),
-        None => url.to_owned(),
-    }
-}
-
 crate::store_impl::impl_store!(PostgresStore);
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redact_hides_only_the_password() {
-        assert_eq!(
-            redact("postgres://opm:secret@db.example:5432/opm"),
-            "postgres://opm:***@db.example:5432/opm"
-        );
-        assert_eq!(
-            redact("postgres://127.0.0.1/opm"),
-            "postgres://127.0.0.1/opm"
-        );
-        assert_eq!(
-            redact("postgres://opm@127.0.0.1/opm"),
-            "postgres://opm@127.0.0.1/opm"
-        );
-        assert_eq!(redact("not a url"), "not a url");
-    }
-}

@@ -232,8 +232,10 @@ pub struct AgentArgs {
     /// Seconds one poll waits for work (at most 30).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub poll_wait: u64,
-    /// Seconds each opkg script may run.
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    /// Seconds each opkg script may run before its process group is
+    /// killed; at least 1 (0 is refused: there is no unlimited run).
+    #[arg(long, value_name = "SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub script_timeout: u64,
 }
 
@@ -318,15 +320,19 @@ pub struct RunArgs {
     /// Targets worked at the same time [default: number of CPUs].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-    /// Seconds a target's lease lasts unless renewed (renewed while working).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    /// Seconds a target's lease lasts unless renewed (renewed while
+    /// working); at least 1.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub lease_ttl: u64,
     /// Seconds to wait for a target another live opm process is working,
     /// and for a package manager's lock, before giving up on it.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub wait: u64,
-    /// Seconds each opkg script may run.
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    /// Seconds each opkg script may run before its process group is
+    /// killed; at least 1 (0 is refused: there is no unlimited run).
+    #[arg(long, value_name = "SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub script_timeout: u64,
     /// Let script-only stages of unrelated opkgs on one target run up to
     /// --jobs at a time, for sites whose scripts do not share files;

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
             } else {
                 exit::Exit::Success
             };
-            let _ = error.print();
+            if error.use_stderr() {
+                eprint!("{}", exit::cut_long_values(&error.render().to_string()));
+            } else {
+                let _ = error.print();
+            }
             return code.into();
         }
     };

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use opm_native::script::SiteEnv;
-use opm_store::{AnyStore, OpenMode, StoreError};
+use opm_store::{AnyStore, OpenMode, StoreError, redact_url};
 use serde::Deserialize;
 
 use crate::cli::{BackendName, GlobalArgs};
@@ -46,7 +46,9 @@ struct SettingsFile {
 /// Fully resolved settings.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Settings {
-    /// Database URL, if one was given anywhere.
+    /// Database URL, if one was given anywhere; shown with its passwords
+    /// left out.
+    #[serde(serialize_with = "serialize_redacted")]
     pub db: Option<String>,
     /// Path of this machine's opm.conf.
     pub conf: PathBuf,
@@ -163,10 +165,10 @@ impl Settings {
         is_postgres(self.db_url())
     }
 
-    /// The database URL as shown to people: a PostgreSQL password is
-    /// replaced by `***`.
+    /// The database URL as shown to people: every password is replaced
+    /// by `***`.
     pub fn shown_db(&self) -> String {
-        redacted(self.db_url())
+        redact_url(self.db_url())
     }
 
     /// The SQLite file the database URL names; other schemes are refused
@@ -187,17 +189,14 @@ impl Settings {
     }
 }
 
-/// `url` with the password of its user part, if any, replaced by `***`.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            let name = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{name}:***@{host}")
-        }
-        _ => url.to_owned(),
+/// A database URL for `opm settings --json`, passwords left out.
+fn serialize_redacted<S: serde::Serializer>(
+    db: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match db {
+        Some(url) => serializer.serialize_some(&redact_url(url)),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -208,22 +207,23 @@ fn is_postgres(url: &str) -> bool {
 
 /// The file of a `sqlite:PATH` (or `sqlite://PATH`) database URL.
 fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    let shown = redact_url(url);
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.is_empty() {
             return Err(bad_input(format!(
-                "database URL '{url}' names no file; use sqlite:PATH"
+                "database URL '{shown}' names no file; use sqlite:PATH"
             )));
         }
         return Ok(PathBuf::from(path));
     }
     if is_postgres(url) {
         return Err(bad_input(format!(
-            "database URL '{url}' names a PostgreSQL database, where a SQLite file (sqlite:PATH) was wanted"
+            "database URL '{shown}' names a PostgreSQL database, where a SQLite file (sqlite:PATH) was wanted"
         )));
     }
     Err(bad_input(format!(
-        "database URL '{url}' is not understood; use sqlite:PATH"
+        "database URL '{shown}' is not understood; use sqlite:PATH"
     )))
 }
 
@@ -249,7 +249,7 @@ fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{SettingsFile, redacted, sqlite_path};
+    use super::{SettingsFile, sqlite_path};
     use crate::exit::BadInput;
 
     #[test]
@@ -279,13 +279,17 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redacted("postgres://opm:s3cret@db:5432/opm"),
-            "postgres://opm:***@db:5432/opm"
-        );
-        assert_eq!(redacted("postgres://opm@db/opm"), "postgres://opm@db/opm");
-        assert_eq!(redacted("sqlite:/x.db"), "sqlite:/x.db");
+    fn urls_in_errors_show_no_password() {
+        for url in [
+            "postgres://opm:s3cret@db/opm",
+            "postgres://db/opm?password=s3cret",
+            "mysql://opm:s3cret@db/x",
+            "mysql://db/x?password=s3cret",
+        ] {
+            let error = sqlite_path(url).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("***"), "{error}");
+        }
     }
 
     #[test]

@@ -350,3 +350,38 @@ fn the_default_path_is_etc_opm_conf() {
     let value: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
     assert_eq!(value["conf"], "/etc/opm.conf");
 }
+
+#[test]
+fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.dir.path().join("opm.conf");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let db = format!("sqlite:{}", sandbox.dir.path().join("opm.db").display());
+    // Every command that reads opm.conf: opening a pipe nobody writes to
+    // would wait forever, so each gets a deadline.
+    let commands: [&[&str]; 3] = [&["conf", "check"], &["init"], &["plan"]];
+    for args in commands {
+        let mut command = sandbox.opm();
+        command
+            .arg("--conf")
+            .arg(&fifo)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(20));
+        let outcome = run(command);
+        assert_eq!(outcome.code, Some(2), "{args:?} {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains(&format!(
+                "cannot read {}: it is a named pipe (FIFO), not a file",
+                fifo.display()
+            )),
+            "{args:?} {}",
+            outcome.stderr
+        );
+    }
+}

@@ -4,6 +4,7 @@
 // Test code: temp dirs and the binary's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 fn demo(args: &[&str]) -> std::process::Output {
@@ -34,6 +35,18 @@ fn walk_the_demo(agents: bool) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The database and the nodes' tokens are the owner's alone.
+    let mut private = vec![demo_dir.join("opm.db")];
+    if agents {
+        for entry in std::fs::read_dir(demo_dir.join("nodes")).unwrap() {
+            private.push(entry.unwrap().path().join("token"));
+        }
+        assert_eq!(private.len(), 4, "{private:?}");
+    }
+    for file in &private {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
     // With agents the head node's progress is the server's: its log.
     let progress = if agents {
         std::fs::read_to_string(demo_dir.join("server.log")).unwrap()

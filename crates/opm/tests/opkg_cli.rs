@@ -119,7 +119,7 @@ fn strict_check_over_the_whole_corpus_agrees_with_verdicts_tsv() {
 }
 
 #[test]
-fn default_check_of_the_corpus_warns_on_torque_and_refuses_old_format() {
+fn default_check_of_the_corpus_warns_on_torque_and_slurm_and_refuses_old_format() {
     let Some(corpus) = corpus() else { return };
     let out = Sandbox::new().opm_in(&corpus, &["opkg", "check", "opkgs/torque"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -144,7 +144,9 @@ fn default_check_of_the_corpus_warns_on_torque_and_refuses_old_format() {
     assert_eq!(out.code, Some(2));
     assert_eq!(
         out.stdout,
-        "opkgs/slurm: ok (slurm 2.8.1-1)\n\
+        "opkgs/slurm:1:1: warning: package opkg-slurm-client: dependency 'slurm-pam_slurm' is not a valid Debian package name (lower-case letters, digits, '+', '-', '.'), so no deb can satisfy it; limit it to rpm dists with <filters> or fix the name\n\
+         opkgs/slurm:1:1: warning: package opkg-slurm-server: dependency 'slurm-pam_slurm' is not a valid Debian package name (lower-case letters, digits, '+', '-', '.'), so no deb can satisfy it; limit it to rpm dists with <filters> or fix the name\n\
+         opkgs/slurm: ok (slurm 2.8.1-1, 2 warnings)\n\
          opkgs/old-format/config.xml:19:3: error: this is an old OSCAR config.xml (a <version> element); opm reads only the opkg format of OSCAR 5.1 and later, where the version comes from <changelog> and packages from <serverDeps>/<clientDeps>: convert it with opkg-convert or rewrite it\n\
          opkgs/old-format: invalid (1 error)\n"
     );

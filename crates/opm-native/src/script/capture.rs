@@ -78,6 +78,44 @@ impl CapturedStream {
         text
     }
 
+    /// The stream as text in at most `budget` bytes of what it wrote
+    /// (markers aside): the first and the last of what was kept, and one
+    /// marker saying exactly how many bytes of `name` were left out.
+    fn text_within(&self, budget: usize, name: &str) -> String {
+        let kept = self.head.len() + self.tail.len();
+        let (first, last) = if kept <= budget {
+            (self.head.len(), self.tail.len())
+        } else {
+            // Half from each end. When bytes were dropped the head and the
+            // tail are both full (`limit` each, more than half of any
+            // budget below `kept`), so both cuts fall inside them and the
+            // bytes between are exactly the ones left out.
+            let first = (budget / 2).min(self.head.len());
+            (first, budget - first)
+        };
+        let mut bytes = self.head.clone();
+        bytes.extend_from_slice(&self.tail);
+        let left_out = self.total_bytes() - (first + last) as u64;
+        let mut text = String::from_utf8_lossy(&bytes[..first]).into_owned();
+        if left_out > 0 {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "[opm: {left_out} bytes of {name} left out of {} written]\n",
+                self.total_bytes()
+            ));
+        }
+        text.push_str(&String::from_utf8_lossy(&bytes[bytes.len() - last..]));
+        if self.unfinished {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("[opm: stopped reading before the stream ended; a process that left the script's group may hold it open]\n");
+        }
+        text
+    }
+
     /// The last `lines` lines of what was kept, for error messages.
     pub fn last_lines(&self, lines: usize) -> String {
         let text = self.to_text();
@@ -101,6 +139,35 @@ pub struct CapturedOutput {
     pub stdout: CapturedStream,
     /// What the script wrote to stderr.
     pub stderr: CapturedStream,
+}
+
+impl CapturedOutput {
+    /// Both streams as text for the history, stdout first, in at most
+    /// `max` bytes of what they wrote (markers aside), so the history keeps
+    /// each stream's head and tail instead of cutting their concatenation
+    /// again. Each stream gets half; one that needs less leaves the rest
+    /// to the other. Each cut says exactly how many bytes it left out.
+    pub fn to_text(&self, max: usize) -> String {
+        let stdout = self.stdout.head.len() + self.stdout.tail.len();
+        let stderr = self.stderr.head.len() + self.stderr.tail.len();
+        let half = max / 2;
+        let stdout_budget = if stdout + stderr <= max || stdout < half {
+            stdout
+        } else if stderr < half {
+            max - stderr
+        } else {
+            half
+        };
+        let stderr_budget = max.saturating_sub(stdout_budget);
+        let mut text = self.stdout.text_within(stdout_budget, "stdout");
+        text.push_str(&self.stderr.text_within(stderr_budget, "stderr"));
+        text
+    }
+
+    /// Bytes the script wrote to both streams together.
+    pub fn total_bytes(&self) -> u64 {
+        self.stdout.total_bytes() + self.stderr.total_bytes()
+    }
 }
 
 /// The head-and-tail buffer behind a [`CapturedStream`].

@@ -94,7 +94,7 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
             ..RunnerConfig::default()
         }),
         std::path::absolute(&settings.root)?,
-        Duration::from_secs(args.script_timeout.max(1)),
+        Duration::from_secs(args.script_timeout),
     );
     let agent = Arc::new(Agent::new(
         client,

@@ -1,6 +1,7 @@
 //! `opm conf check`: validate an opm.conf.
 
 use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use opm_model::{MAX_CONF_BYTES, OpmConf};
@@ -40,9 +41,25 @@ pub fn run(command: ConfCommand, settings: &Settings, printer: Printer) -> anyho
     }
 }
 
-/// Reads at most one byte more than an opm.conf may hold, so a huge or
-/// endless file (`/dev/zero`) is refused instead of read into memory.
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads an opm.conf for every command that does: at most one byte more
+/// than an opm.conf may hold, so a huge or endless file (`/dev/zero`) is
+/// refused instead of read into memory. A
+/// named pipe or a socket is refused before it is opened: opening a pipe
+/// nobody writes to waits forever.
+pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let kind = std::fs::metadata(path)?.file_type();
+    let unreadable = if kind.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    };
+    if let Some(kind) = unreadable {
+        return Err(std::io::Error::other(format!(
+            "it is {kind}, not a file; give the path of the opm.conf file itself"
+        )));
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_CONF_BYTES as u64 + 1)

@@ -111,7 +111,7 @@ pub fn start(
                 String::from_utf8_lossy(&token.stderr)
             );
         }
-        std::fs::write(dir.join("token"), &token.stdout)
+        write_token(&dir.join("token"), &token.stdout)
             .with_context(|| format!("cannot write {}", dir.join("token").display()))?;
         let log = std::fs::File::create(dir.join("agent.log"))
             .with_context(|| format!("cannot create {}", dir.join("agent.log").display()))?;
@@ -240,4 +240,18 @@ fn settle(
     } else {
         0
     })
+}
+
+/// Writes a node's token readable by its owner alone: anyone who reads it
+/// can act as that node.
+fn write_token(path: &std::path::Path, token: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(token)
 }

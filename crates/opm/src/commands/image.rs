@@ -93,7 +93,8 @@ async fn add(store: &AnyStore, name: &Name, root: &Path) -> anyhow::Result<Vec<R
 }
 
 /// The image root as stored: an existing directory, made absolute so
-/// every later command finds it whatever its working directory.
+/// every later command finds it whatever its working directory, and never
+/// this machine's own `/` or a system directory (SPEC §9, trap 7).
 fn image_root(path: &Path) -> anyhow::Result<std::path::PathBuf> {
     let root = std::fs::canonicalize(path).map_err(|e| {
         bad_input(format!(
@@ -107,6 +108,7 @@ fn image_root(path: &Path) -> anyhow::Result<std::path::PathBuf> {
             path.display()
         )));
     }
+    opm_native::Root::image(path).map_err(|e| bad_input(e.to_string()))?;
     Ok(root)
 }
 

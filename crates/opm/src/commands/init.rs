@@ -2,10 +2,9 @@
 //! named by this machine's opm.conf. Only a server runs it: the head node is
 //! the one machine that owns the database.
 
-use std::io::Read;
 use std::path::Path;
 
-use opm_model::{MAX_CONF_BYTES, OpmConf, Role};
+use opm_model::{OpmConf, Role};
 use opm_store::{OpenMode, Store};
 use serde::Serialize;
 
@@ -39,6 +38,7 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
                 parent.display()
             )));
         }
+        create_private(&path)?;
         path.display().to_string()
     };
     block_on(async {
@@ -80,17 +80,35 @@ fn require_server(conf: &OpmConf, settings: &Settings) -> anyhow::Result<()> {
     )))
 }
 
-/// Reads opm.conf strictly; a missing or malformed file is bad input. Reads
-/// at most one byte more than an opm.conf may hold (see `opm conf check`).
+/// Creates the SQLite file readable by its owner alone before SQLite
+/// opens it: it holds configuration values, script output and node token
+/// digests, and SQLite gives its -wal and -shm files the same mode. An
+/// existing file is left as it is.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(bad_input(format!(
+            "cannot create {}: {error}",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads opm.conf strictly; a missing or malformed file is bad input (see
+/// `opm conf check` for how it is read).
 fn read_conf(path: &Path) -> anyhow::Result<OpmConf> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_CONF_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| {
-            bad_input(format!(
-                "cannot read {}: {e}; point --conf at this machine's opm.conf",
-                path.display()
-            ))
-        })?;
+    let bytes = crate::commands::conf::read_capped(path).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e}; point --conf at this machine's opm.conf",
+            path.display()
+        ))
+    })?;
     OpmConf::parse_bytes(&bytes).map_err(|e| bad_input(format!("{}: {e}", path.display())))
 }

@@ -9,7 +9,7 @@
 //! `<dist>`/`<arch>` filters count for the `--dist`/`--arch` given, as in
 //! `opm opkg show`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use opm_model::Name;
@@ -80,6 +80,20 @@ pub fn import(
         let all: Vec<&Source> = sources.iter().chain(known.values()).collect();
         let parsed: Vec<Opkg> = all.iter().map(|s| s.opkg.clone()).collect();
         let graph = Graph::of(&parsed, platform.0.as_ref(), platform.1.as_deref());
+        let depends_on: BTreeMap<Name, BTreeSet<Name>> = parsed
+            .iter()
+            .map(|opkg| {
+                let depends = graph.depends_on(&opkg.name).into_iter().cloned();
+                (opkg.name.clone(), depends.collect())
+            })
+            .collect();
+        if let Some(cycle) = opm_plan::first_cycle(&depends_on) {
+            store.close().await;
+            return Err(bad_input(format!(
+                "the opkgs' dependencies form a cycle ({cycle}): none of them could ever be \
+                 installed first; drop one of the requires\nnothing was imported"
+            )));
+        }
         let now = now_ms();
         let mut reports = Vec::new();
         let mut changes = Vec::new();

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opm_engine::{
-    BarReporter, Engine, EngineConfig, Identity, LineReporter, Reporter, RunReport, SystemClock,
-    Verdict,
+    BarReporter, Engine, EngineConfig, EngineError, Identity, LineReporter, Reporter, RunReport,
+    SystemClock, Verdict,
 };
 use opm_model::OpmConf;
 use opm_native::script::{RunnerConfig, ScriptRunner};
@@ -22,7 +22,7 @@ use crate::settings::Settings;
 
 /// Reads this machine's opm.conf (SPEC §1.6).
 pub fn identity(settings: &Settings) -> anyhow::Result<Identity> {
-    let bytes = std::fs::read(&settings.conf).map_err(|error| {
+    let bytes = crate::commands::conf::read_capped(&settings.conf).map_err(|error| {
         bad_input(format!(
             "cannot read {}: {error}; point --conf or OPM_CONF at this machine's opm.conf",
             settings.conf.display()
@@ -95,9 +95,9 @@ pub fn engine_on(
         jobs,
         // The flag, when given, beats the settings file (either way).
         side_by_side: args.side_by_side.unwrap_or(settings.side_by_side_scripts),
-        lease_ttl: Duration::from_secs(args.lease_ttl.max(1)),
+        lease_ttl: Duration::from_secs(args.lease_ttl),
         lease_wait: Duration::from_secs(args.wait),
-        script_timeout: Duration::from_secs(args.script_timeout.max(1)),
+        script_timeout: Duration::from_secs(args.script_timeout),
         host: opm_engine::owner::host_name(),
         proc_dir: Path::new("/proc").to_path_buf(),
     };
@@ -133,9 +133,25 @@ pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Resu
         .build()?
         .block_on(async {
             let engine = engine(settings, &args, reporter).await?;
-            anyhow::Ok(engine.run().await?)
+            engine
+                .run()
+                .await
+                .map_err(|error| pass_error(error, settings))
         })?;
     print_report(&report, "opm retry", printer)
+}
+
+/// A pass that stopped on what the caller got wrong (an opm.conf naming a
+/// node the database does not know, ...) is bad input, exit 2; the store's
+/// classification decides. The rest is a failure.
+fn pass_error(error: EngineError, settings: &Settings) -> anyhow::Error {
+    match error {
+        EngineError::Store(error) if error.is_bad_input() => bad_input(format!(
+            "{error} (this machine's name is read from {}; fix it there, or run 'opm init' with it)",
+            settings.conf.display()
+        )),
+        other => anyhow::Error::new(other),
+    }
 }
 
 /// Prints what a run (or an agent's `--once`) did; its exit code (SPEC §4).

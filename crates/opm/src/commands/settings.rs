@@ -14,10 +14,10 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         .backend
         .and_then(|b| serde_json::to_value(b).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
-    printer.line(format_args!(
-        "db: {}",
-        settings.db.as_deref().unwrap_or("(default)")
-    ));
+    match settings.db {
+        Some(_) => printer.line(format_args!("db: {}", settings.shown_db())),
+        None => printer.line(format_args!("db: (default)")),
+    }
     printer.line(format_args!("conf: {}", settings.conf.display()));
     printer.line(format_args!("root: {}", settings.root.display()));
     printer.line(format_args!("repo: {}", settings.repos.join(", ")));
