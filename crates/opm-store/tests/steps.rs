@@ -278,7 +278,10 @@ async fn only_the_attempts_lease_records_its_steps(store: &impl Store) {
         .record_steps(attempt, &[step], token)
         .await
         .unwrap_err();
-    assert!(matches!(ended, StoreError::StaleToken { .. }), "{ended:?}");
+    assert!(
+        matches!(ended, StoreError::AttemptSuperseded { .. }),
+        "{ended:?}"
+    );
 }
 on_both_backends!(only_the_attempts_lease_records_its_steps);
 

@@ -361,6 +361,18 @@ fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
         .unwrap();
     assert!(made.success());
     let db = format!("sqlite:{}", sandbox.dir.path().join("opm.db").display());
+    // A database made with a real opm.conf first, so that `plan` gets as far
+    // as reading the pipe instead of stopping at a missing database.
+    let real = sandbox.dir.path().join("real.conf");
+    std::fs::write(&real, "server\nhead\n").unwrap();
+    let mut init = sandbox.opm();
+    init.arg("--conf")
+        .arg(&real)
+        .arg("--db")
+        .arg(&db)
+        .arg("init");
+    let outcome = run(init);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
     // Every command that reads opm.conf: opening a pipe nobody writes to
     // would wait forever, so each gets a deadline.
     let commands: [&[&str]; 3] = [&["conf", "check"], &["init"], &["plan"]];
