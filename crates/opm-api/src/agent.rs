@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::time::Duration;
 
-use opm_engine::{Actor, Failure, RunReport, StageRun, steps};
+use opm_engine::{Actor, Failure, Output, RunReport, StageRun, steps};
 use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
 use opm_model::{Name, PastAttempt, Row, Stage, Status, StepRecord, Target};
 use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions};
@@ -190,21 +190,23 @@ impl Agent {
             let beat = self.keep_beating(batch.token, batch.lease_ttl_ms);
             let performed = self.perform(item, started.attempt).await;
             beat.abort();
-            let (output, failure, steps) = performed?;
+            let (mut output, failure, steps) = performed?;
             match &failure {
                 None => report.passed += 1,
                 Some(failure) if !failure.transient => report.failed += 1,
                 Some(_) => {}
             }
+            if let Some(failure) = &failure {
+                output.push_str(&failure.output);
+            }
+            let (output, output_bytes) = output.into_parts();
             self.spool.push(FinishReport {
                 attempt: started.attempt,
                 token: batch.token,
                 passed: failure.is_none(),
                 exit_code: failure.as_ref().and_then(|failure| failure.exit_code),
-                output: match &failure {
-                    Some(failure) => format!("{output}{}", failure.output),
-                    None => output,
-                },
+                output,
+                output_bytes: Some(output_bytes),
                 message: failure.as_ref().map(|failure| failure.message.clone()),
                 transient: failure.as_ref().is_some_and(|failure| failure.transient),
                 steps,
@@ -255,7 +257,7 @@ impl Agent {
         &self,
         item: &WorkItem,
         attempt: i64,
-    ) -> Result<(String, Option<Failure>, Vec<StepRecord>), AgentError> {
+    ) -> Result<(Output, Option<Failure>, Vec<StepRecord>), AgentError> {
         let row = Row {
             target: Target::node(self.node.clone()),
             package: item.package.clone(),
@@ -283,7 +285,7 @@ impl Agent {
             // step at all and write nothing).
             self.spool.keep_journal(&journal)?;
         }
-        let mut output = String::new();
+        let mut output = Output::new();
         if let Some(note) = steps::note(item.interrupted, &start) {
             output.push_str(&note);
         }
@@ -296,7 +298,7 @@ impl Agent {
             let begun = steps::started(index, step.clone(), now_ms());
             journal.steps.push(begun.clone());
             self.spool.keep_journal(&journal)?;
-            let mut step_output = String::new();
+            let mut step_output = Output::new();
             let done = self
                 .actor
                 .step(run, index, config, &BTreeSet::new(), &mut step_output)
@@ -306,7 +308,7 @@ impl Agent {
                         "this is the head node's work, not a compute node's".to_owned(),
                     ))
                 });
-            output.push_str(&step_output);
+            output.append(&step_output);
             let end = steps::ended(&begun, &done, step_output, now_ms());
             journal.steps.pop();
             journal.steps.push(end);

@@ -185,6 +185,7 @@ mod tests {
             passed: true,
             exit_code: None,
             output: "done\n".to_owned(),
+            output_bytes: Some(5),
             message: None,
             transient: false,
             steps: Vec::new(),
@@ -226,6 +227,7 @@ mod tests {
                 ended_ms: Some(2),
                 exit_code: Some(0),
                 output: "done\n".to_owned(),
+                output_bytes: Some(5),
             }],
         };
         spool.keep_journal(&journal(1, 10)).unwrap();

@@ -16,6 +16,7 @@ use opm_plan::{Action, ImageRef, RootRef, RowRole, ScriptArg, Work};
 use opm_store::{Outcome, RowAfter};
 
 use crate::held;
+use crate::output::Output;
 
 /// Bytes of one script's output kept for the history: the store's cap
 /// less room for the markers and the stage's own lines, so the store does
@@ -37,7 +38,7 @@ pub struct Failure {
     pub message: String,
     /// The exit code of the command that failed, if one ran.
     pub exit_code: Option<i32>,
-    /// Output for history beyond what the steps captured.
+    /// Output for history beyond what the steps captured, kept whole.
     pub output: String,
     /// Infrastructure trouble (a package manager's lock held elsewhere):
     /// the stage is tried again on a later run, the row never errs.
@@ -60,36 +61,39 @@ impl Failure {
 pub fn conclude(
     row: &Row,
     work: &Work,
-    mut output: String,
+    mut output: Output,
     failure: Option<Failure>,
 ) -> (Outcome, RowAfter) {
+    if let Some(failure) = &failure {
+        output.push_str(&failure.output);
+    }
+    let (output, output_bytes) = output.into_parts();
     match failure {
         None => (
             Outcome {
                 passed: true,
                 exit_code: None,
                 output,
+                output_bytes,
             },
             RowAfter {
                 current: Some(work.stage),
                 error: None,
             },
         ),
-        Some(failure) => {
-            output.push_str(&failure.output);
-            (
-                Outcome {
-                    passed: false,
-                    exit_code: failure.exit_code,
-                    output,
-                },
-                RowAfter {
-                    current: row.current,
-                    // Transient trouble is never a row error.
-                    error: (!failure.transient).then_some(failure.message),
-                },
-            )
-        }
+        Some(failure) => (
+            Outcome {
+                passed: false,
+                exit_code: failure.exit_code,
+                output,
+                output_bytes,
+            },
+            RowAfter {
+                current: row.current,
+                // Transient trouble is never a row error.
+                error: (!failure.transient).then_some(failure.message),
+            },
+        ),
     }
 }
 
@@ -155,7 +159,7 @@ impl Actor {
         index: usize,
         values: &BTreeMap<String, String>,
         batched: &BTreeSet<Name>,
-        output: &mut String,
+        output: &mut Output,
     ) -> Option<Result<Option<i32>, Failure>> {
         let work = run.work;
         let action = work.actions.get(index)?;
@@ -247,7 +251,7 @@ impl Actor {
         args: &[ScriptArg],
         chroot: Option<&ImageRef>,
         values: &BTreeMap<String, String>,
-        output: &mut String,
+        output: &mut Output,
     ) -> Result<Option<i32>, Failure> {
         let package = run.work.package.as_str();
         // The root the script works on, the package dir in it on the host,
@@ -343,7 +347,7 @@ impl Actor {
         root: &RootRef,
         package: &Name,
         scripts: &[Script],
-        output: &mut String,
+        output: &mut Output,
     ) -> Result<(), Failure> {
         if scripts.is_empty() {
             return Ok(());
@@ -370,14 +374,14 @@ impl Actor {
     async fn run_script(
         &self,
         invocation: &ScriptInvocation,
-        output: &mut String,
+        output: &mut Output,
     ) -> Result<Option<i32>, Failure> {
         let outcome = self
             .scripts
             .run(invocation)
             .await
             .map_err(|error| Failure::terminal(error.to_string()))?;
-        output.push_str(&outcome.output.to_text(SCRIPT_OUTPUT_BYTES));
+        output.push_script(&outcome.output, SCRIPT_OUTPUT_BYTES);
         let exit_code = match outcome.exit {
             opm_native::script::ExitStatusKind::Code(code) => Some(code),
             _ => None,

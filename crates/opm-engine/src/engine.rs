@@ -22,6 +22,7 @@ use crate::config_values;
 use crate::error::EngineError;
 use crate::load::{Identity, Snapshot, load};
 use crate::order::{InstallBatch, install_batches, order_on_target, side_by_side};
+use crate::output::Output;
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
 use crate::steps;
@@ -748,7 +749,7 @@ impl<S: Store + 'static> Engine<S> {
             row: row.to_string(),
             stage: work.stage,
         });
-        let mut output = String::new();
+        let mut output = Output::new();
         if let Some(note) = steps::note(work.interrupted, resume) {
             output.push_str(&note);
         }
@@ -767,7 +768,7 @@ impl<S: Store + 'static> Engine<S> {
                     .record_steps(attempt_id, std::slice::from_ref(&begun), token)
             })
             .await?;
-            let mut step_output = String::new();
+            let mut step_output = Output::new();
             // Read per script: settling the configuration earlier in the
             // stage changes what later scripts get.
             let values = match action {
@@ -791,7 +792,7 @@ impl<S: Store + 'static> Engine<S> {
                         .map(|()| None),
                 },
             };
-            output.push_str(&step_output);
+            output.append(&step_output);
             // Recorded as soon as it ends: only a crash between the two
             // runs a completed step again.
             let end = steps::ended(&begun, &done, step_output, self.clock.now_ms());
@@ -856,7 +857,7 @@ impl<S: Store + 'static> Engine<S> {
             })
     }
 
-    async fn settle(&self, row: &Row, output: &mut String) -> Result<(), Failure> {
+    async fn settle(&self, row: &Row, output: &mut Output) -> Result<(), Failure> {
         let dir = self
             .config
             .own_root
@@ -905,7 +906,7 @@ impl<S: Store + 'static> Engine<S> {
         &self,
         snapshot: &Snapshot,
         package: &Name,
-        output: &mut String,
+        output: &mut Output,
     ) -> Result<(), Failure> {
         let now = self.clock.now_ms();
         for change in snapshot.cluster.assign_clients(package) {

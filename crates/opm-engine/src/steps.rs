@@ -7,6 +7,7 @@ use opm_model::{StepRecord, StepResult};
 use opm_plan::Resume;
 
 use crate::act::Failure;
+use crate::output::Output;
 
 /// The record of step `position` as it starts.
 pub fn started(position: usize, action: String, now_ms: i64) -> StepRecord {
@@ -19,6 +20,7 @@ pub fn started(position: usize, action: String, now_ms: i64) -> StepRecord {
         ended_ms: None,
         exit_code: None,
         output: String::new(),
+        output_bytes: Some(0),
     }
 }
 
@@ -27,22 +29,23 @@ pub fn started(position: usize, action: String, now_ms: i64) -> StepRecord {
 pub fn ended(
     started: &StepRecord,
     done: &Result<Option<i32>, Failure>,
-    output: String,
+    mut output: Output,
     now_ms: i64,
 ) -> StepRecord {
-    let (result, exit_code, output) = match done {
-        Ok(code) => (StepResult::Passed, *code, output),
-        Err(failure) => (
-            StepResult::Failed,
-            failure.exit_code,
-            format!("{output}{}", failure.output),
-        ),
+    let (result, exit_code) = match done {
+        Ok(code) => (StepResult::Passed, *code),
+        Err(failure) => {
+            output.push_str(&failure.output);
+            (StepResult::Failed, failure.exit_code)
+        }
     };
+    let (output, printed) = output.into_parts();
     StepRecord {
         result,
         ended_ms: Some(now_ms),
         exit_code,
         output,
+        output_bytes: Some(printed),
         ..started.clone()
     }
 }
@@ -79,11 +82,17 @@ mod tests {
     use super::*;
     use opm_plan::Carried;
 
+    fn printed(text: &str) -> Output {
+        let mut output = Output::new();
+        output.push_str(text);
+        output
+    }
+
     #[test]
     fn a_step_ends_with_its_exit_code_and_output() {
         let begun = started(2, "run api-post-install".to_owned(), 10);
         assert_eq!(begun.result, StepResult::Running);
-        let passed = ended(&begun, &Ok(Some(0)), "ok\n".to_owned(), 12);
+        let passed = ended(&begun, &Ok(Some(0)), printed("ok\n"), 12);
         assert_eq!(
             (passed.result, passed.exit_code, passed.ended_ms),
             (StepResult::Passed, Some(0), Some(12))
@@ -93,10 +102,11 @@ mod tests {
             output: "tool said no\n".to_owned(),
             ..Failure::terminal("boom".to_owned())
         };
-        let failed = ended(&begun, &Err(failure), "partial\n".to_owned(), 13);
+        let failed = ended(&begun, &Err(failure), printed("partial\n"), 13);
         assert_eq!(failed.result, StepResult::Failed);
         assert_eq!(failed.exit_code, Some(3));
         assert_eq!(failed.output, "partial\ntool said no\n");
+        assert_eq!(failed.output_bytes, Some(21));
     }
 
     #[test]

@@ -640,6 +640,30 @@ async fn a_script_flooding_both_streams_keeps_the_end_of_stdout_and_the_start_of
         assert!(attempt.output.contains(&written), "{stream}");
     }
     assert!(attempt.output.len() <= opm_store::MAX_OUTPUT_BYTES);
+    // Every byte written counts, though the text keeps only part of them:
+    // the script's step all its two streams carried, the attempt its steps
+    // and opm's line naming each step.
+    assert!(
+        attempt.output_bytes > 2 * 2_097_172,
+        "{}",
+        attempt.output_bytes
+    );
+    let steps = world.store.steps(attempt.id).await.unwrap();
+    let flood = steps
+        .iter()
+        .find(|step| step.action == "run api-post-deploy")
+        .unwrap();
+    assert_eq!(flood.output_bytes, Some(2 * 2_097_172));
+    let headers: usize = steps
+        .iter()
+        .map(|step| format!("== {}\n", step.action).len())
+        .sum();
+    let printed: u64 = steps.iter().map(|step| step.output_bytes.unwrap()).sum();
+    let counts: Vec<(&str, Option<u64>)> = steps
+        .iter()
+        .map(|step| (step.action.as_str(), step.output_bytes))
+        .collect();
+    assert_eq!(attempt.output_bytes, headers as u64 + printed, "{counts:?}");
 }
 
 #[tokio::test]

@@ -110,8 +110,14 @@ pub struct FinishReport {
     pub passed: bool,
     /// The exit code of the command that failed, if one ran.
     pub exit_code: Option<i32>,
-    /// The captured output.
+    /// The captured output, as kept (a flood of output keeps its head and
+    /// tail).
     pub output: String,
+    /// Every byte the stage printed, `output` holding all or part of them;
+    /// absent from agents older than this count, whose `output` is all
+    /// there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
     /// For a failure: the row's error message.
     pub message: Option<String>,
     /// For a failure: infrastructure trouble, retried later, never a row

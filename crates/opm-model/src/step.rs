@@ -78,9 +78,13 @@ pub struct StepRecord {
     /// The exit code of its command, if one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    /// What it printed.
+    /// What it printed, as kept (a flood of output keeps its head and tail).
     #[serde(default)]
     pub output: String,
+    /// Every byte it printed, `output` holding all or part of them; absent
+    /// from agents older than this count, whose `output` is all there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
 }
 
 /// A row's newest attempt, which the row's next attempt may resume.

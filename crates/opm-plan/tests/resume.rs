@@ -32,6 +32,7 @@ fn step(work: &Work, position: usize, result: StepResult, passed_in: Option<i64>
         ended_ms: None,
         exit_code: None,
         output: String::new(),
+        output_bytes: None,
     }
 }
 

@@ -69,6 +69,7 @@ fn step(position: usize, action: String, result: StepResult) -> StepRecord {
         ended_ms: None,
         exit_code: None,
         output: String::new(),
+        output_bytes: None,
     }
 }
 

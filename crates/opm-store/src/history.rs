@@ -102,8 +102,11 @@ pub struct Outcome {
     pub passed: bool,
     /// The exit code of the failing or last command, if one ran.
     pub exit_code: Option<i32>,
-    /// Everything captured; capped by [`cap_output`] when stored.
+    /// What was captured; capped by [`cap_output`] when stored.
     pub output: String,
+    /// Every byte the stage printed, `output` holding all or part of
+    /// them (a script's flood of output keeps only its head and tail).
+    pub output_bytes: u64,
 }
 
 /// The row's state after an attempt, decided by the engine.
@@ -138,7 +141,7 @@ pub struct HistoryEntry {
     pub exit_code: Option<i32>,
     /// The captured output, capped.
     pub output: String,
-    /// How large the output was before capping.
+    /// Every byte the stage printed, of which `output` holds all or part.
     pub output_bytes: u64,
     /// The reason of a retry, the stage of a rerun.
     pub note: String,
@@ -385,7 +388,7 @@ pub(crate) struct Ending<'a> {
     pub(crate) exit_code: Option<i32>,
     /// The captured output, capped.
     pub(crate) output: String,
-    /// The size of the whole output.
+    /// Every byte the stage printed.
     pub(crate) output_bytes: i64,
     /// The row's new `current`.
     pub(crate) current: Option<i64>,
@@ -409,7 +412,7 @@ impl<'a> Ending<'a> {
             result: if outcome.passed { "passed" } else { "failed" },
             exit_code: outcome.exit_code,
             output: cap_output(&outcome.output, MAX_OUTPUT_BYTES),
-            output_bytes: i64::try_from(outcome.output.len()).unwrap_or(i64::MAX),
+            output_bytes: i64::try_from(outcome.output_bytes).unwrap_or(i64::MAX),
             current: current_after(outcome, after).map(|s| i64::from(s.id())),
             status,
             message,

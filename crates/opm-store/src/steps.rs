@@ -65,7 +65,13 @@ pub(crate) async fn record(
         .bind(step.ended_ms)
         .bind(step.exit_code)
         .bind(cap_output(&step.output, MAX_OUTPUT_BYTES))
-        .bind(i64::try_from(step.output.len()).unwrap_or(i64::MAX))
+        // A step reported by an agent older than the count: its output
+        // is all it printed.
+        .bind(
+            step.output_bytes
+                .map_or(i64::try_from(step.output.len()), i64::try_from)
+                .unwrap_or(i64::MAX),
+        )
         .execute(&mut *conn)
         .await?;
     }
@@ -76,7 +82,7 @@ pub(crate) async fn record(
 pub(crate) async fn of_attempt(conn: &mut impl Db, attempt: AttemptId) -> Result<Vec<StepRecord>> {
     let rows = db::query(
         "SELECT s.position, s.action, s.result, s.passed_in, s.started_ms, s.ended_ms, \
-                s.exit_code, s.output, h.result AS attempt_result \
+                s.exit_code, s.output, s.output_bytes, h.result AS attempt_result \
          FROM steps s JOIN history h ON h.id = s.attempt_id \
          WHERE s.attempt_id = $1 ORDER BY s.position",
     )
@@ -90,6 +96,7 @@ fn decode(row: &DbRow) -> Result<StepRecord> {
     let position: i64 = row.try_get("position")?;
     let result: String = row.try_get("result")?;
     let attempt: Option<String> = row.try_get("attempt_result")?;
+    let output_bytes: i64 = row.try_get("output_bytes")?;
     let mut result = StepResult::parse(&result).ok_or(StoreError::Corrupt {
         what: "step result",
         value: result.clone(),
@@ -110,6 +117,12 @@ fn decode(row: &DbRow) -> Result<StepRecord> {
         ended_ms: row.try_get("ended_ms")?,
         exit_code: row.try_get("exit_code")?,
         output: row.try_get("output")?,
+        output_bytes: Some(
+            u64::try_from(output_bytes).map_err(|_| StoreError::Corrupt {
+                what: "step output bytes",
+                value: output_bytes.to_string(),
+            })?,
+        ),
     })
 }
 

@@ -28,6 +28,7 @@ async fn an_attempt_is_read_back_by_id_with_its_output() {
         passed: true,
         exit_code: Some(0),
         output: "installed\n".to_owned(),
+        output_bytes: 10,
     };
     let after = RowAfter {
         current: Some(Stage::ShouldBeInstalled),

@@ -16,6 +16,7 @@ fn passed() -> Outcome {
         passed: true,
         exit_code: Some(0),
         output: String::new(),
+        output_bytes: 0,
     }
 }
 
@@ -45,6 +46,7 @@ async fn unfinished_work_keeps_a_row_pending(store: &impl Store) {
                 passed: false,
                 exit_code: Some(1),
                 output: String::new(),
+                output_bytes: 0,
             },
             RowAfter {
                 current: stage,

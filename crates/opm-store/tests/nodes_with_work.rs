@@ -51,6 +51,7 @@ async fn only_nodes_an_agent_may_work_for_are_listed(store: &impl Store) {
         passed: false,
         exit_code: Some(1),
         output: String::new(),
+        output_bytes: 0,
     };
     let after = RowAfter {
         current: n3.row.current,

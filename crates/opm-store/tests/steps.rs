@@ -21,6 +21,7 @@ fn running(position: u32, action: &str, at: i64) -> StepRecord {
         ended_ms: None,
         exit_code: None,
         output: String::new(),
+        output_bytes: Some(0),
     }
 }
 
@@ -34,6 +35,7 @@ fn ended(step: &StepRecord, passed: bool, code: i32, output: &str, at: i64) -> S
         ended_ms: Some(at),
         exit_code: Some(code),
         output: output.to_owned(),
+        output_bytes: Some(output.len() as u64),
         ..step.clone()
     }
 }
@@ -61,6 +63,7 @@ async fn fail(store: &impl Store, attempt: AttemptId, token: u64, at: i64) {
                 passed: false,
                 exit_code: Some(3),
                 output: "== run api-post-install\nboom\n".to_owned(),
+                output_bytes: 29,
             },
             &RowAfter {
                 current: None,
@@ -306,6 +309,7 @@ async fn a_rerun_runs_whole_stages(store: &impl Store) {
                 passed: true,
                 exit_code: None,
                 output: String::new(),
+                output_bytes: 0,
             },
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
@@ -326,3 +330,63 @@ async fn a_rerun_runs_whole_stages(store: &impl Store) {
     assert!(store.last_attempt(row).await.unwrap().unwrap().restarted);
 }
 on_both_backends!(a_rerun_runs_whole_stages);
+
+async fn every_byte_printed_is_counted_beyond_the_output_kept(store: &impl Store) {
+    let (row, token) = leased_row(store, "nfs").await;
+    let attempt = store
+        .begin_attempt(row, Stage::ShouldBeInstalled, token, 3)
+        .await
+        .unwrap();
+    // A script's flood, of which only the tail was kept; and a step from
+    // an agent older than the count, whose output is all there is.
+    let flooded = StepRecord {
+        output_bytes: Some(4_194_344),
+        ..ended(
+            &running(0, "run api-pre-install", 4),
+            true,
+            0,
+            "the end\n",
+            5,
+        )
+    };
+    let old = StepRecord {
+        output_bytes: None,
+        ..ended(&running(1, "run api-post-install", 6), true, 0, "done\n", 7)
+    };
+    store
+        .record_steps(attempt, &[flooded.clone(), old], token)
+        .await
+        .unwrap();
+    let counted: Vec<Option<u64>> = store
+        .steps(attempt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|step| step.output_bytes)
+        .collect();
+    assert_eq!(counted, [Some(4_194_344), Some(5)]);
+    store
+        .finish_attempt(
+            attempt,
+            &Outcome {
+                passed: true,
+                exit_code: None,
+                output: "the end\ndone\n".to_owned(),
+                output_bytes: 4_194_349,
+            },
+            &RowAfter {
+                current: Some(Stage::ShouldBeInstalled),
+                error: None,
+            },
+            token,
+            8,
+        )
+        .await
+        .unwrap();
+    let entry = store.attempt(attempt).await.unwrap();
+    assert_eq!(
+        (entry.output.as_str(), entry.output_bytes),
+        ("the end\ndone\n", 4_194_349)
+    );
+}
+on_both_backends!(every_byte_printed_is_counted_beyond_the_output_kept);

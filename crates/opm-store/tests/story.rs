@@ -133,6 +133,7 @@ async fn story(store: &impl Store) {
                 passed: true,
                 exit_code: Some(0),
                 output: "installed opkg-slurm\n".to_owned(),
+                output_bytes: 21,
             },
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
@@ -158,6 +159,7 @@ async fn story(store: &impl Store) {
                 passed: false,
                 exit_code: Some(3),
                 output: "api-pre-configure: missing value\n".to_owned(),
+                output_bytes: 33,
             },
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
@@ -206,6 +208,7 @@ async fn story(store: &impl Store) {
                 passed: true,
                 exit_code: Some(0),
                 output: String::new(),
+                output_bytes: 0,
             },
             &RowAfter {
                 current: Some(Stage::RunConfigurator),
@@ -291,6 +294,7 @@ async fn story(store: &impl Store) {
                 passed: true,
                 exit_code: Some(0),
                 output: "removed opkg-slurm\n".to_owned(),
+                output_bytes: 19,
             },
             &RowAfter {
                 current: Some(Stage::ShouldNotBeInstalled),

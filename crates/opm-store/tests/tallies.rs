@@ -20,6 +20,7 @@ fn outcome(passed: bool) -> Outcome {
         passed,
         exit_code: Some(if passed { 0 } else { 1 }),
         output: String::new(),
+        output_bytes: 0,
     }
 }
 

@@ -724,6 +724,16 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
     });
     post(server, "/v1/agent/finish", &n1, &finish, 200);
     assert_eq!(site.row("n1", "motd")["status"], "error");
+    // The report has no `output_bytes` (an agent older than the count):
+    // accepted, its output is all there is to count.
+    let history: Value =
+        serde_json::from_str(&site.ok(&["--json", "history", "--node", "n1", "motd"])).unwrap();
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["result"].as_str(), last["output_bytes"].as_u64()),
+        (Some("failed"), Some(4)),
+        "{last:#}"
+    );
     let row = post(server, "/v1/retry", &admin, &retry("n1", "motd"), 200);
     assert_eq!(row["status"], "ok", "{row:#}");
 

@@ -38,10 +38,14 @@ fn attempt(site: &Site, target: &Target, package: &str, stage: Stage, failure: O
                 .unwrap();
             let (outcome, after) = match failure {
                 None => (
-                    Outcome {
-                        passed: true,
-                        exit_code: Some(0),
-                        output: format!("{stage} went fine\n"),
+                    {
+                        let output = format!("{stage} went fine\n");
+                        Outcome {
+                            passed: true,
+                            exit_code: Some(0),
+                            output_bytes: output.len() as u64,
+                            output,
+                        }
                     },
                     RowAfter {
                         current: Some(stage),
@@ -53,6 +57,7 @@ fn attempt(site: &Site, target: &Target, package: &str, stage: Stage, failure: O
                         passed: false,
                         exit_code: Some(3),
                         output: "line one\nline two: it broke\n".to_owned(),
+                        output_bytes: 28,
                     },
                     RowAfter {
                         current: row.row.current,

@@ -531,6 +531,63 @@ fn an_agents_scripts_get_the_sites_variables_and_nothing_else() {
     }
 }
 
+#[test]
+fn an_agents_script_flooding_both_streams_has_every_byte_counted() {
+    let sources = tempfile::tempdir().unwrap();
+    let source = sources.path().join("floodpkg");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{EXAMPLES}/motd"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let config = std::fs::read_to_string(source.join("config.xml")).unwrap();
+    std::fs::write(
+        source.join("config.xml"),
+        config.replace("<name>motd</name>", "<name>floodpkg</name>"),
+    )
+    .unwrap();
+    // 300,000 bytes on each stream: more than the history keeps of them.
+    std::fs::write(
+        source.join("scripts/client-post-install"),
+        "#!/bin/sh\nhead -c 300000 /dev/zero | tr '\\0' o\nhead -c 300000 /dev/zero | tr '\\0' e >&2\n",
+    )
+    .unwrap();
+    let mut site = Site::with_sources(&[source]);
+    site.add_node("n1");
+    let server = site.start_server(0);
+    site.start_agent("n1", server);
+    site.ok(&["install", "floodpkg"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["n1"], &["floodpkg"], "finished");
+
+    let attempts: Vec<Value> = site
+        .history()
+        .into_iter()
+        .filter(|e| e["target"] == "n1" && e["package"] == "floodpkg" && e["event"] == "attempt")
+        .collect();
+    let mut flooded = 0;
+    for attempt in &attempts {
+        let id = attempt["id"].as_i64().unwrap().to_string();
+        let logs: Value =
+            serde_json::from_str(&site.ok(&["--json", "logs", "--attempt", &id])).unwrap();
+        let steps = logs["steps"].as_array().unwrap();
+        let mut counted = 0;
+        for step in steps {
+            let action = step["action"].as_str().unwrap();
+            let printed = step["output_bytes"].as_u64().unwrap();
+            if action == "run client-post-install" {
+                assert_eq!(printed, 600_000, "{action}");
+                flooded += 1;
+            }
+            counted += format!("== {action}\n").len() as u64 + printed;
+        }
+        assert_eq!(attempt["output_bytes"], counted, "attempt {id}");
+    }
+    assert_eq!(flooded, 1, "{attempts:#?}");
+}
+
 /// One raw HTTP/1.1 request; the status and the body.
 fn http(
     addr: SocketAddr,

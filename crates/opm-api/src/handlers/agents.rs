@@ -200,6 +200,11 @@ pub async fn finish<S: Store + 'static>(
     let outcome = Outcome {
         passed: report.passed,
         exit_code: report.exit_code,
+        // An agent older than the count sends all it kept, which is all
+        // there is to count.
+        output_bytes: report
+            .output_bytes
+            .unwrap_or_else(|| u64::try_from(report.output.len()).unwrap_or(u64::MAX)),
         output: report.output,
     };
     state

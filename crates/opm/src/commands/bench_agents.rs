@@ -459,6 +459,7 @@ async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<A
                 passed: true,
                 exit_code: None,
                 output: String::new(),
+                output_bytes: Some(0),
                 message: None,
                 transient: false,
                 steps: Vec::new(),

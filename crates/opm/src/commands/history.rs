@@ -322,6 +322,7 @@ mod tests {
             ended_ms: Some(1_300),
             exit_code: Some(3),
             output: String::new(),
+            output_bytes: Some(0),
         };
         assert_eq!(
             step_header(&step, 3),
