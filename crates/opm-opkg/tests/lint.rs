@@ -14,17 +14,7 @@ use std::process::Command;
 
 use opm_opkg::pack::{SourceFiles, Target, opkg_specs, write_deb, write_rpm};
 use opm_opkg::{Dist, Opkg};
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
+use opm_testkit::tools::have_tool;
 
 /// Our examples and, when `../shared` is there (else said loudly), the real opkgs.
 fn sources() -> Vec<PathBuf> {
@@ -76,7 +66,7 @@ fn build(out: &Path, deb: bool) -> Vec<PathBuf> {
 
 #[test]
 fn lintian_finds_no_error_in_our_debs() {
-    if !have("lintian") {
+    if !have_tool("lintian") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -112,7 +102,7 @@ fn listed_warning(line: &str) -> bool {
 
 #[test]
 fn rpmlint_finds_no_error_but_the_missing_signature() {
-    if !have("rpmlint") {
+    if !have_tool("rpmlint") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
