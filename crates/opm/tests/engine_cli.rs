@@ -11,14 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use opm_testkit::overlap;
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use opm_testkit::tools::have_tool;
 
 /// Whether perl can load XML::Simple, OSCAR's reader of `.configurator.values`.
 fn have_xml_simple() -> bool {
@@ -71,6 +64,24 @@ impl Cluster {
         let out = self.run(args);
         assert!(out.status.success(), "opm {args:?}: {}", text(&out));
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Packs `src` again, alone in the repository: after a test changed
+    /// its scripts, the next run installs the changed package.
+    fn repack(&self) {
+        let repo = self.path("repo");
+        for entry in std::fs::read_dir(&repo).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        let src = self.path("src");
+        self.ok(&[
+            "pack",
+            "--format",
+            "deb",
+            "-o",
+            repo.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ]);
     }
 
     /// One opkg `failing` whose api-post-configure fails with exit 7.
@@ -157,8 +168,7 @@ fn bad_input_exits_2_and_names_the_fix() {
 
 #[test]
 fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -210,8 +220,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
 
 #[test]
 fn a_busy_package_manager_is_transient_never_a_row_error() {
-    if !have("dpkg") || !have("flock") {
-        eprintln!("SKIPPED: dpkg or flock not installed");
+    if !have_tool("dpkg") || !have_tool("flock") {
         return;
     }
     let cluster = Cluster::new();
@@ -247,8 +256,11 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
 
 #[test]
 fn configuration_values_are_settled_once_and_reach_later_scripts() {
-    if !have("dpkg") || !have_xml_simple() {
-        eprintln!("SKIPPED: dpkg or perl's XML::Simple not installed");
+    if !have_tool("dpkg") {
+        return;
+    }
+    if !have_xml_simple() {
+        eprintln!("SKIPPED: perl's XML::Simple not installed (see .ci/run for the apt line)");
         return;
     }
     let cluster = Cluster::new();
@@ -279,13 +291,7 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    let repo = repo.display().to_string();
-    let src = src.display().to_string();
-    cluster.ok(&["pack", "--format", "deb", "-o", &repo, &src]);
+    cluster.repack();
     cluster.ok(&["config", "set", "failing", "server=head.cluster"]);
     cluster.ok(&["cluster", "phase", "complete"]);
     let out = cluster.run(&["run"]);
@@ -298,8 +304,7 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
 
 #[test]
 fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -311,18 +316,7 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
         format!("#!/bin/sh\nenv > {}\n", seen.display()),
     )
     .unwrap();
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    cluster.ok(&[
-        "pack",
-        "--format",
-        "deb",
-        "-o",
-        repo.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
+    cluster.repack();
     cluster.ok(&["cluster", "phase", "complete"]);
     let settings = cluster.path("opm.toml");
     std::fs::write(
@@ -363,8 +357,7 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
 
 #[test]
 fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -379,18 +372,7 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
         "#!/bin/sh\nexit 0\n",
     )
     .unwrap();
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    cluster.ok(&[
-        "pack",
-        "--format",
-        "deb",
-        "-o",
-        repo.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
+    cluster.repack();
     cluster.ok(&["cluster", "phase", "complete"]);
     let out = cluster.run(&["run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -11,18 +11,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
+use opm_testkit::tools::have_tool;
 
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
+const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
 
 /// `gpg ARGS` in `home`; its output.
 fn gpg(home: &Path, args: &[&str]) -> Output {
@@ -84,7 +75,7 @@ fn new_key(home: &Path) -> String {
 
 #[test]
 fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
-    if !have("gpg") || !have("createrepo_c") {
+    if !have_tool("gpg") || !have_tool("createrepo_c") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -170,14 +161,14 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
 
 #[test]
 fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
-    if have("gpg") && have("apt-get") && have("dpkg") {
+    if have_tool("gpg") && have_tool("apt-get") && have_tool("dpkg") {
         installs_from_a_signed_repository("apt");
     }
 }
 
 #[test]
 fn opm_installs_an_opkg_from_a_signed_repository_with_dnf() {
-    if have("gpg") && have("dnf") && have("rpm") && have("createrepo_c") {
+    if have_tool("gpg") && have_tool("dnf") && have_tool("rpm") && have_tool("createrepo_c") {
         installs_from_a_signed_repository("dnf");
     }
 }
