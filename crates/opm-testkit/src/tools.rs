@@ -4,7 +4,7 @@
 //! tool (`.ci/run`) and `scripts/test` fails on any SKIPPED line, so such a
 //! skip can only happen on a developer's machine.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// Whether `tool` is on `PATH`, quietly: for a test that goes on without it.
 pub fn on_path(tool: &str) -> bool {
@@ -32,10 +32,20 @@ pub fn stdout_of(command: &mut Command) -> String {
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     assert!(
         out.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "{command:?} failed: {}",
+        output_text(&out)
     );
     String::from_utf8(out.stdout)
         .unwrap_or_else(|e| panic!("{command:?} printed other than UTF-8: {e}"))
+}
+
+/// What a finished command said, for an assertion's message: its exit code,
+/// stdout and stderr, each named.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

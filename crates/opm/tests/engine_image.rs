@@ -8,9 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use opm_testkit::tools::have_tool;
+use opm_testkit::tools::{have_tool, output_text};
 
 mod site_support;
 use site_support::{Site, opkg_source};
@@ -31,15 +30,6 @@ fn opkg(dir: &Path, name: &str, host_record: &Path) {
         ),
     ];
     opkg_source(dir, name, &format!("image test opkg {name}"), &scripts);
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
@@ -73,7 +63,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
     site.ok(&["install", "imga", "imgb"]);
     site.ok(&["cluster", "phase", "complete"]);
     let out = site.command().arg("run").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
     let status: Vec<serde_json::Value> = site.json(&["status"]);
     assert_eq!(status.len(), 4, "{status:?}");

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use opm_testkit::tools::have_tool;
+use opm_testkit::tools::{have_tool, output_text};
 
 const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
 
@@ -36,15 +36,6 @@ fn opm(dir: &Path, home: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A throwaway signing key in `home` (created): its fingerprint.
@@ -90,7 +81,7 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
             &home,
             &["pack", "--format", format, "-o", repo_text, MOTD],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     }
 
     // An unknown key: refused before anything is written.
@@ -99,7 +90,7 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign", "NOSUCHKEY", repo_text],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("signing with gpg key 'NOSUCHKEY' failed at exporting its public key"),
@@ -112,11 +103,11 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign=--homedir=/x", repo_text],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("give a key id"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     let out = opm(
@@ -124,13 +115,13 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign", &fingerprint, repo_text],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let verify = |args: &[&str]| {
         let out = gpg(&home, &[&["--verify"], args].concat());
         assert!(
             out.status.success(),
             "gpg --verify {args:?}: {}",
-            text(&out)
+            output_text(&out)
         );
     };
     let at = |name: &str| repo.join(name).display().to_string();
@@ -150,10 +141,10 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
     // A changed index no longer matches the signature...
     std::fs::write(repo.join("Release"), format!("{release}Label: evil\n")).unwrap();
     let out = gpg(&home, &["--verify", &at("Release.gpg"), &at("Release")]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     // ...and indexing again unsigned drops every signature.
     let out = opm(dir.path(), &home, &["repo", "index", repo_text]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     for stale in ["InRelease", "Release.gpg", "repodata/repomd.xml.asc"] {
         assert!(!repo.join(stale).exists(), "{stale} outlived its index");
     }
@@ -187,13 +178,13 @@ fn installs_from_a_signed_repository(backend: &str) {
         &home,
         &["pack", "--format", format, "-o", repo_text, MOTD],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let out = opm(
         dir.path(),
         &home,
         &["repo", "index", "--sign", &fingerprint, repo_text],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
     // The head node: its own root, the signed repository with its key.
     let root = dir.path().join("root");
@@ -230,7 +221,12 @@ fn installs_from_a_signed_repository(backend: &str) {
         &["run"],
     ] {
         let out = head(args);
-        assert_eq!(out.status.code(), Some(0), "opm {args:?}: {}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "opm {args:?}: {}",
+            output_text(&out)
+        );
     }
     let (config, checked) = if backend == "apt" {
         ("etc/apt/sources.list.d/opm.list", "deb [signed-by=")

@@ -1,9 +1,9 @@
 //! A head node in a temporary directory, driven through the real `opm`
 //! binary with dpkg installing into a sandbox root: the harness of the
 //! crash and resume tests (`engine_crash`, `step_resume`,
-//! `unfinished_remove`) and of `engine_image`. Also the opkg sources they
-//! pack, a run killed at a chosen moment, and the seeded generator that
-//! picks those moments.
+//! `unfinished_remove`), of `engine_cli` and of `engine_image`. Also the
+//! opkg sources they pack, a run killed at a chosen moment, and the seeded
+//! generator that picks those moments.
 
 // Test code: temp dirs and fixed fixtures; each test binary uses a part.
 #![allow(clippy::unwrap_used, dead_code)]
