@@ -14,6 +14,7 @@ use std::process::Command;
 
 use opm_opkg::pack::{SourceFiles, Target, opkg_specs, write_deb, write_rpm};
 use opm_opkg::{Dist, Opkg};
+use opm_testkit::shared::shared_dir;
 use opm_testkit::tools::have_tool;
 
 /// Our examples and, when `../shared` is there (else said loudly), the real opkgs.
@@ -24,8 +25,7 @@ fn sources() -> Vec<PathBuf> {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.join("config.xml").is_file())
         .collect();
-    let shared = std::env::var_os("OPM_SHARED")
-        .map_or_else(|| manifest.join("../../../shared"), PathBuf::from);
+    let shared = shared_dir();
     let real = shared.join("corpus/real-opkgs");
     if real.is_dir() {
         for name in ["c3", "nfs", "torque", "sge", "ganglia"] {

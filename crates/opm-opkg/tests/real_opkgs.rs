@@ -16,6 +16,7 @@ use opm_opkg::pack::{
 };
 use opm_opkg::{Dist, Opkg, Severity};
 use opm_testkit::sandbox;
+use opm_testkit::shared::shared_dir;
 use opm_testkit::tools::{have_tool, stdout_of};
 
 const REAL: [&str; 5] = ["c3", "nfs", "torque", "sge", "ganglia"];
@@ -24,10 +25,7 @@ const REAL: [&str; 5] = ["c3", "nfs", "torque", "sge", "ganglia"];
 /// `OPM_SHARED` names the shared directory for a checkout that does not sit
 /// beside it (a git worktree elsewhere).
 fn real() -> Option<Vec<PathBuf>> {
-    let shared = std::env::var_os("OPM_SHARED").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
+    let shared = shared_dir();
     let dir = shared.join("corpus/real-opkgs");
     if !dir.is_dir() {
         eprintln!(

@@ -6,7 +6,8 @@
 //! parallel. And opkg scripts that tell whether two of them overlapped
 //! ([`overlap`]). And whether an outside tool is installed, said as a
 //! `SKIPPED` line when it is not, and a tool's output ([`tools`]); and
-//! empty dpkg and apt roots for those tools to install into ([`sandbox`]).
+//! empty dpkg and apt roots for those tools to install into ([`sandbox`]);
+//! and where the shared corpus directory is ([`shared`]).
 //! Neighbours: used by `opm-store`'s integration tests (PostgreSQL), by
 //! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
 //! and `opm`'s (dpkg, rpm, gpg and the like).
@@ -15,6 +16,7 @@ mod error;
 pub mod overlap;
 mod postgres;
 pub mod sandbox;
+pub mod shared;
 pub mod tools;
 
 pub use error::TestkitError;
