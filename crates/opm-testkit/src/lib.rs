@@ -7,12 +7,14 @@
 //! ([`overlap`]). And whether an outside tool is installed, said as a
 //! `SKIPPED` line when it is not, and a tool's output ([`tools`]); and
 //! empty dpkg and apt roots for those tools to install into ([`sandbox`]);
-//! and where the shared corpus directory is ([`shared`]).
+//! where the shared corpus directory is ([`shared`]); and throwaway gpg
+//! signing keys ([`gpg`]).
 //! Neighbours: used by `opm-store`'s integration tests (PostgreSQL), by
 //! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
 //! and `opm`'s (dpkg, rpm, gpg and the like).
 
 mod error;
+pub mod gpg;
 pub mod overlap;
 mod postgres;
 pub mod sandbox;

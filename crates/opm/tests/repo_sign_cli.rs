@@ -11,18 +11,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use opm_testkit::gpg::{gpg_command, new_signing_key};
 use opm_testkit::tools::{have_tool, output_text};
 
 const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
 
 /// `gpg ARGS` in `home`; its output.
 fn gpg(home: &Path, args: &[&str]) -> Output {
-    Command::new("gpg")
-        .env("GNUPGHOME", home)
-        .args(["--batch", "--no-tty"])
-        .args(args)
-        .output()
-        .unwrap()
+    gpg_command(home).args(args).output().unwrap()
 }
 
 /// `opm ARGS` with `home` as GNUPGHOME and an empty settings file.
@@ -41,27 +37,7 @@ fn opm(dir: &Path, home: &Path, args: &[&str]) -> Output {
 /// A throwaway signing key in `home` (created): its fingerprint.
 fn new_key(home: &Path) -> String {
     std::fs::create_dir(home).unwrap();
-    let made = gpg(
-        home,
-        &[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "opm test repository <opm@example.invalid>",
-            "ed25519",
-            "sign",
-            "never",
-        ],
-    );
-    assert!(made.status.success(), "{made:?}");
-    let listing =
-        String::from_utf8(gpg(home, &["--with-colons", "--list-secret-keys"]).stdout).unwrap();
-    listing
-        .lines()
-        .find_map(|line| line.strip_prefix("fpr:"))
-        .and_then(|rest| rest.trim_matches(':').rsplit(':').next())
-        .unwrap()
-        .to_owned()
+    new_signing_key(home)
 }
 
 #[test]
