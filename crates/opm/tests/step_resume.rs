@@ -62,64 +62,52 @@ fn write_opkg(dir: &Path, name: &str, record: &Path, failing: Option<(&str, &Pat
 }
 
 /// A site whose opkgs `packages` (see [`write_opkg`]) are asked for.
-struct Cluster(Site);
-
-impl std::ops::Deref for Cluster {
-    type Target = Site;
-
-    fn deref(&self) -> &Site {
-        &self.0
-    }
+fn step_site(packages: &[&str], failing: Option<&str>) -> Site {
+    let site = Site::new();
+    let record = site.path("record");
+    let flag = site.path("fail");
+    let sources: Vec<PathBuf> = packages
+        .iter()
+        .map(|name| {
+            let source = site.path(&format!("src-{name}"));
+            write_opkg(
+                &source,
+                name,
+                &record,
+                failing.map(|hook| (hook, flag.as_path())),
+            );
+            source
+        })
+        .collect();
+    site.install(&sources, packages);
+    site
 }
 
-impl Cluster {
-    fn new(packages: &[&str], failing: Option<&str>) -> Cluster {
-        let site = Site::new();
-        let record = site.path("record");
-        let flag = site.path("fail");
-        let sources: Vec<PathBuf> = packages
-            .iter()
-            .map(|name| {
-                let source = site.path(&format!("src-{name}"));
-                write_opkg(
-                    &source,
-                    name,
-                    &record,
-                    failing.map(|hook| (hook, flag.as_path())),
-                );
-                source
-            })
-            .collect();
-        site.install(&sources, packages);
-        Cluster(site)
-    }
+/// How many times each script completed, by `(opkg, hook)`.
+fn completed(site: &Site) -> BTreeMap<(String, String), usize> {
+    count(site, "end ")
+}
 
-    /// How many times each script completed, by `(opkg, hook)`.
-    fn completed(&self) -> BTreeMap<(String, String), usize> {
-        self.count("end ")
-    }
-
-    /// How many lines of the record begin with `edge`, by `(opkg, hook)`.
-    fn count(&self, edge: &str) -> BTreeMap<(String, String), usize> {
-        let record = std::fs::read_to_string(self.path("record")).unwrap_or_default();
-        let mut lines = BTreeMap::new();
-        for line in record.lines() {
-            if let Some(rest) = line.strip_prefix(edge)
-                && let Some((name, hook)) = rest.split_once(' ')
-            {
-                *lines.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
-            }
+/// How many lines of the record begin with `edge`, by `(opkg, hook)`.
+fn count(site: &Site, edge: &str) -> BTreeMap<(String, String), usize> {
+    let record = std::fs::read_to_string(site.path("record")).unwrap_or_default();
+    let mut lines = BTreeMap::new();
+    for line in record.lines() {
+        if let Some(rest) = line.strip_prefix(edge)
+            && let Some((name, hook)) = rest.split_once(' ')
+        {
+            *lines.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
         }
-        lines
     }
+    lines
+}
 
-    fn converged(&self, packages: &[&str]) -> bool {
-        let rows: Vec<serde_json::Value> = self.json(&["status"]);
-        rows.len() == packages.len()
-            && rows
-                .iter()
-                .all(|row| row["current"] == "finished" && row["status"] == "ok")
-    }
+fn converged(site: &Site, packages: &[&str]) -> bool {
+    let rows: Vec<serde_json::Value> = site.json(&["status"]);
+    rows.len() == packages.len()
+        && rows
+            .iter()
+            .all(|row| row["current"] == "finished" && row["status"] == "ok")
 }
 
 #[test]
@@ -134,7 +122,7 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
     let mut cut = 0;
     let mut clusters = 0;
     while kills < KILLS {
-        let cluster = Cluster::new(&packages, None);
+        let cluster = step_site(&packages, None);
         clusters += 1;
         // Killed at random moments until a run gets to the end.
         loop {
@@ -153,11 +141,11 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
             }
         }
         assert!(
-            cluster.converged(&packages),
+            converged(&cluster, &packages),
             "cluster {clusters} did not converge"
         );
-        let completed = cluster.completed();
-        let begun: usize = cluster.count("start ").values().sum();
+        let completed = completed(&cluster);
+        let begun: usize = count(&cluster, "start ").values().sum();
         cut += begun - completed.values().sum::<usize>();
         for package in packages {
             for hook in HOOKS {
@@ -188,7 +176,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
     if !have_tool("dpkg") {
         return;
     }
-    let cluster = Cluster::new(&["stepf"], Some("api-post-install"));
+    let cluster = step_site(&["stepf"], Some("api-post-install"));
     std::fs::write(cluster.path("fail"), "").unwrap();
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -233,9 +221,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        cluster
-            .completed()
-            .get(&("stepf".into(), "api-pre-install".into())),
+        completed(&cluster).get(&("stepf".into(), "api-pre-install".into())),
         Some(&1)
     );
     let logs: serde_json::Value = cluster.json(&["logs", "stepf", "--node", "head"]);
@@ -260,7 +246,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
     std::fs::remove_file(cluster.path("fail")).unwrap();
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let completed = cluster.completed();
+    let completed = completed(&cluster);
     assert_eq!(
         completed.get(&("stepf".into(), "api-pre-install".into())),
         Some(&2)
@@ -269,7 +255,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
         completed.get(&("stepf".into(), "api-post-install".into())),
         Some(&1)
     );
-    assert!(cluster.converged(&["stepf"]));
+    assert!(converged(&cluster, &["stepf"]));
     let help = cluster.ok(&["retry", "--help"]);
     assert!(
         help.contains("--whole-stage") && help.contains("continues at the step that failed"),
