@@ -14,17 +14,8 @@ use std::process::Command;
 
 use opm_opkg::pack::{SourceFiles, Target, opkg_specs, write_deb, write_rpm};
 use opm_opkg::{Dist, Opkg};
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
+use opm_testkit::shared::shared_dir;
+use opm_testkit::tools::have_tool;
 
 /// Our examples and, when `../shared` is there (else said loudly), the real opkgs.
 fn sources() -> Vec<PathBuf> {
@@ -34,8 +25,7 @@ fn sources() -> Vec<PathBuf> {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.join("config.xml").is_file())
         .collect();
-    let shared = std::env::var_os("OPM_SHARED")
-        .map_or_else(|| manifest.join("../../../shared"), PathBuf::from);
+    let shared = shared_dir();
     let real = shared.join("corpus/real-opkgs");
     if real.is_dir() {
         for name in ["c3", "nfs", "torque", "sge", "ganglia"] {
@@ -76,7 +66,7 @@ fn build(out: &Path, deb: bool) -> Vec<PathBuf> {
 
 #[test]
 fn lintian_finds_no_error_in_our_debs() {
-    if !have("lintian") {
+    if !have_tool("lintian") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -112,7 +102,7 @@ fn listed_warning(line: &str) -> bool {
 
 #[test]
 fn rpmlint_finds_no_error_but_the_missing_signature() {
-    if !have("rpmlint") {
+    if !have_tool("rpmlint") {
         return;
     }
     let out = tempfile::tempdir().unwrap();

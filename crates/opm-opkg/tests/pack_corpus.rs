@@ -15,15 +15,9 @@ use opm_opkg::pack::{
     rpm_file_name,
 };
 use opm_opkg::{Dist, Opkg, Rel};
+use opm_testkit::tools::on_path;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/opkgs");
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
 
 /// `preferred`, or else the first dist and arch the opkg's own filters list.
 fn target_for(opkg: &Opkg, preferred: &str) -> Target {
@@ -63,7 +57,7 @@ fn accepted_corpus_opkgs_pack_in_both_formats() {
         eprintln!("SKIPPED: ../shared not present (no corpus at {CORPUS})");
         return;
     }
-    let (dpkg_deb, rpm) = (have("dpkg-deb"), have("rpm"));
+    let (dpkg_deb, rpm) = (on_path("dpkg-deb"), on_path("rpm"));
     if !dpkg_deb || !rpm {
         eprintln!("SKIPPED in part: dpkg-deb or rpm missing, packages are built but not read back");
     }

@@ -12,28 +12,8 @@ use opm_opkg::pack::{
     Entry, PackageSpec, createrepo_command, write_apt_index, write_deb, write_rpm,
 };
 use opm_opkg::{Rel, Relation, Version};
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
-
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use opm_testkit::sandbox;
+use opm_testkit::tools::{have_tool, stdout_of};
 
 fn package(name: &str, version: &str, depends: Vec<Relation>) -> PackageSpec {
     PackageSpec {
@@ -76,7 +56,7 @@ fn pair() -> [PackageSpec; 2] {
 
 #[test]
 fn apt_installs_with_dependencies_from_our_flat_repo() {
-    if !have("apt-get") || !have("dpkg") {
+    if !have_tool("apt-get") || !have_tool("dpkg") {
         return;
     }
     let repo = tempfile::tempdir().unwrap();
@@ -102,40 +82,11 @@ fn apt_installs_with_dependencies_from_our_flat_repo() {
 
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in [
-        "etc/apt/apt.conf.d",
-        "etc/apt/preferences.d",
-        "etc/apt/sources.list.d",
-        "var/lib/apt/lists/partial",
-        "var/cache/apt/archives/partial",
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-        "var/log",
-    ] {
-        std::fs::create_dir_all(r.join(dir)).unwrap();
-    }
-    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
-    std::fs::write(
-        r.join("etc/apt/sources.list"),
-        format!("deb [trusted=yes] file:{} ./\n", repo.path().display()),
-    )
-    .unwrap();
-    let root_text = r.display();
-    let config = r.join("apt.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "Dir \"{root_text}/\";\nDir::State::status \"{root_text}/var/lib/dpkg/status\";\n\
-             APT::Sandbox::User \"root\";\nAcquire::Languages \"none\";\n\
-             DPkg::Options {{ \"--root={root_text}\"; \"--log={root_text}/var/log/dpkg.log\"; \"--force-script-chrootless\"; }};\n"
-        ),
-    )
-    .unwrap();
+    let config = sandbox::apt_root(r, repo.path()).unwrap();
     let apt = |args: &[&str]| {
         let mut command = Command::new("apt-get");
         command.env("APT_CONFIG", &config).args(args);
-        run(&mut command)
+        stdout_of(&mut command)
     };
     apt(&["update"]);
     apt(&["install", "-y", "--no-install-recommends", "opkg-beta"]);
@@ -148,7 +99,7 @@ fn apt_installs_with_dependencies_from_our_flat_repo() {
 
 #[test]
 fn dnf_installs_with_dependencies_from_createrepo_repodata() {
-    if !have("createrepo_c") || !have("dnf") {
+    if !have_tool("createrepo_c") || !have_tool("dnf") {
         return;
     }
     let repo = tempfile::tempdir().unwrap();
@@ -156,19 +107,19 @@ fn dnf_installs_with_dependencies_from_createrepo_repodata() {
         write_rpm(&spec, repo.path()).unwrap();
     }
     let argv = createrepo_command(repo.path());
-    run(Command::new(&argv[0]).args(&argv[1..]));
+    stdout_of(Command::new(&argv[0]).args(&argv[1..]));
     assert!(repo.path().join("repodata/repomd.xml").is_file());
 
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    run(Command::new("rpm").args([
+    stdout_of(Command::new("rpm").args([
         "--root",
         r.to_str().unwrap(),
         "--dbpath",
         "/var/lib/rpm",
         "--initdb",
     ]));
-    run(Command::new("dnf").args([
+    stdout_of(Command::new("dnf").args([
         &format!("--installroot={}", r.display()),
         &format!("--repofrompath=opm,file://{}", repo.path().display()),
         "--repo=opm",

@@ -15,31 +15,11 @@ use opm_opkg::pack::{
     write_apt_index, write_deb, write_rpm,
 };
 use opm_opkg::{Dist, Opkg};
+use opm_testkit::sandbox;
+use opm_testkit::tools::{have_tool, stdout_of};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/opkgs")
-}
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
-
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn target(dist: Option<&str>, arch: Option<&str>) -> Target {
@@ -73,16 +53,18 @@ fn example_sources_are_valid_against_the_xsd() {
         eprintln!("SKIPPED: ../shared not present");
         return;
     }
-    if !have("xmllint") {
+    if !have_tool("xmllint") {
         return;
     }
     for name in ["alpha", "beta"] {
         let config = examples().join(name).join("config.xml");
-        run(Command::new("xmllint")
-            .arg("--noout")
-            .arg("--schema")
-            .arg(&xsd)
-            .arg(&config));
+        stdout_of(
+            Command::new("xmllint")
+                .arg("--noout")
+                .arg("--schema")
+                .arg(&xsd)
+                .arg(&config),
+        );
     }
 }
 
@@ -224,7 +206,7 @@ fn filters_pick_availability_and_make_parts_arch_specific() {
 
 #[test]
 fn examples_install_with_apt_into_a_sandbox_root() {
-    if !have("apt-get") || !have("dpkg") {
+    if !have_tool("apt-get") || !have_tool("dpkg") {
         return;
     }
     let repo = tempfile::tempdir().unwrap();
@@ -237,40 +219,13 @@ fn examples_install_with_apt_into_a_sandbox_root() {
     write_apt_index(repo.path(), SystemTime::now()).unwrap();
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in [
-        "etc/apt/apt.conf.d",
-        "etc/apt/preferences.d",
-        "etc/apt/sources.list.d",
-        "var/lib/apt/lists/partial",
-        "var/cache/apt/archives/partial",
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-        "var/log",
-    ] {
-        std::fs::create_dir_all(r.join(dir)).unwrap();
-    }
-    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
-    std::fs::write(
-        r.join("etc/apt/sources.list"),
-        format!("deb [trusted=yes] file:{} ./\n", repo.path().display()),
-    )
-    .unwrap();
-    let root_text = r.display();
-    let config = r.join("apt.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "Dir \"{root_text}/\";\nDir::State::status \"{root_text}/var/lib/dpkg/status\";\n\
-             APT::Sandbox::User \"root\";\nAcquire::Languages \"none\";\n\
-             DPkg::Options {{ \"--root={root_text}\"; \"--log={root_text}/var/log/dpkg.log\"; \"--force-script-chrootless\"; }};\n"
-        ),
-    )
-    .unwrap();
+    let config = sandbox::apt_root(r, repo.path()).unwrap();
     let apt = |args: &[&str]| {
-        run(Command::new("apt-get")
-            .env("APT_CONFIG", &config)
-            .args(args))
+        stdout_of(
+            Command::new("apt-get")
+                .env("APT_CONFIG", &config)
+                .args(args),
+        )
     };
     apt(&["update"]);
     apt(&["install", "-y", "opkg-beta-client"]);
@@ -292,11 +247,13 @@ fn examples_install_with_apt_into_a_sandbox_root() {
 
     // A packaged script runs and records how it was run.
     let record = r.join("record");
-    run(Command::new(alpha.join("client-post-install"))
-        .arg("one")
-        .current_dir(&alpha)
-        .env("OPM_TEST_RECORD", &record)
-        .env("OPM_STAGE", "run-script-post-clients"));
+    stdout_of(
+        Command::new(alpha.join("client-post-install"))
+            .arg("one")
+            .current_dir(&alpha)
+            .env("OPM_TEST_RECORD", &record)
+            .env("OPM_STAGE", "run-script-post-clients"),
+    );
     let line = std::fs::read_to_string(&record).unwrap();
     assert!(
         line.starts_with("opkg=alpha\tscript=client-post-install\targs=one\t"),
@@ -310,7 +267,7 @@ fn examples_install_with_apt_into_a_sandbox_root() {
 
 #[test]
 fn examples_write_as_rpm_with_per_part_requirements() {
-    if !have("rpm") {
+    if !have_tool("rpm") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -332,22 +289,26 @@ fn examples_write_as_rpm_with_per_part_requirements() {
         ]
     );
     let db = tempfile::tempdir().unwrap();
-    let requires = run(Command::new("rpm")
-        .args(["--dbpath", db.path().to_str().unwrap(), "-qp", "--requires"])
-        .arg(&written[1]));
+    let requires = stdout_of(
+        Command::new("rpm")
+            .args(["--dbpath", db.path().to_str().unwrap(), "-qp", "--requires"])
+            .arg(&written[1]),
+    );
     assert!(
         requires.contains("opkg-alpha-server >= 1.0\n"),
         "{requires}"
     );
-    let summary = run(Command::new("rpm")
-        .args([
-            "--dbpath",
-            db.path().to_str().unwrap(),
-            "-qp",
-            "--qf",
-            "%{SUMMARY}",
-        ])
-        .arg(&written[2]));
+    let summary = stdout_of(
+        Command::new("rpm")
+            .args([
+                "--dbpath",
+                db.path().to_str().unwrap(),
+                "-qp",
+                "--qf",
+                "%{SUMMARY}",
+            ])
+            .arg(&written[2]),
+    );
     assert_eq!(
         summary,
         "Example opkg beta: depends on alpha (>= 1.0), client part"

@@ -18,6 +18,7 @@ use opm_opkg::pack::{
     deb_name_warnings, opkg_specs, review, review_dir, rpm_bytes, write_deb, write_rpm,
 };
 use opm_opkg::{Dist, Level, Opkg, Severity};
+use opm_testkit::shared::shared_dir;
 use proptest::prelude::*;
 
 const CONFIG: &str = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
@@ -304,10 +305,7 @@ fn dependency_names_no_deb_can_satisfy_are_warned_about_by_name() {
 
 /// The real opkgs (read in place), or none when `../shared` is absent.
 fn real_configs() -> Vec<(PathBuf, String)> {
-    let shared = std::env::var_os("OPM_SHARED").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
+    let shared = shared_dir();
     let dir = shared.join("corpus/real-opkgs");
     if !dir.is_dir() {
         eprintln!(

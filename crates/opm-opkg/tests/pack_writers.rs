@@ -9,27 +9,11 @@ use std::process::Command;
 
 use opm_opkg::pack::{Entry, PackageSpec, write_deb, write_rpm};
 use opm_opkg::{Rel, Relation, Version};
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (apt-get install dpkg rpm)");
-    }
-    found
-}
+use opm_testkit::sandbox;
+use opm_testkit::tools::{have_tool, stdout_of};
 
 fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(Command::new(program).args(args))
 }
 
 fn relation(name: &str, constraint: Option<(Rel, &str)>) -> Relation {
@@ -80,7 +64,7 @@ fn spec() -> PackageSpec {
 
 #[test]
 fn dpkg_reads_and_installs_our_deb() {
-    if !have("dpkg-deb") || !have("dpkg") {
+    if !have_tool("dpkg-deb") || !have_tool("dpkg") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -116,15 +100,7 @@ fn dpkg_reads_and_installs_our_deb() {
 
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in [
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-        "var/log",
-    ] {
-        std::fs::create_dir_all(r.join(dir)).unwrap();
-    }
-    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
+    sandbox::dpkg_root(r).unwrap();
     let root_arg = format!("--root={}", r.display());
     let log_arg = format!("--log={}", r.join("var/log/dpkg.log").display());
     run(
@@ -171,7 +147,7 @@ fn dpkg_reads_and_installs_our_deb() {
 
 #[test]
 fn rpm_reads_and_installs_our_rpm() {
-    if !have("rpm") {
+    if !have_tool("rpm") {
         return;
     }
     let out = tempfile::tempdir().unwrap();

@@ -15,6 +15,9 @@ use opm_opkg::pack::{
     write_rpm,
 };
 use opm_opkg::{Dist, Opkg, Severity};
+use opm_testkit::sandbox;
+use opm_testkit::shared::shared_dir;
+use opm_testkit::tools::{have_tool, stdout_of};
 
 const REAL: [&str; 5] = ["c3", "nfs", "torque", "sge", "ganglia"];
 
@@ -22,10 +25,7 @@ const REAL: [&str; 5] = ["c3", "nfs", "torque", "sge", "ganglia"];
 /// `OPM_SHARED` names the shared directory for a checkout that does not sit
 /// beside it (a git worktree elsewhere).
 fn real() -> Option<Vec<PathBuf>> {
-    let shared = std::env::var_os("OPM_SHARED").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
+    let shared = shared_dir();
     let dir = shared.join("corpus/real-opkgs");
     if !dir.is_dir() {
         eprintln!(
@@ -47,28 +47,6 @@ fn examples() -> Vec<PathBuf> {
         .collect();
     list.sort();
     list
-}
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
-
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn target(dist: &str, arch: &str) -> Target {
@@ -177,31 +155,25 @@ fn every_package_owns_a_copyright_file_and_a_changelog() {
 fn dpkg_root(debs: &[PathBuf]) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in [
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-        "var/log",
-    ] {
-        std::fs::create_dir_all(r.join(dir)).unwrap();
-    }
-    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
+    sandbox::dpkg_root(r).unwrap();
     for deb in debs {
         // --force-depends: the opkgs depend on distro packages (c3, torque,
         // ganglia-monitor-core-gmond, ...) that an empty root lacks; what is
         // tested is dpkg's own bookkeeping of opm's packages.
         // --force-conflicts: sge conflicts with torque's server part, and
         // altqueue with jobqueue, on purpose; all of them go into one root.
-        run(Command::new("dpkg")
-            .arg(format!("--root={}", r.display()))
-            .arg(format!("--log={}/var/log/dpkg.log", r.display()))
-            .args([
-                "--force-script-chrootless",
-                "--force-depends",
-                "--force-conflicts",
-                "-i",
-            ])
-            .arg(deb));
+        stdout_of(
+            Command::new("dpkg")
+                .arg(format!("--root={}", r.display()))
+                .arg(format!("--log={}/var/log/dpkg.log", r.display()))
+                .args([
+                    "--force-script-chrootless",
+                    "--force-depends",
+                    "--force-conflicts",
+                    "-i",
+                ])
+                .arg(deb),
+        );
     }
     root
 }
@@ -218,7 +190,7 @@ fn dpkg_status(root: &Path, package: &str) -> String {
 #[test]
 fn every_part_of_every_opkg_stays_registered_in_one_dpkg_root() {
     let Some(real) = real() else { return };
-    if !have("dpkg") || !have("dpkg-query") {
+    if !have_tool("dpkg") || !have_tool("dpkg-query") {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -257,10 +229,10 @@ fn every_part_of_every_opkg_stays_registered_in_one_dpkg_root() {
 #[test]
 fn every_part_of_every_real_opkg_installs_into_one_rpm_root() {
     let Some(real) = real() else { return };
-    if !have("rpm") {
+    if !have_tool("rpm") {
         return;
     }
-    let help = run(Command::new("rpm").arg("--help"));
+    let help = stdout_of(Command::new("rpm").arg("--help"));
     if !help.contains("--force-debian") {
         eprintln!("SKIPPED: this rpm is not Debian's (no --force-debian)");
         return;
@@ -283,22 +255,24 @@ fn every_part_of_every_real_opkg_installs_into_one_rpm_root() {
     };
     let mut init = Command::new("rpm");
     base(&mut init);
-    run(init.arg("--initdb"));
+    stdout_of(init.arg("--initdb"));
     // --nodeps: the distro packages they require are absent, and sge
     // conflicts with torque's server part on purpose.
     let mut install = Command::new("rpm");
     base(&mut install);
-    run(install
-        .args(["--force-debian", "--nodeps", "--noscripts", "-ivh"])
-        .args(&rpms));
+    stdout_of(
+        install
+            .args(["--force-debian", "--nodeps", "--noscripts", "-ivh"])
+            .args(&rpms),
+    );
     for name in &names {
         let mut query = Command::new("rpm");
         base(&mut query);
-        run(query.args(["-q", name]));
+        stdout_of(query.args(["-q", name]));
     }
     let mut server = Command::new("rpm");
     base(&mut server);
-    let requires = run(server.args(["-q", "--requires", "opkg-c3-server"]));
+    let requires = stdout_of(server.args(["-q", "--requires", "opkg-c3-server"]));
     assert!(requires.contains("opkg-c3 = 4.1.9-1"), "{requires}");
 }
 

@@ -4,12 +4,22 @@
 //! stops itself once the process is gone. Each test then takes its own
 //! fresh database ([`TestPostgres::fresh_database`]) so tests run in
 //! parallel. And opkg scripts that tell whether two of them overlapped
-//! ([`overlap`]). Neighbours: used by `opm-store`'s integration tests
-//! (PostgreSQL) and by `opm-engine`'s and `opm`'s (scripts side by side).
+//! ([`overlap`]). And whether an outside tool is installed, said as a
+//! `SKIPPED` line when it is not, and a tool's output ([`tools`]); and
+//! empty dpkg and apt roots for those tools to install into ([`sandbox`]);
+//! where the shared corpus directory is ([`shared`]); and throwaway gpg
+//! signing keys ([`gpg`]).
+//! Neighbours: used by `opm-store`'s integration tests (PostgreSQL), by
+//! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
+//! and `opm`'s (dpkg, rpm, gpg and the like).
 
 mod error;
+pub mod gpg;
 pub mod overlap;
 mod postgres;
+pub mod sandbox;
+pub mod shared;
+pub mod tools;
 
 pub use error::TestkitError;
 pub use postgres::{TestPostgres, postgres};

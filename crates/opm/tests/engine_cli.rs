@@ -7,18 +7,14 @@
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use opm_testkit::overlap;
+use opm_testkit::tools::{have_tool, output_text};
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+mod site_support;
+use site_support::{Site, opkg_source};
 
 /// Whether perl can load XML::Simple, OSCAR's reader of `.configurator.values`.
 fn have_xml_simple() -> bool {
@@ -28,33 +24,26 @@ fn have_xml_simple() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-struct Cluster {
-    dir: tempfile::TempDir,
+/// A site with one opkg `failing` (see [`Cluster::new`]) asked for.
+struct Cluster(Site);
+
+impl std::ops::Deref for Cluster {
+    type Target = Site;
+
+    fn deref(&self) -> &Site {
+        &self.0
+    }
 }
 
 impl Cluster {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         self.run_env(&[], args)
     }
 
     /// `opm ARGS` with these variables in opm's own environment too.
     fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
-        Command::new(assert_cmd::cargo::cargo_bin("opm"))
-            .env_clear()
+        self.command()
             .envs(env.iter().copied())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("db.sqlite").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
             .args(args)
             .output()
             .unwrap()
@@ -67,43 +56,38 @@ impl Cluster {
         self.run(&all)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "opm {args:?}: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap()
+    /// Packs `src` again, alone in the repository: after a test changed
+    /// its scripts, the next run installs the changed package.
+    fn repack(&self) {
+        let repo = self.path("repo");
+        for entry in std::fs::read_dir(&repo).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        let src = self.path("src");
+        self.ok(&[
+            "pack",
+            "--format",
+            "deb",
+            "-o",
+            repo.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ]);
     }
 
-    /// One opkg `failing` whose api-post-configure fails with exit 7.
+    /// One opkg `failing`, its source in `src`, whose api-post-configure
+    /// fails with exit 7: packed, imported and asked for, the phase not
+    /// yet complete.
     fn new() -> Cluster {
-        let cluster = Cluster {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        for dir in ["root", "repo", "src/scripts"] {
-            std::fs::create_dir_all(cluster.path(dir)).unwrap();
-        }
-        std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(
-            cluster.path("src/config.xml"),
-            r#"<?xml version="1.0" encoding="ISO-8859-1"?>
-<oscar>
-  <name>failing</name>
-  <summary>an opkg whose configure script fails</summary>
-  <license>GPL</license>
-  <group>Application/System</group>
-  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
-</oscar>
-"#,
-        )
-        .unwrap();
-        let script = cluster.path("src/scripts/api-post-configure");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho configuring\necho 'no disk left' >&2\nexit 7\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cluster = Cluster(Site::new());
+        opkg_source(
+            &cluster.path("src"),
+            "failing",
+            "an opkg whose configure script fails",
+            &[(
+                "api-post-configure",
+                "echo configuring\necho 'no disk left' >&2\nexit 7".to_owned(),
+            )],
+        );
         let repo = cluster.path("repo").display().to_string();
         let src = cluster.path("src").display().to_string();
         cluster.ok(&["pack", "--format", "deb", "-o", &repo, &src]);
@@ -112,15 +96,6 @@ impl Cluster {
         cluster.ok(&["install", "failing"]);
         cluster
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn file_bytes(path: &Path) -> Vec<u8> {
@@ -142,7 +117,7 @@ fn bad_input_exits_2_and_names_the_fix() {
         .arg("run")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("nope.conf") && stderr.contains("--conf"),
@@ -152,13 +127,12 @@ fn bad_input_exits_2_and_names_the_fix() {
         .args(["run", "--jobs", "0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
 }
 
 #[test]
 fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -178,7 +152,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     );
 
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("api-post-configure") && stdout.contains("exit code 7"),
@@ -193,7 +167,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     assert!(message.contains("no disk left"), "{message}");
     // The error row is left alone by the next run, which still says so.
     let again = cluster.run(&["run"]);
-    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(1), "{}", output_text(&again));
 
     // After retry, with the script fixed, the gate of install-bin-pkgs
     // (build_image) holds the row back: exit 3 with the gate named.
@@ -201,7 +175,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     std::fs::write(&script, "#!/bin/sh\necho fixed\n").unwrap();
     cluster.ok(&["retry", "failing", "--node", "head"]);
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("gate build_image"), "{stdout}");
     let values = cluster.path("root/usr/lib/oscar/packages/failing/.configurator.values");
@@ -210,8 +184,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
 
 #[test]
 fn a_busy_package_manager_is_transient_never_a_row_error() {
-    if !have("dpkg") || !have("flock") {
-        eprintln!("SKIPPED: dpkg or flock not installed");
+    if !have_tool("dpkg") || !have_tool("flock") {
         return;
     }
     let cluster = Cluster::new();
@@ -228,7 +201,7 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = cluster.run(&["run", "--wait", "1"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("is busy"), "{stdout}");
     let status: serde_json::Value =
@@ -239,7 +212,7 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
     // Once the lock is free the stage runs (and the configure script's
     // own failure is a row error, as before).
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let status: serde_json::Value =
         serde_json::from_slice(&cluster.run(&["--json", "status"]).stdout).unwrap();
     assert_eq!(status[0]["current"], "should_be_installed", "{status}");
@@ -247,8 +220,11 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
 
 #[test]
 fn configuration_values_are_settled_once_and_reach_later_scripts() {
-    if !have("dpkg") || !have_xml_simple() {
-        eprintln!("SKIPPED: dpkg or perl's XML::Simple not installed");
+    if !have_tool("dpkg") {
+        return;
+    }
+    if !have_xml_simple() {
+        eprintln!("SKIPPED: perl's XML::Simple not installed (see .ci/run for the apt line)");
         return;
     }
     let cluster = Cluster::new();
@@ -279,17 +255,11 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    let repo = repo.display().to_string();
-    let src = src.display().to_string();
-    cluster.ok(&["pack", "--format", "deb", "-o", &repo, &src]);
+    cluster.repack();
     cluster.ok(&["config", "set", "failing", "server=head.cluster"]);
     cluster.ok(&["cluster", "phase", "complete"]);
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(
         std::fs::read_to_string(&seen).unwrap(),
         "head.cluster|fast|600|mode=fast|server=head.cluster"
@@ -298,8 +268,7 @@ fn configuration_values_are_settled_once_and_reach_later_scripts() {
 
 #[test]
 fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -311,18 +280,7 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
         format!("#!/bin/sh\nenv > {}\n", seen.display()),
     )
     .unwrap();
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    cluster.ok(&[
-        "pack",
-        "--format",
-        "deb",
-        "-o",
-        repo.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
+    cluster.repack();
     cluster.ok(&["cluster", "phase", "complete"]);
     let settings = cluster.path("opm.toml");
     std::fs::write(
@@ -342,7 +300,7 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
             "run",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let env = std::fs::read_to_string(&seen).unwrap();
     for line in [
         "OSCAR_HOME=/opt/oscar",
@@ -363,8 +321,7 @@ fn scripts_get_the_sites_variables_and_nothing_else_of_opms_environment() {
 
 #[test]
 fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new();
@@ -379,27 +336,16 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
         "#!/bin/sh\nexit 0\n",
     )
     .unwrap();
-    let repo = cluster.path("repo");
-    for entry in std::fs::read_dir(&repo).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    cluster.ok(&[
-        "pack",
-        "--format",
-        "deb",
-        "-o",
-        repo.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
+    cluster.repack();
     cluster.ok(&["cluster", "phase", "complete"]);
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let dir = cluster.path("root/usr/lib/oscar/packages/failing");
     assert!(dir.join(".configurator.values").is_file());
 
     cluster.ok(&["remove", "failing"]);
     let out = cluster.run(&["run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(!dir.exists(), "{} is left behind", dir.display());
     let listed = Command::new("dpkg")
         .arg(format!("--root={}", cluster.path("root").display()))
@@ -415,11 +361,7 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
 
 #[test]
 fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
-    let cluster = Cluster {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::create_dir_all(cluster.path("root")).unwrap();
-    std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
+    let cluster = Cluster(Site::new());
     cluster.ok(&["init"]);
     let empty: serde_json::Value = serde_json::from_str(&cluster.ok(&["--json", "plan"])).unwrap();
     assert_eq!(empty, serde_json::json!([]));
@@ -466,11 +408,7 @@ fn deploy_script(cluster: &Cluster, opkg: &str, body: &str) {
 
 #[test]
 fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
-    let cluster = Cluster {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::create_dir_all(cluster.path("root")).unwrap();
-    std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
+    let cluster = Cluster(Site::new());
     cluster.ok(&["init"]);
     // Two unrelated opkgs on the head node, each one stage (api-post-deploy)
     // short of what is requested, as in benchmark B3.
@@ -501,11 +439,11 @@ fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
         deploy_script(&cluster, me, &overlap::rendezvous(&sync, me, other));
     }
     let out = cluster.run_with(&on, &["run", "--jobs", "2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("2 stage(s) passed, 0 failed"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     // --side-by-side=false beats the file: one at a time again.
@@ -522,7 +460,7 @@ fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
                     "run-script-post-install",
                 ],
             );
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
         }
     };
     rerun(&on);
@@ -532,7 +470,7 @@ fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
         deploy_script(&cluster, me, &overlap::exclusive(&sync, me, other));
     }
     let out = cluster.run_with(&on, &["run", "--jobs", "2", "--side-by-side=false"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let log = std::fs::read_to_string(sync.join("log")).unwrap();
     if let Err(why) = overlap::one_at_a_time(&log, 2) {
         panic!("{why}");
@@ -546,5 +484,5 @@ fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
         deploy_script(&cluster, me, &overlap::rendezvous(&sync, me, other));
     }
     let out = cluster.run_with(&none, &["run", "--jobs", "2", "--side-by-side"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }

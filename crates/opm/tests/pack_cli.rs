@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Tool;
 
 use assert_cmd::Command;
+use opm_testkit::tools::have_tool;
 use tempfile::TempDir;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
@@ -60,17 +61,6 @@ impl Sandbox {
             stderr: String::from_utf8(out.stderr).unwrap(),
         }
     }
-}
-
-fn have(tool: &str) -> bool {
-    let found = Tool::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -137,7 +127,7 @@ fn pack_deb_then_index_gives_a_flat_apt_repository() {
         "{packages}"
     );
     assert!(out.join("Packages.gz").is_file() && out.join("Release").is_file());
-    if have("dpkg-deb") {
+    if have_tool("dpkg-deb") {
         let info = Tool::new("dpkg-deb")
             .arg("--field")
             .arg(out.join("opkg-beta-server_2.0-1_all.deb"))
@@ -215,7 +205,7 @@ fn pack_rpm_then_index_writes_repodata() {
     );
     assert_eq!(built[0]["format"], "rpm");
     assert!(out.join("opkg-beta-2.0-1.noarch.rpm").is_file());
-    if !have("createrepo_c") {
+    if !have_tool("createrepo_c") {
         let index = sandbox.opm(&["repo", "index", out_text], &[]);
         assert_eq!(index.code, Some(1));
         assert!(

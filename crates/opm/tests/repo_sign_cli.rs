@@ -11,27 +11,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
+use opm_testkit::gpg::{gpg_command, new_signing_key};
+use opm_testkit::tools::{have_tool, output_text};
 
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} not installed (see .ci/run for the apt line)");
-    }
-    found
-}
+const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
 
 /// `gpg ARGS` in `home`; its output.
 fn gpg(home: &Path, args: &[&str]) -> Output {
-    Command::new("gpg")
-        .env("GNUPGHOME", home)
-        .args(["--batch", "--no-tty"])
-        .args(args)
-        .output()
-        .unwrap()
+    gpg_command(home).args(args).output().unwrap()
 }
 
 /// `opm ARGS` with `home` as GNUPGHOME and an empty settings file.
@@ -47,44 +34,15 @@ fn opm(dir: &Path, home: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A throwaway signing key in `home` (created): its fingerprint.
 fn new_key(home: &Path) -> String {
     std::fs::create_dir(home).unwrap();
-    let made = gpg(
-        home,
-        &[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "opm test repository <opm@example.invalid>",
-            "ed25519",
-            "sign",
-            "never",
-        ],
-    );
-    assert!(made.status.success(), "{made:?}");
-    let listing =
-        String::from_utf8(gpg(home, &["--with-colons", "--list-secret-keys"]).stdout).unwrap();
-    listing
-        .lines()
-        .find_map(|line| line.strip_prefix("fpr:"))
-        .and_then(|rest| rest.trim_matches(':').rsplit(':').next())
-        .unwrap()
-        .to_owned()
+    new_signing_key(home)
 }
 
 #[test]
 fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
-    if !have("gpg") || !have("createrepo_c") {
+    if !have_tool("gpg") || !have_tool("createrepo_c") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +57,7 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
             &home,
             &["pack", "--format", format, "-o", repo_text, MOTD],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     }
 
     // An unknown key: refused before anything is written.
@@ -108,7 +66,7 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign", "NOSUCHKEY", repo_text],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("signing with gpg key 'NOSUCHKEY' failed at exporting its public key"),
@@ -121,11 +79,11 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign=--homedir=/x", repo_text],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("give a key id"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     let out = opm(
@@ -133,13 +91,13 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
         &home,
         &["repo", "index", "--sign", &fingerprint, repo_text],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let verify = |args: &[&str]| {
         let out = gpg(&home, &[&["--verify"], args].concat());
         assert!(
             out.status.success(),
             "gpg --verify {args:?}: {}",
-            text(&out)
+            output_text(&out)
         );
     };
     let at = |name: &str| repo.join(name).display().to_string();
@@ -159,10 +117,10 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
     // A changed index no longer matches the signature...
     std::fs::write(repo.join("Release"), format!("{release}Label: evil\n")).unwrap();
     let out = gpg(&home, &["--verify", &at("Release.gpg"), &at("Release")]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     // ...and indexing again unsigned drops every signature.
     let out = opm(dir.path(), &home, &["repo", "index", repo_text]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     for stale in ["InRelease", "Release.gpg", "repodata/repomd.xml.asc"] {
         assert!(!repo.join(stale).exists(), "{stale} outlived its index");
     }
@@ -170,14 +128,14 @@ fn signed_indexes_verify_and_unsigned_ones_leave_no_stale_signature() {
 
 #[test]
 fn opm_installs_an_opkg_from_a_signed_repository_with_apt() {
-    if have("gpg") && have("apt-get") && have("dpkg") {
+    if have_tool("gpg") && have_tool("apt-get") && have_tool("dpkg") {
         installs_from_a_signed_repository("apt");
     }
 }
 
 #[test]
 fn opm_installs_an_opkg_from_a_signed_repository_with_dnf() {
-    if have("gpg") && have("dnf") && have("rpm") && have("createrepo_c") {
+    if have_tool("gpg") && have_tool("dnf") && have_tool("rpm") && have_tool("createrepo_c") {
         installs_from_a_signed_repository("dnf");
     }
 }
@@ -196,13 +154,13 @@ fn installs_from_a_signed_repository(backend: &str) {
         &home,
         &["pack", "--format", format, "-o", repo_text, MOTD],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let out = opm(
         dir.path(),
         &home,
         &["repo", "index", "--sign", &fingerprint, repo_text],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
     // The head node: its own root, the signed repository with its key.
     let root = dir.path().join("root");
@@ -239,7 +197,12 @@ fn installs_from_a_signed_repository(backend: &str) {
         &["run"],
     ] {
         let out = head(args);
-        assert_eq!(out.status.code(), Some(0), "opm {args:?}: {}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "opm {args:?}: {}",
+            output_text(&out)
+        );
     }
     let (config, checked) = if backend == "apt" {
         ("etc/apt/sources.list.d/opm.list", "deb [signed-by=")

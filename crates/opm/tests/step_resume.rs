@@ -16,8 +16,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use opm_testkit::tools::have_tool;
+
+mod site_support;
+use site_support::{Site, next, opkg_source};
 
 /// Every script the head node runs on the way to finished: two in each of
 /// should_be_installed and run-configurator, one in the others.
@@ -33,181 +37,82 @@ const HOOKS: [&str; 7] = [
 
 const KILLS: usize = 25;
 
-fn opm() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("opm")
-}
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// An opkg source whose scripts append `start`/`end` lines to `record`
 /// around a 0.3 s sleep; `failing` names a hook that fails while the file
 /// `fail` exists.
 fn write_opkg(dir: &Path, name: &str, record: &Path, failing: Option<(&str, &Path)>) {
-    let scripts = dir.join("scripts");
-    std::fs::create_dir_all(&scripts).unwrap();
-    std::fs::write(
-        dir.join("config.xml"),
-        format!(
-            r#"<?xml version="1.0" encoding="ISO-8859-1"?>
-<oscar>
-  <name>{name}</name>
-  <summary>step test opkg {name}</summary>
-  <license>GPL</license>
-  <group>Application/System</group>
-  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
-</oscar>
-"#
-        ),
-    )
-    .unwrap();
-    for hook in HOOKS {
-        let path = scripts.join(hook);
-        let fail = match failing {
-            Some((failing, flag)) if failing == hook => format!(
-                "if [ -e {flag} ]; then echo \"{hook} cannot go on\"; exit 3; fi\n",
-                flag = flag.display()
-            ),
-            _ => String::new(),
-        };
-        std::fs::write(
-            &path,
-            format!(
-                "#!/bin/sh\necho \"start {name} {hook}\" >> {record}\n{fail}sleep 0.3\necho \"output of {hook}\"\necho \"end {name} {hook}\" >> {record}\n",
+    let scripts: Vec<(&str, String)> = HOOKS
+        .into_iter()
+        .map(|hook| {
+            let fail = match failing {
+                Some((failing, flag)) if failing == hook => format!(
+                    "if [ -e {flag} ]; then echo \"{hook} cannot go on\"; exit 3; fi\n",
+                    flag = flag.display()
+                ),
+                _ => String::new(),
+            };
+            let body = format!(
+                "echo \"start {name} {hook}\" >> {record}\n{fail}sleep 0.3\necho \"output of {hook}\"\necho \"end {name} {hook}\" >> {record}",
                 record = record.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+            );
+            (hook, body)
+        })
+        .collect();
+    opkg_source(dir, name, &format!("step test opkg {name}"), &scripts);
 }
 
-struct Cluster {
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(opm());
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("db.sqlite").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg");
-        command
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "opm {args:?}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn new(packages: &[&str], failing: Option<&str>) -> Cluster {
-        let cluster = Cluster {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir_all(cluster.path("root")).unwrap();
-        std::fs::create_dir_all(cluster.path("repo")).unwrap();
-        std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
-        let record = cluster.path("record");
-        let flag = cluster.path("fail");
-        let mut sources = Vec::new();
-        for name in packages {
-            let source = cluster.path(&format!("src-{name}"));
+/// A site whose opkgs `packages` (see [`write_opkg`]) are asked for.
+fn step_site(packages: &[&str], failing: Option<&str>) -> Site {
+    let site = Site::new();
+    let record = site.path("record");
+    let flag = site.path("fail");
+    let sources: Vec<PathBuf> = packages
+        .iter()
+        .map(|name| {
+            let source = site.path(&format!("src-{name}"));
             write_opkg(
                 &source,
                 name,
                 &record,
                 failing.map(|hook| (hook, flag.as_path())),
             );
-            sources.push(source.display().to_string());
-        }
-        let repo = cluster.path("repo").display().to_string();
-        let mut pack = vec!["pack", "--format", "deb", "-o", &repo];
-        pack.extend(sources.iter().map(String::as_str));
-        cluster.ok(&pack);
-        cluster.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(sources.iter().map(String::as_str));
-        cluster.ok(&import);
-        let mut install = vec!["install"];
-        install.extend(packages);
-        cluster.ok(&install);
-        cluster.ok(&["cluster", "phase", "complete"]);
-        cluster
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    /// How many times each script completed, by `(opkg, hook)`.
-    fn completed(&self) -> BTreeMap<(String, String), usize> {
-        self.count("end ")
-    }
-
-    /// How many lines of the record begin with `edge`, by `(opkg, hook)`.
-    fn count(&self, edge: &str) -> BTreeMap<(String, String), usize> {
-        let record = std::fs::read_to_string(self.path("record")).unwrap_or_default();
-        let mut lines = BTreeMap::new();
-        for line in record.lines() {
-            if let Some(rest) = line.strip_prefix(edge)
-                && let Some((name, hook)) = rest.split_once(' ')
-            {
-                *lines.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
-            }
-        }
-        lines
-    }
-
-    fn converged(&self, packages: &[&str]) -> bool {
-        let rows = self.json(&["status"]);
-        let rows = rows.as_array().unwrap();
-        rows.len() == packages.len()
-            && rows
-                .iter()
-                .all(|row| row["current"] == "finished" && row["status"] == "ok")
-    }
+            source
+        })
+        .collect();
+    site.install(&sources, packages);
+    site
 }
 
-/// A small deterministic generator (no clock, no OS randomness).
-fn next(seed: &mut u64) -> u64 {
-    *seed = seed
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    *seed >> 33
+/// How many times each script completed, by `(opkg, hook)`.
+fn completed(site: &Site) -> BTreeMap<(String, String), usize> {
+    count(site, "end ")
+}
+
+/// How many lines of the record begin with `edge`, by `(opkg, hook)`.
+fn count(site: &Site, edge: &str) -> BTreeMap<(String, String), usize> {
+    let record = std::fs::read_to_string(site.path("record")).unwrap_or_default();
+    let mut lines = BTreeMap::new();
+    for line in record.lines() {
+        if let Some(rest) = line.strip_prefix(edge)
+            && let Some((name, hook)) = rest.split_once(' ')
+        {
+            *lines.entry((name.to_owned(), hook.to_owned())).or_default() += 1;
+        }
+    }
+    lines
+}
+
+fn converged(site: &Site, packages: &[&str]) -> bool {
+    let rows: Vec<serde_json::Value> = site.json(&["status"]);
+    rows.len() == packages.len()
+        && rows
+            .iter()
+            .all(|row| row["current"] == "finished" && row["status"] == "ok")
 }
 
 #[test]
 fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
     let packages = ["stepa", "stepb", "stepc"];
@@ -217,50 +122,30 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
     let mut cut = 0;
     let mut clusters = 0;
     while kills < KILLS {
-        let cluster = Cluster::new(&packages, None);
+        let cluster = step_site(&packages, None);
         clusters += 1;
         // Killed at random moments until a run gets to the end.
         loop {
-            let mut child = cluster
-                .command()
-                .arg("run")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let delay = Duration::from_millis(200 + next(&mut seed) % 1_500);
-            let begun = Instant::now();
-            let mut ended = None;
-            while begun.elapsed() < delay {
-                if let Some(status) = child.try_wait().unwrap() {
-                    ended = Some(status);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            if kills == KILLS {
+                let status = cluster.spawn_run().wait().unwrap();
+                assert_eq!(status.code(), Some(0), "the last run failed");
+                break;
             }
-            match ended {
+            let delay = Duration::from_millis(200 + next(&mut seed) % 1_500);
+            match cluster.run_killed_after(delay) {
                 Some(status) => {
                     assert_eq!(status.code(), Some(0), "a resumed run failed");
                     break;
                 }
-                None if kills < KILLS => {
-                    child.kill().unwrap();
-                    child.wait().unwrap();
-                    kills += 1;
-                }
-                None => {
-                    let status = child.wait().unwrap();
-                    assert_eq!(status.code(), Some(0), "the last run failed");
-                    break;
-                }
+                None => kills += 1,
             }
         }
         assert!(
-            cluster.converged(&packages),
+            converged(&cluster, &packages),
             "cluster {clusters} did not converge"
         );
-        let completed = cluster.completed();
-        let begun: usize = cluster.count("start ").values().sum();
+        let completed = completed(&cluster);
+        let begun: usize = count(&cluster, "start ").values().sum();
         cut += begun - completed.values().sum::<usize>();
         for package in packages {
             for hook in HOOKS {
@@ -288,16 +173,15 @@ fn killed_runs_resume_each_stage_at_the_step_that_did_not_pass() {
 
 #[test]
 fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
-    if !have("dpkg") {
-        eprintln!("SKIPPED: dpkg not installed");
+    if !have_tool("dpkg") {
         return;
     }
-    let cluster = Cluster::new(&["stepf"], Some("api-post-install"));
+    let cluster = step_site(&["stepf"], Some("api-post-install"));
     std::fs::write(cluster.path("fail"), "").unwrap();
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     // The history says which step failed.
-    let logs = cluster.json(&["logs", "stepf", "--node", "head"]);
+    let logs: serde_json::Value = cluster.json(&["logs", "stepf", "--node", "head"]);
     let steps = logs["steps"].as_array().unwrap();
     let results: Vec<(&str, &str)> = steps
         .iter()
@@ -337,12 +221,10 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        cluster
-            .completed()
-            .get(&("stepf".into(), "api-pre-install".into())),
+        completed(&cluster).get(&("stepf".into(), "api-pre-install".into())),
         Some(&1)
     );
-    let logs = cluster.json(&["logs", "stepf", "--node", "head"]);
+    let logs: serde_json::Value = cluster.json(&["logs", "stepf", "--node", "head"]);
     let steps = logs["steps"].as_array().unwrap();
     assert_eq!(steps[1]["result"], "carried");
     assert!(steps[1]["passed_in"].is_i64(), "{logs}");
@@ -350,7 +232,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
 
     // opm retry --whole-stage: from the first step.
     cluster.ok(&["retry", "stepf", "--node", "head", "--whole-stage"]);
-    let history = cluster.json(&["history", "stepf"]);
+    let history: serde_json::Value = cluster.json(&["history", "stepf"]);
     let retries: Vec<bool> = history
         .as_array()
         .unwrap()
@@ -364,7 +246,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
     std::fs::remove_file(cluster.path("fail")).unwrap();
     let out = cluster.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let completed = cluster.completed();
+    let completed = completed(&cluster);
     assert_eq!(
         completed.get(&("stepf".into(), "api-pre-install".into())),
         Some(&2)
@@ -373,7 +255,7 @@ fn a_failed_step_is_continued_by_retry_or_started_over_by_whole_stage() {
         completed.get(&("stepf".into(), "api-post-install".into())),
         Some(&1)
     );
-    assert!(cluster.converged(&["stepf"]));
+    assert!(converged(&cluster, &["stepf"]));
     let help = cluster.ok(&["retry", "--help"]);
     assert!(
         help.contains("--whole-stage") && help.contains("continues at the step that failed"),

@@ -8,110 +8,49 @@
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use opm_testkit::tools::have_tool;
+
+mod site_support;
+use site_support::{Site, opkg_source};
 
 /// How long a run that should end at once may take before it is called a
 /// spin (the livelock made `opm run` loop forever).
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("SKIPPED: {program} not installed");
-    }
-    found
-}
 
 /// A head node with opkg `name`, whose api-pre-install runs `hook` (a shell
 /// fragment, `@DIR@` standing for the cluster's directory: scripts get no
 /// environment of the test's), packed, imported, requested and the phase
 /// complete.
 struct Cluster {
-    dir: tempfile::TempDir,
+    site: Site,
     name: &'static str,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Site;
+
+    fn deref(&self) -> &Site {
+        &self.site
+    }
 }
 
 impl Cluster {
     fn new(name: &'static str, hook: &str) -> Cluster {
-        let cluster = Cluster {
-            dir: tempfile::tempdir().unwrap(),
+        let site = Site::new();
+        let source = site.path(&format!("src-{name}"));
+        let hook = hook.replace("@DIR@", &site.dir().display().to_string());
+        opkg_source(
+            &source,
             name,
-        };
-        for dir in ["root", "repo"] {
-            std::fs::create_dir_all(cluster.path(dir)).unwrap();
-        }
-        std::fs::write(cluster.path("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(cluster.path("opm.toml"), "").unwrap();
-        let source = cluster.path(&format!("src-{name}"));
-        std::fs::create_dir_all(source.join("scripts")).unwrap();
-        std::fs::write(
-            source.join("config.xml"),
-            format!(
-                r#"<?xml version="1.0" encoding="ISO-8859-1"?>
-<oscar>
-  <name>{name}</name>
-  <summary>unfinished install test opkg {name}</summary>
-  <license>GPL</license>
-  <group>Application/System</group>
-  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
-</oscar>
-"#
-            ),
-        )
-        .unwrap();
-        let script = source.join("scripts/api-pre-install");
-        let hook = hook.replace("@DIR@", &cluster.dir.path().display().to_string());
-        std::fs::write(&script, format!("#!/bin/sh\n{hook}\n")).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let repo = cluster.path("repo").display().to_string();
-        let source = source.display().to_string();
-        cluster.ok(&["pack", "--format", "deb", "-o", &repo, &source]);
-        cluster.ok(&["init"]);
-        cluster.ok(&["opkg", "import", &source]);
-        cluster.ok(&["install", name]);
-        cluster.ok(&["cluster", "phase", "complete"]);
-        cluster
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("db.sqlite").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"));
-        command
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "opm {args:?}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            &format!("unfinished install test opkg {name}"),
+            &[("api-pre-install", hook)],
         );
-        String::from_utf8(out.stdout).unwrap()
+        site.install(&[source], &[name]);
+        Cluster { site, name }
     }
 
     /// `opm run`, killed and reported as a spin when it outlasts [`PATIENCE`].
@@ -195,7 +134,7 @@ fn assert_removed(cluster: &Cluster, out: &Output) {
 
 #[test]
 fn a_run_killed_in_a_bottom_stage_then_removed_ends_with_the_package_gone() {
-    if !have("dpkg") {
+    if !have_tool("dpkg") {
         return;
     }
     // The hook hangs while the marker is there, after saying where it runs.
@@ -205,13 +144,7 @@ fn a_run_killed_in_a_bottom_stage_then_removed_ends_with_the_package_gone() {
     );
     let hang = cluster.path("hang");
     std::fs::write(&hang, "").unwrap();
-    let mut first = cluster
-        .command()
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = cluster.spawn_run();
     let pid_file = cluster.path("hang.pid");
     wait_for_file(&pid_file);
     first.kill().unwrap();
@@ -237,7 +170,7 @@ fn a_run_killed_in_a_bottom_stage_then_removed_ends_with_the_package_gone() {
 
 #[test]
 fn a_failed_bottom_stage_then_remove_and_retry_uninstalls_the_package() {
-    if !have("dpkg") {
+    if !have_tool("dpkg") {
         return;
     }
     let cluster = Cluster::new("failp", "echo the hook fails on purpose >&2\nexit 3");

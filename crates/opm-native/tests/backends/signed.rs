@@ -4,10 +4,10 @@
 //! when its index changed after signing or another key signed it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use opm_native::sign::{Signer, remove_signatures};
 use opm_native::{Backend, Cause, NativeError, Options, PackageManager, Repo, Root};
+use opm_testkit::gpg::new_signing_key;
 
 use crate::fixtures::{available, index, installed, names, package, sandbox, write};
 
@@ -28,32 +28,7 @@ impl Key {
             return None;
         }
         let home = tempfile::tempdir().unwrap();
-        let gpg = |args: &[&str]| {
-            let output = Command::new("gpg")
-                .env("GNUPGHOME", home.path())
-                .args(["--batch", "--no-tty"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(output.status.success(), "gpg {args:?}: {output:?}");
-            String::from_utf8(output.stdout).unwrap()
-        };
-        gpg(&[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "opm test repository <opm@example.invalid>",
-            "ed25519",
-            "sign",
-            "never",
-        ]);
-        let listing = gpg(&["--with-colons", "--list-secret-keys"]);
-        let fingerprint = listing
-            .lines()
-            .find_map(|line| line.strip_prefix("fpr:"))
-            .and_then(|rest| rest.trim_matches(':').rsplit(':').next())
-            .unwrap()
-            .to_owned();
+        let fingerprint = new_signing_key(home.path());
         Some(Key { home, fingerprint })
     }
 
