@@ -178,6 +178,41 @@ pub enum Command {
     /// (a head-node sandbox root, a busybox image, dpkg) and walk its install
     /// phases from setup_wizard to complete, with one failure fixed by retry.
     Demo(DemoArgs),
+    /// Print a shell completion script for opm on stdout, e.g.
+    /// `opm completions bash > /etc/bash_completion.d/opm`.
+    Completions(CompletionsArgs),
+    /// Write opm's man pages (opm.1 and one page per subcommand) into a
+    /// directory. Hidden from --help: it is a packaging step, and the pages
+    /// it writes are where an admin reads about opm.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// `opm completions SHELL`
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// A shell `opm completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// Bash (bash-completion).
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `opm man --out DIR`
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `opm server --listen ADDR`

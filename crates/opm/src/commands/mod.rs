@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod bench_agents;
 mod cluster;
+mod completions;
 mod conf;
 mod config;
 mod demo;
@@ -12,6 +13,7 @@ mod demo_daemons;
 mod history;
 mod image;
 mod init;
+mod man;
 mod node;
 mod open_files;
 mod opkg;
@@ -34,6 +36,13 @@ use crate::settings::Settings;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    // These two only describe the command line: they must work wherever
+    // opm is installed, even before (or despite) a broken settings file.
+    match cli.command {
+        Command::Completions(args) => return completions::run(&args),
+        Command::Man(args) => return man::run(&args),
+        _ => {}
+    }
     let settings = Settings::resolve(&cli.global)?;
     let printer = Printer::new(settings.json);
     match cli.command {
@@ -62,5 +71,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Admin(command) => admin::run(command, &settings, printer),
         Command::Bench(command) => bench::run(command, &settings, printer),
         Command::Demo(args) => demo::run(args, printer),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled before settings"),
     }
 }
