@@ -239,3 +239,23 @@ pub struct RequestChanged {
     /// Whether the row was created.
     pub created: bool,
 }
+
+/// An agent's first contact (`POST /v1/agent/enroll`, with the enrolment
+/// token as its bearer token): it trades the one-use token for one of its
+/// own, of which only the hash crosses the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The node the agent speaks for (its opm.conf).
+    pub node: String,
+    /// SHA-256 (hex) of the token the agent chose and keeps.
+    pub token_hash: String,
+}
+
+/// The server took the agent's token: the node's token is now the one
+/// hashed in the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolled {
+    /// The node.
+    pub node: String,
+}

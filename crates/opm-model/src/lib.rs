@@ -1,6 +1,7 @@
 //! The vocabulary of opm, free of I/O: lifecycle [`Stage`]s, cluster
 //! [`Phase`]s and their gates, machine [`Role`]s, [`Target`]s, [`Row`]s,
-//! validated [`Name`]s, the strict [`OpmConf`] reader, and the stage
+//! validated [`Name`]s, the strict [`OpmConf`] reader, the node
+//! [`Enrolment`] file and its one-use rule, and the stage
 //! ladder ([`legal_step`]) that planner and store share.
 //!
 //! Every other crate speaks in these types; the stage and phase names are
@@ -10,6 +11,7 @@
 
 pub mod api;
 mod conf;
+mod enrolment;
 mod ladder;
 mod name;
 mod phase;
@@ -21,6 +23,11 @@ mod step;
 mod target;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
+pub use enrolment::{
+    DEFAULT_LIFETIME_MS, ENROLMENT_TOKEN_PREFIX, Enrolment, EnrolmentError, EnrolmentRecord,
+    EnrolmentRefusal, MAX_ENROLMENT_BYTES, Redemption, check_enrolment_token, check_server_url,
+    format_utc, is_enrolment_token, judge, parse_lifetime, parse_utc,
+};
 pub use ladder::{Step, Unfinished, legal_step, next_step};
 pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};

@@ -319,6 +319,26 @@ impl Store for AnyStore {
         both!(self, s => s.token_subject(hash))
     }
 
+    async fn add_enrolment(
+        &self,
+        node: &Name,
+        hash: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<()> {
+        both!(self, s => s.add_enrolment(node, hash, now_ms, expires_ms))
+    }
+
+    async fn redeem_enrolment(
+        &self,
+        hash: &str,
+        node: &Name,
+        agent_hash: &str,
+        now_ms: i64,
+    ) -> Result<opm_model::Redemption> {
+        both!(self, s => s.redeem_enrolment(hash, node, agent_hash, now_ms))
+    }
+
     async fn apply(&self, batch: &Batch, now_ms: i64) -> Result<()> {
         both!(self, s => s.apply(batch, now_ms))
     }

@@ -1,6 +1,6 @@
 //! The state store of opm: nodes, images, groups, imported opkgs, rows,
-//! leases with fencing tokens, attempt history, the cluster phase and
-//! configuration values.
+//! leases with fencing tokens, attempt history, the cluster phase,
+//! configuration values, API tokens and node enrolments (hashes only).
 //!
 //! The entry point is the [`Store`] trait; [`SqliteStore::open`] gives the
 //! SQLite implementation, [`PostgresStore::open`] the PostgreSQL one (each
@@ -15,6 +15,7 @@ mod bulk;
 mod cluster;
 mod conns;
 mod db;
+mod enrolments;
 mod error;
 mod facts;
 mod fused;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
+use opm_model::{Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
@@ -246,6 +246,28 @@ pub trait Store: Send + Sync {
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<TokenSubject>>> + Send;
+
+    /// Records a new enrolment of compute node `node` (`opm node
+    /// enroll`), its one-use token hashed as `hash`, working until
+    /// `expires_ms`; the node's older enrolments stop working.
+    fn add_enrolment(
+        &self,
+        node: &Name,
+        hash: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// An agent's first contact: redeems the enrolment hashed as `hash`
+    /// for `node` when `opm_model::judge` allows it, making the token
+    /// hashed as `agent_hash` the node's token, in one transaction; the
+    /// verdict either way.
+    fn redeem_enrolment(
+        &self,
+        hash: &str,
+        node: &Name,
+        agent_hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Redemption>> + Send;
 
     /// Applies every change of `batch` in order in one transaction: all of
     /// them land, or none.

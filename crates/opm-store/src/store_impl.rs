@@ -391,6 +391,30 @@ macro_rules! impl_store {
                 ) -> Result<Option<$crate::tokens::TokenSubject>> {
                     read!(self, |conn| $crate::tokens::subject(conn, hash))
                 }
+
+                async fn add_enrolment(
+                    &self,
+                    node: &Name,
+                    hash: &str,
+                    now_ms: i64,
+                    expires_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::enrolments::add(
+                        conn, node, hash, now_ms, expires_ms
+                    ))
+                }
+
+                async fn redeem_enrolment(
+                    &self,
+                    hash: &str,
+                    node: &Name,
+                    agent_hash: &str,
+                    now_ms: i64,
+                ) -> Result<opm_model::Redemption> {
+                    write!(self, |conn| $crate::enrolments::redeem(
+                        conn, hash, node, agent_hash, now_ms
+                    ))
+                }
             }
         };
     };
