@@ -49,6 +49,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[derive(Debug)]
 pub struct Bearer(Option<String>);
 
+impl Bearer {
+    /// The token, if the request carried one.
+    pub fn token(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = Infallible;
 

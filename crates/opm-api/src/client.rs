@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opm_model::api::{
-    ApiError, FinishReport, Finished, Heartbeat, PollRequest, StartReport, Started, WorkBatch,
+    ApiError, EnrollRequest, Enrolled, FinishReport, Finished, Heartbeat, PollRequest, StartReport,
+    Started, WorkBatch,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -136,6 +137,16 @@ impl ApiClient {
     /// [`AgentError`].
     pub async fn finish(&self, report: &FinishReport) -> Result<Finished, AgentError> {
         self.post("/v1/agent/finish", report, CALL_TIMEOUT).await
+    }
+
+    /// The first contact: trades the enrolment token this client carries
+    /// for the token hashed in `request`.
+    ///
+    /// # Errors
+    /// [`AgentError`]; a refused enrolment is [`AgentError::Refused`] with
+    /// the server's reason.
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<Enrolled, AgentError> {
+        self.post("/v1/agent/enroll", request, CALL_TIMEOUT).await
     }
 
     /// Renews the node's lease.

@@ -154,6 +154,15 @@ pub enum AgentError {
         /// What is wrong.
         reason: String,
     },
+    /// The token file cannot be read, holds no token, or cannot be
+    /// written at the first contact's trade.
+    #[error("token file {path}: {reason}")]
+    TokenFile {
+        /// The token file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The local spool file of unsent reports cannot be read or written.
     #[error("spool {path}: {reason}")]
     Spool {

@@ -10,18 +10,25 @@
 //! token ([`auth`]); only hashes are stored. The agent ([`agent`])
 //! polls with jitter, carries its stages out with `opm-engine`'s actor into
 //! its root, and keeps finish reports in a spool file until the server has
-//! them. Neighbours: `opm-store` below, `opm-engine` for the passes and the
+//! them. Nodes join by enrolment ([`enrol`]: a one-use file the head node
+//! writes; [`credentials`]: the agent's first contact trades its token for
+//! its own), and [`tls_init`] makes a small CA for a site without one.
+//! Neighbours: `opm-store` below, `opm-engine` for the passes and the
 //! actions, the `opm` binary's `opm server`, `opm agent` and `opm run`.
 
 pub mod agent;
 pub mod auth;
 pub mod client;
+pub mod credentials;
+pub mod enrol;
 mod error;
+mod files;
 mod handlers;
 pub mod handouts;
 pub mod router;
 pub mod server;
 pub mod spool;
+pub mod tls_init;
 pub mod wake;
 pub mod work;
 

@@ -11,7 +11,7 @@ use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
 use tokio::sync::Notify;
 
-use crate::handlers::{agents, tools};
+use crate::handlers::{agents, enroll, tools};
 use crate::handouts::Handouts;
 use crate::wake::Waiters;
 
@@ -66,6 +66,7 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/agent/start", post(agents::start::<S>))
         .route("/v1/agent/finish", post(agents::finish::<S>))
         .route("/v1/agent/heartbeat", post(agents::heartbeat::<S>))
+        .route("/v1/agent/enroll", post(enroll::enroll::<S>))
         .route("/v1/status", get(tools::status::<S>))
         .route(
             "/v1/phase",

@@ -1,7 +1,8 @@
-//! The handlers, one module per resource: the agents' work and the tools'
-//! cluster state. Each checks the token first and answers JSON.
+//! The handlers, one module per resource: the agents' work, their first
+//! contact (enrolment) and the tools' cluster state. Each checks the token first and answers JSON.
 
 pub mod agents;
+pub mod enroll;
 pub mod tools;
 
 use axum::Json;
