@@ -8,10 +8,10 @@ use opm_model::Stage;
 use opm_store::{OpenMode, Population, Store};
 
 use crate::cli::BenchCommand;
-use crate::commands::state::{block_on, now_ms};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::{block_on, now_ms};
 
 /// Runs `opm bench ...`.
 pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {

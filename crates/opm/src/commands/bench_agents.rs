@@ -33,11 +33,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::cli::BenchAgentsArgs;
-use crate::commands::open_files::raise_open_files;
-use crate::commands::state::now_ms;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
+use crate::runtime::raise_open_files;
 use crate::settings::{Settings, store_error};
+use crate::state::now_ms;
 
 /// Open files the generator needs besides one connection per agent.
 const SPARE_FILES: u64 = 256;

@@ -1,4 +1,7 @@
-//! One module per subcommand; [`dispatch`] resolves settings and routes.
+//! The command tree: one module per subcommand, one directory per
+//! subcommand with subcommands of its own (`opkg/check.rs` is `opm opkg
+//! check`); [`dispatch`] resolves the settings and routes. The wiring the
+//! daemons and passes share lives in [`crate::runtime`], not here.
 
 mod admin;
 mod agent;
@@ -13,20 +16,21 @@ mod demo_daemons;
 mod history;
 mod image;
 mod init;
+mod install;
+mod logs;
 mod man;
 mod node;
-mod open_files;
 mod opkg;
-mod opkg_import;
 mod pack;
 mod plan;
+mod remove;
 mod repo;
 mod request;
+mod rerun;
 mod retry;
 mod run;
 mod server;
 mod settings;
-mod state;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -54,15 +58,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init => init::run(&settings, printer),
         Command::Node(command) => node::run(command, &settings, printer),
         Command::Image(command) => image::run(command, &settings, printer),
-        Command::Request(args) => request::request(args, &settings, printer),
-        Command::Install(args) => request::install(args, &settings, printer),
-        Command::Remove(args) => request::remove(args, &settings, printer),
+        Command::Request(args) => request::run(args, &settings, printer),
+        Command::Install(args) => install::run(args, &settings, printer),
+        Command::Remove(args) => remove::run(args, &settings, printer),
         Command::Cluster(command) => cluster::run(command, &settings, printer),
         Command::Status(args) => status::run(args, &settings, printer),
-        Command::History(args) => history::history(args, &settings, printer),
-        Command::Logs(args) => history::logs(args, &settings, printer),
-        Command::Retry(args) => retry::retry(args, &settings, printer),
-        Command::Rerun(args) => retry::rerun(args, &settings, printer),
+        Command::History(args) => history::run(args, &settings, printer),
+        Command::Logs(args) => logs::run(args, &settings, printer),
+        Command::Retry(args) => retry::run(args, &settings, printer),
+        Command::Rerun(args) => rerun::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),
