@@ -6,13 +6,11 @@
 mod admin;
 mod agent;
 mod bench;
-mod bench_agents;
 mod cluster;
 mod completions;
 mod conf;
 mod config;
 mod demo;
-mod demo_daemons;
 mod history;
 mod image;
 mod init;
@@ -34,7 +32,7 @@ mod settings;
 mod status;
 
 use crate::cli::{Cli, Command};
-use crate::exit::Exit;
+use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
@@ -76,5 +74,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(command) => bench::run(command, &settings, printer),
         Command::Demo(args) => demo::run(args, printer),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled before settings"),
+    }
+}
+
+/// An error of the demo and bench harness as the CLI reports it: what it
+/// calls bad input (and what the store does) is exit 2.
+fn harness_error(error: anyhow::Error) -> anyhow::Error {
+    let error = match error.downcast::<opm_demo::BadInput>() {
+        Ok(refused) => return bad_input(refused.0),
+        Err(other) => other,
+    };
+    match error.downcast::<opm_store::StoreError>() {
+        Ok(store) => crate::settings::store_error(store),
+        Err(other) => other,
     }
 }
