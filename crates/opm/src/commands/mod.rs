@@ -78,14 +78,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 /// An error of the demo and bench harness as the CLI reports it: what it
-/// calls bad input (and what the store does) is exit 2.
+/// or the store calls bad input is exit 2, with its whole chain of context.
 fn harness_error(error: anyhow::Error) -> anyhow::Error {
-    let error = match error.downcast::<opm_demo::BadInput>() {
-        Ok(refused) => return bad_input(refused.0),
-        Err(other) => other,
-    };
-    match error.downcast::<opm_store::StoreError>() {
-        Ok(store) => crate::settings::store_error(store),
-        Err(other) => other,
+    let refused = error.downcast_ref::<opm_demo::BadInput>().is_some()
+        || error
+            .downcast_ref::<opm_store::StoreError>()
+            .is_some_and(opm_store::StoreError::is_bad_input);
+    if refused {
+        bad_input(format!("{error:#}"))
+    } else {
+        error
     }
 }
