@@ -45,13 +45,20 @@ fn token_error(path: &Path, reason: impl std::fmt::Display) -> AgentError {
 /// # Errors
 /// [`AgentError::TokenFile`] when it cannot be read or holds no token.
 pub fn read_token(path: &Path) -> Result<String, AgentError> {
-    let size = std::fs::metadata(path)
-        .map_err(|error| token_error(path, error))?
-        .len();
+    let unreadable = |error: std::io::Error| {
+        token_error(
+            path,
+            format!(
+                "cannot read it: {error}; 'opm agent enroll FILE' installs one from an \
+                 enrolment file ('opm node enroll NAME' on the head node)"
+            ),
+        )
+    };
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_TOKEN_FILE_BYTES {
         return Err(token_error(path, "too large to be a token file"));
     }
-    let text = std::fs::read_to_string(path).map_err(|error| token_error(path, error))?;
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
     let token = text.trim();
     if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(token_error(

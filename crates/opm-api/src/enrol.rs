@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use opm_model::{
     ENROLMENT_TOKEN_PREFIX, Enrolment, EnrolmentError, MAX_CONF_BYTES, MAX_ENROLMENT_BYTES, Name,
-    OpmConf, Role, check_server_url, format_utc,
+    OpmConf, Role, check_server_url, format_utc, is_enrolment_token,
 };
 use opm_store::{Store, StoreError};
 
@@ -331,7 +331,7 @@ pub struct Installed {
 
 /// What stands in the way of enrolling as `enrolment.node`, unless
 /// forced: an opm.conf that says something else, or a token file that
-/// holds another token (this machine is enrolled already).
+/// holds an agent's own token (this machine is enrolled already).
 fn in_the_way(enrolment: &Enrolment, to: &Destinations) -> Option<EnrolError> {
     let taken = |path: &Path, found: String| EnrolError::Taken {
         path: path.display().to_string(),
@@ -355,8 +355,10 @@ fn in_the_way(enrolment: &Enrolment, to: &Destinations) -> Option<EnrolError> {
             }
         }
     }
+    // An enrolment token not yet traded (an older or expired file) is no
+    // enrolment yet; an agent's own token is.
     match read_token(&to.token_file) {
-        Ok(token) if token != enrolment.token => Some(taken(
+        Ok(token) if !is_enrolment_token(&token) => Some(taken(
             &to.token_file,
             "holds another token (this machine is enrolled already)".to_owned(),
         )),

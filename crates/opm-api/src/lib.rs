@@ -22,7 +22,7 @@ pub mod client;
 pub mod credentials;
 pub mod enrol;
 mod error;
-mod files;
+pub mod files;
 mod handlers;
 pub mod handouts;
 pub mod router;

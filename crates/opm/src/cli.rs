@@ -125,7 +125,7 @@ pub enum Command {
     /// Create or migrate the database and register the head node named by
     /// opm.conf (which must say `server`).
     Init,
-    /// Compute nodes: add, list, remove.
+    /// Compute nodes: add, enroll, list, remove.
     #[command(subcommand)]
     Node(NodeCommand),
     /// Node images: add, list, remove.
@@ -215,16 +215,24 @@ pub struct ManArgs {
     pub out: PathBuf,
 }
 
-/// `opm server --listen ADDR`
+/// `opm server --listen ADDR`, `opm server tls init`
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
-    /// The address to serve the API on; plain HTTP only on loopback.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7060")]
-    pub listen: std::net::SocketAddr,
-    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    /// The head node's setup instead of the daemon.
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+    /// The address to serve the API on; plain HTTP only on loopback
+    /// [default: OPM_LISTEN, else `listen` in the settings file, else
+    /// 127.0.0.1:7060].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) [default:
+    /// `tls_cert` in the settings file].
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --tls-cert.
+    /// The private key (PEM) of --tls-cert [default: `tls_key` in the
+    /// settings file].
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Seconds an agent's lease lasts unless its heartbeat renews it.
@@ -241,9 +249,41 @@ pub struct ServerArgs {
     pub run: RunArgs,
 }
 
-/// `opm agent [--once]`
+/// `opm server tls ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ServerCommand {
+    /// HTTPS for a site without its own PKI.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+/// `opm server tls init`
+#[derive(Debug, Clone, Subcommand)]
+pub enum TlsCommand {
+    /// Make a small CA and a certificate for the head node's names, keys
+    /// 0600, never over existing files; prints the settings lines that use
+    /// them (add them to the settings file). Enrolment files carry the CA,
+    /// so agents trust the server.
+    Init {
+        /// The names nodes reach the head node by, comma-separated: host
+        /// names and IP addresses [default: the head node's name in
+        /// opm.conf].
+        #[arg(long, value_name = "NAMES")]
+        names: Option<String>,
+        /// Where to write ca.pem, ca.key, server.pem and server.key
+        /// [default: tls/ beside the settings file, /etc/opm/tls].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `opm agent [--once]`, `opm agent enroll FILE`
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AgentArgs {
+    /// The node's setup instead of the daemon.
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
     /// The head node's API (`http://127.0.0.1:7060`, `https://head:7060`)
     /// [default: OPM_SERVER, else `server` in the settings file].
     #[arg(long, value_name = "URL")]
@@ -277,6 +317,7 @@ pub struct AgentArgs {
 impl Default for AgentArgs {
     fn default() -> AgentArgs {
         AgentArgs {
+            command: None,
             server: None,
             token_file: None,
             ca_cert: None,
@@ -286,6 +327,26 @@ impl Default for AgentArgs {
             script_timeout: 1800,
         }
     }
+}
+
+/// `opm agent enroll`
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentCommand {
+    /// Make this machine the node an enrolment file (from `opm node
+    /// enroll` on the head node) names: writes opm.conf (client, the
+    /// node), the one-use token (0600) and the CA certificate where the
+    /// agent's settings point (token_file, default
+    /// /var/lib/opm/agent.token; ca_cert, default /etc/opm/ca.pem) and
+    /// sets server, token_file and ca_cert in the settings file. The agent
+    /// trades the token for its own at first contact.
+    Enroll {
+        /// The enrolment file.
+        file: PathBuf,
+        /// Enrol even when opm.conf says this machine is something else,
+        /// or the token file holds another token.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `opm bench ...`
@@ -548,6 +609,29 @@ pub enum NodeCommand {
         /// The image the node is built from (must exist).
         #[arg(long, value_name = "I", value_parser = image_name)]
         image: Option<Name>,
+        /// Also write an enrolment file for the node's agent, as `opm node
+        /// enroll` does (checked before the node is added).
+        #[arg(long, value_name = "FILE")]
+        enroll: Option<PathBuf>,
+        /// The enrolment's settings (with --enroll).
+        #[command(flatten)]
+        enrolment: EnrolmentArgs,
+    },
+    /// Write an enrolment file for a compute node's agent (0600; copy it
+    /// to the node and run `opm agent enroll FILE` there): the server's
+    /// URL, the CA certificate when it speaks HTTPS (`ca_cert` in the
+    /// settings file), and a token that works once, until it expires.
+    /// The node's older enrolments stop working.
+    Enroll {
+        /// The node's name.
+        #[arg(value_parser = node_name)]
+        name: Name,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The enrolment's settings.
+        #[command(flatten)]
+        enrolment: EnrolmentArgs,
     },
     /// List the nodes, head node first.
     List,
@@ -564,6 +648,22 @@ pub enum NodeCommand {
         #[arg(value_parser = node_name)]
         name: Name,
     },
+}
+
+/// What an enrolment file says and how it is written.
+#[derive(Debug, Clone, Args)]
+pub struct EnrolmentArgs {
+    /// How long the enrolment works: 30m, 24h, 7d (at most 30d).
+    #[arg(long, value_name = "LIFETIME", default_value = "24h",
+          value_parser = opm_model::parse_lifetime)]
+    pub expires: i64,
+    /// The URL nodes reach opm server at (`https://head:7060`) [default:
+    /// OPM_SERVER_URL, else `server_url` in the settings file].
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Replace the enrolment file if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `opm image ...`

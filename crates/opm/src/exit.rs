@@ -97,6 +97,16 @@ fn cut_word(word: &str) -> std::borrow::Cow<'_, str> {
     ))
 }
 
+/// An enrolment's refusal or failure: what the admin gave (a file, a
+/// node, a URL) is exit 2, a file that cannot be written is exit 1.
+pub fn enrol_error(error: opm_api::enrol::EnrolError) -> anyhow::Error {
+    if error.is_bad_input() {
+        bad_input(error.to_string())
+    } else {
+        anyhow::Error::new(error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::cut_long_values;

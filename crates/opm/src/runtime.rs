@@ -14,6 +14,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use opm_api::AgentError;
 use opm_api::agent::Agent;
 use opm_api::client::ApiClient;
+use opm_api::credentials;
 use opm_api::spool::Spool;
 use opm_engine::{Actor, Engine, EngineConfig, Identity, Reporter, SystemClock};
 use opm_model::{MAX_CONF_BYTES, OpmConf};
@@ -150,9 +151,9 @@ pub fn engine_on(
     )?))
 }
 
-/// The node's token, from the token file; a warning when others than its
-/// owner may read it (anyone who can read it can act as the node).
-fn read_token(path: &Path) -> anyhow::Result<String> {
+/// Warns when others than its owner may read the token file (anyone who
+/// can read it can act as the node).
+fn warn_if_readable(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
@@ -164,20 +165,32 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        bad_input(format!(
-            "cannot read the token file {}: {error}; 'opm node token NAME' on the head node makes one",
-            path.display()
-        ))
-    })?;
-    let token = text.trim();
-    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(bad_input(format!(
-            "{} does not hold a token (one line of letters and digits)",
-            path.display()
-        )));
+}
+
+/// The agent's own token, after the first contact's trade when the token
+/// file still holds an enrolment token (`opm_api::credentials`). A daemon
+/// waits for a server that cannot be reached yet; `--once` does not.
+async fn ready_token(
+    token_file: &Path,
+    node: &opm_model::Name,
+    server: &str,
+    ca_cert: Option<&Path>,
+    once: bool,
+) -> anyhow::Result<String> {
+    warn_if_readable(token_file);
+    let mut failures = 0;
+    loop {
+        match credentials::ready_token(token_file, node, server, ca_cert).await {
+            Ok(token) => return Ok(token),
+            Err(error) if error.is_transient() && !once => {
+                let delay = opm_api::agent::backoff(failures);
+                eprintln!("opm agent: {error}; trying again in {delay:?}");
+                tokio::time::sleep(delay).await;
+                failures += 1;
+            }
+            Err(error) => return Err(agent_error(error)),
+        }
     }
-    Ok(token.to_owned())
 }
 
 /// A refused token is bad input; the rest is a failure.
@@ -186,16 +199,18 @@ pub fn agent_error(error: AgentError) -> anyhow::Error {
         AgentError::Refused { status, .. } if *status == 401 || *status == 403 => {
             bad_input(error.to_string())
         }
-        AgentError::Spool { .. } | AgentError::Tls { .. } | AgentError::Untrusted { .. } => {
-            bad_input(error.to_string())
-        }
+        AgentError::Spool { .. }
+        | AgentError::Tls { .. }
+        | AgentError::Untrusted { .. }
+        | AgentError::TokenFile { .. } => bad_input(error.to_string()),
         _ => anyhow::Error::new(error),
     }
 }
 
 /// Builds this compute node's agent: its server, token, spool, package
-/// manager and script runner, from `args` over the settings.
-pub fn agent(
+/// manager and script runner, from `args` over the settings; its token
+/// traded first when it is an enrolment's.
+pub async fn agent(
     args: AgentArgs,
     identity: Identity,
     settings: &Settings,
@@ -206,8 +221,15 @@ pub fn agent(
     let token_file = args.token_file.or_else(|| settings.token_file.clone()).ok_or_else(|| {
         bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
     })?;
-    let token = read_token(&token_file)?;
     let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
+    let token = ready_token(
+        &token_file,
+        &identity.name,
+        &server,
+        ca_cert.as_deref(),
+        args.once,
+    )
+    .await?;
     let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
     let spool_path = args.spool.unwrap_or_else(|| settings.spool.clone());
     let spool = Spool::open(&spool_path).map_err(agent_error)?;

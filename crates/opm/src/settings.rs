@@ -21,6 +21,12 @@ pub const DEFAULT_DB: &str = "sqlite:/var/lib/opm/opm.db";
 pub const DEFAULT_SPOOL: &str = "/var/lib/opm/agent-spool.json";
 /// The opm.conf read when none is named.
 pub const DEFAULT_CONF_PATH: &str = "/etc/opm.conf";
+/// Where `opm agent enroll` puts the node's token when nothing says.
+pub const DEFAULT_TOKEN_FILE: &str = "/var/lib/opm/agent.token";
+/// Where `opm agent enroll` puts the CA certificate when nothing says.
+pub const DEFAULT_CA_CERT: &str = "/etc/opm/ca.pem";
+/// The address `opm server` listens on when nothing says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7060";
 
 /// What the settings file may hold; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +42,10 @@ struct SettingsFile {
     token_file: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
     spool: Option<PathBuf>,
+    server_url: Option<String>,
+    listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
     #[serde(default)]
     script_env: BTreeMap<String, String>,
@@ -66,6 +76,19 @@ pub struct Settings {
     pub ca_cert: Option<PathBuf>,
     /// The agent's spool of unacknowledged reports.
     pub spool: PathBuf,
+    /// The settings file in force (it may not exist): `--settings`,
+    /// `OPM_SETTINGS`, else /etc/opm/opm.toml.
+    pub settings_file: PathBuf,
+    /// The URL nodes reach this head node's `opm server` at, written into
+    /// enrolment files.
+    pub server_url: Option<String>,
+    /// The address `opm server` listens on unless `--listen` says.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The certificate chain `opm server` serves HTTPS with unless
+    /// `--tls-cert` says.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Whether the head node's and images' passes (`opm run`, `opm
     /// server`) may run script-only stages of unrelated opkgs on one target
     /// side by side; `--side-by-side` overrides it per command. Off by
@@ -96,6 +119,18 @@ impl Settings {
                 read_settings_file(Path::new(DEFAULT_SETTINGS_PATH))?
             }
             None => SettingsFile::default(),
+        };
+        let settings_file = args
+            .settings
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SETTINGS_PATH));
+        let listen = match env_var("OPM_LISTEN").or(file.listen) {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                bad_input(format!(
+                    "listen '{text}' (OPM_LISTEN or the settings file) is not an address like 0.0.0.0:7060"
+                ))
+            })?),
         };
         let mut script_env = file.script_env;
         script_env.extend(args.script_env.iter().cloned());
@@ -139,6 +174,11 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.spool)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
+            settings_file,
+            server_url: env_var("OPM_SERVER_URL").or(file.server_url),
+            listen,
+            tls_cert: env_var("OPM_TLS_CERT").map(PathBuf::from).or(file.tls_cert),
+            tls_key: env_var("OPM_TLS_KEY").map(PathBuf::from).or(file.tls_key),
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
             script_env,
             script_env_pass,
@@ -236,6 +276,34 @@ pub fn store_error(error: StoreError) -> anyhow::Error {
     } else {
         anyhow::Error::new(error)
     }
+}
+
+/// Sets `keys` in the settings file at `path` (created when missing),
+/// keeping everything else in it, comments too; written whole, so a crash
+/// leaves the old file or the new one.
+pub fn write_keys(path: &Path, keys: &[(&str, String)]) -> anyhow::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            return Err(bad_input(format!(
+                "cannot read settings file {}: {error}",
+                path.display()
+            )));
+        }
+    };
+    let mut document: toml_edit::DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| {
+            bad_input(format!("settings file {}: {}", path.display(), e.message()))
+        })?;
+    for (key, value) in keys {
+        document[key] = toml_edit::value(value.as_str());
+    }
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    opm_api::files::replace(path, document.to_string().as_bytes(), 0o644)
+        .map_err(|error| anyhow::anyhow!("cannot write settings file {}: {error}", path.display()))
 }
 
 fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {

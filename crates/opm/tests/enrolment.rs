@@ -49,7 +49,16 @@ impl Site {
         std::fs::write(site.path("head/opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(site.path("head/opm.toml"), settings).unwrap();
         let repo = site.path("repo");
-        site.ok(&["pack", "--format", "deb", "--dist", "debian", "-o", repo.to_str().unwrap(), MOTD]);
+        site.ok(&[
+            "pack",
+            "--format",
+            "deb",
+            "--dist",
+            "debian",
+            "-o",
+            repo.to_str().unwrap(),
+            MOTD,
+        ]);
         site.ok(&["init"]);
         site.ok(&["opkg", "import", MOTD]);
         site
@@ -105,18 +114,19 @@ impl Site {
     }
 
     /// A compute node's machine: an empty root, and a settings file that
-    /// points the agent's token and CA certificate into its directory.
-    fn machine(&self, name: &str) -> PathBuf {
+    /// points the agent's token (and with `tls` its CA certificate) into
+    /// its directory.
+    fn machine(&self, name: &str, tls: bool) -> PathBuf {
         let dir = self.path(name);
         std::fs::create_dir_all(dir.join("root")).unwrap();
-        std::fs::write(
-            dir.join("opm.toml"),
-            format!(
-                "# the agent's files\ntoken_file = \"{dir}/agent.token\"\nca_cert = \"{dir}/ca.pem\"\nspool = \"{dir}/spool.json\"\n",
-                dir = dir.display()
-            ),
-        )
-        .unwrap();
+        let mut settings = format!(
+            "# the agent's files\ntoken_file = \"{dir}/agent.token\"\nspool = \"{dir}/spool.json\"\n",
+            dir = dir.display()
+        );
+        if tls {
+            settings.push_str(&format!("ca_cert = \"{}/ca.pem\"\n", dir.display()));
+        }
+        std::fs::write(dir.join("opm.toml"), settings).unwrap();
         dir
     }
 
@@ -213,14 +223,34 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
     // The head node's own CA and certificate, for the names the nodes use.
     let tls = site.path("head/tls");
     let lines = site.ok(&[
-        "server", "tls", "init", "--names", "localhost,127.0.0.1", "--dir", tls.to_str().unwrap(),
+        "server",
+        "tls",
+        "init",
+        "--names",
+        "localhost,127.0.0.1",
+        "--dir",
+        tls.to_str().unwrap(),
     ]);
-    for (file, want) in [("ca.key", 0o600), ("server.key", 0o600), ("ca.pem", 0o644), ("server.pem", 0o644)] {
+    for (file, want) in [
+        ("ca.key", 0o600),
+        ("server.key", 0o600),
+        ("ca.pem", 0o644),
+        ("server.pem", 0o644),
+    ] {
         assert_eq!(mode(&tls.join(file)), want, "{file}");
     }
     // The lines it prints are the settings that use them.
-    assert!(lines.contains(&format!("tls_cert = \"{}\"", tls.join("server.pem").display())), "{lines}");
-    assert!(lines.contains(&format!("ca_cert = \"{}\"", tls.join("ca.pem").display())), "{lines}");
+    assert!(
+        lines.contains(&format!(
+            "tls_cert = \"{}\"",
+            tls.join("server.pem").display()
+        )),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(&format!("ca_cert = \"{}\"", tls.join("ca.pem").display())),
+        "{lines}"
+    );
     let settings: String = lines
         .lines()
         .filter(|line| !line.starts_with("listen") && !line.starts_with("server_url"))
@@ -230,9 +260,25 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
     let port = site.start_server(&[]);
     let url = format!("https://localhost:{port}");
 
-    site.ok(&["node", "add", "n1", "--enroll", "n1.enroll", "--server-url", &url]);
+    site.ok(&[
+        "node",
+        "add",
+        "n1",
+        "--enroll",
+        "n1.enroll",
+        "--server-url",
+        &url,
+    ]);
     site.ok(&["node", "add", "n2"]);
-    site.ok(&["node", "enroll", "n2", "--out", "n2.enroll", "--server-url", &url]);
+    site.ok(&[
+        "node",
+        "enroll",
+        "n2",
+        "--out",
+        "n2.enroll",
+        "--server-url",
+        &url,
+    ]);
     for node in ["n1", "n2"] {
         let file = site.path(&format!("head/{node}.enroll"));
         assert_eq!(mode(&file), 0o600);
@@ -241,7 +287,7 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
         assert!(text.contains(&format!("server: {url}")), "{text}");
 
         // Copied to the node, which installs it.
-        let dir = site.machine(node);
+        let dir = site.machine(node, true);
         std::fs::copy(&file, dir.join("node.enroll")).unwrap();
         let out = site.expect_on(node, &["agent", "enroll", "node.enroll"], 0);
         let said = String::from_utf8(out.stdout).unwrap();
@@ -252,7 +298,10 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
         assert_eq!(read(&dir.join("ca.pem")), read(&tls.join("ca.pem")));
         let settings = read(&dir.join("opm.toml"));
         assert!(settings.starts_with("# the agent's files\n"), "{settings}");
-        assert!(settings.contains(&format!("server = \"{url}\"")), "{settings}");
+        assert!(
+            settings.contains(&format!("server = \"{url}\"")),
+            "{settings}"
+        );
         site.start_agent(node);
     }
 
@@ -263,7 +312,10 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
     for node in ["n1", "n2"] {
         let dir = site.path(node);
         let token = read(&dir.join("agent.token"));
-        assert!(!token.starts_with("enroll-") && token.trim().len() == 64, "{token}");
+        assert!(
+            !token.starts_with("enroll-") && token.trim().len() == 64,
+            "{token}"
+        );
         assert_eq!(mode(&dir.join("agent.token")), 0o600);
         assert!(!dir.join("agent.token.next").exists());
     }
@@ -281,39 +333,68 @@ fn plain_site() -> (Site, String) {
 #[test]
 fn an_enrolment_file_works_once() {
     let (site, url) = plain_site();
-    site.ok(&["node", "enroll", "n1", "--out", "n1.enroll", "--server-url", &url]);
+    site.ok(&[
+        "node",
+        "enroll",
+        "n1",
+        "--out",
+        "n1.enroll",
+        "--server-url",
+        &url,
+    ]);
     let file = site.path("head/n1.enroll");
     for machine in ["n1", "n1-copy"] {
-        site.machine(machine);
+        site.machine(machine, false);
         let mut enroll = site.on(machine);
-        let out = enroll.args(["agent", "enroll"]).arg(&file).output().unwrap();
+        let out = enroll
+            .args(["agent", "enroll"])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{out:?}");
     }
     site.expect_on("n1", &["agent", "--once"], 0);
     // The same file on another machine: the server says it was used.
     let stderr = site.refused("n1-copy", &["agent", "--once"], 2);
-    assert!(stderr.contains("the enrolment of node n1 was already used"), "{stderr}");
+    assert!(
+        stderr.contains("the enrolment of node n1 was already used"),
+        "{stderr}"
+    );
     assert!(stderr.contains("opm node enroll n1 --out FILE"), "{stderr}");
     assert!(read(&site.path("n1-copy/agent.token")).starts_with("enroll-"));
     // The node that used it keeps working with its own token.
     site.expect_on("n1", &["agent", "--once"], 0);
     // Enrolling it again on the same machine over its own token needs --force.
     let stderr = site.refused("n1", &["agent", "enroll", file.to_str().unwrap()], 2);
-    assert!(stderr.contains("holds another token (this machine is enrolled already)"), "{stderr}");
+    assert!(
+        stderr.contains("holds another token (this machine is enrolled already)"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn an_enrolment_expires() {
     let (site, url) = plain_site();
-    site.machine("n1");
+    site.machine("n1", false);
     let file = site.path("head/n1.enroll");
-    let args = ["node", "enroll", "n1", "--out", "n1.enroll", "--server-url", &url];
+    let args = [
+        "node",
+        "enroll",
+        "n1",
+        "--out",
+        "n1.enroll",
+        "--server-url",
+        &url,
+    ];
 
     // Expired before the node installed it: refused there.
     site.ok(&[&args[..], &["--expires", "1s"]].concat());
     std::thread::sleep(Duration::from_millis(1100));
     let stderr = site.refused("n1", &["agent", "enroll", file.to_str().unwrap()], 2);
-    assert!(stderr.contains("the enrolment of node n1 expired at"), "{stderr}");
+    assert!(
+        stderr.contains("the enrolment of node n1 expired at"),
+        "{stderr}"
+    );
     assert!(!site.path("n1/opm.conf").exists());
 
     // Installed in time, expired before first contact: refused by the server.
@@ -321,14 +402,26 @@ fn an_enrolment_expires() {
     site.expect_on("n1", &["agent", "enroll", file.to_str().unwrap()], 0);
     std::thread::sleep(Duration::from_millis(2100));
     let stderr = site.refused("n1", &["agent", "--once"], 2);
-    assert!(stderr.contains("the enrolment of node n1 expired at"), "{stderr}");
+    assert!(
+        stderr.contains("the enrolment of node n1 expired at"),
+        "{stderr}"
+    );
 
     // The default is a day, and a new file replaces the old.
     site.ok(&[&args[..], &["--overwrite"]].concat());
     let text = read(&file);
-    let expires = text.lines().find_map(|l| l.strip_prefix("expires: ")).unwrap();
+    let expires = text
+        .lines()
+        .find_map(|l| l.strip_prefix("expires: "))
+        .unwrap();
     let in_a_day = opm_model::format_utc(
-        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
             + 24 * 3600 * 1000,
     );
     assert_eq!(&expires[..13], &in_a_day[..13], "{text}");
@@ -354,8 +447,16 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
     let (site, url) = plain_site();
     site.ok(&["node", "add", "n2"]);
     for node in ["n1", "n2"] {
-        site.ok(&["node", "enroll", node, "--out", &format!("{node}.enroll"), "--server-url", &url]);
-        let dir = site.machine(node);
+        site.ok(&[
+            "node",
+            "enroll",
+            node,
+            "--out",
+            &format!("{node}.enroll"),
+            "--server-url",
+            &url,
+        ]);
+        let dir = site.machine(node, false);
         let file = site.path(&format!("head/{node}.enroll"));
         site.expect_on(node, &["agent", "enroll", file.to_str().unwrap()], 0);
         assert!(read(&dir.join("agent.token")).starts_with("enroll-"));
@@ -383,7 +484,7 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
 #[test]
 fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
     let (site, url) = plain_site();
-    site.machine("n1");
+    site.machine("n1", false);
     let head_file = site.path("head/n1.enroll");
 
     // The head node: no URL, an unknown node, the head node itself, a file
@@ -391,52 +492,164 @@ fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
     let stderr = site.refused("head", &["node", "enroll", "n1", "--out", "n1.enroll"], 2);
     assert!(stderr.contains("--server-url"), "{stderr}");
     assert!(!head_file.exists());
-    let stderr = site.refused("head", &["node", "enroll", "ghost", "--out", "g.enroll", "--server-url", &url], 2);
+    let stderr = site.refused(
+        "head",
+        &[
+            "node",
+            "enroll",
+            "ghost",
+            "--out",
+            "g.enroll",
+            "--server-url",
+            &url,
+        ],
+        2,
+    );
     assert!(stderr.contains("ghost"), "{stderr}");
     assert!(!site.path("head/g.enroll").exists());
-    let stderr = site.refused("head", &["node", "enroll", "head", "--out", "h.enroll", "--server-url", &url], 2);
+    let stderr = site.refused(
+        "head",
+        &[
+            "node",
+            "enroll",
+            "head",
+            "--out",
+            "h.enroll",
+            "--server-url",
+            &url,
+        ],
+        2,
+    );
     assert!(stderr.contains("head is the head node"), "{stderr}");
     std::fs::write(&head_file, "keep me").unwrap();
-    let stderr = site.refused("head", &["node", "enroll", "n1", "--out", "n1.enroll", "--server-url", &url], 2);
-    assert!(stderr.contains("n1.enroll exists; pass --overwrite"), "{stderr}");
-    let stderr = site.refused("head", &["node", "add", "n3", "--enroll", "n1.enroll", "--server-url", &url], 2);
+    let stderr = site.refused(
+        "head",
+        &[
+            "node",
+            "enroll",
+            "n1",
+            "--out",
+            "n1.enroll",
+            "--server-url",
+            &url,
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("n1.enroll exists; pass --overwrite"),
+        "{stderr}"
+    );
+    let stderr = site.refused(
+        "head",
+        &[
+            "node",
+            "add",
+            "n3",
+            "--enroll",
+            "n1.enroll",
+            "--server-url",
+            &url,
+        ],
+        2,
+    );
     assert!(stderr.contains("n1.enroll exists"), "{stderr}");
     assert_eq!(read(&head_file), "keep me");
     let nodes = site.ok(&["node", "list"]);
-    assert!(!nodes.contains("n3"), "a refused add --enroll added the node: {nodes}");
-    site.ok(&["node", "enroll", "n1", "--out", "n1.enroll", "--server-url", &url, "--overwrite"]);
+    assert!(
+        !nodes.contains("n3"),
+        "a refused add --enroll added the node: {nodes}"
+    );
+    site.ok(&[
+        "node",
+        "enroll",
+        "n1",
+        "--out",
+        "n1.enroll",
+        "--server-url",
+        &url,
+        "--overwrite",
+    ]);
 
     // The node: unreadable, malformed, another machine's.
     let stderr = site.refused("n1", &["agent", "enroll", "missing.enroll"], 2);
     assert!(stderr.contains("cannot read missing.enroll"), "{stderr}");
     std::fs::write(site.path("n1/junk.enroll"), "client\nn1\n").unwrap();
     let stderr = site.refused("n1", &["agent", "enroll", "junk.enroll"], 2);
-    assert!(stderr.contains("junk.enroll: line 1: expected 'opm-enrolment: 1'"), "{stderr}");
-    let cut: String = read(&head_file).lines().take(6).map(|l| format!("{l}\n")).collect();
+    assert!(
+        stderr.contains("junk.enroll: line 1: expected 'opm-enrolment: 1'"),
+        "{stderr}"
+    );
+    let cut: String = read(&head_file)
+        .lines()
+        .take(6)
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(site.path("n1/cut.enroll"), cut).unwrap();
     let stderr = site.refused("n1", &["agent", "enroll", "cut.enroll"], 2);
     assert!(stderr.contains("expected 'expires: ...'"), "{stderr}");
     std::fs::write(site.path("n1/opm.conf"), "client\nn2\n").unwrap();
     let stderr = site.refused("n1", &["agent", "enroll", head_file.to_str().unwrap()], 2);
-    assert!(stderr.contains("says this machine is client n2; pass --force"), "{stderr}");
+    assert!(
+        stderr.contains("says this machine is client n2; pass --force"),
+        "{stderr}"
+    );
     assert_eq!(read(&site.path("n1/opm.conf")), "client\nn2\n");
     assert!(!site.path("n1/agent.token").exists());
 
     // Installed, then opm.conf changed to another node: the server refuses
     // to make n1's token the other node's.
     site.ok(&["node", "add", "n2"]);
-    site.expect_on("n1", &["agent", "enroll", "--force", head_file.to_str().unwrap()], 0);
+    site.expect_on(
+        "n1",
+        &["agent", "enroll", "--force", head_file.to_str().unwrap()],
+        0,
+    );
     std::fs::write(site.path("n1/opm.conf"), "client\nn2\n").unwrap();
     let stderr = site.refused("n1", &["agent", "--once"], 2);
-    assert!(stderr.contains("the enrolment file is node n1's, and this agent is node n2"), "{stderr}");
+    assert!(
+        stderr.contains("the enrolment file is node n1's, and this agent is node n2"),
+        "{stderr}"
+    );
 
     // tls init never writes over its files.
     let tls = site.path("head/tls");
-    site.ok(&["server", "tls", "init", "--names", "head", "--dir", tls.to_str().unwrap()]);
+    site.ok(&[
+        "server",
+        "tls",
+        "init",
+        "--names",
+        "head",
+        "--dir",
+        tls.to_str().unwrap(),
+    ]);
     let before = read(&tls.join("server.key"));
-    let stderr = site.refused("head", &["server", "tls", "init", "--names", "head", "--dir", tls.to_str().unwrap()], 2);
+    let stderr = site.refused(
+        "head",
+        &[
+            "server",
+            "tls",
+            "init",
+            "--names",
+            "head",
+            "--dir",
+            tls.to_str().unwrap(),
+        ],
+        2,
+    );
     assert!(stderr.contains("ca.pem exists"), "{stderr}");
     assert_eq!(read(&tls.join("server.key")), before);
-    let stderr = site.refused("head", &["server", "tls", "init", "--names", "head_1", "--dir", "elsewhere"], 2);
+    let stderr = site.refused(
+        "head",
+        &[
+            "server",
+            "tls",
+            "init",
+            "--names",
+            "head_1",
+            "--dir",
+            "elsewhere",
+        ],
+        2,
+    );
     assert!(stderr.contains("'head_1' is not a host name"), "{stderr}");
 }

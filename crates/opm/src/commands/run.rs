@@ -23,9 +23,9 @@ pub fn run(args: RunArgs, settings: &Settings, printer: Printer) -> anyhow::Resu
             script_timeout: args.script_timeout,
             ..AgentArgs::default()
         };
-        let agent = runtime::agent(agent, me, settings)?;
         runtime::init_logging(settings);
         return runtime::multi_thread()?.block_on(async {
+            let agent = runtime::agent(agent, me, settings).await?;
             let report = agent.once().await.map_err(runtime::agent_error)?;
             print_report(&report, "opm retry, on the head node", printer)
         });

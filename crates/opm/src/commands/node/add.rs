@@ -1,4 +1,5 @@
-//! `opm node add`: register a compute node in its groups.
+//! `opm node add`: register a compute node in its groups (and with
+//! `--enroll FILE` write its agent's enrolment file, see `enroll.rs`).
 //!
 //! A node added once the head node has assigned an opkg's client work (its
 //! row passed run-script-post-clients, or the phase is `complete`) gets
@@ -9,6 +10,7 @@ use opm_model::{Name, NameKind, Phase, Stage, Target};
 use opm_plan::RequestChange;
 use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode};
 
+use crate::commands::node::enroll::{Planned, write};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -19,12 +21,18 @@ pub fn run(
     name: Name,
     groups: Vec<Name>,
     image: Option<Name>,
+    enrolment: Option<Planned>,
     settings: &Settings,
     printer: Printer,
 ) -> anyhow::Result<Exit> {
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = add(&store, name, groups, image, printer).await;
+        let mut outcome = add(&store, name, groups, image, printer).await;
+        if let (Ok(_), Some(planned)) = (&outcome, &enrolment) {
+            outcome = write(&store, planned, printer)
+                .await
+                .map(|()| Exit::Success);
+        }
         store.close().await;
         outcome
     })

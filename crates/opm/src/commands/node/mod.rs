@@ -1,7 +1,8 @@
-//! `opm node add|list|remove|token`: compute nodes, their groups and
-//! their agents' tokens.
+//! `opm node add|enroll|list|remove|token`: compute nodes, their groups,
+//! their agents' enrolment files and tokens.
 
 mod add;
+mod enroll;
 mod list;
 mod remove;
 mod token;
@@ -14,7 +15,25 @@ use crate::settings::Settings;
 /// Runs `opm node ...`.
 pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     match command {
-        NodeCommand::Add { name, group, image } => add::run(name, group, image, settings, printer),
+        NodeCommand::Add {
+            name,
+            group,
+            image,
+            enroll,
+            enrolment,
+        } => {
+            // The enrolment is checked before the node is added.
+            let planned = match &enroll {
+                Some(out) => Some(enroll::plan(name.clone(), out, &enrolment, settings)?),
+                None => None,
+            };
+            add::run(name, group, image, planned, settings, printer)
+        }
+        NodeCommand::Enroll {
+            name,
+            out,
+            enrolment,
+        } => enroll::run(name, &out, &enrolment, settings, printer),
         NodeCommand::List => list::run(settings, printer),
         NodeCommand::Token { name } => token::run(name, settings, printer),
         NodeCommand::Remove { name } => remove::run(name, settings, printer),

@@ -1,9 +1,12 @@
 //! `opm agent [--once]`: a compute node's daemon (SPEC §1.6): its work
 //! comes from the server, goes into `--root`, and is reported back.
+//! `opm agent enroll FILE` sets the node up first (`enroll.rs`).
+
+mod enroll;
 
 use opm_model::Role;
 
-use crate::cli::AgentArgs;
+use crate::cli::{AgentArgs, AgentCommand};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::report::print_report;
@@ -12,6 +15,9 @@ use crate::settings::Settings;
 
 /// Runs `opm agent`.
 pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    if let Some(AgentCommand::Enroll { file, force }) = &args.command {
+        return enroll::run(file, *force, settings, printer);
+    }
     let me = runtime::identity(settings)?;
     if me.role != Role::Client {
         return Err(bad_input(format!(
@@ -22,9 +28,9 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
         )));
     }
     let once = args.once;
-    let agent = runtime::agent(args, me, settings)?;
     runtime::init_logging(settings);
     runtime::multi_thread()?.block_on(async {
+        let agent = runtime::agent(args, me, settings).await?;
         if once {
             let report = agent.once().await.map_err(agent_error)?;
             return print_report(&report, "opm retry, on the head node", printer);

@@ -1,5 +1,9 @@
 //! `opm server`: the head-node daemon (SPEC §1.4, §1.6) until SIGINT or
-//! SIGTERM: the head node's and images' passes, and the API.
+//! SIGTERM: the head node's and images' passes, and the API. Its address
+//! and certificate come from the flags, else the settings file. `opm
+//! server tls init` makes a certificate first (`tls/init.rs`).
+
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,25 +13,43 @@ use opm_engine::{LineReporter, Reporter, SystemClock};
 use opm_model::Role;
 use opm_store::OpenMode;
 
-use crate::cli::ServerArgs;
+use crate::cli::{ServerArgs, ServerCommand, TlsCommand};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::runtime::{self, engine_on, identity, raise_open_files, stop_signal};
-use crate::settings::Settings;
+use crate::settings::{DEFAULT_LISTEN, Settings};
 
 /// How long the head node's pass sleeps when nothing wakes it.
 const PASS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs `opm server`.
-pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::Result<Exit> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        }),
-        _ => None,
+pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    if let Some(ServerCommand::Tls(TlsCommand::Init { names, dir })) = args.command {
+        return tls::init::run(names.as_deref(), dir, settings, printer);
+    }
+    // The flags' pair, else the settings file's.
+    let files = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(bad_input(format!(
+                    "the settings file {} names only one of tls_cert and tls_key; HTTPS needs both",
+                    settings.settings_file.display()
+                )));
+            }
+        },
     };
-    check_listen(args.listen, tls.is_some()).map_err(|error| bad_input(error.to_string()))?;
+    let tls = files.map(|(cert, key)| TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    });
+    let listen = match args.listen.or(settings.listen) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN.parse()?,
+    };
+    check_listen(listen, tls.is_some()).map_err(|error| bad_input(error.to_string()))?;
     let me = identity(settings)?;
     if me.role != Role::Server {
         return Err(bad_input(format!(
@@ -51,7 +73,7 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
         let engine = engine_on(settings, &args.run, Arc::clone(&store), reporter)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let config = ServerConfig {
-            listen: args.listen,
+            listen,
             lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
             pass_interval: PASS_INTERVAL,
             tls,

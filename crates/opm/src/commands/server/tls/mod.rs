@@ -1,0 +1,3 @@
+//! `opm server tls init`: HTTPS for a site without its own PKI.
+
+pub mod init;
