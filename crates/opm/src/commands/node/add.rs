@@ -10,7 +10,7 @@ use opm_model::{Name, NameKind, Phase, Stage, Target};
 use opm_plan::RequestChange;
 use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode};
 
-use crate::commands::node::enroll::{Planned, write};
+use crate::commands::node::enroll::{Planned, issue, say};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -27,12 +27,7 @@ pub fn run(
 ) -> anyhow::Result<Exit> {
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
-        let mut outcome = add(&store, name, groups, image, printer).await;
-        if let (Ok(_), Some(planned)) = (&outcome, &enrolment) {
-            outcome = write(&store, planned, printer)
-                .await
-                .map(|()| Exit::Success);
-        }
+        let outcome = add(&store, name, groups, image, enrolment.as_ref(), printer).await;
         store.close().await;
         outcome
     })
@@ -43,6 +38,7 @@ async fn add(
     name: Name,
     groups: Vec<Name>,
     image: Option<Name>,
+    enrolment: Option<&Planned>,
     printer: Printer,
 ) -> anyhow::Result<Exit> {
     let mut snapshot = load(store).await?;
@@ -68,12 +64,20 @@ async fn add(
         std::iter::once(node).chain(requests(&changes)).collect(),
     )
     .await?;
+    let issued = match enrolment {
+        Some(planned) => Some(issue(store, planned).await?),
+        None => None,
+    };
     if printer.json() {
-        printer.print_json(&serde_json::json!({
+        let mut report = serde_json::json!({
             "added": name,
             "groups": joined,
             "requests": changes,
-        }))?;
+        });
+        if let Some(issued) = &issued {
+            report["enrolment"] = serde_json::to_value(issued)?;
+        }
+        printer.print_json(&report)?;
     } else {
         let groups: Vec<&str> = joined.iter().map(Name::as_str).collect();
         printer.line(format_args!(
@@ -82,6 +86,9 @@ async fn add(
         ));
         for change in &changes {
             printer.line(format_args!("  {change}"));
+        }
+        if let Some(issued) = &issued {
+            say(issued, printer);
         }
     }
     Ok(Exit::Success)

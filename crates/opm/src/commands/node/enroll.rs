@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use opm_api::enrol::{self, Issue};
+use opm_api::enrol::{self, Issue, Issued};
 use opm_engine::{Clock as _, SystemClock};
 use opm_model::{Name, Role};
 use opm_store::{AnyStore, OpenMode};
@@ -73,33 +73,32 @@ pub fn plan(
     })
 }
 
-/// Writes a planned enrolment and says so.
-pub async fn write(store: &AnyStore, planned: &Planned, printer: Printer) -> anyhow::Result<()> {
-    let issued = enrol::issue(store, &planned.issue, &planned.head, SystemClock.now_ms())
+/// Writes a planned enrolment.
+pub async fn issue(store: &AnyStore, planned: &Planned) -> anyhow::Result<Issued> {
+    enrol::issue(store, &planned.issue, &planned.head, SystemClock.now_ms())
         .await
-        .map_err(enrol_error)?;
-    if printer.json() {
-        printer.print_json(&issued)?;
+        .map_err(enrol_error)
+}
+
+/// Says what [`issue`] wrote, and what to do with it, in words.
+pub fn say(issued: &Issued, printer: Printer) {
+    let ca = if issued.ca_cert {
+        " with the CA certificate"
     } else {
-        let ca = if issued.ca_cert {
-            " with the CA certificate"
-        } else {
-            ""
-        };
-        printer.line(format_args!(
-            "wrote {}: node {}'s enrolment for {}{ca}; it works once, until {}",
-            issued.file.display(),
-            issued.node,
-            issued.server,
-            issued.expires
-        ));
-        printer.line(format_args!(
-            "copy it to {} and run there, as root: opm agent enroll {}",
-            issued.node,
-            file_name(&issued.file).display()
-        ));
-    }
-    Ok(())
+        ""
+    };
+    printer.line(format_args!(
+        "wrote {}: node {}'s enrolment for {}{ca}; it works once, until {}",
+        issued.file.display(),
+        issued.node,
+        issued.server,
+        issued.expires
+    ));
+    printer.line(format_args!(
+        "copy it to {} and run there, as root: opm agent enroll {}",
+        issued.node,
+        file_name(&issued.file).display()
+    ));
 }
 
 /// The file's own name, as it is after copying it to the node.
@@ -117,11 +116,16 @@ pub fn run(
     printer: Printer,
 ) -> anyhow::Result<Exit> {
     let planned = plan(name, out, args, settings)?;
-    block_on(async {
+    let issued = block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = write(&store, &planned, printer).await;
+        let issued = issue(&store, &planned).await;
         store.close().await;
-        outcome
+        issued
     })?;
+    if printer.json() {
+        printer.print_json(&issued)?;
+    } else {
+        say(&issued, printer);
+    }
     Ok(Exit::Success)
 }
