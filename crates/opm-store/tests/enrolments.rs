@@ -149,3 +149,40 @@ async fn an_enrolment_expires_and_a_newer_one_replaces_it(store: &impl Store) {
         Redemption::Refused(EnrolmentRefusal::Unknown)
     );
 }
+
+on_both_backends!(two_agents_racing_with_one_enrolment_cannot_both_win);
+
+async fn two_agents_racing_with_one_enrolment_cannot_both_win(store: &impl Store) {
+    common::add_plain_node(store, "n1").await;
+    let n1 = node_name("n1");
+    for round in 0..10 {
+        let hash = format!("enrol-{round}");
+        store.add_enrolment(&n1, &hash, 10, 1000).await.unwrap();
+        let (a, b) = (format!("agent-a-{round}"), format!("agent-b-{round}"));
+        let (first, second) = tokio::join!(
+            store.redeem_enrolment(&hash, &n1, &a, 20),
+            store.redeem_enrolment(&hash, &n1, &b, 20),
+        );
+        let verdicts = [first.unwrap(), second.unwrap()];
+        let won: Vec<&String> = verdicts
+            .iter()
+            .zip([&a, &b])
+            .filter(|(verdict, _)| **verdict == Redemption::Redeem)
+            .map(|(_, agent)| agent)
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: {verdicts:?}");
+        assert!(
+            verdicts
+                .iter()
+                .any(|v| matches!(v, Redemption::Refused(EnrolmentRefusal::Used { .. }))),
+            "round {round}: {verdicts:?}"
+        );
+        // The node's token is the winner's, and only the winner's.
+        assert_eq!(
+            store.token_subject(won[0]).await.unwrap(),
+            Some(TokenSubject::Node(n1.clone()))
+        );
+        let loser = if won[0] == &a { &b } else { &a };
+        assert_eq!(store.token_subject(loser).await.unwrap(), None);
+    }
+}
