@@ -554,6 +554,8 @@ fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
     );
     assert!(stderr.contains("n1.enroll exists"), "{stderr}");
     assert_eq!(read(&head_file), "keep me");
+    let stderr = site.refused("head", &["node", "add", "n3", "--expires", "1h"], 2);
+    assert!(stderr.contains("pass --enroll FILE too"), "{stderr}");
     let nodes = site.ok(&["node", "list"]);
     assert!(
         !nodes.contains("n3"),

@@ -25,6 +25,15 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
             // The enrolment is checked before the node is added.
             let planned = match &enroll {
                 Some(out) => Some(enroll::plan(name.clone(), out, &enrolment, settings)?),
+                None if enrolment.server_url.is_some()
+                    || enrolment.overwrite
+                    || enrolment.expires != opm_model::DEFAULT_LIFETIME_MS =>
+                {
+                    return Err(crate::exit::bad_input(
+                        "--server-url, --expires and --overwrite describe an enrolment file: \
+                         pass --enroll FILE too",
+                    ));
+                }
                 None => None,
             };
             add::run(name, group, image, planned, settings, printer)
