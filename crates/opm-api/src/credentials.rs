@@ -69,9 +69,36 @@ pub fn read_token(path: &Path) -> Result<String, AgentError> {
     Ok(token.to_owned())
 }
 
+/// The agent's own token in `path`, if it holds one (not an enrolment
+/// token).
+fn own_token(path: &Path) -> Option<String> {
+    read_token(path)
+        .ok()
+        .filter(|token| !is_enrolment_token(token))
+}
+
+/// Keeps a new token at `pending` and gives back the one kept there: when
+/// two processes of the node start the trade at once, the first file
+/// linked into place wins and both trade the same token.
+fn keep_new_token(pending: &Path) -> Result<String, AgentError> {
+    let fresh = new_token().map_err(|error| token_error(pending, error))?;
+    let text = format!("{fresh}\n");
+    let kept = if pending.exists() {
+        // Not a token (cut short by hand, say): replaced.
+        files::replace(pending, text.as_bytes(), 0o600)
+    } else {
+        match files::create(pending, text.as_bytes(), 0o600) {
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        }
+    };
+    kept.map_err(|error| token_error(pending, error))?;
+    own_token(pending).ok_or_else(|| token_error(pending, "does not hold the token just kept"))
+}
+
 /// The agent's own token, ready for the agents' API: the token file's,
 /// after trading it first when it is an enrolment token (see the module
-/// documentation). `client` talks to the server with the file's token.
+/// documentation), with the server at `server` (trusting `ca_cert`).
 ///
 /// # Errors
 /// [`AgentError`]: the token file, or the server's refusal (unknown,
@@ -87,24 +114,34 @@ pub async fn ready_token(
         return Ok(token);
     }
     let pending = pending_path(token_file);
-    let own = match read_token(&pending) {
+    let own = match own_token(&pending) {
         // Kept by an earlier start that died during the trade.
-        Ok(own) if !is_enrolment_token(&own) => own,
-        _ => {
-            let own = new_token().map_err(|error| token_error(&pending, error))?;
-            files::replace(&pending, format!("{own}\n").as_bytes(), 0o600)
-                .map_err(|error| token_error(&pending, error))?;
-            own
-        }
+        Some(own) => own,
+        None => keep_new_token(&pending)?,
     };
     let client = ApiClient::new(server, &token, ca_cert)?;
-    client
+    let traded = client
         .enroll(&EnrollRequest {
             node: node.to_string(),
             token_hash: token_hash(&own),
         })
-        .await?;
-    files::promote(&pending, token_file).map_err(|error| token_error(token_file, error))?;
+        .await;
+    if let Err(error) = traded {
+        // Refused because another process of this node finished the
+        // trade (with its own kept token) while this one started: its
+        // token is the node's now.
+        if let (AgentError::Refused { .. }, Some(theirs)) = (&error, own_token(token_file)) {
+            return Ok(theirs);
+        }
+        return Err(error);
+    }
+    if let Err(error) = files::promote(&pending, token_file) {
+        // Another process of this node (a second `opm run`) traded the
+        // same kept token and moved it into place first.
+        if own_token(token_file).as_deref() != Some(own.as_str()) {
+            return Err(token_error(token_file, error));
+        }
+    }
     tracing::info!(
         "node {node} enrolled: its own token replaced the enrolment token in {}",
         token_file.display()

@@ -479,6 +479,45 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
     site.expect_on("n2", &["agent", "--once"], 0);
     assert_eq!(read(&site.path("n2/agent.token")).trim(), other);
     site.expect_on("n2", &["agent", "--once"], 0);
+
+    // Two processes of one node making the first contact at once (the
+    // daemon and an `opm run`): both end with the node's token, and the
+    // token file holds it.
+    site.ok(&["node", "add", "n3"]);
+    site.ok(&[
+        "node",
+        "enroll",
+        "n3",
+        "--out",
+        "n3.enroll",
+        "--server-url",
+        &url,
+    ]);
+    site.machine("n3", false);
+    let file = site.path("head/n3.enroll");
+    site.expect_on("n3", &["agent", "enroll", file.to_str().unwrap()], 0);
+    // (Each with a spool of its own: a node's spool takes one agent.)
+    let both: Vec<Child> = (0..2)
+        .map(|process| {
+            site.on("n3")
+                .env("OPM_SPOOL", site.path(&format!("n3/spool-{process}.json")))
+                .args(["agent", "--once"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in both {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(!read(&site.path("n3/agent.token")).starts_with("enroll-"));
+    site.expect_on("n3", &["agent", "--once"], 0);
 }
 
 #[test]
