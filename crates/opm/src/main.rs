@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod exit;
 mod printer;
+mod progress;
 mod report;
 mod runtime;
 mod settings;
