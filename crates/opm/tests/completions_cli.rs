@@ -3,6 +3,10 @@
 //! in a real bash, every subcommand `--help` lists has a man page, and groff
 //! renders every page without a warning.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -7,6 +7,10 @@
 //! The API tests speak raw HTTP/1.1 over a TCP socket, so what is checked
 //! is exactly what goes over the wire.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,6 +1,10 @@
 //! `opm demo`, the README's main job, end to end: it must build its cluster,
 //! walk every phase to `complete` and exit 0; bad input changes nothing.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs and the binary's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,6 +4,10 @@
 //! ship every API script of SPEC §1.7, a configurator.html, a dependency and
 //! a conflict between opkgs.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
