@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use opm_model::{Name, NameError, NameKind, Phase, Stage};
 
+use crate::logging::LogFormat;
+
 /// opm, the OSCAR Package Manager: brings every (package, node) and
 /// (package, image) row from its current lifecycle stage to the requested one.
 ///
@@ -77,6 +79,18 @@ pub struct GlobalArgs {
     /// Less log output on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// How the daemons (server, agent, run) write their log lines on
+    /// stderr; OPM_LOG or RUST_LOG (tracing's filter syntax, e.g.
+    /// `opm_api=debug`) choose which.
+    #[arg(
+        long,
+        global = true,
+        env = "OPM_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
 }
 
 /// `NAME=VALUE` of `--script-env`, split at the first `=` (the name is

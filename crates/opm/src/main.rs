@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
 mod printer;
 mod progress;
 mod report;
