@@ -817,8 +817,9 @@ pub enum ClusterCommand {
 /// `opm status [--watch]`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Redraw every second until every row is converged or in error
-    /// (or until interrupted).
+    /// Redraw every second under a header (phase, counts, time): on a
+    /// terminal in place until interrupted (Ctrl-C); elsewhere (a pipe,
+    /// --json) until every row is converged or in error.
     #[arg(long)]
     pub watch: bool,
 }
