@@ -3,6 +3,10 @@
 //! The engine's attempts are written with the real store API (lease,
 //! begin, finish), exactly as `opm run` records them.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary under script(1) as a real child process"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
