@@ -178,3 +178,19 @@ fn opm_log_and_rust_log_choose_what_is_logged() {
     );
     assert!(lines.is_empty(), "{lines:?}");
 }
+
+#[test]
+fn a_log_filter_that_does_not_parse_is_said_and_the_default_used() {
+    let node = Node::new();
+    let lines = node.agent_lines(&[("OPM_LOG", "opm=loudest")], &[], PATIENCE);
+    assert!(
+        lines[0].starts_with("warning: ignoring the log filter 'opm=loudest'"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1..]
+            .iter()
+            .any(|line| line.contains(" WARN ") && line.contains("trying again in")),
+        "{lines:?}"
+    );
+}
