@@ -187,14 +187,37 @@ impl Agent {
                 Err(AgentError::Refused { status: 409, .. }) => break,
                 Err(error) => return Err(error),
             };
+            tracing::info!(
+                "{} {}: started (attempt {})",
+                item.package,
+                item.stage,
+                started.attempt
+            );
             let beat = self.keep_beating(batch.token, batch.lease_ttl_ms);
             let performed = self.perform(item, started.attempt).await;
             beat.abort();
             let (mut output, failure, steps) = performed?;
             match &failure {
-                None => report.passed += 1,
-                Some(failure) if !failure.transient => report.failed += 1,
-                Some(_) => {}
+                None => {
+                    report.passed += 1;
+                    tracing::info!("{} {}: passed", item.package, item.stage);
+                }
+                Some(failure) => {
+                    if !failure.transient {
+                        report.failed += 1;
+                    }
+                    tracing::warn!(
+                        "{} {}: failed{}: {}",
+                        item.package,
+                        item.stage,
+                        if failure.transient {
+                            " (will be tried again)"
+                        } else {
+                            ""
+                        },
+                        failure.message
+                    );
+                }
             }
             if let Some(failure) = &failure {
                 output.push_str(&failure.output);

@@ -162,6 +162,21 @@ fn look(opm: &Path, environment: &[(&'static str, OsString)]) -> anyhow::Result<
     })
 }
 
+/// A row's progress as the demo shows it: where it is and, until it gets
+/// there, what it was asked for, so a row at its first stage on the way up
+/// does not read as one being taken down. `None` before it has a stage.
+fn progress_line(row: &Shown) -> Option<String> {
+    let current = row.current.as_deref()?;
+    Some(if current == row.requested {
+        format!("  {} / {}: reached {current}", row.target, row.package)
+    } else {
+        format!(
+            "  {} / {}: at {current}, requested {}",
+            row.target, row.package, row.requested
+        )
+    })
+}
+
 /// The rows as last shown, so each settling prints only what moved.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -200,13 +215,10 @@ fn settle(
             }
             changed = true;
             let before = seen.get(&key).and_then(|old| old.current.clone());
-            if row.current != before && row.current.is_some() {
-                say(&format!(
-                    "  {} / {}: {}",
-                    row.target,
-                    row.package,
-                    row.current.as_deref().unwrap_or("-")
-                ));
+            if row.current != before
+                && let Some(line) = progress_line(&row)
+            {
+                say(&line);
             }
             if row.status == "error" && seen.get(&key).is_none_or(|old| old.status != "error") {
                 let first = row.message.lines().next().unwrap_or_default();
@@ -254,4 +266,33 @@ fn write_token(path: &std::path::Path, token: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?
         .write_all(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Shown, progress_line};
+
+    fn row(current: Option<&str>, requested: &str) -> Shown {
+        Shown {
+            target: "node1".to_owned(),
+            package: "motd".to_owned(),
+            requested: requested.to_owned(),
+            current: current.map(str::to_owned),
+            status: "ok".to_owned(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn progress_says_where_a_row_is_and_where_it_goes() {
+        assert_eq!(
+            progress_line(&row(Some("should_not_be_installed"), "finished")).as_deref(),
+            Some("  node1 / motd: at should_not_be_installed, requested finished")
+        );
+        assert_eq!(
+            progress_line(&row(Some("finished"), "finished")).as_deref(),
+            Some("  node1 / motd: reached finished")
+        );
+        assert_eq!(progress_line(&row(None, "finished")), None);
+    }
 }

@@ -447,6 +447,7 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
     drop(daemons);
     say(&summary(
         &layout,
+        &opm_as_typed(opm),
         image,
         args.agents,
         &timings,
@@ -459,6 +460,7 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
 /// example logs recorded, the total, and how to look around afterwards.
 fn summary(
     layout: &Layout,
+    opm: &str,
     image: bool,
     agents: u8,
     timings: &[Timing],
@@ -473,6 +475,9 @@ fn summary(
             timing.code,
             timing.took.as_secs_f64()
         );
+    }
+    if !timings.is_empty() {
+        let _ = writeln!(text, "{EXIT_LEGEND}");
     }
     let run_total: Duration = timings.iter().map(|timing| timing.took).sum();
     let _ = writeln!(
@@ -516,11 +521,56 @@ fn summary(
     let _ = writeln!(text, "the demo took {:.3} s", total.as_secs_f64());
     let _ = write!(
         text,
-        "look around: OPM_DB=sqlite:{} opm status; the scripts' own records are in {}",
-        layout.database().display(),
+        "look around: OPM_SETTINGS={} {} status; the scripts' own records are in {}",
+        layout.settings().display(),
+        opm,
         layout.head_root().join(EXAMPLE_LOG).display()
     );
     text
+}
+
+/// What the exit codes in the summary mean (`opm run`'s, SPEC §4).
+const EXIT_LEGEND: &str = "(exit 0: every requested stage reached; 1: rows in error; \
+                           3: work held back until a later phase)";
+
+/// The demo cluster's settings file: its database, opm.conf, head root,
+/// repository and backend, so `OPM_SETTINGS=FILE opm ...` works in it
+/// afterwards (and the machine's /etc/opm/opm.toml stays out of it).
+fn settings_text(layout: &Layout) -> String {
+    // A JSON string is a TOML basic string too.
+    let quoted = |path: &Path| {
+        serde_json::to_string(&path.to_string_lossy()).unwrap_or_else(|_| "\"\"".to_owned())
+    };
+    let mut database = String::from("sqlite:");
+    database.push_str(&layout.database().to_string_lossy());
+    format!(
+        "# The opm demo cluster in {dir}: OPM_SETTINGS={file} opm status\n\
+         db = {db}\nconf = {conf}\nroot = {root}\nrepo = [{repo}]\nbackend = \"dpkg\"\n",
+        dir = layout.dir.display(),
+        file = layout.settings().display(),
+        db = serde_json::to_string(&database).unwrap_or_else(|_| "\"\"".to_owned()),
+        conf = quoted(&layout.conf()),
+        root = quoted(&layout.head_root()),
+        repo = quoted(&layout.repo()),
+    )
+}
+
+/// How to call `opm` in a hint: `opm` when that is this binary on PATH,
+/// else its whole path (`cargo run` leaves it in target/).
+fn opm_as_typed(opm: &Path) -> String {
+    let this = std::fs::canonicalize(opm).ok();
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("opm"))
+            .find(|candidate| candidate.is_file())
+    });
+    match (
+        this,
+        on_path.and_then(|found| std::fs::canonicalize(found).ok()),
+    ) {
+        (Some(this), Some(found)) if this == found => "opm".to_owned(),
+        _ => opm.display().to_string(),
+    }
 }
 
 /// How many `opkg-*-client` packages dpkg has installed in `root`.
@@ -635,11 +685,11 @@ fn examples_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     .into())
 }
 
-/// The demo's opm.conf (a head node), an empty settings file (so the
-/// machine's /etc/opm/opm.toml stays out of it) and an empty head root.
+/// The demo's opm.conf (a head node), its settings file (see
+/// [`settings_text`]) and an empty head root.
 fn prepare(layout: &Layout) -> anyhow::Result<()> {
     write_file(&layout.conf(), &format!("server\n{HEAD}\n"))?;
-    write_file(&layout.settings(), "")?;
+    write_file(&layout.settings(), &settings_text(layout))?;
     std::fs::create_dir_all(layout.head_root())
         .with_context(|| format!("cannot create {}", layout.head_root().display()))
 }

@@ -5,6 +5,10 @@
 //! `cargo bench -p opm-engine --bench converged` (needs sqlite3 for the
 //! bulk load; the process-level twin is `benches/run_converged.sh`).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the benchmark builds its database with the sqlite3 tool, as an admin would"
+)]
 // Setup failures are bench bugs, not input to handle.
 #![allow(clippy::unwrap_used)]
 

@@ -235,6 +235,10 @@ mod tests {
     /// What OSCAR's `getConfigurationValues` gets from the file: XML::Simple's
     /// `XMLin` with OSCAR's options, dumped as JSON; `None` (with a SKIPPED
     /// line) when perl or XML::Simple is missing.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test compares with OSCAR's own Perl reader, run as a child process"
+    )]
     fn read_with_xml_simple(path: &Path) -> Option<serde_json::Value> {
         let output = std::process::Command::new("perl")
             .args([

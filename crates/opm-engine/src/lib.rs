@@ -35,4 +35,4 @@ pub use engine::{Engine, EngineConfig, PlanLine, RunReport, Verdict, Waiting};
 pub use error::EngineError;
 pub use load::Identity;
 pub use output::Output;
-pub use report::{BarReporter, Event, LineReporter, Reporter, TracingReporter};
+pub use report::{Event, LineReporter, Reporter, TracingReporter};

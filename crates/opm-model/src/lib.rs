@@ -20,6 +20,7 @@ mod row;
 mod script;
 mod stage;
 mod step;
+pub mod suggest;
 mod target;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};

@@ -16,8 +16,14 @@
 //! backends); `opm-model` supplies names; packages come from `opm pack`
 //! (`opm-opkg`).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "this is the crate that starts processes, through Invocation and the script runner"
+)]
+
 pub mod apt;
 pub mod command;
+pub mod createrepo;
 pub mod detect;
 pub mod dnf;
 pub mod dpkg;

@@ -5,6 +5,10 @@
 //! The parent is this test binary itself, re-run with an environment variable
 //! that makes the same test play the parent instead of the checker.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 // Helpers outside #[test] functions set up fixed temp files and names;
 // a failure there is a broken test machine, reported by the panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -2,6 +2,10 @@
 //! Each case mutates the minimal fixture; when xmllint is installed, the
 //! strict verdict is also compared with libxml2's own xsd validation.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

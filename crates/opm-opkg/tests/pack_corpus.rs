@@ -3,6 +3,10 @@
 //! and build times (run with `--nocapture`; figures only, never asserted).
 //! The corpus is read in place from `../shared/corpus`.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 // Tests may unwrap (house rule); clippy counts the helpers as non-test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -6,6 +6,10 @@
 //! source means `opm pack` builds it for every target its filters admit,
 //! property-tested over mutated real opkgs.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 // Tests may unwrap (house rule); clippy counts the helpers as non-test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

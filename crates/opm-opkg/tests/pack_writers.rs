@@ -1,6 +1,10 @@
 //! The writers' output read back and installed by the real tools: dpkg-deb
 //! and dpkg for `.deb`, rpm for `.rpm`, into sandbox roots (never `/`).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 // Tests may unwrap (house rule); clippy counts the helpers as non-test code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

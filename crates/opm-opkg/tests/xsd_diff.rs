@@ -6,6 +6,10 @@
 //!
 //! Few cases by default (each spawns xmllint); `OPM_XSD_DIFF_CASES` for more.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, xmllint, ...) as child processes to check against"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

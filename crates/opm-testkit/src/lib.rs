@@ -13,6 +13,11 @@
 //! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
 //! and `opm`'s (dpkg, rpm, gpg and the like).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test kit starts the tools tests need (PostgreSQL, gpg, sh) as processes of its own"
+)]
+
 mod error;
 pub mod gpg;
 pub mod overlap;

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use opm_model::{Name, NameError, NameKind, Phase, Stage};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
+use opm_model::{Name, NameError, NameKind, Phase, Role, Stage};
+
+use crate::logging::LogFormat;
 
 /// opm, the OSCAR Package Manager: brings every (package, node) and
 /// (package, image) row from its current lifecycle stage to the requested one.
@@ -20,6 +22,89 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The subcommands as `opm --help` lists them: under a heading each, in
+/// the order an admin meets them. Every visible subcommand is in exactly
+/// one group (a test says so).
+pub const GROUPS: [(&str, &[&str]); 5] = [
+    (
+        "Setup",
+        &[
+            "init",
+            "conf",
+            "settings",
+            "opkg",
+            "pack",
+            "repo",
+            "node",
+            "image",
+            "config",
+            "admin",
+            "completions",
+        ],
+    ),
+    (
+        "Day to day",
+        &[
+            "install", "remove", "request", "cluster", "status", "plan", "run",
+        ],
+    ),
+    ("Troubleshooting", &["history", "logs", "retry", "rerun"]),
+    ("Daemons", &["server", "agent"]),
+    ("Developer", &["demo", "bench"]),
+];
+
+/// The widest `opm --help` gets.
+const HELP_WIDTH: usize = 100;
+
+/// The command line clap parses: [`Cli`], with `opm --help` listing the
+/// subcommands under the headings of [`GROUPS`] (clap itself knows one
+/// heading only).
+pub fn command() -> clap::Command {
+    let command = Cli::command();
+    let listing = grouped(&command);
+    command.help_template(format!(
+        "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n\
+         {listing}Options:\n{{options}}{{after-help}}"
+    ))
+}
+
+/// The subcommands under their headings, each with the first line of its
+/// about text, wrapped to [`HELP_WIDTH`].
+fn grouped(command: &clap::Command) -> String {
+    let width = GROUPS
+        .iter()
+        .flat_map(|(_, names)| names.iter())
+        .map(|name| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for (heading, names) in GROUPS {
+        text.push_str(&format!("{heading}:\n"));
+        for name in names {
+            let about = command
+                .find_subcommand(name)
+                .and_then(clap::Command::get_about)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let indent = 2 + width + 2;
+            let mut line = format!("  {name:<width$}  ");
+            for word in about.split_whitespace() {
+                if line.len() + word.len() > HELP_WIDTH && line.len() > indent {
+                    text.push_str(line.trim_end());
+                    text.push('\n');
+                    line = " ".repeat(indent);
+                }
+                line.push_str(word);
+                line.push(' ');
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// Options every command understands (SPEC §4). Unset values fall back to
@@ -77,6 +162,18 @@ pub struct GlobalArgs {
     /// Less log output on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// How the daemons (server, agent, run) write their log lines on
+    /// stderr; OPM_LOG or RUST_LOG (tracing's filter syntax, e.g.
+    /// `opm_api=debug`) choose which.
+    #[arg(
+        long,
+        global = true,
+        env = "OPM_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
 }
 
 /// `NAME=VALUE` of `--script-env`, split at the first `=` (the name is
@@ -123,8 +220,9 @@ pub enum Command {
     #[command(subcommand)]
     Repo(RepoCommand),
     /// Create or migrate the database and register the head node named by
-    /// opm.conf (which must say `server`).
-    Init,
+    /// opm.conf (which must say `server`); with --write-conf, write that
+    /// opm.conf first.
+    Init(InitArgs),
     /// Compute nodes: add, enroll, list, remove.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -132,9 +230,22 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Set the stage a row should reach ("the other tool" of OPM).
+    #[command(after_help = "\
+Examples:
+  opm request slurm --stage finished --node n3
+  opm request slurm --stage should_not_be_installed --group gpu
+  opm request c3 --stage 8 --server          (stages by ODA id, 1-8)
+  opm request c3 --stage finished --image compute")]
     Request(RequestArgs),
     /// Request opkgs `finished` on the head node and its images; compute
     /// nodes of the group follow at run-script-post-clients.
+    #[command(after_help = "\
+Examples:
+  opm install slurm c3                       (head node and images; the
+                                              oscar_clients nodes follow)
+  opm install torque --group gpu             (nodes of group gpu instead)
+  opm install slurm && opm run               (on the head node, without
+                                              opm server)")]
     Install(InstallArgs),
     /// Request opkgs `should_not_be_installed` everywhere they are.
     Remove(RemoveArgs),
@@ -149,6 +260,12 @@ pub enum Command {
     Logs(LogsArgs),
     /// Clear a row's error so its failed stage continues at the step that
     /// failed (`--whole-stage`: from its first step).
+    #[command(after_help = "\
+Examples:
+  opm status                                 (find the row in error)
+  opm logs slurm --node n3                   (what failed, step by step)
+  opm retry slurm --node n3 --reason 'fixed the NFS mount'
+  opm retry slurm --image compute --whole-stage")]
     Retry(RetryArgs),
     /// Set a row's current stage back so whole stages run again.
     Rerun(RerunArgs),
@@ -167,6 +284,15 @@ pub enum Command {
     Server(ServerArgs),
     /// A compute node's daemon: pulls its work from the server, installs
     /// into its root and reports back.
+    #[command(after_help = "\
+Examples:
+  opm node token n3 > n3.token               (on the head node, once;
+                                              copy it to n3, chmod 600)
+  opm agent --server https://head:7060 --token-file /etc/opm/token \\
+            --ca-cert /etc/opm/ca.pem
+  opm agent --once                           (one round, e.g. from cron;
+                                              server and token_file from
+                                              /etc/opm/opm.toml)")]
     Agent(AgentArgs),
     /// The tools' API token.
     #[command(subcommand)]
@@ -186,6 +312,23 @@ pub enum Command {
     /// it writes are where an admin reads about opm.
     #[command(hide = true)]
     Man(ManArgs),
+}
+
+/// `opm init [--write-conf --role ROLE --name NAME]`
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Write this machine's opm.conf (--conf, OPM_CONF, else
+    /// /etc/opm.conf) from --role and --name first; an existing file that
+    /// says otherwise is left alone and refused. On a client or an image
+    /// only the file is written: the database is the head node's.
+    #[arg(long, requires_all = ["role", "name"])]
+    pub write_conf: bool,
+    /// The role to write: server (the head node), client or image.
+    #[arg(long, value_name = "ROLE", requires = "write_conf")]
+    pub role: Option<Role>,
+    /// The name to write: this node's (or image's) name.
+    #[arg(long, value_name = "NAME", requires = "write_conf")]
+    pub name: Option<String>,
 }
 
 /// `opm completions SHELL`
@@ -518,10 +661,27 @@ pub enum RepoCommand {
     },
 }
 
+/// The opm.conf format, as `opm conf check --help` and the README give it.
+pub const CONF_FORMAT: &str = "\
+The opm.conf format (SPEC §1.6): exactly two lines, nothing else.
+  line 1  the role: server (the head node), client (a compute node)
+          or image (inside a node image)
+  line 2  the name of this node or image: letters, digits, '.', '_'
+          and '-', starting with a letter or digit, at most 100 bytes
+Spaces around a line and blank lines at the end are ignored; comments,
+blank lines before the name and a third line are refused.
+
+Example, the head node:
+  server
+  head
+
+`opm init --write-conf --role server --name head` writes it.";
+
 /// `opm conf ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfCommand {
     /// Validate an opm.conf and print its role and name.
+    #[command(after_help = CONF_FORMAT)]
     Check {
         /// The file to check [default: --conf, OPM_CONF, /etc/opm.conf].
         path: Option<PathBuf>,
@@ -757,8 +917,9 @@ pub enum ClusterCommand {
 /// `opm status [--watch]`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Redraw every second until every row is converged or in error
-    /// (or until interrupted).
+    /// Redraw every second under a header (phase, counts, time): on a
+    /// terminal in place until interrupted (Ctrl-C); elsewhere (a pipe,
+    /// --json) until every row is converged or in error.
     #[arg(long)]
     pub watch: bool,
 }
@@ -900,9 +1061,28 @@ pub struct DemoArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use std::collections::BTreeSet;
 
-    use super::{Cli, Command};
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command, GROUPS};
+
+    #[test]
+    fn every_visible_subcommand_is_in_exactly_one_help_group() {
+        let command = Cli::command();
+        let visible: BTreeSet<&str> = command
+            .get_subcommands()
+            .filter(|sub| !sub.is_hide_set())
+            .map(clap::Command::get_name)
+            .collect();
+        let mut grouped = BTreeSet::new();
+        for (heading, names) in GROUPS {
+            for name in names {
+                assert!(grouped.insert(*name), "{name} is in two groups ({heading})");
+            }
+        }
+        assert_eq!(grouped, visible);
+    }
 
     fn side_by_side(args: &[&str]) -> Option<bool> {
         match Cli::try_parse_from(args).unwrap().command {

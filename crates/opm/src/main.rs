@@ -8,7 +8,9 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
 mod printer;
+mod progress;
 mod report;
 mod runtime;
 mod settings;
@@ -16,10 +18,13 @@ mod state;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let parsed = cli::command()
+        .try_get_matches()
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             // clap prints help/version to stdout and usage errors to stderr.

@@ -272,17 +272,9 @@ pub async fn stop_signal() {
     }
 }
 
-/// Sends the daemons' log lines to stderr.
+/// Sends the daemons' log lines to stderr (see [`crate::logging`]).
 pub fn init_logging(settings: &Settings) {
-    let level = match settings.verbosity {
-        0 => tracing_subscriber::filter::LevelFilter::ERROR,
-        1 => tracing_subscriber::filter::LevelFilter::INFO,
-        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .try_init();
+    crate::logging::init(settings.verbosity, settings.log_format);
 }
 
 /// Raises this process's soft limit on open files to its hard limit; the

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{BackendName, GlobalArgs};
 use crate::exit::bad_input;
+use crate::logging::LogFormat;
 
 /// The settings file read when none is named.
 pub const DEFAULT_SETTINGS_PATH: &str = "/etc/opm/opm.toml";
@@ -108,6 +109,9 @@ pub struct Settings {
     pub json: bool,
     /// Log verbosity: 0 quiet, 1 normal, 2+ verbose.
     pub verbosity: u8,
+    /// How the daemons' log lines are written.
+    #[serde(skip)]
+    pub log_format: LogFormat,
 }
 
 impl Settings {
@@ -185,6 +189,7 @@ impl Settings {
             site_env,
             json: args.json,
             verbosity: if args.quiet { 0 } else { 1 + args.verbose },
+            log_format: args.log_format,
         })
     }
 }

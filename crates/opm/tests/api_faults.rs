@@ -3,6 +3,10 @@
 //! HTTP/1.1 over TCP so what is checked is exactly what goes over the
 //! wire. Each test is a case of docs/faults.md ("HTTP API and agents").
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -2,6 +2,10 @@
 //! server` child on loopback, real HTTP from the simulated agents, and
 //! every report counted in the database. No timing is asserted.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 

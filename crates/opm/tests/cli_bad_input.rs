@@ -48,6 +48,37 @@ fn unknown_opkgs_are_refused() {
 }
 
 #[test]
+fn a_mistyped_opkg_or_node_name_is_answered_with_the_name_meant() {
+    let site = populated();
+    let opkg = "unknown opkg 'pkk' (did you mean 'pkg'?)";
+    site.refused(&["install", "pkk"], opkg);
+    site.refused(&["remove", "pkk"], opkg);
+    site.refused(&["request", "pkk", "--stage", "finished", "--server"], opkg);
+    site.refused(&["config", "show", "pkk"], opkg);
+    site.refused(&["retry", "pkk", "--node", "head"], opkg);
+    site.refused(&["history", "pkk"], opkg);
+    // Two letters swapped.
+    site.refused(
+        &["install", "pgk"],
+        "unknown opkg 'pgk' (did you mean 'pkg'?)",
+    );
+    let node = "unknown node 'n2' (did you mean 'n1'?)";
+    site.refused(&["node", "remove", "n2"], node);
+    site.refused(&["node", "token", "n2"], node);
+    site.refused(
+        &["request", "pkg", "--stage", "finished", "--node", "n2"],
+        node,
+    );
+    site.refused(
+        &["retry", "pkg", "--node", "hed"],
+        "unknown node 'hed' (did you mean 'head'?)",
+    );
+    // Nothing close: no guess.
+    let far = site.refused(&["install", "zzzzzz"], "unknown opkg 'zzzzzz'");
+    assert!(!far.contains("did you mean"), "{far}");
+}
+
+#[test]
 fn unknown_nodes_images_groups_and_missing_rows_are_refused() {
     let site = populated();
     site.refused(

@@ -1,6 +1,10 @@
 //! Faults and hostile input of issue 16 through the real `opm` binary:
 //! each refusal exits 2, says why, and leaves the database as it was.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -3,6 +3,10 @@
 //! The engine's attempts are written with the real store API (lease,
 //! begin, finish), exactly as `opm run` records them.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary under script(1) as a real child process"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -288,4 +292,48 @@ fn status_watch_redraws_until_the_rows_settle() {
         frames.last().unwrap()[0]["requested"],
         "should_not_be_installed"
     );
+}
+
+#[test]
+fn status_watch_on_a_terminal_redraws_in_place_under_a_header_until_interrupted() {
+    if !opm_testkit::tools::have_tool("script") || !opm_testkit::tools::have_tool("timeout") {
+        return;
+    }
+    let site = installed_site();
+    // The rows settle: off a terminal --watch would return at once.
+    site.ok(&["request", "pkg", "--stage", "1", "--server"]);
+    let watch = site.command(&["status", "--watch"]);
+    let mut line = format!(
+        "timeout -s INT --preserve-status 3 {:?}",
+        watch.get_program()
+    );
+    for arg in watch.get_args() {
+        line.push_str(&format!(" '{}'", arg.to_str().unwrap()));
+    }
+    // `script` gives opm a terminal (a pty) and copies what it draws.
+    let output = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .envs(watch.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("OPM_DB")
+        .current_dir(site.dir())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    // Interrupted after 3 s, it ends as the last picture says: no error.
+    assert_eq!(output.status.code(), Some(0), "{screen}");
+    let pictures = screen.matches("\x1b[H").count();
+    assert!(pictures >= 2, "redrawn in place: {screen:?}");
+    assert_eq!(screen.matches("\x1b[2J").count(), 1, "{screen:?}");
+    let headers: Vec<&str> = screen
+        .split("\x1b[H")
+        .skip(1)
+        .map(|picture| picture.split("\x1b[K").next().unwrap())
+        .collect();
+    assert!(
+        headers.iter().all(|header| header.starts_with("phase ")
+            && header.contains("1 rows: 1 done, 0 running, 0 in error, 0 to do;")
+            && header.ends_with(" UTC")),
+        "{headers:?}"
+    );
+    assert!(screen.contains("should_not_be_installed"), "{screen:?}");
 }

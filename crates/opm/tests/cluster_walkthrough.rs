@@ -5,6 +5,10 @@
 //! checks that every row finished and that both agents traded their
 //! enrolment tokens.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: a fixed script.
 #![allow(clippy::unwrap_used)]
 

@@ -3,6 +3,10 @@
 //! in a real bash, every subcommand `--help` lists has a man page, and groff
 //! renders every page without a warning.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -117,17 +121,31 @@ fn an_unknown_shell_is_bad_usage() {
     assert!(stderr.contains("bash, zsh, fish"), "{stderr}");
 }
 
-/// The subcommands `opm PATH --help` lists under "Commands:", without
+/// The subcommands `opm PATH --help` lists under "Commands:" (`opm
+/// --help` itself under headings of its own, up to "Options:"), without
 /// clap's own `help`.
 fn subcommands(path: &[String]) -> Vec<String> {
     let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
     args.push("--help");
     let (code, help, stderr) = opm(&args);
     assert_eq!(code, Some(0), "{stderr}");
+    let grouped = path.is_empty();
     help.lines()
-        .skip_while(|line| *line != "Commands:")
+        .skip_while(|line| {
+            if grouped {
+                !line.starts_with("Usage:")
+            } else {
+                *line != "Commands:"
+            }
+        })
         .skip(1)
-        .take_while(|line| !line.is_empty())
+        .take_while(|line| {
+            if grouped {
+                *line != "Options:"
+            } else {
+                !line.is_empty()
+            }
+        })
         // A name starts at column 2; deeper lines continue a description.
         .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
         .filter_map(|line| line.split_whitespace().next())

@@ -3,6 +3,10 @@
 //! `OPM_CONF`), and every kind of bad file: exit 2, exactly one clear line
 //! on stderr naming the file (and line), nothing on stdout, no panic.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

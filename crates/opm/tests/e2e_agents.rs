@@ -7,6 +7,10 @@
 //! The API tests speak raw HTTP/1.1 over a TCP socket, so what is checked
 //! is exactly what goes over the wire.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -782,6 +786,14 @@ fn opm_run_on_a_node_is_one_round_of_its_agent() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("stage(s) passed, 0 failed"), "{stdout}");
+    // Each stage the agent carries out is logged at info level.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.lines().any(|line| line.contains(" INFO ")
+            && line.contains("motd")
+            && line.ends_with(": passed")),
+        "{stderr}"
+    );
     site.wait_for(&["n1"], &["motd"], "finished");
     assert_eq!(installed(&site.path("n1/root")), ["opkg-motd-client"]);
     // Nothing left: the next round has nothing to do.

@@ -1,6 +1,10 @@
 //! `opm demo`, the README's main job, end to end: it must build its cluster,
 //! walk every phase to `complete` and exit 0; bad input changes nothing.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs and the binary's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -92,11 +96,54 @@ fn walk_the_demo(agents: bool) {
                 "{stdout}"
             );
             assert!(
-                stdout.contains(&format!("  {node} / jobqueue: finished")),
+                stdout.contains(&format!("  {node} / jobqueue: reached finished")),
                 "{stdout}"
             );
         }
     }
+
+    // A row on its way up says where it goes, not a bare stage name that
+    // reads like an uninstall; the exit codes come with their meaning.
+    if agents {
+        assert!(
+            stdout.contains(": at should_not_be_installed, requested finished"),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("(exit 0: every requested stage reached; 1: rows in error; 3:"),
+        "{stdout}"
+    );
+    // The closing hint works as printed: its settings file names the
+    // demo's database, opm.conf, root and repository.
+    let hint = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("look around: OPM_SETTINGS="))
+        .unwrap_or_else(|| panic!("no look-around hint in {stdout}"));
+    let (settings, rest) = hint.split_once(' ').unwrap();
+    let (binary, rest) = rest.split_once(' ').unwrap();
+    assert!(rest.starts_with("status;"), "{hint}");
+    let mut look = Command::new(binary);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OPM_") {
+            look.env_remove(name);
+        }
+    }
+    let looked = look
+        .env("OPM_SETTINGS", settings)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(
+        looked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&looked.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&looked.stdout).contains("clusterfs"),
+        "{looked:?}"
+    );
 
     // Every head-node row reached finished; motd was taken down again at
     // the end. The demo's database says so.

@@ -4,6 +4,10 @@
 //! ship every API script of SPEC §1.7, a configurator.html, a dependency and
 //! a conflict between opkgs.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -160,4 +164,45 @@ fn the_examples_carry_configurators_a_dependency_and_a_conflict() {
     for name in ["clusterfs", "motd"] {
         assert!(relation_names(&show(name), "requires").is_empty(), "{name}");
     }
+}
+
+/// The backticked commands of examples/opkgs/README.md's "Build them" line.
+fn readme_build_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(format!("{EXAMPLES}/README.md")).unwrap();
+    let start = readme.find("Build them:").unwrap();
+    let end = start + readme[start..].find("\n-").unwrap_or(readme.len() - start);
+    readme[start..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|command| command.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|command| command.starts_with("opm "))
+        .collect()
+}
+
+#[test]
+fn the_readmes_build_commands_work_as_written() {
+    let commands = readme_build_commands();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    let out = tempfile::tempdir().unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    for command in &commands {
+        // As an admin types it in a checkout: the shell expands the glob.
+        let script = command
+            .replacen("opm", env!("CARGO_BIN_EXE_opm"), 1)
+            .replace("OUT", out.path().to_str().unwrap());
+        let ran = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    let built = std::fs::read_dir(out.path()).unwrap().count();
+    assert!(built > 3 * OURS.len(), "{built} files");
+    assert!(out.path().join("Packages").is_file());
 }

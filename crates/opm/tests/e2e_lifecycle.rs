@@ -10,6 +10,10 @@
 //! The image parts need root and Debian's `busybox-static` (CI has both);
 //! without them those tests print a loud SKIP line and return.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

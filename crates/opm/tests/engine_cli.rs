@@ -4,6 +4,10 @@
 //! left closed exits 3, and script stages of one target overlap only when
 //! the settings file or `--side-by-side` asks for it.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 

@@ -7,6 +7,10 @@
 //! init` feeding a real HTTPS server, an enrolment used twice, one that
 //! expired, a crash in the middle of the trade, and every bad file.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

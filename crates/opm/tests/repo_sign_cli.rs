@@ -5,6 +5,10 @@
 //! stale signature behind; and `opm run` installs an opkg from a signed
 //! repository with apt and with dnf, each checking the signature.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -6,6 +6,10 @@
 //! its WAL read lock, the outside client then checkpointed and unlinked
 //! `-wal`/`-shm`, and the server wrote on into an unlinked log.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs, the binary's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -5,6 +5,10 @@
 //! stay among the pending rows until it has run. Real `opm`, real dpkg into
 //! a sandbox root; the package's presence is asked of dpkg itself.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -3,14 +3,11 @@
 //! roots: everything a backend test needs, real and throw-away.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::SystemTime;
 
 use opm_native::detect::has_program;
 use opm_native::{Backend, Options, PackageManager, Repo, Root};
-use opm_opkg::pack::{
-    Entry, PackageSpec, createrepo_command, write_apt_index, write_deb, write_rpm,
-};
+use opm_opkg::pack::{Entry, PackageSpec, write_apt_index, write_deb, write_rpm};
 use opm_opkg::{Rel, Relation, Version};
 
 /// The programs a backend's tests need, beyond the backend's own.
@@ -124,9 +121,8 @@ pub fn index(backend: Backend, dir: &Path) {
             write_apt_index(dir, SystemTime::now()).unwrap();
         }
         Backend::Dnf => {
-            let argv = createrepo_command(dir);
-            let output = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
-            assert!(output.status.success(), "{output:?}");
+            let ran = opm_native::createrepo::run(dir).unwrap();
+            assert!(ran.success(), "{}", ran.combined());
         }
         Backend::Dpkg | Backend::Rpm => {}
     }

@@ -2,6 +2,10 @@
 //! one conformance suite ([`suite`]) instantiated per backend, in the
 //! style of rattler's solver backends.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs real tools (dpkg, rpm, chattr, ...) as child processes to check against"
+)]
 // The helpers outside `#[test]` functions unwrap too: a failure there is the
 // test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

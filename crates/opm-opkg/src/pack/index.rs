@@ -1,10 +1,9 @@
 //! Repository indexes over a directory of built packages: a flat apt
 //! repository (`Packages`, `Packages.gz`, `Release`, written here as
-//! dpkg-scanpackages and apt-ftparchive would) and the `createrepo_c`
-//! command line for dnf repodata (run by the caller: this crate spawns
-//! nothing).
+//! dpkg-scanpackages and apt-ftparchive would). dnf repodata is written by
+//! `createrepo_c`, which `opm_native::createrepo` runs: this crate spawns
+//! nothing.
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
@@ -301,17 +300,6 @@ pub fn rfc2822(seconds: u64) -> String {
         rest % 3600 / 60,
         rest % 60
     )
-}
-
-/// The command that writes dnf repodata for `dir` (`createrepo_c` must be
-/// on PATH; the caller runs it).
-pub fn createrepo_command(dir: &Path) -> Vec<OsString> {
-    vec![
-        "createrepo_c".into(),
-        "--quiet".into(),
-        "--no-database".into(),
-        dir.as_os_str().to_owned(),
-    ]
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! Relations are the crate's own [`Relation`](crate::Relation), so a spec
 //! can be built by hand (test packages) as well as from an opkg source.
 //! [`opkg_specs`] maps an opkg source ([`SourceFiles`]) to its three specs.
-//! [`write_apt_index`] and [`createrepo_command`] turn a directory of built
-//! packages into a repository apt or dnf can use.
+//! [`write_apt_index`] turns a directory of built packages into a
+//! repository apt can use; dnf's repodata is written by `createrepo_c`, a
+//! process, so `opm_native::createrepo` runs it.
 
 mod deb;
 mod error;
@@ -22,8 +23,8 @@ pub use deb::{
 };
 pub use error::PackError;
 pub use index::{
-    AptIndex, apt_stanza, createrepo_command, package_files, parse_control, read_control,
-    release_text, rfc2822, write_apt_index,
+    AptIndex, apt_stanza, package_files, parse_control, read_control, release_text, rfc2822,
+    write_apt_index,
 };
 pub use opkg::{
     PACKAGES_DIR, SourceFiles, TESTING_DIR, TESTING_PARTS, Target, TreeEntry, opkg_specs,

@@ -9,7 +9,7 @@ use crate::cli::{HistoryArgs, TargetFilter};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
-use crate::state::block_on;
+use crate::state::{block_on, store_error_in};
 
 /// One history entry as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -147,11 +147,15 @@ async fn check_names(
     if !recorded.is_empty() {
         return Ok(());
     }
-    if let Some(target) = target {
-        store.rows_for_target(target).await.map_err(store_error)?;
+    if let Some(target) = target
+        && let Err(error) = store.rows_for_target(target).await
+    {
+        return Err(store_error_in(store, error).await);
     }
-    if let Some(opkg) = opkg {
-        store.rows_for_opkg(opkg).await.map_err(store_error)?;
+    if let Some(opkg) = opkg
+        && let Err(error) = store.rows_for_opkg(opkg).await
+    {
+        return Err(store_error_in(store, error).await);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use opm_model::{OpmConf, Role};
 use opm_store::{OpenMode, Store};
 use serde::Serialize;
 
+use crate::cli::InitArgs;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
@@ -20,7 +21,30 @@ struct InitReport {
 }
 
 /// Runs `opm init`.
-pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(args: InitArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    if args.write_conf {
+        let (Some(role), Some(name)) = (args.role, args.name) else {
+            // clap requires both with --write-conf.
+            return Err(bad_input("--write-conf needs --role and --name"));
+        };
+        let conf = write_conf(&settings.conf, role, &name)?;
+        if conf.role != Role::Server {
+            printer.line(format_args!(
+                "wrote {}: {} {}; the database is the head node's, so nothing more here: \
+                 run 'opm agent' on a client",
+                settings.conf.display(),
+                conf.role,
+                conf.name
+            ));
+            return Ok(Exit::Success);
+        }
+        eprintln!(
+            "wrote {}: {} {}",
+            settings.conf.display(),
+            conf.role,
+            conf.name
+        );
+    }
     // opm.conf is judged before the database is touched, so a refusal
     // leaves no file behind.
     let conf = read_conf(&settings.conf)?;
@@ -99,6 +123,38 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
             path.display()
         ))),
     }
+}
+
+/// Writes the opm.conf saying `role` and `name` at `path`, as the strict
+/// reader reads it (so a name it would refuse is refused here, and
+/// nothing is written). A file that says the same already is left as it
+/// is; one that says something else is refused, not overwritten.
+fn write_conf(path: &Path, role: Role, name: &str) -> anyhow::Result<OpmConf> {
+    let text = format!("{role}\n{name}\n");
+    let conf = OpmConf::parse_bytes(text.as_bytes())
+        .map_err(|e| bad_input(format!("--role {role} --name {name}: {e}")))?;
+    if path.exists() {
+        let existing = read_conf(path)?;
+        if existing == conf {
+            return Ok(conf);
+        }
+        return Err(bad_input(format!(
+            "{} exists and says {} {}; edit or remove it rather than have opm init overwrite it",
+            path.display(),
+            existing.role,
+            existing.name
+        )));
+    }
+    // Written whole under another name, then renamed: a reader never sees
+    // half a file.
+    let partial = path.with_extension("conf.partial");
+    std::fs::write(&partial, &text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            bad_input(format!("cannot write {}: {e}", path.display()))
+        })?;
+    Ok(conf)
 }
 
 /// Reads opm.conf strictly; a missing or malformed file is bad input (see

@@ -10,7 +10,7 @@ use crate::cli::InstallArgs;
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{load, now_ms, request_error};
+use crate::state::{load, now_ms, request_error_in};
 
 /// Runs `opm install PKG... [--group G]`.
 pub fn run(args: InstallArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -25,7 +25,7 @@ pub fn run(args: InstallArgs, settings: &Settings, printer: Printer) -> anyhow::
             now_ms(),
         )
         .await
-        .map_err(request_error)?;
+        .map_err(|error| request_error_in(error, &snapshot))?;
         for (package, dependency) in snapshot.missing_dependencies(&packages) {
             eprintln!(
                 "warning: {package} depends on {dependency}, which is not requested; \

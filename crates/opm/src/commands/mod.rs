@@ -53,7 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Settings => settings::run(&settings, printer),
         Command::Pack(args) => pack::run(args, &settings, printer),
         Command::Repo(command) => repo::run(command, printer),
-        Command::Init => init::run(&settings, printer),
+        Command::Init(args) => init::run(args, &settings, printer),
         Command::Node(command) => node::run(command, &settings, printer),
         Command::Image(command) => image::run(command, &settings, printer),
         Command::Request(args) => request::run(args, &settings, printer),

@@ -9,7 +9,7 @@ use crate::cli::RemoveArgs;
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{load, now_ms, request_error};
+use crate::state::{load, now_ms, request_error_in};
 
 /// Runs `opm remove PKG... [--with-dependents]`.
 pub fn run(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -24,7 +24,7 @@ pub fn run(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow::R
             now_ms(),
         )
         .await
-        .map_err(request_error)
+        .map_err(|error| request_error_in(error, &snapshot))
     })?;
     print_changes(
         printer,

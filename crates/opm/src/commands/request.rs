@@ -14,7 +14,7 @@ use crate::cli::{RequestArgs, RequestTarget};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{Snapshot, block_on, load, now_ms, request_error};
+use crate::state::{Snapshot, block_on, load, now_ms, request_error_in};
 
 /// One row change as printed with `--json`.
 #[derive(Serialize)]
@@ -81,7 +81,7 @@ pub fn run(args: RequestArgs, settings: &Settings, printer: Printer) -> anyhow::
             now_ms(),
         )
         .await
-        .map_err(request_error)
+        .map_err(|error| request_error_in(error, &snapshot))
     })?;
     print_changes(printer, &changes, "nothing to request")?;
     Ok(Exit::Success)

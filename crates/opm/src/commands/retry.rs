@@ -1,6 +1,7 @@
 //! `opm retry`: clear a row's error so its failed stage runs again,
 //! recorded in the history; with what `opm rerun` shares of it.
 
+use opm_model::suggest::closest;
 use opm_model::{Name, Stage, Target};
 use opm_store::{OpenMode, Store, StoredRow};
 use serde::Serialize;
@@ -9,7 +10,7 @@ use crate::cli::{RetryArgs, RowTarget};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
-use crate::state::{block_on, now_ms};
+use crate::state::{block_on, did_you_mean, now_ms, store_error_in};
 
 /// The node or image a `--node N | --image I` pair names.
 pub fn row_target(target: &RowTarget) -> anyhow::Result<Target> {
@@ -100,11 +101,16 @@ pub fn change(
         let outcome = async {
             let known = store.opkgs().await.map_err(store_error)?;
             if !known.iter().any(|o| &o.import.name == package) {
-                return Err(bad_input(format!(
-                    "unknown opkg '{package}'; see 'opm opkg list'"
-                )));
+                let message = format!("unknown opkg '{package}'; see 'opm opkg list'");
+                let known = known.iter().map(|o| o.import.name.as_str());
+                return Err(bad_input(match closest(package.as_str(), known) {
+                    Some(meant) => did_you_mean(&message, package.as_str(), meant),
+                    None => message,
+                }));
             }
-            store.rows_for_target(target).await.map_err(store_error)?;
+            if let Err(error) = store.rows_for_target(target).await {
+                return Err(store_error_in(&store, error).await);
+            }
             body(&store).await.map_err(store_error)
         }
         .await;

@@ -4,12 +4,13 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use opm_engine::{BarReporter, EngineError, LineReporter, Reporter};
+use opm_engine::{EngineError, LineReporter, Reporter};
 use opm_model::Role;
 
 use crate::cli::{AgentArgs, RunArgs};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
+use crate::progress::BarReporter;
 use crate::report::print_report;
 use crate::runtime;
 use crate::settings::Settings;

@@ -1,18 +1,23 @@
 //! `opm status [--watch]`: every row with what is requested, what is done
-//! and how it went. Exit 1 when a row is in error (SPEC §4).
+//! and how it went. Exit 1 when a row is in error (SPEC §4). `--watch`
+//! polls the same view every second under a header (phase, counts, time):
+//! on a terminal redrawn in place until interrupted, elsewhere one picture
+//! after another until every row is settled.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use opm_model::{Row, Stage, Status};
-use opm_store::{AnyStore, OpenMode};
+use opm_model::{Phase, Row, Stage, Status};
+use opm_store::{AnyStore, OpenMode, Store};
 use serde::Serialize;
 
+use super::history::utc;
 use crate::cli::StatusArgs;
 use crate::exit::Exit;
-use crate::printer::Printer;
-use crate::settings::Settings;
-use crate::state::{all_rows, block_on};
+use crate::printer::{Printer, render_table};
+use crate::runtime;
+use crate::settings::{Settings, store_error};
+use crate::state::{all_rows, block_on, now_ms};
 
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -85,28 +90,84 @@ pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::R
 }
 
 async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
-    let terminal = std::io::stdout().is_terminal();
+    if watch && std::io::stdout().is_terminal() && !printer.json() {
+        return watch_in_place(store).await;
+    }
     loop {
         let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
-        if watch && terminal && !printer.json() {
-            // Clear the screen and home the cursor before each redraw.
-            crate::printer::out("\x1b[2J\x1b[H");
+        if watch && !printer.json() {
+            let phase = store.phase().await.map_err(store_error)?;
+            printer.line(header(phase, &rows, now_ms()));
         }
         print_rows(&rows, printer, watch)?;
         let done = rows.iter().all(settled);
         if !watch || done {
-            let errors = rows
-                .iter()
-                .any(|row| matches!(row.status, Status::Error { .. }));
-            return Ok(if errors { Exit::Failed } else { Exit::Success });
+            return Ok(verdict(&rows));
         }
         tokio::time::sleep(WATCH_INTERVAL).await;
     }
 }
 
+/// `--watch` on a terminal: the header and the table redrawn in place
+/// every second, until interrupted (Ctrl-C); the exit code is that of the
+/// last picture.
+async fn watch_in_place(store: &AnyStore) -> anyhow::Result<Exit> {
+    // Clear the screen once; afterwards each picture overwrites the last
+    // from the top, clearing what is left of each line and below, so the
+    // screen does not flicker.
+    crate::printer::out("\x1b[2J");
+    let stop = runtime::stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        let phase = store.phase().await.map_err(store_error)?;
+        let mut picture = format!("{}\n", header(phase, &rows, now_ms()));
+        picture.push_str(&render_rows(&rows));
+        let mut frame = String::from("\x1b[H");
+        for line in picture.lines() {
+            frame.push_str(line);
+            frame.push_str("\x1b[K\n");
+        }
+        frame.push_str("\x1b[J");
+        crate::printer::out(&frame);
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+            () = &mut stop => return Ok(verdict(&rows)),
+        }
+    }
+}
+
+/// Exit 1 when a row is in error (SPEC §4), else 0.
+fn verdict(rows: &[Row]) -> Exit {
+    if rows
+        .iter()
+        .any(|row| matches!(row.status, Status::Error { .. }))
+    {
+        Exit::Failed
+    } else {
+        Exit::Success
+    }
+}
+
+/// The line above each `--watch` picture: the phase, the rows counted by
+/// how they stand, and the time (UTC) of the picture.
+fn header(phase: Phase, rows: &[Row], now_ms: i64) -> String {
+    let count = |wanted: fn(&Row) -> bool| rows.iter().filter(|row| wanted(row)).count();
+    let errors = count(|row| matches!(row.status, Status::Error { .. }));
+    let running = count(|row| matches!(row.status, Status::Running { .. }));
+    let done = count(|row| matches!(row.status, Status::Ok) && settled(row));
+    let to_do = rows.len() - errors - running - done;
+    format!(
+        "phase {phase}; {} rows: {done} done, {running} running, {errors} in error, \
+         {to_do} to do; {} UTC",
+        rows.len(),
+        utc(now_ms)
+    )
+}
+
 fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()> {
-    let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
     if printer.json() {
+        let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
         if watch {
             // One line per redraw, so a reader can take them one by one.
             crate::printer::out(&format!("{}\n", serde_json::to_string(&entries)?));
@@ -115,7 +176,17 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
         }
         return Ok(());
     }
-    printer.table(
+    crate::printer::out(&render_rows(rows));
+    Ok(())
+}
+
+/// The rows as the table `opm status` prints, or what to do when there
+/// are none; ends with a newline.
+fn render_rows(rows: &[Row]) -> String {
+    if rows.is_empty() {
+        return "no rows; request some with 'opm install PKG' or 'opm request'\n".to_owned();
+    }
+    let table = render_table(
         &[
             "target",
             "kind",
@@ -125,8 +196,8 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
             "status",
             "message",
         ],
-        entries
-            .into_iter()
+        rows.iter()
+            .map(StatusEntry::of)
             .map(|e| {
                 vec![
                     e.target,
@@ -142,9 +213,8 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
                 ]
             })
             .collect(),
-        "no rows; request some with 'opm install PKG' or 'opm request'",
     );
-    Ok(())
+    format!("{table}\n")
 }
 
 /// The first line of a message, cut to fit a table cell.
@@ -162,7 +232,7 @@ fn first_line(message: &str) -> String {
 mod tests {
     use opm_model::{Lease, Name, NameKind, Row, Stage, Status, Target};
 
-    use super::{first_line, settled};
+    use super::{first_line, header, settled};
 
     fn row(requested: Stage, current: Option<Stage>, status: Status) -> Row {
         Row {
@@ -204,6 +274,34 @@ mod tests {
             Some(Finished),
             Status::Running { lease }
         )));
+    }
+
+    #[test]
+    fn the_watch_header_counts_rows_by_how_they_stand() {
+        use Stage::*;
+        let lease = Lease {
+            owner: "head".to_owned(),
+            token: 1,
+            expires_at_ms: 0,
+        };
+        let rows = [
+            row(Finished, Some(Finished), Status::Ok),
+            row(Finished, Some(Finished), Status::Ok),
+            row(Finished, None, Status::Ok),
+            row(Finished, Some(RunConfigurator), Status::Running { lease }),
+            row(
+                Finished,
+                Some(RunConfigurator),
+                Status::Error {
+                    message: "boom".to_owned(),
+                },
+            ),
+        ];
+        assert_eq!(
+            header(opm_model::Phase::BuildImage, &rows, 1_795_000_000_999),
+            "phase build_image; 5 rows: 2 done, 1 running, 1 in error, 1 to do; \
+             2026-11-18 11:06:40 UTC"
+        );
     }
 
     #[test]

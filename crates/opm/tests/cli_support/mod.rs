@@ -2,6 +2,10 @@
 //! settings file, a real SQLite database, opkg sources written on demand,
 //! and `opm` run as a real process with every `OPM_*` variable cleared.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 

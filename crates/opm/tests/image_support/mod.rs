@@ -1,6 +1,10 @@
 //! Roots for the end-to-end tests: a chrootable busybox image marked for
 //! the example scripts, and what dpkg has installed in a root.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 

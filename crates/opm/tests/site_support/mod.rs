@@ -5,6 +5,10 @@
 //! opkg sources they pack, a run killed at a chosen moment, and the seeded
 //! generator that picks those moments.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
 // Test code: temp dirs and fixed fixtures; each test binary uses a part.
 #![allow(clippy::unwrap_used, dead_code)]
 

@@ -8,7 +8,7 @@ use opm_store::{AnyStore, OpenMode, Store, TokenSubject};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
-use crate::state::block_on;
+use crate::state::{block_on, store_error_in};
 
 /// Makes and stores a new token for `subject`; prints it.
 pub fn issue(subject: TokenSubject, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -43,10 +43,13 @@ async fn set(store: &AnyStore, subject: &TokenSubject, token: &str) -> anyhow::R
             )));
         }
     }
-    store
+    match store
         .set_token(subject, &token_hash(token), SystemClock.now_ms())
         .await
-        .map_err(store_error)
+    {
+        Ok(()) => Ok(()),
+        Err(error) => Err(store_error_in(store, error).await),
+    }
 }
 
 /// Runs `opm admin token`.

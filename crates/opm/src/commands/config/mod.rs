@@ -8,6 +8,7 @@ mod show;
 use std::path::Path;
 
 use opm_model::Name;
+use opm_model::suggest::closest;
 use opm_opkg::{Configurator, Field};
 use opm_store::{AnyStore, Store};
 
@@ -15,6 +16,7 @@ use crate::cli::ConfigCommand;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::did_you_mean;
 
 /// Runs `opm config ...`.
 pub fn run(command: ConfigCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -32,14 +34,14 @@ pub fn run(command: ConfigCommand, settings: &Settings, printer: Printer) -> any
 /// configurator.html; `None` when it has none or it cannot be read.
 async fn fields(store: &AnyStore, package: &Name) -> anyhow::Result<(String, Option<Vec<Field>>)> {
     let opkgs = store.opkgs().await.map_err(store_error)?;
-    let opkg = opkgs
-        .into_iter()
-        .find(|o| &o.import.name == package)
-        .ok_or_else(|| {
-            bad_input(format!(
-                "unknown opkg '{package}'; import it first with 'opm opkg import'"
-            ))
-        })?;
+    let Some(opkg) = opkgs.iter().find(|o| &o.import.name == package).cloned() else {
+        let message = format!("unknown opkg '{package}'; import it first with 'opm opkg import'");
+        let known = opkgs.iter().map(|o| o.import.name.as_str());
+        return Err(bad_input(match closest(package.as_str(), known) {
+            Some(meant) => did_you_mean(&message, package.as_str(), meant),
+            None => message,
+        }));
+    };
     let form = Path::new(&opkg.import.source).join("configurator.html");
     let fields = form
         .is_file()

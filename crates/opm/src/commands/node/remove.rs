@@ -6,14 +6,17 @@ use opm_store::{OpenMode, Store};
 
 use crate::exit::Exit;
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
-use crate::state::block_on;
+use crate::settings::Settings;
+use crate::state::{block_on, store_error_in};
 
 /// Runs `opm node remove`.
 pub fn run(name: Name, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = store.remove_node(&name).await.map_err(store_error);
+        let outcome = match store.remove_node(&name).await {
+            Ok(removed) => Ok(removed),
+            Err(error) => Err(store_error_in(&store, error).await),
+        };
         store.close().await;
         outcome?;
         if printer.json() {

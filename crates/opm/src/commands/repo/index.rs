@@ -1,16 +1,17 @@
 //! `opm repo index DIR`: turns a directory of built packages into a
 //! repository the backends use: a flat apt repository (`Packages`,
 //! `Packages.gz`, `Release`, written by `opm_opkg::pack`) for the `.deb`
-//! files and dnf repodata (by `createrepo_c`) for the `.rpm` files; with
-//! `--sign KEYID` also their gpg signatures (`opm_native::sign`, where the
-//! gpg process is run).
+//! files and dnf repodata (by `createrepo_c`, run by
+//! `opm_native::createrepo`) for the `.rpm` files; with `--sign KEYID` also
+//! their gpg signatures (`opm_native::sign`, where the gpg process is run).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::SystemTime;
 
+use opm_native::NativeError;
+use opm_native::command::Ran;
 use opm_native::sign::{KEY_FILE, Signer, remove_signatures};
-use opm_opkg::pack::{createrepo_command, package_files, write_apt_index};
+use opm_opkg::pack::{package_files, write_apt_index};
 use serde::Serialize;
 
 use crate::exit::{Exit, bad_input};
@@ -82,41 +83,20 @@ pub fn run(dir: &Path, sign: Option<&str>, printer: Printer) -> anyhow::Result<E
         }
     }
     if !rpms.is_empty() {
-        let argv = createrepo_command(dir);
-        let status = Command::new(&argv[0]).args(&argv[1..]).status();
-        match status {
-            Ok(status) if status.success() => {
-                report
-                    .written
-                    .push(dir.join("repodata").display().to_string());
-                if let Some((signer, _)) = &signer {
-                    let signed = signer.sign_dnf(dir)?;
-                    report
-                        .written
-                        .extend(signed.iter().map(|path| path.display().to_string()));
-                }
-            }
-            Ok(status) => {
-                return Err(anyhow::anyhow!(
-                    "createrepo_c failed ({status}) in {}; its messages are above",
-                    dir.display()
-                ));
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(anyhow::anyhow!(
-                    "{} .rpm files need createrepo_c for dnf repodata, and it is not installed; \
-                     install it (apt-get install createrepo-c, dnf install createrepo_c){}",
-                    rpms.len(),
-                    if debs.is_empty() {
-                        ""
-                    } else {
-                        "; the apt index was written"
-                    }
-                ));
-            }
-            Err(error) => {
-                return Err(anyhow::anyhow!("cannot run createrepo_c: {error}"));
-            }
+        repodata_written(
+            opm_native::createrepo::run(dir),
+            dir,
+            rpms.len(),
+            !debs.is_empty(),
+        )?;
+        report
+            .written
+            .push(dir.join("repodata").display().to_string());
+        if let Some((signer, _)) = &signer {
+            let signed = signer.sign_dnf(dir)?;
+            report
+                .written
+                .extend(signed.iter().map(|path| path.display().to_string()));
         }
     }
     if let Some((_, public)) = &signer {
@@ -139,4 +119,76 @@ pub fn run(dir: &Path, sign: Option<&str>, printer: Printer) -> anyhow::Result<E
         ));
     }
     Ok(Exit::Success)
+}
+
+/// How a `createrepo_c` run for `dir` (with `rpms` packages) ended, as
+/// the command's outcome: a missing tool says what to install, and whether
+/// the apt index (`apt_written`) was written before.
+fn repodata_written(
+    outcome: opm_native::Result<Ran>,
+    dir: &Path,
+    rpms: usize,
+    apt_written: bool,
+) -> anyhow::Result<()> {
+    match outcome {
+        Ok(ran) if ran.success() => Ok(()),
+        Ok(ran) => Err(anyhow::anyhow!(
+            "createrepo_c failed ({}) in {}: {}",
+            ran.describe_status(),
+            dir.display(),
+            ran.combined().trim()
+        )),
+        Err(NativeError::ToolMissing { .. }) => Err(anyhow::anyhow!(
+            "{rpms} .rpm files need createrepo_c for dnf repodata, and it is not installed; \
+             install it (apt-get install createrepo-c, dnf install createrepo_c){}",
+            if apt_written {
+                "; the apt index was written"
+            } else {
+                ""
+            }
+        )),
+        Err(error) => Err(anyhow::anyhow!("cannot run createrepo_c: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use opm_native::NativeError;
+
+    use super::repodata_written;
+
+    #[test]
+    fn a_missing_createrepo_c_says_what_to_install_and_what_was_written() {
+        let missing = || NativeError::ToolMissing {
+            tool: "createrepo_c".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let dir = Path::new("/srv/repo");
+        let rpm_only = repodata_written(Err(missing()), dir, 3, false).unwrap_err();
+        assert_eq!(
+            rpm_only.to_string(),
+            "3 .rpm files need createrepo_c for dnf repodata, and it is not installed; \
+             install it (apt-get install createrepo-c, dnf install createrepo_c)"
+        );
+        let mixed = repodata_written(Err(missing()), dir, 1, true).unwrap_err();
+        assert!(
+            mixed.to_string().ends_with("; the apt index was written"),
+            "{mixed}"
+        );
+    }
+
+    #[test]
+    fn a_failed_createrepo_c_is_named_with_its_status_and_messages() {
+        let ran = opm_native::command::Invocation::new("sh")
+            .args(["-c", "echo broken rpm >&2; exit 4"])
+            .run()
+            .unwrap();
+        let error = repodata_written(Ok(ran), Path::new("/srv/repo"), 1, false).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "createrepo_c failed (exit status 4) in /srv/repo: broken rpm"
+        );
+    }
 }
