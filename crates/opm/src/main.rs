@@ -11,6 +11,7 @@ mod exit;
 mod printer;
 mod report;
 mod runtime;
+mod sd_notify;
 mod settings;
 mod state;
 
