@@ -95,6 +95,11 @@ impl Agent {
         })
     }
 
+    /// The base URL of the server this agent asks for work.
+    pub fn server(&self) -> &str {
+        self.client.base()
+    }
+
     /// Rounds until nothing more can be done now (`opm agent --once`,
     /// `opm run` on a node).
     ///
@@ -103,7 +108,7 @@ impl Agent {
     pub async fn once(&self) -> Result<RunReport, AgentError> {
         let mut report = RunReport::default();
         loop {
-            let batch = self.round(Duration::ZERO, &mut report).await?;
+            let batch = self.round(Duration::ZERO, &mut report, &mut || {}).await?;
             if batch.items.is_empty() {
                 report.errors = batch.errors;
                 report.blocked = batch.blocked;
@@ -113,15 +118,32 @@ impl Agent {
     }
 
     /// Rounds for ever, backing off while the server is away; returns only
-    /// when the server refuses this node's token.
+    /// when the server refuses this node's token. `on_connected` runs once,
+    /// as soon as the server first answers a poll (the service manager
+    /// learns the agent is up): the first poll does not wait for work, so
+    /// that is at once when the server is there.
     ///
     /// # Errors
     /// [`AgentError::Refused`] with status 401 or 403, [`AgentError::Spool`].
-    pub async fn serve(&self) -> Result<(), AgentError> {
+    pub async fn serve(&self, on_connected: impl FnOnce() + Send) -> Result<(), AgentError> {
         let mut failures = 0;
         let mut report = RunReport::default();
+        let mut on_connected = Some(on_connected);
+        let mut answered = || {
+            if let Some(connected) = on_connected.take() {
+                connected();
+            }
+        };
+        let mut connected = false;
         loop {
-            match self.round(self.poll_wait, &mut report).await {
+            let wait = if connected {
+                self.poll_wait
+            } else {
+                Duration::ZERO
+            };
+            let round = self.round(wait, &mut report, &mut answered).await;
+            connected = connected || round.is_ok();
+            match round {
                 Ok(_) => failures = 0,
                 Err(AgentError::Refused { status, .. }) if status != 401 && status != 403 => {
                     tracing::warn!("the server refused a report; polling again");
@@ -161,8 +183,14 @@ impl Agent {
         self.spool.save(&waiting)
     }
 
-    /// One round: send the spool, poll, do every stage handed out.
-    async fn round(&self, wait: Duration, report: &mut RunReport) -> Result<WorkBatch, AgentError> {
+    /// One round: send the spool, poll, do every stage handed out;
+    /// `answered` runs once the poll is answered.
+    async fn round(
+        &self,
+        wait: Duration,
+        report: &mut RunReport,
+        answered: &mut (dyn FnMut() + Send),
+    ) -> Result<WorkBatch, AgentError> {
         self.flush().await?;
         let batch = self
             .client
@@ -172,6 +200,7 @@ impl Agent {
                 wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             })
             .await?;
+        answered();
         for item in &batch.items {
             let started = match self
                 .client

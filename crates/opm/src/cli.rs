@@ -13,7 +13,12 @@ use crate::logging::LogFormat;
 /// Exit codes: 0 success; 1 the work failed or rows are in error; 2 bad usage
 /// or bad input (nothing changed); 3 work remains blocked.
 #[derive(Debug, Parser)]
-#[command(name = "opm", version, max_term_width = 100)]
+#[command(
+    name = "opm",
+    version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OPM_BUILD_INFO"), ")"),
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Options every command understands.
     #[command(flatten)]

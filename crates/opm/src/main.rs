@@ -13,6 +13,7 @@ mod printer;
 mod progress;
 mod report;
 mod runtime;
+mod sd_notify;
 mod settings;
 mod state;
 

@@ -256,19 +256,29 @@ pub fn multi_thread() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn stop_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Completes on SIGINT or SIGTERM. The handlers are in place when this
+/// returns, not when the future is first polled: a daemon that told
+/// systemd it is ready may be stopped at once, and that signal must stop
+/// it gracefully (STOPPING=1, open requests drained), not kill it.
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    // Without a handler (tokio could not install it) the signal's own
+    // default action still ends the process.
+    async fn received(signal: std::io::Result<Signal>) {
+        match signal {
             Ok(mut signal) => {
                 signal.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+    }
+    async move {
+        tokio::select! {
+            () = received(terminate) => {}
+            () = received(interrupt) => {}
+        }
     }
 }
 

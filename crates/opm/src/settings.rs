@@ -322,8 +322,104 @@ fn read_settings_file(path: &Path) -> anyhow::Result<SettingsFile> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{SettingsFile, sqlite_path};
+    use super::{
+        DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SPOOL, SettingsFile, sqlite_path,
+    };
     use crate::exit::BadInput;
+
+    /// The settings file the packages install as /etc/opm/opm.toml.
+    const PACKAGED: &str = include_str!("../../../contrib/opm.toml");
+
+    #[test]
+    fn the_packaged_settings_file_sets_nothing() {
+        let file: SettingsFile = toml::from_str(PACKAGED).unwrap();
+        assert!(file.db.is_none() && file.conf.is_none() && file.root.is_none());
+        assert!(file.repo.is_empty() && file.backend.is_none() && file.server.is_none());
+        assert!(file.token_file.is_none() && file.ca_cert.is_none() && file.spool.is_none());
+        assert!(file.side_by_side_scripts.is_none());
+        assert!(file.script_env.is_empty() && file.script_env_pass.is_empty());
+    }
+
+    #[test]
+    fn the_packaged_settings_file_shows_every_setting_with_its_default() {
+        // Settings are commented out as `#key = value`, prose as `# text`.
+        let uncommented: String = PACKAGED
+            .lines()
+            .map(|line| match line.strip_prefix('#') {
+                Some(rest) if !rest.starts_with([' ', '#']) && !rest.is_empty() => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let table: toml::Table = toml::from_str(&uncommented).unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "backend",
+                "ca_cert",
+                "conf",
+                "db",
+                "listen",
+                "repo",
+                "root",
+                "script_env",
+                "script_env_pass",
+                "server",
+                "server_url",
+                "side_by_side_scripts",
+                "spool",
+                "tls_cert",
+                "tls_key",
+                "token_file"
+            ]
+        );
+        // Every key is one opm reads (unknown ones are refused), and every
+        // value shown is the default opm uses when the key is absent;
+        // backend, server, token_file, ca_cert, server_url, tls_cert,
+        // tls_key and script_env have none
+        // and show an example. A field added to SettingsFile stops this
+        // from compiling until the packaged file shows it too.
+        let SettingsFile {
+            db,
+            conf,
+            root,
+            repo,
+            backend,
+            server,
+            token_file,
+            ca_cert,
+            server_url,
+            listen,
+            tls_cert,
+            tls_key,
+            spool,
+            side_by_side_scripts,
+            script_env,
+            script_env_pass,
+        } = toml::from_str(&uncommented).unwrap();
+        assert_eq!(db.as_deref(), Some(DEFAULT_DB));
+        assert_eq!(conf, Some(PathBuf::from(DEFAULT_CONF_PATH)));
+        assert_eq!(root, Some(PathBuf::from("/")));
+        assert!(repo.is_empty());
+        assert_eq!(spool, Some(PathBuf::from(DEFAULT_SPOOL)));
+        assert_eq!(side_by_side_scripts, Some(false));
+        assert!(script_env_pass.is_empty());
+        assert!(backend.is_some() && server.is_some() && token_file.is_some());
+        assert!(ca_cert.is_some() && !script_env.is_empty());
+        assert_eq!(listen.as_deref(), Some(DEFAULT_LISTEN));
+        assert!(server_url.is_some() && tls_cert.is_some() && tls_key.is_some());
+        // opm.toml(5) gives each one a paragraph of its own.
+        let page = include_str!("../../../contrib/man/opm.toml.5");
+        for key in keys {
+            assert!(
+                page.contains(&format!("\n.BI \"{key} = "))
+                    || page.contains(&format!("\n.B [{key}]\n")),
+                "opm.toml(5) has no paragraph for {key}"
+            );
+        }
+    }
 
     #[test]
     fn side_by_side_scripts_is_off_unless_the_file_says_so() {

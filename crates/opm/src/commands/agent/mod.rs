@@ -11,6 +11,7 @@ use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::report::print_report;
 use crate::runtime::{self, agent_error};
+use crate::sd_notify::Notifier;
 use crate::settings::Settings;
 
 /// Runs `opm agent`.
@@ -35,9 +36,20 @@ pub fn run(args: AgentArgs, settings: &Settings, printer: Printer) -> anyhow::Re
             let report = agent.once().await.map_err(agent_error)?;
             return print_report(&report, "opm retry, on the head node", printer);
         }
+        // Type=notify: ready once the server answers, stopping on a signal.
+        let notifier = Notifier::from_env("opm agent");
+        let stop = runtime::stop_signal();
+        let connected = || {
+            let status = format!("connected to {}", agent.server());
+            eprintln!("opm agent: {status}");
+            notifier.ready(&status);
+        };
         tokio::select! {
-            served = agent.serve() => served.map_err(agent_error).map(|()| Exit::Success),
-            () = runtime::stop_signal() => Ok(Exit::Success),
+            served = agent.serve(connected) => served.map_err(agent_error).map(|()| Exit::Success),
+            () = stop => {
+                notifier.stopping("stopping");
+                Ok(Exit::Success)
+            }
         }
     })
 }

@@ -17,6 +17,7 @@ use crate::cli::{ServerArgs, ServerCommand, TlsCommand};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::runtime::{self, engine_on, identity, raise_open_files, stop_signal};
+use crate::sd_notify::Notifier;
 use crate::settings::{DEFAULT_LISTEN, Settings};
 
 /// How long the head node's pass sleeps when nothing wakes it.
@@ -79,13 +80,24 @@ pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::R
             tls,
             idle_timeout: Duration::from_secs(args.idle_timeout),
         };
+        // Type=notify: ready once listening, stopping on a signal.
+        let notifier = Notifier::from_env("opm server");
+        let stopping = notifier.clone();
+        let stop = stop_signal();
         serve(
             engine,
             store,
             Arc::new(SystemClock),
             config,
-            |addr| eprintln!("opm server: listening on {scheme}://{addr}"),
-            stop_signal(),
+            |addr| {
+                let status = format!("listening on {scheme}://{addr}");
+                eprintln!("opm server: {status}");
+                notifier.ready(&status);
+            },
+            async move {
+                stop.await;
+                stopping.stopping("stopping: letting open requests finish");
+            },
         )
         .await
         .map_err(|error| bad_input(error.to_string()))?;
