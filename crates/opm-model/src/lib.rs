@@ -10,6 +10,7 @@
 
 pub mod api;
 mod conf;
+mod inventory;
 mod ladder;
 mod name;
 mod phase;
@@ -21,6 +22,7 @@ mod step;
 mod target;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
+pub use inventory::{Inventory, Presence};
 pub use ladder::{Step, Unfinished, legal_step, next_step};
 pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
