@@ -239,3 +239,57 @@ pub struct RequestChanged {
     /// Whether the row was created.
     pub created: bool,
 }
+
+/// An agent asks which of its node's native packages a verify reads
+/// (`POST /v1/agent/verify/ask`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyAsk {
+    /// The node's name as the agent's opm.conf says it (as in a poll).
+    pub node: String,
+}
+
+/// The native packages to read, in one question to the package database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyQuestion {
+    /// The names, each once.
+    pub packages: Vec<String>,
+}
+
+/// An agent reports what its node's package database said
+/// (`POST /v1/agent/verify`). It reports facts about its own root only;
+/// the server judges the node's rows from them with `opm_plan::verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyReport {
+    /// The node's name as the agent's opm.conf says it.
+    pub node: String,
+    /// The answer for the packages of the question.
+    pub inventory: crate::Inventory,
+}
+
+/// What a verify found: on the head node's rows and images (`opm verify`,
+/// the server's periodic verify), or on one node's rows (an agent's report).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifySummary {
+    /// Rows judged.
+    pub checked: usize,
+    /// Rows found drifted, each with what differs.
+    pub drifted: Vec<Waiting>,
+    /// Rows that were drifted and are whole again (somebody put the
+    /// packages back).
+    pub whole_again: Vec<String>,
+    /// Targets whose package database could not be read, with why; their
+    /// rows keep their status.
+    pub unreadable: Vec<Waiting>,
+}
+
+impl VerifySummary {
+    /// Adds another verify's findings to these.
+    pub fn merge(&mut self, other: VerifySummary) {
+        self.checked += other.checked;
+        self.drifted.extend(other.drifted);
+        self.whole_again.extend(other.whole_again);
+        self.unreadable.extend(other.unreadable);
+    }
+}

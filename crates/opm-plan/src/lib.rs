@@ -37,5 +37,5 @@ pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};
 pub use verify::{
     Difference, Drift, Expected, Unjudged, Verdict, expected_packages, packages_to_ask,
-    repair_from, verify,
+    repair_from, same_version, verify,
 };

@@ -211,7 +211,7 @@ pub fn verify(row: &Row, role: &RowRole, version: Option<&str>, inventory: &Inve
         asked = true;
         let same = match found {
             Presence::Installed { version: installed } => {
-                version.is_none_or(|recorded| recorded == installed)
+                version.is_none_or(|recorded| same_version(recorded, installed))
             }
             Presence::Partial { .. } | Presence::Missing => false,
         };
@@ -232,6 +232,25 @@ pub fn verify(row: &Row, role: &RowRole, version: Option<&str>, inventory: &Inve
     } else {
         Verdict::Drifted(Drift { differences })
     }
+}
+
+/// Whether the version opm recorded (the opkg's `[epoch:]upstream[-release]`)
+/// is the installed one. Spellings differ by family where they mean the
+/// same: rpm always has a release (`0` when the changelog gave none) and
+/// may print an epoch of `0`, dpkg has neither; both tools order a missing
+/// epoch as 0 and a missing Debian revision as `0`. Anything else must be
+/// equal as written, so a rebuilt package at another release counts.
+pub fn same_version(recorded: &str, installed: &str) -> bool {
+    fn parts(version: &str) -> (&str, &str, &str) {
+        let (epoch, rest) = version.split_once(':').unwrap_or(("0", version));
+        let (upstream, release) = rest.rsplit_once('-').unwrap_or((rest, "0"));
+        (
+            if epoch.is_empty() { "0" } else { epoch },
+            upstream,
+            release,
+        )
+    }
+    parts(recorded) == parts(installed)
 }
 
 /// The stage a repair of a drifted row runs again from: the first stage

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use opm_model::{Inventory, Lease, Name, NameKind, Part, Presence, Row, Stage, Status, Target};
 use opm_plan::{
-    ImageRef, RowRole, Unjudged, Verdict, expected_packages, packages_to_ask, repair_from, verify,
+    ImageRef, RowRole, Unjudged, Verdict, expected_packages, packages_to_ask, repair_from,
+    same_version, verify,
 };
 
 const V: &str = "1:3.1-2";
@@ -366,5 +367,33 @@ fn the_drift_names_the_parts_a_repair_needs() {
     assert_eq!(
         repair_from(&finished(), &RowRole::Server, Some(&drift.parts())),
         Some(Stage::InstallBinPkgs)
+    );
+}
+
+#[test]
+fn versions_compare_across_the_two_families_spellings() {
+    let cases = [
+        ("1:3.1-2", "1:3.1-2", true),
+        ("3.1", "3.1-0", true),
+        ("3.1", "0:3.1", true),
+        ("0:3.1-0", "3.1", true),
+        ("3.1-2", "3.1-3", false),
+        ("1:3.1-2", "3.1-2", false),
+        ("3.1", "3.10", false),
+        ("3.1-rc-1", "3.1-rc-1", true),
+        ("3.1-rc-1", "3.1-1", false),
+    ];
+    for (recorded, installed, same) in cases {
+        assert_eq!(
+            same_version(recorded, installed),
+            same,
+            "{recorded} vs {installed}"
+        );
+    }
+    // The rule's use: rpm's spelling of a version without a release is no drift.
+    let node = inventory(&[("opkg-motd-client", installed("3.1-0"))]);
+    assert_eq!(
+        verify(&finished(), &RowRole::Client, Some("3.1"), &node),
+        Verdict::Whole
     );
 }
