@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use opm_engine::{Actor, Failure, Output, RunReport, StageRun, steps};
 use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
-use opm_model::{Name, PastAttempt, Row, Stage, Status, StepRecord, Target};
+use opm_model::{Name, PastAttempt, Row, RowVersion, Stage, Status, StepRecord, Target};
 use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions};
 
 use crate::client::ApiClient;
@@ -70,6 +70,8 @@ fn node_work(item: &WorkItem) -> Work {
         stage: item.stage,
         actions,
         interrupted: item.interrupted,
+        version: item.version.clone(),
+        upgrade_from: item.upgrade_from.clone(),
     }
 }
 
@@ -264,6 +266,11 @@ impl Agent {
             requested: item.stage,
             current: None,
             status: Status::Ok,
+            version: RowVersion {
+                reached: None,
+                work: item.version.clone(),
+                upgrade_from: item.upgrade_from.clone(),
+            },
         };
         let role = RowRole::Client;
         let work = node_work(item);
@@ -347,6 +354,8 @@ mod tests {
             attempt: 1,
             config: BTreeMap::new(),
             earlier: None,
+            version: None,
+            upgrade_from: None,
         }
     }
 

@@ -52,6 +52,7 @@ impl From<StoreError> for ApiFailure {
             | StoreError::UnknownImage { .. }
             | StoreError::UnknownGroup { .. }
             | StoreError::UnknownOpkg { .. }
+            | StoreError::UnknownVersion { .. }
             | StoreError::UnknownRow { .. }
             | StoreError::UnknownRowId { .. }
             | StoreError::UnknownAttempt { .. }

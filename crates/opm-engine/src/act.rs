@@ -79,6 +79,7 @@ pub fn conclude(
             RowAfter {
                 current: Some(work.stage),
                 error: None,
+                version: None,
             },
         ),
         Some(failure) => (
@@ -92,6 +93,7 @@ pub fn conclude(
                 current: row.current,
                 // Transient trouble is never a row error.
                 error: (!failure.transient).then_some(failure.message),
+                version: None,
             },
         ),
     }

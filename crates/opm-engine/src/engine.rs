@@ -961,6 +961,8 @@ mod tests {
             stage,
             actions: Vec::new(),
             interrupted: true,
+            version: None,
+            upgrade_from: None,
         };
         let refused = || Waiting {
             row: "node head / pp".to_owned(),

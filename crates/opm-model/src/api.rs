@@ -52,6 +52,12 @@ pub struct WorkItem {
     /// the server knows them; the agent's journal may know more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earlier: Option<PastAttempt>,
+    /// The opkg version the stage installs and is recorded with (SPEC §1.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// For a stage of an upgrade: the version it started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
 /// A row that cannot move now, and why.
@@ -163,10 +169,17 @@ pub struct StatusRow {
     pub requested: Stage,
     /// The last completed stage.
     pub current: Option<Stage>,
-    /// `ok`, `running` or `error`.
+    /// `ok`, `running`, `error` or `drifted`.
     pub status: String,
-    /// For `error`: what failed.
+    /// For `error`: what failed; for `drifted`: what differs.
     pub message: String,
+    /// The opkg version the current stage was reached with (SPEC §1.9).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The version the row should have: the opkg's newest imported one,
+    /// or its pin; a row at another one is outdated (`opm upgrade`).
+    #[serde(default)]
+    pub wanted_version: Option<String>,
 }
 
 /// A tool sets a row's requested stage.

@@ -20,6 +20,7 @@ mod script;
 mod stage;
 mod step;
 mod target;
+pub mod version;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
 pub use inventory::{Inventory, Presence};
@@ -27,7 +28,7 @@ pub use ladder::{Step, Unfinished, legal_step, next_step};
 pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
 pub use role::{Role, UnknownRole};
-pub use row::{Lease, Row, Status, StatusKind};
+pub use row::{Lease, Row, RowVersion, Status, StatusKind};
 pub use script::{Part, Script, UnknownScript};
 pub use stage::{Stage, UnknownStage};
 pub use step::{PastAttempt, StepRecord, StepResult};

@@ -25,6 +25,7 @@ mod verify;
 
 pub use actions::{
     Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
+    upgrade_actions,
 };
 pub use cluster::Cluster;
 pub use context::{Context, Dependency, ImageRow};

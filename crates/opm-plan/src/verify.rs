@@ -181,7 +181,9 @@ fn judged(row: &Row) -> Result<(), Unjudged> {
     match row.status {
         Status::Running { .. } => return Err(Unjudged::Running),
         Status::Error { .. } => return Err(Unjudged::Error),
-        Status::Ok => {}
+        // A drifted row is judged again: it may be whole again, or
+        // differ otherwise now.
+        Status::Ok | Status::Drifted { .. } => {}
     }
     if row.effective_current() < Stage::InstallBinPkgs {
         return Err(Unjudged::NotInstalled);

@@ -8,7 +8,9 @@
 
 use std::path::PathBuf;
 
-use opm_model::{Inventory, Lease, Name, NameKind, Part, Presence, Row, Stage, Status, Target};
+use opm_model::{
+    Inventory, Lease, Name, NameKind, Part, Presence, Row, RowVersion, Stage, Status, Target,
+};
 use opm_plan::{
     ImageRef, RowRole, Unjudged, Verdict, expected_packages, packages_to_ask, repair_from,
     same_version, verify,
@@ -23,6 +25,7 @@ fn row(current: Option<Stage>, requested: Stage, status: Status) -> Row {
         requested,
         current,
         status,
+        version: RowVersion::default(),
     }
 }
 

@@ -118,6 +118,18 @@ impl Store for AnyStore {
         both!(self, s => s.import_opkg(opkg, now_ms))
     }
 
+    async fn pin_opkg(&self, opkg: &Name, version: Option<&str>) -> Result<String> {
+        both!(self, s => s.pin_opkg(opkg, version))
+    }
+
+    async fn start_upgrades(
+        &self,
+        upgrades: &[crate::upgrades::RowUpgrade],
+        now_ms: i64,
+    ) -> Result<Vec<RowId>> {
+        both!(self, s => s.start_upgrades(upgrades, now_ms))
+    }
+
     async fn select_opkg_for_group(&self, opkg: &Name, group: &Name) -> Result<()> {
         both!(self, s => s.select_opkg_for_group(opkg, group))
     }

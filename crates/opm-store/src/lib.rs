@@ -34,6 +34,7 @@ mod steps;
 mod store;
 mod store_impl;
 mod tokens;
+mod upgrades;
 
 pub use any::AnyStore;
 pub use batch::{Batch, Change};
@@ -53,3 +54,4 @@ pub use schema::OpenMode;
 pub use sqlite::SqliteStore;
 pub use store::Store;
 pub use tokens::TokenSubject;
+pub use upgrades::RowUpgrade;

@@ -173,6 +173,7 @@ pub async fn finish<S: Store + 'static>(
         RowAfter {
             current: Some(stage),
             error: None,
+            version: None,
         }
     } else {
         // A failed stage leaves the row where it was: only then is its
@@ -187,6 +188,7 @@ pub async fn finish<S: Store + 'static>(
                     .clone()
                     .unwrap_or_else(|| format!("{stage} failed on node {node}"))
             }),
+            version: None,
         }
     };
     if !report.steps.is_empty() {
