@@ -365,12 +365,15 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
         }
         // Drift is found by `opm verify`; until a repair requests the
         // stages that bring the row back it is not finished, and no stage
-        // of the ladder runs on it.
-        Status::Drifted { message } => {
+        // of the ladder runs on it. A drifted row requested down takes the
+        // uninstall path as any other (removing what drifted away already
+        // is no error), so a removal never waits for a repair first.
+        Status::Drifted { message } if row.requested != Stage::ShouldNotBeInstalled => {
             return Decision::Blocked(Blocked::Drifted {
                 message: message.clone(),
             });
         }
+        Status::Drifted { .. } => (false, None),
         Status::Running { lease } => (true, Some(&lease.owner)),
         Status::Ok => (false, None),
     };

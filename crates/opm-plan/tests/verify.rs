@@ -8,12 +8,13 @@
 
 use std::path::PathBuf;
 
+use opm_model::Phase;
 use opm_model::{
     Inventory, Lease, Name, NameKind, Part, Presence, Row, RowVersion, Stage, Status, Target,
 };
 use opm_plan::{
-    ImageRef, RowRole, Unjudged, Verdict, expected_packages, packages_to_ask, repair_from,
-    same_version, verify,
+    Blocked, Context, Decision, ImageRef, RowRole, Unjudged, Verdict, decide, expected_packages,
+    packages_to_ask, repair_from, same_version, verify,
 };
 
 const V: &str = "1:3.1-2";
@@ -399,4 +400,43 @@ fn versions_compare_across_the_two_families_spellings() {
         verify(&finished(), &RowRole::Client, Some("3.1"), &node),
         Verdict::Whole
     );
+}
+
+#[test]
+fn a_drifted_row_waits_for_a_repair_unless_it_is_on_its_way_out() {
+    let message = "opkg-motd-client is not installed (expected 1:3.1-2)";
+    let drifted = |requested| {
+        row(
+            Some(Stage::Finished),
+            requested,
+            Status::Drifted {
+                message: message.to_owned(),
+            },
+        )
+    };
+    for role in [RowRole::Server, RowRole::Client, image()] {
+        let context = Context::new(role.clone(), Phase::Complete, 0);
+        assert_eq!(
+            decide(&drifted(Stage::Finished), &context),
+            Decision::Blocked(Blocked::Drifted {
+                message: message.to_owned()
+            }),
+            "{role:?}"
+        );
+        // Requested down: the uninstall path, as for an ok row.
+        let down = decide(&drifted(Stage::ShouldNotBeInstalled), &context);
+        let ok_down = decide(
+            &row(
+                Some(Stage::Finished),
+                Stage::ShouldNotBeInstalled,
+                Status::Ok,
+            ),
+            &context,
+        );
+        assert_eq!(down, ok_down, "{role:?}");
+        assert!(
+            !matches!(down, Decision::Blocked(Blocked::Drifted { .. })),
+            "{role:?}"
+        );
+    }
 }
