@@ -8,6 +8,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
@@ -258,6 +259,10 @@ impl Store for AnyStore {
         now_ms: i64,
     ) -> Result<StoredRow> {
         both!(self, s => s.rerun(target, opkg, from, now_ms))
+    }
+
+    async fn record_drift(&self, marks: &[DriftMark], now_ms: i64) -> Result<usize> {
+        both!(self, s => s.record_drift(marks, now_ms))
     }
 
     async fn phase(&self) -> Result<Phase> {

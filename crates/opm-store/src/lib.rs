@@ -15,6 +15,7 @@ mod bulk;
 mod cluster;
 mod conns;
 mod db;
+mod drift;
 mod error;
 mod facts;
 mod fused;
@@ -39,6 +40,7 @@ mod upgrades;
 pub use any::AnyStore;
 pub use batch::{Batch, Change};
 pub use bulk::Population;
+pub use drift::DriftMark;
 pub use error::{Result, StoreError};
 pub use facts::Facts;
 pub use history::{

@@ -7,6 +7,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
@@ -185,6 +186,15 @@ pub trait Store: Send + Sync {
         from: Stage,
         now_ms: i64,
     ) -> impl Future<Output = Result<StoredRow>> + Send;
+
+    /// Writes verify's findings (SPEC §1.9): each row `drifted` with its
+    /// message, or `ok` again, if it is still as judged; returns how many
+    /// rows changed.
+    fn record_drift(
+        &self,
+        marks: &[DriftMark],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<usize>> + Send;
 
     /// The cluster's install phase.
     fn phase(&self) -> impl Future<Output = Result<Phase>> + Send;

@@ -294,6 +294,14 @@ macro_rules! impl_store {
                     ))
                 }
 
+                async fn record_drift(
+                    &self,
+                    marks: &[$crate::drift::DriftMark],
+                    now_ms: i64,
+                ) -> Result<usize> {
+                    write!(self, |conn| $crate::drift::record(conn, marks, now_ms))
+                }
+
                 async fn phase(&self) -> Result<Phase> {
                     read!(self, |conn| $crate::cluster::phase(conn))
                 }
