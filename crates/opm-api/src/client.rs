@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opm_model::api::{
-    ApiError, FinishReport, Finished, Heartbeat, PollRequest, StartReport, Started, WorkBatch,
+    ApiError, FinishReport, Finished, Heartbeat, PollRequest, StartReport, Started, VerifyAsk,
+    VerifyQuestion, VerifyReport, VerifySummary, WorkBatch,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -136,6 +137,23 @@ impl ApiClient {
     /// [`AgentError`].
     pub async fn finish(&self, report: &FinishReport) -> Result<Finished, AgentError> {
         self.post("/v1/agent/finish", report, CALL_TIMEOUT).await
+    }
+
+    /// Asks which packages a verify of the node reads.
+    ///
+    /// # Errors
+    /// [`AgentError`].
+    pub async fn verify_ask(&self, ask: &VerifyAsk) -> Result<VerifyQuestion, AgentError> {
+        self.post("/v1/agent/verify/ask", ask, CALL_TIMEOUT).await
+    }
+
+    /// Reports what the node's package database said; the answer is what
+    /// the server found.
+    ///
+    /// # Errors
+    /// [`AgentError`].
+    pub async fn verify_report(&self, report: &VerifyReport) -> Result<VerifySummary, AgentError> {
+        self.post("/v1/agent/verify", report, CALL_TIMEOUT).await
     }
 
     /// Renews the node's lease.

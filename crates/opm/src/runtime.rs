@@ -193,6 +193,31 @@ pub fn agent_error(error: AgentError) -> anyhow::Error {
     }
 }
 
+/// This compute node's client of the server (`args` over the settings).
+pub fn node_client(args: &AgentArgs, settings: &Settings) -> anyhow::Result<ApiClient> {
+    let server = args.server.clone().or_else(|| settings.server.clone()).ok_or_else(|| {
+        bad_input("no server to ask for work: pass --server URL (or OPM_SERVER, or server in the settings file)")
+    })?;
+    let token_file = args.token_file.clone().or_else(|| settings.token_file.clone()).ok_or_else(|| {
+        bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
+    })?;
+    let token = read_token(&token_file)?;
+    let ca_cert = args.ca_cert.clone().or_else(|| settings.ca_cert.clone());
+    ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)
+}
+
+/// This compute node's actor: its package manager and script runner,
+/// working in `--root`.
+pub fn node_actor(args: &AgentArgs, settings: &Settings) -> anyhow::Result<Actor> {
+    let packages = package_manager(settings, Duration::from_secs(30))?;
+    Ok(Actor::new(
+        packages,
+        script_runner(settings),
+        std::path::absolute(&settings.root)?,
+        Duration::from_secs(args.script_timeout),
+    ))
+}
+
 /// Builds this compute node's agent: its server, token, spool, package
 /// manager and script runner, from `args` over the settings.
 pub fn agent(
@@ -200,31 +225,21 @@ pub fn agent(
     identity: Identity,
     settings: &Settings,
 ) -> anyhow::Result<Arc<Agent>> {
-    let server = args.server.or_else(|| settings.server.clone()).ok_or_else(|| {
-        bad_input("no server to ask for work: pass --server URL (or OPM_SERVER, or server in the settings file)")
-    })?;
-    let token_file = args.token_file.or_else(|| settings.token_file.clone()).ok_or_else(|| {
-        bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
-    })?;
-    let token = read_token(&token_file)?;
-    let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
-    let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
+    let client = node_client(&args, settings)?;
+    let actor = node_actor(&args, settings)?;
+    let verify_every = settings.verify_every(args.verify_interval);
     let spool_path = args.spool.unwrap_or_else(|| settings.spool.clone());
     let spool = Spool::open(&spool_path).map_err(agent_error)?;
-    let packages = package_manager(settings, Duration::from_secs(30))?;
-    let actor = Actor::new(
-        packages,
-        script_runner(settings),
-        std::path::absolute(&settings.root)?,
-        Duration::from_secs(args.script_timeout),
-    );
-    Ok(Arc::new(Agent::new(
-        client,
-        actor,
-        spool,
-        identity.name,
-        Duration::from_secs(args.poll_wait.min(30)),
-    )?))
+    Ok(Arc::new(
+        Agent::new(
+            client,
+            actor,
+            spool,
+            identity.name,
+            Duration::from_secs(args.poll_wait.min(30)),
+        )?
+        .verify_every(verify_every),
+    ))
 }
 
 /// A multi-threaded runtime for the daemons and the reconcile passes.

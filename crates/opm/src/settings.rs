@@ -19,6 +19,8 @@ pub const DEFAULT_SETTINGS_PATH: &str = "/etc/opm/opm.toml";
 pub const DEFAULT_DB: &str = "sqlite:/var/lib/opm/opm.db";
 /// Where a node's agent keeps unacknowledged reports when nothing says.
 pub const DEFAULT_SPOOL: &str = "/var/lib/opm/agent-spool.json";
+/// Seconds between periodic verifies when nothing says (SPEC §1.9).
+pub const DEFAULT_VERIFY_INTERVAL: u64 = 3600;
 /// The opm.conf read when none is named.
 pub const DEFAULT_CONF_PATH: &str = "/etc/opm.conf";
 
@@ -37,6 +39,7 @@ struct SettingsFile {
     ca_cert: Option<PathBuf>,
     spool: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
+    verify_interval: Option<u64>,
     #[serde(default)]
     script_env: BTreeMap<String, String>,
     #[serde(default)]
@@ -71,6 +74,10 @@ pub struct Settings {
     /// side by side; `--side-by-side` overrides it per command. Off by
     /// default: OSCAR's scripts assume one at a time per host.
     pub side_by_side_scripts: bool,
+    /// Seconds between the verifies `opm server` (head node and images)
+    /// and `opm agent` (its node) run against the package databases, the
+    /// first at start; 0 never (SPEC §1.9). `--verify-interval` overrides.
+    pub verify_interval: u64,
     /// Variables set for every script: the file's `[script_env]`, then
     /// `--script-env` flags (a flag beats the file by name).
     pub script_env: BTreeMap<String, String>,
@@ -140,6 +147,7 @@ impl Settings {
                 .or(file.spool)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
+            verify_interval: file.verify_interval.unwrap_or(DEFAULT_VERIFY_INTERVAL),
             script_env,
             script_env_pass,
             site_env,
@@ -155,6 +163,15 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 impl Settings {
+    /// The periodic verify interval in force: `flag` beats the settings
+    /// file; 0 is never.
+    pub fn verify_every(&self, flag: Option<u64>) -> Option<std::time::Duration> {
+        match flag.unwrap_or(self.verify_interval) {
+            0 => None,
+            seconds => Some(std::time::Duration::from_secs(seconds)),
+        }
+    }
+
     /// The database URL in force: the one given, else [`DEFAULT_DB`].
     pub fn db_url(&self) -> &str {
         self.db.as_deref().unwrap_or(DEFAULT_DB)

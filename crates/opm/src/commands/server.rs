@@ -56,6 +56,7 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
             pass_interval: PASS_INTERVAL,
             tls,
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            verify_interval: settings.verify_every(args.verify_interval),
         };
         serve(
             engine,
