@@ -529,9 +529,20 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
 
 /// One raw HTTP/1.1 POST; the status and the body.
 fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    http(addr, "POST", path, token, body)
+}
+
+/// One raw HTTP/1.1 request; the status and the body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(token) = token {
@@ -605,6 +616,16 @@ fn a_node_reports_on_its_own_rows_only() {
     assert_eq!(site.row("n1")["status"], "drifted");
     assert_eq!(site.row("n2")["status"], "ok");
     assert_eq!(site.row("head")["status"], "ok");
+    // The tools' API shows the drift and what differs.
+    let (code, body) = http(server, "GET", "/v1/status", Some(&admin), "");
+    assert_eq!(code, 200, "{body}");
+    let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let n1_row = rows.iter().find(|row| row["target"] == "n1").unwrap();
+    assert_eq!(n1_row["status"], "drifted");
+    assert_eq!(
+        n1_row["message"],
+        "opkg-motd-client is not installed (expected 1:3.1-2)"
+    );
     // The head node shows what n1's agent found; n1's own verify (its
     // package is in fact installed) puts it right again.
     let shown = site.expect(&["verify", "--node", "n1"], 1);
