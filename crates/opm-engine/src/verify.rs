@@ -143,6 +143,14 @@ pub async fn local_targets<S: Store>(
     only: Option<&Target>,
 ) -> Result<Vec<(Target, RowRole)>, StoreError> {
     let images = store_call(|| store.images()).await?;
+    if let Some(only) = only
+        && only.kind == TargetKind::Image
+        && !images.iter().any(|image| image.name == only.name)
+    {
+        return Err(StoreError::UnknownImage {
+            name: only.name.to_string(),
+        });
+    }
     let mut targets = vec![Target::node(head.clone())];
     targets.extend(images.iter().map(|image| Target::image(image.name.clone())));
     Ok(targets
@@ -301,7 +309,9 @@ pub async fn repair<S: Store>(
     let mut repaired = Vec::new();
     for target in targets {
         let Some(role) = role_of(target, head, &images) else {
-            continue;
+            return Err(StoreError::UnknownImage {
+                name: target.name.to_string(),
+            });
         };
         for stored in store_call(|| store.rows_for_target(target)).await? {
             let row = &stored.row;

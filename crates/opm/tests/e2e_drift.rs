@@ -525,6 +525,18 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
         eprintln!("SKIPPED the rpm part: rpm is not installed (apt-get install rpm)");
     }
     assert!(site.ok(&["verify"]).contains("1 row(s) checked, 0 drifted"));
+
+    // Unknown targets are bad input: exit 2, named, nothing changed.
+    for (args, said) in [
+        (&["verify", "--node", "ghost"][..], "unknown node 'ghost'"),
+        (&["verify", "--image", "ghost"][..], "unknown image 'ghost'"),
+        (&["repair", "--node", "ghost"][..], "unknown node 'ghost'"),
+        (&["repair", "--image", "ghost"][..], "unknown image 'ghost'"),
+    ] {
+        let refused = site.expect(args, 2);
+        assert!(stderr(&refused).contains(said), "{}", stderr(&refused));
+    }
+    assert_eq!(site.row("head")["status"], "ok");
 }
 
 /// One raw HTTP/1.1 POST; the status and the body.

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use opm_engine::TracingReporter;
+use opm_engine::{EngineError, TracingReporter};
 use opm_model::{Role, Target};
 
 use super::verify::print_summary;
@@ -14,7 +14,7 @@ use crate::cli::{RepairArgs, RunArgs};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::runtime;
-use crate::settings::Settings;
+use crate::settings::{Settings, store_error};
 
 /// Runs `opm repair`.
 pub fn run(args: RepairArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -32,9 +32,14 @@ pub fn run(args: RepairArgs, settings: &Settings, printer: Printer) -> anyhow::R
         .chain(args.images.into_iter().map(Target::image))
         .collect();
     runtime::multi_thread()?.block_on(async {
+        // An unknown node or image is bad input (exit 2), as everywhere.
+        let engine_error = |error: EngineError| match error {
+            EngineError::Store(error) => store_error(error),
+            other => anyhow::Error::new(other),
+        };
         let engine =
             runtime::engine(settings, &RunArgs::default(), Arc::new(TracingReporter)).await?;
-        let (mut local, repaired) = engine.repair(&targets).await?;
+        let (mut local, repaired) = engine.repair(&targets).await.map_err(engine_error)?;
         // What the verify found on targets not asked about is not this
         // repair's business.
         if !targets.is_empty() {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use opm_api::agent::verify_node;
-use opm_engine::TracingReporter;
 use opm_engine::verify::Repaired;
+use opm_engine::{EngineError, TracingReporter};
 use opm_model::api::VerifySummary;
 use opm_model::{Role, Target, TargetKind};
 
@@ -16,7 +16,7 @@ use crate::cli::{AgentArgs, RunArgs, VerifyArgs};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::runtime::{self, agent_error};
-use crate::settings::Settings;
+use crate::settings::{Settings, store_error};
 
 /// Runs `opm verify`.
 pub fn run(args: VerifyArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -52,6 +52,11 @@ pub fn run(args: VerifyArgs, settings: &Settings, printer: Printer) -> anyhow::R
         return print_summary(&summary, &[], printer);
     }
     runtime::multi_thread()?.block_on(async {
+        // An unknown node or image is bad input (exit 2), as everywhere.
+        let engine_error = |error: EngineError| match error {
+            EngineError::Store(error) => store_error(error),
+            other => anyhow::Error::new(other),
+        };
         let engine =
             runtime::engine(settings, &RunArgs::default(), Arc::new(TracingReporter)).await?;
         let head = Target::node(me.name.clone());
@@ -62,11 +67,11 @@ pub fn run(args: VerifyArgs, settings: &Settings, printer: Printer) -> anyhow::R
                 .filter(|t| t.kind == TargetKind::Node && **t != head)
         {
             if args.repair {
-                let (_, repaired) = engine.repair(std::slice::from_ref(node)).await?;
-                let summary = engine.stored_findings(node).await?;
+                let (_, repaired) = engine.repair(std::slice::from_ref(node)).await.map_err(engine_error)?;
+                let summary = engine.stored_findings(node).await.map_err(engine_error)?;
                 return print_summary(&summary, &repaired, printer);
             }
-            let summary = engine.stored_findings(node).await?;
+            let summary = engine.stored_findings(node).await.map_err(engine_error)?;
             if !printer.json() {
                 printer.line(format_args!(
                     "{node}: as its agent last verified it (opm agent verifies every verify_interval; opm verify on the node does it now)"
@@ -76,10 +81,10 @@ pub fn run(args: VerifyArgs, settings: &Settings, printer: Printer) -> anyhow::R
         }
         if args.repair {
             let targets: Vec<Target> = target.iter().cloned().collect();
-            let (local, repaired) = engine.repair(&targets).await?;
+            let (local, repaired) = engine.repair(&targets).await.map_err(engine_error)?;
             return print_summary(&local.summary, &repaired, printer);
         }
-        let local = engine.verify(target.as_ref()).await?;
+        let local = engine.verify(target.as_ref()).await.map_err(engine_error)?;
         print_summary(&local.summary, &[], printer)
     })
 }
