@@ -663,3 +663,30 @@ fn a_node_reports_on_its_own_rows_only() {
         );
     }
 }
+
+#[test]
+fn the_server_verifies_the_head_node_on_its_own_every_interval() {
+    let mut site = Site::new();
+    let _server = site.start_server(&["--verify-interval", "1"]);
+    site.ok(&["install", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for("head", "finished", "ok");
+    dpkg_remove(&site.path("head"), "opkg-motd-server");
+    let row = site.wait_for("head", "finished", "drifted");
+    assert_eq!(
+        row["message"],
+        "opkg-motd-server is not installed (expected 1:3.1-2)"
+    );
+    // Repaired, the server's own passes bring it back.
+    site.ok(&["repair"]);
+    site.wait_for("head", "finished", "ok");
+    assert_eq!(
+        version_in(&site.path("head"), "opkg-motd-server"),
+        "1:3.1-2"
+    );
+    let log = std::fs::read_to_string(site.path("server.log")).unwrap();
+    assert!(
+        log.contains("drifted: opkg-motd-server is not installed"),
+        "{log}"
+    );
+}
