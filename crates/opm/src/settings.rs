@@ -157,6 +157,15 @@ impl Settings {
     }
 }
 
+/// The verify interval of `flag` (beats the file) over the file's
+/// `file` seconds; 0 is never.
+fn verify_every(flag: Option<u64>, file: u64) -> Option<std::time::Duration> {
+    match flag.unwrap_or(file) {
+        0 => None,
+        seconds => Some(std::time::Duration::from_secs(seconds)),
+    }
+}
+
 /// A non-empty environment variable.
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
@@ -166,10 +175,7 @@ impl Settings {
     /// The periodic verify interval in force: `flag` beats the settings
     /// file; 0 is never.
     pub fn verify_every(&self, flag: Option<u64>) -> Option<std::time::Duration> {
-        match flag.unwrap_or(self.verify_interval) {
-            0 => None,
-            seconds => Some(std::time::Duration::from_secs(seconds)),
-        }
+        verify_every(flag, self.verify_interval)
     }
 
     /// The database URL in force: the one given, else [`DEFAULT_DB`].
@@ -280,6 +286,22 @@ mod tests {
         let error = parse("side_by_side_script = true").unwrap_err();
         assert!(error.message().contains("side_by_side_script"), "{error}");
         assert!(parse("side_by_side_scripts = \"yes\"").is_err());
+    }
+
+    #[test]
+    fn verify_interval_is_seconds_a_flag_beats_the_file_and_0_is_never() {
+        let parse = |text: &str| toml::from_str::<SettingsFile>(text).map(|f| f.verify_interval);
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("verify_interval = 600").unwrap(), Some(600));
+        // Seconds, not a duration string; nothing negative.
+        assert!(parse("verify_interval = \"1h\"").is_err());
+        assert!(parse("verify_interval = -1").is_err());
+        let every = |flag, file| super::verify_every(flag, file);
+        assert_eq!(every(None, 600), Some(std::time::Duration::from_secs(600)));
+        assert_eq!(every(Some(5), 600), Some(std::time::Duration::from_secs(5)));
+        assert_eq!(every(Some(0), 600), None);
+        assert_eq!(every(None, 0), None);
+        assert_eq!(super::DEFAULT_VERIFY_INTERVAL, 3600);
     }
 
     #[test]
