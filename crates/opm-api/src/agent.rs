@@ -14,9 +14,12 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use opm_engine::{Actor, Failure, Output, RunReport, StageRun, steps};
-use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
-use opm_model::{Name, PastAttempt, Row, Stage, Status, StepRecord, Target};
-use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions};
+use opm_model::api::{
+    FinishReport, Heartbeat, PollRequest, StartReport, VerifyAsk, VerifyReport, VerifySummary,
+    WorkBatch, WorkItem,
+};
+use opm_model::{Name, PastAttempt, Row, RowVersion, Stage, Status, StepRecord, Target};
+use opm_plan::{RootRef, RowRole, Work, resume, stage_actions, uninstall_actions};
 
 use crate::client::ApiClient;
 use crate::error::AgentError;
@@ -33,6 +36,7 @@ pub struct Agent {
     node: Name,
     id: String,
     poll_wait: Duration,
+    verify_interval: Option<Duration>,
 }
 
 /// A random id for this agent process.
@@ -70,6 +74,8 @@ fn node_work(item: &WorkItem) -> Work {
         stage: item.stage,
         actions,
         interrupted: item.interrupted,
+        version: item.version.clone(),
+        upgrade_from: item.upgrade_from.clone(),
     }
 }
 
@@ -92,12 +98,51 @@ impl Agent {
             node,
             id: process_id()?,
             poll_wait,
+            verify_interval: None,
         })
     }
 
     /// The base URL of the server this agent asks for work.
     pub fn server(&self) -> &str {
         self.client.base()
+    }
+
+    /// Verifies the node's rows when [`Agent::serve`] starts and then
+    /// every `interval` (`verify_interval`; `None` never).
+    #[must_use]
+    pub fn verify_every(mut self, interval: Option<Duration>) -> Agent {
+        self.verify_interval = interval;
+        self
+    }
+
+    /// Verifies the node's rows (see [`verify_node`]).
+    ///
+    /// # Errors
+    /// As for [`verify_node`].
+    pub async fn verify(&self) -> Result<VerifySummary, AgentError> {
+        verify_node(&self.client, &self.actor, &self.node).await
+    }
+
+    /// A verify in the agent's loop: logged, never fatal; `None` after a
+    /// transient failure, so it is tried again soon.
+    async fn verify_logged(&self) -> Option<()> {
+        match self.verify().await {
+            Ok(summary) => {
+                for drifted in &summary.drifted {
+                    tracing::warn!(row = %drifted.row, "drifted: {}", drifted.reason);
+                }
+                tracing::info!(checked = summary.checked, "verified the node's packages");
+                Some(())
+            }
+            Err(error) if error.is_transient() => {
+                tracing::warn!("verify: {error}; trying again soon");
+                None
+            }
+            Err(error) => {
+                tracing::warn!("verify: {error}");
+                Some(())
+            }
+        }
     }
 
     /// Rounds until nothing more can be done now (`opm agent --once`,
@@ -135,9 +180,25 @@ impl Agent {
             }
         };
         let mut connected = false;
+        // Between rounds, so no stage of this agent runs while it reads.
+        let mut next_verify = self.verify_interval.map(|_| tokio::time::Instant::now());
         loop {
+            if let (Some(at), Some(every)) = (next_verify, self.verify_interval)
+                && tokio::time::Instant::now() >= at
+            {
+                let pause = match self.verify_logged().await {
+                    Some(()) => every,
+                    None => backoff(failures),
+                };
+                next_verify = Some(tokio::time::Instant::now() + pause);
+            }
+            // The first poll does not wait, so the agent knows at once that
+            // the server answers; later ones end in time for the next verify.
             let wait = if connected {
-                self.poll_wait
+                next_verify.map_or(self.poll_wait, |at| {
+                    self.poll_wait
+                        .min(at.saturating_duration_since(tokio::time::Instant::now()))
+                })
             } else {
                 Duration::ZERO
             };
@@ -316,6 +377,11 @@ impl Agent {
             requested: item.stage,
             current: None,
             status: Status::Ok,
+            version: RowVersion {
+                reached: None,
+                work: item.version.clone(),
+                upgrade_from: item.upgrade_from.clone(),
+            },
         };
         let role = RowRole::Client;
         let work = node_work(item);
@@ -375,6 +441,37 @@ impl Agent {
     }
 }
 
+/// Verifies `node`'s rows (SPEC §1.9): asks the server which native
+/// packages they have, reads the node's package database once for them,
+/// and reports the answer; the server judges the rows and says what it
+/// found. Runs no script, changes nothing in the root, and needs no spool,
+/// so `opm verify` on a node runs it beside the node's agent.
+///
+/// # Errors
+/// [`AgentError::PackageDatabase`] when the database cannot be read
+/// (nothing is reported), or the server's refusal or absence.
+pub async fn verify_node(
+    client: &ApiClient,
+    actor: &Actor,
+    node: &Name,
+) -> Result<VerifySummary, AgentError> {
+    let node = node.to_string();
+    let question = client.verify_ask(&VerifyAsk { node: node.clone() }).await?;
+    if question.packages.is_empty() {
+        return Ok(VerifySummary::default());
+    }
+    let inventory = actor
+        .inventory(&RootRef::Own, question.packages)
+        .await
+        .map_err(|error| AgentError::PackageDatabase {
+            node: node.clone(),
+            reason: error.to_string(),
+        })?;
+    client
+        .verify_report(&VerifyReport { node, inventory })
+        .await
+}
+
 /// This machine's clock, for the times of the steps it reports.
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -399,6 +496,8 @@ mod tests {
             attempt: 1,
             config: BTreeMap::new(),
             earlier: None,
+            version: None,
+            upgrade_from: None,
         }
     }
 

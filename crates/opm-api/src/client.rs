@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opm_model::api::{
     ApiError, EnrollRequest, Enrolled, FinishReport, Finished, Heartbeat, PollRequest, StartReport,
-    Started, WorkBatch,
+    Started, VerifyAsk, VerifyQuestion, VerifyReport, VerifySummary, WorkBatch,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -147,6 +147,23 @@ impl ApiClient {
     /// the server's reason.
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<Enrolled, AgentError> {
         self.post("/v1/agent/enroll", request, CALL_TIMEOUT).await
+    }
+
+    /// Asks which packages a verify of the node reads.
+    ///
+    /// # Errors
+    /// [`AgentError`].
+    pub async fn verify_ask(&self, ask: &VerifyAsk) -> Result<VerifyQuestion, AgentError> {
+        self.post("/v1/agent/verify/ask", ask, CALL_TIMEOUT).await
+    }
+
+    /// Reports what the node's package database said; the answer is what
+    /// the server found.
+    ///
+    /// # Errors
+    /// [`AgentError`].
+    pub async fn verify_report(&self, report: &VerifyReport) -> Result<VerifySummary, AgentError> {
+        self.post("/v1/agent/verify", report, CALL_TIMEOUT).await
     }
 
     /// Renews the node's lease.

@@ -52,6 +52,7 @@ impl From<StoreError> for ApiFailure {
             | StoreError::UnknownImage { .. }
             | StoreError::UnknownGroup { .. }
             | StoreError::UnknownOpkg { .. }
+            | StoreError::UnknownVersion { .. }
             | StoreError::UnknownRow { .. }
             | StoreError::UnknownRowId { .. }
             | StoreError::UnknownAttempt { .. }
@@ -161,6 +162,15 @@ pub enum AgentError {
         /// The token file.
         path: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// The node's package database could not be read for a verify: its
+    /// rows keep their status (nothing is called missing on a guess).
+    #[error("cannot verify node {node}: {reason}")]
+    PackageDatabase {
+        /// The node.
+        node: String,
+        /// What the package manager said.
         reason: String,
     },
     /// The local spool file of unsent reports cannot be read or written.

@@ -67,6 +67,8 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/agent/finish", post(agents::finish::<S>))
         .route("/v1/agent/heartbeat", post(agents::heartbeat::<S>))
         .route("/v1/agent/enroll", post(enroll::enroll::<S>))
+        .route("/v1/agent/verify/ask", post(agents::verify_ask::<S>))
+        .route("/v1/agent/verify", post(agents::verify_report::<S>))
         .route("/v1/status", get(tools::status::<S>))
         .route(
             "/v1/phase",

@@ -33,6 +33,10 @@ pub struct ServerConfig {
     /// trickling client is closed after it, so it holds no socket for
     /// ever. A long poll under way is a request, not idle.
     pub idle_timeout: Duration,
+    /// How often the head node's rows and images are verified against
+    /// their package databases (SPEC §1.9), the first time at start;
+    /// `None` never (`verify_interval = 0`).
+    pub verify_interval: Option<Duration>,
 }
 
 /// A server certificate (chain) and its private key, PEM files.
@@ -120,9 +124,15 @@ pub async fn serve<S: Store + 'static>(
         stopper.stop();
     };
     let watcher = tokio::spawn(wake::watch(Arc::clone(&state)));
+    let verifies = config
+        .verify_interval
+        .map(|every| tokio::spawn(keep_verifying(Arc::clone(&engine), every)));
     let passes = tokio::spawn(keep_passing(engine, state, config.pass_interval));
     let served = serve_on(app, &config, on_listening, shutdown).await;
     passes.abort();
+    if let Some(verifies) = verifies {
+        verifies.abort();
+    }
     watcher.abort();
     served
 }
@@ -241,5 +251,26 @@ async fn keep_passing<S: Store + 'static>(
             }
             () = tokio::time::sleep(interval) => {}
         }
+    }
+}
+
+/// Verifies the head node's rows and images now and then every `every`.
+/// A verify only reads package databases and writes row statuses, which
+/// drops any finding about a row the passes moved meanwhile, so it runs
+/// beside them.
+async fn keep_verifying<S: Store + 'static>(engine: Arc<Engine<S>>, every: Duration) {
+    loop {
+        match engine.verify(None).await {
+            Ok(found) => {
+                for drifted in &found.summary.drifted {
+                    tracing::warn!(row = %drifted.row, "drifted: {}", drifted.reason);
+                }
+                for unreadable in &found.summary.unreadable {
+                    tracing::warn!(target = %unreadable.row, "cannot verify: {}", unreadable.reason);
+                }
+            }
+            Err(error) => tracing::warn!("verify failed, trying again at the next: {error}"),
+        }
+        tokio::time::sleep(every).await;
     }
 }

@@ -154,6 +154,8 @@ pub async fn work_for<S: Store>(
             attempt,
             config,
             earlier,
+            version: work.version,
+            upgrade_from: work.upgrade_from,
         });
     }
     Ok(batch)

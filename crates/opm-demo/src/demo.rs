@@ -30,6 +30,9 @@ const REMOVED: &str = "motd";
 const CONFLICTING: &str = "altqueue";
 /// Every example opkg the demo packs.
 const PACKED: [&str; 4] = ["clusterfs", "jobqueue", "motd", CONFLICTING];
+/// The opkg whose client package the demo removes behind opm's back, to
+/// show `opm verify` finding it and `opm repair` bringing it back.
+const DRIFTED: &str = "clusterfs";
 /// The head node's name in the demo's opm.conf.
 const HEAD: &str = "head";
 /// The demo image's name.
@@ -142,6 +145,21 @@ pub enum Step {
     FixFailure,
     /// Start `opm server` and one `opm agent` per compute node.
     StartDaemons,
+    /// Remove `package` from `on`'s root with dpkg, behind opm's back.
+    RemoveBehindBack {
+        /// Whose root.
+        on: DriftOn,
+        /// The native package.
+        package: String,
+    },
+    /// Run `opm verify` on compute node `node`, as its own CLI (a node's
+    /// rows are verified by the node, which reports to the server).
+    VerifyOnNode {
+        /// The node.
+        node: String,
+        /// The exit code that lets the demo go on.
+        expect: Expect,
+    },
     /// Wait until the server and the agents have done what they can now.
     Settle {
         /// What for, as the summary lists its time.
@@ -149,6 +167,17 @@ pub enum Step {
         /// The code `opm run` would have given that lets the demo go on.
         expect: Expect,
     },
+}
+
+/// Where the demo's drift happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftOn {
+    /// A compute node's sandbox root (with agents).
+    Node(String),
+    /// The image's root (no agents).
+    Image,
+    /// The head node's root (no agents, no image).
+    Head,
 }
 
 fn opm(args: &[&str], expect: Expect) -> Step {
@@ -279,7 +308,61 @@ pub fn steps(layout: &Layout, image: bool, agents: u8) -> Vec<Step> {
     steps.push(opm(&["remove", REMOVED], Expect::Success));
     steps.push(walk(format!("to remove {REMOVED}"), Expect::Success));
     steps.push(opm(&["status"], Expect::Report));
+    steps.extend(drift_steps(&compute, image, agents, walk));
     steps
+}
+
+/// The drift part (SPEC §1.9): a client package removed with dpkg behind
+/// opm's back on a node (or, without agents, in the image, else the head
+/// node's server part), `opm verify` finding it, `opm repair` requesting
+/// the stages that bring it back, and the cluster doing them.
+fn drift_steps(
+    compute: &[String],
+    image: bool,
+    agents: u8,
+    walk: impl Fn(String, Expect) -> Step,
+) -> Vec<Step> {
+    let client = format!("opkg-{DRIFTED}-client");
+    let (on, package, verify, repair): (DriftOn, String, Step, Vec<&str>) =
+        match (compute.first(), agents, image) {
+            (Some(node), 1.., _) => (
+                DriftOn::Node(node.clone()),
+                client,
+                Step::VerifyOnNode {
+                    node: node.clone(),
+                    expect: Expect::Failure,
+                },
+                vec!["repair", "--node", node],
+            ),
+            (_, _, true) => (
+                DriftOn::Image,
+                client,
+                opm(&["verify", "--image", IMAGE], Expect::Failure),
+                vec!["repair", "--image", IMAGE],
+            ),
+            _ => (
+                DriftOn::Head,
+                format!("opkg-{DRIFTED}-server"),
+                opm(&["verify"], Expect::Failure),
+                vec!["repair", "--node", HEAD],
+            ),
+        };
+    vec![
+        Step::Say(format!("drift: {package} removed behind opm's back")),
+        Step::RemoveBehindBack {
+            on,
+            package: package.clone(),
+        },
+        Step::Note(format!(
+            "opm verify reads the package database and finds {package} missing (exit 1)"
+        )),
+        verify,
+        opm(&["status"], Expect::Report),
+        Step::Note("opm repair requests install-bin-pkgs again".to_owned()),
+        opm(&repair, Expect::Success),
+        walk(format!("to repair {DRIFTED}"), Expect::Success),
+        opm(&["status"], Expect::Report),
+    ]
 }
 
 /// One `opm run` and how long it took.
@@ -388,6 +471,46 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
                     say,
                 )?);
             }
+            Step::RemoveBehindBack { on, package } => {
+                let root = match &on {
+                    DriftOn::Node(node) => crate::daemons::node_dir(&layout.dir, node).join("root"),
+                    DriftOn::Image => layout.image_root(),
+                    DriftOn::Head => layout.head_root(),
+                };
+                say(&format!(
+                    "$ dpkg --root={} -r {package}   # behind opm's back",
+                    shown(&layout, &root)
+                ));
+                remove_behind_back(&root, &package)?;
+            }
+            Step::VerifyOnNode { node, expect } => {
+                let url = daemons
+                    .as_ref()
+                    .map(|daemons: &crate::daemons::Daemons| daemons.url.clone())
+                    .context("the node's verify needs the server the demo started")?;
+                let dir = crate::daemons::node_dir(&layout.dir, &node);
+                say(&format!(
+                    "$ opm verify   # on {node}: OPM_CONF=$DEMO/nodes/{node}/opm.conf OPM_ROOT=$DEMO/nodes/{node}/root"
+                ));
+                let status = Process::new(opm)
+                    .arg("verify")
+                    .envs(layout.environment())
+                    .env("OPM_CONF", dir.join("opm.conf"))
+                    .env("OPM_ROOT", dir.join("root"))
+                    .env("OPM_SERVER", &url)
+                    .env("OPM_TOKEN_FILE", dir.join("token"))
+                    .env_remove("OPM_DB")
+                    .current_dir(&dir)
+                    .status()
+                    .with_context(|| format!("cannot start {}", opm.display()))?;
+                let code = status.code().unwrap_or(-1);
+                if !expect.accepts(code) {
+                    bail!(
+                        "`opm verify` on {node} exited with {code}, expected {expect:?}; see {}",
+                        dir.join("agent.log").display()
+                    );
+                }
+            }
             Step::Settle { label, expect } => {
                 say(&format!("# the server and the agents work {label}:"));
                 let begun = Instant::now();
@@ -453,6 +576,30 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
         &timings,
         started.elapsed(),
     ));
+    Ok(())
+}
+
+/// `dpkg -r PACKAGE` in `root`, as an admin would behind opm's back
+/// (`--force-depends`: whatever else needs it is opm's business to see).
+fn remove_behind_back(root: &Path, package: &str) -> anyhow::Result<()> {
+    let output = Process::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .arg(format!("--log={}", root.join("var/log/dpkg.log").display()))
+        .args([
+            "--force-script-chrootless",
+            "--force-depends",
+            "-r",
+            package,
+        ])
+        .output()
+        .context("cannot run dpkg")?;
+    if !output.status.success() {
+        bail!(
+            "dpkg -r {package} in {} failed: {}",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     Ok(())
 }
 
@@ -794,7 +941,63 @@ mod tests {
             .unwrap();
         assert_eq!(
             args[after_complete + 1..],
-            ["run", "status", "remove motd", "run", "status"]
+            [
+                "run",
+                "status",
+                "remove motd",
+                "run",
+                "status",
+                "verify --image compute",
+                "status",
+                "repair --image compute",
+                "run",
+                "status"
+            ]
+        );
+    }
+
+    #[test]
+    fn drift_is_shown_last_on_a_node_with_agents_else_in_the_image_or_the_head_node() {
+        let removal = |steps: &[Step]| {
+            steps.iter().find_map(|step| match step {
+                Step::RemoveBehindBack { on, package } => Some((on.clone(), package.clone())),
+                _ => None,
+            })
+        };
+        let with_agents = steps(&layout(), true, 3);
+        assert_eq!(
+            removal(&with_agents),
+            Some((
+                DriftOn::Node("node1".to_owned()),
+                "opkg-clusterfs-client".to_owned()
+            ))
+        );
+        let verify = with_agents
+            .iter()
+            .position(|s| matches!(s, Step::VerifyOnNode { .. }))
+            .unwrap();
+        let remove = with_agents
+            .iter()
+            .position(|s| matches!(s, Step::RemoveBehindBack { .. }))
+            .unwrap();
+        assert!(remove < verify);
+        let args = opm_args(&with_agents);
+        assert_eq!(args[args.len() - 2..], ["repair --node node1", "status"]);
+        assert!(matches!(with_agents.last(), Some(Step::Opm { .. })));
+        assert!(matches!(
+            with_agents[with_agents.len() - 2],
+            Step::Settle { .. }
+        ));
+        assert_eq!(
+            removal(&steps(&layout(), false, 0)),
+            Some((DriftOn::Head, "opkg-clusterfs-server".to_owned()))
+        );
+        assert_eq!(
+            opm_args(&steps(&layout(), false, 0))
+                .iter()
+                .filter(|a| a.starts_with("repair"))
+                .collect::<Vec<_>>(),
+            ["repair --node head"]
         );
     }
 
@@ -902,8 +1105,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(settles.len(), Phase::ALL.len() + 2, "{settles:?}");
-        assert_eq!(settles.last(), Some(&"to remove motd"));
+        assert_eq!(settles.len(), Phase::ALL.len() + 3, "{settles:?}");
+        assert_eq!(
+            settles[settles.len() - 2..],
+            ["to remove motd", "to repair clusterfs"]
+        );
         assert_eq!(nodes(0), ["node1", "node2"]);
         assert_eq!(nodes(1), ["node1"]);
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use opm_model::{Name, Part, Row, Script};
+use opm_model::{Inventory, Name, Part, Row, Script};
 use opm_native::script::{ScriptContext, ScriptInvocation, ScriptRunner};
 use opm_native::{PackageManager, Root};
 use opm_plan::{Action, ImageRef, RootRef, RowRole, ScriptArg, Work};
@@ -79,6 +79,7 @@ pub fn conclude(
             RowAfter {
                 current: Some(work.stage),
                 error: None,
+                version: None,
             },
         ),
         Some(failure) => (
@@ -92,6 +93,7 @@ pub fn conclude(
                 current: row.current,
                 // Transient trouble is never a row error.
                 error: (!failure.transient).then_some(failure.message),
+                version: None,
             },
         ),
     }
@@ -241,6 +243,37 @@ impl Actor {
             Failure::terminal(format!(
                 "the package-manager task ended abnormally: {error}"
             ))
+        })?
+    }
+
+    /// What the package database of `root` says about `names`, in one read
+    /// and off the async threads. Never prepares the root: a verify reads
+    /// and writes nothing, so a root without a database is an error
+    /// ([`opm_native::NativeError::NoDatabase`]), not an empty answer.
+    ///
+    /// # Errors
+    /// The backend's error, or [`opm_native::NativeError::Wait`] when the
+    /// blocking task died.
+    pub async fn inventory(
+        &self,
+        root: &RootRef,
+        names: Vec<String>,
+    ) -> Result<Inventory, opm_native::NativeError> {
+        let path = self.root_path(root);
+        let image = matches!(root, RootRef::Image(_));
+        let packages = Arc::clone(&self.packages);
+        tokio::task::spawn_blocking(move || {
+            let root = if image {
+                Root::image(&path)
+            } else {
+                Root::new(&path)
+            }?;
+            packages.inventory(&root, &names)
+        })
+        .await
+        .map_err(|error| opm_native::NativeError::Wait {
+            tool: "the package-database read".to_owned(),
+            source: std::io::Error::other(error.to_string()),
         })?
     }
 

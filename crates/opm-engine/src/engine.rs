@@ -297,6 +297,100 @@ impl<S: Store + 'static> Engine<S> {
         Ok(())
     }
 
+    /// The head node's name and the target a verify here is limited to:
+    /// the head node verifies its own rows and its images' (`only` narrows
+    /// that), an image machine its image's.
+    async fn verify_scope(
+        &self,
+        only: Option<&Target>,
+    ) -> Result<(Name, Option<Target>), EngineError> {
+        let me = &self.config.identity;
+        Ok(match me.role {
+            opm_model::Role::Server => (me.name.clone(), only.cloned()),
+            opm_model::Role::Client | opm_model::Role::Image => {
+                let head = crate::retry::store_call(|| self.store.head_node())
+                    .await?
+                    .unwrap_or_else(|| me.name.clone());
+                (head, Some(Target::image(me.name.clone())))
+            }
+        })
+    }
+
+    /// Verifies this machine's rows against its roots' package databases
+    /// (SPEC §1.9): reads only, runs no script.
+    ///
+    /// # Errors
+    /// A store failure that retrying did not cure; a root that cannot be
+    /// read is in the result's `unreadable`.
+    pub async fn verify(
+        &self,
+        only: Option<&Target>,
+    ) -> Result<crate::verify::LocalVerify, EngineError> {
+        let (head, only) = self.verify_scope(only).await?;
+        Ok(crate::verify::verify_local(
+            self.store.as_ref(),
+            &self.actor,
+            &head,
+            only.as_ref(),
+            self.clock.now_ms(),
+        )
+        .await?)
+    }
+
+    /// What the store says of `target`'s drift now, without reading any
+    /// package database: a node's rows on the head node are its agent's
+    /// to verify.
+    ///
+    /// # Errors
+    /// A store failure that retrying did not cure.
+    pub async fn stored_findings(
+        &self,
+        target: &Target,
+    ) -> Result<opm_model::api::VerifySummary, EngineError> {
+        Ok(crate::verify::stored_findings(self.store.as_ref(), target).await?)
+    }
+
+    /// Verifies what this machine can read, then requests the repair of
+    /// every drifted row of `targets` (all when empty): nodes' rows by
+    /// their stored status, this machine's by what the verify just found.
+    ///
+    /// # Errors
+    /// As for [`Engine::verify`].
+    pub async fn repair(
+        &self,
+        targets: &[Target],
+    ) -> Result<(crate::verify::LocalVerify, Vec<crate::verify::Repaired>), EngineError> {
+        let (head, only) = self.verify_scope(None).await?;
+        let local = crate::verify::verify_local(
+            self.store.as_ref(),
+            &self.actor,
+            &head,
+            only.as_ref(),
+            self.clock.now_ms(),
+        )
+        .await?;
+        let parts = |row: &Row| {
+            local
+                .parts
+                .get(&(row.target.clone(), row.package.clone()))
+                .cloned()
+        };
+        // An image machine repairs its own image's rows only.
+        let targets: Vec<Target> = match (&only, targets.is_empty()) {
+            (Some(own), true) => vec![own.clone()],
+            _ => targets.to_vec(),
+        };
+        let repaired = crate::verify::repair(
+            self.store.as_ref(),
+            &head,
+            &targets,
+            &parts,
+            self.clock.now_ms(),
+        )
+        .await?;
+        Ok((local, repaired))
+    }
+
     /// Reconciles until nothing more can be done now.
     ///
     /// # Errors
@@ -961,6 +1055,8 @@ mod tests {
             stage,
             actions: Vec::new(),
             interrupted: true,
+            version: None,
+            upgrade_from: None,
         };
         let refused = || Waiting {
             row: "node head / pp".to_owned(),

@@ -28,6 +28,7 @@ pub mod report;
 pub mod requests;
 pub mod retry;
 pub mod steps;
+pub mod verify;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};
 pub use clock::{Clock, ManualClock, SystemClock};

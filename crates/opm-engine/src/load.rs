@@ -368,6 +368,7 @@ mod tests {
                     expires_at_ms: 10_000,
                 },
             },
+            version: opm_model::RowVersion::default(),
         };
         let expiry = |row: &Row| match &row.status {
             Status::Running { lease } => lease.expires_at_ms,

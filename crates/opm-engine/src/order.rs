@@ -177,6 +177,8 @@ mod tests {
                 stage_actions(role, stage, &[])
             },
             interrupted: false,
+            version: None,
+            upgrade_from: None,
         }
     }
 
@@ -326,6 +328,8 @@ mod tests {
                 chroot: None,
             }],
             interrupted: false,
+            version: None,
+            upgrade_from: None,
         };
         let mut with_odd = works.clone();
         with_odd.push(odd);

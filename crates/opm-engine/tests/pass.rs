@@ -19,10 +19,13 @@ use opm_native::{Backend, InstalledPackage, PackageManager, Root};
 use opm_store::{HistoryFilter, Image, NewNode, OpenMode, OpkgImport, SqliteStore, Store};
 use opm_testkit::overlap::{self, exclusive, rendezvous};
 
-/// Records every install and remove as `install ROOT a,b`.
+/// Records every install and remove as `install ROOT a,b`; its package
+/// database has nothing installed, or its query tool is missing when
+/// `tool_missing` is set.
 #[derive(Debug, Default)]
 struct Recorder {
     calls: Mutex<Vec<String>>,
+    tool_missing: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -59,6 +62,20 @@ impl PackageManager for Recorder {
         _packages: &[String],
     ) -> opm_native::Result<Vec<InstalledPackage>> {
         Ok(Vec::new())
+    }
+    fn inventory(
+        &self,
+        root: &Root,
+        packages: &[String],
+    ) -> opm_native::Result<opm_model::Inventory> {
+        self.record("inventory", root, packages);
+        if self.tool_missing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(opm_native::NativeError::ToolMissing {
+                tool: "dpkg-query".to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(opm_model::Inventory::new(packages, []))
     }
 }
 
@@ -697,4 +714,81 @@ async fn an_image_root_that_is_the_running_system_is_never_installed_into() {
         }
         other => panic!("{other:?} {report:?}"),
     }
+}
+
+/// Verify (SPEC §1.9) reads each root once for all its rows; a package
+/// tool that is missing changes no row; packages the database does not
+/// have make rows drifted, and a repair reruns each from the stage that
+/// installs what drifted (the api part: should_be_installed).
+#[tokio::test]
+async fn a_verify_reads_each_root_once_and_a_missing_tool_changes_no_row() {
+    let world = World::new().await;
+    world.import("base", &[]).await;
+    world.import("top", &["base"]).await;
+    for opkg in ["base", "top"] {
+        world.request(&head(), opkg, Stage::Finished).await;
+        world.request(&image(), opkg, Stage::Finished).await;
+    }
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    server.run().await.unwrap();
+    world.packages.take();
+
+    world
+        .packages
+        .tool_missing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let found = server.verify(None).await.unwrap();
+    assert_eq!(found.summary.checked, 0);
+    assert_eq!(found.summary.unreadable.len(), 2, "{found:?}");
+    assert!(
+        found.summary.unreadable[0]
+            .reason
+            .starts_with("dpkg-query is not installed"),
+        "{found:?}"
+    );
+    for target in [head(), image()] {
+        assert_eq!(world.row(&target, "base").await.status, Status::Ok);
+    }
+    let head_root = world.path("head-root").display().to_string();
+    let image_root = world.path("image-root").display().to_string();
+    assert_eq!(
+        world.packages.take(),
+        [
+            format!("inventory {head_root} opkg-base,opkg-base-server,opkg-top,opkg-top-server"),
+            format!("inventory {image_root} opkg-base-client,opkg-top-client"),
+        ]
+    );
+
+    world
+        .packages
+        .tool_missing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let found = server.verify(None).await.unwrap();
+    assert_eq!(found.summary.checked, 4);
+    assert_eq!(found.summary.drifted.len(), 4);
+    assert_eq!(
+        world.row(&head(), "base").await.status,
+        Status::Drifted {
+            message: "opkg-base is not installed (expected 1.0-1); opkg-base-server is not installed (expected 1.0-1)".to_owned()
+        }
+    );
+    let (_, repaired) = server.repair(&[]).await.unwrap();
+    let from: Vec<(String, Stage)> = repaired
+        .iter()
+        .map(|repair| (repair.row.clone(), repair.from))
+        .collect();
+    assert!(
+        from.contains(&("node head / base".to_owned(), Stage::ShouldBeInstalled)),
+        "{from:?}"
+    );
+    assert!(
+        from.contains(&("image img / top".to_owned(), Stage::InstallBinPkgs)),
+        "{from:?}"
+    );
+    assert_eq!(from.len(), 4, "{from:?}");
+    let base = world.row(&head(), "base").await;
+    assert_eq!(
+        (base.status, base.current),
+        (Status::Ok, Some(Stage::ShouldNotBeInstalled))
+    );
 }

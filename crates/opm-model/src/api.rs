@@ -52,6 +52,12 @@ pub struct WorkItem {
     /// the server knows them; the agent's journal may know more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earlier: Option<PastAttempt>,
+    /// The opkg version the stage installs and is recorded with (SPEC §1.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// For a stage of an upgrade: the version it started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
 /// A row that cannot move now, and why.
@@ -163,10 +169,17 @@ pub struct StatusRow {
     pub requested: Stage,
     /// The last completed stage.
     pub current: Option<Stage>,
-    /// `ok`, `running` or `error`.
+    /// `ok`, `running`, `error` or `drifted`.
     pub status: String,
-    /// For `error`: what failed.
+    /// For `error`: what failed; for `drifted`: what differs.
     pub message: String,
+    /// The opkg version the current stage was reached with (SPEC §1.9).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The version the row should have: the opkg's newest imported one,
+    /// or its pin; a row at another one is outdated (`opm upgrade`).
+    #[serde(default)]
+    pub wanted_version: Option<String>,
 }
 
 /// A tool sets a row's requested stage.
@@ -258,4 +271,58 @@ pub struct EnrollRequest {
 pub struct Enrolled {
     /// The node.
     pub node: String,
+}
+
+/// An agent asks which of its node's native packages a verify reads
+/// (`POST /v1/agent/verify/ask`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyAsk {
+    /// The node's name as the agent's opm.conf says it (as in a poll).
+    pub node: String,
+}
+
+/// The native packages to read, in one question to the package database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyQuestion {
+    /// The names, each once.
+    pub packages: Vec<String>,
+}
+
+/// An agent reports what its node's package database said
+/// (`POST /v1/agent/verify`). It reports facts about its own root only;
+/// the server judges the node's rows from them with `opm_plan::verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyReport {
+    /// The node's name as the agent's opm.conf says it.
+    pub node: String,
+    /// The answer for the packages of the question.
+    pub inventory: crate::Inventory,
+}
+
+/// What a verify found: on the head node's rows and images (`opm verify`,
+/// the server's periodic verify), or on one node's rows (an agent's report).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifySummary {
+    /// Rows judged.
+    pub checked: usize,
+    /// Rows found drifted, each with what differs.
+    pub drifted: Vec<Waiting>,
+    /// Rows that were drifted and are whole again (somebody put the
+    /// packages back).
+    pub whole_again: Vec<String>,
+    /// Targets whose package database could not be read, with why; their
+    /// rows keep their status.
+    pub unreadable: Vec<Waiting>,
+}
+
+impl VerifySummary {
+    /// Adds another verify's findings to these.
+    pub fn merge(&mut self, other: VerifySummary) {
+        self.checked += other.checked;
+        self.drifted.extend(other.drifted);
+        self.whole_again.extend(other.whole_again);
+        self.unreadable.extend(other.unreadable);
+    }
 }

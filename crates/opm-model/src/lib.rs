@@ -12,6 +12,7 @@
 pub mod api;
 mod conf;
 mod enrolment;
+mod inventory;
 mod ladder;
 mod name;
 mod phase;
@@ -22,6 +23,7 @@ mod stage;
 mod step;
 pub mod suggest;
 mod target;
+pub mod version;
 
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
 pub use enrolment::{
@@ -29,11 +31,12 @@ pub use enrolment::{
     EnrolmentRefusal, MAX_ENROLMENT_BYTES, Redemption, check_enrolment_token, check_server_url,
     format_utc, is_enrolment_token, judge, parse_lifetime, parse_utc,
 };
+pub use inventory::{Inventory, Presence};
 pub use ladder::{Step, Unfinished, legal_step, next_step};
 pub use name::{MAX_NAME_LEN, Name, NameError, NameKind};
 pub use phase::{Phase, UnknownPhase};
 pub use role::{Role, UnknownRole};
-pub use row::{Lease, Row, Status, StatusKind};
+pub use row::{Lease, Row, RowVersion, Status, StatusKind};
 pub use script::{Part, Script, UnknownScript};
 pub use stage::{Stage, UnknownStage};
 pub use step::{PastAttempt, StepRecord, StepResult};

@@ -44,6 +44,13 @@ pub enum Status {
         /// What failed, the exit code and the tail of its output.
         message: String,
     },
+    /// Its native packages are missing or at another version than the row
+    /// records (found by `opm verify`, SPEC §1.9): not finished whatever
+    /// `current` says; it needs a repair, not the next stage.
+    Drifted {
+        /// What differs, package by package.
+        message: String,
+    },
 }
 
 /// The status without its data, as printed and stored.
@@ -56,6 +63,8 @@ pub enum StatusKind {
     Running,
     /// See [`Status::Error`].
     Error,
+    /// See [`Status::Drifted`].
+    Drifted,
 }
 
 impl Status {
@@ -65,6 +74,7 @@ impl Status {
             Status::Ok => StatusKind::Ok,
             Status::Running { .. } => StatusKind::Running,
             Status::Error { .. } => StatusKind::Error,
+            Status::Drifted { .. } => StatusKind::Drifted,
         }
     }
 }
@@ -76,6 +86,7 @@ impl StatusKind {
             StatusKind::Ok => "ok",
             StatusKind::Running => "running",
             StatusKind::Error => "error",
+            StatusKind::Drifted => "drifted",
         }
     }
 }
@@ -83,6 +94,28 @@ impl StatusKind {
 impl fmt::Display for StatusKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The versions of a row (SPEC §1.9).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RowVersion {
+    /// The opkg version the row's current stage was reached with; `None`
+    /// while nothing was (or is any more) done with any version.
+    pub reached: Option<String>,
+    /// The version the row's coming stages install: fixed once a stage
+    /// passed with it, moved only by an upgrade; for a row that never
+    /// passed one, the opkg's wanted version. `None` when unknown.
+    pub work: Option<String>,
+    /// While an upgrade is under way: the version it started from
+    /// (`OPM_UPGRADE_FROM`); cleared when the row is back at its request.
+    pub upgrade_from: Option<String>,
+}
+
+impl RowVersion {
+    /// The upgrade under way, as (from, to), when there is one.
+    pub fn upgrade(&self) -> Option<(&str, &str)> {
+        Some((self.upgrade_from.as_deref()?, self.work.as_deref()?))
     }
 }
 
@@ -99,6 +132,9 @@ pub struct Row {
     pub current: Option<Stage>,
     /// Whether work is under way or failed.
     pub status: Status,
+    /// Which opkg version it is at and works towards.
+    #[serde(default)]
+    pub version: RowVersion,
 }
 
 impl Row {

@@ -8,6 +8,8 @@
 //! `apt-get install` run in one locked step. The database underneath is
 //! dpkg's, so setup and queries are the [`crate::dpkg`] ones.
 
+use opm_model::Inventory;
+
 use crate::command::{Invocation, Ran};
 use crate::dpkg;
 use crate::dpkg::run_waiting;
@@ -248,6 +250,10 @@ impl PackageManager for Apt {
             return Ok(Vec::new());
         }
         dpkg::installed(root, packages)
+    }
+
+    fn inventory(&self, root: &Root, packages: &[String]) -> Result<Inventory> {
+        dpkg::inventory(root, packages, Backend::Apt)
     }
 }
 

@@ -14,6 +14,8 @@
 //! `repo_gpgcheck=1` and their key, and `--nogpgcheck` is dropped, so dnf
 //! refuses an index whose signature does not verify.
 
+use opm_model::Inventory;
+
 use crate::command::{Invocation, Ran};
 use crate::error::{Cause, NativeError, Result};
 use crate::files;
@@ -307,6 +309,10 @@ impl PackageManager for Dnf {
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
         let packages = &files::check_names(packages)?;
         rpm::installed(root, packages)
+    }
+
+    fn inventory(&self, root: &Root, packages: &[String]) -> Result<Inventory> {
+        rpm::inventory(root, packages, Backend::Dnf)
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use opm_model::{Inventory, Presence};
+
 use crate::command::{Invocation, Ran};
 use crate::error::{Cause, Result};
 use crate::files::{self, Family};
@@ -253,6 +255,51 @@ pub fn installed(root: &Root, names: &[String]) -> Result<Vec<InstalledPackage>>
         .collect())
 }
 
+/// The database file of a dpkg root.
+pub const STATUS_FILE: &str = "var/lib/dpkg/status";
+
+/// What dpkg's state word means for verify: `installed` is installed,
+/// `config-files` (removed, configuration left) is missing, anything else
+/// is a package dpkg left partly installed.
+#[must_use]
+pub fn presence(state: PackageState) -> Presence {
+    match state.status.as_str() {
+        "installed" => Presence::Installed {
+            version: state.package.version,
+        },
+        "config-files" | "not-installed" => Presence::Missing,
+        _ => Presence::Partial {
+            version: state.package.version,
+            state: state.status,
+        },
+    }
+}
+
+/// What the dpkg database of `root` says about each of `names`, in one
+/// `dpkg-query` run; shared with the apt backend.
+///
+/// # Errors
+/// [`crate::NativeError::InvalidPackageName`], [`crate::NativeError::NoDatabase`],
+/// [`crate::NativeError::ToolMissing`] or a tool failure of dpkg-query.
+pub fn inventory(root: &Root, names: &[String], backend: Backend) -> Result<Inventory> {
+    let names = &files::check_names(names)?;
+    if names.is_empty() {
+        return Ok(Inventory::default());
+    }
+    let database = root.join(STATUS_FILE);
+    if !database.exists() {
+        return Err(crate::NativeError::NoDatabase {
+            root: root.path().to_owned(),
+            backend: backend.as_str(),
+            database,
+        });
+    }
+    let found = states(root, names)?
+        .into_iter()
+        .map(|state| (state.package.name.clone(), presence(state)));
+    Ok(Inventory::new(names, found))
+}
+
 /// Finishes an interrupted earlier run before a new one starts, as apt
 /// does; dpkg refuses to work otherwise.
 ///
@@ -397,6 +444,10 @@ impl PackageManager for Dpkg {
         }
         installed(root, packages)
     }
+
+    fn inventory(&self, root: &Root, packages: &[String]) -> Result<Inventory> {
+        inventory(root, packages, Backend::Dpkg)
+    }
 }
 
 #[cfg(test)]
@@ -479,6 +530,32 @@ mod tests {
             }
         );
         assert_eq!(states[1].status, "unpacked");
+    }
+
+    #[test]
+    fn dpkg_states_map_to_presence() {
+        let state = |status: &str| PackageState {
+            package: InstalledPackage {
+                name: "a".into(),
+                version: "1:2.0-1".into(),
+                arch: "all".into(),
+            },
+            status: status.into(),
+        };
+        assert_eq!(
+            presence(state("installed")),
+            Presence::Installed {
+                version: "1:2.0-1".into()
+            }
+        );
+        assert_eq!(presence(state("config-files")), Presence::Missing);
+        assert_eq!(
+            presence(state("half-configured")),
+            Presence::Partial {
+                version: "1:2.0-1".into(),
+                state: "half-configured".into()
+            }
+        );
     }
 
     #[test]

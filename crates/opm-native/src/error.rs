@@ -139,6 +139,21 @@ pub enum NativeError {
         /// gpg's messages, or what is wrong.
         detail: String,
     },
+    /// A root without a package database was asked what it has installed:
+    /// nothing was ever installed there, or the filesystem that holds it is
+    /// not mounted. Either way its packages cannot be judged, so nothing is
+    /// called missing.
+    #[error(
+        "root {root} has no {backend} package database ({database} is missing); check that the root is the right directory and is mounted"
+    )]
+    NoDatabase {
+        /// The root.
+        root: PathBuf,
+        /// The backend asked.
+        backend: &'static str,
+        /// The database file looked for.
+        database: PathBuf,
+    },
     /// A package-manager run failed; carries the tool's complete output.
     #[error("{0}")]
     Tool(Box<ToolFailure>),

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use opm_model::Inventory;
+
 use crate::command::Ran;
 use crate::error::{Cause, NativeError, Result, ToolFailure};
 use crate::repo::Repo;
@@ -63,6 +65,19 @@ pub trait PackageManager: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`NativeError::InvalidPackageName`] or a [`NativeError::Tool`] failure.
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>>;
+
+    /// What the package database of `root` says about each of `packages`
+    /// (installed at which version, partly installed, missing), in one read
+    /// of the database: one `dpkg-query` or `rpm --query` run for all the
+    /// names. Takes no lock and changes nothing, so it answers beside a
+    /// running transaction (with the state the database had when read).
+    ///
+    /// # Errors
+    /// [`NativeError::InvalidPackageName`], [`NativeError::NoDatabase`] for
+    /// a root without a package database (nothing is called missing),
+    /// [`NativeError::ToolMissing`], or a [`NativeError::Tool`] failure when
+    /// the database cannot be read.
+    fn inventory(&self, root: &Root, packages: &[String]) -> Result<Inventory>;
 }
 
 /// What every backend is configured with.

@@ -8,6 +8,8 @@
 
 use std::sync::OnceLock;
 
+use opm_model::{Inventory, Presence};
+
 use crate::command::{Invocation, Ran};
 use crate::error::{Cause, Result};
 use crate::files::{self, Family};
@@ -280,6 +282,36 @@ pub fn installed(root: &Root, names: &[String]) -> Result<Vec<InstalledPackage>>
     Ok(parse_query(&ran.stdout))
 }
 
+/// What the rpm database of `root` says about each of `names`, in one
+/// `rpm --query` run; shared with the dnf backend. rpm has no partly
+/// installed state: a package is in the database or it is not.
+///
+/// # Errors
+/// [`crate::NativeError::InvalidPackageName`], [`crate::NativeError::NoDatabase`],
+/// [`crate::NativeError::ToolMissing`] or a tool failure of rpm.
+pub fn inventory(root: &Root, names: &[String], backend: Backend) -> Result<Inventory> {
+    let names = &files::check_names(names)?;
+    if names.is_empty() {
+        return Ok(Inventory::default());
+    }
+    if !root.is_host() && !has_db(root) {
+        return Err(crate::NativeError::NoDatabase {
+            root: root.path().to_owned(),
+            backend: backend.as_str(),
+            database: root.join(DB_PATH.trim_start_matches('/')),
+        });
+    }
+    let found = installed(root, names)?.into_iter().map(|package| {
+        (
+            package.name,
+            Presence::Installed {
+                version: package.version,
+            },
+        )
+    });
+    Ok(Inventory::new(names, found))
+}
+
 fn failed(action: &'static str, packages: &[String], root: &Root, ran: &Ran) -> crate::NativeError {
     tool_failure(
         "rpm",
@@ -359,6 +391,10 @@ impl PackageManager for Rpm {
     fn query(&self, root: &Root, packages: &[String]) -> Result<Vec<InstalledPackage>> {
         let packages = &files::check_names(packages)?;
         installed(root, packages)
+    }
+
+    fn inventory(&self, root: &Root, packages: &[String]) -> Result<Inventory> {
+        inventory(root, packages, Backend::Rpm)
     }
 }
 

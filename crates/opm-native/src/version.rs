@@ -3,62 +3,11 @@
 
 use std::cmp::Ordering;
 
-/// Orders Debian versions (`[epoch:]upstream[-revision]`) as dpkg does.
+/// Orders Debian versions (`[epoch:]upstream[-revision]`) as dpkg does:
+/// the order of opkg versions, kept once in `opm-model`.
 #[must_use]
 pub fn compare_deb(left: &str, right: &str) -> Ordering {
-    let (left_epoch, left_upstream, left_revision) = split_deb(left);
-    let (right_epoch, right_upstream, right_revision) = split_deb(right);
-    left_epoch
-        .cmp(&right_epoch)
-        .then_with(|| deb_part(left_upstream, right_upstream))
-        .then_with(|| deb_part(left_revision, right_revision))
-}
-
-fn split_deb(version: &str) -> (u64, &str, &str) {
-    let (epoch, rest) = match version.split_once(':') {
-        Some((epoch, rest)) => (epoch.parse().unwrap_or(0), rest),
-        None => (0, version),
-    };
-    match rest.rsplit_once('-') {
-        Some((upstream, revision)) => (epoch, upstream, revision),
-        None => (epoch, rest, ""),
-    }
-}
-
-/// dpkg's `verrevcmp`: letters sort before other symbols, `~` before
-/// everything including the end of the string.
-fn deb_part(left: &str, right: &str) -> Ordering {
-    fn weight(byte: Option<&u8>) -> i32 {
-        match byte {
-            None => 0,
-            Some(b'~') => -1,
-            Some(byte) if byte.is_ascii_digit() => 0,
-            Some(byte) if byte.is_ascii_alphabetic() => i32::from(*byte),
-            Some(byte) => i32::from(*byte) + 256,
-        }
-    }
-    let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
-    while !left.is_empty() || !right.is_empty() {
-        while left.first().is_some_and(|b| !b.is_ascii_digit())
-            || right.first().is_some_and(|b| !b.is_ascii_digit())
-        {
-            let order = weight(left.first()).cmp(&weight(right.first()));
-            if order != Ordering::Equal {
-                return order;
-            }
-            left = left.get(1..).unwrap_or_default();
-            right = right.get(1..).unwrap_or_default();
-        }
-        let (left_number, left_rest) = take_digits(left);
-        let (right_number, right_rest) = take_digits(right);
-        let order = compare_digits(left_number, right_number);
-        if order != Ordering::Equal {
-            return order;
-        }
-        left = left_rest;
-        right = right_rest;
-    }
-    Ordering::Equal
+    opm_model::version::compare(left, right)
 }
 
 /// Orders RPM `[epoch:]version-release` strings as rpm does.

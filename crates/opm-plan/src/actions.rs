@@ -218,6 +218,26 @@ pub fn stage_actions(role: &RowRole, stage: Stage, images: &[ImageRef]) -> Vec<A
     }
 }
 
+/// The actions of going up to `stage` again in an upgrade (SPEC §1.9):
+/// those of [`stage_actions`], except that the head node's
+/// install-bin-pkgs upgrades the api package `opkg-<p>` (installed at
+/// should_be_installed, which an upgrade does not run again) before the
+/// server part. The installs are the package manager's upgrade in place;
+/// nothing is removed first.
+pub fn upgrade_actions(role: &RowRole, stage: Stage, images: &[ImageRef]) -> Vec<Action> {
+    let mut actions = stage_actions(role, stage, images);
+    if *role == RowRole::Server && stage == Stage::InstallBinPkgs {
+        actions.insert(
+            0,
+            Action::Install {
+                part: Part::Api,
+                root: RootRef::Own,
+            },
+        );
+    }
+    actions
+}
+
 /// The actions of the uninstall path (SPEC §1.5), once the fan-out to
 /// client and image rows is done.
 ///

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use opm_model::{Name, Phase, Row, Stage, Status, Target, TargetKind, Unfinished};
+use opm_model::{Name, Phase, Row, RowVersion, Stage, Status, Target, TargetKind, Unfinished};
 
 use crate::actions::{ImageRef, RowRole};
 use crate::context::{Context, Dependency, ImageRow};
@@ -292,6 +292,7 @@ impl Cluster {
                 requested: change.requested,
                 current: Some(Stage::ShouldNotBeInstalled),
                 status: Status::Ok,
+                version: RowVersion::default(),
             },
         };
         self.upsert(row);

@@ -6,7 +6,9 @@ use std::fmt;
 use opm_model::{Name, Phase, Row, Stage, Status, Target};
 use serde::Serialize;
 
-use crate::actions::{Action, ImageRef, RowRole, stage_actions, uninstall_actions};
+use crate::actions::{
+    Action, ImageRef, RowRole, stage_actions, uninstall_actions, upgrade_actions,
+};
 use crate::context::Context;
 use crate::cycle::Cycle;
 use crate::deps::{dependency_blocker, dependents_verdict};
@@ -51,12 +53,25 @@ pub struct Work {
     /// Whether an earlier attempt at this stage was interrupted (its lease
     /// expired), so history can say so.
     pub interrupted: bool,
+    /// The opkg version the stage installs and is recorded with (SPEC
+    /// §1.9): the row's work version; `None` when no version is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// For a stage of an upgrade: the version it started from
+    /// (`OPM_UPGRADE_FROM`; `version` is `OPM_UPGRADE_TO`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
 impl Work {
     /// Whether this is the uninstall path rather than a step up.
     pub fn is_uninstall(&self) -> bool {
         self.stage == Stage::ShouldNotBeInstalled
+    }
+
+    /// The upgrade this stage belongs to, as (from, to).
+    pub fn upgrade(&self) -> Option<(&str, &str)> {
+        Some((self.upgrade_from.as_deref()?, self.version.as_deref()?))
     }
 }
 
@@ -132,6 +147,13 @@ pub enum Blocked {
         /// What failed.
         message: String,
     },
+    /// The row's packages drifted from what it records (SPEC §1.9): it is
+    /// not finished, and what brings it back is a repair (`opm repair`),
+    /// not the next stage of the ladder.
+    Drifted {
+        /// What differs.
+        message: String,
+    },
     /// Somebody holds a live lease on the row.
     Leased {
         /// The lease holder.
@@ -202,6 +224,9 @@ impl fmt::Display for Blocked {
                 f,
                 "in error, waiting for an operator (opm retry): {message}"
             ),
+            Blocked::Drifted { message } => {
+                write!(f, "drifted, waiting for a repair (opm repair): {message}")
+            }
             Blocked::Leased {
                 owner,
                 expires_at_ms,
@@ -285,6 +310,9 @@ impl fmt::Display for Work {
         } else {
             write!(f, "perform {}", self.stage)?;
         }
+        if let Some((from, to)) = self.upgrade() {
+            write!(f, " (upgrade from {from} to {to})")?;
+        }
         if self.interrupted {
             f.write_str(" again (the last attempt was interrupted)")?;
         }
@@ -335,6 +363,17 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
                 expires_at_ms: lease.expires_at_ms,
             });
         }
+        // Drift is found by `opm verify`; until a repair requests the
+        // stages that bring the row back it is not finished, and no stage
+        // of the ladder runs on it. A drifted row requested down takes the
+        // uninstall path as any other (removing what drifted away already
+        // is no error), so a removal never waits for a repair first.
+        Status::Drifted { message } if row.requested != Stage::ShouldNotBeInstalled => {
+            return Decision::Blocked(Blocked::Drifted {
+                message: message.clone(),
+            });
+        }
+        Status::Drifted { .. } => (false, None),
         Status::Running { lease } => (true, Some(&lease.owner)),
         Status::Ok => (false, None),
     };
@@ -360,6 +399,8 @@ pub fn decide(row: &Row, context: &Context) -> Decision {
                 stage: Stage::ShouldNotBeInstalled,
                 actions: uninstall_actions(&context.role),
                 interrupted,
+                version: None,
+                upgrade_from: None,
             })
         }
         // Includes a failed first install (opkg-<p> in, a script failed):
@@ -416,11 +457,18 @@ fn step_up(row: &Row, context: &Context, stage: Stage, interrupted: bool) -> Dec
             .map(|image| image.image.clone())
             .collect();
     }
+    let actions = if row.version.upgrade().is_some() {
+        upgrade_actions(&context.role, stage, &images)
+    } else {
+        stage_actions(&context.role, stage, &images)
+    };
     Decision::Perform(Work {
         package: row.package.clone(),
         stage,
-        actions: stage_actions(&context.role, stage, &images),
+        actions,
         interrupted,
+        version: row.version.work.clone(),
+        upgrade_from: row.version.upgrade_from.clone(),
     })
 }
 
@@ -454,5 +502,7 @@ fn uninstall(row: &Row, context: &Context, interrupted: bool) -> Decision {
         stage: Stage::ShouldNotBeInstalled,
         actions: uninstall_actions(&context.role),
         interrupted,
+        version: None,
+        upgrade_from: None,
     })
 }

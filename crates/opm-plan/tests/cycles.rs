@@ -135,6 +135,7 @@ fn cluster(edges: &[&str], requested: Stage, current: Option<Stage>) -> Cluster 
             requested,
             current,
             status: Status::Ok,
+            version: opm_model::RowVersion::default(),
         });
     }
     cluster

@@ -19,6 +19,8 @@ fn work(stage: Stage) -> Work {
         stage,
         actions,
         interrupted: true,
+        version: None,
+        upgrade_from: None,
     }
 }
 

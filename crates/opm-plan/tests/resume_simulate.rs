@@ -83,6 +83,7 @@ impl Sim {
             requested: Stage::Finished,
             current: None,
             status: Status::Ok,
+            version: opm_model::RowVersion::default(),
         };
         cluster.upsert(row.clone());
         Sim {

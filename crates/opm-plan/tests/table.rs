@@ -43,6 +43,7 @@ fn row(target: Target, package: &str, current: Option<Stage>, requested: Stage) 
         requested,
         current,
         status: Status::Ok,
+        version: opm_model::RowVersion::default(),
     }
 }
 

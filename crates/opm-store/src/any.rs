@@ -8,6 +8,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
@@ -116,6 +117,18 @@ impl Store for AnyStore {
 
     async fn import_opkg(&self, opkg: &OpkgImport, now_ms: i64) -> Result<()> {
         both!(self, s => s.import_opkg(opkg, now_ms))
+    }
+
+    async fn pin_opkg(&self, opkg: &Name, version: Option<&str>) -> Result<String> {
+        both!(self, s => s.pin_opkg(opkg, version))
+    }
+
+    async fn start_upgrades(
+        &self,
+        upgrades: &[crate::upgrades::RowUpgrade],
+        now_ms: i64,
+    ) -> Result<Vec<RowId>> {
+        both!(self, s => s.start_upgrades(upgrades, now_ms))
     }
 
     async fn select_opkg_for_group(&self, opkg: &Name, group: &Name) -> Result<()> {
@@ -246,6 +259,10 @@ impl Store for AnyStore {
         now_ms: i64,
     ) -> Result<StoredRow> {
         both!(self, s => s.rerun(target, opkg, from, now_ms))
+    }
+
+    async fn record_drift(&self, marks: &[DriftMark], now_ms: i64) -> Result<usize> {
+        both!(self, s => s.record_drift(marks, now_ms))
     }
 
     async fn phase(&self) -> Result<Phase> {

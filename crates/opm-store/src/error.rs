@@ -74,6 +74,19 @@ pub enum StoreError {
         /// The name given.
         name: String,
     },
+    /// The version was never imported for this opkg.
+    #[error(
+        "opkg '{opkg}' has no imported version '{version}' (imported: {}); import it first with 'opm opkg import'",
+        .imported.join(", ")
+    )]
+    UnknownVersion {
+        /// The opkg.
+        opkg: String,
+        /// The version given.
+        version: String,
+        /// The versions imported, oldest first.
+        imported: Vec<String>,
+    },
     /// No row for this target and opkg.
     #[error("no row for {target} / {opkg}; request it first with 'opm request'")]
     UnknownRow {

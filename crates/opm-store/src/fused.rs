@@ -12,7 +12,7 @@ use crate::db::{self, Db};
 use opm_model::Stage;
 
 use crate::error::{Result, StoreError};
-use crate::history::{self, AttemptId, Ending};
+use crate::history::{self, AttemptId, Ending, Written, version_after};
 use crate::rows::{
     RowId, StoredRow, attempt_columns, attempt_join, decode_leased, decode_leased_attempt,
     decode_unfinished, last_attempt_columns, select_leased_rows, select_rows, token_value,
@@ -39,7 +39,7 @@ const BEGIN: &str = concat!(
 
 /// [`history::finish`] in one statement: $1 attempt, $2 token, $3 result,
 /// $4 now, $5 exit code, $6 output, $7 output bytes, $8 current, $9
-/// status, $10 message.
+/// status, $10 message, $11 passed, $12 version.
 const FINISH: &str = concat!(
     "WITH found AS (",
     select_leased_rows!(
@@ -52,9 +52,14 @@ const FINISH: &str = concat!(
      ended AS (UPDATE history SET result = $3, ended_ms = $4, exit_code = $5, output = $6, \
          output_bytes = $7 WHERE id = $1 AND EXISTS (SELECT 1 FROM held)), \
      moved AS (UPDATE rows SET current = $8, status = $9, message = $10, lease_owner = NULL, \
-         lease_token = NULL, lease_expires_ms = NULL, updated_ms = $4 \
-         WHERE id = (SELECT id FROM held) RETURNING requested) \
-     SELECT found.*, (SELECT requested FROM moved) AS requested_now FROM found"
+         lease_token = NULL, lease_expires_ms = NULL, updated_ms = $4, ",
+    version_after!("$8", "$11", "$12"),
+    " WHERE id = (SELECT id FROM held) \
+         RETURNING requested, version, work_version, upgrade_from) \
+     SELECT found.*, (SELECT requested FROM moved) AS requested_now, \
+         (SELECT version FROM moved) AS version_now, \
+         (SELECT work_version FROM moved) AS work_version_now, \
+         (SELECT upgrade_from FROM moved) AS upgrade_from_now FROM found"
 );
 
 /// Starts an attempt as [`history::begin`] does.
@@ -84,13 +89,13 @@ pub(crate) async fn begin(
 }
 
 /// Ends an attempt as [`history::finish`] does; the attempt's row as read
-/// and its `requested` after the write.
+/// and what the write left in it.
 pub(crate) async fn finish(
     conn: &mut impl Db,
     attempt: AttemptId,
     ending: &Ending<'_>,
     token: u64,
-) -> Result<(StoredRow, i64)> {
+) -> Result<(StoredRow, Written)> {
     let found = db::query(FINISH)
         .bind(attempt.0)
         .bind(ending.token)
@@ -102,6 +107,8 @@ pub(crate) async fn finish(
         .bind(ending.current)
         .bind(ending.status)
         .bind(ending.message)
+        .bind(ending.passed)
+        .bind(ending.version)
         .fetch_optional(conn)
         .await?
         // An attempt whose row is gone is as unknown as one never made.
@@ -113,5 +120,13 @@ pub(crate) async fn finish(
         what: "finished attempt's row not updated",
         value: attempt.0.to_string(),
     })?;
-    Ok((stored, requested))
+    Ok((
+        stored,
+        (
+            requested,
+            found.try_get("version_now")?,
+            found.try_get("work_version_now")?,
+            found.try_get("upgrade_from_now")?,
+        ),
+    ))
 }

@@ -116,7 +116,33 @@ pub struct RowAfter {
     pub current: Option<Stage>,
     /// `Some(message)` puts the row in error; `None` leaves it ok.
     pub error: Option<String>,
+    /// The opkg version the stage worked with, recorded as the one the
+    /// row's new `current` was reached with when it passed; `None`: the
+    /// row's own work version.
+    pub version: Option<String>,
 }
+
+/// The version columns an attempt's end writes (SPEC §1.9), given the
+/// placeholders of the new `current`, whether the attempt passed, and the
+/// version it worked with. A passed stage records its version as the one
+/// `current` was reached with and fixes the row's work version to it; the
+/// uninstall path clears both; the upgrade is over once the row is back at
+/// its request (or uninstalled). A failed attempt changes none of them.
+macro_rules! version_after {
+    ($current:literal, $passed:literal, $version:literal) => {
+        concat!(
+            "version = CASE WHEN NOT ", $passed, " THEN version WHEN ", $current,
+            " = 1 THEN NULL ELSE COALESCE(", $version, ", work_version, \
+             (SELECT NULLIF(o.wanted_version, '') FROM opkgs o WHERE o.id = rows.opkg_id)) END, \
+             work_version = CASE WHEN NOT ", $passed, " THEN work_version WHEN ", $current,
+            " = 1 THEN NULL ELSE COALESCE(", $version, ", work_version, \
+             (SELECT NULLIF(o.wanted_version, '') FROM opkgs o WHERE o.id = rows.opkg_id)) END, \
+             upgrade_from = CASE WHEN NOT ", $passed, " THEN upgrade_from WHEN ", $current,
+            " = 1 OR ", $current, " >= requested THEN NULL ELSE upgrade_from END"
+        )
+    };
+}
+pub(crate) use version_after;
 
 /// One history entry read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,7 +340,7 @@ pub(crate) async fn finish(
     now_ms: i64,
 ) -> Result<StoredRow> {
     let ending = Ending::new(outcome, after, token, now_ms)?;
-    let (stored, requested) = if locks::is_postgres(conn) {
+    let (stored, written) = if locks::is_postgres(conn) {
         fused::finish(conn, attempt, &ending, token).await?
     } else {
         // An attempt whose row is gone is as unknown as one never made.
@@ -336,21 +362,31 @@ pub(crate) async fn finish(
         // RETURNING the one column another writer may have changed since
         // the row was read (an operator's request), instead of reading it
         // back.
-        let requested: i64 = db::query_scalar(
+        let written: Written = db::query_as(concat!(
             "UPDATE rows SET current = $1, status = $2, message = $3, lease_owner = NULL, lease_token = NULL, \
-             lease_expires_ms = NULL, updated_ms = $4 WHERE id = $5 RETURNING requested",
-        )
+             lease_expires_ms = NULL, updated_ms = $4, ",
+            version_after!("$1", "$6", "$7"),
+            " WHERE id = $5 RETURNING requested, version, work_version, upgrade_from"
+        ))
         .bind(ending.current)
         .bind(ending.status)
         .bind(ending.message)
         .bind(now_ms)
         .bind(stored.id.0)
+        .bind(ending.passed)
+        .bind(ending.version)
         .fetch_one(conn)
         .await?;
-        (stored, requested)
+        (stored, written)
     };
     let mut stored = stored;
+    let (requested, reached, work, upgrade_from) = written;
     stored.row.requested = stored_stage(requested)?;
+    stored.row.version.reached = reached;
+    stored.row.version.upgrade_from = upgrade_from;
+    if work.is_some() {
+        stored.row.version.work = work;
+    }
     stored.row.current = current_after(outcome, after);
     stored.row.status = match &after.error {
         Some(message) => Status::Error {
@@ -380,6 +416,10 @@ fn current_after(outcome: &Outcome, after: &RowAfter) -> Option<Stage> {
     }
 }
 
+/// What finishing an attempt leaves in the row: `requested` (which another
+/// writer may have changed meanwhile) and the version columns.
+pub(crate) type Written = (i64, Option<String>, Option<String>, Option<String>);
+
 /// What finishing an attempt writes, in stored form.
 pub(crate) struct Ending<'a> {
     /// The attempt's result.
@@ -396,6 +436,10 @@ pub(crate) struct Ending<'a> {
     pub(crate) status: &'static str,
     /// The row's new message.
     pub(crate) message: &'a str,
+    /// Whether the attempt passed (its stage is done).
+    pub(crate) passed: bool,
+    /// The version the stage worked with, if the engine said.
+    pub(crate) version: Option<&'a str>,
     /// The lease token, as stored.
     pub(crate) token: i64,
     /// When it ended.
@@ -416,6 +460,8 @@ impl<'a> Ending<'a> {
             current: current_after(outcome, after).map(|s| i64::from(s.id())),
             status,
             message,
+            passed: outcome.passed && after.error.is_none(),
+            version: after.version.as_deref(),
             token: token_value(token)?,
             now_ms,
         })

@@ -15,6 +15,7 @@ mod bulk;
 mod cluster;
 mod conns;
 mod db;
+mod drift;
 mod enrolments;
 mod error;
 mod facts;
@@ -35,10 +36,12 @@ mod steps;
 mod store;
 mod store_impl;
 mod tokens;
+mod upgrades;
 
 pub use any::AnyStore;
 pub use batch::{Batch, Change};
 pub use bulk::Population;
+pub use drift::DriftMark;
 pub use error::{Result, StoreError};
 pub use facts::Facts;
 pub use history::{
@@ -54,3 +57,4 @@ pub use schema::OpenMode;
 pub use sqlite::SqliteStore;
 pub use store::Store;
 pub use tokens::TokenSubject;
+pub use upgrades::RowUpgrade;

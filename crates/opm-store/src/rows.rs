@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use crate::db::{self, Conn, Db, DbRow};
 use opm_model::Name;
 use opm_model::{
-    Lease, NameKind, Row, Stage, Status, Step, Target, TargetKind, Unfinished, legal_step,
+    Lease, NameKind, Row, RowVersion, Stage, Status, Step, Target, TargetKind, Unfinished,
+    legal_step,
 };
 
 use crate::error::{Result, StoreError};
@@ -27,6 +28,9 @@ pub struct StoredRow {
     pub id: RowId,
     /// The row itself.
     pub row: Row,
+    /// The version its opkg's rows should have now (the pin, else the
+    /// newest imported one): a row at another version is outdated.
+    pub wanted_version: Option<String>,
 }
 
 /// Which rows a pending query looks at.
@@ -67,7 +71,9 @@ macro_rules! select_rows {
         concat!(
             "SELECT r.id, n.name AS node, i.name AS image, o.name AS opkg, r.requested, \
              r.current, r.status, r.message, r.lease_owner, r.lease_token, r.lease_expires_ms, \
-             r.node_id, r.image_id",
+             r.node_id, r.image_id, r.version, \
+             COALESCE(r.work_version, NULLIF(o.wanted_version, '')) AS work_version, \
+             r.upgrade_from, NULLIF(o.wanted_version, '') AS opkg_wanted_version",
             $columns,
             " FROM rows r LEFT JOIN nodes n ON n.id = r.node_id \
              LEFT JOIN images i ON i.id = r.image_id JOIN opkgs o ON o.id = r.opkg_id ",
@@ -153,6 +159,9 @@ fn decode(row: &DbRow) -> Result<StoredRow> {
         "error" => Status::Error {
             message: row.try_get("message")?,
         },
+        "drifted" => Status::Drifted {
+            message: row.try_get("message")?,
+        },
         "running" => {
             let owner: Option<String> = row.try_get("lease_owner")?;
             let token: Option<i64> = row.try_get("lease_token")?;
@@ -193,7 +202,13 @@ fn decode(row: &DbRow) -> Result<StoredRow> {
             requested: stored_stage(row.try_get("requested")?)?,
             current: current.map(stored_stage).transpose()?,
             status,
+            version: RowVersion {
+                reached: row.try_get("version")?,
+                work: row.try_get("work_version")?,
+                upgrade_from: row.try_get("upgrade_from")?,
+            },
         },
+        wanted_version: row.try_get("opkg_wanted_version")?,
     })
 }
 
@@ -508,11 +523,14 @@ pub(crate) async fn pending(
 
 /// Every node with rows its agent may have work in, by name. The WHERE
 /// holds the pending index's predicate, so this reads pending rows only.
+/// A row in error waits for an operator and a drifted one for a repair:
+/// neither is work for the agent.
 pub(crate) async fn nodes_with_work(conn: &mut impl Db) -> Result<Vec<PendingNode>> {
     let found: Vec<(String, i64)> = db::query_as(
         "SELECT n.name, MAX(r.updated_ms) FROM rows r JOIN nodes n ON n.id = r.node_id \
          WHERE (r.status <> 'ok' OR r.current IS NULL OR r.requested <> r.current) \
-         AND r.status <> 'error' AND n.head = 0 GROUP BY n.name ORDER BY n.name",
+         AND r.status NOT IN ('error', 'drifted') AND n.head = 0 \
+         GROUP BY n.name ORDER BY n.name",
     )
     .fetch_all(conn)
     .await?;
@@ -750,6 +768,40 @@ pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) ->
         fetch,
     )
     .await?;
+    let wanted: HashMap<i64, String> = db::query_as(concat!(
+        "SELECT id, wanted_version FROM opkgs WHERE wanted_version <> '' AND id IN ",
+        in_page!("opkg_id")
+    ))
+    .bind(after)
+    .bind(fetch)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    // Versions are text, so they stay out of the packed page; ok rows
+    // carry them in a second read of the page's rows.
+    type Versions = (i64, Option<String>, Option<String>, Option<String>);
+    let mut versions: HashMap<i64, RowVersion> = db::query_as::<Versions>(
+        "SELECT id, version, work_version, upgrade_from FROM rows \
+         WHERE id > $1 AND id <= $2 AND status = 'ok' \
+         AND (version IS NOT NULL OR work_version IS NOT NULL OR upgrade_from IS NOT NULL)",
+    )
+    .bind(after)
+    .bind(last)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(id, reached, work, upgrade_from)| {
+        (
+            id,
+            RowVersion {
+                reached,
+                work,
+                upgrade_from,
+            },
+        )
+    })
+    .collect();
     let mut full: HashMap<i64, StoredRow> = HashMap::new();
     if bare.iter().any(|row| !row.ok) {
         let rows = db::query(select_rows!(
@@ -793,6 +845,11 @@ pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) ->
         let (Some(target), Some(package)) = (target, opkgs.get(&opkg).cloned()) else {
             continue;
         };
+        let wanted_version = wanted.get(&opkg).cloned();
+        let mut version = versions.remove(&id).unwrap_or_default();
+        if version.work.is_none() {
+            version.work = wanted_version.clone();
+        }
         rows.push(StoredRow {
             id: RowId(id),
             row: Row {
@@ -801,7 +858,9 @@ pub(crate) async fn all(conn: &mut impl Db, after: Option<RowId>, limit: u32) ->
                 requested: stored_stage(requested)?,
                 current: (current != 0).then(|| stored_stage(current)).transpose()?,
                 status: Status::Ok,
+                version,
             },
+            wanted_version,
         });
     }
     Ok(RowPage {

@@ -7,6 +7,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, 
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
@@ -14,6 +15,7 @@ use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::tokens::TokenSubject;
+use crate::upgrades::RowUpgrade;
 
 /// The state store. Times are passed in (`now_ms`, milliseconds since the
 /// epoch) so callers and tests control the clock; every call that changes
@@ -56,6 +58,21 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Every imported opkg.
     fn opkgs(&self) -> impl Future<Output = Result<Vec<Opkg>>> + Send;
+    /// Pins an opkg to one of its imported versions (`None` unpins it); the
+    /// version its rows should have now (SPEC §1.9).
+    fn pin_opkg(
+        &self,
+        opkg: &Name,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send;
+    /// Starts upgrades of finished rows, in one transaction (see
+    /// `opm_plan::plan_upgrade`): each row still at rest is set back before
+    /// install-bin-pkgs with the version it goes to. The rows set back.
+    fn start_upgrades(
+        &self,
+        upgrades: &[RowUpgrade],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<RowId>>> + Send;
 
     /// Sets `requested` on (target, opkg), creating the row when needed.
     fn request(
@@ -169,6 +186,15 @@ pub trait Store: Send + Sync {
         from: Stage,
         now_ms: i64,
     ) -> impl Future<Output = Result<StoredRow>> + Send;
+
+    /// Writes verify's findings (SPEC §1.9): each row `drifted` with its
+    /// message, or `ok` again, if it is still as judged; returns how many
+    /// rows changed.
+    fn record_drift(
+        &self,
+        marks: &[DriftMark],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<usize>> + Send;
 
     /// The cluster's install phase.
     fn phase(&self) -> impl Future<Output = Result<Phase>> + Send;

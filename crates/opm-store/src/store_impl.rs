@@ -117,6 +117,18 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::opkgs::import(conn, opkg, now_ms))
                 }
 
+                async fn pin_opkg(&self, opkg: &Name, version: Option<&str>) -> Result<String> {
+                    write!(self, |conn| $crate::opkgs::pin(conn, opkg, version))
+                }
+
+                async fn start_upgrades(
+                    &self,
+                    upgrades: &[$crate::upgrades::RowUpgrade],
+                    now_ms: i64,
+                ) -> Result<Vec<RowId>> {
+                    write!(self, |conn| $crate::upgrades::start(conn, upgrades, now_ms))
+                }
+
                 async fn select_opkg_for_group(&self, opkg: &Name, group: &Name) -> Result<()> {
                     write!(self, |conn| $crate::opkgs::select(conn, opkg, group))
                 }
@@ -280,6 +292,14 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::rows::rerun(
                         conn, target, opkg, from, now_ms
                     ))
+                }
+
+                async fn record_drift(
+                    &self,
+                    marks: &[$crate::drift::DriftMark],
+                    now_ms: i64,
+                ) -> Result<usize> {
+                    write!(self, |conn| $crate::drift::record(conn, marks, now_ms))
                 }
 
                 async fn phase(&self) -> Result<Phase> {

@@ -33,6 +33,7 @@ async fn an_attempt_is_read_back_by_id_with_its_output() {
     let after = RowAfter {
         current: Some(Stage::ShouldBeInstalled),
         error: None,
+        version: None,
     };
     store
         .finish_attempt(id, &outcome, &after, lease.token, 4)

@@ -24,6 +24,7 @@ fn done(stage: Stage) -> RowAfter {
     RowAfter {
         current: Some(stage),
         error: None,
+        version: None,
     }
 }
 
@@ -51,6 +52,7 @@ async fn unfinished_work_keeps_a_row_pending(store: &impl Store) {
             RowAfter {
                 current: stage,
                 error: Some("a script failed".to_owned()),
+                version: None,
             },
         )
     };

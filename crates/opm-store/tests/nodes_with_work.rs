@@ -56,6 +56,7 @@ async fn only_nodes_an_agent_may_work_for_are_listed(store: &impl Store) {
     let after = RowAfter {
         current: n3.row.current,
         error: Some("broken".to_owned()),
+        version: None,
     };
     store
         .finish_attempt(attempt, &failed, &after, lease.token, 7)

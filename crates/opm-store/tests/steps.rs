@@ -68,6 +68,7 @@ async fn fail(store: &impl Store, attempt: AttemptId, token: u64, at: i64) {
             &RowAfter {
                 current: None,
                 error: Some("run api-post-install failed: exit code 3".to_owned()),
+                version: None,
             },
             token,
             at,
@@ -314,6 +315,7 @@ async fn a_rerun_runs_whole_stages(store: &impl Store) {
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
                 error: None,
+                version: None,
             },
             token,
             6,
@@ -377,6 +379,7 @@ async fn every_byte_printed_is_counted_beyond_the_output_kept(store: &impl Store
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
                 error: None,
+                version: None,
             },
             token,
             8,

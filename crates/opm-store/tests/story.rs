@@ -138,6 +138,7 @@ async fn story(store: &impl Store) {
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
                 error: None,
+                version: None,
             },
             lease.token,
             32,
@@ -164,6 +165,7 @@ async fn story(store: &impl Store) {
             &RowAfter {
                 current: Some(Stage::ShouldBeInstalled),
                 error: Some("api-pre-configure exited 3: missing value".to_owned()),
+                version: None,
             },
             lease.token,
             41,
@@ -213,6 +215,7 @@ async fn story(store: &impl Store) {
             &RowAfter {
                 current: Some(Stage::RunConfigurator),
                 error: None,
+                version: None,
             },
             lease.token,
             53,
@@ -299,6 +302,7 @@ async fn story(store: &impl Store) {
             &RowAfter {
                 current: Some(Stage::ShouldNotBeInstalled),
                 error: None,
+                version: None,
             },
             lease.token,
             72,

@@ -38,6 +38,7 @@ async fn fail_stage(
     let after = RowAfter {
         current: Some(Stage::ShouldNotBeInstalled),
         error: Some(message.to_owned()),
+        version: None,
     };
     store
         .finish_attempt(attempt, &outcome(false), &after, token, at + 1)
@@ -83,6 +84,7 @@ async fn tallies_count_attempts_and_keep_the_newest_result(store: &impl Store) {
     let after_pass = RowAfter {
         current: Some(Stage::ShouldBeInstalled),
         error: None,
+        version: None,
     };
     store
         .finish_attempt(passed, &outcome(true), &after_pass, lease.token, 5)

@@ -274,6 +274,18 @@ Examples:
     Retry(RetryArgs),
     /// Set a row's current stage back so whole stages run again.
     Rerun(RerunArgs),
+    /// Check the rows' native packages against the package databases
+    /// (SPEC §1.9): a row at or past install-bin-pkgs whose packages are
+    /// missing or at another version becomes `drifted`, with what differs.
+    /// Reads only, runs no script. On the head node: its own rows and its
+    /// images' (a node's rows are its agent's to verify; `--node N` shows
+    /// what it last found); on a node: its own rows, through the server.
+    /// Exit 1 when a row is drifted or a database cannot be read.
+    Verify(VerifyArgs),
+    /// Request the stages that bring drifted rows back (every target's, or
+    /// those named), after verifying what this machine can read; the
+    /// passes and the agents then run them. On the head node.
+    Repair(RepairArgs),
     /// Configuration values of opkgs (configurator.html).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -392,6 +404,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout: u64,
+    /// Seconds between verifies of the head node's rows and images
+    /// against their package databases, the first at start; 0 never
+    /// [default: `verify_interval` in the settings file, else 3600].
+    #[arg(long, value_name = "SECS")]
+    pub verify_interval: Option<u64>,
     /// How the head node's own passes run.
     #[command(flatten)]
     pub run: RunArgs,
@@ -460,6 +477,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "SECS", default_value_t = 1800,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub script_timeout: u64,
+    /// Seconds between verifies of this node's rows against its package
+    /// database, the first at start; 0 never [default: `verify_interval`
+    /// in the settings file, else 3600].
+    #[arg(long, value_name = "SECS")]
+    pub verify_interval: Option<u64>,
 }
 
 impl Default for AgentArgs {
@@ -473,6 +495,7 @@ impl Default for AgentArgs {
             spool: None,
             poll_wait: 30,
             script_timeout: 1800,
+            verify_interval: None,
         }
     }
 }
@@ -527,6 +550,16 @@ pub enum BenchCommand {
     /// server's CPU under load and idle, its peak RSS, and the passed
     /// attempts and finished rows counted in the database.
     Agents(BenchAgentsArgs),
+    /// Verify every compute node's rows against one sandbox root's package
+    /// database (benchmark B5): per node, what its agent and the server do
+    /// (the node's question from the store, one package-database read of
+    /// `--root`, the rows judged and written), without the HTTP between
+    /// them; then print rows judged, reads, drifted rows and time per row.
+    Verify {
+        /// The root whose package database stands for every node's.
+        #[arg(long = "db-root", value_name = "DIR")]
+        db_root: PathBuf,
+    },
 }
 
 /// `opm bench agents --count N`
@@ -1002,6 +1035,28 @@ pub struct RetryArgs {
     /// failed.
     #[arg(long)]
     pub whole_stage: bool,
+}
+
+/// `opm verify [--node N | --image I] [--repair]`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only this target.
+    #[command(flatten)]
+    pub target: TargetFilter,
+    /// Then request the repair of what is drifted (as `opm repair`).
+    #[arg(long)]
+    pub repair: bool,
+}
+
+/// `opm repair [--node N]... [--image I]...`
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// This node's drifted rows (repeatable; none named: every target's).
+    #[arg(long = "node", value_name = "N", value_parser = node_name)]
+    pub nodes: Vec<Name>,
+    /// This image's drifted rows (repeatable).
+    #[arg(long = "image", value_name = "I", value_parser = image_name)]
+    pub images: Vec<Name>,
 }
 
 /// `opm rerun PKG --node N|--image I --from STAGE`

@@ -6,7 +6,7 @@
 
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,6 +207,43 @@ pub fn agent_error(error: AgentError) -> anyhow::Error {
     }
 }
 
+/// Where this compute node's server is and what proves the node to it
+/// (`args` over the settings): the server's URL, the token file and the CA
+/// certificates, if any.
+fn node_credentials(
+    args: &AgentArgs,
+    settings: &Settings,
+) -> anyhow::Result<(String, PathBuf, Option<PathBuf>)> {
+    let server = args.server.clone().or_else(|| settings.server.clone()).ok_or_else(|| {
+        bad_input("no server to ask for work: pass --server URL (or OPM_SERVER, or server in the settings file)")
+    })?;
+    let token_file = args.token_file.clone().or_else(|| settings.token_file.clone()).ok_or_else(|| {
+        bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
+    })?;
+    let ca_cert = args.ca_cert.clone().or_else(|| settings.ca_cert.clone());
+    Ok((server, token_file, ca_cert))
+}
+
+/// This compute node's client of the server (`args` over the settings).
+pub fn node_client(args: &AgentArgs, settings: &Settings) -> anyhow::Result<ApiClient> {
+    let (server, token_file, ca_cert) = node_credentials(args, settings)?;
+    warn_if_readable(&token_file);
+    let token = credentials::read_token(&token_file).map_err(agent_error)?;
+    ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)
+}
+
+/// This compute node's actor: its package manager and script runner,
+/// working in `--root`.
+pub fn node_actor(args: &AgentArgs, settings: &Settings) -> anyhow::Result<Actor> {
+    let packages = package_manager(settings, Duration::from_secs(30))?;
+    Ok(Actor::new(
+        packages,
+        script_runner(settings),
+        std::path::absolute(&settings.root)?,
+        Duration::from_secs(args.script_timeout),
+    ))
+}
+
 /// Builds this compute node's agent: its server, token, spool, package
 /// manager and script runner, from `args` over the settings; its token
 /// traded first when it is an enrolment's.
@@ -215,13 +252,7 @@ pub async fn agent(
     identity: Identity,
     settings: &Settings,
 ) -> anyhow::Result<Arc<Agent>> {
-    let server = args.server.or_else(|| settings.server.clone()).ok_or_else(|| {
-        bad_input("no server to ask for work: pass --server URL (or OPM_SERVER, or server in the settings file)")
-    })?;
-    let token_file = args.token_file.or_else(|| settings.token_file.clone()).ok_or_else(|| {
-        bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
-    })?;
-    let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
+    let (server, token_file, ca_cert) = node_credentials(&args, settings)?;
     let token = ready_token(
         &token_file,
         &identity.name,
@@ -231,22 +262,20 @@ pub async fn agent(
     )
     .await?;
     let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
+    let actor = node_actor(&args, settings)?;
+    let verify_every = settings.verify_every(args.verify_interval);
     let spool_path = args.spool.unwrap_or_else(|| settings.spool.clone());
     let spool = Spool::open(&spool_path).map_err(agent_error)?;
-    let packages = package_manager(settings, Duration::from_secs(30))?;
-    let actor = Actor::new(
-        packages,
-        script_runner(settings),
-        std::path::absolute(&settings.root)?,
-        Duration::from_secs(args.script_timeout),
-    );
-    Ok(Arc::new(Agent::new(
-        client,
-        actor,
-        spool,
-        identity.name,
-        Duration::from_secs(args.poll_wait.min(30)),
-    )?))
+    Ok(Arc::new(
+        Agent::new(
+            client,
+            actor,
+            spool,
+            identity.name,
+            Duration::from_secs(args.poll_wait.min(30)),
+        )?
+        .verify_every(verify_every),
+    ))
 }
 
 /// A multi-threaded runtime for the daemons and the reconcile passes.

@@ -20,6 +20,8 @@ pub const DEFAULT_SETTINGS_PATH: &str = "/etc/opm/opm.toml";
 pub const DEFAULT_DB: &str = "sqlite:/var/lib/opm/opm.db";
 /// Where a node's agent keeps unacknowledged reports when nothing says.
 pub const DEFAULT_SPOOL: &str = "/var/lib/opm/agent-spool.json";
+/// Seconds between periodic verifies when nothing says (SPEC §1.9).
+pub const DEFAULT_VERIFY_INTERVAL: u64 = 3600;
 /// The opm.conf read when none is named.
 pub const DEFAULT_CONF_PATH: &str = "/etc/opm.conf";
 /// Where `opm agent enroll` puts the node's token when nothing says.
@@ -48,6 +50,7 @@ struct SettingsFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
+    verify_interval: Option<u64>,
     #[serde(default)]
     script_env: BTreeMap<String, String>,
     #[serde(default)]
@@ -95,6 +98,10 @@ pub struct Settings {
     /// side by side; `--side-by-side` overrides it per command. Off by
     /// default: OSCAR's scripts assume one at a time per host.
     pub side_by_side_scripts: bool,
+    /// Seconds between the verifies `opm server` (head node and images)
+    /// and `opm agent` (its node) run against the package databases, the
+    /// first at start; 0 never (SPEC §1.9). `--verify-interval` overrides.
+    pub verify_interval: u64,
     /// Variables set for every script: the file's `[script_env]`, then
     /// `--script-env` flags (a flag beats the file by name).
     pub script_env: BTreeMap<String, String>,
@@ -184,6 +191,7 @@ impl Settings {
             tls_cert: env_var("OPM_TLS_CERT").map(PathBuf::from).or(file.tls_cert),
             tls_key: env_var("OPM_TLS_KEY").map(PathBuf::from).or(file.tls_key),
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
+            verify_interval: file.verify_interval.unwrap_or(DEFAULT_VERIFY_INTERVAL),
             script_env,
             script_env_pass,
             site_env,
@@ -194,12 +202,27 @@ impl Settings {
     }
 }
 
+/// The verify interval of `flag` (beats the file) over the file's
+/// `file` seconds; 0 is never.
+fn verify_every(flag: Option<u64>, file: u64) -> Option<std::time::Duration> {
+    match flag.unwrap_or(file) {
+        0 => None,
+        seconds => Some(std::time::Duration::from_secs(seconds)),
+    }
+}
+
 /// A non-empty environment variable.
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 impl Settings {
+    /// The periodic verify interval in force: `flag` beats the settings
+    /// file; 0 is never.
+    pub fn verify_every(&self, flag: Option<u64>) -> Option<std::time::Duration> {
+        verify_every(flag, self.verify_interval)
+    }
+
     /// The database URL in force: the one given, else [`DEFAULT_DB`].
     pub fn db_url(&self) -> &str {
         self.db.as_deref().unwrap_or(DEFAULT_DB)
@@ -323,7 +346,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::{
-        DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SPOOL, SettingsFile, sqlite_path,
+        DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SPOOL, DEFAULT_VERIFY_INTERVAL,
+        SettingsFile, sqlite_path,
     };
     use crate::exit::BadInput;
 
@@ -372,7 +396,8 @@ mod tests {
                 "spool",
                 "tls_cert",
                 "tls_key",
-                "token_file"
+                "token_file",
+                "verify_interval"
             ]
         );
         // Every key is one opm reads (unknown ones are refused), and every
@@ -394,6 +419,7 @@ mod tests {
             listen,
             tls_cert,
             tls_key,
+            verify_interval,
             spool,
             side_by_side_scripts,
             script_env,
@@ -409,6 +435,7 @@ mod tests {
         assert!(backend.is_some() && server.is_some() && token_file.is_some());
         assert!(ca_cert.is_some() && !script_env.is_empty());
         assert_eq!(listen.as_deref(), Some(DEFAULT_LISTEN));
+        assert_eq!(verify_interval, Some(DEFAULT_VERIFY_INTERVAL));
         assert!(server_url.is_some() && tls_cert.is_some() && tls_key.is_some());
         // opm.toml(5) gives each one a paragraph of its own.
         let page = include_str!("../../../contrib/man/opm.toml.5");
@@ -432,6 +459,22 @@ mod tests {
         let error = parse("side_by_side_script = true").unwrap_err();
         assert!(error.message().contains("side_by_side_script"), "{error}");
         assert!(parse("side_by_side_scripts = \"yes\"").is_err());
+    }
+
+    #[test]
+    fn verify_interval_is_seconds_a_flag_beats_the_file_and_0_is_never() {
+        let parse = |text: &str| toml::from_str::<SettingsFile>(text).map(|f| f.verify_interval);
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("verify_interval = 600").unwrap(), Some(600));
+        // Seconds, not a duration string; nothing negative.
+        assert!(parse("verify_interval = \"1h\"").is_err());
+        assert!(parse("verify_interval = -1").is_err());
+        let every = |flag, file| super::verify_every(flag, file);
+        assert_eq!(every(None, 600), Some(std::time::Duration::from_secs(600)));
+        assert_eq!(every(Some(5), 600), Some(std::time::Duration::from_secs(5)));
+        assert_eq!(every(Some(0), 600), None);
+        assert_eq!(every(None, 0), None);
+        assert_eq!(super::DEFAULT_VERIFY_INTERVAL, 3600);
     }
 
     #[test]

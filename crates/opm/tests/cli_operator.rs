@@ -54,6 +54,7 @@ fn attempt(site: &Site, target: &Target, package: &str, stage: Stage, failure: O
                     RowAfter {
                         current: Some(stage),
                         error: None,
+                        version: None,
                     },
                 ),
                 Some(message) => (
@@ -66,6 +67,7 @@ fn attempt(site: &Site, target: &Target, package: &str, stage: Stage, failure: O
                     RowAfter {
                         current: row.row.current,
                         error: Some(message.to_owned()),
+                        version: None,
                     },
                 ),
             };

@@ -82,6 +82,29 @@ fn walk_the_demo(agents: bool) {
         stderr.contains("altqueue conflicts with jobqueue"),
         "{stderr}"
     );
+    // Drift: a package removed with dpkg behind opm's back, found by opm
+    // verify and brought back by opm repair (on node1 with agents, else in
+    // the image, else the head node's server part).
+    let image_skipped = stdout.contains("SKIPPED: image compute");
+    let (row, package) = match (agents, image_skipped) {
+        (true, _) => ("node node1 / clusterfs", "opkg-clusterfs-client"),
+        (false, false) => ("image compute / clusterfs", "opkg-clusterfs-client"),
+        (false, true) => ("node head / clusterfs", "opkg-clusterfs-server"),
+    };
+    assert!(
+        stdout.contains(&format!(" -r {package}   # behind opm's back")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "drifted: {row}: {package} is not installed (expected "
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("repair: {row}: from install-bin-pkgs")),
+        "{stdout}"
+    );
     // The progress is the engine's reporter, live.
     assert!(
         progress.contains("node head / clusterfs: install-bin-pkgs passed"),
@@ -173,7 +196,6 @@ fn walk_the_demo(agents: bool) {
         "{rows:?}"
     );
     assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
-    let image_skipped = stdout.contains("SKIPPED: image compute");
     let image_rows = rows.iter().filter(|r| r["kind"] == "image").count();
     assert_eq!(image_rows, if image_skipped { 0 } else { 3 }, "{rows:?}");
     if image_skipped {

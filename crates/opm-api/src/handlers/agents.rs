@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use opm_model::api::{
     FinishReport, Finished, Heartbeat, MAX_POLL_WAIT_MS, PollRequest, StartReport, Started,
-    WorkBatch,
+    VerifyAsk, VerifyQuestion, VerifyReport, VerifySummary, WorkBatch,
 };
 use opm_model::{Name, NameKind, Target};
 use opm_plan::gate_blocker;
@@ -173,6 +173,7 @@ pub async fn finish<S: Store + 'static>(
         RowAfter {
             current: Some(stage),
             error: None,
+            version: None,
         }
     } else {
         // A failed stage leaves the row where it was: only then is its
@@ -187,6 +188,7 @@ pub async fn finish<S: Store + 'static>(
                     .clone()
                     .unwrap_or_else(|| format!("{stage} failed on node {node}"))
             }),
+            version: None,
         }
     };
     if !report.steps.is_empty() {
@@ -240,4 +242,43 @@ pub async fn heartbeat<S: Store + 'static>(
         )
         .await?;
     Ok(Json(Heartbeat { token: lease.token }))
+}
+
+/// `POST /v1/agent/verify/ask`: the native packages of the node's rows a
+/// verify reads (SPEC §1.9), for one question to its package database.
+pub async fn verify_ask<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    bearer: Bearer,
+    ask: Result<Json<VerifyAsk>, JsonRejection>,
+) -> Result<Json<VerifyQuestion>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &bearer).await?;
+    let ask = body(ask)?;
+    check_node(&node, &ask.node)?;
+    let packages = opm_engine::verify::node_question(state.store.as_ref(), &node).await?;
+    Ok(Json(VerifyQuestion { packages }))
+}
+
+/// `POST /v1/agent/verify`: what the node's package database said. The
+/// server judges the token's node's rows from it, and only those: a node
+/// reports facts about its own root, never rows (another node's name in
+/// the body is a 403, as for a poll).
+pub async fn verify_report<S: Store + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    bearer: Bearer,
+    report: Result<Json<VerifyReport>, JsonRejection>,
+) -> Result<Json<VerifySummary>, ApiFailure> {
+    let node = auth::node(state.store.as_ref(), &bearer).await?;
+    let report = body(report)?;
+    check_node(&node, &report.node)?;
+    let summary = opm_engine::verify::judge_node(
+        state.store.as_ref(),
+        &node,
+        &report.inventory,
+        state.clock.now_ms(),
+    )
+    .await?;
+    for drifted in &summary.drifted {
+        tracing::warn!(row = %drifted.row, "drifted: {}", drifted.reason);
+    }
+    Ok(Json(summary))
 }

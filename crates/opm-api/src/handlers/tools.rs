@@ -38,9 +38,11 @@ pub fn status_row(stored: &StoredRow) -> StatusRow {
         current: row.current,
         status: row.status.kind().name().to_owned(),
         message: match &row.status {
-            Status::Error { message } => message.clone(),
+            Status::Error { message } | Status::Drifted { message } => message.clone(),
             Status::Ok | Status::Running { .. } => String::new(),
         },
+        version: row.version.reached.clone(),
+        wanted_version: stored.wanted_version.clone(),
     }
 }
 

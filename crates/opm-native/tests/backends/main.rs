@@ -81,6 +81,16 @@ macro_rules! conformance {
             fn survives_a_run_killed_halfway() {
                 suite::survives_a_run_killed_halfway($backend);
             }
+
+            #[test]
+            fn inventories_installed_partial_and_missing_in_one_read() {
+                suite::inventories_installed_partial_and_missing_in_one_read($backend);
+            }
+
+            #[test]
+            fn inventory_refuses_a_root_without_or_with_a_broken_database() {
+                suite::inventory_refuses_a_root_without_or_with_a_broken_database($backend);
+            }
         }
     };
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use opm_model::Presence;
+use opm_native::command::Invocation;
 use opm_native::lock::RootLock;
 use opm_native::{Backend, Cause, NativeError, Options, Repo, apt, dnf, dpkg, rpm};
 use opm_opkg::Rel;
@@ -448,4 +450,99 @@ pub fn stops_a_run_at_its_time_limit(backend: Backend) {
     patient.query(&root, &names(&[BIG])).unwrap();
     patient.install(&root, &names(&[BIG])).unwrap();
     assert_eq!(installed(&*patient, &root, &[BIG]), [BIG]);
+}
+
+/// What verify reads (SPEC §1.9): one question for several names answers
+/// each with installed-at-version, partly installed (dpkg only) or
+/// missing, in the same version spelling on every backend.
+pub fn inventories_installed_partial_and_missing_in_one_read(backend: Backend) {
+    if !available(
+        backend,
+        "inventories_installed_partial_and_missing_in_one_read",
+    ) {
+        return;
+    }
+    let specs = vec![
+        package(A, "2:1.5-3", &[]),
+        package(B, "1.0-1", &[(A, Rel::GreaterOrEqual, "1.0")]),
+        package(C, "1.0-1", &[]),
+    ];
+    let repo = repo(backend, &specs);
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    manager.install(&root, &names(&[A, B])).unwrap();
+
+    let installed_at = |version: &str| Presence::Installed {
+        version: version.to_owned(),
+    };
+    let inventory = manager.inventory(&root, &names(&[A, B, C, A])).unwrap();
+    assert_eq!(inventory.len(), 3, "{inventory:?}");
+    assert_eq!(inventory.get(A), Some(&installed_at("2:1.5-3")));
+    assert_eq!(inventory.get(B), Some(&installed_at("1.0-1")));
+    assert_eq!(inventory.get(C), Some(&Presence::Missing));
+
+    if is_deb(backend) {
+        // Unpacked but never configured: dpkg knows it, not fully installed.
+        let file = repo.path().join(format!("{C}_1.0-1_all.deb"));
+        let ran = Invocation::new("dpkg")
+            .args(dpkg::root_options(&root))
+            .args(["--unpack".to_owned(), file.display().to_string()])
+            .run()
+            .unwrap();
+        assert!(ran.success(), "{}", ran.combined());
+        assert_eq!(
+            manager.inventory(&root, &names(&[C])).unwrap().get(C),
+            Some(&Presence::Partial {
+                version: "1.0-1".to_owned(),
+                state: "unpacked".to_owned()
+            })
+        );
+    }
+
+    // Removed behind opm's back: missing, the rest as it was.
+    manager.remove(&root, &names(&[B])).unwrap();
+    let inventory = manager.inventory(&root, &names(&[A, B])).unwrap();
+    assert_eq!(inventory.get(A), Some(&installed_at("2:1.5-3")));
+    assert_eq!(inventory.get(B), Some(&Presence::Missing));
+}
+
+/// A root without a package database is not "everything missing" (it may
+/// be an unmounted image), and a database the tool cannot read is a tool
+/// failure naming the root: verify must not call packages missing on
+/// either. Asking about no package reads nothing.
+pub fn inventory_refuses_a_root_without_or_with_a_broken_database(backend: Backend) {
+    if !available(
+        backend,
+        "inventory_refuses_a_root_without_or_with_a_broken_database",
+    ) {
+        return;
+    }
+    let repo = repo(backend, &a_and_b());
+    let (dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    assert!(manager.inventory(&root, &[]).unwrap().is_empty());
+    let error = manager.inventory(&root, &names(&[A])).unwrap_err();
+    assert!(
+        matches!(error, NativeError::NoDatabase { .. }),
+        "expected no database: {error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("root {} has no ", root.as_str())) && text.contains("mounted"),
+        "{text}"
+    );
+
+    manager.prepare(&root).unwrap();
+    let database = if is_deb(backend) {
+        dir.path().join("var/lib/dpkg/status")
+    } else {
+        dir.path().join("var/lib/rpm/rpmdb.sqlite")
+    };
+    std::fs::write(&database, "garbage without any structure\n").unwrap();
+    let error = manager.inventory(&root, &names(&[A])).unwrap_err();
+    let failure = error
+        .tool_failure()
+        .unwrap_or_else(|| panic!("expected a tool failure: {error}"));
+    assert_eq!(failure.root, dir.path());
+    assert!(error.to_string().contains("failed to query"), "{error}");
 }

@@ -22,6 +22,7 @@ mod opkg;
 mod pack;
 mod plan;
 mod remove;
+mod repair;
 mod repo;
 mod request;
 mod rerun;
@@ -30,6 +31,7 @@ mod run;
 mod server;
 mod settings;
 mod status;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, bad_input};
@@ -65,6 +67,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Logs(args) => logs::run(args, &settings, printer),
         Command::Retry(args) => retry::run(args, &settings, printer),
         Command::Rerun(args) => rerun::run(args, &settings, printer),
+        Command::Verify(args) => verify::run(args, &settings, printer),
+        Command::Repair(args) => repair::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),

@@ -29,6 +29,10 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         "side_by_side_scripts: {}",
         settings.side_by_side_scripts
     ));
+    printer.line(format_args!(
+        "verify_interval: {}",
+        settings.verify_interval
+    ));
     let script_env: Vec<String> = settings
         .script_env
         .iter()

@@ -50,7 +50,7 @@ impl StatusEntry {
         let (message, owner) = match &row.status {
             Status::Ok => (String::new(), None),
             Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
-            Status::Error { message } => (message.clone(), None),
+            Status::Error { message } | Status::Drifted { message } => (message.clone(), None),
         };
         StatusEntry {
             target: row.target.name.to_string(),
@@ -66,10 +66,11 @@ impl StatusEntry {
 }
 
 /// Whether a row needs nobody but an operator: converged (or ahead of its
-/// request, which is never undone), or waiting in error.
+/// request, which is never undone), waiting in error, or drifted (waiting
+/// for a repair).
 fn settled(row: &Row) -> bool {
     match row.status {
-        Status::Error { .. } => true,
+        Status::Error { .. } | Status::Drifted { .. } => true,
         Status::Running { .. } => false,
         Status::Ok => {
             let current = row.effective_current();
@@ -241,6 +242,7 @@ mod tests {
             requested,
             current,
             status,
+            version: opm_model::RowVersion::default(),
         }
     }
 

@@ -79,6 +79,7 @@ pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::R
             pass_interval: PASS_INTERVAL,
             tls,
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            verify_interval: settings.verify_every(args.verify_interval),
         };
         // Type=notify: ready once listening, stopping on a signal.
         let notifier = Notifier::from_env("opm server");
