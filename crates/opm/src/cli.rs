@@ -55,7 +55,10 @@ pub const GROUPS: [(&str, &[&str]); 5] = [
             "install", "remove", "request", "cluster", "status", "plan", "run",
         ],
     ),
-    ("Troubleshooting", &["history", "logs", "retry", "rerun"]),
+    (
+        "Troubleshooting",
+        &["history", "logs", "retry", "rerun", "verify", "repair"],
+    ),
     ("Daemons", &["server", "agent"]),
     ("Developer", &["demo", "bench"]),
 ];
