@@ -14,6 +14,7 @@ mod batch;
 mod bulk;
 mod cluster;
 mod conns;
+mod counts;
 mod db;
 mod enrolments;
 mod error;
@@ -39,6 +40,7 @@ mod tokens;
 pub use any::AnyStore;
 pub use batch::{Batch, Change};
 pub use bulk::Population;
+pub use counts::{RowCount, RowCounts};
 pub use error::{Result, StoreError};
 pub use facts::Facts;
 pub use history::{
