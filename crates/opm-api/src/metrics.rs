@@ -1,0 +1,422 @@
+//! What `opm server` tells Prometheus (`GET /metrics`): one registry of
+//! the server's metrics and the few calls that feed it, so the handlers,
+//! the agents' routes and the engine each record with one line and the
+//! names, labels and buckets live here only.
+//!
+//! Label values are bounded: statuses, stages, outcomes and agent calls
+//! are fixed sets; the only per-node series is the time since each node's
+//! last contact (no per-row labels). Row counts and leases are read from
+//! the store at scrape time ([`Metrics::scrape`]), in aggregate queries.
+//! Node contacts are kept in this process's memory: a restarted server
+//! knows a node again from its next poll (30 s at most).
+//!
+//! The text is Prometheus' classic exposition format (the `prometheus`
+//! crate's encoder), not OpenMetrics: Debian's promtool (2.42) lints an
+//! OpenMetrics counter's `_total` sample as a family without help, and
+//! rejects the `info` type.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use opm_engine::{Event, Reporter};
+use opm_model::api::MAX_POLL_WAIT_MS;
+use opm_model::{Name, Stage, StatusKind};
+use opm_store::RowCounts;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// A node whose last contact is younger than this counts as connected:
+/// an agent polls again at once after each answer, and a poll waits 30 s
+/// at most, so a live agent is never silent for two of them.
+const CONNECTED_MS: i64 = 2 * MAX_POLL_WAIT_MS as i64;
+
+/// The stage label of rows that never said which stage they reached.
+const NO_STAGE: &str = "none";
+
+/// The buckets of a stage's duration: seconds for a script, an hour for
+/// the longest package installs.
+const STAGE_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0];
+
+/// The buckets of an agent call's latency; a poll held for work lasts up
+/// to 30 s.
+const CALL_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// One of the agents' calls, the `call` label of their latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentCall {
+    /// `POST /v1/agent/poll` (its time includes the wait for work).
+    Poll,
+    /// `POST /v1/agent/start`.
+    Start,
+    /// `POST /v1/agent/finish`.
+    Finish,
+    /// `POST /v1/agent/heartbeat`.
+    Heartbeat,
+}
+
+impl AgentCall {
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentCall::Poll => "poll",
+            AgentCall::Start => "start",
+            AgentCall::Finish => "finish",
+            AgentCall::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+/// How a stage attempt ended, the `outcome` label of attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageOutcome {
+    /// The stage passed.
+    Passed,
+    /// The stage failed; its row is in error.
+    Failed,
+    /// The stage met trouble that passes (a lock, the network): no row error.
+    Transient,
+}
+
+impl StageOutcome {
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            StageOutcome::Passed => "passed",
+            StageOutcome::Failed => "failed",
+            StageOutcome::Transient => "transient",
+        }
+    }
+}
+
+/// Where a stage ran, the `runner` label of attempts and durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// The head node's own passes (the server and image rows).
+    Head,
+    /// A node's agent, through its finish report.
+    Agent,
+}
+
+impl Runner {
+    fn name(self) -> &'static str {
+        match self {
+            Runner::Head => "head",
+            Runner::Agent => "agent",
+        }
+    }
+}
+
+/// The server's metrics and what they are computed from.
+pub struct Metrics {
+    registry: Registry,
+    rows_by_status: IntGaugeVec,
+    rows_by_stage: IntGaugeVec,
+    leases: IntGauge,
+    attempts: IntCounterVec,
+    stage_seconds: HistogramVec,
+    call_seconds: HistogramVec,
+    polls_held: IntGauge,
+    agents_connected: IntGauge,
+    last_contact: GaugeVec,
+    scrape_seconds: HistogramVec,
+    /// Each node's last contact, milliseconds since the epoch.
+    contacts: Mutex<HashMap<Name, i64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Registers `metric` in `registry` and gives it back.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> prometheus::Result<M> {
+    let metric = metric?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+impl Metrics {
+    /// A fresh registry with every metric of the server, `opm_build_info`
+    /// set to `version`.
+    ///
+    /// # Errors
+    /// Only if two metrics here had one name (a bug, found by any test).
+    pub fn new(version: &str) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let r = &registry;
+        let build = registered(
+            r,
+            IntGaugeVec::new(
+                Opts::new("opm_build_info", "The running opm's version; always 1."),
+                &["version"],
+            ),
+        )?;
+        build.with_label_values(&[version]).set(1);
+        let stage_opts = |name: &str, help: &str, buckets: &[f64]| {
+            HistogramOpts::new(name, help).buckets(buckets.to_vec())
+        };
+        Ok(Metrics {
+            rows_by_status: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new("opm_rows", "Rows (target x opkg) by status."),
+                    &["status"],
+                ),
+            )?,
+            rows_by_stage: registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "opm_rows_by_stage",
+                        "Rows by the stage they last completed ('none': never said).",
+                    ),
+                    &["stage"],
+                ),
+            )?,
+            leases: registered(
+                r,
+                IntGauge::new("opm_leases_held", "Unexpired leases: targets at work."),
+            )?,
+            attempts: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "opm_stage_attempts_total",
+                        "Stage attempts ended since the server started.",
+                    ),
+                    &["stage", "outcome", "runner"],
+                ),
+            )?,
+            stage_seconds: registered(
+                r,
+                HistogramVec::new(
+                    stage_opts(
+                        "opm_stage_duration_seconds",
+                        "How long stage attempts took.",
+                        &STAGE_BUCKETS,
+                    ),
+                    &["stage", "runner"],
+                ),
+            )?,
+            call_seconds: registered(
+                r,
+                HistogramVec::new(
+                    stage_opts(
+                        "opm_agent_request_duration_seconds",
+                        "How long the agents' calls took to answer (a poll: with its wait for work).",
+                        &CALL_BUCKETS,
+                    ),
+                    &["call"],
+                ),
+            )?,
+            polls_held: registered(
+                r,
+                IntGauge::new("opm_polls_held", "Agents' polls waiting for work now."),
+            )?,
+            agents_connected: registered(
+                r,
+                IntGauge::new(
+                    "opm_agents_connected",
+                    "Nodes whose agent called within the last 60 s.",
+                ),
+            )?,
+            last_contact: registered(
+                r,
+                GaugeVec::new(
+                    Opts::new(
+                        "opm_node_last_contact_age_seconds",
+                        "Seconds since each node's agent last called this server.",
+                    ),
+                    &["node"],
+                ),
+            )?,
+            scrape_seconds: registered(
+                r,
+                HistogramVec::new(
+                    stage_opts(
+                        "opm_store_query_duration_seconds",
+                        "How long the store's aggregate reads for a scrape took.",
+                        &CALL_BUCKETS,
+                    ),
+                    &["query"],
+                ),
+            )?,
+            contacts: Mutex::new(HashMap::new()),
+            registry,
+        })
+    }
+
+    /// `node`'s agent called at `now_ms`.
+    pub fn contact(&self, node: &Name, now_ms: i64) {
+        let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+        match contacts.get_mut(node) {
+            Some(last) => *last = now_ms.max(*last),
+            None => {
+                contacts.insert(node.clone(), now_ms);
+            }
+        }
+    }
+
+    /// A stage attempt ended.
+    pub fn stage_ended(&self, runner: Runner, stage: Stage, outcome: StageOutcome, seconds: f64) {
+        self.attempts
+            .with_label_values(&[stage.name(), outcome.name(), runner.name()])
+            .inc();
+        self.stage_seconds
+            .with_label_values(&[stage.name(), runner.name()])
+            .observe(seconds.max(0.0));
+    }
+
+    /// An agent's call answered after `seconds`.
+    pub fn call_answered(&self, call: AgentCall, seconds: f64) {
+        self.call_seconds
+            .with_label_values(&[call.name()])
+            .observe(seconds);
+    }
+
+    /// A poll starts waiting; it counts as held until the guard drops
+    /// (answered, or its client went away).
+    pub fn poll_held(&self) -> HeldPoll {
+        self.polls_held.inc();
+        HeldPoll(self.polls_held.clone())
+    }
+
+    /// The time the store's aggregate read for a scrape took.
+    pub fn store_read(&self, seconds: f64) {
+        self.scrape_seconds
+            .with_label_values(&["row_counts"])
+            .observe(seconds);
+    }
+
+    /// The exposition text at `now_ms`, with the store's `counts`.
+    pub fn scrape(&self, counts: &RowCounts, now_ms: i64) -> String {
+        for status in [StatusKind::Ok, StatusKind::Running, StatusKind::Error] {
+            let rows = counts
+                .rows
+                .iter()
+                .filter(|count| count.status == status)
+                .map(|count| count.rows)
+                .sum::<u64>();
+            self.rows_by_status
+                .with_label_values(&[status.name()])
+                .set(gauge(rows));
+        }
+        let stages = Stage::ALL.iter().map(|stage| Some(*stage));
+        for stage in stages.chain([None]) {
+            let rows = counts
+                .rows
+                .iter()
+                .filter(|count| count.stage == stage)
+                .map(|count| count.rows)
+                .sum::<u64>();
+            self.rows_by_stage
+                .with_label_values(&[stage.map_or(NO_STAGE, Stage::name)])
+                .set(gauge(rows));
+        }
+        self.leases.set(gauge(counts.leases));
+        self.contacts_at(now_ms);
+        let mut text = Vec::new();
+        // The encoder writes UTF-8 text into a Vec, which cannot fail.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
+            tracing::warn!("cannot encode the metrics: {error}");
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// Sets the per-node ages and the connected count from the contacts.
+    fn contacts_at(&self, now_ms: i64) {
+        let contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+        self.last_contact.reset();
+        let mut connected = 0;
+        for (node, last) in contacts.iter() {
+            let age_ms = (now_ms - last).max(0);
+            if age_ms < CONNECTED_MS {
+                connected += 1;
+            }
+            #[allow(clippy::cast_precision_loss)] // ages are far below 2^52 ms
+            self.last_contact
+                .with_label_values(&[node.as_str()])
+                .set(age_ms as f64 / 1000.0);
+        }
+        self.agents_connected.set(connected);
+    }
+
+    /// The content type of [`Metrics::scrape`]'s text.
+    pub fn content_type() -> &'static str {
+        prometheus::TEXT_FORMAT
+    }
+}
+
+/// A gauge's value from a count.
+fn gauge(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// A poll counted in `opm_polls_held` while this lives.
+pub struct HeldPoll(IntGauge);
+
+impl Drop for HeldPoll {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The head node's engine's reporter, timing its stages into the metrics
+/// and passing every event on to `inner`.
+pub struct StageTimer {
+    inner: Arc<dyn Reporter>,
+    metrics: Arc<Metrics>,
+    /// When each running stage started, by row and stage; an entry whose
+    /// stage was deferred (transient trouble) is replaced at its next start.
+    started: Mutex<HashMap<(String, Stage), Instant>>,
+}
+
+impl StageTimer {
+    /// Times the stages `inner` is told about into `metrics`.
+    pub fn new(inner: Arc<dyn Reporter>, metrics: Arc<Metrics>) -> StageTimer {
+        StageTimer {
+            inner,
+            metrics,
+            started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn ended(&self, row: &str, stage: Stage, outcome: StageOutcome) {
+        let began = self
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(row.to_owned(), stage));
+        let seconds = began.map_or(0.0, |began| began.elapsed().as_secs_f64());
+        self.metrics
+            .stage_ended(Runner::Head, stage, outcome, seconds);
+    }
+}
+
+impl Reporter for StageTimer {
+    fn report(&self, event: &Event) {
+        match event {
+            Event::StageStarted { row, stage } => {
+                self.started
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((row.clone(), *stage), Instant::now());
+            }
+            Event::StagePassed { row, stage } => self.ended(row, *stage, StageOutcome::Passed),
+            Event::StageFailed { row, stage, .. } => {
+                self.ended(row, *stage, StageOutcome::Failed);
+            }
+            Event::TargetStarted { .. } | Event::Waiting { .. } | Event::TargetDone { .. } => {}
+        }
+        self.inner.report(event);
+    }
+}
