@@ -18,7 +18,10 @@ use opm_testkit::tools::have_tool;
 use serde_json::{Value, json};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
-const DASHBOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contrib/grafana/opm.json");
+const DASHBOARD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contrib/grafana/opm.json"
+);
 const OPKGS: [&str; 2] = ["clusterfs", "motd"];
 
 /// The longest any wait of these tests lasts.
@@ -304,7 +307,10 @@ fn metrics_after_real_work_pass_promtool() {
     );
     // Bounded labels: statuses, stages, and one series per node for contacts.
     assert!(text.contains(r#"opm_rows{status="ok"}"#), "{text}");
-    assert!(text.contains(r#"opm_node_last_contact_age_seconds{node="n1"}"#), "{text}");
+    assert!(
+        text.contains(r#"opm_node_last_contact_age_seconds{node="n1"}"#),
+        "{text}"
+    );
     assert!(text.contains("opm_agents_connected 1"), "{text}");
     assert!(
         text.contains(&format!(
@@ -404,7 +410,10 @@ impl Prometheus {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                data.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -458,7 +467,8 @@ fn a_real_prometheus_scrapes_the_server() {
     let expected: Vec<Value> = serde_json::from_str(&expected).unwrap();
     assert_eq!(rows, expected.len().to_string());
     let attempts = wait_for("Prometheus to have the agent's attempt", || {
-        let result = prometheus.query(r#"sum(opm_stage_attempts_total{runner="agent",outcome="passed"})"#)?;
+        let result = prometheus
+            .query(r#"sum(opm_stage_attempts_total{runner="agent",outcome="passed"})"#)?;
         Some(result.first()?["value"][1].as_str()?.to_owned())
     });
     assert_eq!(attempts, "1");

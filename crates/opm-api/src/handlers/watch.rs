@@ -33,9 +33,7 @@ pub async fn readyz<S: Store + 'static>(State(state): State<Arc<AppState<S>>>) -
     let checked = tokio::time::timeout(STORE_WAIT, state.store.check_ready()).await;
     let reason = match checked {
         Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(
-            error @ (StoreError::SchemaTooOld { .. } | StoreError::NotInitialised { .. }),
-        )) => {
+        Ok(Err(error @ (StoreError::SchemaTooOld { .. } | StoreError::NotInitialised { .. }))) => {
             tracing::warn!("not ready: {error}");
             "not ready: the database lacks migrations of this opm; run 'opm init'\n"
         }
