@@ -276,6 +276,59 @@ fn health_and_readiness_answer_without_a_token_and_readiness_fails_without_the_d
 }
 
 #[test]
+fn readiness_fails_while_the_schema_is_not_this_opms() {
+    if !have_tool("sqlite3") {
+        return;
+    }
+    let mut site = Site::new(None);
+    let server = site.start_server();
+    assert_eq!(get(server, "/readyz"), (200, "ready\n".to_owned()));
+    let db = site.path("opm.db");
+    let sql = |statement: &str| {
+        let output = Command::new("sqlite3")
+            .arg(&db)
+            .arg(statement)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let readyz = || {
+        wait_for("/readyz to fail", || {
+            let answer = get(server, "/readyz");
+            (answer.0 != 200).then_some(answer)
+        })
+    };
+    // A newer opm ran its migrations while this server runs.
+    sql(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from the future', 1, x'00', 0)",
+    );
+    assert_eq!(
+        readyz(),
+        (
+            503,
+            "not ready: a newer opm migrated the database; upgrade this server\n".to_owned()
+        )
+    );
+    // A migration of this opm is missing (the record of it, here).
+    sql("DELETE FROM _sqlx_migrations WHERE version = 99999");
+    assert_eq!(get(server, "/readyz").0, 200);
+    sql("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)");
+    assert_eq!(
+        readyz(),
+        (
+            503,
+            "not ready: the database lacks migrations of this opm; run 'opm init'\n".to_owned()
+        )
+    );
+    assert_eq!(get(server, "/healthz"), (200, "ok\n".to_owned()));
+}
+
+#[test]
 fn metrics_after_real_work_pass_promtool() {
     if !have_tool("promtool") {
         return;

@@ -37,6 +37,10 @@ pub async fn readyz<S: Store + 'static>(State(state): State<Arc<AppState<S>>>) -
             tracing::warn!("not ready: {error}");
             "not ready: the database lacks migrations of this opm; run 'opm init'\n"
         }
+        Ok(Err(error @ StoreError::SchemaTooNew { .. })) => {
+            tracing::warn!("not ready: {error}");
+            "not ready: a newer opm migrated the database; upgrade this server\n"
+        }
         Ok(Err(error)) => {
             tracing::warn!("not ready: {error}");
             "not ready: the database does not answer\n"
