@@ -420,3 +420,147 @@ impl Reporter for StageTimer {
         self.inner.report(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Fixed, valid names; a failure there is a test bug.
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Mutex;
+
+    use opm_model::{Name, NameKind, Stage, StatusKind};
+    use opm_store::{RowCount, RowCounts};
+
+    use super::{Event, Metrics, Reporter, StageTimer};
+
+    fn metrics() -> Metrics {
+        Metrics::new("1.2.3").unwrap()
+    }
+
+    fn node(name: &str) -> Name {
+        Name::new(NameKind::Node, name).unwrap()
+    }
+
+    #[test]
+    fn counts_fill_every_status_and_stage_with_zeros_where_there_are_no_rows() {
+        let counts = RowCounts {
+            rows: vec![
+                RowCount {
+                    status: StatusKind::Ok,
+                    stage: Some(Stage::Finished),
+                    rows: 5,
+                },
+                RowCount {
+                    status: StatusKind::Error,
+                    stage: Some(Stage::ShouldNotBeInstalled),
+                    rows: 2,
+                },
+                RowCount {
+                    status: StatusKind::Ok,
+                    stage: None,
+                    rows: 1,
+                },
+            ],
+            leases: 3,
+        };
+        let text = metrics().scrape(&counts, 0);
+        for line in [
+            r#"opm_rows{status="ok"} 6"#,
+            r#"opm_rows{status="error"} 2"#,
+            r#"opm_rows{status="running"} 0"#,
+            r#"opm_rows_by_stage{stage="finished"} 5"#,
+            r#"opm_rows_by_stage{stage="should_not_be_installed"} 2"#,
+            r#"opm_rows_by_stage{stage="none"} 1"#,
+            r#"opm_rows_by_stage{stage="run-configurator"} 0"#,
+            "opm_leases_held 3",
+            r#"opm_build_info{version="1.2.3"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_node_silent_for_a_minute_is_not_connected_but_keeps_its_age() {
+        let metrics = metrics();
+        metrics.contact(&node("n1"), 100_000);
+        metrics.contact(&node("n2"), 30_000);
+        // An older contact reported late does not move a node back.
+        metrics.contact(&node("n1"), 50_000);
+        let text = metrics.scrape(&RowCounts::default(), 100_500);
+        assert!(text.contains("opm_agents_connected 1\n"), "{text}");
+        assert!(
+            text.contains("opm_node_last_contact_age_seconds{node=\"n1\"} 0.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("opm_node_last_contact_age_seconds{node=\"n2\"} 70.5\n"),
+            "{text}"
+        );
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl Reporter for Recorder {
+        fn report(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    #[test]
+    fn the_stage_timer_counts_ended_stages_and_passes_every_event_on() {
+        let metrics = std::sync::Arc::new(metrics());
+        let recorder = std::sync::Arc::new(Recorder::default());
+        let timer = StageTimer::new(recorder.clone(), metrics.clone());
+        let row = "node head / motd".to_owned();
+        let events = [
+            Event::StageStarted {
+                row: row.clone(),
+                stage: Stage::ShouldBeInstalled,
+            },
+            Event::StagePassed {
+                row: row.clone(),
+                stage: Stage::ShouldBeInstalled,
+            },
+            Event::StageStarted {
+                row: row.clone(),
+                stage: Stage::RunConfigurator,
+            },
+            Event::StageFailed {
+                row,
+                stage: Stage::RunConfigurator,
+                message: "boom".to_owned(),
+            },
+        ];
+        for event in &events {
+            timer.report(event);
+        }
+        assert_eq!(*recorder.0.lock().unwrap(), events.to_vec());
+        assert!(timer.started.lock().unwrap().is_empty());
+        let text = metrics.scrape(&RowCounts::default(), 0);
+        for line in [
+            r#"opm_stage_attempts_total{outcome="passed",runner="head",stage="should_be_installed"} 1"#,
+            r#"opm_stage_attempts_total{outcome="failed",runner="head",stage="run-configurator"} 1"#,
+            r#"opm_stage_duration_seconds_count{runner="head",stage="run-configurator"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_held_poll_counts_until_it_is_dropped() {
+        let metrics = metrics();
+        let held = metrics.poll_held();
+        assert!(
+            metrics
+                .scrape(&RowCounts::default(), 0)
+                .contains("opm_polls_held 1\n")
+        );
+        drop(held);
+        assert!(
+            metrics
+                .scrape(&RowCounts::default(), 0)
+                .contains("opm_polls_held 0\n")
+        );
+    }
+}
