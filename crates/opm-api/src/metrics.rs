@@ -231,7 +231,10 @@ impl Metrics {
             )?,
             polls_held: registered(
                 r,
-                IntGauge::new("opm_polls_held", "Agents' polls waiting for work now."),
+                IntGauge::new(
+                    "opm_polls_held",
+                    "Agents' polls under way now (held while they wait for work).",
+                ),
             )?,
             agents_connected: registered(
                 r,
