@@ -13,6 +13,8 @@
 //! them. Nodes join by enrolment ([`enrol`]: a one-use file the head node
 //! writes; [`credentials`]: the agent's first contact trades its token for
 //! its own), and [`tls_init`] makes a small CA for a site without one.
+//! [`metrics`] is what `/metrics` tells Prometheus; `/healthz` and
+//! `/readyz` answer probes.
 //! Neighbours: `opm-store` below, `opm-engine` for the passes and the
 //! actions, the `opm` binary's `opm server`, `opm agent` and `opm run`.
 
@@ -25,6 +27,7 @@ mod error;
 pub mod files;
 mod handlers;
 pub mod handouts;
+pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod spool;

@@ -2,17 +2,21 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodRouter, get, post};
 use opm_engine::{Clock, Engine};
 use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
 use tokio::sync::Notify;
 
-use crate::handlers::{agents, enroll, tools};
+use crate::handlers::{agents, enroll, tools, watch};
 use crate::handouts::Handouts;
+use crate::metrics::{AgentCall, Metrics};
 use crate::wake::Waiters;
 
 /// What every handler reads.
@@ -36,6 +40,8 @@ pub struct AppState<S: Store> {
     pub engine_wake: Notify,
     /// Set when the server stops: waiting polls answer at once.
     pub stopping: AtomicBool,
+    /// What `/metrics` tells.
+    pub metrics: Arc<Metrics>,
 }
 
 impl<S: Store> AppState<S> {
@@ -59,13 +65,57 @@ impl<S: Store> AppState<S> {
     }
 }
 
-/// The `/v1/` API over `state`.
+/// Times an agent's call into the metrics; a poll counts as held while
+/// it runs.
+async fn timed(
+    State((metrics, call)): State<(Arc<Metrics>, AgentCall)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let began = Instant::now();
+    let held = (call == AgentCall::Poll).then(|| metrics.poll_held());
+    let response = next.run(request).await;
+    drop(held);
+    metrics.call_answered(call, began.elapsed().as_secs_f64());
+    response
+}
+
+/// An agent's route, timed as `call`.
+fn agent_route<S: Store + 'static>(
+    state: &AppState<S>,
+    call: AgentCall,
+    route: MethodRouter<Arc<AppState<S>>>,
+) -> MethodRouter<Arc<AppState<S>>> {
+    route.layer(middleware::from_fn_with_state(
+        (Arc::clone(&state.metrics), call),
+        timed,
+    ))
+}
+
+/// The `/v1/` API over `state`, and the open `/healthz`, `/readyz` and
+/// `/metrics`.
 pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
+    let agent = |call, route| agent_route(&state, call, route);
     Router::new()
-        .route("/v1/agent/poll", post(agents::poll::<S>))
-        .route("/v1/agent/start", post(agents::start::<S>))
-        .route("/v1/agent/finish", post(agents::finish::<S>))
-        .route("/v1/agent/heartbeat", post(agents::heartbeat::<S>))
+        .route("/healthz", get(watch::healthz))
+        .route("/readyz", get(watch::readyz::<S>))
+        .route("/metrics", get(watch::metrics::<S>))
+        .route(
+            "/v1/agent/poll",
+            agent(AgentCall::Poll, post(agents::poll::<S>)),
+        )
+        .route(
+            "/v1/agent/start",
+            agent(AgentCall::Start, post(agents::start::<S>)),
+        )
+        .route(
+            "/v1/agent/finish",
+            agent(AgentCall::Finish, post(agents::finish::<S>)),
+        )
+        .route(
+            "/v1/agent/heartbeat",
+            agent(AgentCall::Heartbeat, post(agents::heartbeat::<S>)),
+        )
         .route("/v1/agent/enroll", post(enroll::enroll::<S>))
         .route("/v1/agent/verify/ask", post(agents::verify_ask::<S>))
         .route("/v1/agent/verify", post(agents::verify_report::<S>))

@@ -14,6 +14,7 @@ use opm_store::Store;
 use tokio::sync::Notify;
 
 use crate::handouts::Handouts;
+use crate::metrics::Metrics;
 use crate::router::{AppState, router};
 use crate::wake::{self, Waiters};
 
@@ -92,8 +93,10 @@ pub fn check_listen(addr: SocketAddr, tls: bool) -> Result<(), ServerError> {
     }
 }
 
-/// Serves until `shutdown` completes; `on_listening` learns the bound
-/// address first (port 0 picks a free one).
+/// Serves until `shutdown` completes, recording into `metrics` (give the
+/// engine a [`crate::metrics::StageTimer`] over the same metrics to time
+/// its stages); `on_listening` learns the bound address first (port 0
+/// picks a free one).
 ///
 /// # Errors
 /// [`ServerError`] when the address cannot be served.
@@ -102,6 +105,7 @@ pub async fn serve<S: Store + 'static>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
+    metrics: Arc<Metrics>,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
@@ -116,6 +120,7 @@ pub async fn serve<S: Store + 'static>(
         handouts: Handouts::default(),
         engine_wake: Notify::new(),
         stopping: std::sync::atomic::AtomicBool::new(false),
+        metrics,
     });
     let app = router(Arc::clone(&state));
     let stopper = Arc::clone(&state);

@@ -8,6 +8,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::counts::RowCounts;
 use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
@@ -301,6 +302,14 @@ impl Store for AnyStore {
 
     async fn attempt(&self, id: AttemptId) -> Result<HistoryEntry> {
         both!(self, s => s.attempt(id))
+    }
+
+    async fn row_counts(&self, now_ms: i64) -> Result<RowCounts> {
+        both!(self, s => s.row_counts(now_ms))
+    }
+
+    async fn check_ready(&self) -> Result<()> {
+        both!(self, s => s.check_ready())
     }
 
     async fn attempt_tallies(&self, scope: &Scope) -> Result<Vec<AttemptTally>> {

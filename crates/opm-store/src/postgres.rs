@@ -102,6 +102,13 @@ impl PostgresStore {
         found
     }
 
+    /// Whether the database answers and has every migration of this opm
+    /// (`/readyz`).
+    pub(crate) async fn check_ready(&self) -> Result<()> {
+        let found = self.inspect().await?;
+        schema::check_mode(&found, OpenMode::Existing, &MIGRATOR, &self.place)
+    }
+
     /// A connection for reads.
     pub(crate) async fn reader(&self) -> Result<Held<PgConnection>> {
         self.conns.get().await

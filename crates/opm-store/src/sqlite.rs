@@ -80,6 +80,15 @@ impl SqliteStore {
         self.conn.close().await;
     }
 
+    /// Whether the database answers on this store's connection and has
+    /// every migration of this opm (`/readyz`).
+    pub(crate) async fn check_ready(&self) -> Result<()> {
+        let mut conn = self.reader().await?;
+        let found = inspect_tables(&mut conn, &self.path).await;
+        conn.settle(&found);
+        schema::check_mode(&found?, OpenMode::Existing, &MIGRATOR, &self.path)
+    }
+
     /// The connection, for a read.
     pub(crate) async fn reader(&self) -> Result<Held<Connection>> {
         self.conn.get().await

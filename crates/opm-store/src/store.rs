@@ -7,6 +7,7 @@ use opm_model::{Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, 
 
 use crate::batch::Batch;
 use crate::bulk::Population;
+use crate::counts::RowCounts;
 use crate::drift::DriftMark;
 use crate::error::Result;
 use crate::facts::Facts;
@@ -235,6 +236,14 @@ pub trait Store: Send + Sync {
         &self,
         scope: &Scope,
     ) -> impl Future<Output = Result<Vec<AttemptTally>>> + Send;
+
+    /// Rows counted by status and current stage, and the leases unexpired
+    /// at `now_ms`, in aggregate queries (metrics scrapes).
+    fn row_counts(&self, now_ms: i64) -> impl Future<Output = Result<RowCounts>> + Send;
+
+    /// Whether the database answers and holds every migration of this
+    /// opm: [`crate::StoreError::SchemaTooOld`] when one is missing.
+    fn check_ready(&self) -> impl Future<Output = Result<()>> + Send;
 
     /// Records steps of a running attempt under `token`, the lease it runs
     /// under, in one transaction: each is added, or ends a step of the

@@ -365,6 +365,14 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::history::tallies(conn, scope))
                 }
 
+                async fn row_counts(&self, now_ms: i64) -> Result<$crate::counts::RowCounts> {
+                    read!(self, |conn| $crate::counts::counts(conn, now_ms))
+                }
+
+                async fn check_ready(&self) -> Result<()> {
+                    self.check_ready().await
+                }
+
                 async fn record_steps(
                     &self,
                     attempt: AttemptId,

@@ -19,6 +19,7 @@ use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, Store
 use super::body;
 use crate::auth::{self, Bearer};
 use crate::error::ApiFailure;
+use crate::metrics::{Runner, StageOutcome};
 use crate::router::AppState;
 use crate::work::{check_agent_id, work_for};
 
@@ -36,6 +37,7 @@ pub async fn poll<S: Store + 'static>(
     // the whole wait, for every waiting agent (B4: a second 8 KiB read
     // buffer and 9 KiB of future per waiting poll).
     let node = Box::pin(auth::node(state.store.as_ref(), &bearer)).await?;
+    state.metrics.contact(&node, state.clock.now_ms());
     let request = body(request)?;
     check_agent_id(&request.agent)?;
     check_node(&node, &request.node)?;
@@ -125,6 +127,7 @@ pub async fn start<S: Store + 'static>(
     report: Result<Json<StartReport>, JsonRejection>,
 ) -> Result<Json<Started>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
+    state.metrics.contact(&node, state.clock.now_ms());
     let report = body(report)?;
     own_row(state.store.as_ref(), &node, report.row).await?;
     check_handed_out(&state, &node, &report).await?;
@@ -149,6 +152,7 @@ pub async fn finish<S: Store + 'static>(
     report: Result<Json<FinishReport>, JsonRejection>,
 ) -> Result<Json<Finished>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
+    state.metrics.contact(&node, state.clock.now_ms());
     let report = body(report)?;
     let entry = state.store.attempt(AttemptId(report.attempt)).await?;
     if entry.target != Target::node(node.clone()) {
@@ -199,6 +203,13 @@ pub async fn finish<S: Store + 'static>(
             .record_steps(AttemptId(report.attempt), &report.steps, report.token)
             .await?;
     }
+    let ended = if report.passed {
+        StageOutcome::Passed
+    } else if report.transient {
+        StageOutcome::Transient
+    } else {
+        StageOutcome::Failed
+    };
     let outcome = Outcome {
         passed: report.passed,
         exit_code: report.exit_code,
@@ -209,6 +220,7 @@ pub async fn finish<S: Store + 'static>(
             .unwrap_or_else(|| u64::try_from(report.output.len()).unwrap_or(u64::MAX)),
         output: report.output,
     };
+    let now = state.clock.now_ms();
     state
         .store
         .finish_attempt(
@@ -216,9 +228,14 @@ pub async fn finish<S: Store + 'static>(
             &outcome,
             &after,
             report.token,
-            state.clock.now_ms(),
+            now,
         )
         .await?;
+    #[allow(clippy::cast_precision_loss)] // durations are far below 2^52 ms
+    let seconds = (now - entry.started_ms) as f64 / 1000.0;
+    state
+        .metrics
+        .stage_ended(Runner::Agent, stage, ended, seconds);
     // The head node's rows may wait for this one (an uninstall).
     state.engine_wake.notify_one();
     Ok(Json(Finished { duplicate: false }))
@@ -231,6 +248,7 @@ pub async fn heartbeat<S: Store + 'static>(
     beat: Result<Json<Heartbeat>, JsonRejection>,
 ) -> Result<Json<Heartbeat>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
+    state.metrics.contact(&node, state.clock.now_ms());
     let beat = body(beat)?;
     let lease = state
         .store

@@ -1,9 +1,11 @@
 //! The handlers, one module per resource: the agents' work, their first
-//! contact (enrolment) and the tools' cluster state. Each checks the token first and answers JSON.
+//! contact (enrolment) and the tools' cluster state, each checking the token first and answering
+//! JSON; and what watches the server (health, readiness, metrics), open.
 
 pub mod agents;
 pub mod enroll;
 pub mod tools;
+pub mod watch;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

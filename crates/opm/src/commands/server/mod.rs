@@ -8,6 +8,7 @@ mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opm_api::metrics::{Metrics, StageTimer};
 use opm_api::server::{ServerConfig, TlsFiles, check_listen, serve};
 use opm_engine::{LineReporter, Reporter, SystemClock};
 use opm_model::Role;
@@ -67,7 +68,11 @@ pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::R
         );
     }
     runtime::multi_thread()?.block_on(async {
-        let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
+        let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"))?);
+        let lines: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
+        // The head node's stages are timed into the metrics on their way
+        // to the log.
+        let reporter: Arc<dyn Reporter> = Arc::new(StageTimer::new(lines, Arc::clone(&metrics)));
         // One store for the engine and the API: each open of a SQLite
         // file is one more way for its locks to go astray.
         let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
@@ -90,6 +95,7 @@ pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::R
             store,
             Arc::new(SystemClock),
             config,
+            metrics,
             |addr| {
                 let status = format!("listening on {scheme}://{addr}");
                 eprintln!("opm server: {status}");
