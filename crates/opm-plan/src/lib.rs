@@ -6,7 +6,8 @@
 //! it waits for. [`Cluster`] gathers a row's
 //! [`Context`] from the whole cluster's rows; [`legal_step`] (from `opm-model`) is
 //! the stage ladder the store, the engine and the simulator share; [`assign_clients`] and
-//! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4.
+//! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4;
+//! [`upgrade_verdict`] and [`with_dependencies`] decide upgrades (§1.9).
 //!
 //! No I/O, no clock, no processes: `opm-model` is the only neighbour below;
 //! `opm-engine` carries the decisions out and `opm` prints them (`opm plan`).
@@ -20,6 +21,7 @@ mod deps;
 mod error;
 mod orchestrate;
 mod resume;
+mod upgrade;
 
 pub use actions::{
     Action, ImageRef, RootRef, RowRole, ScriptArg, stage_actions, uninstall_actions,
@@ -34,3 +36,4 @@ pub use error::PlanError;
 pub use opm_model::{Step, Unfinished, legal_step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};
+pub use upgrade::{UpgradeSkip, UpgradeVerdict, upgrade_verdict, with_dependencies};

@@ -163,7 +163,7 @@ async fn versions_story(store: &impl Store) {
     );
     assert!(upgrading.row.is_pending());
     let page = store.all_rows(None, 100).await.unwrap();
-    assert_eq!(page.rows, [upgrading.clone()]);
+    assert_eq!(page.rows, std::slice::from_ref(&upgrading));
     let history = store
         .history(&HistoryFilter {
             target: Some(n1.clone()),
