@@ -212,6 +212,7 @@ impl Agent {
                 message: failure.as_ref().map(|failure| failure.message.clone()),
                 transient: failure.as_ref().is_some_and(|failure| failure.transient),
                 steps,
+                version: item.version.clone(),
             })?;
             self.spool.drop_journal(item.row)?;
             self.flush().await?;

@@ -132,6 +132,10 @@ pub struct FinishReport {
     /// The attempt's steps (none from agents older than steps).
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// The opkg version the stage worked with (SPEC §1.9); absent: the
+    /// row's own work version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The answer to a finish report.

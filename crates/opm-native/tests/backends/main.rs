@@ -77,6 +77,11 @@ macro_rules! conformance {
             fn survives_a_run_killed_halfway() {
                 suite::survives_a_run_killed_halfway($backend);
             }
+
+            #[test]
+            fn moves_a_package_to_the_version_asked_for_in_place() {
+                suite::moves_a_package_to_the_version_asked_for_in_place($backend);
+            }
         }
     };
 }

@@ -463,6 +463,7 @@ async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<A
                 message: None,
                 transient: false,
                 steps: Vec::new(),
+                version: item.version.clone(),
             };
             match patiently(retried, || client.finish(&report)).await {
                 Ok(_) => {}
