@@ -141,7 +141,8 @@ pub enum Command {
     /// The cluster's install phase.
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Every row: target, kind, package, requested, current, status, message.
+    /// Every row: target, kind, package, requested, current, version
+    /// (outdated and upgrading rows marked), status, message.
     Status(StatusArgs),
     /// Stage attempts and operator events, newest last.
     History(HistoryArgs),
@@ -152,6 +153,13 @@ pub enum Command {
     Retry(RetryArgs),
     /// Set a row's current stage back so whole stages run again.
     Rerun(RerunArgs),
+    /// Bring finished rows to their opkg's wanted version (the newest
+    /// imported, or the pin): install-bin-pkgs runs again at the new
+    /// version with the package manager's upgrade (on the head node the
+    /// api package first), then the later stages, on the next 'opm run'
+    /// and on the nodes' agents. Exit 2 when a row would be downgraded
+    /// without --allow-downgrade (nothing is started then).
+    Upgrade(UpgradeArgs),
     /// Configuration values of opkgs (configurator.html).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -497,8 +505,24 @@ pub enum OpkgCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// List the imported opkgs.
+    /// List the imported opkgs: every imported version, the pin and the
+    /// version their rows should have.
     List,
+    /// Pin an opkg to one of its imported versions: its rows should have
+    /// that one, not the newest ('opm upgrade' brings them there).
+    Pin {
+        /// The opkg.
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+        /// An imported version (see 'opm opkg list').
+        version: String,
+    },
+    /// Unpin an opkg: its rows should have its newest imported version.
+    Unpin {
+        /// The opkg.
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+    },
     /// Show a parsed opkg: its metadata, effective dependencies per native
     /// part, scripts and configurator defaults.
     Show {
@@ -628,6 +652,37 @@ pub struct InstallArgs {
     #[arg(required = true, value_name = "PKG", value_parser = opkg_name)]
     pub packages: Vec<Name>,
     /// The group of compute nodes that should get them [default: oscar_clients].
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+}
+
+/// `opm upgrade [PKG...] [--node N | --image I | --group G] [--allow-downgrade]`
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The opkgs; none: every imported opkg. The opkgs they depend on are
+    /// upgraded too, first.
+    #[arg(value_name = "PKG", value_parser = opkg_name)]
+    pub packages: Vec<Name>,
+    /// Which rows; none: the head node's, every image's and every node's.
+    #[command(flatten)]
+    pub scope: UpgradeScopeArgs,
+    /// Also go to a wanted version older than a row's (a pin on an older
+    /// version); refused otherwise.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+}
+
+/// The rows `opm upgrade` covers.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct UpgradeScopeArgs {
+    /// Only this node's rows (the head node's included).
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[arg(long, value_name = "I", value_parser = image_name)]
+    pub image: Option<Name>,
+    /// Only the rows of this group's nodes.
     #[arg(long, value_name = "G", value_parser = group_name)]
     pub group: Option<Name>,
 }

@@ -30,6 +30,7 @@ mod run;
 mod server;
 mod settings;
 mod status;
+mod upgrade;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, bad_input};
@@ -65,6 +66,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Logs(args) => logs::run(args, &settings, printer),
         Command::Retry(args) => retry::run(args, &settings, printer),
         Command::Rerun(args) => rerun::run(args, &settings, printer),
+        Command::Upgrade(args) => upgrade::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),

@@ -1,11 +1,12 @@
-//! `opm status [--watch]`: every row with what is requested, what is done
-//! and how it went. Exit 1 when a row is in error (SPEC §4).
+//! `opm status [--watch]`: every row with what is requested, what is done,
+//! at which version (outdated and upgrading rows marked) and how it went.
+//! Exit 1 when a row is in error (SPEC §4).
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use opm_model::{Row, Stage, Status};
-use opm_store::{AnyStore, OpenMode};
+use opm_store::{AnyStore, OpenMode, StoredRow};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
@@ -30,18 +31,26 @@ pub struct StatusEntry {
     pub requested: Stage,
     /// The last completed stage; null when unknown.
     pub current: Option<Stage>,
-    /// `ok`, `running` or `error`.
+    /// `ok`, `running`, `error` or `drifted`.
     pub status: &'static str,
-    /// For `error`: what failed; empty otherwise.
+    /// For `error`: what failed; for `drifted`: what differs; empty otherwise.
     pub message: String,
     /// For `running`: who holds the lease.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The opkg version the current stage was reached with (SPEC §1.9).
+    pub version: Option<String>,
+    /// The version the row should have: the pin, else the newest import.
+    pub wanted_version: Option<String>,
+    /// During an upgrade: the version it started from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
 impl StatusEntry {
-    /// The entry of one row.
-    pub fn of(row: &Row) -> StatusEntry {
+    /// The entry of one stored row.
+    pub fn of(stored: &StoredRow) -> StatusEntry {
+        let row = &stored.row;
         let (message, owner) = match &row.status {
             Status::Ok => (String::new(), None),
             Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
@@ -56,6 +65,26 @@ impl StatusEntry {
             status: row.status.kind().name(),
             message,
             owner,
+            version: row.version.reached.clone(),
+            wanted_version: stored.wanted_version.clone(),
+            upgrade_from: row.version.upgrade_from.clone(),
+        }
+    }
+
+    /// The VERSION cell: the version, what an upgrade under way goes
+    /// from and to, or the version an outdated row should have.
+    fn version_cell(&self) -> String {
+        let Some(version) = &self.version else {
+            return "-".to_owned();
+        };
+        match (&self.upgrade_from, &self.wanted_version) {
+            (Some(from), _) => format!("{from} -> {version} (upgrading)"),
+            (None, Some(wanted))
+                if opm_model::version::compare(version, wanted) != std::cmp::Ordering::Equal =>
+            {
+                format!("{version} (outdated: {wanted})")
+            }
+            _ => version.clone(),
         }
     }
 }
@@ -88,12 +117,13 @@ pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::R
 async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
     let terminal = std::io::stdout().is_terminal();
     loop {
-        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        let stored = all_rows(store).await?;
+        let rows: Vec<Row> = stored.iter().map(|s| s.row.clone()).collect();
         if watch && terminal && !printer.json() {
             // Clear the screen and home the cursor before each redraw.
             crate::printer::out("\x1b[2J\x1b[H");
         }
-        print_rows(&rows, printer, watch)?;
+        print_rows(&stored, printer, watch)?;
         let done = rows.iter().all(settled);
         if !watch || done {
             let errors = rows
@@ -105,7 +135,7 @@ async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result
     }
 }
 
-fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()> {
+fn print_rows(rows: &[StoredRow], printer: Printer, watch: bool) -> anyhow::Result<()> {
     let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
     if printer.json() {
         if watch {
@@ -123,18 +153,21 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
             "package",
             "requested",
             "current",
+            "version",
             "status",
             "message",
         ],
         entries
             .into_iter()
             .map(|e| {
+                let version = e.version_cell();
                 vec![
                     e.target,
                     e.kind.to_owned(),
                     e.package,
                     e.requested.to_string(),
                     e.current.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    version,
                     match e.owner {
                         Some(owner) => format!("{} ({owner})", e.status),
                         None => e.status.to_owned(),
