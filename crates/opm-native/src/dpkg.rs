@@ -13,7 +13,6 @@ use crate::files::{self, Family};
 use crate::lock::RootLock;
 use crate::manager::{Backend, InstalledPackage, Options, PackageManager, Versioned, tool_failure};
 use crate::root::Root;
-use crate::version::compare_deb;
 
 /// The dpkg backend.
 #[derive(Debug, Clone)]
@@ -361,8 +360,7 @@ impl Dpkg {
                     || !before.iter().any(|state| {
                         state.status == "installed"
                             && state.package.name == file.name
-                            && compare_deb(&state.package.version, &file.version)
-                                == std::cmp::Ordering::Equal
+                            && files::file_has_version(Family::Deb, file, &state.package.version)
                     })
             })
             .map(|(_, path)| path.display().to_string())

@@ -66,17 +66,23 @@ pub fn check_versioned(packages: &[Versioned]) -> Result<Vec<Versioned>> {
     Ok(unique)
 }
 
-/// Whether a file's version (`VERSION` of a .deb, `VERSION-RELEASE` of an
-/// .rpm, whose file name carries no epoch) is `wanted`.
+/// Whether a file's version is `wanted`. File names leave the epoch out
+/// (`opkg-motd_3.1-2_all.deb` holds 1:3.1-2, as dpkg-name and rpmbuild
+/// name them), so a file name without one matches the wanted version
+/// without its epoch; one that spells it (`%3a` in a .deb name) must match
+/// it whole.
 #[must_use]
 pub fn file_has_version(family: Family, file: &PackageFile, wanted: &str) -> bool {
-    match family {
-        Family::Deb => compare_deb(&file.version, wanted) == Ordering::Equal,
-        Family::Rpm => {
-            let without_epoch = wanted.split_once(':').map_or(wanted, |(_, rest)| rest);
-            compare_rpm(&file.version, without_epoch) == Ordering::Equal
-        }
-    }
+    let wanted = if file.version.contains(':') {
+        wanted
+    } else {
+        wanted.split_once(':').map_or(wanted, |(_, rest)| rest)
+    };
+    let compare = match family {
+        Family::Deb => compare_deb,
+        Family::Rpm => compare_rpm,
+    };
+    compare(&file.version, wanted) == Ordering::Equal
 }
 
 /// The package families whose files the resolver-less backends read.
@@ -314,6 +320,20 @@ mod tests {
         ] {
             assert_eq!(PackageFile::parse(family, odd), None, "{odd}");
         }
+    }
+
+    #[test]
+    fn a_file_name_without_an_epoch_holds_the_version_with_one() {
+        let deb = PackageFile::parse(Family::Deb, "opkg-motd_3.1-2_all.deb").unwrap();
+        assert!(file_has_version(Family::Deb, &deb, "1:3.1-2"));
+        assert!(file_has_version(Family::Deb, &deb, "3.1-2"));
+        assert!(!file_has_version(Family::Deb, &deb, "1:3.2-1"));
+        let spelled = PackageFile::parse(Family::Deb, "opkg-motd_1%3a3.1-2_all.deb").unwrap();
+        assert!(file_has_version(Family::Deb, &spelled, "1:3.1-2"));
+        assert!(!file_has_version(Family::Deb, &spelled, "2:3.1-2"));
+        let rpm = PackageFile::parse(Family::Rpm, "opkg-motd-3.1-2.noarch.rpm").unwrap();
+        assert!(file_has_version(Family::Rpm, &rpm, "1:3.1-2"));
+        assert!(!file_has_version(Family::Rpm, &rpm, "1:3.1-3"));
     }
 
     #[test]

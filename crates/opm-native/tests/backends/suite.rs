@@ -462,7 +462,8 @@ fn a_at(version: &str) -> opm_opkg::pack::PackageSpec {
     spec
 }
 
-/// Versioned installs (SPEC §1.9): an exact version installs, another one
+/// Versioned installs (SPEC §1.9), with an epoch the file names leave
+/// out: an exact version installs, another one
 /// replaces it in place (upgrade, then downgrade), the version in place
 /// again changes nothing, a version no repository holds is refused by name
 /// and version, and a version that could pass for an option never reaches
@@ -471,7 +472,7 @@ pub fn moves_a_package_to_the_version_asked_for_in_place(backend: Backend) {
     if !available(backend, "moves_a_package_to_the_version_asked_for_in_place") {
         return;
     }
-    let repo = repo(backend, &[a_at("1.0-1"), a_at("2.0-1")]);
+    let repo = repo(backend, &[a_at("1:1.0-1"), a_at("1:2.0-1")]);
     let (_dir, root) = sandbox();
     let manager = manager(backend, repo.path());
     let at = |version: &str| opm_native::Versioned {
@@ -485,46 +486,48 @@ pub fn moves_a_package_to_the_version_asked_for_in_place(backend: Backend) {
     };
     let readme = || std::fs::read_to_string(root.join(&format!("usr/share/{A}/README"))).unwrap();
 
-    manager.install_versions(&root, &[at("1.0-1")]).unwrap();
-    assert_eq!(version_of(), "1.0-1");
-    assert_eq!(readme(), "1.0-1");
+    manager.install_versions(&root, &[at("1:1.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:1.0-1");
+    assert_eq!(readme(), "1:1.0-1");
 
-    manager.install_versions(&root, &[at("2.0-1")]).unwrap();
-    assert_eq!(version_of(), "2.0-1");
-    assert_eq!(readme(), "2.0-1");
-    assert!(root.join(&format!("usr/share/{A}/only-2.0-1")).exists());
-    assert!(!root.join(&format!("usr/share/{A}/only-1.0-1")).exists());
+    manager.install_versions(&root, &[at("1:2.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:2.0-1");
+    assert_eq!(readme(), "1:2.0-1");
+    assert!(root.join(&format!("usr/share/{A}/only-1:2.0-1")).exists());
+    assert!(!root.join(&format!("usr/share/{A}/only-1:1.0-1")).exists());
     if is_deb(backend) {
         // dpkg's own log says it was an upgrade, not a removal and a new
         // installation.
         let log = std::fs::read_to_string(root.join("var/log/dpkg.log")).unwrap();
         assert!(
             log.lines()
-                .any(|line| line.contains(&format!(" upgrade {A}:all 1.0-1 2.0-1"))),
+                .any(|line| line.contains(&format!(" upgrade {A}:all 1:1.0-1 1:2.0-1"))),
             "{log}"
         );
         assert!(!log.contains(" remove "), "{log}");
     }
 
     // The version in place already: nothing to do, no error.
-    manager.install_versions(&root, &[at("2.0-1")]).unwrap();
-    assert_eq!(version_of(), "2.0-1");
+    manager.install_versions(&root, &[at("1:2.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:2.0-1");
 
     // Back down, when asked (the planner decides whether it may).
-    manager.install_versions(&root, &[at("1.0-1")]).unwrap();
-    assert_eq!(version_of(), "1.0-1");
-    assert_eq!(readme(), "1.0-1");
+    manager.install_versions(&root, &[at("1:1.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:1.0-1");
+    assert_eq!(readme(), "1:1.0-1");
 
-    let missing = manager.install_versions(&root, &[at("3.0-1")]).unwrap_err();
+    let missing = manager
+        .install_versions(&root, &[at("1:3.0-1")])
+        .unwrap_err();
     let text = missing.to_string();
     if matches!(backend, Backend::Dpkg | Backend::Rpm) {
         assert!(
-            matches!(&missing, NativeError::NotInRepo { packages, .. } if packages == &[format!("{A}=3.0-1")]),
+            matches!(&missing, NativeError::NotInRepo { packages, .. } if packages == &[format!("{A}=1:3.0-1")]),
             "{missing:?}"
         );
     }
     assert!(text.contains(A), "{text}");
-    assert_eq!(version_of(), "1.0-1", "a refused version changes nothing");
+    assert_eq!(version_of(), "1:1.0-1", "a refused version changes nothing");
 
     let bad = manager
         .install_versions(&root, &[at("--force-all")])
