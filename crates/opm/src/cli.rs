@@ -326,6 +326,11 @@ pub enum BenchCommand {
     /// server's CPU under load and idle, its peak RSS, and the passed
     /// attempts and finished rows counted in the database.
     Agents(BenchAgentsArgs),
+    /// Benchmark B6: the agents of B4 install one opkg at 1.0-1, then
+    /// 2.0-1 is imported and 'opm upgrade' starts every node's upgrade;
+    /// prints the install time and the time until every row reports the
+    /// new version. Exit 1 when a row does not end at 2.0-1.
+    Upgrade(BenchAgentsArgs),
 }
 
 /// `opm bench agents --count N`

@@ -2,6 +2,7 @@
 
 mod agents;
 mod populate;
+mod upgrade;
 
 use crate::cli::BenchCommand;
 use crate::exit::Exit;
@@ -18,5 +19,6 @@ pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyh
             behind,
         } => populate::run(nodes, opkgs, stage, behind, settings, printer),
         BenchCommand::Agents(args) => agents::run(args, settings, printer),
+        BenchCommand::Upgrade(args) => upgrade::run(args, settings, printer),
     }
 }
