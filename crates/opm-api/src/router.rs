@@ -11,7 +11,7 @@ use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
 use tokio::sync::Notify;
 
-use crate::handlers::{agents, tools};
+use crate::handlers::{agents, tools, versions};
 use crate::handouts::Handouts;
 use crate::wake::Waiters;
 
@@ -77,6 +77,8 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/retry", post(tools::retry::<S>))
         .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/upgrade", post(versions::upgrade_rows::<S>))
+        .route("/v1/pin", post(versions::pin::<S>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -69,6 +69,22 @@ impl UpgradeReport {
             .iter()
             .filter(|line| matches!(line.verdict, UpgradeVerdict::Downgrade { .. }))
     }
+
+    /// Why nothing was started, when a downgrade refused the request.
+    pub fn refusal(&self) -> Option<String> {
+        if !self.refused {
+            return None;
+        }
+        let rows: Vec<String> = self
+            .downgrades()
+            .map(|line| format!("{} / {}", line.target, line.package))
+            .collect();
+        Some(format!(
+            "nothing upgraded: a downgrade is refused for {}; pass --allow-downgrade to go to \
+             the older version, or 'opm opkg unpin' it",
+            rows.join(", ")
+        ))
+    }
 }
 
 /// Decides every covered row's upgrade and starts those that may go, in

@@ -1,8 +1,10 @@
 //! The handlers, one module per resource: the agents' work and the tools'
-//! cluster state. Each checks the token first and answers JSON.
+//! cluster state, and versions (upgrades, pins). Each checks the token
+//! first and answers JSON.
 
 pub mod agents;
 pub mod tools;
+pub mod versions;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

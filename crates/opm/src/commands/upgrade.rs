@@ -52,16 +52,8 @@ pub fn run(args: UpgradeArgs, settings: &Settings, printer: Printer) -> anyhow::
             "no rows to upgrade; install opkgs first with 'opm install PKG'",
         );
     }
-    if report.refused {
-        let refused: Vec<String> = report
-            .downgrades()
-            .map(|line| format!("{} / {}", line.target, line.package))
-            .collect();
-        return Err(bad_input(format!(
-            "nothing upgraded: a downgrade is refused for {}; pass --allow-downgrade to go to \
-             the older version, or 'opm opkg unpin' it",
-            refused.join(", ")
-        )));
+    if let Some(refusal) = report.refusal() {
+        return Err(bad_input(refusal));
     }
     if !printer.json() {
         if report.started == 0 && report.moved == 0 {
