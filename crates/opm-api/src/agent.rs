@@ -16,7 +16,7 @@ use std::time::Duration;
 use opm_engine::{Actor, Failure, Output, RunReport, StageRun, steps};
 use opm_model::api::{FinishReport, Heartbeat, PollRequest, StartReport, WorkBatch, WorkItem};
 use opm_model::{Name, PastAttempt, Row, RowVersion, Stage, Status, StepRecord, Target};
-use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions};
+use opm_plan::{RowRole, Work, resume, stage_actions, uninstall_actions, upgrade_actions};
 
 use crate::client::ApiClient;
 use crate::error::AgentError;
@@ -62,6 +62,8 @@ fn node_work(item: &WorkItem) -> Work {
     let role = RowRole::Client;
     let actions = if item.stage == Stage::ShouldNotBeInstalled {
         uninstall_actions(&role)
+    } else if item.upgrade_from.is_some() {
+        upgrade_actions(&role, item.stage, &[])
     } else {
         stage_actions(&role, item.stage, &[])
     };

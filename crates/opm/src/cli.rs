@@ -329,7 +329,8 @@ pub enum BenchCommand {
     /// Benchmark B6: the agents of B4 install one opkg at 1.0-1, then
     /// 2.0-1 is imported and 'opm upgrade' starts every node's upgrade;
     /// prints the install time and the time until every row reports the
-    /// new version. Exit 1 when a row does not end at 2.0-1.
+    /// new version. Exit 1 when a row does not end at 2.0-1. Takes B4's
+    /// options; --idle-secs is B4's alone (no idle window is measured).
     Upgrade(BenchAgentsArgs),
 }
 
