@@ -13,7 +13,9 @@
 //! row that says it is upgrading (never half-old, half-new silently).
 //! Checked at the end: every row is finished at 2.0-1 with no upgrade
 //! left, every root holds its parts at 2.0-1, and on every target `base`
-//! was upgraded before `app`.
+//! was upgraded before `app`. A pin on the version in place makes the
+//! rows up to date; a pin on an older one is a downgrade, refused unless
+//! allowed, and then carried out the same way.
 
 // Test code: the simulator's own bookkeeping unwraps what it just created.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -108,8 +110,27 @@ impl Sim {
 
     /// `opm opkg import` of 2.0-1, then `opm upgrade app`.
     fn import_and_upgrade_app(&mut self) {
+        let verdicts = self.upgrade_app_to(NEW, false);
+        assert!(
+            verdicts.iter().all(|verdict| matches!(
+                verdict,
+                UpgradeVerdict::Start {
+                    downgrade: false,
+                    ..
+                }
+            )),
+            "{verdicts:?}"
+        );
+    }
+
+    /// Makes `version` the wanted one of both opkgs (an import or a pin),
+    /// then `opm upgrade [--allow-downgrade] app`: each covered row's
+    /// verdict; the rows are started unless one is a refused downgrade.
+    fn upgrade_app_to(&mut self, version: &str, allow_downgrade: bool) -> Vec<UpgradeVerdict> {
         for package in ["base", "app"] {
-            self.cluster.wanted.insert(opkg(package), NEW.to_owned());
+            self.cluster
+                .wanted
+                .insert(opkg(package), version.to_owned());
         }
         let covered = with_dependencies(&BTreeSet::from([opkg("app")]), &self.cluster.depends_on);
         assert_eq!(covered, BTreeSet::from([opkg("app"), opkg("base")]));
@@ -119,23 +140,27 @@ impl Sim {
             .filter(|row| covered.contains(&row.package))
             .cloned()
             .collect();
-        for mut row in rows {
-            let wanted = self.cluster.wanted.get(&row.package).map(String::as_str);
-            match upgrade_verdict(&row, wanted, false) {
-                UpgradeVerdict::Start {
-                    from,
-                    to,
-                    downgrade: false,
-                } => {
-                    // What the store's start_upgrades writes.
-                    row.current = Some(Stage::RunConfigurator);
-                    row.version.work = Some(to);
-                    row.version.upgrade_from = Some(from);
-                    self.cluster.upsert(row);
-                }
-                other => panic!("{row}: {other}"),
+        let verdicts: Vec<(Row, UpgradeVerdict)> = rows
+            .into_iter()
+            .map(|row| {
+                let wanted = self.cluster.wanted.get(&row.package).map(String::as_str);
+                let verdict = upgrade_verdict(&row, wanted, allow_downgrade);
+                (row, verdict)
+            })
+            .collect();
+        let refused = verdicts
+            .iter()
+            .any(|(_, verdict)| matches!(verdict, UpgradeVerdict::Downgrade { .. }));
+        for (mut row, verdict) in verdicts.clone() {
+            if let (false, UpgradeVerdict::Start { from, to, .. }) = (refused, verdict) {
+                // What the store's start_upgrades writes.
+                row.current = Some(Stage::RunConfigurator);
+                row.version.work = Some(to);
+                row.version.upgrade_from = Some(from);
+                self.cluster.upsert(row);
             }
         }
+        verdicts.into_iter().map(|(_, verdict)| verdict).collect()
     }
 
     fn pending(&self) -> Vec<Row> {
@@ -200,7 +225,7 @@ impl Sim {
             return;
         };
         assert_eq!(work.upgrade(), Some((from, to)), "{row}: {work}");
-        assert_eq!((from, to), (OLD, NEW), "{row}");
+        assert_ne!(from, to, "{row}");
         assert!(
             !work
                 .actions
@@ -357,11 +382,25 @@ impl Sim {
     }
 
     fn check_upgraded(&self) {
+        self.check_at(NEW);
+        for (target, order) in &self.upgraded {
+            assert_eq!(
+                order,
+                &[opkg("base"), opkg("app")],
+                "{target}: app upgraded before base"
+            );
+        }
+        assert_eq!(self.upgraded.len(), 5, "head, three nodes and the image");
+    }
+
+    /// Every row finished at `version` with no upgrade left, and every
+    /// root holding its parts at it.
+    fn check_at(&self, version: &str) {
         let head = Target::node(self.cluster.head.clone());
         for row in self.cluster.rows() {
             assert_eq!(row.current, Some(Stage::Finished), "{row}");
             assert_eq!(row.status, Status::Ok, "{row}");
-            assert_eq!(row.version.reached.as_deref(), Some(NEW), "{row}");
+            assert_eq!(row.version.reached.as_deref(), Some(version), "{row}");
             assert_eq!(row.version.upgrade(), None, "{row}");
             let parts: &[Part] = if row.target == head {
                 &[Part::Api, Part::Server]
@@ -373,19 +412,11 @@ impl Sim {
                 assert_eq!(
                     root.get(&part.native_name(row.package.as_str()))
                         .map(String::as_str),
-                    Some(NEW),
+                    Some(version),
                     "{row}: {part:?}"
                 );
             }
         }
-        for (target, order) in &self.upgraded {
-            assert_eq!(
-                order,
-                &[opkg("base"), opkg("app")],
-                "{target}: app upgraded before base"
-            );
-        }
-        assert_eq!(self.upgraded.len(), 5, "head, three nodes and the image");
     }
 }
 
@@ -446,4 +477,45 @@ fn a_crash_after_the_api_upgrade_resumes_the_head_nodes_upgrade() {
     assert_eq!(again.upgrade(), Some((OLD, NEW)));
     sim.settle();
     sim.check_upgraded();
+}
+
+#[test]
+fn a_pin_on_the_version_in_place_is_up_to_date_and_an_older_one_a_refused_downgrade() {
+    let mut sim = Sim::new();
+    // Pinned where the rows are: nothing to do.
+    let verdicts = sim.upgrade_app_to(OLD, false);
+    assert!(
+        verdicts
+            .iter()
+            .all(|verdict| matches!(verdict, UpgradeVerdict::UpToDate { .. })),
+        "{verdicts:?}"
+    );
+    sim.import_and_upgrade_app();
+    sim.settle();
+    sim.check_upgraded();
+    // Pinned back at 1.0-1: a downgrade, refused, and nothing moves.
+    let before: Vec<Row> = sim.cluster.rows().cloned().collect();
+    let verdicts = sim.upgrade_app_to(OLD, false);
+    assert!(
+        verdicts
+            .iter()
+            .all(|verdict| matches!(verdict, UpgradeVerdict::Downgrade { .. })),
+        "{verdicts:?}"
+    );
+    assert_eq!(sim.cluster.rows().cloned().collect::<Vec<_>>(), before);
+    assert!(sim.pending().is_empty());
+    // Allowed: every row and root goes back to 1.0-1, in place.
+    let verdicts = sim.upgrade_app_to(OLD, true);
+    assert!(
+        verdicts.iter().all(|verdict| matches!(
+            verdict,
+            UpgradeVerdict::Start {
+                downgrade: true,
+                ..
+            }
+        )),
+        "{verdicts:?}"
+    );
+    sim.settle();
+    sim.check_at(OLD);
 }
