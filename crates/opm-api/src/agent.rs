@@ -19,7 +19,7 @@ use opm_model::api::{
     WorkBatch, WorkItem,
 };
 use opm_model::{Name, PastAttempt, Row, RowVersion, Stage, Status, StepRecord, Target};
-use opm_plan::{RootRef, RowRole, Work, resume, stage_actions, uninstall_actions};
+use opm_plan::{RootRef, RowRole, Work, resume, stage_actions, uninstall_actions, upgrade_actions};
 
 use crate::client::ApiClient;
 use crate::error::AgentError;
@@ -66,6 +66,8 @@ fn node_work(item: &WorkItem) -> Work {
     let role = RowRole::Client;
     let actions = if item.stage == Stage::ShouldNotBeInstalled {
         uninstall_actions(&role)
+    } else if item.upgrade_from.is_some() {
+        upgrade_actions(&role, item.stage, &[])
     } else {
         stage_actions(&role, item.stage, &[])
     };
@@ -323,6 +325,7 @@ impl Agent {
                 message: failure.as_ref().map(|failure| failure.message.clone()),
                 transient: failure.as_ref().is_some_and(|failure| failure.transient),
                 steps,
+                version: item.version.clone(),
             })?;
             self.spool.drop_journal(item.row)?;
             self.flush().await?;

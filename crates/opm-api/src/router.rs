@@ -14,7 +14,7 @@ use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
 use tokio::sync::Notify;
 
-use crate::handlers::{agents, enroll, tools, watch};
+use crate::handlers::{agents, enroll, tools, versions, watch};
 use crate::handouts::Handouts;
 use crate::metrics::{AgentCall, Metrics};
 use crate::wake::Waiters;
@@ -130,6 +130,8 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/retry", post(tools::retry::<S>))
         .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/upgrade", post(versions::upgrade_rows::<S>))
+        .route("/v1/pin", post(versions::pin::<S>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

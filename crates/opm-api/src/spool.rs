@@ -189,6 +189,7 @@ mod tests {
             message: None,
             transient: false,
             steps: Vec::new(),
+            version: None,
         }
     }
 

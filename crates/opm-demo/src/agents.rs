@@ -41,10 +41,10 @@ use crate::BadInput;
 const SPARE_FILES: u64 = 256;
 
 /// How long the server may take to start listening.
-const SERVER_START: Duration = Duration::from_secs(30);
+pub(crate) const SERVER_START: Duration = Duration::from_secs(30);
 
 /// How long the head node's own row may take to finish before the load.
-const HEAD_SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const HEAD_SETTLE: Duration = Duration::from_secs(30);
 
 /// After the last report, before the idle window: the agents' second
 /// polls reach the server.
@@ -58,7 +58,7 @@ const STDERR_TAIL: usize = 20;
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// The one opkg `opm bench populate` adds for this benchmark.
-const OPKG: &str = "bench-p1";
+pub(crate) const OPKG: &str = "bench-p1";
 
 /// How one benchmark run goes.
 #[derive(Debug, Clone)]
@@ -184,14 +184,14 @@ impl Summary {
 }
 
 /// p50, p99 and the maximum of some request latencies.
-struct Latencies {
+pub(crate) struct Latencies {
     p50: Duration,
     p99: Duration,
     max: Duration,
 }
 
 impl Latencies {
-    fn of(mut samples: Vec<Duration>) -> Latencies {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Latencies {
         samples.sort_unstable();
         let at = |q: f64| {
             // The nearest-rank percentile: the smallest sample with at
@@ -209,7 +209,7 @@ impl Latencies {
         }
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         serde_json::json!({"p50": ms(self.p50), "p99": ms(self.p99), "max": ms(self.max)})
     }
@@ -310,7 +310,7 @@ pub async fn bench(
 
 /// Adds the nodes and their rows, and a token for each node (in node
 /// order).
-async fn prepare(store: &AnyStore, count: u32) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn prepare(store: &AnyStore, count: u32) -> anyhow::Result<Vec<String>> {
     let population = Population {
         nodes: count,
         opkgs: 1,
@@ -340,7 +340,7 @@ async fn prepare(store: &AnyStore, count: u32) -> anyhow::Result<Vec<String>> {
 /// Waits until the server has carried the head node's own row (populate
 /// gives every node one, the head too) to finished, so the load measures
 /// the agents' work alone.
-async fn head_settled(store: &AnyStore) -> anyhow::Result<()> {
+pub(crate) async fn head_settled(store: &AnyStore) -> anyhow::Result<()> {
     let opkg = Name::new(NameKind::Opkg, OPKG)?;
     let deadline = Instant::now() + HEAD_SETTLE;
     loop {
@@ -367,12 +367,12 @@ async fn head_settled(store: &AnyStore) -> anyhow::Result<()> {
 }
 
 /// One agent's work, as it saw it.
-struct AgentRun {
-    started: Instant,
-    poll: Duration,
-    start: Duration,
-    finish: Duration,
-    done: Instant,
+pub(crate) struct AgentRun {
+    pub(crate) started: Instant,
+    pub(crate) poll: Duration,
+    pub(crate) start: Duration,
+    pub(crate) finish: Duration,
+    pub(crate) done: Instant,
 }
 
 /// One simulated agent: waits out `delay`, polls until it gets its work,
@@ -408,7 +408,7 @@ async fn agent(
     }
 }
 
-fn poll_request(node: &str) -> PollRequest {
+pub(crate) fn poll_request(node: &str) -> PollRequest {
     PollRequest {
         agent: "bench".to_owned(),
         node: node.to_owned(),
@@ -447,24 +447,31 @@ fn lease_moved(error: &opm_api::AgentError) -> bool {
     matches!(error, opm_api::AgentError::Refused { status: 409, .. })
 }
 
-async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<AgentRun, String> {
+/// One agent's work: polls and reports stages until it has reported the
+/// `finished` stage of its row (one stage for B4, an upgrade's five for
+/// B6). Its poll, start and finish times are the longest of its rounds.
+pub(crate) async fn work(
+    client: &ApiClient,
+    node: &str,
+    retried: &AtomicUsize,
+) -> Result<AgentRun, String> {
     let failed = |what: &str, error: opm_api::AgentError| format!("{node}: {what}: {error}");
     let started = Instant::now();
     let request = poll_request(node);
-    let mut rounds = 0;
+    let mut moved = 0;
+    let (mut poll, mut start, mut finish) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     'round: loop {
-        let (batch, poll) = loop {
+        let batch = loop {
             let asked = Instant::now();
             let batch = patiently(retried, || client.poll(&request))
                 .await
                 .map_err(|error| failed("poll", error))?;
             if !batch.items.is_empty() {
-                break (batch, asked.elapsed());
+                poll = poll.max(asked.elapsed());
+                break batch;
             }
         };
-        rounds += 1;
-        let mut start = Duration::ZERO;
-        let mut finish = Duration::ZERO;
+        let mut done = false;
         for item in &batch.items {
             let asked = Instant::now();
             let report = StartReport {
@@ -474,7 +481,8 @@ async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<A
             };
             let started_attempt = match patiently(retried, || client.start(&report)).await {
                 Ok(started_attempt) => started_attempt,
-                Err(error) if lease_moved(&error) && rounds <= MAX_RETRIES => {
+                Err(error) if lease_moved(&error) && moved < MAX_RETRIES => {
+                    moved += 1;
                     retried.fetch_add(1, Ordering::SeqCst);
                     continue 'round;
                 }
@@ -492,30 +500,35 @@ async fn work(client: &ApiClient, node: &str, retried: &AtomicUsize) -> Result<A
                 message: None,
                 transient: false,
                 steps: Vec::new(),
+                version: item.version.clone(),
             };
             match patiently(retried, || client.finish(&report)).await {
                 Ok(_) => {}
-                Err(error) if lease_moved(&error) && rounds <= MAX_RETRIES => {
+                Err(error) if lease_moved(&error) && moved < MAX_RETRIES => {
+                    moved += 1;
                     retried.fetch_add(1, Ordering::SeqCst);
                     continue 'round;
                 }
                 Err(error) => return Err(failed("finish", error)),
             }
             finish = finish.max(asked.elapsed());
+            done |= item.stage == Stage::Finished;
         }
-        return Ok(AgentRun {
-            started,
-            poll,
-            start,
-            finish,
-            done: Instant::now(),
-        });
+        if done {
+            return Ok(AgentRun {
+                started,
+                poll,
+                start,
+                finish,
+                done: Instant::now(),
+            });
+        }
     }
 }
 
 /// Every agent's run, failing at the first agent that failed, when the
 /// server died, or when `timeout` passes first.
-async fn collect(
+pub(crate) async fn collect(
     mut acked: tokio::sync::mpsc::UnboundedReceiver<Result<AgentRun, String>>,
     count: u32,
     timeout: Duration,
@@ -580,14 +593,14 @@ async fn counted(store: &AnyStore, count: u32) -> anyhow::Result<(u64, u64)> {
 }
 
 /// A seed for the agents' delays, from the clock.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_nanos() as u64)
 }
 
 /// splitmix64: plenty random for spreading start times.
-fn next_random(state: &mut u64) -> u64 {
+pub(crate) fn next_random(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -597,15 +610,15 @@ fn next_random(state: &mut u64) -> u64 {
 
 /// `opm server` as a child process on a loopback port it picked; killed
 /// when dropped.
-struct ServerChild {
+pub(crate) struct ServerChild {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl ServerChild {
     /// Starts `opm server` on a loopback port of its choosing.
-    fn start(server: &ServerCommand) -> anyhow::Result<ServerChild> {
+    pub(crate) fn start(server: &ServerCommand) -> anyhow::Result<ServerChild> {
         let mut command = Command::new(&server.exe);
         command
             .args(["server", "--listen", "127.0.0.1:0"])
@@ -710,7 +723,7 @@ impl ServerChild {
     }
 
     /// Fails when the server has exited.
-    fn check_alive(&self) -> anyhow::Result<()> {
+    pub(crate) fn check_alive(&self) -> anyhow::Result<()> {
         let stat = self.proc_file("stat").unwrap_or_default();
         let state = stat
             .rsplit_once(')')

@@ -4,8 +4,9 @@
 //! and walks the install phases from `setup_wizard` to `complete` the way an
 //! admin would: by running this very binary's own commands, each printed
 //! before it runs, so the live progress is `opm run`'s own reporter. On the
-//! way one step fails on purpose and is fixed with `opm retry`. It ends with
-//! `opm status` and a summary of what ran and how long it took.
+//! way one step fails on purpose and is fixed with `opm retry`. Once the
+//! cluster is complete it imports a newer motd and upgrades it (SPEC §1.9).
+//! It ends with `opm status` and a summary of what ran and how long it took.
 //!
 //! The steps are data ([`steps`]) so their order is unit-tested; [`run`]
 //! carries them out and checks every exit code.
@@ -33,6 +34,11 @@ const PACKED: [&str; 4] = ["clusterfs", "jobqueue", "motd", CONFLICTING];
 /// The opkg whose client package the demo removes behind opm's back, to
 /// show `opm verify` finding it and `opm repair` bringing it back.
 const DRIFTED: &str = "clusterfs";
+/// The opkg the demo upgrades once the cluster is complete, and the newer
+/// version it imports for that (the example ships 1:3.1-2).
+const UPGRADED: &str = "motd";
+/// See [`UPGRADED`].
+const NEWER_VERSION: &str = "1:3.2-1";
 /// The head node's name in the demo's opm.conf.
 const HEAD: &str = "head";
 /// The demo image's name.
@@ -56,6 +62,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The source of the newer [`UPGRADED`], made by [`prepare`].
+    fn newer_source(&self) -> PathBuf {
+        self.dir.join(format!("{UPGRADED}-newer"))
+    }
+
     fn repo(&self) -> PathBuf {
         self.dir.join("repo")
     }
@@ -303,6 +314,31 @@ pub fn steps(layout: &Layout, image: bool, agents: u8) -> Vec<Step> {
         steps.push(walk(format!("at {}", phase.name()), Expect::DoneForNow));
     }
     steps.push(Step::Say("the result".to_owned()));
+    steps.push(opm(&["status"], Expect::Report));
+    steps.push(Step::Say(format!("upgrade {UPGRADED} to {NEWER_VERSION}")));
+    steps.push(Step::Note(format!(
+        "a newer {UPGRADED} is packed and imported: its rows are outdated until upgraded; \
+         the upgrade installs it in place and runs the later stages' scripts again"
+    )));
+    let newer = layout.newer_source().into_os_string();
+    let mut pack_newer: Vec<OsString> = ["pack", "--format", "deb", "--dist", "debian", "-o"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    pack_newer.push(layout.repo().into_os_string());
+    pack_newer.push(newer.clone());
+    steps.push(Step::Opm {
+        args: pack_newer,
+        expect: Expect::Success,
+        timed: None,
+    });
+    steps.push(Step::Opm {
+        args: vec![OsString::from("opkg"), OsString::from("import"), newer],
+        expect: Expect::Success,
+        timed: None,
+    });
+    steps.push(opm(&["upgrade", UPGRADED], Expect::Success));
+    steps.push(walk(format!("to upgrade {UPGRADED}"), Expect::DoneForNow));
     steps.push(opm(&["status"], Expect::Report));
     steps.push(Step::Say(format!("take {REMOVED} down again")));
     steps.push(opm(&["remove", REMOVED], Expect::Success));
@@ -837,8 +873,57 @@ fn examples_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 fn prepare(layout: &Layout) -> anyhow::Result<()> {
     write_file(&layout.conf(), &format!("server\n{HEAD}\n"))?;
     write_file(&layout.settings(), &settings_text(layout))?;
+    prepare_newer(layout)?;
     std::fs::create_dir_all(layout.head_root())
         .with_context(|| format!("cannot create {}", layout.head_root().display()))
+}
+
+/// Writes the newer [`UPGRADED`] the demo upgrades to: the example's
+/// source with a [`NEWER_VERSION`] changelog entry first (the version opm
+/// reads), its scripts as they are.
+fn prepare_newer(layout: &Layout) -> anyhow::Result<()> {
+    let from = layout.examples.join(UPGRADED);
+    let to = layout.newer_source();
+    copy_dir(&from, &to)?;
+    let config = to.join("config.xml");
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let entry = format!(
+        "<changelog>\n    <versionEntry version=\"{NEWER_VERSION}\">\n      \
+         <changelogEntry authorName=\"opm demo\" date=\"2026-12-03T12:00:00+00:00\">\n        \
+         <item>A newer banner, for the demo's upgrade</item>\n      \
+         </changelogEntry>\n    </versionEntry>"
+    );
+    if !text.contains("<changelog>") {
+        bail!(BadInput(format!(
+            "{} has no <changelog> to put the newer version in",
+            config.display()
+        )));
+    }
+    write_file(&config, &text.replacen("<changelog>", &entry, 1))
+}
+
+/// Copies the directory `from` to `to`, files with their permissions.
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    entry.path().display(),
+                    target.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes `root` a chrootable image: Debian's static busybox as `/bin/sh`
@@ -939,19 +1024,26 @@ mod tests {
             .iter()
             .position(|a| a == "cluster phase complete")
             .unwrap();
+        let newer = layout().newer_source().display().to_string();
+        let repo = layout().repo().display().to_string();
         assert_eq!(
             args[after_complete + 1..],
             [
-                "run",
-                "status",
-                "remove motd",
-                "run",
-                "status",
-                "verify --image compute",
-                "status",
-                "repair --image compute",
-                "run",
-                "status"
+                "run".to_owned(),
+                "status".to_owned(),
+                format!("pack --format deb --dist debian -o {repo} {newer}"),
+                format!("opkg import {newer}"),
+                "upgrade motd".to_owned(),
+                "run".to_owned(),
+                "status".to_owned(),
+                "remove motd".to_owned(),
+                "run".to_owned(),
+                "status".to_owned(),
+                "verify --image compute".to_owned(),
+                "status".to_owned(),
+                "repair --image compute".to_owned(),
+                "run".to_owned(),
+                "status".to_owned()
             ]
         );
     }
@@ -1105,10 +1197,12 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(settles.len(), Phase::ALL.len() + 3, "{settles:?}");
+        // One per phase, the retry at build_image, the upgrade, the
+        // removal, the repair.
+        assert_eq!(settles.len(), Phase::ALL.len() + 4, "{settles:?}");
         assert_eq!(
-            settles[settles.len() - 2..],
-            ["to remove motd", "to repair clusterfs"]
+            settles[settles.len() - 3..],
+            ["to upgrade motd", "to remove motd", "to repair clusterfs"]
         );
         assert_eq!(nodes(0), ["node1", "node2"]);
         assert_eq!(nodes(1), ["node1"]);

@@ -1,8 +1,9 @@
 //! The demo and benchmark harness of opm, apart from the product's
 //! commands: `opm demo` walks a throwaway cluster through its phases by
 //! running the `opm` binary's own commands ([`demo`], with its server and
-//! agents in [`daemons`]), and `opm bench agents` loads a real `opm server`
-//! with simulated agents ([`agents`]). The `opm` binary's `demo` and
+//! agents in [`daemons`]), `opm bench agents` loads a real `opm server`
+//! with simulated agents ([`agents`]), and `opm bench upgrade` upgrades an
+//! opkg on them ([`upgrade`]). The `opm` binary's `demo` and
 //! `bench` commands only translate their arguments and print.
 
 #![allow(
@@ -13,6 +14,7 @@
 pub mod agents;
 mod daemons;
 pub mod demo;
+pub mod upgrade;
 
 /// Where the harness's lines of text go (the CLI's printer).
 pub type Say<'a> = &'a dyn Fn(&str);

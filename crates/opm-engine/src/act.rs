@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use opm_model::{Inventory, Name, Part, Row, Script};
 use opm_native::script::{ScriptContext, ScriptInvocation, ScriptRunner};
-use opm_native::{PackageManager, Root};
+use opm_native::{PackageManager, Root, Versioned};
 use opm_plan::{Action, ImageRef, RootRef, RowRole, ScriptArg, Work};
 use opm_store::{Outcome, RowAfter};
 
@@ -79,7 +79,7 @@ pub fn conclude(
             RowAfter {
                 current: Some(work.stage),
                 error: None,
-                version: None,
+                version: work.version.clone(),
             },
         ),
         Some(failure) => (
@@ -97,6 +97,16 @@ pub fn conclude(
             },
         ),
     }
+}
+
+/// A change to a root's packages, carried to the blocking task.
+enum Change {
+    /// Install, the newest the repositories hold.
+    Install(Vec<String>),
+    /// Install at exactly these versions.
+    InstallVersions(Vec<Versioned>),
+    /// Remove.
+    Remove(Vec<String>),
 }
 
 /// One stage's script context: which stage, for which row, as which role.
@@ -166,20 +176,26 @@ impl Actor {
         let work = run.work;
         let action = work.actions.get(index)?;
         Some(match action {
-            Action::Install { .. } if batched.contains(&work.package) => {
+            // Only a stage's first action joins a batch (see
+            // `install_batches`); an upgrade's later install is its own.
+            Action::Install { .. } if index == 0 && batched.contains(&work.package) => {
                 output
                     .push_str("installed with the other opkgs of this target in one transaction\n");
-                Ok(None)
+                self.release_hold(work.actions.first(), &work.package, output)
+                    .map(|()| None)
             }
-            Action::Install { part, root } => self
-                .package_step(true, *part, root, &work.package)
-                .await
-                .map(|()| None),
+            Action::Install { part, root } => {
+                let native = part.native_name(work.package.as_str());
+                self.install_call(root, vec![(native, work.version.clone())])
+                    .await
+                    .and_then(|()| self.release_hold(Some(action), &work.package, output))
+                    .map(|()| None)
+            }
             Action::Remove { part, root } => {
                 let later = held::scripts_of_part(&work.actions[index + 1..], *part);
                 match self.hold(root, &work.package, &later, output) {
                     Ok(()) => self
-                        .package_step(false, *part, root, &work.package)
+                        .package_call(false, root, vec![part.native_name(work.package.as_str())])
                         .await
                         .and_then(|()| self.clear_package_dir(*part, root, &work.package))
                         .map(|()| None),
@@ -198,15 +214,34 @@ impl Actor {
         })
     }
 
-    async fn package_step(
+    /// Installs native packages in one transaction, each at its version
+    /// when every one has a version (the package manager's upgrade or
+    /// downgrade in place, SPEC §1.9), else the newest the repositories
+    /// hold; off the async threads (the backends are synchronous).
+    pub async fn install_call(
         &self,
-        install: bool,
-        part: Part,
         root: &RootRef,
-        package: &Name,
+        packages: Vec<(String, Option<String>)>,
     ) -> Result<(), Failure> {
-        self.package_call(install, root, vec![part.native_name(package.as_str())])
-            .await
+        let versioned: Option<Vec<Versioned>> = packages
+            .iter()
+            .map(|(name, version)| {
+                Some(Versioned {
+                    name: name.clone(),
+                    version: version.clone()?,
+                })
+            })
+            .collect();
+        match versioned {
+            Some(versioned) => {
+                self.native_call(root, Change::InstallVersions(versioned))
+                    .await
+            }
+            None => {
+                let names = packages.into_iter().map(|(name, _)| name).collect();
+                self.native_call(root, Change::Install(names)).await
+            }
+        }
     }
 
     /// Installs or removes `names` in one transaction, off the async
@@ -217,6 +252,15 @@ impl Actor {
         root: &RootRef,
         names: Vec<String>,
     ) -> Result<(), Failure> {
+        let change = if install {
+            Change::Install(names)
+        } else {
+            Change::Remove(names)
+        };
+        self.native_call(root, change).await
+    }
+
+    async fn native_call(&self, root: &RootRef, change: Change) -> Result<(), Failure> {
         let path = self.root_path(root);
         let image = matches!(root, RootRef::Image(_));
         let packages = Arc::clone(&self.packages);
@@ -231,10 +275,10 @@ impl Actor {
             }
             .map_err(native_failure)?;
             packages.prepare(&root).map_err(native_failure)?;
-            if install {
-                packages.install(&root, &names)
-            } else {
-                packages.remove(&root, &names)
+            match &change {
+                Change::Install(names) => packages.install(&root, names),
+                Change::InstallVersions(versioned) => packages.install_versions(&root, versioned),
+                Change::Remove(names) => packages.remove(&root, names),
             }
             .map_err(native_failure)
         })
@@ -331,6 +375,10 @@ impl Actor {
             target: run.row.target.clone(),
             role: run.role.role(),
             attempt: run.attempt,
+            upgrade: run
+                .work
+                .upgrade()
+                .map(|(from, to)| (from.to_owned(), to.to_owned())),
         };
         let mut builder = ScriptInvocation::builder(&dir_seen, file_name, context)
             .site_env(self.scripts.config().env.clone())
@@ -371,6 +419,35 @@ impl Actor {
                 dir.display()
             ))
         })
+    }
+
+    /// Once `install` (an install action) put its part in place, drops
+    /// what an earlier removal held of that part's scripts (see
+    /// [`held::release_part`]).
+    fn release_hold(
+        &self,
+        install: Option<&Action>,
+        package: &Name,
+        output: &mut Output,
+    ) -> Result<(), Failure> {
+        let Some(Action::Install { part, root }) = install else {
+            return Ok(());
+        };
+        let held = held::held_dir(&self.root_path(root), package.as_str());
+        let dropped = held::release_part(&held, *part).map_err(|error| {
+            Failure::terminal(format!(
+                "dropping the scripts held in {} by an earlier removal: {error}",
+                held.display()
+            ))
+        })?;
+        if !dropped.is_empty() {
+            output.push_str(&format!(
+                "dropped {} held in {} by an earlier removal: the installed version's scripts run now\n",
+                dropped.join(", "),
+                held.display()
+            ));
+        }
+        Ok(())
     }
 
     /// Keeps `scripts` of a part about to be removed from `root` (see

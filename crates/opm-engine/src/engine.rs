@@ -807,7 +807,7 @@ impl<S: Store + 'static> Engine<S> {
     /// row that caused it.
     async fn install_batch(&self, batch: &InstallBatch) -> Result<(), Failure> {
         self.actor
-            .package_call(true, &batch.root, batch.native_names())
+            .install_call(&batch.root, batch.native_versions())
             .await
     }
 

@@ -64,6 +64,30 @@ pub fn hold(package_dir: &Path, held: &Path, scripts: &[Script]) -> io::Result<V
     Ok(kept)
 }
 
+/// Drops what `held` keeps of `part`'s scripts, once that part is
+/// installed again: a hold belongs to the installation it was taken from,
+/// and a later uninstall must run the scripts of the version installed
+/// then, which its removal holds afresh (SPEC §1.5, §1.9). Otherwise a
+/// copy left by an earlier removal, of a script the new version no longer
+/// ships, would run in its place. The names dropped.
+///
+/// # Errors
+/// The removal's I/O error.
+pub fn release_part(held: &Path, part: Part) -> io::Result<Vec<&'static str>> {
+    let mut dropped = Vec::new();
+    for script in Script::ALL.iter().filter(|script| script.part() == part) {
+        while let Some(name) = find_script(held, *script) {
+            std::fs::remove_file(held.join(name))?;
+            dropped.push(name);
+        }
+    }
+    if !dropped.is_empty() {
+        // Gone with its last script; a hold of another part keeps it.
+        let _ = std::fs::remove_dir(held);
+    }
+    Ok(dropped)
+}
+
 /// A held script put back into its package dir for one run.
 #[derive(Debug)]
 pub struct Restored {
@@ -191,6 +215,26 @@ mod tests {
             .finish(true);
         assert!(!package_dir.exists());
         assert!(!held.exists());
+    }
+
+    #[test]
+    fn installing_a_part_again_drops_its_stale_hold_only() {
+        let root = tempfile::tempdir().unwrap();
+        let held = held_dir(root.path(), "p");
+        script_file(&held, "client-post-uninstall");
+        script_file(&held, "post_client_rpm_uninstall");
+        script_file(&held, "server-post-uninstall");
+        let mut dropped = release_part(&held, Part::Client).unwrap();
+        dropped.sort_unstable();
+        assert_eq!(
+            dropped,
+            ["client-post-uninstall", "post_client_rpm_uninstall"]
+        );
+        assert!(held.join("server-post-uninstall").is_file());
+        assert_eq!(release_part(&held, Part::Server).unwrap().len(), 1);
+        assert!(!held.exists());
+        // Nothing held: nothing to do.
+        assert!(release_part(&held, Part::Api).unwrap().is_empty());
     }
 
     #[test]

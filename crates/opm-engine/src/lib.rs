@@ -9,7 +9,8 @@
 //! Entry point: [`Engine::run`] (and [`Engine::plan`] for a dry run). The
 //! decisions that are not I/O live in plain functions: [`order`] (dependency
 //! order on a target, install batches), [`config_values`] (SPEC §1.8),
-//! [`retry`] (the transient error policy). Progress goes through the
+//! [`retry`] (the transient error policy); [`upgrade`] starts upgrades
+//! (SPEC §1.9). Progress goes through the
 //! [`Reporter`] trait. Time comes from an injected [`Clock`]. Neighbours:
 //! `opm-plan` decides, `opm-store` records, `opm-native` acts; the `opm`
 //! binary's `opm run` and `opm plan` drive this crate.
@@ -28,6 +29,7 @@ pub mod report;
 pub mod requests;
 pub mod retry;
 pub mod steps;
+pub mod upgrade;
 pub mod verify;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};

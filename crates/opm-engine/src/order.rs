@@ -66,6 +66,8 @@ pub struct InstallBatch {
     pub root: RootRef,
     /// The opkgs whose part is installed, in work order.
     pub packages: Vec<Name>,
+    /// The version each is installed at, in member order (SPEC §1.9).
+    pub versions: Vec<Option<String>>,
 }
 
 impl InstallBatch {
@@ -74,6 +76,14 @@ impl InstallBatch {
         self.packages
             .iter()
             .map(|package| self.part.native_name(package.as_str()))
+            .collect()
+    }
+
+    /// The native packages with their versions, in member order.
+    pub fn native_versions(&self) -> Vec<(String, Option<String>)> {
+        self.native_names()
+            .into_iter()
+            .zip(self.versions.iter().cloned())
             .collect()
     }
 }
@@ -95,11 +105,15 @@ pub fn install_batches(works: &[Work]) -> Vec<InstallBatch> {
             .iter_mut()
             .find(|batch| batch.part == *part && batch.root == *root)
         {
-            Some(batch) => batch.packages.push(work.package.clone()),
+            Some(batch) => {
+                batch.packages.push(work.package.clone());
+                batch.versions.push(work.version.clone());
+            }
             None => batches.push(InstallBatch {
                 part: *part,
                 root: root.clone(),
                 packages: vec![work.package.clone()],
+                versions: vec![work.version.clone()],
             }),
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use opm_engine::{Engine, EngineConfig, Identity, LineReporter, SystemClock, Verdict};
 use opm_model::{Name, NameKind, Phase, Role, Stage, Status, Target};
 use opm_native::script::ScriptRunner;
-use opm_native::{Backend, InstalledPackage, PackageManager, Root};
+use opm_native::{Backend, InstalledPackage, PackageManager, Root, Versioned};
 use opm_store::{HistoryFilter, Image, NewNode, OpenMode, OpkgImport, SqliteStore, Store};
 use opm_testkit::overlap::{self, exclusive, rendezvous};
 
@@ -50,6 +50,11 @@ impl PackageManager for Recorder {
     }
     fn install(&self, root: &Root, packages: &[String]) -> opm_native::Result<()> {
         self.record("install", root, packages);
+        Ok(())
+    }
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> opm_native::Result<()> {
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        self.record("install", root, &names);
         Ok(())
     }
     fn remove(&self, root: &Root, packages: &[String]) -> opm_native::Result<()> {

@@ -132,6 +132,10 @@ pub struct FinishReport {
     /// The attempt's steps (none from agents older than steps).
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// The opkg version the stage worked with (SPEC §1.9); absent: the
+    /// row's own work version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The answer to a finish report.
@@ -192,6 +196,49 @@ pub struct RequestBody {
     pub package: Name,
     /// The stage it should reach.
     pub stage: Stage,
+}
+
+/// A tool starts upgrades (`opm upgrade`, SPEC §1.9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeBody {
+    /// The opkgs; none: every imported opkg.
+    #[serde(default)]
+    pub packages: Vec<Name>,
+    /// Only this node's rows.
+    #[serde(default)]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[serde(default)]
+    pub image: Option<Name>,
+    /// Only the rows of this group's nodes.
+    #[serde(default)]
+    pub group: Option<Name>,
+    /// Whether a wanted version older than a row's may be installed.
+    #[serde(default)]
+    pub allow_downgrade: bool,
+}
+
+/// A tool pins an opkg's version (`opm opkg pin`), or unpins it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinBody {
+    /// The opkg.
+    pub package: Name,
+    /// An imported version; `None` unpins.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// An opkg's pin after a [`PinBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinned {
+    /// The opkg.
+    pub package: Name,
+    /// The version pinned, if any.
+    pub pinned: Option<String>,
+    /// The version its rows should have now.
+    pub wanted_version: String,
 }
 
 /// A tool clears a row's error.

@@ -117,6 +117,34 @@ impl RowVersion {
     pub fn upgrade(&self) -> Option<(&str, &str)> {
         Some((self.upgrade_from.as_deref()?, self.work.as_deref()?))
     }
+
+    /// The versions once a stage passed and the row's `current` became
+    /// `current` (of `requested`), the stage having worked with
+    /// `worked_with` (`None`: the row's work version). The stage records
+    /// its version as the one `current` was reached with and fixes the
+    /// work version to it; the uninstall path clears both; an upgrade is
+    /// over once the row is back at its request. The store writes the same
+    /// rule in SQL when an attempt ends.
+    pub fn after_pass(
+        &self,
+        current: Stage,
+        requested: Stage,
+        worked_with: Option<&str>,
+    ) -> RowVersion {
+        if current == Stage::ShouldNotBeInstalled {
+            return RowVersion::default();
+        }
+        let version = worked_with.map(str::to_owned).or_else(|| self.work.clone());
+        RowVersion {
+            reached: version.clone(),
+            work: version,
+            upgrade_from: if current >= requested {
+                None
+            } else {
+                self.upgrade_from.clone()
+            },
+        }
+    }
 }
 
 /// One (target, opkg) row.

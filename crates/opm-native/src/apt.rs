@@ -16,7 +16,7 @@ use crate::dpkg::run_waiting;
 use crate::error::{Cause, Result};
 use crate::files;
 use crate::lock::RootLock;
-use crate::manager::{Backend, InstalledPackage, Options, PackageManager, tool_failure};
+use crate::manager::{Backend, InstalledPackage, Options, PackageManager, Versioned, tool_failure};
 use crate::repo::Repo;
 use crate::root::Root;
 
@@ -103,6 +103,22 @@ pub fn install_command(root: &Root, names: &[String]) -> Invocation {
     apt_get(root)
         .args(["-q", "-y", "--no-install-recommends", "install"])
         .args(names.iter().cloned())
+}
+
+/// `apt-get install NAME=VERSION…`: exactly those versions, in one
+/// transaction with dependencies; another version installed is upgraded
+/// (or downgraded, which apt-get does only when told) in place.
+#[must_use]
+pub fn install_versions_command(root: &Root, packages: &[Versioned]) -> Invocation {
+    apt_get(root)
+        .args([
+            "-q",
+            "-y",
+            "--no-install-recommends",
+            "--allow-downgrades",
+            "install",
+        ])
+        .args(packages.iter().map(|p| format!("{}={}", p.name, p.version)))
 }
 
 /// `apt-get remove NAME…`.
@@ -216,6 +232,34 @@ impl PackageManager for Apt {
             Ok(())
         } else {
             Err(failed("install", packages, root, &ran))
+        }
+    }
+
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> Result<()> {
+        let packages = &files::check_versioned(packages)?;
+        if packages.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        let purpose = format!("apt-get install {}", dpkg::versioned_list(packages));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        self.prepare(root)?;
+        dpkg::recover(root, &names, &self.options)?;
+        let ran = run_waiting(
+            &update_command(root).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
+        if !ran.success() {
+            return Err(failed("update the package lists for", &names, root, &ran));
+        }
+        let ran = run_waiting(
+            &install_versions_command(root, packages).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
+        if ran.success() {
+            Ok(())
+        } else {
+            Err(failed("install", &names, root, &ran))
         }
     }
 

@@ -20,7 +20,7 @@ use crate::command::{Invocation, Ran};
 use crate::error::{Cause, NativeError, Result};
 use crate::files;
 use crate::lock::RootLock;
-use crate::manager::{Backend, InstalledPackage, Options, PackageManager, tool_failure};
+use crate::manager::{Backend, InstalledPackage, Options, PackageManager, Versioned, tool_failure};
 use crate::repo::Repo;
 use crate::root::Root;
 use crate::rpm;
@@ -163,6 +163,23 @@ pub fn install_command(root: &Root, repos: &[Repo], names: &[String]) -> Result<
         .args(names.iter().cloned()))
 }
 
+/// `dnf install NAME-VERSION…`: dnf installs a version asked for exactly
+/// whatever version is installed, replacing it in place (its upgrade or
+/// downgrade), in one transaction with dependencies.
+///
+/// # Errors
+/// As for [`root_options`].
+pub fn install_versions_command(
+    root: &Root,
+    repos: &[Repo],
+    packages: &[Versioned],
+) -> Result<Invocation> {
+    Ok(dnf(root)
+        .args(root_options(root, repos)?)
+        .args(["install"])
+        .args(packages.iter().map(|p| format!("{}-{}", p.name, p.version))))
+}
+
 /// `dnf remove NAME…`.
 ///
 /// # Errors
@@ -281,6 +298,25 @@ impl PackageManager for Dnf {
             Ok(())
         } else {
             Err(failed("install", packages, root, &ran))
+        }
+    }
+
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> Result<()> {
+        let packages = &files::check_versioned(packages)?;
+        if packages.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        let command = install_versions_command(root, &self.options.repos, packages)?
+            .within(self.options.run_timeout);
+        let purpose = format!("dnf install {}", crate::dpkg::versioned_list(packages));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        self.prepare(root)?;
+        let ran = rpm::run_install(&command)?;
+        if ran.success() {
+            Ok(())
+        } else {
+            Err(failed("install", &names, root, &ran))
         }
     }
 

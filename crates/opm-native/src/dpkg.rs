@@ -13,7 +13,7 @@ use crate::command::{Invocation, Ran};
 use crate::error::{Cause, Result};
 use crate::files::{self, Family};
 use crate::lock::RootLock;
-use crate::manager::{Backend, InstalledPackage, Options, PackageManager, tool_failure};
+use crate::manager::{Backend, InstalledPackage, Options, PackageManager, Versioned, tool_failure};
 use crate::root::Root;
 
 /// The dpkg backend.
@@ -375,6 +375,58 @@ fn failed(action: &'static str, packages: &[String], root: &Root, ran: &Ran) -> 
     )
 }
 
+/// `name=version, …`, as messages list versioned packages.
+pub(crate) fn versioned_list(packages: &[Versioned]) -> String {
+    let listed: Vec<String> = packages
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.version))
+        .collect();
+    listed.join(", ")
+}
+
+impl Dpkg {
+    /// Installs `found` (the files of `packages`) under the root's lock,
+    /// which the caller holds. `dpkg --install` of another version of an
+    /// installed package is dpkg's upgrade (or downgrade) in place; with
+    /// `skip_same`, a file whose version is installed already is left out,
+    /// so asking again for the version in place runs nothing.
+    fn install_files(
+        &self,
+        root: &Root,
+        packages: &[String],
+        found: &[(files::PackageFile, std::path::PathBuf)],
+        skip_same: bool,
+    ) -> Result<()> {
+        init_db(root)?;
+        recover(root, packages, &self.options)?;
+        let before = states(root, packages)?;
+        let files: Vec<String> = found
+            .iter()
+            .filter(|(file, _)| {
+                !skip_same
+                    || !before.iter().any(|state| {
+                        state.status == "installed"
+                            && state.package.name == file.name
+                            && files::file_has_version(Family::Deb, file, &state.package.version)
+                    })
+            })
+            .map(|(_, path)| path.display().to_string())
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let ran = run_waiting(
+            &install_command(root, &files).within(self.options.run_timeout),
+            self.options.lock_timeout,
+        )?;
+        if ran.success() {
+            return Ok(());
+        }
+        roll_back(root, packages, &before, &self.options);
+        Err(failed("install", packages, root, &ran))
+    }
+}
+
 impl PackageManager for Dpkg {
     fn backend(&self) -> Backend {
         Backend::Dpkg
@@ -390,24 +442,21 @@ impl PackageManager for Dpkg {
             return Ok(());
         }
         let found = files::find(Family::Deb, "dpkg", &self.options.repos, packages, root)?;
-        let files: Vec<String> = found
-            .iter()
-            .map(|(_, path)| path.display().to_string())
-            .collect();
         let purpose = format!("dpkg install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
-        init_db(root)?;
-        recover(root, packages, &self.options)?;
-        let before = states(root, packages)?;
-        let ran = run_waiting(
-            &install_command(root, &files).within(self.options.run_timeout),
-            self.options.lock_timeout,
-        )?;
-        if ran.success() {
+        self.install_files(root, packages, &found, false)
+    }
+
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> Result<()> {
+        let packages = &files::check_versioned(packages)?;
+        if packages.is_empty() {
             return Ok(());
         }
-        roll_back(root, packages, &before, &self.options);
-        Err(failed("install", packages, root, &ran))
+        let found = files::find_versions(Family::Deb, "dpkg", &self.options.repos, packages, root)?;
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        let purpose = format!("dpkg install {}", versioned_list(packages));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        self.install_files(root, &names, &found, true)
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {

@@ -44,6 +44,10 @@ pub enum NativeError {
     /// be taken for an option).
     #[error("invalid package name {0:?}: use lower-case letters, digits and + - . _")]
     InvalidPackageName(String),
+    /// A package version no package manager would accept (and that could
+    /// be taken for an option).
+    #[error("invalid package version {0:?}: use letters, digits and + - . _ ~ :")]
+    InvalidVersion(String),
     /// A `--repo` value that is neither a directory, a URL nor an apt source line.
     #[error(
         "invalid repository {0:?}: give a directory, a URL, '[signed-by=KEYFILE] DIR|URL' or a 'deb …' line"

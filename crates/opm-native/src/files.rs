@@ -4,12 +4,14 @@
 //! Files are recognised by the standard names that `opm pack`, dpkg-deb,
 //! dpkg-name and rpmbuild write: `NAME_VERSION_ARCH.deb` and
 //! `NAME-VERSION-RELEASE.ARCH.rpm`; when a directory holds several versions
-//! of one package the newest wins.
+//! of one package the newest wins, unless a version is asked for
+//! ([`find_versions`], for upgrades and pins).
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use crate::error::{NativeError, Result};
+use crate::manager::Versioned;
 use crate::repo::{self, Repo};
 use crate::root::Root;
 use crate::version::{compare_deb, compare_rpm};
@@ -36,6 +38,51 @@ pub fn check_names(names: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(unique)
+}
+
+/// Checks versioned packages before they become tool arguments, as
+/// [`check_names`] does names; a version must start with a digit (so it is
+/// never read as an option) and use only characters both families allow.
+/// Returns them without repeats, in first-seen order.
+///
+/// # Errors
+/// [`NativeError::InvalidPackageName`] or [`NativeError::InvalidVersion`]
+/// for the first bad one.
+pub fn check_versioned(packages: &[Versioned]) -> Result<Vec<Versioned>> {
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    check_names(&names)?;
+    let mut unique: Vec<Versioned> = Vec::with_capacity(packages.len());
+    for package in packages {
+        let mut bytes = package.version.bytes();
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_digit());
+        let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || b"+-._~:".contains(&b));
+        if !first_ok || !rest_ok {
+            return Err(NativeError::InvalidVersion(package.version.clone()));
+        }
+        if !unique.contains(package) {
+            unique.push(package.clone());
+        }
+    }
+    Ok(unique)
+}
+
+/// Whether a file's version is `wanted`. File names leave the epoch out
+/// (`opkg-motd_3.1-2_all.deb` holds 1:3.1-2, as dpkg-name and rpmbuild
+/// name them), so a file name without one matches the wanted version
+/// without its epoch; one that spells it (`%3a` in a .deb name) must match
+/// it whole.
+#[must_use]
+pub fn file_has_version(family: Family, file: &PackageFile, wanted: &str) -> bool {
+    let wanted = if file.version.contains(':') {
+        wanted
+    } else {
+        wanted.split_once(':').map_or(wanted, |(_, rest)| rest)
+    };
+    let compare = match family {
+        Family::Deb => compare_deb,
+        Family::Rpm => compare_rpm,
+    };
+    compare(&file.version, wanted) == Ordering::Equal
 }
 
 /// The package families whose files the resolver-less backends read.
@@ -109,17 +156,7 @@ pub fn find(
     names: &[String],
     root: &Root,
 ) -> Result<Vec<(PackageFile, PathBuf)>> {
-    let mut candidates: Vec<(PackageFile, PathBuf)> = Vec::new();
-    for repo in repos {
-        let Some(dir) = repo.local_dir() else {
-            return Err(NativeError::RepoUnsupported {
-                backend,
-                repo: repo.to_string(),
-                instead: if family == Family::Deb { "apt" } else { "dnf" },
-            });
-        };
-        candidates.extend(list_dir(family, &dir)?);
-    }
+    let candidates = candidates(family, backend, repos)?;
     let compare = match family {
         Family::Deb => compare_deb,
         Family::Rpm => compare_rpm,
@@ -155,6 +192,66 @@ pub fn find(
             repos: repo::describe(repos),
         })
     }
+}
+
+/// Finds the file of every package at its wanted version, in the order of
+/// `wanted`.
+///
+/// # Errors
+/// As for [`find`]; [`NativeError::NotInRepo`] names every package whose
+/// version has no file as `name=version`.
+pub fn find_versions(
+    family: Family,
+    backend: &'static str,
+    repos: &[Repo],
+    wanted: &[Versioned],
+    root: &Root,
+) -> Result<Vec<(PackageFile, PathBuf)>> {
+    let candidates = candidates(family, backend, repos)?;
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for package in wanted {
+        // Two architectures of one version: the same fixed choice as `find`.
+        let file = candidates
+            .iter()
+            .filter(|(file, _)| {
+                file.name == package.name && file_has_version(family, file, &package.version)
+            })
+            .min_by(|(left, _), (right, _)| left.arch.cmp(&right.arch));
+        match file {
+            Some(file) => found.push(file.clone()),
+            None => missing.push(format!("{}={}", package.name, package.version)),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(NativeError::NotInRepo {
+            packages: missing,
+            root: root.path().to_owned(),
+            repos: repo::describe(repos),
+        })
+    }
+}
+
+/// Every package file of `family` in the repositories' directories.
+fn candidates(
+    family: Family,
+    backend: &'static str,
+    repos: &[Repo],
+) -> Result<Vec<(PackageFile, PathBuf)>> {
+    let mut candidates: Vec<(PackageFile, PathBuf)> = Vec::new();
+    for repo in repos {
+        let Some(dir) = repo.local_dir() else {
+            return Err(NativeError::RepoUnsupported {
+                backend,
+                repo: repo.to_string(),
+                instead: if family == Family::Deb { "apt" } else { "dnf" },
+            });
+        };
+        candidates.extend(list_dir(family, &dir)?);
+    }
+    Ok(candidates)
 }
 
 fn list_dir(family: Family, dir: &Path) -> Result<Vec<(PackageFile, PathBuf)>> {
@@ -223,6 +320,20 @@ mod tests {
         ] {
             assert_eq!(PackageFile::parse(family, odd), None, "{odd}");
         }
+    }
+
+    #[test]
+    fn a_file_name_without_an_epoch_holds_the_version_with_one() {
+        let deb = PackageFile::parse(Family::Deb, "opkg-motd_3.1-2_all.deb").unwrap();
+        assert!(file_has_version(Family::Deb, &deb, "1:3.1-2"));
+        assert!(file_has_version(Family::Deb, &deb, "3.1-2"));
+        assert!(!file_has_version(Family::Deb, &deb, "1:3.2-1"));
+        let spelled = PackageFile::parse(Family::Deb, "opkg-motd_1%3a3.1-2_all.deb").unwrap();
+        assert!(file_has_version(Family::Deb, &spelled, "1:3.1-2"));
+        assert!(!file_has_version(Family::Deb, &spelled, "2:3.1-2"));
+        let rpm = PackageFile::parse(Family::Rpm, "opkg-motd-3.1-2.noarch.rpm").unwrap();
+        assert!(file_has_version(Family::Rpm, &rpm, "1:3.1-2"));
+        assert!(!file_has_version(Family::Rpm, &rpm, "1:3.1-3"));
     }
 
     #[test]

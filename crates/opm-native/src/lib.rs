@@ -40,6 +40,6 @@ pub mod version;
 pub mod script;
 
 pub use error::{Cause, NativeError, Result, ToolFailure};
-pub use manager::{Backend, InstalledPackage, Options, PackageManager};
+pub use manager::{Backend, InstalledPackage, Options, PackageManager, Versioned};
 pub use repo::{Repo, describe as describe_repos};
 pub use root::Root;

@@ -21,6 +21,16 @@ pub struct InstalledPackage {
     pub arch: String,
 }
 
+/// A package wanted at one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The package name.
+    pub name: String,
+    /// The version, `[epoch:]version[-release]` (an opkg's version, which
+    /// its native packages carry).
+    pub version: String,
+}
+
 /// Installs, removes and queries packages in a root, from the configured
 /// repositories.
 ///
@@ -51,6 +61,18 @@ pub trait PackageManager: Send + Sync + fmt::Debug {
     /// [`NativeError::Busy`] or a [`NativeError::Tool`] failure with the
     /// tool's complete output.
     fn install(&self, root: &Root, packages: &[String]) -> Result<()>;
+
+    /// Installs `packages` at exactly the versions given, in one
+    /// transaction: a package installed at another version is replaced in
+    /// place, the package manager's upgrade (or downgrade: which version a
+    /// row should have is the planner's decision, SPEC §1.9), never a
+    /// removal first; one at its version already is left as it is.
+    ///
+    /// # Errors
+    /// As for [`PackageManager::install`], and
+    /// [`NativeError::InvalidVersion`]; [`NativeError::NotInRepo`] names
+    /// the packages whose version no repository holds as `name=version`.
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> Result<()>;
 
     /// Removes those of `packages` that are installed, in one transaction;
     /// the rest are already gone, which is not an error.

@@ -14,7 +14,7 @@ use crate::command::{Invocation, Ran};
 use crate::error::{Cause, Result};
 use crate::files::{self, Family};
 use crate::lock::RootLock;
-use crate::manager::{Backend, InstalledPackage, Options, PackageManager, tool_failure};
+use crate::manager::{Backend, InstalledPackage, Options, PackageManager, Versioned, tool_failure};
 use crate::root::Root;
 
 /// The rpm backend.
@@ -323,6 +323,46 @@ fn failed(action: &'static str, packages: &[String], root: &Root, ran: &Ran) -> 
     )
 }
 
+impl Rpm {
+    /// Installs `found` (the files of `packages`) under the root's lock,
+    /// which the caller holds: `rpm --upgrade` replaces another version in
+    /// place; `oldpackage` lets it replace a newer one (a version asked for
+    /// is the planner's decision, downgrades included).
+    fn install_files(
+        &self,
+        root: &Root,
+        packages: &[String],
+        found: &[(files::PackageFile, std::path::PathBuf)],
+        oldpackage: bool,
+    ) -> Result<()> {
+        init_db(root)?;
+        // rpm refuses a package that is installed at that very version;
+        // installing it again is no change, so it leaves the transaction.
+        let present = installed(root, packages)?;
+        let files: Vec<String> = found
+            .iter()
+            .filter(|(file, _)| {
+                !present.iter().any(|package| {
+                    package.name == file.name && same_version(&package.version, &file.version)
+                })
+            })
+            .map(|(_, path)| path.display().to_string())
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let command = install_command(root, force_debian(), &files)
+            .args(oldpackage.then_some("--oldpackage"))
+            .within(self.options.run_timeout);
+        let ran = run_install(&command)?;
+        if ran.success() {
+            Ok(())
+        } else {
+            Err(failed("install", packages, root, &ran))
+        }
+    }
+}
+
 impl PackageManager for Rpm {
     fn backend(&self) -> Backend {
         Backend::Rpm
@@ -340,30 +380,19 @@ impl PackageManager for Rpm {
         let found = files::find(Family::Rpm, "rpm", &self.options.repos, packages, root)?;
         let purpose = format!("rpm install {}", packages.join(", "));
         let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
-        init_db(root)?;
-        // rpm refuses a package that is installed at that very version;
-        // installing it again is no change, so it leaves the transaction.
-        let present = installed(root, packages)?;
-        let files: Vec<String> = found
-            .iter()
-            .filter(|(file, _)| {
-                !present.iter().any(|package| {
-                    package.name == file.name && same_version(&package.version, &file.version)
-                })
-            })
-            .map(|(_, path)| path.display().to_string())
-            .collect();
-        if files.is_empty() {
+        self.install_files(root, packages, &found, false)
+    }
+
+    fn install_versions(&self, root: &Root, packages: &[Versioned]) -> Result<()> {
+        let packages = &files::check_versioned(packages)?;
+        if packages.is_empty() {
             return Ok(());
         }
-        let command =
-            install_command(root, force_debian(), &files).within(self.options.run_timeout);
-        let ran = run_install(&command)?;
-        if ran.success() {
-            Ok(())
-        } else {
-            Err(failed("install", packages, root, &ran))
-        }
+        let found = files::find_versions(Family::Rpm, "rpm", &self.options.repos, packages, root)?;
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        let purpose = format!("rpm install {}", crate::dpkg::versioned_list(packages));
+        let _lock = RootLock::acquire(root, &purpose, self.options.lock_timeout)?;
+        self.install_files(root, &names, &found, true)
     }
 
     fn remove(&self, root: &Root, packages: &[String]) -> Result<()> {

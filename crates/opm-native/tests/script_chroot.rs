@@ -103,6 +103,7 @@ fn invocation(root: &Path) -> ScriptInvocation {
         target: Target::image(Name::new(NameKind::Image, "oscarimage").unwrap()),
         role: Role::Image,
         attempt: 1,
+        upgrade: None,
     };
     ScriptInvocation::builder(PKG, "client-post-install", context)
         .chroot(root)
@@ -160,6 +161,7 @@ async fn image_scripts_get_the_sites_variables_too() {
         target: Target::image(Name::new(NameKind::Image, "oscarimage").unwrap()),
         role: Role::Image,
         attempt: 1,
+        upgrade: None,
     };
     let invocation = ScriptInvocation::builder(PKG, "client-post-install", context)
         .chroot(root.path())

@@ -75,6 +75,7 @@ fn be_the_parent(dir: &str) {
         target: Target::node(Name::new(NameKind::Node, "head").unwrap()),
         role: Role::Server,
         attempt: 1,
+        upgrade: None,
     };
     let invocation = ScriptInvocation::builder(dir, "api-post-deploy", context)
         .build()

@@ -25,6 +25,7 @@ fn context() -> ScriptContext {
         target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
         role: Role::Client,
         attempt: 3,
+        upgrade: None,
     }
 }
 

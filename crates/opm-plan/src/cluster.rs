@@ -34,6 +34,9 @@ pub struct Cluster {
     pub depends_on: BTreeMap<Name, BTreeSet<Name>>,
     /// The opkgs whose uninstall takes their dependents along.
     pub remove_dependents: BTreeSet<Name>,
+    /// Each opkg's wanted version (SPEC §1.9): rows created here work
+    /// towards it, as the store's do.
+    pub wanted: BTreeMap<Name, String>,
     /// The rows (target, opkg) whose last attempt did not complete (see
     /// [`Context::unfinished`]).
     pub unfinished: BTreeMap<(Target, Name), Unfinished>,
@@ -52,6 +55,7 @@ impl Cluster {
             selections: BTreeMap::new(),
             depends_on: BTreeMap::new(),
             remove_dependents: BTreeSet::new(),
+            wanted: BTreeMap::new(),
             unfinished: BTreeMap::new(),
             rows: BTreeMap::new(),
             by_target: BTreeMap::new(),
@@ -292,7 +296,10 @@ impl Cluster {
                 requested: change.requested,
                 current: Some(Stage::ShouldNotBeInstalled),
                 status: Status::Ok,
-                version: RowVersion::default(),
+                version: RowVersion {
+                    work: self.wanted.get(&change.package).cloned(),
+                    ..RowVersion::default()
+                },
             },
         };
         self.upsert(row);

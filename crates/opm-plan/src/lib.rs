@@ -6,8 +6,9 @@
 //! it waits for. [`Cluster`] gathers a row's
 //! [`Context`] from the whole cluster's rows; [`legal_step`] (from `opm-model`) is
 //! the stage ladder the store, the engine and the simulator share; [`assign_clients`] and
-//! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4; [`verify`]
-//! and [`repair_from`] are drift's (§1.9).
+//! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4;
+//! [`upgrade_verdict`] and [`with_dependencies`] decide upgrades, [`verify`]
+//! and [`repair_from`] drift (§1.9).
 //!
 //! No I/O, no clock, no processes: `opm-model` is the only neighbour below;
 //! `opm-engine` carries the decisions out and `opm` prints them (`opm plan`).
@@ -21,6 +22,7 @@ mod deps;
 mod error;
 mod orchestrate;
 mod resume;
+mod upgrade;
 mod verify;
 
 pub use actions::{
@@ -36,6 +38,7 @@ pub use error::PlanError;
 pub use opm_model::{Step, Unfinished, legal_step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};
+pub use upgrade::{UpgradeSkip, UpgradeVerdict, upgrade_verdict, with_dependencies};
 pub use verify::{
     Difference, Drift, Expected, Unjudged, Verdict, expected_packages, packages_to_ask,
     repair_from, same_version, verify,

@@ -1,6 +1,7 @@
 //! Named cases for the planner: every role × stage × gate, the rules of one
 //! pass (SPEC §1.3), the cross-row rules (§1.4), the uninstall order (§1.5)
-//! and the old prototype's traps (§9), each by name.
+//! versions, upgrades, pins and drift (§1.9) and the old prototype's
+//! traps (§9), each by name.
 
 // Test helpers build fixed, valid names; a failure there is a test bug.
 #![allow(clippy::unwrap_used)]
@@ -8,11 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use opm_model::{Lease, Name, NameKind, Part, Phase, Row, Script, Stage, Status, Target};
+use opm_model::{
+    Lease, Name, NameKind, Part, Phase, Row, RowVersion, Script, Stage, Status, Target, version,
+};
 use opm_plan::{
     Action, Blocked, Cluster, Conflicts, Context, Decision, Dependency, Idle, ImageRef, ImageRow,
-    PlanError, RequestChange, RootRef, RowRole, ScriptArg, Step, Unfinished, Work, assign_clients,
-    conflicts_on_target, decide, next_step,
+    PlanError, RequestChange, RootRef, RowRole, ScriptArg, Step, Unfinished, UpgradeSkip,
+    UpgradeVerdict, Work, assign_clients, conflicts_on_target, decide, next_step, upgrade_verdict,
+    with_dependencies,
 };
 
 const NOW: i64 = 1_000_000;
@@ -1373,4 +1377,358 @@ fn an_orchestration_decision_prints_one_line() {
         decide(&server, &ctx).to_string(),
         "orchestrate: request should_not_be_installed on node n1 / slurm"
     );
+}
+
+// ---- SPEC §1.9: versions, upgrades, pins, drift ----
+
+fn at_version(mut row: Row, reached: &str) -> Row {
+    row.version = RowVersion {
+        reached: Some(reached.to_owned()),
+        work: Some(reached.to_owned()),
+        upgrade_from: None,
+    };
+    row
+}
+
+/// A row as the store's `start_upgrades` leaves it: set back before
+/// install-bin-pkgs, working towards `to`, from `from`.
+fn upgrading(target: Target, from: &str, to: &str) -> Row {
+    let mut row = row(
+        target,
+        "slurm",
+        Some(Stage::RunConfigurator),
+        Stage::Finished,
+    );
+    row.version = RowVersion {
+        reached: Some(from.to_owned()),
+        work: Some(to.to_owned()),
+        upgrade_from: Some(from.to_owned()),
+    };
+    row
+}
+
+#[test]
+fn s1_9_a_finished_row_behind_the_wanted_version_is_upgraded() {
+    let finished = at_version(
+        row(node("n1"), "slurm", Some(Stage::Finished), Stage::Finished),
+        "1:3.1-2",
+    );
+    assert_eq!(
+        upgrade_verdict(&finished, Some("1:3.2-1"), false),
+        UpgradeVerdict::Start {
+            from: "1:3.1-2".into(),
+            to: "1:3.2-1".into(),
+            downgrade: false
+        }
+    );
+    assert_eq!(
+        upgrade_verdict(&finished, Some("1:3.1-2"), false),
+        UpgradeVerdict::UpToDate {
+            version: "1:3.1-2".into()
+        }
+    );
+    // Versions compare as dpkg does, not as text.
+    assert!(matches!(
+        upgrade_verdict(&finished, Some("1:3.10-1"), false),
+        UpgradeVerdict::Start { .. }
+    ));
+}
+
+#[test]
+fn s1_9_a_downgrade_is_refused_unless_allowed() {
+    let finished = at_version(
+        row(
+            node("head"),
+            "slurm",
+            Some(Stage::Finished),
+            Stage::Finished,
+        ),
+        "1:3.2-1",
+    );
+    let refused = upgrade_verdict(&finished, Some("1:3.1-2"), false);
+    assert_eq!(
+        refused,
+        UpgradeVerdict::Downgrade {
+            from: "1:3.2-1".into(),
+            to: "1:3.1-2".into()
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "refused: 1:3.1-2 is older than 1:3.2-1; a downgrade needs --allow-downgrade \
+         (or opm opkg unpin)"
+    );
+    assert_eq!(
+        upgrade_verdict(&finished, Some("1:3.1-2"), true),
+        UpgradeVerdict::Start {
+            from: "1:3.2-1".into(),
+            to: "1:3.1-2".into(),
+            downgrade: true
+        }
+    );
+}
+
+#[test]
+fn s1_9_the_wanted_version_is_the_pin_or_the_newest_import() {
+    let imported = ["1:3.1-2", "1:3.2-1", "1:3.10-1"];
+    assert_eq!(version::wanted(imported, None), Some("1:3.10-1"));
+    assert_eq!(version::wanted(imported, Some("1:3.1-2")), Some("1:3.1-2"));
+    // Pinned at the version a row has: nothing to upgrade.
+    let finished = at_version(
+        row(node("n1"), "slurm", Some(Stage::Finished), Stage::Finished),
+        "1:3.1-2",
+    );
+    assert!(matches!(
+        upgrade_verdict(&finished, version::wanted(imported, Some("1:3.1-2")), false),
+        UpgradeVerdict::UpToDate { .. }
+    ));
+}
+
+#[test]
+fn s1_9_rows_that_are_not_at_rest_and_finished_are_skipped_with_a_reason() {
+    let base = at_version(
+        row(node("n1"), "slurm", Some(Stage::Finished), Stage::Finished),
+        "1.0-1",
+    );
+    let mut error = base.clone();
+    error.status = Status::Error {
+        message: "boom".into(),
+    };
+    let mut drifted = base.clone();
+    drifted.status = Status::Drifted {
+        message: "opkg-slurm-client is missing".into(),
+    };
+    let mut running = base.clone();
+    running.status = Status::Running {
+        lease: Lease {
+            owner: "agent".into(),
+            token: 1,
+            expires_at_ms: NOW,
+        },
+    };
+    let mut climbing = base.clone();
+    climbing.current = Some(Stage::InstallBinPkgs);
+    let mut unversioned = base.clone();
+    unversioned.version = RowVersion::default();
+    let cases = [
+        (error, UpgradeSkip::Error),
+        (drifted, UpgradeSkip::Drifted),
+        (running, UpgradeSkip::Running),
+        (
+            climbing,
+            UpgradeSkip::NotFinished {
+                current: Some(Stage::InstallBinPkgs),
+                requested: Stage::Finished,
+            },
+        ),
+        (
+            upgrading(node("n1"), "0.9-1", "1.0-1"),
+            UpgradeSkip::Upgrading {
+                from: "0.9-1".into(),
+                to: "1.0-1".into(),
+            },
+        ),
+        (unversioned, UpgradeSkip::NoVersion),
+    ];
+    for (row, skip) in cases {
+        assert_eq!(
+            upgrade_verdict(&row, Some("2.0-1"), true),
+            UpgradeVerdict::Skip(skip),
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn s1_9_the_upgrade_runs_install_bin_pkgs_again_and_the_head_upgrades_its_api_package_first() {
+    let server = upgrading(node("head"), "1.0-1", "2.0-1");
+    let upgrade = work(decide(
+        &server,
+        &Context::new(RowRole::Server, Phase::Complete, NOW),
+    ));
+    assert_eq!(upgrade.stage, Stage::InstallBinPkgs);
+    assert_eq!(upgrade.upgrade(), Some(("1.0-1", "2.0-1")));
+    assert_eq!(upgrade.version.as_deref(), Some("2.0-1"));
+    assert_eq!(
+        described(&upgrade),
+        [
+            "install opkg-slurm into this machine's root",
+            "install opkg-slurm-server into this machine's root",
+            "run server-post-install",
+        ]
+    );
+    assert_eq!(
+        upgrade.to_string(),
+        "perform install-bin-pkgs (upgrade from 1.0-1 to 2.0-1): install opkg-slurm into \
+         this machine's root, install opkg-slurm-server into this machine's root, \
+         run server-post-install"
+    );
+    // Nodes and images upgrade their client part only; nothing is removed.
+    for role in [RowRole::Client, RowRole::Image(image_ref("img"))] {
+        let row = upgrading(role_target(&role), "1.0-1", "2.0-1");
+        let client = work(decide(
+            &row,
+            &Context::new(role.clone(), Phase::Complete, NOW),
+        ));
+        assert_eq!(
+            described(&client),
+            expected_actions(&role, Stage::InstallBinPkgs)
+        );
+        assert!(
+            !client
+                .actions
+                .iter()
+                .any(|action| matches!(action, Action::Remove { .. })),
+            "{role:?}: an upgrade never removes first"
+        );
+    }
+}
+
+#[test]
+fn s1_9_the_later_stages_run_again_with_the_usual_gates_and_carry_the_upgrade() {
+    let mut server = upgrading(node("head"), "1.0-1", "2.0-1");
+    server.current = Some(Stage::RunScriptPostImage);
+    server.version.reached = Some("2.0-1".into());
+    let work = work(decide(
+        &server,
+        &Context::new(RowRole::Server, Phase::Complete, NOW),
+    ));
+    assert_eq!(work.stage, Stage::RunScriptPostClients);
+    assert_eq!(work.upgrade(), Some(("1.0-1", "2.0-1")));
+    assert_eq!(
+        described(&work),
+        expected_actions(&RowRole::Server, Stage::RunScriptPostClients)
+    );
+    // Gates still hold during an upgrade.
+    assert!(matches!(
+        blocked(decide(
+            &server,
+            &Context::new(RowRole::Server, Phase::Netboot, NOW)
+        )),
+        Blocked::Gate { .. }
+    ));
+}
+
+#[test]
+fn s1_9_the_server_post_image_of_an_upgrade_waits_for_the_images_upgrade() {
+    let mut server = upgrading(node("head"), "1.0-1", "2.0-1");
+    server.current = Some(Stage::InstallBinPkgs);
+    let mut context = Context::new(RowRole::Server, Phase::Complete, NOW);
+    context.images = vec![ImageRow {
+        image: image_ref("img"),
+        row: upgrading(image_target("img"), "1.0-1", "2.0-1"),
+    }];
+    assert!(matches!(
+        blocked(decide(&server, &context)),
+        Blocked::Image { .. }
+    ));
+}
+
+#[test]
+fn s1_9_an_opkg_upgrades_after_the_opkgs_it_depends_on() {
+    // `opm upgrade app` covers base, which app depends on.
+    let depends_on = BTreeMap::from([(opkg("app"), BTreeSet::from([opkg("base")]))]);
+    assert_eq!(
+        with_dependencies(&BTreeSet::from([opkg("app")]), &depends_on),
+        BTreeSet::from([opkg("app"), opkg("base")])
+    );
+    // Both set back: app's install-bin-pkgs waits for base's.
+    let mut app = upgrading(node("n1"), "1.0-1", "2.0-1");
+    app.package = opkg("app");
+    let mut base = upgrading(node("n1"), "1.0-1", "2.0-1");
+    base.package = opkg("base");
+    let mut context = Context::new(RowRole::Client, Phase::Complete, NOW);
+    context.dependencies = vec![Dependency {
+        package: opkg("base"),
+        row: Some(base.clone()),
+    }];
+    assert!(matches!(
+        blocked(decide(&app, &context)),
+        Blocked::Dependency { ref package, stage: Stage::InstallBinPkgs, .. } if *package == opkg("base")
+    ));
+    base.current = Some(Stage::Finished);
+    base.version = base
+        .version
+        .after_pass(Stage::Finished, Stage::Finished, None);
+    context.dependencies[0].row = Some(base);
+    assert_eq!(work(decide(&app, &context)).stage, Stage::InstallBinPkgs);
+}
+
+#[test]
+fn s1_9_a_crash_mid_upgrade_resumes_the_upgrade_and_says_so() {
+    // install-bin-pkgs passed at the new version, then the process died in
+    // post-image: the row still says where it came from and what it runs.
+    let mut server = upgrading(node("head"), "1.0-1", "2.0-1");
+    server.current = Some(Stage::InstallBinPkgs);
+    server.version =
+        server
+            .version
+            .after_pass(Stage::InstallBinPkgs, Stage::Finished, Some("2.0-1"));
+    assert_eq!(server.version.reached.as_deref(), Some("2.0-1"));
+    assert_eq!(server.version.upgrade(), Some(("1.0-1", "2.0-1")));
+    server.status = Status::Running {
+        lease: Lease {
+            owner: "opm run pid 1 on head".into(),
+            token: 3,
+            expires_at_ms: NOW - 1,
+        },
+    };
+    let again = work(decide(
+        &server,
+        &Context::new(RowRole::Server, Phase::Complete, NOW),
+    ));
+    assert_eq!(again.stage, Stage::RunScriptPostImage);
+    assert!(again.interrupted);
+    assert_eq!(again.upgrade(), Some(("1.0-1", "2.0-1")));
+    // At its request, the upgrade is over.
+    let done = server
+        .version
+        .after_pass(Stage::Finished, Stage::Finished, None);
+    assert_eq!(done.upgrade(), None);
+    assert_eq!(done.reached.as_deref(), Some("2.0-1"));
+}
+
+#[test]
+fn s1_9_a_drifted_row_is_not_finished_and_waits_for_a_repair() {
+    let mut drifted = row(node("n1"), "slurm", Some(Stage::Finished), Stage::Finished);
+    drifted.status = Status::Drifted {
+        message: "opkg-slurm-client is not installed".into(),
+    };
+    assert!(drifted.is_pending());
+    let decision = decide(
+        &drifted,
+        &Context::new(RowRole::Client, Phase::Complete, NOW),
+    );
+    assert_eq!(
+        decision.to_string(),
+        "blocked: drifted, waiting for a repair (opm repair): opkg-slurm-client is not installed"
+    );
+}
+
+#[test]
+fn s1_9_an_uninstall_forgets_the_version_and_a_new_row_works_towards_the_wanted_one() {
+    let reached = RowVersion {
+        reached: Some("2.0-1".into()),
+        work: Some("2.0-1".into()),
+        upgrade_from: None,
+    };
+    assert_eq!(
+        reached.after_pass(
+            Stage::ShouldNotBeInstalled,
+            Stage::ShouldNotBeInstalled,
+            None
+        ),
+        RowVersion::default()
+    );
+    let mut cluster = Cluster::new(Name::new(NameKind::Node, "head").unwrap(), Phase::Complete);
+    cluster.wanted.insert(opkg("slurm"), "2.0-1".into());
+    cluster.apply(&RequestChange {
+        target: node("head"),
+        package: opkg("slurm"),
+        requested: Stage::Finished,
+        create: true,
+    });
+    let created = cluster.row(&node("head"), &opkg("slurm")).unwrap();
+    assert_eq!(created.version.work.as_deref(), Some("2.0-1"));
+    assert_eq!(created.version.reached, None);
 }

@@ -1,7 +1,8 @@
 //! A synthetic cluster in bulk, for benchmarks (`opm bench populate`):
 //! nodes `bench-n<i>` in the default group, opkgs `bench-p<j>` selected
-//! for it, and a row for every node (the head node too) × opkg at one
-//! stage, written by a few set-based statements in one transaction.
+//! for it (at version 1.0-1), and a row for every node (the head node
+//! too) × opkg at one stage, written by a few set-based statements in one
+//! transaction.
 
 use opm_model::{Phase, Stage};
 
@@ -61,12 +62,19 @@ pub(crate) async fn populate(
     .execute(&mut *conn)
     .await?;
     db::query(concat!(
-        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms) \
-         SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2 FROM ",
+        "INSERT INTO opkgs (name, version, summary, source, imported_at_ms, wanted_version) \
+         SELECT 'bench-p' || i, '1.0-1', 'a benchmark opkg', 'opm bench populate', $2, '1.0-1' \
+         FROM ",
         numbers!()
     ))
     .bind(i64::from(population.opkgs))
     .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    db::query(
+        "INSERT INTO opkg_versions (opkg_id, version, summary, source, imported_at_ms) \
+         SELECT id, version, summary, source, imported_at_ms FROM opkgs WHERE name LIKE 'bench-p%'",
+    )
     .execute(&mut *conn)
     .await?;
     db::query(
@@ -77,9 +85,13 @@ pub(crate) async fn populate(
     .bind(DEFAULT_GROUP)
     .execute(&mut *conn)
     .await?;
+    // Rows past the bottom were reached with the one version there is.
     let rows = db::query(
-        "INSERT INTO rows (node_id, opkg_id, requested, current, status, updated_ms) \
-         SELECT n.id, o.id, $1, $2, 'ok', $3 FROM nodes n CROSS JOIN opkgs o \
+        "INSERT INTO rows (node_id, opkg_id, requested, current, status, updated_ms, \
+         version, work_version) \
+         SELECT n.id, o.id, $1, $2, 'ok', $3, \
+         CASE WHEN $2 > 1 THEN o.version END, CASE WHEN $2 > 1 THEN o.version END \
+         FROM nodes n CROSS JOIN opkgs o \
          WHERE o.name LIKE 'bench-p%' AND (n.head = 1 OR n.name LIKE 'bench-n%')",
     )
     .bind(i64::from(population.stage.id()))

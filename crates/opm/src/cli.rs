@@ -52,7 +52,7 @@ pub const GROUPS: [(&str, &[&str]); 5] = [
     (
         "Day to day",
         &[
-            "install", "remove", "request", "cluster", "status", "plan", "run",
+            "install", "remove", "request", "upgrade", "cluster", "status", "plan", "run",
         ],
     ),
     (
@@ -260,7 +260,8 @@ Examples:
     /// The cluster's install phase.
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Every row: target, kind, package, requested, current, status, message.
+    /// Every row: target, kind, package, requested, current, version
+    /// (outdated and upgrading rows marked), status, message.
     Status(StatusArgs),
     /// Stage attempts and operator events, newest last.
     History(HistoryArgs),
@@ -277,6 +278,13 @@ Examples:
     Retry(RetryArgs),
     /// Set a row's current stage back so whole stages run again.
     Rerun(RerunArgs),
+    /// Bring finished rows to their opkg's wanted version (the newest
+    /// imported, or the pin): install-bin-pkgs runs again at the new
+    /// version with the package manager's upgrade (on the head node the
+    /// api package first), then the later stages, on the next 'opm run'
+    /// and on the nodes' agents. Exit 2 when a row would be downgraded
+    /// without --allow-downgrade (nothing is started then).
+    Upgrade(UpgradeArgs),
     /// Check the rows' native packages against the package databases
     /// (SPEC §1.9): a row at or past install-bin-pkgs whose packages are
     /// missing or at another version becomes `drifted`, with what differs.
@@ -563,6 +571,12 @@ pub enum BenchCommand {
         #[arg(long = "db-root", value_name = "DIR")]
         db_root: PathBuf,
     },
+    /// Benchmark B6: the agents of B4 install one opkg at 1.0-1, then
+    /// 2.0-1 is imported and 'opm upgrade' starts every node's upgrade;
+    /// prints the install time and the time until every row reports the
+    /// new version. Exit 1 when a row does not end at 2.0-1. Takes B4's
+    /// options; --idle-secs is B4's alone (no idle window is measured).
+    Upgrade(BenchAgentsArgs),
 }
 
 /// `opm bench agents --count N`
@@ -759,8 +773,24 @@ pub enum OpkgCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// List the imported opkgs.
+    /// List the imported opkgs: every imported version, the pin and the
+    /// version their rows should have.
     List,
+    /// Pin an opkg to one of its imported versions: its rows should have
+    /// that one, not the newest ('opm upgrade' brings them there).
+    Pin {
+        /// The opkg.
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+        /// An imported version (see 'opm opkg list').
+        version: String,
+    },
+    /// Unpin an opkg: its rows should have its newest imported version.
+    Unpin {
+        /// The opkg.
+        #[arg(value_parser = opkg_name)]
+        package: Name,
+    },
     /// Show a parsed opkg: its metadata, effective dependencies per native
     /// part, scripts and configurator defaults.
     Show {
@@ -929,6 +959,37 @@ pub struct InstallArgs {
     #[arg(required = true, value_name = "PKG", value_parser = opkg_name)]
     pub packages: Vec<Name>,
     /// The group of compute nodes that should get them [default: oscar_clients].
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+}
+
+/// `opm upgrade [PKG...] [--node N | --image I | --group G] [--allow-downgrade]`
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The opkgs; none: every imported opkg. The opkgs they depend on are
+    /// upgraded too, first.
+    #[arg(value_name = "PKG", value_parser = opkg_name)]
+    pub packages: Vec<Name>,
+    /// Which rows; none: the head node's, every image's and every node's.
+    #[command(flatten)]
+    pub scope: UpgradeScopeArgs,
+    /// Also go to a wanted version older than a row's (a pin on an older
+    /// version); refused otherwise.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+}
+
+/// The rows `opm upgrade` covers.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct UpgradeScopeArgs {
+    /// Only this node's rows (the head node's included).
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[arg(long, value_name = "I", value_parser = image_name)]
+    pub image: Option<Name>,
+    /// Only the rows of this group's nodes.
     #[arg(long, value_name = "G", value_parser = group_name)]
     pub group: Option<Name>,
 }

@@ -833,3 +833,67 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         assert_eq!(code, 413, "{path}: {body}");
     }
 }
+
+/// SPEC §1.9 over the tools' API: `POST /v1/pin` and `POST /v1/upgrade`
+/// need the admin token, refuse what names nothing (400) and change
+/// nothing then; a good pin moves the wanted version.
+#[test]
+fn the_version_routes_pin_and_upgrade_with_the_admin_token() {
+    let mut site = Site::new();
+    let n1 = site.add_node("n1");
+    let admin = site.ok(&["admin", "token"]).trim().to_owned();
+    let server = site.start_server(&[]);
+    for path in ["/v1/upgrade", "/v1/pin"] {
+        assert_eq!(
+            http_with(server, "POST", path, None, b"{}").0,
+            401,
+            "{path}"
+        );
+        assert_eq!(http(server, "POST", path, &n1, b"{}").0, 403, "{path}");
+    }
+    let refused = post(
+        server,
+        "/v1/pin",
+        &admin,
+        &json!({"package": "motd", "version": "9.9-9"}),
+        400,
+    );
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("opkg 'motd' has no imported version '9.9-9' (imported: 1:3.1-2)"),
+        "{refused:#}"
+    );
+    let pinned = post(
+        server,
+        "/v1/pin",
+        &admin,
+        &json!({"package": "motd", "version": "1:3.1-2"}),
+        200,
+    );
+    assert_eq!(pinned["wanted_version"], "1:3.1-2", "{pinned:#}");
+    assert_eq!(pinned["pinned"], "1:3.1-2", "{pinned:#}");
+    let unpinned = post(server, "/v1/pin", &admin, &json!({"package": "motd"}), 200);
+    assert_eq!(unpinned["pinned"], Value::Null, "{unpinned:#}");
+
+    // Nothing finished yet: nothing to start.
+    let report = post(server, "/v1/upgrade", &admin, &json!({}), 200);
+    assert_eq!(report["started"], 0, "{report:#}");
+    assert_eq!(report["refused"], false, "{report:#}");
+    post(
+        server,
+        "/v1/upgrade",
+        &admin,
+        &json!({"packages": ["ghost"]}),
+        400,
+    );
+    post(
+        server,
+        "/v1/upgrade",
+        &admin,
+        &json!({"node": "n1", "group": "oscar_clients"}),
+        400,
+    );
+    post(server, "/v1/upgrade", &admin, &json!({"node": "n9"}), 400);
+}

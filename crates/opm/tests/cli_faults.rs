@@ -190,3 +190,26 @@ fn the_database_is_readable_by_its_owner_alone() {
         }
     }
 }
+
+/// SPEC §1.9: `opm upgrade` and `opm opkg pin` on what does not exist are
+/// refused by name and change nothing.
+#[test]
+fn upgrades_and_pins_of_unknown_things_are_refused_and_change_nothing() {
+    let site = Site::init();
+    let pkg = site.opkg("pkg", "");
+    site.ok(&["opkg", "import", &pkg]);
+    site.ok(&["install", "pkg"]);
+    site.refused(&["upgrade", "nosuch"], "unknown opkg 'nosuch'");
+    site.refused(&["upgrade", "pkg", "--node", "n9"], "n9");
+    site.refused(&["upgrade", "pkg", "--image", "img9"], "img9");
+    site.refused(&["upgrade", "pkg", "--group", "g9"], "g9");
+    site.refused(
+        &["opkg", "pin", "pkg", "2.0-1"],
+        "opkg 'pkg' has no imported version '2.0-1' (imported: 1.0-1)",
+    );
+    site.refused(&["opkg", "pin", "nosuch", "1.0-1"], "unknown opkg 'nosuch'");
+    site.refused(
+        &["upgrade", "pkg", "--node", "head", "--image", "img"],
+        "cannot be used with",
+    );
+}

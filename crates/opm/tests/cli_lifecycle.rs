@@ -320,7 +320,7 @@ fn request_sets_rows_on_each_kind_of_target() {
         json!({
             "target": "head", "kind": "node", "package": "pkg",
             "requested": "run-configurator", "current": "should_not_be_installed",
-            "status": "ok", "message": ""
+            "status": "ok", "message": "", "version": null, "wanted_version": "1.0-1"
         })
     );
 }

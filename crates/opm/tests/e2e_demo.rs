@@ -173,7 +173,7 @@ fn walk_the_demo(agents: bool) {
     let db = format!("sqlite:{}", demo_dir.join("opm.db").display());
     let status = Command::new(env!("CARGO_BIN_EXE_opm"))
         .args(["--json", "status"])
-        .env("OPM_DB", db)
+        .env("OPM_DB", &db)
         .env("OPM_CONF", demo_dir.join("opm.conf"))
         .output()
         .unwrap();
@@ -196,6 +196,28 @@ fn walk_the_demo(agents: bool) {
         "{rows:?}"
     );
     assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    // Once complete, a newer motd was imported and every row of it
+    // upgraded (SPEC §1.9) before it was taken down.
+    assert!(stdout.contains("$ opm upgrade motd"), "{stdout}");
+    let history = Command::new(env!("CARGO_BIN_EXE_opm"))
+        .args(["--json", "history", "motd"])
+        .env("OPM_DB", &db)
+        .env("OPM_CONF", demo_dir.join("opm.conf"))
+        .output()
+        .unwrap();
+    let history: Vec<serde_json::Value> = serde_json::from_slice(&history.stdout).unwrap();
+    let upgraded: Vec<&str> = history
+        .iter()
+        .filter(|e| e["note"] == "upgrade from 1:3.1-2 to 1:3.2-1")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert!(upgraded.contains(&"head"), "{history:#?}");
+    if agents {
+        for node in ["node1", "node2", "node3"] {
+            assert!(upgraded.contains(&node), "{history:#?}");
+        }
+    }
+    let image_skipped = stdout.contains("SKIPPED: image compute");
     let image_rows = rows.iter().filter(|r| r["kind"] == "image").count();
     assert_eq!(image_rows, if image_skipped { 0 } else { 3 }, "{rows:?}");
     if image_skipped {

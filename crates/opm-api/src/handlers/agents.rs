@@ -177,7 +177,7 @@ pub async fn finish<S: Store + 'static>(
         RowAfter {
             current: Some(stage),
             error: None,
-            version: None,
+            version: report.version.clone(),
         }
     } else {
         // A failed stage leaves the row where it was: only then is its

@@ -1,10 +1,12 @@
 //! The handlers, one module per resource: the agents' work, their first
-//! contact (enrolment) and the tools' cluster state, each checking the token first and answering
-//! JSON; and what watches the server (health, readiness, metrics), open.
+//! contact (enrolment), the tools' cluster state and versions (upgrades,
+//! pins), each checking the token first and answering JSON; and what
+//! watches the server (health, readiness, metrics), open.
 
 pub mod agents;
 pub mod enroll;
 pub mod tools;
+pub mod versions;
 pub mod watch;
 
 use axum::Json;

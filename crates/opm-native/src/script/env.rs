@@ -16,7 +16,8 @@
 //!      opm's own prefixes (`OPM_`, `OSCAR_`): legacy scripts read `$nfs_server`;
 //!      the opkg's own value beats a site variable of the same name;
 //! 4. the contract: `OSCAR_PACKAGE_HOME`, `OPM_STAGE`, `OPM_TARGET` (the node or
-//!    image name), `OPM_TARGET_KIND` (`node`/`image`), `OPM_ROLE`, `OPM_ATTEMPT`.
+//!    image name), `OPM_TARGET_KIND` (`node`/`image`), `OPM_ROLE`, `OPM_ATTEMPT`,
+//!    and during an upgrade (SPEC §1.9) `OPM_UPGRADE_FROM` and `OPM_UPGRADE_TO`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,6 +90,8 @@ pub struct ScriptContext {
     pub role: Role,
     /// Which attempt this is, counting from 1.
     pub attempt: u32,
+    /// During an upgrade: the opkg versions it goes from and to.
+    pub upgrade: Option<(String, String)>,
 }
 
 /// The `OPM_CONFIG_*` variable a configuration name maps to.
@@ -182,6 +185,10 @@ pub fn script_environment(
     );
     env.insert("OPM_ROLE".to_owned(), context.role.name().to_owned());
     env.insert("OPM_ATTEMPT".to_owned(), context.attempt.to_string());
+    if let Some((from, to)) = &context.upgrade {
+        env.insert("OPM_UPGRADE_FROM".to_owned(), from.clone());
+        env.insert("OPM_UPGRADE_TO".to_owned(), to.clone());
+    }
     Ok(env)
 }
 
@@ -196,6 +203,7 @@ mod tests {
             target: Target::node(Name::new(NameKind::Node, "n3").unwrap()),
             role: Role::Server,
             attempt: 2,
+            upgrade: None,
         }
     }
 
@@ -272,7 +280,23 @@ mod tests {
         assert_eq!(env["nfs_server"], "10.0.0.1");
         assert_eq!(env["OPM_CONFIG_MODE_X"], "fast");
         assert!(!env.contains_key("mode-x"));
+        assert!(!env.contains_key("OPM_UPGRADE_FROM"));
         assert_eq!(env.len(), 12);
+    }
+
+    #[test]
+    fn an_upgrade_says_from_and_to() {
+        let mut upgrading = context();
+        upgrading.upgrade = Some(("1:3.1-2".to_owned(), "1:3.2-1".to_owned()));
+        let env = script_environment(
+            Path::new("/usr/lib/oscar/packages/motd"),
+            &upgrading,
+            &SiteEnv::default(),
+            &config(&[]),
+        )
+        .unwrap();
+        assert_eq!(env["OPM_UPGRADE_FROM"], "1:3.1-2");
+        assert_eq!(env["OPM_UPGRADE_TO"], "1:3.2-1");
     }
 
     #[test]

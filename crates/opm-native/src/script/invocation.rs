@@ -205,6 +205,7 @@ mod tests {
             target: Target::image(Name::new(NameKind::Image, "oscarimage").unwrap()),
             role: Role::Server,
             attempt: 1,
+            upgrade: None,
         }
     }
 

@@ -91,6 +91,11 @@ macro_rules! conformance {
             fn inventory_refuses_a_root_without_or_with_a_broken_database() {
                 suite::inventory_refuses_a_root_without_or_with_a_broken_database($backend);
             }
+
+            #[test]
+            fn moves_a_package_to_the_version_asked_for_in_place() {
+                suite::moves_a_package_to_the_version_asked_for_in_place($backend);
+            }
         }
     };
 }

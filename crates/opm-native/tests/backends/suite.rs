@@ -546,3 +546,91 @@ pub fn inventory_refuses_a_root_without_or_with_a_broken_database(backend: Backe
     assert_eq!(failure.root, dir.path());
     assert!(error.to_string().contains("failed to query"), "{error}");
 }
+
+/// A of `version`, whose README says the version and which owns a file of
+/// that version only.
+fn a_at(version: &str) -> opm_opkg::pack::PackageSpec {
+    let mut spec = package(A, version, &[]);
+    spec.files = vec![
+        opm_opkg::pack::Entry::dir(format!("/usr/share/{A}")),
+        opm_opkg::pack::Entry::file(format!("/usr/share/{A}/README"), 0o644, version.as_bytes()),
+        opm_opkg::pack::Entry::file(format!("/usr/share/{A}/only-{version}"), 0o644, b"x"),
+    ];
+    spec
+}
+
+/// Versioned installs (SPEC §1.9), with an epoch the file names leave
+/// out: an exact version installs, another one
+/// replaces it in place (upgrade, then downgrade), the version in place
+/// again changes nothing, a version no repository holds is refused by name
+/// and version, and a version that could pass for an option never reaches
+/// the tool.
+pub fn moves_a_package_to_the_version_asked_for_in_place(backend: Backend) {
+    if !available(backend, "moves_a_package_to_the_version_asked_for_in_place") {
+        return;
+    }
+    let repo = repo(backend, &[a_at("1:1.0-1"), a_at("1:2.0-1")]);
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    let at = |version: &str| opm_native::Versioned {
+        name: A.to_owned(),
+        version: version.to_owned(),
+    };
+    let version_of = || {
+        let found = manager.query(&root, &names(&[A])).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        found[0].version.clone()
+    };
+    let readme = || std::fs::read_to_string(root.join(&format!("usr/share/{A}/README"))).unwrap();
+
+    manager.install_versions(&root, &[at("1:1.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:1.0-1");
+    assert_eq!(readme(), "1:1.0-1");
+
+    manager.install_versions(&root, &[at("1:2.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:2.0-1");
+    assert_eq!(readme(), "1:2.0-1");
+    assert!(root.join(&format!("usr/share/{A}/only-1:2.0-1")).exists());
+    assert!(!root.join(&format!("usr/share/{A}/only-1:1.0-1")).exists());
+    if is_deb(backend) {
+        // dpkg's own log says it was an upgrade, not a removal and a new
+        // installation.
+        let log = std::fs::read_to_string(root.join("var/log/dpkg.log")).unwrap();
+        assert!(
+            log.lines()
+                .any(|line| line.contains(&format!(" upgrade {A}:all 1:1.0-1 1:2.0-1"))),
+            "{log}"
+        );
+        assert!(!log.contains(" remove "), "{log}");
+    }
+
+    // The version in place already: nothing to do, no error.
+    manager.install_versions(&root, &[at("1:2.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:2.0-1");
+
+    // Back down, when asked (the planner decides whether it may).
+    manager.install_versions(&root, &[at("1:1.0-1")]).unwrap();
+    assert_eq!(version_of(), "1:1.0-1");
+    assert_eq!(readme(), "1:1.0-1");
+
+    let missing = manager
+        .install_versions(&root, &[at("1:3.0-1")])
+        .unwrap_err();
+    let text = missing.to_string();
+    if matches!(backend, Backend::Dpkg | Backend::Rpm) {
+        assert!(
+            matches!(&missing, NativeError::NotInRepo { packages, .. } if packages == &[format!("{A}=1:3.0-1")]),
+            "{missing:?}"
+        );
+    }
+    assert!(text.contains(A), "{text}");
+    assert_eq!(version_of(), "1:1.0-1", "a refused version changes nothing");
+
+    let bad = manager
+        .install_versions(&root, &[at("--force-all")])
+        .unwrap_err();
+    assert!(
+        matches!(bad, NativeError::InvalidVersion(ref version) if version == "--force-all"),
+        "{bad:?}"
+    );
+}

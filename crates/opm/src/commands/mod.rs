@@ -31,6 +31,7 @@ mod run;
 mod server;
 mod settings;
 mod status;
+mod upgrade;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -67,6 +68,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Logs(args) => logs::run(args, &settings, printer),
         Command::Retry(args) => retry::run(args, &settings, printer),
         Command::Rerun(args) => rerun::run(args, &settings, printer),
+        Command::Upgrade(args) => upgrade::run(args, &settings, printer),
         Command::Verify(args) => verify::run(args, &settings, printer),
         Command::Repair(args) => repair::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),

@@ -1,14 +1,15 @@
-//! `opm status [--watch]`: every row with what is requested, what is done
-//! and how it went. Exit 1 when a row is in error (SPEC §4). `--watch`
-//! polls the same view every second under a header (phase, counts, time):
-//! on a terminal redrawn in place until interrupted, elsewhere one picture
-//! after another until every row is settled.
+//! `opm status [--watch]`: every row with what is requested, what is done,
+//! at which version (outdated and upgrading rows marked) and how it went.
+//! Exit 1 when a row is in error (SPEC §4). `--watch` polls the same view
+//! every second under a header (phase, counts, time): on a terminal
+//! redrawn in place until interrupted, elsewhere one picture after another
+//! until every row is settled.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use opm_model::{Phase, Row, Stage, Status};
-use opm_store::{AnyStore, OpenMode, Store};
+use opm_store::{AnyStore, OpenMode, Store, StoredRow};
 use serde::Serialize;
 
 use super::history::utc;
@@ -35,18 +36,26 @@ pub struct StatusEntry {
     pub requested: Stage,
     /// The last completed stage; null when unknown.
     pub current: Option<Stage>,
-    /// `ok`, `running` or `error`.
+    /// `ok`, `running`, `error` or `drifted`.
     pub status: &'static str,
-    /// For `error`: what failed; empty otherwise.
+    /// For `error`: what failed; for `drifted`: what differs; empty otherwise.
     pub message: String,
     /// For `running`: who holds the lease.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The opkg version the current stage was reached with (SPEC §1.9).
+    pub version: Option<String>,
+    /// The version the row should have: the pin, else the newest import.
+    pub wanted_version: Option<String>,
+    /// During an upgrade: the version it started from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
 impl StatusEntry {
-    /// The entry of one row.
-    pub fn of(row: &Row) -> StatusEntry {
+    /// The entry of one stored row.
+    pub fn of(stored: &StoredRow) -> StatusEntry {
+        let row = &stored.row;
         let (message, owner) = match &row.status {
             Status::Ok => (String::new(), None),
             Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
@@ -61,6 +70,26 @@ impl StatusEntry {
             status: row.status.kind().name(),
             message,
             owner,
+            version: row.version.reached.clone(),
+            wanted_version: stored.wanted_version.clone(),
+            upgrade_from: row.version.upgrade_from.clone(),
+        }
+    }
+
+    /// The VERSION cell: the version, what an upgrade under way goes
+    /// from and to, or the version an outdated row should have.
+    fn version_cell(&self) -> String {
+        let Some(version) = &self.version else {
+            return "-".to_owned();
+        };
+        match (&self.upgrade_from, &self.wanted_version) {
+            (Some(from), _) => format!("{from} -> {version} (upgrading)"),
+            (None, Some(wanted))
+                if opm_model::version::compare(version, wanted) != std::cmp::Ordering::Equal =>
+            {
+                format!("{version} (outdated: {wanted})")
+            }
+            _ => version.clone(),
         }
     }
 }
@@ -95,12 +124,13 @@ async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result
         return watch_in_place(store).await;
     }
     loop {
-        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        let stored = all_rows(store).await?;
+        let rows: Vec<Row> = stored.iter().map(|s| s.row.clone()).collect();
         if watch && !printer.json() {
             let phase = store.phase().await.map_err(store_error)?;
             printer.line(header(phase, &rows, now_ms()));
         }
-        print_rows(&rows, printer, watch)?;
+        print_rows(&stored, printer, watch)?;
         let done = rows.iter().all(settled);
         if !watch || done {
             return Ok(verdict(&rows));
@@ -120,10 +150,11 @@ async fn watch_in_place(store: &AnyStore) -> anyhow::Result<Exit> {
     let stop = runtime::stop_signal();
     tokio::pin!(stop);
     loop {
-        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        let stored = all_rows(store).await?;
+        let rows: Vec<Row> = stored.iter().map(|s| s.row.clone()).collect();
         let phase = store.phase().await.map_err(store_error)?;
         let mut picture = format!("{}\n", header(phase, &rows, now_ms()));
-        picture.push_str(&render_rows(&rows));
+        picture.push_str(&render_rows(&stored));
         let mut frame = String::from("\x1b[H");
         for line in picture.lines() {
             frame.push_str(line);
@@ -166,7 +197,7 @@ fn header(phase: Phase, rows: &[Row], now_ms: i64) -> String {
     )
 }
 
-fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()> {
+fn print_rows(rows: &[StoredRow], printer: Printer, watch: bool) -> anyhow::Result<()> {
     if printer.json() {
         let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
         if watch {
@@ -183,7 +214,7 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
 
 /// The rows as the table `opm status` prints, or what to do when there
 /// are none; ends with a newline.
-fn render_rows(rows: &[Row]) -> String {
+fn render_rows(rows: &[StoredRow]) -> String {
     if rows.is_empty() {
         return "no rows; request some with 'opm install PKG' or 'opm request'\n".to_owned();
     }
@@ -194,18 +225,21 @@ fn render_rows(rows: &[Row]) -> String {
             "package",
             "requested",
             "current",
+            "version",
             "status",
             "message",
         ],
         rows.iter()
             .map(StatusEntry::of)
             .map(|e| {
+                let version = e.version_cell();
                 vec![
                     e.target,
                     e.kind.to_owned(),
                     e.package,
                     e.requested.to_string(),
                     e.current.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    version,
                     match e.owner {
                         Some(owner) => format!("{} ({owner})", e.status),
                         None => e.status.to_owned(),

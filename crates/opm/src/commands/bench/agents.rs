@@ -48,7 +48,7 @@ pub fn run(args: BenchAgentsArgs, settings: &Settings, printer: Printer) -> anyh
 
 /// The options that give the server this command's database, conf, root,
 /// repositories and backend.
-fn server_options(settings: &Settings) -> Vec<OsString> {
+pub fn server_options(settings: &Settings) -> Vec<OsString> {
     let mut options: Vec<OsString> = vec!["--db".into(), settings.db_url().into()];
     options.push("--conf".into());
     options.push(settings.conf.clone().into());

@@ -2,6 +2,7 @@
 
 mod agents;
 mod populate;
+mod upgrade;
 mod verify;
 
 use crate::cli::BenchCommand;
@@ -20,5 +21,6 @@ pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyh
         } => populate::run(nodes, opkgs, stage, behind, settings, printer),
         BenchCommand::Agents(args) => agents::run(args, settings, printer),
         BenchCommand::Verify { db_root } => verify::run(&db_root, settings, printer),
+        BenchCommand::Upgrade(args) => upgrade::run(args, settings, printer),
     }
 }

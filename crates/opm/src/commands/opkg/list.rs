@@ -1,4 +1,5 @@
-//! `opm opkg list`: the imported opkgs, with their relations and groups.
+//! `opm opkg list`: the imported opkgs, with every imported version, the
+//! pin and the wanted version (SPEC §1.9), their relations and groups.
 
 use opm_model::Name;
 use opm_store::{OpenMode, Store};
@@ -13,6 +14,9 @@ use crate::state::block_on;
 struct ListEntry {
     name: String,
     version: String,
+    versions: Vec<String>,
+    pinned: Option<String>,
+    wanted_version: String,
     summary: String,
     source: String,
     depends: Vec<String>,
@@ -33,6 +37,9 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         .map(|o| ListEntry {
             name: o.import.name.to_string(),
             version: o.import.version,
+            versions: o.versions,
+            pinned: o.pinned,
+            wanted_version: o.wanted_version,
             summary: o.import.summary,
             source: o.import.source,
             depends: o.import.depends.iter().map(Name::to_string).collect(),
@@ -47,6 +54,8 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
             &[
                 "name",
                 "version",
+                "wanted",
+                "versions",
                 "depends",
                 "conflicts",
                 "groups",
@@ -55,9 +64,15 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
             entries
                 .into_iter()
                 .map(|e| {
+                    let wanted = match &e.pinned {
+                        Some(pin) => format!("{pin} (pinned)"),
+                        None => e.wanted_version.clone(),
+                    };
                     vec![
                         e.name,
                         e.version,
+                        wanted,
+                        e.versions.join(","),
                         e.depends.join(","),
                         e.conflicts.join(","),
                         e.groups.join(","),

@@ -1,9 +1,10 @@
 //! `opm opkg ...`: validate opkg sources, show what opm makes of them,
-//! register them in the database and list them.
+//! register them in the database, list them and pin their versions.
 
 mod check;
 mod import;
 mod list;
+mod pin;
 mod show;
 
 use opm_opkg::Dist;
@@ -21,6 +22,10 @@ pub fn run(command: OpkgCommand, settings: &Settings, printer: Printer) -> anyho
             import::run(&paths, &platform, settings, printer)
         }
         OpkgCommand::List => list::run(settings, printer),
+        OpkgCommand::Pin { package, version } => {
+            pin::run(&package, Some(&version), settings, printer)
+        }
+        OpkgCommand::Unpin { package } => pin::run(&package, None, settings, printer),
         OpkgCommand::Check { strict, paths } => check::run(&paths, strict, printer),
         OpkgCommand::Show { dist, arch, path } => {
             show::run(&path, dist.as_deref().map(Dist::parse), arch, printer)
