@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use opm_engine::{Clock, Engine};
 use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
@@ -67,6 +67,9 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/agent/finish", post(agents::finish::<S>))
         .route("/v1/agent/heartbeat", post(agents::heartbeat::<S>))
         .route("/v1/status", get(tools::status::<S>))
+        .route("/v1/plan", get(tools::plan::<S>))
+        .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/logs", get(tools::logs::<S>))
         .route(
             "/v1/phase",
             get(tools::phase::<S>).put(tools::set_phase::<S>),
@@ -74,9 +77,22 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/request", post(tools::request::<S>))
         .route("/v1/install", post(tools::install::<S>))
         .route("/v1/remove", post(tools::remove::<S>))
-        .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/retry", post(tools::retry::<S>))
-        .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/rerun", post(tools::rerun::<S>))
+        .route(
+            "/v1/nodes",
+            get(tools::nodes::<S>).post(tools::add_node::<S>),
+        )
+        .route("/v1/nodes/{name}", delete(tools::remove_node::<S>))
+        .route(
+            "/v1/images",
+            get(tools::images::<S>).post(tools::add_image::<S>),
+        )
+        .route("/v1/images/{name}", delete(tools::remove_image::<S>))
+        .route(
+            "/v1/config",
+            get(tools::config_show::<S>).put(tools::config_set::<S>),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

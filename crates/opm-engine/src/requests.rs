@@ -13,9 +13,6 @@ use opm_plan::{
 };
 use opm_store::{Batch, Change, DEFAULT_GROUP, Opkg, Store, StoreError};
 
-/// Rows read per page when loading every row.
-const PAGE: u32 = 1000;
-
 /// Why a request is refused (nothing was changed), or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -127,17 +124,7 @@ impl Snapshot {
                 .insert(name.clone(), opkg.import.depends.iter().cloned().collect());
             opkgs.insert(name, opkg);
         }
-        let mut after = None;
-        loop {
-            let page = store.all_rows(after, PAGE).await?;
-            for stored in page.rows {
-                cluster.upsert(stored.row);
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        crate::load::each_row(store, |stored| cluster.upsert(stored.row)).await?;
         Ok(Snapshot { cluster, opkgs })
     }
 
@@ -358,7 +345,8 @@ pub async fn install<S: Store>(
     Ok(changes)
 }
 
-fn default_group() -> Name {
+/// The group `install` and `node add` use when none is named.
+pub fn default_group() -> Name {
     // DEFAULT_GROUP is a valid group name by construction.
     Name::new(NameKind::Group, DEFAULT_GROUP).unwrap_or_else(|_| unreachable!())
 }
