@@ -9,7 +9,10 @@ mod cli;
 mod commands;
 mod exit;
 mod printer;
+mod report;
+mod runtime;
 mod settings;
+mod state;
 
 use std::process::ExitCode;
 

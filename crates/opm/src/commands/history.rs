@@ -1,48 +1,45 @@
 //! `opm history` and `opm logs`: the attempts and operator events recorded
 //! for rows, and the output each attempt captured.
 
-use opm_model::{Name, Stage, StepRecord, StepResult, Target};
-use opm_store::{AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, OpenMode, Store};
+use opm_model::{Name, Stage, StepRecord, Target};
+use opm_store::{AttemptResult, HistoryEntry, HistoryFilter, OpenMode, Store};
 use serde::Serialize;
 
-use crate::cli::{HistoryArgs, LogsArgs, TargetFilter};
-use crate::commands::state::block_on;
-use crate::exit::{Exit, bad_input};
+use crate::cli::{HistoryArgs, TargetFilter};
+use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
-
-/// How far back `opm logs` looks for a row's last attempt.
-const LOGS_LOOKBACK: u32 = 10_000;
+use crate::state::block_on;
 
 /// One history entry as printed with `--json`.
 #[derive(Debug, Serialize)]
-struct Entry {
-    id: i64,
-    target: String,
-    kind: &'static str,
-    package: String,
-    event: &'static str,
-    stage: Option<Stage>,
-    result: Option<&'static str>,
-    started: String,
-    started_ms: i64,
-    ended_ms: Option<i64>,
-    duration_ms: Option<i64>,
-    exit_code: Option<i32>,
-    output_bytes: u64,
-    note: String,
+pub struct Entry {
+    pub id: i64,
+    pub target: String,
+    pub kind: &'static str,
+    pub package: String,
+    pub event: &'static str,
+    pub stage: Option<Stage>,
+    pub result: Option<&'static str>,
+    pub started: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub output_bytes: u64,
+    pub note: String,
     /// A retry that runs the failed stage from its first step.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    whole_stage: bool,
+    pub whole_stage: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<String>,
+    pub output: Option<String>,
     /// For `opm logs`: the attempt's steps, each with its own output.
     #[serde(skip_serializing_if = "Option::is_none")]
-    steps: Option<Vec<StepRecord>>,
+    pub steps: Option<Vec<StepRecord>>,
 }
 
 impl Entry {
-    fn of(entry: &HistoryEntry, with_output: bool) -> Entry {
+    pub fn of(entry: &HistoryEntry, with_output: bool) -> Entry {
         Entry {
             id: entry.id.0,
             target: entry.target.name.to_string(),
@@ -66,7 +63,7 @@ impl Entry {
 }
 
 /// The optional target of `--node N | --image I`.
-fn filter_target(filter: &TargetFilter) -> Option<Target> {
+pub fn filter_target(filter: &TargetFilter) -> Option<Target> {
     match (&filter.node, &filter.image) {
         (Some(node), _) => Some(Target::node(node.clone())),
         (None, Some(image)) => Some(Target::image(image.clone())),
@@ -75,7 +72,7 @@ fn filter_target(filter: &TargetFilter) -> Option<Target> {
 }
 
 /// Runs `opm history [--node N | --image I] [PKG]`.
-pub fn history(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let filter = HistoryFilter {
         target: filter_target(&args.target),
         opkg: args.package,
@@ -159,131 +156,6 @@ async fn check_names(
     Ok(())
 }
 
-/// Runs `opm logs`: one attempt by id, or the last attempt of a row (on
-/// the head node unless `--node`/`--image` says otherwise).
-pub fn logs(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let entry = block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = async {
-            if let Some(id) = args.attempt {
-                return store.attempt(AttemptId(id)).await.map_err(store_error);
-            }
-            let Some(package) = args.package.clone() else {
-                return Err(bad_input("name an opkg or --attempt ID"));
-            };
-            let target = match filter_target(&args.target) {
-                Some(target) => target,
-                None => {
-                    let nodes = store.nodes().await.map_err(store_error)?;
-                    let head = nodes.into_iter().find(|n| n.head).ok_or_else(|| {
-                        bad_input("the database has no head node; run 'opm init' first")
-                    })?;
-                    Target::node(head.name)
-                }
-            };
-            store.row(&target, &package).await.map_err(store_error)?;
-            let entries = store
-                .history(&HistoryFilter {
-                    target: Some(target.clone()),
-                    opkg: Some(package.clone()),
-                    limit: LOGS_LOOKBACK,
-                })
-                .await
-                .map_err(store_error)?;
-            entries
-                .into_iter()
-                .rev()
-                .find(|e| e.event == Event::Attempt)
-                .ok_or_else(|| bad_input(format!("{target} / {package} has no attempts yet")))
-        }
-        .await;
-        let outcome = match outcome {
-            Ok(entry) if entry.event == Event::Attempt => store
-                .steps(entry.id)
-                .await
-                .map(|steps| (entry, steps))
-                .map_err(store_error),
-            Ok(entry) => Ok((entry, Vec::new())),
-            Err(error) => Err(error),
-        };
-        store.close().await;
-        outcome
-    })?;
-    let (entry, steps) = entry;
-    if printer.json() {
-        let mut json = Entry::of(&entry, true);
-        json.steps = Some(steps);
-        printer.print_json(&json)?;
-        return Ok(Exit::Success);
-    }
-    let e = Entry::of(&entry, false);
-    let mut header = format!(
-        "attempt {}: {} {} / {} {} {}",
-        e.id,
-        e.kind,
-        e.target,
-        e.package,
-        e.stage.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-        e.result.unwrap_or("-"),
-    );
-    if let Some(code) = e.exit_code {
-        header.push_str(&format!(" (exit {code})"));
-    }
-    header.push_str(&format!(", started {}", e.started));
-    eprintln!("{header}");
-    if steps.is_empty() {
-        // Recorded before steps were (or a stage with none): one output.
-        print_output(&entry.output);
-        return Ok(Exit::Success);
-    }
-    // The attempt's own notes (an interruption, where it resumed) come
-    // before its first step's header.
-    let notes: String = entry
-        .output
-        .split_inclusive('\n')
-        .take_while(|line| !line.starts_with("== "))
-        .collect();
-    print_output(&notes);
-    for step in &steps {
-        crate::printer::out(&format!("{}\n", step_header(step, steps.len())));
-        print_output(&step.output);
-    }
-    Ok(Exit::Success)
-}
-
-/// Prints `text`, ending it with a newline when it has none.
-fn print_output(text: &str) {
-    crate::printer::out(text);
-    if !text.is_empty() && !text.ends_with('\n') {
-        crate::printer::out("\n");
-    }
-}
-
-/// The line that heads a step's output in `opm logs`:
-/// `== step 2/3 run api-post-install: failed (exit 3, 0.3s)`.
-fn step_header(step: &StepRecord, count: usize) -> String {
-    let mut line = format!(
-        "== step {}/{count} {}: {}",
-        u64::from(step.position) + 1,
-        step.action,
-        step.result.name()
-    );
-    let mut details = Vec::new();
-    if let (StepResult::Carried, Some(attempt)) = (step.result, step.passed_in) {
-        details.push(format!("passed in attempt {attempt}"));
-    }
-    if let Some(code) = step.exit_code {
-        details.push(format!("exit {code}"));
-    }
-    if let (StepResult::Passed | StepResult::Failed, Some(ended)) = (step.result, step.ended_ms) {
-        details.push(format!("{:.1}s", (ended - step.started_ms) as f64 / 1000.0));
-    }
-    if !details.is_empty() {
-        line.push_str(&format!(" ({})", details.join(", ")));
-    }
-    line
-}
-
 /// A UTC timestamp, `YYYY-MM-DD HH:MM:SS`, from milliseconds since the epoch.
 pub fn utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -309,47 +181,7 @@ pub fn utc(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{StepRecord, StepResult, step_header, utc};
-
-    #[test]
-    fn step_headers_say_result_exit_code_and_time() {
-        let step = StepRecord {
-            position: 1,
-            action: "run api-post-install".to_owned(),
-            result: StepResult::Failed,
-            passed_in: None,
-            started_ms: 1_000,
-            ended_ms: Some(1_300),
-            exit_code: Some(3),
-            output: String::new(),
-            output_bytes: Some(0),
-        };
-        assert_eq!(
-            step_header(&step, 3),
-            "== step 2/3 run api-post-install: failed (exit 3, 0.3s)"
-        );
-        let carried = StepRecord {
-            position: 0,
-            result: StepResult::Carried,
-            passed_in: Some(41),
-            exit_code: None,
-            ..step.clone()
-        };
-        assert_eq!(
-            step_header(&carried, 3),
-            "== step 1/3 run api-post-install: carried (passed in attempt 41)"
-        );
-        let cut = StepRecord {
-            result: StepResult::Interrupted,
-            ended_ms: None,
-            exit_code: None,
-            ..step
-        };
-        assert_eq!(
-            step_header(&cut, 3),
-            "== step 2/3 run api-post-install: interrupted"
-        );
-    }
+    use super::utc;
 
     #[test]
     fn utc_formats_known_instants() {

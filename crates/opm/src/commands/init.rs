@@ -8,10 +8,10 @@ use opm_model::{OpmConf, Role};
 use opm_store::{OpenMode, Store};
 use serde::Serialize;
 
-use crate::commands::state::block_on;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::block_on;
 
 #[derive(Serialize)]
 struct InitReport {
@@ -104,7 +104,7 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
 /// Reads opm.conf strictly; a missing or malformed file is bad input (see
 /// `opm conf check` for how it is read).
 fn read_conf(path: &Path) -> anyhow::Result<OpmConf> {
-    let bytes = crate::commands::conf::read_capped(path).map_err(|e| {
+    let bytes = crate::runtime::read_capped(path).map_err(|e| {
         bad_input(format!(
             "cannot read {}: {e}; point --conf at this machine's opm.conf",
             path.display()

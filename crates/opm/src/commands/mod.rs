@@ -1,36 +1,38 @@
-//! One module per subcommand; [`dispatch`] resolves settings and routes.
+//! The command tree: one module per subcommand, one directory per
+//! subcommand with subcommands of its own (`opkg/check.rs` is `opm opkg
+//! check`); [`dispatch`] resolves the settings and routes. The wiring the
+//! daemons and passes share lives in [`crate::runtime`], not here.
 
 mod admin;
 mod agent;
 mod bench;
-mod bench_agents;
 mod cluster;
 mod completions;
 mod conf;
 mod config;
 mod demo;
-mod demo_daemons;
 mod history;
 mod image;
 mod init;
+mod install;
+mod logs;
 mod man;
 mod node;
-mod open_files;
 mod opkg;
-mod opkg_import;
 mod pack;
 mod plan;
+mod remove;
 mod repo;
 mod request;
+mod rerun;
 mod retry;
 mod run;
 mod server;
 mod settings;
-mod state;
 mod status;
 
 use crate::cli::{Cli, Command};
-use crate::exit::Exit;
+use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
@@ -54,15 +56,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init => init::run(&settings, printer),
         Command::Node(command) => node::run(command, &settings, printer),
         Command::Image(command) => image::run(command, &settings, printer),
-        Command::Request(args) => request::request(args, &settings, printer),
-        Command::Install(args) => request::install(args, &settings, printer),
-        Command::Remove(args) => request::remove(args, &settings, printer),
+        Command::Request(args) => request::run(args, &settings, printer),
+        Command::Install(args) => install::run(args, &settings, printer),
+        Command::Remove(args) => remove::run(args, &settings, printer),
         Command::Cluster(command) => cluster::run(command, &settings, printer),
         Command::Status(args) => status::run(args, &settings, printer),
-        Command::History(args) => history::history(args, &settings, printer),
-        Command::Logs(args) => history::logs(args, &settings, printer),
-        Command::Retry(args) => retry::retry(args, &settings, printer),
-        Command::Rerun(args) => retry::rerun(args, &settings, printer),
+        Command::History(args) => history::run(args, &settings, printer),
+        Command::Logs(args) => logs::run(args, &settings, printer),
+        Command::Retry(args) => retry::run(args, &settings, printer),
+        Command::Rerun(args) => rerun::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
         Command::Plan => plan::run(&settings, printer),
@@ -72,5 +74,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(command) => bench::run(command, &settings, printer),
         Command::Demo(args) => demo::run(args, printer),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled before settings"),
+    }
+}
+
+/// An error of the demo and bench harness as the CLI reports it: what it
+/// or the store calls bad input is exit 2, with its whole chain of context.
+fn harness_error(error: anyhow::Error) -> anyhow::Error {
+    let refused = error.downcast_ref::<opm_demo::BadInput>().is_some()
+        || error
+            .downcast_ref::<opm_store::StoreError>()
+            .is_some_and(opm_store::StoreError::is_bad_input);
+    if refused {
+        bad_input(format!("{error:#}"))
+    } else {
+        error
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use opm_engine::{PlanLine, TracingReporter};
 
 use crate::cli::RunArgs;
-use crate::commands::run::engine;
 use crate::exit::Exit;
 use crate::printer::{Printer, out};
+use crate::runtime::engine;
 use crate::settings::Settings;
 
 /// Lines buffered before a write, so 400,000 rows are not 400,000 writes.

@@ -1,5 +1,5 @@
-//! `opm request`, `opm install` and `opm remove`: set what rows should
-//! reach. The changes come from the planner's own rules (`opm-plan`'s
+//! `opm request`: set the stage rows should reach; with the row-change
+//! printing `opm install` and `opm remove` share. The changes come from the planner's own rules (`opm-plan`'s
 //! [`Cluster`](opm_plan::Cluster)), are checked in full against a snapshot
 //! (unknown names, conflicts, dependents), and only then written, so a
 //! refused command changes nothing.
@@ -10,11 +10,11 @@ use opm_plan::RequestChange;
 use opm_store::{AnyStore, OpenMode};
 use serde::Serialize;
 
-use crate::cli::{InstallArgs, RemoveArgs, RequestArgs, RequestTarget};
-use crate::commands::state::{Snapshot, block_on, load, now_ms, request_error};
+use crate::cli::{RequestArgs, RequestTarget};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::Settings;
+use crate::state::{Snapshot, block_on, load, now_ms, request_error};
 
 /// One row change as printed with `--json`.
 #[derive(Serialize)]
@@ -26,7 +26,12 @@ struct ChangeEntry {
     created: bool,
 }
 
-fn print_changes(printer: Printer, changes: &[RequestChange], none: &str) -> anyhow::Result<()> {
+/// Prints the row changes a request made, or `none` when there are none.
+pub fn print_changes(
+    printer: Printer,
+    changes: &[RequestChange],
+    none: &str,
+) -> anyhow::Result<()> {
     if printer.json() {
         let entries: Vec<ChangeEntry> = changes
             .iter()
@@ -50,7 +55,7 @@ fn print_changes(printer: Printer, changes: &[RequestChange], none: &str) -> any
 }
 
 /// Opens the store, runs `body` and closes the store whatever happened.
-fn with_store<T>(
+pub fn with_store<T>(
     settings: &Settings,
     body: impl AsyncFnOnce(&AnyStore) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
@@ -63,7 +68,7 @@ fn with_store<T>(
 }
 
 /// Runs `opm request PKG --stage STAGE (--node N | --image I | --group G | --server)`.
-pub fn request(args: RequestArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(args: RequestArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let changes = with_store(settings, async |store| {
         let mut snapshot = load(store).await?;
         let targets = targets(&snapshot, &args.target)?;
@@ -112,53 +117,4 @@ fn targets(snapshot: &Snapshot, target: &RequestTarget) -> anyhow::Result<Vec<Ta
     Err(bad_input(
         "say which rows: --node N, --image I, --group G or --server",
     ))
-}
-
-/// Runs `opm install PKG... [--group G]`.
-pub fn install(args: InstallArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let packages = requests::unique(args.packages);
-    let changes = with_store(settings, async |store| {
-        let mut snapshot = load(store).await?;
-        let changes = requests::install(
-            store,
-            &mut snapshot,
-            &packages,
-            args.group.clone(),
-            now_ms(),
-        )
-        .await
-        .map_err(request_error)?;
-        for (package, dependency) in snapshot.missing_dependencies(&packages) {
-            eprintln!(
-                "warning: {package} depends on {dependency}, which is not requested; \
-                 its stages wait until you run 'opm install {dependency}'"
-            );
-        }
-        Ok(changes)
-    })?;
-    print_changes(printer, &changes, "already requested; nothing to change")?;
-    Ok(Exit::Success)
-}
-
-/// Runs `opm remove PKG... [--with-dependents]`.
-pub fn remove(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let packages = requests::unique(args.packages);
-    let changes = with_store(settings, async |store| {
-        let mut snapshot = load(store).await?;
-        requests::remove(
-            store,
-            &mut snapshot,
-            &packages,
-            args.with_dependents,
-            now_ms(),
-        )
-        .await
-        .map_err(request_error)
-    })?;
-    print_changes(
-        printer,
-        &changes,
-        "not installed or requested; nothing to change",
-    )?;
-    Ok(Exit::Success)
 }

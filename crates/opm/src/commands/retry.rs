@@ -1,15 +1,15 @@
-//! `opm retry` and `opm rerun`: the operator's two ways to make a row's
-//! stages run again, each recorded in the history.
+//! `opm retry`: clear a row's error so its failed stage runs again,
+//! recorded in the history; with what `opm rerun` shares of it.
 
 use opm_model::{Name, Stage, Target};
 use opm_store::{OpenMode, Store, StoredRow};
 use serde::Serialize;
 
-use crate::cli::{RerunArgs, RetryArgs, RowTarget};
-use crate::commands::state::{block_on, now_ms};
+use crate::cli::{RetryArgs, RowTarget};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::{block_on, now_ms};
 
 /// The node or image a `--node N | --image I` pair names.
 pub fn row_target(target: &RowTarget) -> anyhow::Result<Target> {
@@ -21,8 +21,9 @@ pub fn row_target(target: &RowTarget) -> anyhow::Result<Target> {
     }
 }
 
+/// One row as `retry` and `rerun` print it with `--json`.
 #[derive(Serialize)]
-struct RowReport {
+pub struct RowReport {
     target: String,
     kind: &'static str,
     package: String,
@@ -32,7 +33,7 @@ struct RowReport {
 }
 
 impl RowReport {
-    fn of(stored: &StoredRow) -> RowReport {
+    pub fn of(stored: &StoredRow) -> RowReport {
         let row = &stored.row;
         RowReport {
             target: row.target.name.to_string(),
@@ -46,7 +47,7 @@ impl RowReport {
 }
 
 /// Runs `opm retry PKG --node N|--image I [--reason TEXT] [--whole-stage]`.
-pub fn retry(args: RetryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(args: RetryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let target = row_target(&args.target)?;
     let reason = args.reason.unwrap_or_default();
     let whole_stage = args.whole_stage;
@@ -86,31 +87,9 @@ pub fn retry(args: RetryArgs, settings: &Settings, printer: Printer) -> anyhow::
     Ok(Exit::Success)
 }
 
-/// Runs `opm rerun PKG --node N|--image I --from STAGE`.
-pub fn rerun(args: RerunArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let target = row_target(&args.target)?;
-    let stored = change(settings, &target, &args.package, async |store| {
-        store
-            .rerun(&target, &args.package, args.from, now_ms())
-            .await
-    })?;
-    if printer.json() {
-        printer.print_json(&RowReport::of(&stored))?;
-    } else {
-        printer.line(format_args!(
-            "{target} / {}: current is now {}; stages from {} up to {} run again on the next 'opm run'",
-            args.package,
-            stored.row.effective_current(),
-            args.from,
-            stored.row.requested
-        ));
-    }
-    Ok(Exit::Success)
-}
-
 /// Opens the store, checks the opkg is known (so the message says so
 /// rather than "no row"), and runs `body`.
-fn change(
+pub fn change(
     settings: &Settings,
     target: &Target,
     package: &Name,

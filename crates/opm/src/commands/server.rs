@@ -10,43 +10,13 @@ use opm_model::Role;
 use opm_store::OpenMode;
 
 use crate::cli::ServerArgs;
-use crate::commands::open_files::raise_open_files;
-use crate::commands::run::{engine_on, identity};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
+use crate::runtime::{self, engine_on, identity, raise_open_files, stop_signal};
 use crate::settings::Settings;
 
 /// How long the head node's pass sleeps when nothing wakes it.
 const PASS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn stop_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-}
-
-/// Sends the daemons' log lines to stderr.
-pub fn init_logging(settings: &Settings) {
-    let level = match settings.verbosity {
-        0 => tracing_subscriber::filter::LevelFilter::ERROR,
-        1 => tracing_subscriber::filter::LevelFilter::INFO,
-        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .try_init();
-}
 
 /// Runs `opm server`.
 pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::Result<Exit> {
@@ -67,40 +37,37 @@ pub fn run(args: ServerArgs, settings: &Settings, _printer: Printer) -> anyhow::
             me.name
         )));
     }
-    init_logging(settings);
+    runtime::init_logging(settings);
     if let Err(error) = raise_open_files() {
         eprintln!(
             "opm server: cannot raise the open-files limit, serving fewer agents at once: {error}"
         );
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
-            // One store for the engine and the API: each open of a SQLite
-            // file is one more way for its locks to go astray.
-            let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
-            let engine = engine_on(settings, &args.run, Arc::clone(&store), reporter)?;
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            let config = ServerConfig {
-                listen: args.listen,
-                lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
-                pass_interval: PASS_INTERVAL,
-                tls,
-                idle_timeout: Duration::from_secs(args.idle_timeout),
-            };
-            serve(
-                engine,
-                store,
-                Arc::new(SystemClock),
-                config,
-                |addr| eprintln!("opm server: listening on {scheme}://{addr}"),
-                stop_signal(),
-            )
-            .await
-            .map_err(|error| bad_input(error.to_string()))?;
-            eprintln!("opm server: stopped");
-            Ok(Exit::Success)
-        })
+    runtime::multi_thread()?.block_on(async {
+        let reporter: Arc<dyn Reporter> = Arc::new(LineReporter::new(std::io::stderr()));
+        // One store for the engine and the API: each open of a SQLite
+        // file is one more way for its locks to go astray.
+        let store = Arc::new(settings.open_store(OpenMode::Existing).await?);
+        let engine = engine_on(settings, &args.run, Arc::clone(&store), reporter)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let config = ServerConfig {
+            listen: args.listen,
+            lease_ttl: Duration::from_secs(args.agent_lease_ttl.max(1)),
+            pass_interval: PASS_INTERVAL,
+            tls,
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+        };
+        serve(
+            engine,
+            store,
+            Arc::new(SystemClock),
+            config,
+            |addr| eprintln!("opm server: listening on {scheme}://{addr}"),
+            stop_signal(),
+        )
+        .await
+        .map_err(|error| bad_input(error.to_string()))?;
+        eprintln!("opm server: stopped");
+        Ok(Exit::Success)
+    })
 }

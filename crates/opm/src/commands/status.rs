@@ -9,10 +9,10 @@ use opm_store::{AnyStore, OpenMode};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::commands::state::{all_rows, block_on};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::Settings;
+use crate::state::{all_rows, block_on};
 
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);

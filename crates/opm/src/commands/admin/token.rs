@@ -5,11 +5,10 @@ use opm_api::auth::{new_token, token_hash};
 use opm_engine::{Clock, SystemClock};
 use opm_store::{AnyStore, OpenMode, Store, TokenSubject};
 
-use crate::cli::AdminCommand;
-use crate::commands::state::block_on;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::block_on;
 
 /// Makes and stores a new token for `subject`; prints it.
 pub fn issue(subject: TokenSubject, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -50,9 +49,7 @@ async fn set(store: &AnyStore, subject: &TokenSubject, token: &str) -> anyhow::R
         .map_err(store_error)
 }
 
-/// Runs `opm admin ...`.
-pub fn run(command: AdminCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    match command {
-        AdminCommand::Token => issue(TokenSubject::Admin, settings, printer),
-    }
+/// Runs `opm admin token`.
+pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    issue(TokenSubject::Admin, settings, printer)
 }

@@ -1,33 +1,18 @@
 //! `opm bench populate`: a synthetic cluster for the benchmarks of
-//! `bench/run`, written in bulk into either dialect; `opm bench agents`
-//! lives in [`super::bench_agents`].
+//! `bench/run`, written in bulk into either dialect by the store.
 
 use std::time::Instant;
 
 use opm_model::Stage;
 use opm_store::{OpenMode, Population, Store};
 
-use crate::cli::BenchCommand;
-use crate::commands::state::{block_on, now_ms};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
-
-/// Runs `opm bench ...`.
-pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    match command {
-        BenchCommand::Populate {
-            nodes,
-            opkgs,
-            stage,
-            behind,
-        } => populate(nodes, opkgs, stage, behind, settings, printer),
-        BenchCommand::Agents(args) => super::bench_agents::run(args, settings, printer),
-    }
-}
+use crate::state::{block_on, now_ms};
 
 /// Runs `opm bench populate`.
-fn populate(
+pub fn run(
     nodes: u32,
     opkgs: u32,
     stage: Stage,

@@ -5,20 +5,18 @@ use opm_model::Phase;
 use opm_store::{OpenMode, Store};
 use serde::Serialize;
 
-use crate::cli::ClusterCommand;
-use crate::commands::state::{block_on, now_ms};
 use crate::exit::Exit;
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::{block_on, now_ms};
 
 #[derive(Serialize)]
 struct PhaseReport {
     phase: Phase,
 }
 
-/// Runs `opm cluster ...`.
-pub fn run(command: ClusterCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let ClusterCommand::Phase { phase } = command;
+/// Runs `opm cluster phase`: shows the phase, or sets it to `phase`.
+pub fn run(phase: Option<Phase>, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     let phase = block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
         let outcome = match phase {

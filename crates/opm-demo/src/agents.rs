@@ -1,4 +1,4 @@
-//! `opm bench agents`: benchmark B4, agents at scale. It adds N nodes to
+//! Benchmark B4, agents at scale (`opm bench agents`). It adds N nodes to
 //! the database, each with one row at `run-script-post-install` asked to
 //! be `finished` (a stage with no actions on a node, so an agent only
 //! reports its start and finish) and a token; starts the real `opm
@@ -15,29 +15,27 @@
 //! must each be N: a lost report fails the command (exit 1).
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use clap::ValueEnum as _;
 use opm_api::auth::{new_token, token_hash};
 use opm_api::client::ApiClient;
 use opm_model::api::{FinishReport, MAX_POLL_WAIT_MS, PollRequest, StartReport};
 use opm_model::{Name, NameKind, Stage, Status, TargetKind};
-use opm_store::{AnyStore, AttemptResult, Event, HistoryFilter, OpenMode, Population, Store};
+use opm_store::{AnyStore, AttemptResult, Event, HistoryFilter, Population, Store};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cli::BenchAgentsArgs;
-use crate::commands::open_files::raise_open_files;
-use crate::commands::state::now_ms;
-use crate::exit::{Exit, bad_input};
-use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
+use opm_engine::{Clock as _, SystemClock};
+
+use crate::BadInput;
 
 /// Open files the generator needs besides one connection per agent.
 const SPARE_FILES: u64 = 256;
@@ -62,40 +60,46 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// The one opkg `opm bench populate` adds for this benchmark.
 const OPKG: &str = "bench-p1";
 
-/// Runs `opm bench agents`.
-pub fn run(args: BenchAgentsArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let limit = raise_open_files().context("cannot raise the open-files limit")?;
-    if limit < u64::from(args.count) + SPARE_FILES {
-        return Err(bad_input(format!(
-            "{} agents need about {} open files, and this process may have {limit} \
+/// How one benchmark run goes.
+#[derive(Debug, Clone)]
+pub struct AgentsBench {
+    /// Simulated agents, one node each.
+    pub count: u32,
+    /// Agents start spread at random over this many milliseconds.
+    pub jitter_ms: u64,
+    /// Seconds the server's CPU is measured with every poll held open
+    /// after the last report.
+    pub idle_secs: u64,
+    /// Seconds to wait for every report before giving up.
+    pub timeout_secs: u64,
+}
+
+/// How to start the `opm server` under test: the binary and its
+/// arguments (database, conf, root, ...) before `server`'s own.
+#[derive(Debug, Clone)]
+pub struct ServerCommand {
+    /// The `opm` binary.
+    pub exe: PathBuf,
+    /// The global options it runs with.
+    pub global: Vec<OsString>,
+}
+
+/// Refuses a run this process cannot hold open: one file per agent's
+/// connection and some to spare, under `limit` (the raised open-files
+/// limit).
+pub fn check_open_files(limit: u64, count: u32) -> Result<(), BadInput> {
+    if limit < u64::from(count) + SPARE_FILES {
+        return Err(BadInput(format!(
+            "{count} agents need about {} open files, and this process may have {limit} \
              (raise the hard limit: ulimit -Hn)",
-            args.count,
-            u64::from(args.count) + SPARE_FILES
+            u64::from(count) + SPARE_FILES
         )));
     }
-    let summary = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(bench(&args, settings))?;
-    if printer.json() {
-        printer.print_json(&summary.json())?;
-    } else {
-        printer.line(summary.line());
-    }
-    let count = u64::from(args.count);
-    if summary.passed != count || summary.finished != count {
-        return Err(anyhow!(
-            "reports lost: {count} agents had their finish reports acknowledged, and the \
-             database holds {} passed attempts and {} finished rows",
-            summary.passed,
-            summary.finished
-        ));
-    }
-    Ok(Exit::Success)
+    Ok(())
 }
 
 /// What one run measured.
-struct Summary {
+pub struct Summary {
     count: u32,
     setup_secs: f64,
     all_reports_secs: f64,
@@ -114,7 +118,24 @@ struct Summary {
 }
 
 impl Summary {
-    fn line(&self) -> String {
+    /// An error when a report was lost: every agent's finish report was
+    /// acknowledged, so the database must hold one passed attempt and one
+    /// finished row per agent.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let count = u64::from(self.count);
+        if self.passed != count || self.finished != count {
+            return Err(anyhow!(
+                "reports lost: {count} agents had their finish reports acknowledged, and the \
+                 database holds {} passed attempts and {} finished rows",
+                self.passed,
+                self.finished
+            ));
+        }
+        Ok(())
+    }
+
+    /// The summary as one line of text.
+    pub fn line(&self) -> String {
         format!(
             "{n} agents: all {n} finish reports acknowledged {all:.2} s after the first agent \
              started; poll with work p50/p99/max {poll}, start {start}, finish {finish}; \
@@ -140,7 +161,8 @@ impl Summary {
         )
     }
 
-    fn json(&self) -> serde_json::Value {
+    /// The summary as a JSON document.
+    pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "count": self.count,
             "setup_secs": self.setup_secs,
@@ -206,12 +228,17 @@ impl std::fmt::Display for Latencies {
     }
 }
 
-async fn bench(args: &BenchAgentsArgs, settings: &Settings) -> anyhow::Result<Summary> {
+/// Runs the benchmark against the initialised database `store` with an
+/// `opm server` started by `server`.
+pub async fn bench(
+    args: &AgentsBench,
+    store: &AnyStore,
+    server: &ServerCommand,
+) -> anyhow::Result<Summary> {
     let setup = Instant::now();
-    let store = settings.open_store(OpenMode::Existing).await?;
-    let tokens = prepare(&store, args.count).await?;
-    let server = ServerChild::start(settings)?;
-    head_settled(&store).await?;
+    let tokens = prepare(store, args.count).await?;
+    let server = ServerChild::start(server)?;
+    head_settled(store).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
 
     let client = ApiClient::new(&format!("http://{}", server.addr), "", None)?;
@@ -261,8 +288,7 @@ async fn bench(args: &BenchAgentsArgs, settings: &Settings) -> anyhow::Result<Su
         (Some(first), Some(last)) => (last - first).as_secs_f64(),
         _ => 0.0,
     };
-    let (passed, finished) = counted(&store, args.count).await?;
-    store.close().await;
+    let (passed, finished) = counted(store, args.count).await?;
     Ok(Summary {
         count: args.count,
         setup_secs,
@@ -292,9 +318,9 @@ async fn prepare(store: &AnyStore, count: u32) -> anyhow::Result<Vec<String>> {
         behind: true,
     };
     store
-        .populate(&population, now_ms())
+        .populate(&population, SystemClock.now_ms())
         .await
-        .map_err(store_error)
+        .map_err(anyhow::Error::new)
         .context("cannot add the benchmark's nodes (does the database hold them already?)")?;
     let mut tokens = Vec::new();
     let mut hashes = Vec::new();
@@ -305,9 +331,9 @@ async fn prepare(store: &AnyStore, count: u32) -> anyhow::Result<Vec<String>> {
         tokens.push(token);
     }
     store
-        .set_tokens(&hashes, now_ms())
+        .set_tokens(&hashes, SystemClock.now_ms())
         .await
-        .map_err(store_error)?;
+        .map_err(anyhow::Error::new)?;
     Ok(tokens)
 }
 
@@ -318,8 +344,11 @@ async fn head_settled(store: &AnyStore) -> anyhow::Result<()> {
     let opkg = Name::new(NameKind::Opkg, OPKG)?;
     let deadline = Instant::now() + HEAD_SETTLE;
     loop {
-        let rows = store.rows_for_opkg(&opkg).await.map_err(store_error)?;
-        let head = store.nodes().await.map_err(store_error)?;
+        let rows = store
+            .rows_for_opkg(&opkg)
+            .await
+            .map_err(anyhow::Error::new)?;
+        let head = store.nodes().await.map_err(anyhow::Error::new)?;
         let head = head.iter().find(|node| node.head).map(|node| &node.name);
         let settled = rows.iter().any(|stored| {
             Some(&stored.row.target.name) == head && stored.row.current == Some(Stage::Finished)
@@ -526,7 +555,7 @@ async fn counted(store: &AnyStore, count: u32) -> anyhow::Result<(u64, u64)> {
         // Room for more than there should be, so extra attempts show.
         limit: count.saturating_mul(2).saturating_add(16),
     };
-    let history = store.history(&filter).await.map_err(store_error)?;
+    let history = store.history(&filter).await.map_err(anyhow::Error::new)?;
     let passed = history
         .iter()
         .filter(|entry| {
@@ -535,7 +564,10 @@ async fn counted(store: &AnyStore, count: u32) -> anyhow::Result<(u64, u64)> {
                 && bench_node(&entry.target)
         })
         .count();
-    let rows = store.rows_for_opkg(&opkg).await.map_err(store_error)?;
+    let rows = store
+        .rows_for_opkg(&opkg)
+        .await
+        .map_err(anyhow::Error::new)?;
     let finished = rows
         .iter()
         .filter(|stored| {
@@ -572,28 +604,12 @@ struct ServerChild {
 }
 
 impl ServerChild {
-    /// Starts this binary's `opm server` with this command's settings.
-    fn start(settings: &Settings) -> anyhow::Result<ServerChild> {
-        let exe = std::env::current_exe().context("cannot find the opm binary")?;
-        let mut command = Command::new(exe);
+    /// Starts `opm server` on a loopback port of its choosing.
+    fn start(server: &ServerCommand) -> anyhow::Result<ServerChild> {
+        let mut command = Command::new(&server.exe);
         command
-            .args([
-                "server",
-                "--listen",
-                "127.0.0.1:0",
-                "--db",
-                settings.db_url(),
-            ])
-            .arg("--conf")
-            .arg(&settings.conf)
-            .arg("--root")
-            .arg(&settings.root);
-        for repo in &settings.repos {
-            command.args(["--repo", repo]);
-        }
-        if let Some(backend) = settings.backend.and_then(|b| b.to_possible_value()) {
-            command.args(["--backend", backend.get_name()]);
-        }
+            .args(["server", "--listen", "127.0.0.1:0"])
+            .args(&server.global);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

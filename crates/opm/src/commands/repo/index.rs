@@ -13,7 +13,6 @@ use opm_native::sign::{KEY_FILE, Signer, remove_signatures};
 use opm_opkg::pack::{createrepo_command, package_files, write_apt_index};
 use serde::Serialize;
 
-use crate::cli::RepoCommand;
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 
@@ -28,14 +27,8 @@ struct IndexReport {
     written: Vec<String>,
 }
 
-/// Runs `opm repo ...`.
-pub fn run(command: RepoCommand, printer: Printer) -> anyhow::Result<Exit> {
-    match command {
-        RepoCommand::Index { dir, sign } => index(&dir, sign.as_deref(), printer),
-    }
-}
-
-fn index(dir: &Path, sign: Option<&str>, printer: Printer) -> anyhow::Result<Exit> {
+/// Runs `opm repo index DIR [--sign KEYID]`.
+pub fn run(dir: &Path, sign: Option<&str>, printer: Printer) -> anyhow::Result<Exit> {
     if !dir.is_dir() {
         return Err(bad_input(format!(
             "{}: not a directory; name the directory opm pack wrote to",

@@ -1,4 +1,4 @@
-//! `opm node add|list|remove`: compute nodes and their groups.
+//! `opm node add`: register a compute node in its groups.
 //!
 //! A node added once the head node has assigned an opkg's client work (its
 //! row passed run-script-post-clients, or the phase is `complete`) gets
@@ -7,41 +7,27 @@
 
 use opm_model::{Name, NameKind, Phase, Stage, Target};
 use opm_plan::RequestChange;
-use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode, Store};
-use serde::Serialize;
+use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode};
 
-use crate::cli::NodeCommand;
-use crate::commands::state::{Snapshot, apply, block_on, load, request_error, requests};
 use crate::exit::Exit;
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
+use crate::settings::Settings;
+use crate::state::{Snapshot, apply, block_on, load, request_error, requests};
 
-/// Runs `opm node ...`.
-pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    match command {
-        NodeCommand::Add { name, group, image } => block_on(async {
-            let store = settings.open_store(OpenMode::Existing).await?;
-            let outcome = add(&store, name, group, image, printer).await;
-            store.close().await;
-            outcome
-        }),
-        NodeCommand::List => list(settings, printer),
-        NodeCommand::Token { name } => {
-            crate::commands::admin::issue(opm_store::TokenSubject::Node(name), settings, printer)
-        }
-        NodeCommand::Remove { name } => block_on(async {
-            let store = settings.open_store(OpenMode::Existing).await?;
-            let outcome = store.remove_node(&name).await.map_err(store_error);
-            store.close().await;
-            outcome?;
-            if printer.json() {
-                printer.print_json(&serde_json::json!({ "removed": name }))?;
-            } else {
-                printer.line(format_args!("removed node {name} and its rows"));
-            }
-            Ok(Exit::Success)
-        }),
-    }
+/// Runs `opm node add`.
+pub fn run(
+    name: Name,
+    groups: Vec<Name>,
+    image: Option<Name>,
+    settings: &Settings,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
+    block_on(async {
+        let store = settings.open_store(OpenMode::Existing).await?;
+        let outcome = add(&store, name, groups, image, printer).await;
+        store.close().await;
+        outcome
+    })
 }
 
 async fn add(
@@ -115,50 +101,4 @@ fn late_assignments(snapshot: &Snapshot, node: &Name) -> Vec<RequestChange> {
         .flat_map(|package| snapshot.cluster.assign_clients(package))
         .filter(|change| change.target == target)
         .collect()
-}
-
-#[derive(Serialize)]
-struct NodeEntry {
-    name: String,
-    head: bool,
-    image: Option<String>,
-    groups: Vec<String>,
-}
-
-fn list(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let nodes = block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let nodes = store.nodes().await.map_err(store_error);
-        store.close().await;
-        nodes
-    })?;
-    let entries: Vec<NodeEntry> = nodes
-        .into_iter()
-        .map(|n| NodeEntry {
-            name: n.name.to_string(),
-            head: n.head,
-            image: n.image.map(|i| i.to_string()),
-            groups: n.groups.iter().map(Name::to_string).collect(),
-        })
-        .collect();
-    if printer.json() {
-        printer.print_json(&entries)?;
-    } else {
-        printer.table(
-            &["name", "role", "image", "groups"],
-            entries
-                .into_iter()
-                .map(|e| {
-                    vec![
-                        e.name,
-                        if e.head { "head" } else { "compute" }.to_owned(),
-                        e.image.unwrap_or_else(|| "-".to_owned()),
-                        e.groups.join(","),
-                    ]
-                })
-                .collect(),
-            "no nodes; run 'opm init' on the head node first",
-        );
-    }
-    Ok(Exit::Success)
 }

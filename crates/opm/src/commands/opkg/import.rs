@@ -1,5 +1,4 @@
-//! `opm opkg import` and `opm opkg list`: register opkg sources in the
-//! database and list what is registered.
+//! `opm opkg import`: register opkg sources in the database.
 //!
 //! Import checks every source first; one invalid source means nothing is
 //! imported. Opkg-to-opkg relations (SPEC §1.4) are resolved over the new
@@ -17,10 +16,10 @@ use opm_opkg::{Dist, Graph, Opkg, OpkgError, config_path};
 use opm_store::{Change, OpenMode, OpkgImport, Store};
 use serde::Serialize;
 
-use crate::commands::state::{apply, block_on, now_ms};
 use crate::exit::{Exit, bad_input};
 use crate::printer::Printer;
 use crate::settings::{Settings, store_error};
+use crate::state::{apply, block_on, now_ms};
 
 /// One source read and checked.
 struct Source {
@@ -44,7 +43,7 @@ struct ImportReport {
 pub type Platform = (Option<Dist>, Option<String>);
 
 /// Runs `opm opkg import [--dist D] [--arch A] PATH...`.
-pub fn import(
+pub fn run(
     paths: &[PathBuf],
     platform: &Platform,
     settings: &Settings,
@@ -240,66 +239,4 @@ fn sorted(names: &[Name]) -> Vec<Name> {
     names.sort();
     names.dedup();
     names
-}
-
-#[derive(Serialize)]
-struct ListEntry {
-    name: String,
-    version: String,
-    summary: String,
-    source: String,
-    depends: Vec<String>,
-    conflicts: Vec<String>,
-    groups: Vec<String>,
-}
-
-/// Runs `opm opkg list`.
-pub fn list(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let opkgs = block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let opkgs = store.opkgs().await.map_err(store_error)?;
-        store.close().await;
-        Ok(opkgs)
-    })?;
-    let entries: Vec<ListEntry> = opkgs
-        .into_iter()
-        .map(|o| ListEntry {
-            name: o.import.name.to_string(),
-            version: o.import.version,
-            summary: o.import.summary,
-            source: o.import.source,
-            depends: o.import.depends.iter().map(Name::to_string).collect(),
-            conflicts: o.import.conflicts.iter().map(Name::to_string).collect(),
-            groups: o.groups.iter().map(Name::to_string).collect(),
-        })
-        .collect();
-    if printer.json() {
-        printer.print_json(&entries)?;
-    } else {
-        printer.table(
-            &[
-                "name",
-                "version",
-                "depends",
-                "conflicts",
-                "groups",
-                "summary",
-            ],
-            entries
-                .into_iter()
-                .map(|e| {
-                    vec![
-                        e.name,
-                        e.version,
-                        e.depends.join(","),
-                        e.conflicts.join(","),
-                        e.groups.join(","),
-                        e.summary,
-                    ]
-                })
-                .collect(),
-            "no opkgs imported; import some with 'opm opkg import PATH'",
-        );
-    }
-    Ok(Exit::Success)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::printer::Printer;
+use crate::Say;
 
 /// How long the rows must stay unchanged, none running, to count as settled.
 const QUIET: Duration = Duration::from_millis(1200);
@@ -58,7 +58,7 @@ pub fn start(
     demo: &Path,
     environment: &[(&'static str, OsString)],
     nodes: &[String],
-    printer: Printer,
+    say: Say<'_>,
 ) -> anyhow::Result<Daemons> {
     let mut server = Process::new(opm)
         .args(["server", "--listen", "127.0.0.1:0"])
@@ -84,7 +84,7 @@ pub fn start(
     if daemons.url.is_empty() {
         bail!("opm server stopped before it listened; run it by hand to see why");
     }
-    printer.line(format!("# opm server listens on {}", daemons.url));
+    say(&format!("# opm server listens on {}", daemons.url));
     let log_path = demo.join("server.log");
     // The server's log lines go on to a file, so its pipe never fills.
     std::thread::spawn(move || {
@@ -115,7 +115,7 @@ pub fn start(
             .with_context(|| format!("cannot write {}", dir.join("token").display()))?;
         let log = std::fs::File::create(dir.join("agent.log"))
             .with_context(|| format!("cannot create {}", dir.join("agent.log").display()))?;
-        printer.line(format!(
+        say(&format!(
             "$ opm agent   # on {node}: OPM_CONF=$DEMO/nodes/{node}/opm.conf OPM_ROOT=$DEMO/nodes/{node}/root"
         ));
         let agent = Process::new(opm)
@@ -176,9 +176,9 @@ impl Progress {
         &mut self,
         opm: &Path,
         environment: &[(&'static str, OsString)],
-        printer: Printer,
+        say: Say<'_>,
     ) -> anyhow::Result<i32> {
-        settle(&mut self.seen, opm, environment, printer)
+        settle(&mut self.seen, opm, environment, say)
     }
 }
 
@@ -186,7 +186,7 @@ fn settle(
     seen: &mut BTreeMap<(String, String), Shown>,
     opm: &Path,
     environment: &[(&'static str, OsString)],
-    printer: Printer,
+    say: Say<'_>,
 ) -> anyhow::Result<i32> {
     let started = Instant::now();
     let mut quiet_since = Instant::now();
@@ -201,7 +201,7 @@ fn settle(
             changed = true;
             let before = seen.get(&key).and_then(|old| old.current.clone());
             if row.current != before && row.current.is_some() {
-                printer.line(format!(
+                say(&format!(
                     "  {} / {}: {}",
                     row.target,
                     row.package,
@@ -210,7 +210,7 @@ fn settle(
             }
             if row.status == "error" && seen.get(&key).is_none_or(|old| old.status != "error") {
                 let first = row.message.lines().next().unwrap_or_default();
-                printer.line(format!(
+                say(&format!(
                     "  {} / {}: error: {first}",
                     row.target, row.package
                 ));
