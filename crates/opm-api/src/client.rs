@@ -9,6 +9,7 @@ use std::time::Duration;
 use opm_model::api::{
     ApiError, FinishReport, Finished, Heartbeat, PollRequest, StartReport, Started, WorkBatch,
 };
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -81,17 +82,37 @@ impl ApiClient {
         body: &B,
         timeout: Duration,
     ) -> Result<R, AgentError> {
+        self.call(Method::POST, path, None::<&()>, Some(body), timeout)
+            .await
+    }
+
+    /// One call: `method` on `path` with an optional query and JSON body;
+    /// the JSON answer, or the server's refusal with its message.
+    ///
+    /// # Errors
+    /// [`AgentError`]: unreachable (or 5xx), untrusted, or refused (4xx).
+    pub async fn call<Q: Serialize + ?Sized, B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> Result<R, AgentError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |error: reqwest::Error| failed_call(&url, &error);
-        let response = self
+        let mut request = self
             .http
-            .post(&url)
+            .request(method, &url)
             .bearer_auth(&self.token)
-            .json(body)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(unreachable)?;
+            .timeout(timeout);
+        if let Some(query) = query {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         if status.is_success() {
             return response.json().await.map_err(unreachable);

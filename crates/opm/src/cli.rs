@@ -66,6 +66,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub script_env_pass: Vec<String>,
 
+    /// Run the tools' commands (status, plan, history, logs, install,
+    /// remove, request, retry, rerun, cluster phase, node, image, config)
+    /// through this `opm server` instead of on the database: same output,
+    /// same exit codes. Needs the admin token (--admin-token-file).
+    #[arg(long, global = true, env = "OPM_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// The file holding the admin token (`opm admin token`), for --remote;
+    /// with it in the settings file (`admin_token_file`), its `server`
+    /// is the one used.
+    #[arg(long, global = true, env = "OPM_ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,

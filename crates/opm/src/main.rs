@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod operator;
 mod printer;
 mod report;
 mod runtime;

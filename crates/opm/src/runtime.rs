@@ -150,9 +150,10 @@ pub fn engine_on(
     )?))
 }
 
-/// The node's token, from the token file; a warning when others than its
-/// owner may read it (anyone who can read it can act as the node).
-fn read_token(path: &Path) -> anyhow::Result<String> {
+/// A token, from its token file (`made_by` says which command makes
+/// one); a warning when others than its owner may read it (anyone who can
+/// read it can act as its holder).
+pub fn read_token(path: &Path, made_by: &str) -> anyhow::Result<String> {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
@@ -166,7 +167,7 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
     }
     let text = std::fs::read_to_string(path).map_err(|error| {
         bad_input(format!(
-            "cannot read the token file {}: {error}; 'opm node token NAME' on the head node makes one",
+            "cannot read the token file {}: {error}; '{made_by}' on the head node makes one",
             path.display()
         ))
     })?;
@@ -206,7 +207,7 @@ pub fn agent(
     let token_file = args.token_file.or_else(|| settings.token_file.clone()).ok_or_else(|| {
         bad_input("no token: pass --token-file PATH (or OPM_TOKEN_FILE, or token_file in the settings file)")
     })?;
-    let token = read_token(&token_file)?;
+    let token = read_token(&token_file, "opm node token NAME")?;
     let ca_cert = args.ca_cert.or_else(|| settings.ca_cert.clone());
     let client = ApiClient::new(&server, &token, ca_cert.as_deref()).map_err(agent_error)?;
     let spool_path = args.spool.unwrap_or_else(|| settings.spool.clone());

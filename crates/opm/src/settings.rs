@@ -35,6 +35,7 @@ struct SettingsFile {
     server: Option<String>,
     token_file: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
     spool: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
     #[serde(default)]
@@ -64,6 +65,12 @@ pub struct Settings {
     pub token_file: Option<PathBuf>,
     /// The CA certificates for an https server.
     pub ca_cert: Option<PathBuf>,
+    /// The `opm server` the tools' commands run through, when not on the
+    /// database here: `--remote`, or the settings file's `server` when it
+    /// names an `admin_token_file`.
+    pub remote: Option<String>,
+    /// The file holding the admin token, for [`remote`](Self::remote).
+    pub admin_token_file: Option<PathBuf>,
     /// The agent's spool of unacknowledged reports.
     pub spool: PathBuf,
     /// Whether the head node's and images' passes (`opm run`, `opm
@@ -128,6 +135,11 @@ impl Settings {
                 args.repo.clone()
             },
             backend: args.backend.or(file.backend),
+            remote: args
+                .remote
+                .clone()
+                .or_else(|| file.admin_token_file.as_ref().and(file.server.clone())),
+            admin_token_file: args.admin_token_file.clone().or(file.admin_token_file),
             // `opm agent` has flags for these; `opm run` on a node reads
             // them from here alone. (`--server` of `opm request` is taken.)
             server: env_var("OPM_SERVER").or(file.server),

@@ -614,7 +614,17 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         ("POST", "/v1/remove"),
         ("GET", "/v1/plan"),
         ("POST", "/v1/retry"),
+        ("POST", "/v1/rerun"),
         ("GET", "/v1/history"),
+        ("GET", "/v1/logs"),
+        ("GET", "/v1/nodes"),
+        ("POST", "/v1/nodes"),
+        ("DELETE", "/v1/nodes/n1"),
+        ("GET", "/v1/images"),
+        ("POST", "/v1/images"),
+        ("DELETE", "/v1/images/img"),
+        ("GET", "/v1/config"),
+        ("PUT", "/v1/config"),
     ];
     for (method, path) in routes {
         assert_eq!(
@@ -668,7 +678,7 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         &request(node("n1"), "jobqueue"),
         200,
     );
-    assert_eq!(row["requested"], "finished", "{row:#}");
+    assert_eq!(row["changes"][0]["requested"], "finished", "{row:#}");
     post(
         server,
         "/v1/request",

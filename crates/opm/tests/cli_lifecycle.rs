@@ -192,8 +192,8 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
     assert_eq!(
         added,
         json!({"added": "g2", "groups": ["gpu"], "requests": [
-            {"target": {"kind": "node", "name": "g2"}, "package": "beta",
-             "requested": "finished", "create": true}
+            {"target": "g2", "kind": "node", "package": "beta",
+             "requested": "finished", "created": true}
         ]})
     );
     let rows = requested(&site);

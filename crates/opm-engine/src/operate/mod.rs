@@ -112,8 +112,10 @@ pub struct Local<S: Store> {
     pub store: Arc<S>,
     /// Time, injected.
     pub clock: Arc<dyn Clock>,
-    /// Whose rows `plan` decides, and how dead lease owners are told.
-    pub scope: PlanScope,
+    /// Whose rows `plan` decides, and how dead lease owners are told;
+    /// `None` where this machine's opm.conf was not needed (only `plan`
+    /// needs it, and refuses without).
+    pub scope: Option<PlanScope>,
 }
 
 impl<S: Store> Operator for Local<S> {
@@ -126,9 +128,12 @@ impl<S: Store> Operator for Local<S> {
         filter: &RowFilter,
         sink: &mut (dyn FnMut(PlanLine) -> Result<()> + Send),
     ) -> Result<()> {
+        let scope = self.scope.as_ref().ok_or_else(|| {
+            OperateError::BadInput("planning needs this machine's opm.conf".to_owned())
+        })?;
         plan_each(
             self.store.as_ref(),
-            &self.scope,
+            scope,
             filter,
             self.clock.now_ms(),
             sink,

@@ -2,33 +2,28 @@
 //! `should_not_be_installed` everywhere they are; refused while other
 //! opkgs depend on them unless their dependents go too.
 
-use opm_engine::requests;
+use opm_engine::operate::Operator as _;
+use opm_model::api::RemoveBody;
 
-use super::request::{print_changes, with_store};
+use super::request::print_changes;
 use crate::cli::RemoveArgs;
 use crate::exit::Exit;
+use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{load, now_ms, request_error};
 
 /// Runs `opm remove PKG... [--with-dependents]`.
 pub fn run(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let packages = requests::unique(args.packages);
-    let changes = with_store(settings, async |store| {
-        let mut snapshot = load(store).await?;
-        requests::remove(
-            store,
-            &mut snapshot,
-            &packages,
-            args.with_dependents,
-            now_ms(),
-        )
-        .await
-        .map_err(request_error)
+    let body = RemoveBody {
+        packages: args.packages,
+        with_dependents: args.with_dependents,
+    };
+    let outcome = with_operator(settings, Needs::Store, async |op| {
+        op.remove(&body).await.map_err(failed)
     })?;
     print_changes(
         printer,
-        &changes,
+        &outcome,
         "not installed or requested; nothing to change",
     )?;
     Ok(Exit::Success)

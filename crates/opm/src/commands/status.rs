@@ -4,108 +4,59 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use opm_model::{Row, Stage, Status};
-use opm_store::{AnyStore, OpenMode};
-use serde::Serialize;
+use opm_engine::operate::Operator as _;
+use opm_model::Stage;
+use opm_model::api::{RowFilter, StatusRow};
 
 use crate::cli::StatusArgs;
 use crate::exit::Exit;
+use crate::operator::{Needs, Op, failed, with_operator};
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{all_rows, block_on};
 
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// One row as `opm status --json` prints it (the keys SPEC §4 names).
-#[derive(Debug, Serialize)]
-pub struct StatusEntry {
-    /// The node's or image's name.
-    pub target: String,
-    /// `node` or `image`.
-    pub kind: &'static str,
-    /// The opkg.
-    pub package: String,
-    /// The stage to reach.
-    pub requested: Stage,
-    /// The last completed stage; null when unknown.
-    pub current: Option<Stage>,
-    /// `ok`, `running` or `error`.
-    pub status: &'static str,
-    /// For `error`: what failed; empty otherwise.
-    pub message: String,
-    /// For `running`: who holds the lease.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-}
-
-impl StatusEntry {
-    /// The entry of one row.
-    pub fn of(row: &Row) -> StatusEntry {
-        let (message, owner) = match &row.status {
-            Status::Ok => (String::new(), None),
-            Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
-            Status::Error { message } => (message.clone(), None),
-        };
-        StatusEntry {
-            target: row.target.name.to_string(),
-            kind: row.target.kind.name(),
-            package: row.package.to_string(),
-            requested: row.requested,
-            current: row.current,
-            status: row.status.kind().name(),
-            message,
-            owner,
-        }
-    }
-}
-
 /// Whether a row needs nobody but an operator: converged (or ahead of its
 /// request, which is never undone), or waiting in error.
-fn settled(row: &Row) -> bool {
-    match row.status {
-        Status::Error { .. } => true,
-        Status::Running { .. } => false,
-        Status::Ok => {
-            let current = row.effective_current();
+fn settled(row: &StatusRow) -> bool {
+    match row.status.as_str() {
+        "error" => true,
+        "ok" => {
+            let current = row.current.unwrap_or(Stage::ShouldNotBeInstalled);
             row.requested == current
                 || (row.requested > Stage::ShouldNotBeInstalled && row.requested < current)
         }
+        _ => false,
     }
 }
 
 /// Runs `opm status`.
 pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = show(&store, args.watch, printer).await;
-        store.close().await;
-        outcome
+    with_operator(settings, Needs::Store, async |op| {
+        show(op, args.watch, printer).await
     })
 }
 
-async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
+async fn show(op: &Op, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
     let terminal = std::io::stdout().is_terminal();
     loop {
-        let rows: Vec<Row> = all_rows(store).await?.into_iter().map(|s| s.row).collect();
+        let rows = op.status(&RowFilter::default()).await.map_err(failed)?;
         if watch && terminal && !printer.json() {
             // Clear the screen and home the cursor before each redraw.
             crate::printer::out("\x1b[2J\x1b[H");
         }
-        print_rows(&rows, printer, watch)?;
+        print_rows(rows.clone(), printer, watch)?;
         let done = rows.iter().all(settled);
         if !watch || done {
-            let errors = rows
-                .iter()
-                .any(|row| matches!(row.status, Status::Error { .. }));
+            let errors = rows.iter().any(|row| row.status == "error");
             return Ok(if errors { Exit::Failed } else { Exit::Success });
         }
         tokio::time::sleep(WATCH_INTERVAL).await;
     }
 }
 
-fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()> {
-    let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
+fn print_rows(entries: Vec<StatusRow>, printer: Printer, watch: bool) -> anyhow::Result<()> {
     if printer.json() {
         if watch {
             // One line per redraw, so a reader can take them one by one.
@@ -130,13 +81,13 @@ fn print_rows(rows: &[Row], printer: Printer, watch: bool) -> anyhow::Result<()>
             .map(|e| {
                 vec![
                     e.target,
-                    e.kind.to_owned(),
+                    e.kind,
                     e.package,
                     e.requested.to_string(),
                     e.current.map_or_else(|| "-".to_owned(), |c| c.to_string()),
                     match e.owner {
                         Some(owner) => format!("{} ({owner})", e.status),
-                        None => e.status.to_owned(),
+                        None => e.status,
                     },
                     first_line(&e.message),
                 ]
@@ -160,18 +111,19 @@ fn first_line(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use opm_model::api::StatusRow;
     use opm_model::{Lease, Name, NameKind, Row, Stage, Status, Target};
 
     use super::{first_line, settled};
 
-    fn row(requested: Stage, current: Option<Stage>, status: Status) -> Row {
-        Row {
+    fn row(requested: Stage, current: Option<Stage>, status: Status) -> StatusRow {
+        StatusRow::of(&Row {
             target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
             package: Name::new(NameKind::Opkg, "slurm").unwrap(),
             requested,
             current,
             status,
-        }
+        })
     }
 
     #[test]
