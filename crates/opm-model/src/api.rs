@@ -616,3 +616,131 @@ pub struct PlanLine {
     /// The planner's decision as data (tagged by `decision`).
     pub decision: serde_json::Value,
 }
+
+/// How many rows of one opkg are at one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageCount {
+    /// The current stage (`should_not_be_installed` for none).
+    pub stage: Stage,
+    /// How many rows are there.
+    pub rows: usize,
+}
+
+/// One opkg's rows, counted (`opm status --summary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSummary {
+    /// The opkg.
+    pub package: String,
+    /// Its rows.
+    pub rows: usize,
+    /// Its rows in error.
+    pub errors: usize,
+    /// Its rows being worked.
+    pub running: usize,
+    /// Its rows per current stage, in stage order.
+    pub stages: Vec<StageCount>,
+}
+
+/// The rows counted per opkg and stage, with totals: what a large
+/// cluster's status fits on a screen as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSummary {
+    /// Per opkg, by name.
+    pub packages: Vec<PackageSummary>,
+    /// Every row counted.
+    pub rows: usize,
+    /// The rows in error.
+    pub errors: usize,
+    /// The rows being worked.
+    pub running: usize,
+}
+
+impl StatusSummary {
+    /// Counts `rows`.
+    pub fn of(rows: &[StatusRow]) -> StatusSummary {
+        let mut by_package: BTreeMap<&str, (usize, usize, usize, BTreeMap<Stage, usize>)> =
+            BTreeMap::new();
+        for row in rows {
+            let entry = by_package.entry(&row.package).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(row.status == "error");
+            entry.2 += usize::from(row.status == "running");
+            *entry
+                .3
+                .entry(row.current.unwrap_or(Stage::ShouldNotBeInstalled))
+                .or_default() += 1;
+        }
+        let packages: Vec<PackageSummary> = by_package
+            .into_iter()
+            .map(
+                |(package, (rows, errors, running, stages))| PackageSummary {
+                    package: package.to_owned(),
+                    rows,
+                    errors,
+                    running,
+                    stages: stages
+                        .into_iter()
+                        .map(|(stage, rows)| StageCount { stage, rows })
+                        .collect(),
+                },
+            )
+            .collect();
+        StatusSummary {
+            rows: rows.len(),
+            errors: packages.iter().map(|p| p.errors).sum(),
+            running: packages.iter().map(|p| p.running).sum(),
+            packages,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NameKind;
+
+    #[test]
+    fn a_summary_counts_rows_per_opkg_and_stage_with_totals() {
+        let row = |package: &str, current, status: Status| {
+            StatusRow::of(&Row {
+                target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
+                package: Name::new(NameKind::Opkg, package).unwrap(),
+                requested: Stage::Finished,
+                current,
+                status,
+            })
+        };
+        let error = || Status::Error {
+            message: "boom".to_owned(),
+        };
+        let rows = [
+            row("slurm", Some(Stage::Finished), Status::Ok),
+            row("slurm", Some(Stage::Finished), Status::Ok),
+            row("slurm", None, error()),
+            row("munge", Some(Stage::RunConfigurator), Status::Ok),
+        ];
+        let summary = StatusSummary::of(&rows);
+        assert_eq!((summary.rows, summary.errors, summary.running), (4, 1, 0));
+        let names: Vec<&str> = summary
+            .packages
+            .iter()
+            .map(|p| p.package.as_str())
+            .collect();
+        assert_eq!(names, ["munge", "slurm"]);
+        let slurm = &summary.packages[1];
+        assert_eq!((slurm.rows, slurm.errors), (3, 1));
+        assert_eq!(
+            slurm.stages,
+            [
+                StageCount {
+                    stage: Stage::ShouldNotBeInstalled,
+                    rows: 1
+                },
+                StageCount {
+                    stage: Stage::Finished,
+                    rows: 2
+                }
+            ]
+        );
+    }
+}

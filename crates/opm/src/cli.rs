@@ -174,7 +174,7 @@ pub enum Command {
     Run(RunArgs),
     /// Dry run: per row that needs work, the next action or exactly what it
     /// waits for. Writes nothing.
-    Plan,
+    Plan(PlanArgs),
     /// The head-node daemon: the reconcile passes for the head node and its
     /// images, and the HTTP API for tools and node agents.
     Server(ServerArgs),
@@ -674,6 +674,58 @@ pub struct StatusArgs {
     /// (or until interrupted).
     #[arg(long)]
     pub watch: bool,
+    /// Counts instead of rows: per opkg, how many rows are at each stage,
+    /// with the rows in error and running.
+    #[arg(long)]
+    pub summary: bool,
+    /// Which rows.
+    #[command(flatten)]
+    pub rows: RowFilterArgs,
+}
+
+/// `opm plan [filters]`
+#[derive(Debug, Args, Default)]
+pub struct PlanArgs {
+    /// Which rows.
+    #[command(flatten)]
+    pub rows: RowFilterArgs,
+}
+
+/// Which rows a view shows; every flag narrows.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RowFilterArgs {
+    /// Only this node's rows.
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[arg(long, value_name = "I", value_parser = image_name, conflicts_with = "node")]
+    pub image: Option<Name>,
+    /// Only the rows of this group's nodes.
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+    /// Only this opkg's rows.
+    #[arg(long, value_name = "PKG", value_parser = opkg_name)]
+    pub package: Option<Name>,
+    /// Only rows whose current stage is this one (name or ODA id).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<Stage>,
+    /// Only rows in error.
+    #[arg(long)]
+    pub errors: bool,
+}
+
+impl RowFilterArgs {
+    /// The filter the operator applies.
+    pub fn filter(&self) -> opm_model::api::RowFilter {
+        opm_model::api::RowFilter {
+            node: self.node.clone(),
+            image: self.image.clone(),
+            group: self.group.clone(),
+            package: self.package.clone(),
+            stage: self.stage,
+            errors: self.errors,
+        }
+    }
 }
 
 /// One row's target: a node or an image.

@@ -269,7 +269,13 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         };
         for args in [
             &["status"][..],
+            &["status", "--summary"],
+            &["status", "--node", "n1"],
+            &["status", "--group", "gpu", "--package", "clusterfs"],
+            &["status", "--stage", "finished"],
+            &["status", "--errors"],
             &["plan"],
+            &["plan", "--image", "img"],
             &["history"],
             &["history", "motd", "--node", "head"],
             &["logs", "motd"],
@@ -309,6 +315,8 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         (&["config", "show", "nosuch"], "unknown opkg 'nosuch'"),
         (&["logs", "--attempt", "99999"], "99999"),
         (&["history", "--node", "ghost"], "ghost"),
+        (&["status", "--node", "ghost"], "unknown node 'ghost'"),
+        (&["plan", "--package", "nosuch"], "unknown opkg 'nosuch'"),
     ] {
         let ran = there.same(args);
         assert_eq!(ran.code, Some(2), "opm {args:?}: {ran:#?}");

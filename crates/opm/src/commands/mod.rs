@@ -67,7 +67,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rerun(args) => rerun::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
-        Command::Plan => plan::run(&settings, printer),
+        Command::Plan(args) => plan::run(&args, &settings, printer),
         Command::Server(args) => server::run(args, &settings, printer),
         Command::Agent(args) => agent::run(args, &settings, printer),
         Command::Admin(command) => admin::run(command, &settings, printer),

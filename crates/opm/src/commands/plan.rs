@@ -1,10 +1,12 @@
-//! `opm plan [--json]`: what `opm run` would do now, per row that needs
+//! `opm plan [--json] [filters]`: what `opm run` would do now, per row that needs
 //! work: its next action or exactly what it waits for. Writes nothing. On
 //! the head node that is every row of the cluster, so lines are written as
 //! they are decided rather than gathered first.
 
 use opm_engine::operate::{OperateError, Operator as _};
-use opm_model::api::{PlanLine, RowFilter};
+use opm_model::api::PlanLine;
+
+use crate::cli::PlanArgs;
 
 use crate::exit::Exit;
 use crate::operator::{Needs, failed, with_operator};
@@ -15,7 +17,8 @@ use crate::settings::Settings;
 const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Runs `opm plan`.
-pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+pub fn run(args: &PlanArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let filter = args.rows.filter();
     let json = printer.json();
     let mut buffer = String::new();
     let mut count = 0_usize;
@@ -45,9 +48,7 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         Ok(())
     };
     with_operator(settings, Needs::Identity, async |op| {
-        op.plan_each(&RowFilter::default(), &mut sink)
-            .await
-            .map_err(failed)
+        op.plan_each(&filter, &mut sink).await.map_err(failed)
     })?;
     match (json, count) {
         (true, 0) => buffer.push_str("[]\n"),

@@ -1,4 +1,5 @@
-//! `opm status [--watch]`: every row with what is requested, what is done
+//! `opm status [--watch] [--summary] [filters]`: every row (that the
+//! filters keep) with what is requested, what is done
 //! and how it went. Exit 1 when a row is in error (SPEC §4).
 
 use std::io::IsTerminal;
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use opm_engine::operate::Operator as _;
 use opm_model::Stage;
-use opm_model::api::{RowFilter, StatusRow};
+use opm_model::api::{RowFilter, StatusRow, StatusSummary};
 
 use crate::cli::StatusArgs;
 use crate::exit::Exit;
@@ -33,20 +34,31 @@ fn settled(row: &StatusRow) -> bool {
 
 /// Runs `opm status`.
 pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let filter = args.rows.filter();
     with_operator(settings, Needs::Store, async |op| {
-        show(op, args.watch, printer).await
+        show(op, &filter, &args, printer).await
     })
 }
 
-async fn show(op: &Op, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
+async fn show(
+    op: &Op,
+    filter: &RowFilter,
+    args: &StatusArgs,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
     let terminal = std::io::stdout().is_terminal();
+    let watch = args.watch;
     loop {
-        let rows = op.status(&RowFilter::default()).await.map_err(failed)?;
+        let rows = op.status(filter).await.map_err(failed)?;
         if watch && terminal && !printer.json() {
             // Clear the screen and home the cursor before each redraw.
             crate::printer::out("\x1b[2J\x1b[H");
         }
-        print_rows(rows.clone(), printer, watch)?;
+        if args.summary {
+            print_summary(&StatusSummary::of(&rows), printer)?;
+        } else {
+            print_rows(rows.clone(), printer, watch)?;
+        }
         let done = rows.iter().all(settled);
         if !watch || done {
             let errors = rows.iter().any(|row| row.status == "error");
@@ -95,6 +107,42 @@ fn print_rows(entries: Vec<StatusRow>, printer: Printer, watch: bool) -> anyhow:
             .collect(),
         "no rows; request some with 'opm install PKG' or 'opm request'",
     );
+    Ok(())
+}
+
+/// `--summary`: one line per opkg with its rows per stage, then totals.
+fn print_summary(summary: &StatusSummary, printer: Printer) -> anyhow::Result<()> {
+    if printer.json() {
+        return printer.print_json(summary);
+    }
+    printer.table(
+        &["package", "rows", "error", "running", "stages"],
+        summary
+            .packages
+            .iter()
+            .map(|package| {
+                let stages: Vec<String> = package
+                    .stages
+                    .iter()
+                    .map(|count| format!("{}:{}", count.stage, count.rows))
+                    .collect();
+                vec![
+                    package.package.clone(),
+                    package.rows.to_string(),
+                    package.errors.to_string(),
+                    package.running.to_string(),
+                    stages.join(" "),
+                ]
+            })
+            .collect(),
+        "no rows; request some with 'opm install PKG' or 'opm request'",
+    );
+    if summary.rows > 0 {
+        printer.line(format_args!(
+            "{} rows: {} in error, {} running",
+            summary.rows, summary.errors, summary.running
+        ));
+    }
     Ok(())
 }
 
