@@ -658,32 +658,30 @@ pub struct StatusSummary {
 impl StatusSummary {
     /// Counts `rows`.
     pub fn of(rows: &[StatusRow]) -> StatusSummary {
-        let mut by_package: BTreeMap<&str, (usize, usize, usize, BTreeMap<Stage, usize>)> =
-            BTreeMap::new();
+        let mut by_package: BTreeMap<&str, Vec<&StatusRow>> = BTreeMap::new();
         for row in rows {
-            let entry = by_package.entry(&row.package).or_default();
-            entry.0 += 1;
-            entry.1 += usize::from(row.status == "error");
-            entry.2 += usize::from(row.status == "running");
-            *entry
-                .3
-                .entry(row.current.unwrap_or(Stage::ShouldNotBeInstalled))
-                .or_default() += 1;
+            by_package.entry(&row.package).or_default().push(row);
         }
         let packages: Vec<PackageSummary> = by_package
             .into_iter()
-            .map(
-                |(package, (rows, errors, running, stages))| PackageSummary {
+            .map(|(package, rows)| {
+                let mut stages: BTreeMap<Stage, usize> = BTreeMap::new();
+                for row in &rows {
+                    *stages
+                        .entry(row.current.unwrap_or(Stage::ShouldNotBeInstalled))
+                        .or_default() += 1;
+                }
+                PackageSummary {
                     package: package.to_owned(),
-                    rows,
-                    errors,
-                    running,
+                    rows: rows.len(),
+                    errors: rows.iter().filter(|row| row.status == "error").count(),
+                    running: rows.iter().filter(|row| row.status == "running").count(),
                     stages: stages
                         .into_iter()
                         .map(|(stage, rows)| StageCount { stage, rows })
                         .collect(),
-                },
-            )
+                }
+            })
             .collect();
         StatusSummary {
             rows: rows.len(),
