@@ -11,8 +11,8 @@ use opm_model::Name;
 use opm_model::api::{
     ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
     ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PlanLine, RemoveBody, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter,
-    StatusRow,
+    PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody,
+    RowFilter, StatusRow,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -139,10 +139,18 @@ impl Operator for Remote {
         self.send(Method::POST, "/v1/nodes", Some(body)).await
     }
 
-    async fn remove_node(&self, name: &Name) -> Result<Removed> {
+    async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed> {
         // Names hold no character a path segment would need escaped.
-        self.send(Method::DELETE, &format!("/v1/nodes/{name}"), None::<&()>)
+        self.client
+            .call(
+                Method::DELETE,
+                &format!("/v1/nodes/{name}"),
+                Some(&RemoveQuery { dry_run }),
+                None::<&()>,
+                TOOLS_TIMEOUT,
+            )
             .await
+            .map_err(operate_error)
     }
 
     async fn images(&self) -> Result<Vec<ImageView>> {
@@ -242,8 +250,8 @@ impl<S: opm_store::Store> Operator for AnyOperator<S> {
         either!(self, op => op.add_node(body))
     }
 
-    async fn remove_node(&self, name: &Name) -> Result<Removed> {
-        either!(self, op => op.remove_node(name))
+    async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed> {
+        either!(self, op => op.remove_node(name, dry_run))
     }
 
     async fn images(&self) -> Result<Vec<ImageView>> {

@@ -260,7 +260,8 @@ pub fn unique(names: Vec<Name>) -> Vec<Name> {
 /// `opm request PKG --stage STAGE` (and `POST /v1/request`): requests
 /// `stage` of `package` on each of `targets`, creating rows as needed, in
 /// one transaction after the same checks as `install` (names, conflicts);
-/// the changes made.
+/// the changes made (with `dry_run`, the changes it would make, nothing
+/// written; likewise below).
 ///
 /// # Errors
 /// A [`RequestError`] refusal (nothing changed), or the store's failure.
@@ -271,6 +272,7 @@ pub async fn request<S: Store>(
     package: &Name,
     stage: Stage,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     snapshot.opkg(package)?;
     for target in targets {
@@ -289,7 +291,9 @@ pub async fn request<S: Store>(
     let batch = Batch {
         changes: requests(&changes).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 
@@ -305,6 +309,7 @@ pub async fn install<S: Store>(
     packages: &[Name],
     group: Option<Name>,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     let group = match group {
         Some(group) => group,
@@ -341,7 +346,9 @@ pub async fn install<S: Store>(
     let batch = Batch {
         changes: selections.chain(requests(&changes)).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 
@@ -363,6 +370,7 @@ pub async fn remove<S: Store>(
     packages: &[Name],
     with_dependents: bool,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     for package in packages {
         snapshot.opkg(package)?;
@@ -371,7 +379,9 @@ pub async fn remove<S: Store>(
     let batch = Batch {
         changes: requests(&changes).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 

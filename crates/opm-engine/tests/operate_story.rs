@@ -86,6 +86,7 @@ async fn story<S: Store>(op: &Local<S>) {
         .install(&InstallBody {
             packages: vec![opkg("slurm")],
             group: None,
+            dry_run: false,
         })
         .await
         .unwrap();
@@ -98,6 +99,7 @@ async fn story<S: Store>(op: &Local<S>) {
     op.install(&InstallBody {
         packages: vec![opkg("base")],
         group: None,
+        dry_run: false,
     })
     .await
     .unwrap();
@@ -111,6 +113,7 @@ async fn story<S: Store>(op: &Local<S>) {
             server: true,
             package: opkg("torque"),
             stage: Stage::Finished,
+            dry_run: false,
         })
         .await,
         "torque conflicts with slurm",
@@ -122,6 +125,7 @@ async fn story<S: Store>(op: &Local<S>) {
             server: false,
             package: opkg("torque"),
             stage: Stage::Finished,
+            dry_run: false,
         })
         .await,
         "group 'gpu' has no nodes",
@@ -130,6 +134,7 @@ async fn story<S: Store>(op: &Local<S>) {
         op.remove(&RemoveBody {
             packages: vec![opkg("base")],
             with_dependents: false,
+            dry_run: false,
         })
         .await,
         "cannot remove base",
@@ -243,20 +248,39 @@ async fn story<S: Store>(op: &Local<S>) {
     assert_eq!(lines.len(), 2);
     assert!(lines.iter().all(|line| line.kind == "image"), "{lines:#?}");
 
-    // Removal fans out to every row; the node and image go.
+    // Removal fans out to every row; a dry run says exactly which rows
+    // and changes nothing; the node and image go.
+    let body = RemoveBody {
+        packages: vec![opkg("base")],
+        with_dependents: true,
+        dry_run: true,
+    };
+    let before = op.status(&RowFilter::default()).await.unwrap();
+    let would = op.remove(&body).await.unwrap();
+    assert!(would.dry_run);
+    assert_eq!(op.status(&RowFilter::default()).await.unwrap(), before);
     let removed = op
         .remove(&RemoveBody {
-            packages: vec![opkg("base")],
-            with_dependents: true,
+            dry_run: false,
+            ..body
         })
         .await
         .unwrap();
+    assert_eq!(removed.changes, would.changes);
     assert!(removed.changes.len() >= 4, "{removed:#?}");
     op.remove_image(&name(NameKind::Image, "img"))
         .await
         .unwrap();
-    op.remove_node(&n1).await.unwrap();
-    refused(op.remove_node(&n1).await, "n1");
+    let n2 = name(NameKind::Node, "n2");
+    let would = op.remove_node(&n2, true).await.unwrap();
+    assert_eq!(would.rows.len(), 2);
+    assert_eq!(op.nodes().await.unwrap().len(), 3);
+    op.remove_node(&n1, false).await.unwrap();
+    refused(op.remove_node(&n1, false).await, "n1");
+    refused(
+        op.remove_node(&name(NameKind::Node, "head"), true).await,
+        "head",
+    );
     // Requests are not attempts: nothing ran, so history has no entry.
     let history = op.history(&HistoryQuery::default()).await.unwrap();
     assert!(history.iter().all(|line| line.event != "attempt"));

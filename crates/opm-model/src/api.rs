@@ -275,6 +275,9 @@ pub struct RequestBody {
     pub package: Name,
     /// The stage it should reach.
     pub stage: Stage,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool clears a row's error.
@@ -322,6 +325,9 @@ pub struct InstallBody {
     /// The group to select them for [default: oscar_clients].
     #[serde(default)]
     pub group: Option<Name>,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool removes opkgs (`opm remove`).
@@ -333,6 +339,9 @@ pub struct RemoveBody {
     /// Take down what depends on them too, instead of refusing.
     #[serde(default)]
     pub with_dependents: bool,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// One row whose request changed.
@@ -375,6 +384,9 @@ pub struct RequestOutcome {
     /// Things that will make the rows wait (a dependency not requested).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Nothing was changed: these are the changes it would make.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A node as `opm node list` and `GET /v1/nodes` show it.
@@ -420,6 +432,21 @@ pub struct NodeAdded {
 pub struct Removed {
     /// Its name.
     pub removed: Name,
+    /// The rows that went with it (or would, for a dry run).
+    #[serde(default)]
+    pub rows: Vec<StatusRow>,
+    /// Nothing was removed: this is what would go.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// How a node or image is removed (`DELETE /v1/nodes/NAME?dry_run=true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    /// Only say what would go; remove nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// An image as `opm image list` and `GET /v1/images` show it.

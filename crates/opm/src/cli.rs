@@ -569,6 +569,12 @@ pub enum NodeCommand {
         /// The node's name.
         #[arg(value_parser = node_name)]
         name: Name,
+        /// Print exactly the rows that would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
     /// Print a new API token for the node's agent; its old token stops
     /// working at once. Only a hash is kept: save the token now.
@@ -632,6 +638,9 @@ pub struct RequestArgs {
     /// The rows to set.
     #[command(flatten)]
     pub target: RequestTarget,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `opm install PKG... [--group G]`
@@ -643,6 +652,9 @@ pub struct InstallArgs {
     /// The group of compute nodes that should get them [default: oscar_clients].
     #[arg(long, value_name = "G", value_parser = group_name)]
     pub group: Option<Name>,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `opm remove PKG... [--with-dependents]`
@@ -654,6 +666,12 @@ pub struct RemoveArgs {
     /// Also remove the opkgs that depend on them, instead of refusing.
     #[arg(long)]
     pub with_dependents: bool,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// `opm cluster ...`

@@ -290,8 +290,33 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         }
     }
 
-    // Refusals: the same words, exit 2, nothing changed.
+    // Refusals and dry runs: the same words, nothing changed.
     let before = there.same(&["--json", "status"]);
+    for args in [
+        &["install", "clusterfs", "--dry-run"][..],
+        &[
+            "--json",
+            "remove",
+            "jobqueue",
+            "--with-dependents",
+            "--dry-run",
+        ],
+        &[
+            "request",
+            "motd",
+            "--stage",
+            "finished",
+            "--group",
+            "gpu",
+            "--dry-run",
+        ],
+        &["node", "remove", "n1", "--dry-run"],
+        &["--json", "node", "remove", "n3", "--dry-run"],
+    ] {
+        let ran = there.same(args);
+        assert_eq!(ran.code, Some(0), "opm {args:?}: {ran:#?}");
+        assert!(ran.stderr.contains("dry run: nothing was changed") || args[0] == "--json");
+    }
     for (args, needle) in [
         (
             &["request", "altqueue", "--stage", "finished", "--server"][..],

@@ -15,8 +15,8 @@ use opm_model::Name;
 use opm_model::api::{
     ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
     ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PlanLine, RemoveBody, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter,
-    StatusRow,
+    PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody,
+    RowFilter, StatusRow,
 };
 use opm_store::Store;
 
@@ -197,14 +197,16 @@ pub async fn add_node<S: Store + 'static>(
     Ok(Json(added))
 }
 
-/// `DELETE /v1/nodes/{name}`: as `opm node remove`.
+/// `DELETE /v1/nodes/{name}[?dry_run=true]`: as `opm node remove`.
 pub async fn remove_node<S: Store + 'static>(
     State(state): Shared<S>,
     bearer: Bearer,
     Path(name): Path<Name>,
+    remove: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Answer<Removed> {
     auth::admin(state.store.as_ref(), &bearer).await?;
-    let removed = operate::remove_node(state.store.as_ref(), &name).await?;
+    let remove = query(remove)?;
+    let removed = operate::remove_node(state.store.as_ref(), &name, remove.dry_run).await?;
     state.changed();
     Ok(Json(removed))
 }

@@ -91,8 +91,8 @@ pub trait Operator {
     async fn nodes(&self) -> Result<Vec<NodeView>>;
     /// `opm node add`.
     async fn add_node(&self, body: &NodeAddBody) -> Result<NodeAdded>;
-    /// `opm node remove`.
-    async fn remove_node(&self, name: &Name) -> Result<Removed>;
+    /// `opm node remove [--dry-run]`.
+    async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed>;
     /// `opm image list`.
     async fn images(&self) -> Result<Vec<ImageView>>;
     /// `opm image add`.
@@ -185,8 +185,8 @@ impl<S: Store> Operator for Local<S> {
         add_node(self.store.as_ref(), body, self.clock.now_ms()).await
     }
 
-    async fn remove_node(&self, name: &Name) -> Result<Removed> {
-        remove_node(self.store.as_ref(), name).await
+    async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed> {
+        remove_node(self.store.as_ref(), name, dry_run).await
     }
 
     async fn images(&self) -> Result<Vec<ImageView>> {

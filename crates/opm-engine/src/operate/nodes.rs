@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use opm_model::Name;
 use opm_model::api::{
-    ImageAddBody, ImageAdded, ImageView, NodeAddBody, NodeAdded, NodeView, Removed,
+    ImageAddBody, ImageAdded, ImageView, NodeAddBody, NodeAdded, NodeView, Removed, StatusRow,
 };
+use opm_model::{Name, Target};
 use opm_plan::RequestChange;
-use opm_store::{Batch, Change, Image, NewNode, Store};
+use opm_store::{Batch, Change, Image, NewNode, Store, StoreError};
 
 use super::{OperateError, Result, changed};
 use crate::requests::{Snapshot, default_group, requests};
@@ -77,15 +77,37 @@ pub async fn add_node<S: Store>(store: &S, body: &NodeAddBody, now_ms: i64) -> R
     })
 }
 
-/// `opm node remove` (`DELETE /v1/nodes/NAME`): the node and its rows.
+/// `opm node remove` (`DELETE /v1/nodes/NAME`): the node and its rows
+/// (with `dry_run`, the rows that would go, nothing removed).
 ///
 /// # Errors
 /// An unknown node, the head node, or the store's failure.
-pub async fn remove_node<S: Store>(store: &S, name: &Name) -> Result<Removed> {
-    store.remove_node(name).await?;
+pub async fn remove_node<S: Store>(store: &S, name: &Name, dry_run: bool) -> Result<Removed> {
+    if store.head_node().await?.as_ref() == Some(name) {
+        return Err(StoreError::HeadNodeRemoval {
+            name: name.to_string(),
+        }
+        .into());
+    }
+    let rows = rows_of(store, &Target::node(name.clone())).await?;
+    if !dry_run {
+        store.remove_node(name).await?;
+    }
     Ok(Removed {
         removed: name.clone(),
+        rows,
+        dry_run,
     })
+}
+
+/// The rows of `target`, as the operator sees them.
+async fn rows_of<S: Store>(store: &S, target: &Target) -> Result<Vec<StatusRow>> {
+    Ok(store
+        .rows_for_target(target)
+        .await?
+        .iter()
+        .map(|stored| StatusRow::of(&stored.row))
+        .collect())
 }
 
 /// `opm image list` (`GET /v1/images`).
@@ -162,8 +184,11 @@ fn image_root(path: &Path) -> Result<PathBuf> {
 /// # Errors
 /// An unknown image, one a node boots, or the store's failure.
 pub async fn remove_image<S: Store>(store: &S, name: &Name) -> Result<Removed> {
+    let rows = rows_of(store, &Target::image(name.clone())).await?;
     store.remove_image(name).await?;
     Ok(Removed {
         removed: name.clone(),
+        rows,
+        dry_run: false,
     })
 }

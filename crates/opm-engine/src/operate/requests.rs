@@ -11,10 +11,11 @@ use opm_store::Store;
 use super::{OperateError, Result, changed};
 use crate::requests::{self, Snapshot};
 
-fn outcome(changes: &[RequestChange], warnings: Vec<String>) -> RequestOutcome {
+fn outcome(changes: &[RequestChange], warnings: Vec<String>, dry_run: bool) -> RequestOutcome {
     RequestOutcome {
         changes: changes.iter().map(changed).collect(),
         warnings,
+        dry_run,
     }
 }
 
@@ -30,8 +31,15 @@ pub async fn install<S: Store>(
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
     let mut snapshot = Snapshot::load(store).await?;
-    let changes =
-        requests::install(store, &mut snapshot, &packages, body.group.clone(), now_ms).await?;
+    let changes = requests::install(
+        store,
+        &mut snapshot,
+        &packages,
+        body.group.clone(),
+        now_ms,
+        body.dry_run,
+    )
+    .await?;
     let warnings = snapshot
         .missing_dependencies(&packages)
         .into_iter()
@@ -42,7 +50,7 @@ pub async fn install<S: Store>(
             )
         })
         .collect();
-    Ok(outcome(&changes, warnings))
+    Ok(outcome(&changes, warnings, body.dry_run))
 }
 
 /// `opm remove PKG... [--with-dependents]` (`POST /v1/remove`).
@@ -58,9 +66,10 @@ pub async fn remove<S: Store>(store: &S, body: &RemoveBody, now_ms: i64) -> Resu
         &packages,
         body.with_dependents,
         now_ms,
+        body.dry_run,
     )
     .await?;
-    Ok(outcome(&changes, Vec::new()))
+    Ok(outcome(&changes, Vec::new(), body.dry_run))
 }
 
 /// `opm request PKG --stage STAGE (--node N | --image I | --group G |
@@ -83,9 +92,10 @@ pub async fn request<S: Store>(
         &body.package,
         body.stage,
         now_ms,
+        body.dry_run,
     )
     .await?;
-    Ok(outcome(&changes, Vec::new()))
+    Ok(outcome(&changes, Vec::new(), body.dry_run))
 }
 
 /// The targets a request names: exactly one of a target, a group (its

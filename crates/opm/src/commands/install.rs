@@ -17,6 +17,7 @@ pub fn run(args: InstallArgs, settings: &Settings, printer: Printer) -> anyhow::
     let body = InstallBody {
         packages: args.packages,
         group: args.group,
+        dry_run: args.dry_run,
     };
     let outcome = with_operator(settings, Needs::Store, async |op| {
         op.install(&body).await.map_err(failed)

@@ -10,6 +10,7 @@ mod cluster;
 mod completions;
 mod conf;
 mod config;
+mod confirm;
 mod demo;
 mod history;
 mod image;

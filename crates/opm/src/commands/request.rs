@@ -28,6 +28,9 @@ pub fn print_changes(printer: Printer, outcome: &RequestOutcome, none: &str) -> 
             printer.line(change);
         }
     }
+    if outcome.dry_run {
+        eprintln!("dry run: nothing was changed");
+    }
     Ok(())
 }
 
@@ -44,6 +47,7 @@ pub fn run(args: RequestArgs, settings: &Settings, printer: Printer) -> anyhow::
         server: target.server,
         package: args.package,
         stage: args.stage,
+        dry_run: args.dry_run,
     };
     let outcome = with_operator(settings, Needs::Store, async |op| {
         op.request(&body).await.map_err(failed)

@@ -17,6 +17,8 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
         NodeCommand::Add { name, group, image } => add::run(name, group, image, settings, printer),
         NodeCommand::List => list::run(settings, printer),
         NodeCommand::Token { name } => token::run(name, settings, printer),
-        NodeCommand::Remove { name } => remove::run(name, settings, printer),
+        NodeCommand::Remove { name, dry_run, yes } => {
+            remove::run(name, dry_run, yes, settings, printer)
+        }
     }
 }
