@@ -11,8 +11,8 @@ use opm_model::Name;
 use opm_model::api::{
     ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
     ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody,
-    RowFilter, StatusRow,
+    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
+    RetryBody, RowFilter, StatusRow,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -127,7 +127,7 @@ impl Operator for Remote {
         self.get("/v1/phase", None::<&()>).await
     }
 
-    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseBody> {
+    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet> {
         self.send(Method::PUT, "/v1/phase", Some(body)).await
     }
 
@@ -238,7 +238,7 @@ impl<S: opm_store::Store> Operator for AnyOperator<S> {
         either!(self, op => op.phase())
     }
 
-    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseBody> {
+    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet> {
         either!(self, op => op.set_phase(body))
     }
 

@@ -178,11 +178,15 @@ async fn story<S: Store>(op: &Local<S>) {
 
     // Once the cluster is complete a late node and a late image get their
     // rows at once.
-    op.set_phase(&PhaseBody {
-        phase: Phase::Complete,
-    })
-    .await
-    .unwrap();
+    let set = op
+        .set_phase(&PhaseBody {
+            phase: Phase::Complete,
+            dry_run: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(set.previous, Phase::SetupWizard);
+    assert!(set.warning.unwrap().contains("skips build_image"));
     assert_eq!(op.phase().await.unwrap().phase, Phase::Complete);
     let late = op
         .add_node(&NodeAddBody {

@@ -314,6 +314,24 @@ pub struct RerunBody {
 pub struct PhaseBody {
     /// The phase.
     pub phase: Phase,
+    /// When setting: only say what would change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// A phase set (or, for a dry run, that would be).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseSet {
+    /// The phase now.
+    pub phase: Phase,
+    /// The phase before.
+    pub previous: Phase,
+    /// Moving backwards or skipping phases, said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Nothing was changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool installs opkgs (`opm install`).

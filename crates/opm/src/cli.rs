@@ -682,6 +682,10 @@ pub enum ClusterCommand {
         /// The phase to set: setup_wizard, build_image, addclients, netboot,
         /// post_install, test_install or complete.
         phase: Option<Phase>,
+        /// Say what would change (and warn as the real run would); change
+        /// nothing.
+        #[arg(long, requires = "phase")]
+        dry_run: bool,
     },
 }
 

@@ -117,7 +117,7 @@ fn nodes_and_images_are_added_listed_and_removed() {
     site.ok(&["node", "remove", "n2"]);
     assert_eq!(
         site.json(&["image", "remove", "compute"]),
-        json!({"removed": "compute"})
+        json!({"removed": "compute", "rows": []})
     );
     assert_eq!(site.json(&["image", "list"]), json!([]));
     let added = site.json(&["image", "add", "other", "--path", "img"]);
@@ -202,10 +202,9 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
     assert!(!rows.iter().any(|(t, p, _)| t == "node g2" && p == "alpha"));
 
     // Removing a node drops its rows.
-    assert_eq!(
-        site.json(&["node", "remove", "n3"]),
-        json!({"removed": "n3"})
-    );
+    let removed = site.json(&["node", "remove", "n3"]);
+    assert_eq!(removed["removed"], "n3", "{removed}");
+    assert_eq!(removed["rows"][0]["package"], "alpha", "{removed}");
     assert!(!requested(&site).iter().any(|(t, _, _)| t == "node n3"));
 }
 

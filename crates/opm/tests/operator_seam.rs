@@ -242,7 +242,11 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         install.stderr.contains("depends on clusterfs"),
         "{install:#?}"
     );
-    change(&["cluster", "phase", "complete"]);
+    let phase = change(&["cluster", "phase", "complete"]);
+    assert!(
+        phase.stderr.contains("warning: the phase skips"),
+        "{phase:#?}"
+    );
     let late = change(&["node", "add", "n3"]);
     assert!(
         late.stdout.contains("request finished on node n3 / motd"),
@@ -312,6 +316,7 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         ],
         &["node", "remove", "n1", "--dry-run"],
         &["--json", "node", "remove", "n3", "--dry-run"],
+        &["cluster", "phase", "netboot", "--dry-run"],
     ] {
         let ran = there.same(args);
         assert_eq!(ran.code, Some(0), "opm {args:?}: {ran:#?}");

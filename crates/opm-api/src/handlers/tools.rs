@@ -15,8 +15,8 @@ use opm_model::Name;
 use opm_model::api::{
     ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
     ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody, RetryBody,
-    RowFilter, StatusRow,
+    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
+    RetryBody, RowFilter, StatusRow,
 };
 use opm_store::Store;
 
@@ -101,7 +101,7 @@ pub async fn set_phase<S: Store + 'static>(
     State(state): Shared<S>,
     bearer: Bearer,
     phase: Result<Json<PhaseBody>, JsonRejection>,
-) -> Answer<PhaseBody> {
+) -> Answer<PhaseSet> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let phase = body(phase)?;
     let set = operate::set_phase(state.store.as_ref(), &phase, state.clock.now_ms()).await?;

@@ -25,8 +25,8 @@ use opm_model::Name;
 use opm_model::api::{
     ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
     ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PlanLine, RemoveBody, Removed, RequestBody, RequestChanged, RequestOutcome, RerunBody,
-    RetryBody, RowFilter, StatusRow,
+    PhaseSet, PlanLine, RemoveBody, Removed, RequestBody, RequestChanged, RequestOutcome,
+    RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use opm_plan::RequestChange;
 use opm_store::Store;
@@ -86,7 +86,7 @@ pub trait Operator {
     /// `opm cluster phase`.
     async fn phase(&self) -> Result<PhaseBody>;
     /// `opm cluster phase PHASE`.
-    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseBody>;
+    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet>;
     /// `opm node list`.
     async fn nodes(&self) -> Result<Vec<NodeView>>;
     /// `opm node add`.
@@ -173,7 +173,7 @@ impl<S: Store> Operator for Local<S> {
         phase(self.store.as_ref()).await
     }
 
-    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseBody> {
+    async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet> {
         set_phase(self.store.as_ref(), body, self.clock.now_ms()).await
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use opm_model::api::{PhaseBody, RerunBody, RetryBody, RowFilter, StatusRow};
+use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
 use opm_model::{Name, Target};
 use opm_store::{Store, StoredRow};
 
@@ -93,16 +93,27 @@ pub(super) async fn known_opkg<S: Store>(store: &S, package: &Name) -> Result<()
 pub async fn phase<S: Store>(store: &S) -> Result<PhaseBody> {
     Ok(PhaseBody {
         phase: store.phase().await?,
+        dry_run: false,
     })
 }
 
-/// `opm cluster phase PHASE` (`PUT /v1/phase`): gated stages may now run.
+/// `opm cluster phase PHASE` (`PUT /v1/phase`): gated stages may now run;
+/// says so when the phase moves backwards or skips phases
+/// ([`opm_model::Phase::change_warning`]).
 ///
 /// # Errors
 /// The store's failure.
-pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, now_ms: i64) -> Result<PhaseBody> {
-    store.set_phase(body.phase, now_ms).await?;
-    Ok(body.clone())
+pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, now_ms: i64) -> Result<PhaseSet> {
+    let previous = store.phase().await?;
+    if !body.dry_run {
+        store.set_phase(body.phase, now_ms).await?;
+    }
+    Ok(PhaseSet {
+        phase: body.phase,
+        previous,
+        warning: previous.change_warning(body.phase),
+        dry_run: body.dry_run,
+    })
 }
 
 /// Checks the opkg and the target exist before a row operation.
