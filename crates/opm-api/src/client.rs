@@ -15,6 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AgentError;
 
+/// What this client says it is: the server shows it per node.
+pub const USER_AGENT: &str = concat!("opm/", env!("CARGO_PKG_VERSION"));
+
 /// How long an unused connection is kept for the next call.
 const POOL_IDLE: Duration = Duration::from_secs(20);
 
@@ -46,7 +49,9 @@ impl ApiClient {
             // Below the server's default idle timeout (30 s): the agent
             // lets go of an idle connection before the server closes it,
             // so no request goes out on a connection being closed.
-            .pool_idle_timeout(POOL_IDLE);
+            .pool_idle_timeout(POOL_IDLE)
+            // The server records which opm each node's agent runs.
+            .user_agent(USER_AGENT);
         if let Some(ca_cert) = ca_cert {
             builder = builder.tls_backend_preconfigured(tls_config(ca_cert)?);
         }

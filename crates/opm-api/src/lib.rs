@@ -17,6 +17,7 @@
 pub mod agent;
 pub mod auth;
 pub mod client;
+pub mod contact;
 mod error;
 mod handlers;
 pub mod handouts;

@@ -36,6 +36,8 @@ pub struct AppState<S: Store> {
     pub engine_wake: Notify,
     /// Set when the server stops: waiting polls answer at once.
     pub stopping: AtomicBool,
+    /// When each node's agent's contact was last recorded.
+    pub contacts: crate::contact::Contacts,
 }
 
 impl<S: Store> AppState<S> {

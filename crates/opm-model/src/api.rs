@@ -418,6 +418,15 @@ pub struct NodeView {
     pub image: Option<String>,
     /// Its groups.
     pub groups: Vec<String>,
+    /// When its agent last polled, ms since the epoch; null if never.
+    #[serde(default)]
+    pub last_seen_ms: Option<i64>,
+    /// Its agent's version (`opm/0.1.0`), as last heard.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The address its agent last called from.
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// A tool adds a compute node (`opm node add`).

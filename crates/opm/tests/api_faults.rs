@@ -723,7 +723,17 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         400,
     );
     // A row the agent failed is retried.
+    let listed: Value = serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    assert_eq!(listed[1]["last_seen_ms"], Value::Null, "{listed:#}");
     let batch = poll(server, &n1, "n1");
+    // The poll is the agent's contact: when, and from where.
+    let listed: Value = serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    assert_eq!(listed[1]["name"], "n1", "{listed:#}");
+    assert!(
+        listed[1]["last_seen_ms"].as_i64().unwrap() > 0,
+        "{listed:#}"
+    );
+    assert_eq!(listed[1]["address"], "127.0.0.1", "{listed:#}");
     let (row, stage) = handed_out(&batch, "motd").unwrap();
     let token = batch["token"].as_u64().unwrap();
     let start = json!({"row": row, "stage": stage, "token": token});

@@ -50,7 +50,8 @@ fn init_registers_the_head_node_and_is_idempotent() {
     let nodes = site.json(&["node", "list"]);
     assert_eq!(
         nodes,
-        json!([{"name": "head", "head": true, "image": null, "groups": []}])
+        json!([{"name": "head", "head": true, "image": null, "groups": [],
+                "last_seen_ms": null, "agent": null, "address": null}])
     );
     assert_eq!(site.ok(&["cluster", "phase"]), "setup_wizard\n");
 }

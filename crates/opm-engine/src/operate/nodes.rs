@@ -27,6 +27,9 @@ pub async fn nodes<S: Store>(store: &S) -> Result<Vec<NodeView>> {
             head: node.head,
             image: node.image.map(|image| image.to_string()),
             groups: node.groups.iter().map(Name::to_string).collect(),
+            last_seen_ms: node.agent.as_ref().map(|agent| agent.seen_ms),
+            address: node.agent.as_ref().map(|agent| agent.address.clone()),
+            agent: node.agent.map(|agent| agent.version),
         })
         .collect())
 }

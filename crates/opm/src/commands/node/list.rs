@@ -1,6 +1,7 @@
-//! `opm node list`: the nodes, head node first, with their images and
-//! groups.
+//! `opm node list`: the nodes, head node first, with their images,
+//! groups, and when their agents last polled with which opm.
 
+use opm_engine::clock::utc;
 use opm_engine::operate::Operator as _;
 
 use crate::exit::Exit;
@@ -17,7 +18,7 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         printer.print_json(&nodes)?;
     } else {
         printer.table(
-            &["name", "role", "image", "groups"],
+            &["name", "role", "image", "groups", "last seen", "agent"],
             nodes
                 .into_iter()
                 .map(|node| {
@@ -26,6 +27,10 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
                         if node.head { "head" } else { "compute" }.to_owned(),
                         node.image.unwrap_or_else(|| "-".to_owned()),
                         node.groups.join(","),
+                        node.last_seen_ms.map_or_else(|| "-".to_owned(), utc),
+                        node.agent
+                            .filter(|agent| !agent.is_empty())
+                            .unwrap_or_else(|| "-".to_owned()),
                     ]
                 })
                 .collect(),
