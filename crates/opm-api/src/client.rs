@@ -10,10 +10,14 @@ use opm_model::api::{
     ApiError, EnrollRequest, Enrolled, FinishReport, Finished, Heartbeat, PollRequest, StartReport,
     Started, VerifyAsk, VerifyQuestion, VerifyReport, VerifySummary, WorkBatch,
 };
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AgentError;
+
+/// What this client says it is: the server shows it per node.
+pub const USER_AGENT: &str = concat!("opm/", env!("CARGO_PKG_VERSION"));
 
 /// How long an unused connection is kept for the next call.
 const POOL_IDLE: Duration = Duration::from_secs(20);
@@ -46,7 +50,9 @@ impl ApiClient {
             // Below the server's default idle timeout (30 s): the agent
             // lets go of an idle connection before the server closes it,
             // so no request goes out on a connection being closed.
-            .pool_idle_timeout(POOL_IDLE);
+            .pool_idle_timeout(POOL_IDLE)
+            // The server records which opm each node's agent runs.
+            .user_agent(USER_AGENT);
         if let Some(ca_cert) = ca_cert {
             builder = builder.tls_backend_preconfigured(tls_config(ca_cert)?);
         }
@@ -82,17 +88,37 @@ impl ApiClient {
         body: &B,
         timeout: Duration,
     ) -> Result<R, AgentError> {
+        self.call(Method::POST, path, None::<&()>, Some(body), timeout)
+            .await
+    }
+
+    /// One call: `method` on `path` with an optional query and JSON body;
+    /// the JSON answer, or the server's refusal with its message.
+    ///
+    /// # Errors
+    /// [`AgentError`]: unreachable (or 5xx), untrusted, or refused (4xx).
+    pub async fn call<Q: Serialize + ?Sized, B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> Result<R, AgentError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |error: reqwest::Error| failed_call(&url, &error);
-        let response = self
+        let mut request = self
             .http
-            .post(&url)
+            .request(method, &url)
             .bearer_auth(&self.token)
-            .json(body)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(unreachable)?;
+            .timeout(timeout);
+        if let Some(query) = query {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         if status.is_success() {
             return response.json().await.map_err(unreachable);

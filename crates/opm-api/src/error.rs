@@ -94,6 +94,20 @@ impl From<opm_engine::requests::RequestError> for ApiFailure {
     }
 }
 
+impl From<opm_engine::operate::OperateError> for ApiFailure {
+    fn from(error: opm_engine::operate::OperateError) -> ApiFailure {
+        use opm_engine::operate::OperateError;
+        match error {
+            OperateError::BadInput(message) => ApiFailure::BadRequest(message),
+            OperateError::Refused(error) => error.into(),
+            OperateError::Store(error) => error.into(),
+            OperateError::Engine(error) => error.into(),
+            // A server does not operate through another server.
+            OperateError::Remote { message, .. } => ApiFailure::Engine(message),
+        }
+    }
+}
+
 impl From<opm_engine::EngineError> for ApiFailure {
     fn from(error: opm_engine::EngineError) -> ApiFailure {
         ApiFailure::Engine(error.to_string())

@@ -5,7 +5,8 @@
 //! for work, stage start and finish reports, heartbeats; [`work`] decides
 //! what a node gets, with the same planner and leases as `opm run`; [`wake`]
 //! wakes a waiting poll only when its node has work) and the tools' API
-//! (status, phase, request, retry, history); [`handouts`] remembers what
+//! (thin adapters over `opm_engine::operate`; [`remote`] is the same
+//! operations called over HTTP, for `opm --remote`); [`handouts`] remembers what
 //! each node's poll got, so a start report is taken only for that. Every call carries a bearer
 //! token ([`auth`]); only hashes are stored. The agent ([`agent`])
 //! polls with jitter, carries its stages out with `opm-engine`'s actor into
@@ -21,6 +22,7 @@
 pub mod agent;
 pub mod auth;
 pub mod client;
+pub mod contact;
 pub mod credentials;
 pub mod enrol;
 mod error;
@@ -28,6 +30,7 @@ pub mod files;
 mod handlers;
 pub mod handouts;
 pub mod metrics;
+pub mod remote;
 pub mod router;
 pub mod server;
 pub mod spool;

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use opm_engine::{Clock, Engine};
 use opm_model::api::MAX_BODY_BYTES;
 use opm_store::Store;
@@ -42,6 +42,8 @@ pub struct AppState<S: Store> {
     pub stopping: AtomicBool,
     /// What `/metrics` tells.
     pub metrics: Arc<Metrics>,
+    /// When each node's agent's contact was last recorded.
+    pub contacts: crate::contact::Contacts,
 }
 
 impl<S: Store> AppState<S> {
@@ -120,6 +122,9 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/agent/verify/ask", post(agents::verify_ask::<S>))
         .route("/v1/agent/verify", post(agents::verify_report::<S>))
         .route("/v1/status", get(tools::status::<S>))
+        .route("/v1/plan", get(tools::plan::<S>))
+        .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/logs", get(tools::logs::<S>))
         .route(
             "/v1/phase",
             get(tools::phase::<S>).put(tools::set_phase::<S>),
@@ -127,11 +132,24 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/request", post(tools::request::<S>))
         .route("/v1/install", post(tools::install::<S>))
         .route("/v1/remove", post(tools::remove::<S>))
-        .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/retry", post(tools::retry::<S>))
-        .route("/v1/history", get(tools::history::<S>))
         .route("/v1/upgrade", post(versions::upgrade_rows::<S>))
         .route("/v1/pin", post(versions::pin::<S>))
+        .route("/v1/rerun", post(tools::rerun::<S>))
+        .route(
+            "/v1/nodes",
+            get(tools::nodes::<S>).post(tools::add_node::<S>),
+        )
+        .route("/v1/nodes/{name}", delete(tools::remove_node::<S>))
+        .route(
+            "/v1/images",
+            get(tools::images::<S>).post(tools::add_image::<S>),
+        )
+        .route("/v1/images/{name}", delete(tools::remove_image::<S>))
+        .route(
+            "/v1/config",
+            get(tools::config_show::<S>).put(tools::config_set::<S>),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -121,6 +121,7 @@ pub async fn serve<S: Store + 'static>(
         engine_wake: Notify::new(),
         stopping: std::sync::atomic::AtomicBool::new(false),
         metrics,
+        contacts: crate::contact::Contacts::default(),
     });
     let app = router(Arc::clone(&state));
     let stopper = Arc::clone(&state);
@@ -215,7 +216,8 @@ async fn serve_on(
     });
     let server = server.handle(handle);
     // The router is made ready once here, not once per connection.
-    let service = app.into_make_service();
+    // With each connection's peer address, which agents' contacts record.
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = match rustls {
         None => server.serve(service).await,
         Some(rustls) => {

@@ -14,9 +14,10 @@ use std::path::Path;
 use opm_engine::Identity;
 use opm_engine::load::load;
 use opm_engine::order::order_on_target;
-use opm_model::api::{MAX_AGENT_ID_LEN, Waiting, WorkBatch, WorkItem};
+use opm_engine::triage::triage;
+use opm_model::api::{MAX_AGENT_ID_LEN, WorkBatch, WorkItem};
 use opm_model::{Lease, Name, Role, Status, Target};
-use opm_plan::{Blocked, Decision};
+use opm_plan::Work;
 use opm_store::{RowId, Store, StoreError};
 
 use crate::error::ApiFailure;
@@ -74,36 +75,26 @@ pub async fn work_for<S: Store>(
             snapshot.cluster.upsert(stored.row.clone());
         }
     }
-    let mut works = Vec::new();
-    let mut releases = Vec::new();
-    let mut errors = Vec::new();
-    let mut blocked = Vec::new();
+    let sorted = triage(
+        &snapshot.cluster,
+        snapshot.mine.iter().map(|stored| (stored.id, &stored.row)),
+        now_ms,
+    )
+    // The server's own rows cannot be placed: not the agent's mistake.
+    .map_err(|error| ApiFailure::Engine(error.to_string()))?;
+    // Orchestration (request changes) is the head node's; a client row
+    // never asks for it.
+    let releases: Vec<RowId> = sorted.releases.into_iter().map(|(id, _)| id).collect();
     let mut ids: BTreeMap<Name, RowId> = BTreeMap::new();
-    for stored in &snapshot.mine {
-        let row = &stored.row;
-        let decision = snapshot
-            .cluster
-            .decide(row, now_ms)
-            // The server's own rows cannot be placed: not the agent's mistake.
-            .map_err(|error| ApiFailure::Engine(error.to_string()))?;
-        match decision {
-            Decision::Perform(work) => {
-                ids.insert(work.package.clone(), stored.id);
-                works.push(work);
-            }
-            Decision::Release { .. } => releases.push(stored.id),
-            Decision::Blocked(Blocked::Error { message }) => errors.push(Waiting {
-                row: row.to_string(),
-                reason: message,
-            }),
-            Decision::Blocked(reason) => blocked.push(Waiting {
-                row: row.to_string(),
-                reason: reason.to_string(),
-            }),
-            // Orchestration is the head node's; a client row never asks for it.
-            Decision::Request { .. } | Decision::Idle(_) => {}
-        }
-    }
+    let works: Vec<Work> = sorted
+        .works
+        .into_iter()
+        .map(|(id, _, work)| {
+            ids.insert(work.package.clone(), id);
+            work
+        })
+        .collect();
+    let (errors, blocked) = (sorted.errors, sorted.blocked);
     let mut batch = WorkBatch {
         token: 0,
         lease_ttl_ms: ttl_ms,

@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use opm_model::{Name, Row, Target, TargetKind};
 use opm_native::PackageManager;
 use opm_native::script::ScriptRunner;
-use opm_plan::{Action, Blocked, Decision, RequestChange, Resume, Work, resume};
+use opm_plan::{Action, Resume, Work, resume};
 use opm_store::{RowId, Store, StoreError, StoredRow};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -26,6 +26,7 @@ use crate::output::Output;
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
 use crate::steps;
+use crate::triage::triage;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -109,19 +110,6 @@ impl RunReport {
             Verdict::Converged
         }
     }
-}
-
-/// One planned line of `opm plan`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlanLine {
-    /// The row's target.
-    pub target: Target,
-    /// The row's opkg.
-    pub package: Name,
-    /// What would happen (or why not), as one line.
-    pub next: String,
-    /// The decision as data.
-    pub decision: Decision,
 }
 
 /// How one stage ended.
@@ -229,6 +217,15 @@ impl<S: Store + 'static> Engine<S> {
         })
     }
 
+    /// Whose rows this engine's `opm plan` decides.
+    pub fn plan_scope(&self) -> crate::operate::PlanScope {
+        crate::operate::PlanScope {
+            identity: self.config.identity.clone(),
+            host: self.config.host.clone(),
+            proc_dir: self.config.proc_dir.clone(),
+        }
+    }
+
     /// The lease owner this engine writes (`host:pid:start-time`).
     pub fn owner(&self) -> &str {
         &self.owner
@@ -243,58 +240,6 @@ impl<S: Store + 'static> Engine<S> {
             self.clock.now_ms(),
         )
         .await?)
-    }
-
-    /// Every pending row in scope with its decision; writes nothing.
-    ///
-    /// # Errors
-    /// A store failure, or a row the planner cannot place.
-    pub async fn plan(&self) -> Result<Vec<PlanLine>, EngineError> {
-        let mut lines = Vec::new();
-        self.plan_each(|line| {
-            lines.push(line);
-            Ok::<(), EngineError>(())
-        })
-        .await?;
-        Ok(lines)
-    }
-
-    /// Hands each pending row in scope with its decision to `sink`, in row
-    /// order, without holding them all: on the head node the scope is the
-    /// whole cluster (nodes' rows too), elsewhere this machine's rows.
-    ///
-    /// # Errors
-    /// A store failure, a row the planner cannot place, or the sink's.
-    pub async fn plan_each<E: From<EngineError>>(
-        &self,
-        mut sink: impl FnMut(PlanLine) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let snapshot = match self.config.identity.role {
-            opm_model::Role::Server => crate::load::load_cluster(
-                self.store.as_ref(),
-                &self.config.host,
-                &self.config.proc_dir,
-                self.clock.now_ms(),
-                &self.config.identity.name,
-            )
-            .await
-            .map_err(EngineError::from)?,
-            opm_model::Role::Client | opm_model::Role::Image => self.snapshot().await?,
-        };
-        let now = self.clock.now_ms();
-        for stored in &snapshot.mine {
-            let decision = snapshot
-                .cluster
-                .decide(&stored.row, now)
-                .map_err(EngineError::from)?;
-            sink(PlanLine {
-                target: stored.row.target.clone(),
-                package: stored.row.package.clone(),
-                next: decision.to_string(),
-                decision,
-            })?;
-        }
-        Ok(())
     }
 
     /// The head node's name and the target a verify here is limited to:
@@ -415,54 +360,31 @@ impl<S: Store + 'static> Engine<S> {
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
-            let mut works: BTreeMap<Target, Vec<(RowId, Job)>> = BTreeMap::new();
-            let mut changes: Vec<RequestChange> = Vec::new();
-            let mut errors = Vec::new();
             let mut blocked = Vec::new();
-            let mut leased = false;
-            for stored in &snapshot.mine {
-                let row = &stored.row;
-                if let Some(waiting) = deferred.get(&stored.id) {
-                    // Met transient trouble earlier in this run: a later
-                    // run tries again.
-                    blocked.push(waiting.clone());
-                    continue;
-                }
-                match snapshot.cluster.decide(row, now)? {
-                    Decision::Perform(work) => works
-                        .entry(row.target.clone())
-                        .or_default()
-                        .push((stored.id, Job::Perform(work))),
-                    Decision::Request { changes: more } => changes.extend(more),
-                    Decision::Blocked(Blocked::Error { message }) => errors.push(Waiting {
-                        row: row.to_string(),
-                        reason: message,
-                    }),
-                    Decision::Blocked(Blocked::Leased {
-                        owner,
-                        expires_at_ms,
-                    }) => {
-                        leased = true;
-                        blocked.push(Waiting {
-                            row: row.to_string(),
-                            reason: format!(
-                                "{} is being worked by {owner} until {}",
-                                row.target,
-                                time_of_day(expires_at_ms)
-                            ),
-                        });
-                    }
-                    Decision::Blocked(reason) => blocked.push(Waiting {
-                        row: row.to_string(),
-                        reason: reason.to_string(),
-                    }),
-                    // An interrupted attempt whose work is no longer wanted.
-                    Decision::Release { .. } => works
-                        .entry(row.target.clone())
-                        .or_default()
-                        .push((stored.id, Job::Release)),
-                    Decision::Idle(_) => {}
-                }
+            let pending = snapshot.mine.iter().filter(|stored| {
+                // Met transient trouble earlier in this run: a later run
+                // tries again.
+                let waiting = deferred.get(&stored.id);
+                blocked.extend(waiting.cloned());
+                waiting.is_none()
+            });
+            let sorted = triage(
+                &snapshot.cluster,
+                pending.map(|stored| (stored.id, &stored.row)),
+                now,
+            )?;
+            blocked.extend(sorted.blocked);
+            let (errors, changes, leased) = (sorted.errors, sorted.requests, sorted.leased);
+            let mut works: BTreeMap<Target, Vec<(RowId, Job)>> = BTreeMap::new();
+            for (id, target, work) in sorted.works {
+                works
+                    .entry(target)
+                    .or_default()
+                    .push((id, Job::Perform(work)));
+            }
+            // Interrupted attempts whose work is no longer wanted.
+            for (id, target) in sorted.releases {
+                works.entry(target).or_default().push((id, Job::Release));
             }
             let mut progressed = false;
             for change in &changes {

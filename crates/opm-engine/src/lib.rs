@@ -6,7 +6,8 @@
 //! records every attempt with its row change through `opm-store` — again
 //! until nothing more can be done now.
 //!
-//! Entry point: [`Engine::run`] (and [`Engine::plan`] for a dry run). The
+//! Entry points: [`Engine::run`], and [`operate`], the operator's actions
+//! and views (`opm plan` among them) for the CLI and the tools' API. The
 //! decisions that are not I/O live in plain functions: [`order`] (dependency
 //! order on a target, install batches), [`config_values`] (SPEC §1.8),
 //! [`retry`] (the transient error policy); [`upgrade`] starts upgrades
@@ -22,6 +23,7 @@ mod engine;
 mod error;
 pub mod held;
 pub mod load;
+pub mod operate;
 pub mod order;
 pub mod output;
 pub mod owner;
@@ -29,12 +31,13 @@ pub mod report;
 pub mod requests;
 pub mod retry;
 pub mod steps;
+pub mod triage;
 pub mod upgrade;
 pub mod verify;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineConfig, PlanLine, RunReport, Verdict, Waiting};
+pub use engine::{Engine, EngineConfig, RunReport, Verdict, Waiting};
 pub use error::EngineError;
 pub use load::Identity;
 pub use output::Output;

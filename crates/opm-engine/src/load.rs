@@ -285,23 +285,16 @@ pub async fn load_cluster<S: Store>(
     }
     let depends_on = apply_facts(&mut cluster, facts.images, facts.opkgs);
     let mut mine = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store_call(|| store.all_rows(after, CLUSTER_PAGE)).await?;
-        for mut stored in page.rows {
-            if stored.row.is_pending() {
-                lapse_dead_lease(&mut stored.row, host, proc_dir, now_ms);
-                cluster.upsert(stored.row.clone());
-                mine.push(stored);
-            } else {
-                cluster.upsert(stored.row);
-            }
+    each_row(store, |mut stored| {
+        if stored.row.is_pending() {
+            lapse_dead_lease(&mut stored.row, host, proc_dir, now_ms);
+            cluster.upsert(stored.row.clone());
+            mine.push(stored);
+        } else {
+            cluster.upsert(stored.row);
         }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    })
+    .await?;
     let attempts = attempts_of(store, &[Scope::All], &mine, &mut cluster).await?;
     Ok(Snapshot {
         cluster,
@@ -309,6 +302,27 @@ pub async fn load_cluster<S: Store>(
         attempts,
         depends_on,
     })
+}
+
+/// Hands every row to `visit`, in id order, a page at a time (each page
+/// read with the store's transient-trouble retries), so the whole table is
+/// never held twice.
+///
+/// # Errors
+/// The store's failure.
+pub async fn each_row<S: Store>(
+    store: &S,
+    mut visit: impl FnMut(StoredRow),
+) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let page = store_call(|| store.all_rows(after, CLUSTER_PAGE)).await?;
+        page.rows.into_iter().for_each(&mut visit);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,9 +13,6 @@ use opm_plan::{
 };
 use opm_store::{Batch, Change, DEFAULT_GROUP, Opkg, Store, StoreError};
 
-/// Rows read per page when loading every row.
-const PAGE: u32 = 1000;
-
 /// Why a request is refused (nothing was changed), or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -127,17 +124,7 @@ impl Snapshot {
                 .insert(name.clone(), opkg.import.depends.iter().cloned().collect());
             opkgs.insert(name, opkg);
         }
-        let mut after = None;
-        loop {
-            let page = store.all_rows(after, PAGE).await?;
-            for stored in page.rows {
-                cluster.upsert(stored.row);
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        crate::load::each_row(store, |stored| cluster.upsert(stored.row)).await?;
         Ok(Snapshot { cluster, opkgs })
     }
 
@@ -273,7 +260,8 @@ pub fn unique(names: Vec<Name>) -> Vec<Name> {
 /// `opm request PKG --stage STAGE` (and `POST /v1/request`): requests
 /// `stage` of `package` on each of `targets`, creating rows as needed, in
 /// one transaction after the same checks as `install` (names, conflicts);
-/// the changes made.
+/// the changes made (with `dry_run`, the changes it would make, nothing
+/// written; likewise below).
 ///
 /// # Errors
 /// A [`RequestError`] refusal (nothing changed), or the store's failure.
@@ -284,6 +272,7 @@ pub async fn request<S: Store>(
     package: &Name,
     stage: Stage,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     snapshot.opkg(package)?;
     for target in targets {
@@ -302,7 +291,9 @@ pub async fn request<S: Store>(
     let batch = Batch {
         changes: requests(&changes).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 
@@ -318,6 +309,7 @@ pub async fn install<S: Store>(
     packages: &[Name],
     group: Option<Name>,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     let group = match group {
         Some(group) => group,
@@ -354,11 +346,14 @@ pub async fn install<S: Store>(
     let batch = Batch {
         changes: selections.chain(requests(&changes)).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 
-fn default_group() -> Name {
+/// The group `install` and `node add` use when none is named.
+pub fn default_group() -> Name {
     // DEFAULT_GROUP is a valid group name by construction.
     Name::new(NameKind::Group, DEFAULT_GROUP).unwrap_or_else(|_| unreachable!())
 }
@@ -375,6 +370,7 @@ pub async fn remove<S: Store>(
     packages: &[Name],
     with_dependents: bool,
     now_ms: i64,
+    dry_run: bool,
 ) -> Result<Vec<RequestChange>, RequestError> {
     for package in packages {
         snapshot.opkg(package)?;
@@ -383,7 +379,9 @@ pub async fn remove<S: Store>(
     let batch = Batch {
         changes: requests(&changes).collect(),
     };
-    store.apply(&batch, now_ms).await?;
+    if !dry_run {
+        store.apply(&batch, now_ms).await?;
+    }
     Ok(changes)
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Name, PastAttempt, Phase, Stage, StepRecord, Target};
+use crate::{Name, PastAttempt, Phase, Row, Stage, Status, StepRecord, Target, TargetKind};
 
 /// Largest request body the server reads; a finish report carries a
 /// stage's captured output, which the store caps at 1 MiB anyway.
@@ -160,7 +160,11 @@ pub struct ApiError {
     pub error: String,
 }
 
-/// One row as the tools' API and `opm status --json` show it.
+// ---- The tools' views and actions: one shape each, for `opm ... --json`
+// (local or remote) and the tools' API alike.
+
+/// One row as `opm status --json`, `opm retry --json` and the tools' API
+/// show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRow {
     /// The target's name.
@@ -171,12 +175,16 @@ pub struct StatusRow {
     pub package: String,
     /// The requested stage.
     pub requested: Stage,
-    /// The last completed stage.
+    /// The last completed stage; null when unknown.
     pub current: Option<Stage>,
     /// `ok`, `running`, `error` or `drifted`.
     pub status: String,
-    /// For `error`: what failed; for `drifted`: what differs.
+    /// For `error`: what failed; for `drifted`: what differs; empty
+    /// otherwise.
     pub message: String,
+    /// For `running`: who holds the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The opkg version the current stage was reached with (SPEC §1.9).
     #[serde(default)]
     pub version: Option<String>,
@@ -184,18 +192,117 @@ pub struct StatusRow {
     /// or its pin; a row at another one is outdated (`opm upgrade`).
     #[serde(default)]
     pub wanted_version: Option<String>,
+    /// During an upgrade: the version it started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<String>,
 }
 
-/// A tool sets a row's requested stage.
+impl StatusRow {
+    /// The view of one row; `wanted_version` is its opkg's (the store's
+    /// `StoredRow` has it).
+    pub fn of(row: &Row, wanted_version: Option<&str>) -> StatusRow {
+        let (message, owner) = match &row.status {
+            Status::Ok => (String::new(), None),
+            Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
+            Status::Error { message } | Status::Drifted { message } => (message.clone(), None),
+        };
+        StatusRow {
+            target: row.target.name.to_string(),
+            kind: row.target.kind.name().to_owned(),
+            package: row.package.to_string(),
+            requested: row.requested,
+            current: row.current,
+            status: row.status.kind().name().to_owned(),
+            message,
+            owner,
+            version: row.version.reached.clone(),
+            wanted_version: wanted_version.map(str::to_owned),
+            upgrade_from: row.version.upgrade_from.clone(),
+        }
+    }
+}
+
+/// Which rows a view shows (`--node`, `--image`, `--group`, `--package`,
+/// `--stage`, `--errors`); every field narrows, none means every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowFilter {
+    /// Only this node's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Name>,
+    /// Only the rows of nodes in this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Name>,
+    /// Only this opkg's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Name>,
+    /// Only rows whose current stage is this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Only rows in error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub errors: bool,
+}
+
+impl RowFilter {
+    /// The one target `--node`/`--image` names, if any.
+    pub fn target(&self) -> Option<Target> {
+        match (&self.node, &self.image) {
+            (Some(node), _) => Some(Target::node(node.clone())),
+            (None, Some(image)) => Some(Target::image(image.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether `row` passes every field but `group`, which needs the
+    /// cluster's memberships (`in_group` says whether the row's node is in
+    /// the group).
+    pub fn keeps(&self, row: &Row, in_group: impl FnOnce() -> bool) -> bool {
+        let target = &row.target;
+        self.node
+            .as_ref()
+            .is_none_or(|node| target.kind == TargetKind::Node && &target.name == node)
+            && self
+                .image
+                .as_ref()
+                .is_none_or(|image| target.kind == TargetKind::Image && &target.name == image)
+            && self
+                .package
+                .as_ref()
+                .is_none_or(|package| &row.package == package)
+            && self
+                .stage
+                .is_none_or(|stage| row.effective_current() == stage)
+            && (!self.errors || matches!(row.status, Status::Error { .. }))
+            && (self.group.is_none() || (target.kind == TargetKind::Node && in_group()))
+    }
+}
+
+/// A tool sets a row's requested stage (`opm request`): on one node or
+/// image (`target`), on every node of a `group`, or on the head node
+/// (`server`); exactly one of the three.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestBody {
     /// The row's target.
-    pub target: Target,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// Every node of this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Name>,
+    /// The head node.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server: bool,
     /// The opkg.
     pub package: Name,
     /// The stage it should reach.
     pub stage: Stage,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool starts upgrades (`opm upgrade`, SPEC §1.9).
@@ -257,12 +364,42 @@ pub struct RetryBody {
     pub whole_stage: bool,
 }
 
+/// A tool runs a row's stages again from a stage (`opm rerun`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerunBody {
+    /// The row's target.
+    pub target: Target,
+    /// The opkg.
+    pub package: Name,
+    /// The first stage to run again.
+    pub from: Stage,
+}
+
 /// The cluster's install phase, read or set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseBody {
     /// The phase.
     pub phase: Phase,
+    /// When setting: only say what would change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// A phase set (or, for a dry run, that would be).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseSet {
+    /// The phase now.
+    pub phase: Phase,
+    /// The phase before.
+    pub previous: Phase,
+    /// Moving backwards or skipping phases, said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Nothing was changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool installs opkgs (`opm install`).
@@ -274,6 +411,9 @@ pub struct InstallBody {
     /// The group to select them for [default: oscar_clients].
     #[serde(default)]
     pub group: Option<Name>,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A tool removes opkgs (`opm remove`).
@@ -285,15 +425,20 @@ pub struct RemoveBody {
     /// Take down what depends on them too, instead of refusing.
     #[serde(default)]
     pub with_dependents: bool,
+    /// Only say what would change; change nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// One row whose request changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestChanged {
-    /// The row's target.
-    pub target: Target,
+    /// The target's name.
+    pub target: String,
+    /// `node` or `image`.
+    pub kind: String,
     /// The opkg.
-    pub package: Name,
+    pub package: String,
     /// The stage now requested.
     pub requested: Stage,
     /// Whether the row was created.
@@ -371,5 +516,429 @@ impl VerifySummary {
         self.drifted.extend(other.drifted);
         self.whole_again.extend(other.whole_again);
         self.unreadable.extend(other.unreadable);
+    }
+}
+
+impl std::fmt::Display for RequestChanged {
+    /// `request finished on node n1 / slurm (new row)`, as the planner
+    /// words a request change.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "request {} on {} {} / {}",
+            self.requested, self.kind, self.target, self.package
+        )?;
+        if self.created {
+            f.write_str(" (new row)")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `install`, `remove` and `request` changed, and what the operator
+/// should know about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOutcome {
+    /// The rows whose request changed.
+    pub changes: Vec<RequestChanged>,
+    /// Things that will make the rows wait (a dependency not requested).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Nothing was changed: these are the changes it would make.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// A node as `opm node list` and `GET /v1/nodes` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// Its name.
+    pub name: String,
+    /// Whether it is the head node.
+    pub head: bool,
+    /// The image it boots, if any.
+    pub image: Option<String>,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// When its agent last polled, ms since the epoch; null if never.
+    #[serde(default)]
+    pub last_seen_ms: Option<i64>,
+    /// Its agent's version (`opm/0.1.0`), as last heard.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The address its agent last called from.
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// A tool adds a compute node (`opm node add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAddBody {
+    /// Its name.
+    pub name: Name,
+    /// Its groups [default: oscar_clients].
+    #[serde(default)]
+    pub groups: Vec<Name>,
+    /// The image it boots.
+    #[serde(default)]
+    pub image: Option<Name>,
+}
+
+/// An added node, with the rows it got at once (SPEC §1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAdded {
+    /// Its name.
+    pub added: Name,
+    /// The groups it joined.
+    pub groups: Vec<Name>,
+    /// The rows requested for it.
+    pub requests: Vec<RequestChanged>,
+}
+
+/// A removed node or image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// Its name.
+    pub removed: Name,
+    /// The rows that went with it (or would, for a dry run).
+    #[serde(default)]
+    pub rows: Vec<StatusRow>,
+    /// Nothing was removed: this is what would go.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// How a node or image is removed (`DELETE /v1/nodes/NAME?dry_run=true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    /// Only say what would go; remove nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// An image as `opm image list` and `GET /v1/images` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageView {
+    /// Its name.
+    pub name: String,
+    /// Its root directory on the head node.
+    pub path: String,
+}
+
+/// A tool adds an image (`opm image add`); the path is the head node's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageAddBody {
+    /// Its name.
+    pub name: Name,
+    /// Its root directory.
+    pub path: String,
+}
+
+/// An added image, with the rows it got at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageAdded {
+    /// Its name.
+    pub name: Name,
+    /// Its root directory, absolute.
+    pub path: String,
+    /// The rows requested for it.
+    pub requests: Vec<RequestChanged>,
+}
+
+/// A tool sets an opkg's configuration values (`opm config set`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSetBody {
+    /// The opkg.
+    pub package: Name,
+    /// Only for this image; every target without.
+    #[serde(default)]
+    pub image: Option<Name>,
+    /// `NAME=VALUE` each.
+    pub values: Vec<String>,
+}
+
+/// The values set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigSet {
+    /// The opkg.
+    pub package: Name,
+    /// The image, if only for one.
+    pub image: Option<Name>,
+    /// The values set, by name.
+    pub set: BTreeMap<String, String>,
+}
+
+/// Which configuration to show (`opm config show`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigQuery {
+    /// The opkg.
+    pub package: Name,
+    /// As one image's scripts see it.
+    #[serde(default)]
+    pub image: Option<Name>,
+}
+
+/// One configuration value as `config show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigValue {
+    /// The field's name.
+    pub name: String,
+    /// What the form submits untouched (several for checkbox groups).
+    pub default: Vec<String>,
+    /// What was set with `opm config set`, if anything.
+    pub set: Option<String>,
+    /// What scripts get: the set value, else the defaults joined by ','.
+    pub value: String,
+}
+
+/// An opkg's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigView {
+    /// The opkg.
+    pub package: String,
+    /// The image, if for one.
+    pub image: Option<String>,
+    /// Its values.
+    pub values: Vec<ConfigValue>,
+}
+
+/// Which history to read (`opm history`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only this node's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Name>,
+    /// Only this opkg's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Name>,
+    /// At most this many entries, the newest [default: 100].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl HistoryQuery {
+    /// The one target `node`/`image` names, if any.
+    pub fn target(&self) -> Option<Target> {
+        match (&self.node, &self.image) {
+            (Some(node), _) => Some(Target::node(node.clone())),
+            (None, Some(image)) => Some(Target::image(image.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// One history entry as `opm history`, `opm logs` and the tools' API
+/// show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    /// Its id (an attempt's id for `opm logs --attempt`).
+    pub id: i64,
+    /// The target's name.
+    pub target: String,
+    /// `node` or `image`.
+    pub kind: String,
+    /// The opkg.
+    pub package: String,
+    /// `attempt`, `retry`, `rerun`, ...
+    pub event: String,
+    /// The stage attempted (or rerun from).
+    pub stage: Option<Stage>,
+    /// For attempts, how it ended.
+    pub result: Option<String>,
+    /// When it began, `YYYY-MM-DD HH:MM:SS` UTC.
+    pub started: String,
+    /// When it began, ms since the epoch.
+    pub started_ms: i64,
+    /// When it ended.
+    pub ended_ms: Option<i64>,
+    /// How long it took.
+    pub duration_ms: Option<i64>,
+    /// The exit code, if a command ran.
+    pub exit_code: Option<i32>,
+    /// Every byte the stage printed.
+    pub output_bytes: u64,
+    /// The reason of a retry, the stage of a rerun.
+    pub note: String,
+    /// A retry that runs the failed stage from its first step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_stage: bool,
+    /// For `opm logs`: the captured output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// For `opm logs`: the attempt's steps, each with its own output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepRecord>>,
+}
+
+/// Which attempt `opm logs` shows: one by id, or the last of a row (on
+/// the head node unless `node`/`image` says otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// The attempt's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
+    /// The row's opkg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Name>,
+    /// The row's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Name>,
+    /// The row's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Name>,
+}
+
+/// One pending row of `opm plan`: its next action or what it waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLine {
+    /// The target's name.
+    pub target: String,
+    /// `node` or `image`.
+    pub kind: String,
+    /// The opkg.
+    pub package: String,
+    /// What would happen (or why not), as one line.
+    pub next: String,
+    /// The planner's decision as data (tagged by `decision`).
+    pub decision: serde_json::Value,
+}
+
+/// How many rows of one opkg are at one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageCount {
+    /// The current stage (`should_not_be_installed` for none).
+    pub stage: Stage,
+    /// How many rows are there.
+    pub rows: usize,
+}
+
+/// One opkg's rows, counted (`opm status --summary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSummary {
+    /// The opkg.
+    pub package: String,
+    /// Its rows.
+    pub rows: usize,
+    /// Its rows in error.
+    pub errors: usize,
+    /// Its rows being worked.
+    pub running: usize,
+    /// Its rows per current stage, in stage order.
+    pub stages: Vec<StageCount>,
+}
+
+/// The rows counted per opkg and stage, with totals: what a large
+/// cluster's status fits on a screen as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSummary {
+    /// Per opkg, by name.
+    pub packages: Vec<PackageSummary>,
+    /// Every row counted.
+    pub rows: usize,
+    /// The rows in error.
+    pub errors: usize,
+    /// The rows being worked.
+    pub running: usize,
+}
+
+impl StatusSummary {
+    /// Counts `rows`.
+    pub fn of(rows: &[StatusRow]) -> StatusSummary {
+        let mut by_package: BTreeMap<&str, Vec<&StatusRow>> = BTreeMap::new();
+        for row in rows {
+            by_package.entry(&row.package).or_default().push(row);
+        }
+        let packages: Vec<PackageSummary> = by_package
+            .into_iter()
+            .map(|(package, rows)| {
+                let mut stages: BTreeMap<Stage, usize> = BTreeMap::new();
+                for row in &rows {
+                    *stages
+                        .entry(row.current.unwrap_or(Stage::ShouldNotBeInstalled))
+                        .or_default() += 1;
+                }
+                PackageSummary {
+                    package: package.to_owned(),
+                    rows: rows.len(),
+                    errors: rows.iter().filter(|row| row.status == "error").count(),
+                    running: rows.iter().filter(|row| row.status == "running").count(),
+                    stages: stages
+                        .into_iter()
+                        .map(|(stage, rows)| StageCount { stage, rows })
+                        .collect(),
+                }
+            })
+            .collect();
+        StatusSummary {
+            rows: rows.len(),
+            errors: packages.iter().map(|p| p.errors).sum(),
+            running: packages.iter().map(|p| p.running).sum(),
+            packages,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NameKind;
+
+    #[test]
+    fn a_summary_counts_rows_per_opkg_and_stage_with_totals() {
+        let row = |package: &str, current, status: Status| {
+            StatusRow::of(
+                &Row {
+                    target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
+                    package: Name::new(NameKind::Opkg, package).unwrap(),
+                    requested: Stage::Finished,
+                    current,
+                    status,
+                    version: crate::RowVersion::default(),
+                },
+                None,
+            )
+        };
+        let error = || Status::Error {
+            message: "boom".to_owned(),
+        };
+        let rows = [
+            row("slurm", Some(Stage::Finished), Status::Ok),
+            row("slurm", Some(Stage::Finished), Status::Ok),
+            row("slurm", None, error()),
+            row("munge", Some(Stage::RunConfigurator), Status::Ok),
+        ];
+        let summary = StatusSummary::of(&rows);
+        assert_eq!((summary.rows, summary.errors, summary.running), (4, 1, 0));
+        let names: Vec<&str> = summary
+            .packages
+            .iter()
+            .map(|p| p.package.as_str())
+            .collect();
+        assert_eq!(names, ["munge", "slurm"]);
+        let slurm = &summary.packages[1];
+        assert_eq!((slurm.rows, slurm.errors), (3, 1));
+        assert_eq!(
+            slurm.stages,
+            [
+                StageCount {
+                    stage: Stage::ShouldNotBeInstalled,
+                    rows: 1
+                },
+                StageCount {
+                    stage: Stage::Finished,
+                    rows: 2
+                }
+            ]
+        );
     }
 }

@@ -96,6 +96,35 @@ impl From<Phase> for &'static str {
     }
 }
 
+impl Phase {
+    /// What the operator should hear when the phase moves from `self` to
+    /// `to`: moving backwards does not undo the stages its gates let run,
+    /// and skipping phases lets the later gates' stages run with the
+    /// skipped phases' work never done.
+    pub fn change_warning(self, to: Phase) -> Option<String> {
+        let position = |phase: Phase| Phase::ALL.iter().position(|p| *p == phase);
+        let (from_at, to_at) = (position(self)?, position(to)?);
+        if to_at < from_at {
+            Some(format!(
+                "the phase moves backwards ({self} to {to}): stages that ran under later \
+                 phases are not undone, and rows still waiting for those phases wait again"
+            ))
+        } else if to_at > from_at + 1 {
+            let skipped: Vec<&str> = Phase::ALL[from_at + 1..to_at]
+                .iter()
+                .map(|phase| phase.name())
+                .collect();
+            Some(format!(
+                "the phase skips {} ({self} to {to}): the stages gated by the phases \
+                 skipped run now without them",
+                skipped.join(", ")
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +144,17 @@ mod tests {
             assert!(Phase::Complete.opens(gate));
             assert_eq!(Phase::SetupWizard.opens(gate), gate == Phase::SetupWizard);
         }
+    }
+
+    #[test]
+    fn moving_backwards_or_skipping_warns_and_one_step_does_not() {
+        assert_eq!(Phase::SetupWizard.change_warning(Phase::BuildImage), None);
+        assert_eq!(Phase::Complete.change_warning(Phase::Complete), None);
+        let back = Phase::Complete.change_warning(Phase::Netboot).unwrap();
+        assert!(back.contains("backwards (complete to netboot)"), "{back}");
+        let skip = Phase::BuildImage
+            .change_warning(Phase::PostInstall)
+            .unwrap();
+        assert!(skip.contains("skips addclients, netboot"), "{skip}");
     }
 }

@@ -19,6 +19,20 @@ pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Op
         .map(|(_, name)| name)
 }
 
+/// `message` with " (did you mean 'MEANT'?)" after its first `'UNKNOWN'`
+/// (at the end when it does not quote it).
+pub fn did_you_mean(message: &str, unknown: &str, meant: &str) -> String {
+    let quoted = format!("'{unknown}'");
+    let hint = format!(" (did you mean '{meant}'?)");
+    match message.find(&quoted) {
+        Some(at) => {
+            let end = at + quoted.len();
+            format!("{}{hint}{}", &message[..end], &message[end..])
+        }
+        None => format!("{message}{hint}"),
+    }
+}
+
 /// The optimal-string-alignment distance between `a` and `b`.
 fn distance(a: &[char], b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -235,6 +235,48 @@ impl Cluster {
         changes
     }
 
+    /// The rows a compute node joining now must get (SPEC §1.4): for every
+    /// opkg installed on the head node (requested `finished`) and selected
+    /// for one of the node's groups, once the cluster is `complete` or the
+    /// head node's row has passed `run-script-post-clients`, the stage
+    /// that assigns client work and will not run again for it. The node
+    /// must already be in [`nodes`](Self::nodes) with its groups.
+    pub fn late_assignments(&self, node: &Name) -> Vec<RequestChange> {
+        let head = Target::node(self.head.clone());
+        let target = Target::node(node.clone());
+        let groups = self.nodes.get(node).cloned().unwrap_or_default();
+        self.selections
+            .iter()
+            .filter(|(_, selected)| !selected.is_disjoint(&groups))
+            .filter_map(|(package, _)| {
+                let head_row = self.row(&head, package)?;
+                let assigned = self.phase == Phase::Complete
+                    || head_row.effective_current() >= Stage::RunScriptPostClients;
+                (head_row.requested == Stage::Finished && assigned).then_some(package)
+            })
+            .flat_map(|package| self.assign_clients(package))
+            .filter(|change| change.target == target)
+            .collect()
+    }
+
+    /// The rows an image added now must get: `finished` for every opkg
+    /// installed on the head node (requested `finished`), as `opm install`
+    /// gave the images present then.
+    pub fn image_rows(&self, image: &Name) -> Vec<RequestChange> {
+        let head = Target::node(self.head.clone());
+        self.rows_on(&head)
+            .filter(|row| row.requested == Stage::Finished)
+            .map(|row| RequestChange {
+                target: Target::image(image.clone()),
+                package: row.package.clone(),
+                requested: Stage::Finished,
+                create: self
+                    .row(&Target::image(image.clone()), &row.package)
+                    .is_none(),
+            })
+            .collect()
+    }
+
     /// What `opm remove PACKAGE` requests (SPEC §4): `should_not_be_installed`
     /// on every row of the opkg: the head node's, the images' and the
     /// nodes'. The server's uninstall fans out to the same rows and waits

@@ -1732,3 +1732,134 @@ fn s1_9_an_uninstall_forgets_the_version_and_a_new_row_works_towards_the_wanted_
     assert_eq!(created.version.work.as_deref(), Some("2.0-1"));
     assert_eq!(created.version.reached, None);
 }
+
+/// The late-assignment rule (SPEC §1.4) over every phase and head-row
+/// state: a joining node gets a row only for an opkg installed on the
+/// head node, selected for one of its groups, once its client work was
+/// assigned (the head row passed run-script-post-clients, or the cluster
+/// is complete).
+#[test]
+fn a_late_node_gets_rows_only_for_assigned_opkgs_of_its_groups() {
+    type Case = (Phase, Option<Stage>, Stage, &'static [&'static str], bool);
+    let cases: &[Case] = &[
+        // phase, head row's current, head row's requested, node's groups, gets a row
+        (
+            Phase::Complete,
+            Some(Stage::Finished),
+            Stage::Finished,
+            &["oscar_clients"],
+            true,
+        ),
+        (
+            Phase::Complete,
+            Some(Stage::ShouldBeInstalled),
+            Stage::Finished,
+            &["oscar_clients"],
+            true,
+        ),
+        (
+            Phase::Complete,
+            Some(Stage::Finished),
+            Stage::Finished,
+            &["gpu"],
+            false,
+        ),
+        (
+            Phase::Complete,
+            Some(Stage::Finished),
+            Stage::ShouldNotBeInstalled,
+            &["oscar_clients"],
+            false,
+        ),
+        (
+            Phase::SetupWizard,
+            Some(Stage::RunScriptPostClients),
+            Stage::Finished,
+            &["oscar_clients"],
+            true,
+        ),
+        (
+            Phase::SetupWizard,
+            Some(Stage::RunScriptPostImage),
+            Stage::Finished,
+            &["oscar_clients"],
+            false,
+        ),
+        (
+            Phase::SetupWizard,
+            None,
+            Stage::Finished,
+            &["oscar_clients"],
+            false,
+        ),
+        (
+            Phase::SetupWizard,
+            Some(Stage::Finished),
+            Stage::Finished,
+            &["gpu", "oscar_clients"],
+            true,
+        ),
+    ];
+    for (phase, current, requested, node_groups, gets) in cases {
+        let mut cluster = cluster();
+        cluster.phase = *phase;
+        cluster.upsert(row(node("head"), "slurm", *current, *requested));
+        cluster.nodes.insert(
+            Name::new(NameKind::Node, "n9").unwrap(),
+            groups(node_groups),
+        );
+        let changes = cluster.late_assignments(&Name::new(NameKind::Node, "n9").unwrap());
+        let expected = if *gets {
+            vec![RequestChange {
+                target: node("n9"),
+                package: opkg("slurm"),
+                requested: Stage::Finished,
+                create: true,
+            }]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            changes, expected,
+            "{phase:?} {current:?} {requested:?} {node_groups:?}"
+        );
+    }
+}
+
+/// An image added later gets `finished` rows for exactly the opkgs
+/// requested `finished` on the head node.
+#[test]
+fn a_late_image_gets_the_head_nodes_installed_opkgs() {
+    let mut cluster = cluster();
+    cluster.upsert(row(
+        node("head"),
+        "slurm",
+        Some(Stage::Finished),
+        Stage::Finished,
+    ));
+    cluster.upsert(row(node("head"), "munge", None, Stage::Finished));
+    cluster.upsert(row(
+        node("head"),
+        "gone",
+        Some(Stage::Finished),
+        Stage::ShouldNotBeInstalled,
+    ));
+    cluster.upsert(row(
+        node("n1"),
+        "other",
+        Some(Stage::Finished),
+        Stage::Finished,
+    ));
+    let late = Name::new(NameKind::Image, "late").unwrap();
+    let packages: Vec<String> = cluster
+        .image_rows(&late)
+        .iter()
+        .map(|change| {
+            assert_eq!(change.target, image_target("late"));
+            assert_eq!(change.requested, Stage::Finished);
+            assert!(change.create);
+            change.package.to_string()
+        })
+        .collect();
+    assert_eq!(packages, ["munge", "slurm"]);
+}

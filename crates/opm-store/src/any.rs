@@ -274,6 +274,14 @@ impl Store for AnyStore {
         both!(self, s => s.facts())
     }
 
+    async fn record_agent_contact(
+        &self,
+        node: &Name,
+        contact: &crate::nodes::AgentContact,
+    ) -> Result<()> {
+        both!(self, s => s.record_agent_contact(node, contact))
+    }
+
     async fn set_phase(&self, phase: Phase, now_ms: i64) -> Result<()> {
         both!(self, s => s.set_phase(phase, now_ms))
     }

@@ -50,7 +50,7 @@ pub use history::{
     AttemptId, AttemptResult, AttemptTally, Event, HistoryEntry, HistoryFilter, MAX_OUTPUT_BYTES,
     Outcome, RowAfter, cap_output,
 };
-pub use nodes::{DEFAULT_GROUP, Image, NewNode, Node};
+pub use nodes::{AgentContact, DEFAULT_GROUP, Image, NewNode, Node};
 pub use opkgs::{Opkg, OpkgImport};
 pub use postgres::PostgresStore;
 pub use redact::redact_url;

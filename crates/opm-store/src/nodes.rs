@@ -21,6 +21,19 @@ pub struct Node {
     pub image: Option<Name>,
     /// The groups it belongs to, by name.
     pub groups: Vec<Name>,
+    /// Its agent as the server last heard from it, if ever.
+    pub agent: Option<AgentContact>,
+}
+
+/// A node's agent as the server heard from it at a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentContact {
+    /// When, ms since the epoch.
+    pub seen_ms: i64,
+    /// The agent's opm version (its User-Agent), empty when it said none.
+    pub version: String,
+    /// The address it called from.
+    pub address: String,
 }
 
 /// A compute node to add.
@@ -217,9 +230,34 @@ pub(crate) async fn head_node(conn: &mut impl Db) -> Result<Option<Name>> {
 }
 
 /// Every node, head node first, then by name.
+/// Notes that `node`'s agent polled (see [`AgentContact`]).
+pub(crate) async fn record_agent_contact(
+    conn: &mut impl Db,
+    node: &Name,
+    contact: &AgentContact,
+) -> Result<()> {
+    let updated = db::query(
+        "UPDATE nodes SET agent_seen_ms = $1, agent_version = $2, agent_address = $3 \
+         WHERE name = $4",
+    )
+    .bind(contact.seen_ms)
+    .bind(&contact.version)
+    .bind(&contact.address)
+    .bind(node.as_str())
+    .execute(conn)
+    .await?;
+    if updated == 0 {
+        return Err(StoreError::UnknownNode {
+            name: node.to_string(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
     let rows = db::query(
         "SELECT n.name, n.head, i.name AS image, \
+                n.agent_seen_ms, n.agent_version, n.agent_address, \
                 (SELECT string_agg(g.name, ' ') FROM group_members m \
                    JOIN groups g ON g.id = m.group_id WHERE m.node_id = n.id) AS groups \
          FROM nodes n LEFT JOIN images i ON i.id = n.image_id \
@@ -237,6 +275,19 @@ pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
                 .map(|g| stored_name(NameKind::Group, g))
                 .collect::<Result<Vec<_>>>()?;
             groups.sort();
+            let seen: Option<i64> = row.try_get("agent_seen_ms")?;
+            let agent = match seen {
+                Some(seen_ms) => Some(AgentContact {
+                    seen_ms,
+                    version: row
+                        .try_get::<Option<String>, _>("agent_version")?
+                        .unwrap_or_default(),
+                    address: row
+                        .try_get::<Option<String>, _>("agent_address")?
+                        .unwrap_or_default(),
+                }),
+                None => None,
+            };
             Ok(Node {
                 name: stored_name(NameKind::Node, &row.try_get::<String, _>("name")?)?,
                 head: row.try_get::<i64, _>("head")? == 1,
@@ -244,6 +295,7 @@ pub(crate) async fn nodes(conn: &mut impl Db) -> Result<Vec<Node>> {
                     .map(|i| stored_name(NameKind::Image, &i))
                     .transpose()?,
                 groups,
+                agent,
             })
         })
         .collect()

@@ -33,6 +33,12 @@ pub trait Store: Send + Sync {
     fn remove_node(&self, name: &Name) -> impl Future<Output = Result<()>> + Send;
     /// Every node, head node first.
     fn nodes(&self) -> impl Future<Output = Result<Vec<Node>>> + Send;
+    /// Notes that a node's agent polled: when, its version, its address.
+    fn record_agent_contact(
+        &self,
+        node: &Name,
+        contact: &crate::nodes::AgentContact,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// The head node's name, if one is registered; costs one row however
     /// many nodes there are.
     fn head_node(&self) -> impl Future<Output = Result<Option<Name>>> + Send;

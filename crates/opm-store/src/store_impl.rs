@@ -93,6 +93,16 @@ macro_rules! impl_store {
                     read!(self, |conn| $crate::nodes::nodes(conn))
                 }
 
+                async fn record_agent_contact(
+                    &self,
+                    node: &Name,
+                    contact: &$crate::nodes::AgentContact,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::nodes::record_agent_contact(
+                        conn, node, contact
+                    ))
+                }
+
                 async fn head_node(&self) -> Result<Option<Name>> {
                     read!(self, |conn| $crate::nodes::head_node(conn))
                 }

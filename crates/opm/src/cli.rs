@@ -159,6 +159,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub script_env_pass: Vec<String>,
 
+    /// Run the tools' commands (status, plan, history, logs, install,
+    /// remove, request, retry, rerun, cluster phase, node, image, config)
+    /// through this `opm server` instead of on the database: same output,
+    /// same exit codes. Needs the admin token (--admin-token-file).
+    #[arg(long, global = true, env = "OPM_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// The file holding the admin token (`opm admin token`), for --remote;
+    /// with it in the settings file (`admin_token_file`), its `server`
+    /// is the one used.
+    #[arg(long, global = true, env = "OPM_ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -306,7 +319,7 @@ Examples:
     Run(RunArgs),
     /// Dry run: per row that needs work, the next action or exactly what it
     /// waits for. Writes nothing.
-    Plan,
+    Plan(PlanArgs),
     /// The head-node daemon: the reconcile passes for the head node and its
     /// images, and the HTTP API for tools and node agents.
     Server(ServerArgs),
@@ -871,6 +884,12 @@ pub enum NodeCommand {
         /// The node's name.
         #[arg(value_parser = node_name)]
         name: Name,
+        /// Print exactly the rows that would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
     /// Print a new API token for the node's agent; its old token stops
     /// working at once. Only a hash is kept: save the token now.
@@ -950,6 +969,9 @@ pub struct RequestArgs {
     /// The rows to set.
     #[command(flatten)]
     pub target: RequestTarget,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `opm install PKG... [--group G]`
@@ -961,6 +983,9 @@ pub struct InstallArgs {
     /// The group of compute nodes that should get them [default: oscar_clients].
     #[arg(long, value_name = "G", value_parser = group_name)]
     pub group: Option<Name>,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `opm upgrade [PKG...] [--node N | --image I | --group G] [--allow-downgrade]`
@@ -1003,6 +1028,12 @@ pub struct RemoveArgs {
     /// Also remove the opkgs that depend on them, instead of refusing.
     #[arg(long)]
     pub with_dependents: bool,
+    /// Print exactly the rows that would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// `opm cluster ...`
@@ -1013,6 +1044,10 @@ pub enum ClusterCommand {
         /// The phase to set: setup_wizard, build_image, addclients, netboot,
         /// post_install, test_install or complete.
         phase: Option<Phase>,
+        /// Say what would change (and warn as the real run would); change
+        /// nothing.
+        #[arg(long, requires = "phase")]
+        dry_run: bool,
     },
 }
 
@@ -1024,6 +1059,58 @@ pub struct StatusArgs {
     /// --json) until every row is converged or in error.
     #[arg(long)]
     pub watch: bool,
+    /// Counts instead of rows: per opkg, how many rows are at each stage,
+    /// with the rows in error and running.
+    #[arg(long)]
+    pub summary: bool,
+    /// Which rows.
+    #[command(flatten)]
+    pub rows: RowFilterArgs,
+}
+
+/// `opm plan [filters]`
+#[derive(Debug, Args, Default)]
+pub struct PlanArgs {
+    /// Which rows.
+    #[command(flatten)]
+    pub rows: RowFilterArgs,
+}
+
+/// Which rows a view shows; every flag narrows.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RowFilterArgs {
+    /// Only this node's rows.
+    #[arg(long, value_name = "N", value_parser = node_name)]
+    pub node: Option<Name>,
+    /// Only this image's rows.
+    #[arg(long, value_name = "I", value_parser = image_name, conflicts_with = "node")]
+    pub image: Option<Name>,
+    /// Only the rows of this group's nodes.
+    #[arg(long, value_name = "G", value_parser = group_name)]
+    pub group: Option<Name>,
+    /// Only this opkg's rows.
+    #[arg(long, value_name = "PKG", value_parser = opkg_name)]
+    pub package: Option<Name>,
+    /// Only rows whose current stage is this one (name or ODA id).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<Stage>,
+    /// Only rows in error.
+    #[arg(long)]
+    pub errors: bool,
+}
+
+impl RowFilterArgs {
+    /// The filter the operator applies.
+    pub fn filter(&self) -> opm_model::api::RowFilter {
+        opm_model::api::RowFilter {
+            node: self.node.clone(),
+            image: self.image.clone(),
+            group: self.group.clone(),
+            package: self.package.clone(),
+            stage: self.stage,
+            errors: self.errors,
+        }
+    }
 }
 
 /// One row's target: a node or an image.

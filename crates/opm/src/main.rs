@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod exit;
 mod logging;
+mod operator;
 mod printer;
 mod progress;
 mod report;

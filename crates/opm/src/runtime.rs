@@ -151,6 +151,27 @@ pub fn engine_on(
     )?))
 }
 
+/// A token from its token file (the admin token of `--remote`; `made_by`
+/// says which command makes one), with a warning when others than its
+/// owner may read it (anyone who can read it can act as its holder).
+pub fn read_token(path: &Path, made_by: &str) -> anyhow::Result<String> {
+    warn_if_readable(path);
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        bad_input(format!(
+            "cannot read the token file {}: {error}; '{made_by}' on the head node makes one",
+            path.display()
+        ))
+    })?;
+    let token = text.trim();
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(bad_input(format!(
+            "{} does not hold a token (one line of letters and digits)",
+            path.display()
+        )));
+    }
+    Ok(token.to_owned())
+}
+
 /// Warns when others than its owner may read the token file (anyone who
 /// can read it can act as the node).
 fn warn_if_readable(path: &Path) {

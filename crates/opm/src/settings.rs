@@ -44,6 +44,7 @@ struct SettingsFile {
     server: Option<String>,
     token_file: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
     spool: Option<PathBuf>,
     server_url: Option<String>,
     listen: Option<String>,
@@ -78,6 +79,12 @@ pub struct Settings {
     pub token_file: Option<PathBuf>,
     /// The CA certificates for an https server.
     pub ca_cert: Option<PathBuf>,
+    /// The `opm server` the tools' commands run through, when not on the
+    /// database here: `--remote`, or the settings file's `server` when it
+    /// names an `admin_token_file`.
+    pub remote: Option<String>,
+    /// The file holding the admin token, for [`remote`](Self::remote).
+    pub admin_token_file: Option<PathBuf>,
     /// The agent's spool of unacknowledged reports.
     pub spool: PathBuf,
     /// The settings file in force (it may not exist): `--settings`,
@@ -174,6 +181,11 @@ impl Settings {
                 args.repo.clone()
             },
             backend: args.backend.or(file.backend),
+            remote: args
+                .remote
+                .clone()
+                .or_else(|| file.admin_token_file.as_ref().and(file.server.clone())),
+            admin_token_file: args.admin_token_file.clone().or(file.admin_token_file),
             // `opm agent` has flags for these; `opm run` on a node reads
             // them from here alone. (`--server` of `opm request` is taken.)
             server: env_var("OPM_SERVER").or(file.server),
@@ -381,6 +393,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "admin_token_file",
                 "backend",
                 "ca_cert",
                 "conf",
@@ -402,8 +415,8 @@ mod tests {
         );
         // Every key is one opm reads (unknown ones are refused), and every
         // value shown is the default opm uses when the key is absent;
-        // backend, server, token_file, ca_cert, server_url, tls_cert,
-        // tls_key and script_env have none
+        // backend, server, token_file, ca_cert, admin_token_file,
+        // server_url, tls_cert, tls_key and script_env have none
         // and show an example. A field added to SettingsFile stops this
         // from compiling until the packaged file shows it too.
         let SettingsFile {
@@ -415,6 +428,7 @@ mod tests {
             server,
             token_file,
             ca_cert,
+            admin_token_file,
             server_url,
             listen,
             tls_cert,
@@ -437,6 +451,7 @@ mod tests {
         assert_eq!(listen.as_deref(), Some(DEFAULT_LISTEN));
         assert_eq!(verify_interval, Some(DEFAULT_VERIFY_INTERVAL));
         assert!(server_url.is_some() && tls_cert.is_some() && tls_key.is_some());
+        assert!(admin_token_file.is_some());
         // opm.toml(5) gives each one a paragraph of its own.
         let page = include_str!("../../../contrib/man/opm.toml.5");
         for key in keys {

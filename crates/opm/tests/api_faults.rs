@@ -618,7 +618,17 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         ("POST", "/v1/remove"),
         ("GET", "/v1/plan"),
         ("POST", "/v1/retry"),
+        ("POST", "/v1/rerun"),
         ("GET", "/v1/history"),
+        ("GET", "/v1/logs"),
+        ("GET", "/v1/nodes"),
+        ("POST", "/v1/nodes"),
+        ("DELETE", "/v1/nodes/n1"),
+        ("GET", "/v1/images"),
+        ("POST", "/v1/images"),
+        ("DELETE", "/v1/images/img"),
+        ("GET", "/v1/config"),
+        ("PUT", "/v1/config"),
     ];
     for (method, path) in routes {
         assert_eq!(
@@ -672,7 +682,7 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         &request(node("n1"), "jobqueue"),
         200,
     );
-    assert_eq!(row["requested"], "finished", "{row:#}");
+    assert_eq!(row["changes"][0]["requested"], "finished", "{row:#}");
     post(
         server,
         "/v1/request",
@@ -717,7 +727,17 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         400,
     );
     // A row the agent failed is retried.
+    let listed: Value = serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    assert_eq!(listed[1]["last_seen_ms"], Value::Null, "{listed:#}");
     let batch = poll(server, &n1, "n1");
+    // The poll is the agent's contact: when, and from where.
+    let listed: Value = serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    assert_eq!(listed[1]["name"], "n1", "{listed:#}");
+    assert!(
+        listed[1]["last_seen_ms"].as_i64().unwrap() > 0,
+        "{listed:#}"
+    );
+    assert_eq!(listed[1]["address"], "127.0.0.1", "{listed:#}");
     let (row, stage) = handed_out(&batch, "motd").unwrap();
     let token = batch["token"].as_u64().unwrap();
     let start = json!({"row": row, "stage": stage, "token": token});

@@ -50,7 +50,8 @@ fn init_registers_the_head_node_and_is_idempotent() {
     let nodes = site.json(&["node", "list"]);
     assert_eq!(
         nodes,
-        json!([{"name": "head", "head": true, "image": null, "groups": []}])
+        json!([{"name": "head", "head": true, "image": null, "groups": [],
+                "last_seen_ms": null, "agent": null, "address": null}])
     );
     assert_eq!(site.ok(&["cluster", "phase"]), "setup_wizard\n");
 }
@@ -117,7 +118,7 @@ fn nodes_and_images_are_added_listed_and_removed() {
     site.ok(&["node", "remove", "n2"]);
     assert_eq!(
         site.json(&["image", "remove", "compute"]),
-        json!({"removed": "compute"})
+        json!({"removed": "compute", "rows": []})
     );
     assert_eq!(site.json(&["image", "list"]), json!([]));
     let added = site.json(&["image", "add", "other", "--path", "img"]);
@@ -192,8 +193,8 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
     assert_eq!(
         added,
         json!({"added": "g2", "groups": ["gpu"], "requests": [
-            {"target": {"kind": "node", "name": "g2"}, "package": "beta",
-             "requested": "finished", "create": true}
+            {"target": "g2", "kind": "node", "package": "beta",
+             "requested": "finished", "created": true}
         ]})
     );
     let rows = requested(&site);
@@ -202,10 +203,9 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
     assert!(!rows.iter().any(|(t, p, _)| t == "node g2" && p == "alpha"));
 
     // Removing a node drops its rows.
-    assert_eq!(
-        site.json(&["node", "remove", "n3"]),
-        json!({"removed": "n3"})
-    );
+    let removed = site.json(&["node", "remove", "n3"]);
+    assert_eq!(removed["removed"], "n3", "{removed}");
+    assert_eq!(removed["rows"][0]["package"], "alpha", "{removed}");
     assert!(!requested(&site).iter().any(|(t, _, _)| t == "node n3"));
 }
 

@@ -927,6 +927,17 @@ fn agents_reach_an_https_server_only_with_its_ca() {
     site.ok(&["cluster", "phase", "complete"]);
     site.wait_for(&["head", "n1"], &["motd"], "finished");
     assert_eq!(installed(&site.path("n1/root")), ["opkg-motd-client"]);
+    // The server saw the agent: which opm, and when (over HTTPS too).
+    let listed: serde_json::Value =
+        serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    let n1 = &listed.as_array().unwrap()[1];
+    assert_eq!(n1["name"], "n1", "{listed:#}");
+    assert_eq!(
+        n1["agent"],
+        concat!("opm/", env!("CARGO_PKG_VERSION")),
+        "{listed:#}"
+    );
+    assert!(n1["last_seen_ms"].as_i64().unwrap() > 0, "{listed:#}");
 }
 
 /// No two attempts on one target overlap in time.

@@ -14,10 +14,13 @@ use opm_model::api::{
 };
 use opm_model::{Name, NameKind, Target};
 use opm_plan::gate_blocker;
-use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
+use opm_store::{
+    AgentContact, AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow,
+};
 
 use super::body;
 use crate::auth::{self, Bearer};
+use crate::contact::Caller;
 use crate::error::ApiFailure;
 use crate::metrics::{Runner, StageOutcome};
 use crate::router::AppState;
@@ -29,6 +32,7 @@ use crate::work::{check_agent_id, work_for};
 pub async fn poll<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
+    caller: Caller,
     request: Result<Json<PollRequest>, JsonRejection>,
 ) -> Result<Json<WorkBatch>, ApiFailure> {
     // Each store call on the heap while it runs, and only the token taken
@@ -41,6 +45,18 @@ pub async fn poll<S: Store + 'static>(
     let request = body(request)?;
     check_agent_id(&request.agent)?;
     check_node(&node, &request.node)?;
+    let now_ms = state.clock.now_ms();
+    if state.contacts.due(&node, now_ms) {
+        let contact = AgentContact {
+            seen_ms: now_ms,
+            version: caller.user_agent,
+            address: caller.address,
+        };
+        // What the operator sees of the agent; a poll does not fail for it.
+        if let Err(error) = Box::pin(state.store.record_agent_contact(&node, &contact)).await {
+            tracing::warn!("cannot record node {node}'s agent contact: {error}");
+        }
+    }
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let waiting = state.waiters.enter(&node);

@@ -1,267 +1,273 @@
-//! The tools' API ("the other tool" of OPM): the rows, the install phase,
-//! requests, retries and history, with the admin token.
+//! The tools' API ("the other tool" of OPM) with the admin token: thin
+//! adapters over `opm_engine::operate`, one per route, so the tools' API
+//! and the CLI (local or `--server`) answer the same views, refuse the same
+//! requests and cannot drift. A handler checks the token, reads its body
+//! or query, calls the operation, wakes the passes when something changed,
+//! and answers JSON.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
-use opm_engine::PlanLine;
-use opm_engine::requests::{self, Snapshot};
-use opm_model::Status;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use opm_engine::operate;
+use opm_model::Name;
 use opm_model::api::{
-    InstallBody, PhaseBody, RemoveBody, RequestBody, RequestChanged, RetryBody, StatusRow,
+    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
+    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
+    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
+    RetryBody, RowFilter, StatusRow,
 };
-use opm_plan::RequestChange;
-use opm_store::{HistoryFilter, Store, StoredRow};
-use serde::Deserialize;
+use opm_store::Store;
 
 use super::body;
 use crate::auth::{self, Bearer};
 use crate::error::ApiFailure;
 use crate::router::AppState;
 
-/// Rows read per page for `GET /v1/status`.
-const PAGE: u32 = 1_000;
+type Shared<S> = State<Arc<AppState<S>>>;
+type Answer<T> = Result<Json<T>, ApiFailure>;
 
-/// Most history entries one `GET /v1/history` answers with.
-const MAX_HISTORY: u32 = 10_000;
-
-/// A stored row as the tools see it.
-pub fn status_row(stored: &StoredRow) -> StatusRow {
-    let row = &stored.row;
-    StatusRow {
-        target: row.target.name.to_string(),
-        kind: row.target.kind.name().to_owned(),
-        package: row.package.to_string(),
-        requested: row.requested,
-        current: row.current,
-        status: row.status.kind().name().to_owned(),
-        message: match &row.status {
-            Status::Error { message } | Status::Drifted { message } => message.clone(),
-            Status::Ok | Status::Running { .. } => String::new(),
-        },
-        version: row.version.reached.clone(),
-        wanted_version: stored.wanted_version.clone(),
-    }
+/// A query string, or 400 saying what is wrong with it.
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiFailure> {
+    query
+        .map(|Query(value)| value)
+        .map_err(|rejection| ApiFailure::BadRequest(rejection.body_text()))
 }
 
-/// `GET /v1/status`: every row.
+/// `GET /v1/status?node=&image=&group=&package=&stage=&errors=`.
 pub async fn status<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
-) -> Result<Json<Vec<StatusRow>>, ApiFailure> {
+    filter: Result<Query<RowFilter>, QueryRejection>,
+) -> Answer<Vec<StatusRow>> {
     auth::admin(state.store.as_ref(), &bearer).await?;
-    let mut rows = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.all_rows(after, PAGE).await?;
-        rows.extend(page.rows.iter().map(status_row));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(Json(rows)),
-        }
-    }
+    let filter = query(filter)?;
+    Ok(Json(operate::status(state.store.as_ref(), &filter).await?))
+}
+
+/// `GET /v1/plan?...`, filtered as status: as `opm plan` on the head
+/// node, each pending row of the cluster with its next action or what it
+/// waits for.
+pub async fn plan<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    filter: Result<Query<RowFilter>, QueryRejection>,
+) -> Answer<Vec<PlanLine>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let filter = query(filter)?;
+    let scope = state.engine.plan_scope();
+    let now = state.clock.now_ms();
+    Ok(Json(
+        operate::plan(state.store.as_ref(), &scope, &filter, now).await?,
+    ))
+}
+
+/// `GET /v1/history?node=&image=&package=&limit=`.
+pub async fn history<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    history: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Answer<Vec<HistoryLine>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let history = query(history)?;
+    Ok(Json(
+        operate::history(state.store.as_ref(), &history).await?,
+    ))
+}
+
+/// `GET /v1/logs?attempt=` or `?package=&node=|image=`.
+pub async fn logs<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    logs: Result<Query<LogsQuery>, QueryRejection>,
+) -> Answer<HistoryLine> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let logs = query(logs)?;
+    Ok(Json(operate::logs(state.store.as_ref(), &logs).await?))
 }
 
 /// `GET /v1/phase`.
 pub async fn phase<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
-) -> Result<Json<PhaseBody>, ApiFailure> {
+) -> Answer<PhaseBody> {
     auth::admin(state.store.as_ref(), &bearer).await?;
-    Ok(Json(PhaseBody {
-        phase: state.store.phase().await?,
-    }))
+    Ok(Json(operate::phase(state.store.as_ref()).await?))
 }
 
 /// `PUT /v1/phase`: sets the install phase; gated stages may now run.
 pub async fn set_phase<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
     phase: Result<Json<PhaseBody>, JsonRejection>,
-) -> Result<Json<PhaseBody>, ApiFailure> {
+) -> Answer<PhaseSet> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let phase = body(phase)?;
-    state
-        .store
-        .set_phase(phase.phase, state.clock.now_ms())
-        .await?;
+    let set = operate::set_phase(state.store.as_ref(), &phase, state.clock.now_ms()).await?;
     state.changed();
-    Ok(Json(phase))
+    Ok(Json(set))
 }
 
-/// `POST /v1/request`: sets a row's requested stage, creating the row,
-/// with the checks of `opm request` (names, conflicts); refusals change
-/// nothing.
+/// `POST /v1/request`: as `opm request`, with its checks (names,
+/// conflicts); refusals change nothing.
 pub async fn request<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
     request: Result<Json<RequestBody>, JsonRejection>,
-) -> Result<Json<StatusRow>, ApiFailure> {
+) -> Answer<RequestOutcome> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let request = body(request)?;
-    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
-    requests::request(
-        state.store.as_ref(),
-        &mut snapshot,
-        std::slice::from_ref(&request.target),
-        &request.package,
-        request.stage,
-        state.clock.now_ms(),
-    )
-    .await?;
-    let row = state.store.row(&request.target, &request.package).await?;
+    let outcome = operate::request(state.store.as_ref(), &request, state.clock.now_ms()).await?;
     state.changed();
-    Ok(Json(status_row(&row)))
-}
-
-/// `POST /v1/retry`: clears a row's error; the reason goes into history.
-/// The failed stage resumes at its failed step, or with `whole_stage` runs
-/// from its first.
-pub async fn retry<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
-    bearer: Bearer,
-    retry: Result<Json<RetryBody>, JsonRejection>,
-) -> Result<Json<StatusRow>, ApiFailure> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
-    let retry = body(retry)?;
-    let now = state.clock.now_ms();
-    let row = if retry.whole_stage {
-        state
-            .store
-            .restart_stage(&retry.target, &retry.package, &retry.reason, now)
-            .await?
-    } else {
-        state
-            .store
-            .retry(&retry.target, &retry.package, &retry.reason, now)
-            .await?
-    };
-    state.changed();
-    Ok(Json(status_row(&row)))
-}
-
-fn changed(changes: Vec<RequestChange>) -> Vec<RequestChanged> {
-    changes
-        .into_iter()
-        .map(|change| RequestChanged {
-            target: change.target,
-            package: change.package,
-            requested: change.requested,
-            created: change.create,
-        })
-        .collect()
+    Ok(Json(outcome))
 }
 
 /// `POST /v1/install`: as `opm install`; refusals change nothing.
 pub async fn install<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
     install: Result<Json<InstallBody>, JsonRejection>,
-) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
+) -> Answer<RequestOutcome> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let install = body(install)?;
-    let packages = requests::unique(install.packages);
-    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
-    let changes = requests::install(
-        state.store.as_ref(),
-        &mut snapshot,
-        &packages,
-        install.group,
-        state.clock.now_ms(),
-    )
-    .await?;
+    let outcome = operate::install(state.store.as_ref(), &install, state.clock.now_ms()).await?;
     state.changed();
-    Ok(Json(changed(changes)))
+    Ok(Json(outcome))
 }
 
 /// `POST /v1/remove`: as `opm remove`; refusals change nothing.
 pub async fn remove<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+    State(state): Shared<S>,
     bearer: Bearer,
     remove: Result<Json<RemoveBody>, JsonRejection>,
-) -> Result<Json<Vec<RequestChanged>>, ApiFailure> {
+) -> Answer<RequestOutcome> {
     auth::admin(state.store.as_ref(), &bearer).await?;
     let remove = body(remove)?;
-    let packages = requests::unique(remove.packages);
-    let mut snapshot = Snapshot::load(state.store.as_ref()).await?;
-    let changes = requests::remove(
-        state.store.as_ref(),
-        &mut snapshot,
-        &packages,
-        remove.with_dependents,
-        state.clock.now_ms(),
-    )
-    .await?;
+    let outcome = operate::remove(state.store.as_ref(), &remove, state.clock.now_ms()).await?;
     state.changed();
-    Ok(Json(changed(changes)))
+    Ok(Json(outcome))
 }
 
-/// `GET /v1/plan`: as `opm plan` on the head node: each pending row of the
-/// cluster (nodes' rows too) with its next action or what it waits for.
-pub async fn plan<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+/// `POST /v1/retry`: clears a row's error; the reason goes into history.
+pub async fn retry<S: Store + 'static>(
+    State(state): Shared<S>,
     bearer: Bearer,
-) -> Result<Json<Vec<PlanLine>>, ApiFailure> {
+    retry: Result<Json<RetryBody>, JsonRejection>,
+) -> Answer<StatusRow> {
     auth::admin(state.store.as_ref(), &bearer).await?;
-    Ok(Json(state.engine.plan().await?))
+    let retry = body(retry)?;
+    let row = operate::retry(state.store.as_ref(), &retry, state.clock.now_ms()).await?;
+    state.changed();
+    Ok(Json(row))
 }
 
-/// The query of `GET /v1/history`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// At most this many entries, newest last.
-    limit: Option<u32>,
-}
-
-/// One history entry as the tools see it (without the captured output).
-#[derive(Debug, serde::Serialize)]
-pub struct HistoryLine {
-    id: i64,
-    target: String,
-    kind: &'static str,
-    package: String,
-    event: &'static str,
-    stage: Option<opm_model::Stage>,
-    result: Option<&'static str>,
-    started_ms: i64,
-    ended_ms: Option<i64>,
-    exit_code: Option<i32>,
-    note: String,
-}
-
-/// `GET /v1/history?limit=N`.
-pub async fn history<S: Store + 'static>(
-    State(state): State<Arc<AppState<S>>>,
+/// `POST /v1/rerun`: a row's stages from one stage on run again.
+pub async fn rerun<S: Store + 'static>(
+    State(state): Shared<S>,
     bearer: Bearer,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<HistoryLine>>, ApiFailure> {
+    rerun: Result<Json<RerunBody>, JsonRejection>,
+) -> Answer<StatusRow> {
     auth::admin(state.store.as_ref(), &bearer).await?;
-    let Query(query) = query.map_err(|rejection| ApiFailure::BadRequest(rejection.body_text()))?;
-    let filter = HistoryFilter {
-        target: None,
-        opkg: None,
-        limit: query.limit.unwrap_or(100).min(MAX_HISTORY),
-    };
-    let entries = state.store.history(&filter).await?;
+    let rerun = body(rerun)?;
+    let row = operate::rerun(state.store.as_ref(), &rerun, state.clock.now_ms()).await?;
+    state.changed();
+    Ok(Json(row))
+}
+
+/// `GET /v1/nodes`.
+pub async fn nodes<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+) -> Answer<Vec<NodeView>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    Ok(Json(operate::nodes(state.store.as_ref()).await?))
+}
+
+/// `POST /v1/nodes`: as `opm node add`.
+pub async fn add_node<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    node: Result<Json<NodeAddBody>, JsonRejection>,
+) -> Answer<NodeAdded> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let node = body(node)?;
+    let added = operate::add_node(state.store.as_ref(), &node, state.clock.now_ms()).await?;
+    state.changed();
+    Ok(Json(added))
+}
+
+/// `DELETE /v1/nodes/{name}[?dry_run=true]`: as `opm node remove`.
+pub async fn remove_node<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    Path(name): Path<Name>,
+    remove: Result<Query<RemoveQuery>, QueryRejection>,
+) -> Answer<Removed> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let remove = query(remove)?;
+    let removed = operate::remove_node(state.store.as_ref(), &name, remove.dry_run).await?;
+    state.changed();
+    Ok(Json(removed))
+}
+
+/// `GET /v1/images`.
+pub async fn images<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+) -> Answer<Vec<ImageView>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    Ok(Json(operate::images(state.store.as_ref()).await?))
+}
+
+/// `POST /v1/images`: as `opm image add`, the root a directory of the
+/// head node.
+pub async fn add_image<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    image: Result<Json<ImageAddBody>, JsonRejection>,
+) -> Answer<ImageAdded> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let image = body(image)?;
+    let added = operate::add_image(state.store.as_ref(), &image, state.clock.now_ms()).await?;
+    state.changed();
+    Ok(Json(added))
+}
+
+/// `DELETE /v1/images/{name}`: as `opm image remove`.
+pub async fn remove_image<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    Path(name): Path<Name>,
+) -> Answer<Removed> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let removed = operate::remove_image(state.store.as_ref(), &name).await?;
+    state.changed();
+    Ok(Json(removed))
+}
+
+/// `GET /v1/config?package=&image=`: as `opm config show`.
+pub async fn config_show<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    config: Result<Query<ConfigQuery>, QueryRejection>,
+) -> Answer<ConfigView> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let config = query(config)?;
     Ok(Json(
-        entries
-            .iter()
-            .map(|entry| HistoryLine {
-                id: entry.id.0,
-                target: entry.target.name.to_string(),
-                kind: entry.target.kind.name(),
-                package: entry.opkg.to_string(),
-                event: entry.event.name(),
-                stage: entry.stage,
-                result: entry.result.map(opm_store::AttemptResult::name),
-                started_ms: entry.started_ms,
-                ended_ms: entry.ended_ms,
-                exit_code: entry.exit_code,
-                note: entry.note.clone(),
-            })
-            .collect(),
+        operate::config_show(state.store.as_ref(), &config).await?,
     ))
+}
+
+/// `PUT /v1/config`: as `opm config set`.
+pub async fn config_set<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    config: Result<Json<ConfigSetBody>, JsonRejection>,
+) -> Answer<ConfigSet> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let config = body(config)?;
+    let set = operate::config_set(state.store.as_ref(), &config, state.clock.now_ms()).await?;
+    state.changed();
+    Ok(Json(set))
 }

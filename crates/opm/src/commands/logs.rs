@@ -1,76 +1,33 @@
 //! `opm logs`: the captured output of one stage attempt, step by step.
 
-use opm_model::{StepRecord, StepResult, Target};
-use opm_store::{AttemptId, Event, HistoryFilter, OpenMode, Store};
+use opm_engine::operate::Operator as _;
+use opm_model::api::LogsQuery;
+use opm_model::{StepRecord, StepResult};
 
-use super::history::{Entry, filter_target};
 use crate::cli::LogsArgs;
-use crate::exit::{Exit, bad_input};
+use crate::exit::Exit;
+use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
-use crate::state::block_on;
-
-/// How far back `opm logs` looks for a row's last attempt.
-const LOGS_LOOKBACK: u32 = 10_000;
+use crate::settings::Settings;
 
 /// Runs `opm logs`: one attempt by id, or the last attempt of a row (on
 /// the head node unless `--node`/`--image` says otherwise).
 pub fn run(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let entry = block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = async {
-            if let Some(id) = args.attempt {
-                return store.attempt(AttemptId(id)).await.map_err(store_error);
-            }
-            let Some(package) = args.package.clone() else {
-                return Err(bad_input("name an opkg or --attempt ID"));
-            };
-            let target = match filter_target(&args.target) {
-                Some(target) => target,
-                None => {
-                    let nodes = store.nodes().await.map_err(store_error)?;
-                    let head = nodes.into_iter().find(|n| n.head).ok_or_else(|| {
-                        bad_input("the database has no head node; run 'opm init' first")
-                    })?;
-                    Target::node(head.name)
-                }
-            };
-            store.row(&target, &package).await.map_err(store_error)?;
-            let entries = store
-                .history(&HistoryFilter {
-                    target: Some(target.clone()),
-                    opkg: Some(package.clone()),
-                    limit: LOGS_LOOKBACK,
-                })
-                .await
-                .map_err(store_error)?;
-            entries
-                .into_iter()
-                .rev()
-                .find(|e| e.event == Event::Attempt)
-                .ok_or_else(|| bad_input(format!("{target} / {package} has no attempts yet")))
-        }
-        .await;
-        let outcome = match outcome {
-            Ok(entry) if entry.event == Event::Attempt => store
-                .steps(entry.id)
-                .await
-                .map(|steps| (entry, steps))
-                .map_err(store_error),
-            Ok(entry) => Ok((entry, Vec::new())),
-            Err(error) => Err(error),
-        };
-        store.close().await;
-        outcome
+    let query = LogsQuery {
+        attempt: args.attempt,
+        package: args.package,
+        node: args.target.node,
+        image: args.target.image,
+    };
+    let mut e = with_operator(settings, Needs::Store, async |op| {
+        op.logs(&query).await.map_err(failed)
     })?;
-    let (entry, steps) = entry;
     if printer.json() {
-        let mut json = Entry::of(&entry, true);
-        json.steps = Some(steps);
-        printer.print_json(&json)?;
+        printer.print_json(&e)?;
         return Ok(Exit::Success);
     }
-    let e = Entry::of(&entry, false);
+    let steps = e.steps.take().unwrap_or_default();
+    let output = e.output.take().unwrap_or_default();
     let mut header = format!(
         "attempt {}: {} {} / {} {} {}",
         e.id,
@@ -78,7 +35,7 @@ pub fn run(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Res
         e.target,
         e.package,
         e.stage.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-        e.result.unwrap_or("-"),
+        e.result.as_deref().unwrap_or("-"),
     );
     if let Some(code) = e.exit_code {
         header.push_str(&format!(" (exit {code})"));
@@ -87,13 +44,12 @@ pub fn run(args: LogsArgs, settings: &Settings, printer: Printer) -> anyhow::Res
     eprintln!("{header}");
     if steps.is_empty() {
         // Recorded before steps were (or a stage with none): one output.
-        print_output(&entry.output);
+        print_output(&output);
         return Ok(Exit::Success);
     }
     // The attempt's own notes (an interruption, where it resumed) come
     // before its first step's header.
-    let notes: String = entry
-        .output
+    let notes: String = output
         .split_inclusive('\n')
         .take_while(|line| !line.starts_with("== "))
         .collect();

@@ -10,6 +10,7 @@ mod cluster;
 mod completions;
 mod conf;
 mod config;
+mod confirm;
 mod demo;
 mod history;
 mod image;
@@ -73,7 +74,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Repair(args) => repair::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),
         Command::Run(args) => run::run(args, &settings, printer),
-        Command::Plan => plan::run(&settings, printer),
+        Command::Plan(args) => plan::run(&args, &settings, printer),
         Command::Server(args) => server::run(args, &settings, printer),
         Command::Agent(args) => agent::run(args, &settings, printer),
         Command::Admin(command) => admin::run(command, &settings, printer),

@@ -1,138 +1,78 @@
-//! `opm status [--watch]`: every row with what is requested, what is done,
-//! at which version (outdated and upgrading rows marked) and how it went.
-//! Exit 1 when a row is in error (SPEC §4). `--watch` polls the same view
-//! every second under a header (phase, counts, time): on a terminal
-//! redrawn in place until interrupted, elsewhere one picture after another
-//! until every row is settled.
+//! `opm status [--watch] [--summary] [filters]`: every row (that the
+//! filters keep) with what is requested, what is done, at which version
+//! (outdated and upgrading rows marked) and how it went. Exit 1 when a row
+//! is in error (SPEC §4). `--watch` polls the same view every second under
+//! a header (phase, counts, time): on a terminal redrawn in place until
+//! interrupted, elsewhere one picture after another until every row is
+//! settled.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use opm_model::{Phase, Row, Stage, Status};
-use opm_store::{AnyStore, OpenMode, Store, StoredRow};
-use serde::Serialize;
+use opm_engine::clock::utc;
+use opm_engine::operate::Operator as _;
+use opm_model::api::{RowFilter, StatusRow, StatusSummary};
+use opm_model::{Phase, Stage};
 
-use super::history::utc;
 use crate::cli::StatusArgs;
 use crate::exit::Exit;
+use crate::operator::{Needs, Op, failed, with_operator};
 use crate::printer::{Printer, render_table};
 use crate::runtime;
-use crate::settings::{Settings, store_error};
-use crate::state::{all_rows, block_on, now_ms};
+use crate::settings::Settings;
+use crate::state::now_ms;
 
 /// How often `--watch` redraws.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// One row as `opm status --json` prints it (the keys SPEC §4 names).
-#[derive(Debug, Serialize)]
-pub struct StatusEntry {
-    /// The node's or image's name.
-    pub target: String,
-    /// `node` or `image`.
-    pub kind: &'static str,
-    /// The opkg.
-    pub package: String,
-    /// The stage to reach.
-    pub requested: Stage,
-    /// The last completed stage; null when unknown.
-    pub current: Option<Stage>,
-    /// `ok`, `running`, `error` or `drifted`.
-    pub status: &'static str,
-    /// For `error`: what failed; for `drifted`: what differs; empty otherwise.
-    pub message: String,
-    /// For `running`: who holds the lease.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// The opkg version the current stage was reached with (SPEC §1.9).
-    pub version: Option<String>,
-    /// The version the row should have: the pin, else the newest import.
-    pub wanted_version: Option<String>,
-    /// During an upgrade: the version it started from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upgrade_from: Option<String>,
-}
-
-impl StatusEntry {
-    /// The entry of one stored row.
-    pub fn of(stored: &StoredRow) -> StatusEntry {
-        let row = &stored.row;
-        let (message, owner) = match &row.status {
-            Status::Ok => (String::new(), None),
-            Status::Running { lease } => (String::new(), Some(lease.owner.clone())),
-            Status::Error { message } | Status::Drifted { message } => (message.clone(), None),
-        };
-        StatusEntry {
-            target: row.target.name.to_string(),
-            kind: row.target.kind.name(),
-            package: row.package.to_string(),
-            requested: row.requested,
-            current: row.current,
-            status: row.status.kind().name(),
-            message,
-            owner,
-            version: row.version.reached.clone(),
-            wanted_version: stored.wanted_version.clone(),
-            upgrade_from: row.version.upgrade_from.clone(),
-        }
-    }
-
-    /// The VERSION cell: the version, what an upgrade under way goes
-    /// from and to, or the version an outdated row should have.
-    fn version_cell(&self) -> String {
-        let Some(version) = &self.version else {
-            return "-".to_owned();
-        };
-        match (&self.upgrade_from, &self.wanted_version) {
-            (Some(from), _) => format!("{from} -> {version} (upgrading)"),
-            (None, Some(wanted))
-                if opm_model::version::compare(version, wanted) != std::cmp::Ordering::Equal =>
-            {
-                format!("{version} (outdated: {wanted})")
-            }
-            _ => version.clone(),
-        }
-    }
-}
+/// What `opm status` prints when no row is there.
+const NO_ROWS: &str = "no rows; request some with 'opm install PKG' or 'opm request'";
 
 /// Whether a row needs nobody but an operator: converged (or ahead of its
 /// request, which is never undone), waiting in error, or drifted (waiting
 /// for a repair).
-fn settled(row: &Row) -> bool {
-    match row.status {
-        Status::Error { .. } | Status::Drifted { .. } => true,
-        Status::Running { .. } => false,
-        Status::Ok => {
-            let current = row.effective_current();
+fn settled(row: &StatusRow) -> bool {
+    match row.status.as_str() {
+        "error" | "drifted" => true,
+        "ok" => {
+            let current = row.current.unwrap_or(Stage::ShouldNotBeInstalled);
             row.requested == current
                 || (row.requested > Stage::ShouldNotBeInstalled && row.requested < current)
         }
+        _ => false,
     }
 }
 
 /// Runs `opm status`.
 pub fn run(args: StatusArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = show(&store, args.watch, printer).await;
-        store.close().await;
-        outcome
+    let filter = args.rows.filter();
+    with_operator(settings, Needs::Store, async |op| {
+        show(op, &filter, &args, printer).await
     })
 }
 
-async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result<Exit> {
-    if watch && std::io::stdout().is_terminal() && !printer.json() {
-        return watch_in_place(store).await;
+async fn show(
+    op: &Op,
+    filter: &RowFilter,
+    args: &StatusArgs,
+    printer: Printer,
+) -> anyhow::Result<Exit> {
+    let watch = args.watch;
+    if watch && !args.summary && std::io::stdout().is_terminal() && !printer.json() {
+        return watch_in_place(op, filter).await;
     }
     loop {
-        let stored = all_rows(store).await?;
-        let rows: Vec<Row> = stored.iter().map(|s| s.row.clone()).collect();
+        let rows = op.status(filter).await.map_err(failed)?;
         if watch && !printer.json() {
-            let phase = store.phase().await.map_err(store_error)?;
+            let phase = op.phase().await.map_err(failed)?.phase;
             printer.line(header(phase, &rows, now_ms()));
         }
-        print_rows(&stored, printer, watch)?;
-        let done = rows.iter().all(settled);
-        if !watch || done {
+        if args.summary {
+            print_summary(&StatusSummary::of(&rows), printer)?;
+        } else {
+            print_rows(&rows, printer, watch)?;
+        }
+        if !watch || rows.iter().all(settled) {
             return Ok(verdict(&rows));
         }
         tokio::time::sleep(WATCH_INTERVAL).await;
@@ -142,7 +82,7 @@ async fn show(store: &AnyStore, watch: bool, printer: Printer) -> anyhow::Result
 /// `--watch` on a terminal: the header and the table redrawn in place
 /// every second, until interrupted (Ctrl-C); the exit code is that of the
 /// last picture.
-async fn watch_in_place(store: &AnyStore) -> anyhow::Result<Exit> {
+async fn watch_in_place(op: &Op, filter: &RowFilter) -> anyhow::Result<Exit> {
     // Clear the screen once; afterwards each picture overwrites the last
     // from the top, clearing what is left of each line and below, so the
     // screen does not flicker.
@@ -150,11 +90,10 @@ async fn watch_in_place(store: &AnyStore) -> anyhow::Result<Exit> {
     let stop = runtime::stop_signal();
     tokio::pin!(stop);
     loop {
-        let stored = all_rows(store).await?;
-        let rows: Vec<Row> = stored.iter().map(|s| s.row.clone()).collect();
-        let phase = store.phase().await.map_err(store_error)?;
+        let rows = op.status(filter).await.map_err(failed)?;
+        let phase = op.phase().await.map_err(failed)?.phase;
         let mut picture = format!("{}\n", header(phase, &rows, now_ms()));
-        picture.push_str(&render_rows(&stored));
+        picture.push_str(&render_rows(&rows));
         let mut frame = String::from("\x1b[H");
         for line in picture.lines() {
             frame.push_str(line);
@@ -170,11 +109,8 @@ async fn watch_in_place(store: &AnyStore) -> anyhow::Result<Exit> {
 }
 
 /// Exit 1 when a row is in error (SPEC §4), else 0.
-fn verdict(rows: &[Row]) -> Exit {
-    if rows
-        .iter()
-        .any(|row| matches!(row.status, Status::Error { .. }))
-    {
+fn verdict(rows: &[StatusRow]) -> Exit {
+    if rows.iter().any(|row| row.status == "error") {
         Exit::Failed
     } else {
         Exit::Success
@@ -183,11 +119,11 @@ fn verdict(rows: &[Row]) -> Exit {
 
 /// The line above each `--watch` picture: the phase, the rows counted by
 /// how they stand, and the time (UTC) of the picture.
-fn header(phase: Phase, rows: &[Row], now_ms: i64) -> String {
-    let count = |wanted: fn(&Row) -> bool| rows.iter().filter(|row| wanted(row)).count();
-    let errors = count(|row| matches!(row.status, Status::Error { .. }));
-    let running = count(|row| matches!(row.status, Status::Running { .. }));
-    let done = count(|row| matches!(row.status, Status::Ok) && settled(row));
+fn header(phase: Phase, rows: &[StatusRow], now_ms: i64) -> String {
+    let count = |wanted: &dyn Fn(&StatusRow) -> bool| rows.iter().filter(|row| wanted(row)).count();
+    let errors = count(&|row| row.status == "error");
+    let running = count(&|row| row.status == "running");
+    let done = count(&|row| row.status == "ok" && settled(row));
     let to_do = rows.len() - errors - running - done;
     format!(
         "phase {phase}; {} rows: {done} done, {running} running, {errors} in error, \
@@ -197,14 +133,13 @@ fn header(phase: Phase, rows: &[Row], now_ms: i64) -> String {
     )
 }
 
-fn print_rows(rows: &[StoredRow], printer: Printer, watch: bool) -> anyhow::Result<()> {
+fn print_rows(rows: &[StatusRow], printer: Printer, watch: bool) -> anyhow::Result<()> {
     if printer.json() {
-        let entries: Vec<StatusEntry> = rows.iter().map(StatusEntry::of).collect();
         if watch {
             // One line per redraw, so a reader can take them one by one.
-            crate::printer::out(&format!("{}\n", serde_json::to_string(&entries)?));
+            crate::printer::out(&format!("{}\n", serde_json::to_string(rows)?));
         } else {
-            printer.print_json(&entries)?;
+            printer.print_json(&rows)?;
         }
         return Ok(());
     }
@@ -214,9 +149,9 @@ fn print_rows(rows: &[StoredRow], printer: Printer, watch: bool) -> anyhow::Resu
 
 /// The rows as the table `opm status` prints, or what to do when there
 /// are none; ends with a newline.
-fn render_rows(rows: &[StoredRow]) -> String {
+fn render_rows(rows: &[StatusRow]) -> String {
     if rows.is_empty() {
-        return "no rows; request some with 'opm install PKG' or 'opm request'\n".to_owned();
+        return format!("{NO_ROWS}\n");
     }
     let table = render_table(
         &[
@@ -230,19 +165,17 @@ fn render_rows(rows: &[StoredRow]) -> String {
             "message",
         ],
         rows.iter()
-            .map(StatusEntry::of)
             .map(|e| {
-                let version = e.version_cell();
                 vec![
-                    e.target,
-                    e.kind.to_owned(),
-                    e.package,
+                    e.target.clone(),
+                    e.kind.clone(),
+                    e.package.clone(),
                     e.requested.to_string(),
                     e.current.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-                    version,
-                    match e.owner {
+                    version_cell(e),
+                    match &e.owner {
                         Some(owner) => format!("{} ({owner})", e.status),
-                        None => e.status.to_owned(),
+                        None => e.status.clone(),
                     },
                     first_line(&e.message),
                 ]
@@ -250,6 +183,59 @@ fn render_rows(rows: &[StoredRow]) -> String {
             .collect(),
     );
     format!("{table}\n")
+}
+
+/// The VERSION cell: the version, what an upgrade under way goes from and
+/// to, or the version an outdated row should have.
+fn version_cell(row: &StatusRow) -> String {
+    let Some(version) = &row.version else {
+        return "-".to_owned();
+    };
+    match (&row.upgrade_from, &row.wanted_version) {
+        (Some(from), _) => format!("{from} -> {version} (upgrading)"),
+        (None, Some(wanted))
+            if opm_model::version::compare(version, wanted) != std::cmp::Ordering::Equal =>
+        {
+            format!("{version} (outdated: {wanted})")
+        }
+        _ => version.clone(),
+    }
+}
+
+/// `--summary`: one line per opkg with its rows per stage, then totals.
+fn print_summary(summary: &StatusSummary, printer: Printer) -> anyhow::Result<()> {
+    if printer.json() {
+        return printer.print_json(summary);
+    }
+    printer.table(
+        &["package", "rows", "error", "running", "stages"],
+        summary
+            .packages
+            .iter()
+            .map(|package| {
+                let stages: Vec<String> = package
+                    .stages
+                    .iter()
+                    .map(|count| format!("{}:{}", count.stage, count.rows))
+                    .collect();
+                vec![
+                    package.package.clone(),
+                    package.rows.to_string(),
+                    package.errors.to_string(),
+                    package.running.to_string(),
+                    stages.join(" "),
+                ]
+            })
+            .collect(),
+        NO_ROWS,
+    );
+    if summary.rows > 0 {
+        printer.line(format_args!(
+            "{} rows: {} in error, {} running",
+            summary.rows, summary.errors, summary.running
+        ));
+    }
+    Ok(())
 }
 
 /// The first line of a message, cut to fit a table cell.
@@ -265,18 +251,30 @@ fn first_line(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use opm_model::{Lease, Name, NameKind, Row, Stage, Status, Target};
+    use opm_model::api::StatusRow;
+    use opm_model::{Lease, Name, NameKind, Row, RowVersion, Stage, Status, Target};
 
-    use super::{first_line, header, settled};
+    use super::{first_line, header, settled, version_cell};
 
-    fn row(requested: Stage, current: Option<Stage>, status: Status) -> Row {
-        Row {
-            target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
-            package: Name::new(NameKind::Opkg, "slurm").unwrap(),
-            requested,
-            current,
-            status,
-            version: opm_model::RowVersion::default(),
+    fn row(requested: Stage, current: Option<Stage>, status: Status) -> StatusRow {
+        StatusRow::of(
+            &Row {
+                target: Target::node(Name::new(NameKind::Node, "n1").unwrap()),
+                package: Name::new(NameKind::Opkg, "slurm").unwrap(),
+                requested,
+                current,
+                status,
+                version: RowVersion::default(),
+            },
+            None,
+        )
+    }
+
+    fn lease() -> Lease {
+        Lease {
+            owner: "head".to_owned(),
+            token: 1,
+            expires_at_ms: 0,
         }
     }
 
@@ -293,6 +291,13 @@ mod tests {
                 message: "boom".to_owned()
             }
         )));
+        assert!(settled(&row(
+            Finished,
+            Some(Finished),
+            Status::Drifted {
+                message: "opkg-slurm-client is not installed".to_owned()
+            }
+        )));
         assert!(!settled(&row(Finished, Some(RunConfigurator), Status::Ok)));
         assert!(!settled(&row(
             ShouldNotBeInstalled,
@@ -300,31 +305,25 @@ mod tests {
             Status::Ok
         )));
         assert!(!settled(&row(Finished, None, Status::Ok)));
-        let lease = Lease {
-            owner: "head".to_owned(),
-            token: 1,
-            expires_at_ms: 0,
-        };
         assert!(!settled(&row(
             Finished,
             Some(Finished),
-            Status::Running { lease }
+            Status::Running { lease: lease() }
         )));
     }
 
     #[test]
     fn the_watch_header_counts_rows_by_how_they_stand() {
         use Stage::*;
-        let lease = Lease {
-            owner: "head".to_owned(),
-            token: 1,
-            expires_at_ms: 0,
-        };
         let rows = [
             row(Finished, Some(Finished), Status::Ok),
             row(Finished, Some(Finished), Status::Ok),
             row(Finished, None, Status::Ok),
-            row(Finished, Some(RunConfigurator), Status::Running { lease }),
+            row(
+                Finished,
+                Some(RunConfigurator),
+                Status::Running { lease: lease() },
+            ),
             row(
                 Finished,
                 Some(RunConfigurator),
@@ -338,6 +337,19 @@ mod tests {
             "phase build_image; 5 rows: 2 done, 1 running, 1 in error, 1 to do; \
              2026-11-18 11:06:40 UTC"
         );
+    }
+
+    #[test]
+    fn the_version_cell_marks_outdated_and_upgrading_rows() {
+        let mut at = row(Stage::Finished, Some(Stage::Finished), Status::Ok);
+        assert_eq!(version_cell(&at), "-");
+        at.version = Some("1:3.1-2".to_owned());
+        at.wanted_version = Some("1:3.1-2".to_owned());
+        assert_eq!(version_cell(&at), "1:3.1-2");
+        at.wanted_version = Some("1:3.2-1".to_owned());
+        assert_eq!(version_cell(&at), "1:3.1-2 (outdated: 1:3.2-1)");
+        at.upgrade_from = Some("1:3.0-1".to_owned());
+        assert_eq!(version_cell(&at), "1:3.0-1 -> 1:3.1-2 (upgrading)");
     }
 
     #[test]

@@ -10,6 +10,6 @@ use crate::settings::Settings;
 /// Runs `opm cluster ...`.
 pub fn run(command: ClusterCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     match command {
-        ClusterCommand::Phase { phase } => phase::run(phase, settings, printer),
+        ClusterCommand::Phase { phase, dry_run } => phase::run(phase, dry_run, settings, printer),
     }
 }

@@ -1,22 +1,13 @@
-//! `opm config set|show`: configuration values of an opkg (SPEC §1.8). The
-//! form defaults come from the configurator.html of the imported source;
-//! values set here override them at run-configurator.
+//! `opm config set|show`: configuration values of an opkg (SPEC §1.8),
+//! checked and read by `opm_engine::operate`.
 
 mod set;
 mod show;
 
-use std::path::Path;
-
-use opm_model::Name;
-use opm_model::suggest::closest;
-use opm_opkg::{Configurator, Field};
-use opm_store::{AnyStore, Store};
-
 use crate::cli::ConfigCommand;
-use crate::exit::{Exit, bad_input};
+use crate::exit::Exit;
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
-use crate::state::did_you_mean;
+use crate::settings::Settings;
 
 /// Runs `opm config ...`.
 pub fn run(command: ConfigCommand, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
@@ -25,27 +16,7 @@ pub fn run(command: ConfigCommand, settings: &Settings, printer: Printer) -> any
             package,
             values,
             image,
-        } => set::run(package, &values, image, settings, printer),
+        } => set::run(package, values, image, settings, printer),
         ConfigCommand::Show { package, image } => show::run(package, image, settings, printer),
     }
-}
-
-/// The form fields of an imported opkg, when its source still has a
-/// configurator.html; `None` when it has none or it cannot be read.
-async fn fields(store: &AnyStore, package: &Name) -> anyhow::Result<(String, Option<Vec<Field>>)> {
-    let opkgs = store.opkgs().await.map_err(store_error)?;
-    let Some(opkg) = opkgs.iter().find(|o| &o.import.name == package).cloned() else {
-        let message = format!("unknown opkg '{package}'; import it first with 'opm opkg import'");
-        let known = opkgs.iter().map(|o| o.import.name.as_str());
-        return Err(bad_input(match closest(package.as_str(), known) {
-            Some(meant) => did_you_mean(&message, package.as_str(), meant),
-            None => message,
-        }));
-    };
-    let form = Path::new(&opkg.import.source).join("configurator.html");
-    let fields = form
-        .is_file()
-        .then(|| Configurator::from_path(&form).ok())
-        .flatten();
-    Ok((opkg.import.source, fields))
 }

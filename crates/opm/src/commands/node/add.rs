@@ -1,20 +1,19 @@
 //! `opm node add`: register a compute node in its groups (and with
-//! `--enroll FILE` write its agent's enrolment file, see `enroll.rs`).
-//!
-//! A node added once the head node has assigned an opkg's client work (its
-//! row passed run-script-post-clients, or the phase is `complete`) gets
-//! rows for the opkgs selected for its groups right away, requested
-//! `finished`: that assignment will not run again for it (SPEC §1.4).
+//! `--enroll FILE` write its agent's enrolment file, see `enroll.rs`). A
+//! node added once the head node has assigned an opkg's client work gets
+//! its rows right away (SPEC §1.4; the rule is `opm-plan`'s
+//! `Cluster::late_assignments`).
 
-use opm_model::{Name, NameKind, Phase, Stage, Target};
-use opm_plan::RequestChange;
-use opm_store::{AnyStore, Change, DEFAULT_GROUP, NewNode, OpenMode};
+use opm_api::remote::AnyOperator;
+use opm_engine::operate::Operator as _;
+use opm_model::Name;
+use opm_model::api::NodeAddBody;
 
 use crate::commands::node::enroll::{Planned, issue, say};
-use crate::exit::Exit;
+use crate::exit::{Exit, bad_input};
+use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
 use crate::settings::Settings;
-use crate::state::{Snapshot, apply, block_on, load, request_error, requests};
 
 /// Runs `opm node add`.
 pub fn run(
@@ -25,66 +24,43 @@ pub fn run(
     settings: &Settings,
     printer: Printer,
 ) -> anyhow::Result<Exit> {
-    block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let outcome = add(&store, name, groups, image, enrolment.as_ref(), printer).await;
-        store.close().await;
-        outcome
-    })
-}
-
-async fn add(
-    store: &AnyStore,
-    name: Name,
-    groups: Vec<Name>,
-    image: Option<Name>,
-    enrolment: Option<&Planned>,
-    printer: Printer,
-) -> anyhow::Result<Exit> {
-    let mut snapshot = load(store).await?;
-    let joined: Vec<Name> = if groups.is_empty() {
-        vec![Name::new(NameKind::Group, DEFAULT_GROUP)?]
-    } else {
-        groups.clone()
-    };
-    snapshot
-        .cluster
-        .nodes
-        .insert(name.clone(), joined.iter().cloned().collect());
-    // Everything is decided and checked before the first write.
-    let changes = late_assignments(&snapshot, &name);
-    snapshot.apply_checked(&changes).map_err(request_error)?;
-    let node = Change::AddNode(NewNode {
-        name: name.clone(),
+    let body = NodeAddBody {
+        name,
         groups,
         image,
-    });
-    apply(
-        store,
-        std::iter::once(node).chain(requests(&changes)).collect(),
-    )
-    .await?;
-    let issued = match enrolment {
-        Some(planned) => Some(issue(store, planned).await?),
-        None => None,
     };
+    let (added, issued) = with_operator(settings, Needs::Store, async |op| {
+        // An enrolment token is written into the database the head node's
+        // server reads: only where that database is.
+        if enrolment.is_some() && matches!(op, AnyOperator::Remote(_)) {
+            return Err(bad_input(
+                "--enroll writes a token into the database: run 'opm node add --enroll' on the \
+                 head node, without --remote",
+            ));
+        }
+        let added = op.add_node(&body).await.map_err(failed)?;
+        let issued = match (op, &enrolment) {
+            (AnyOperator::Local(local), Some(planned)) => {
+                Some(issue(local.store.as_ref(), planned).await?)
+            }
+            _ => None,
+        };
+        Ok((added, issued))
+    })?;
     if printer.json() {
-        let mut report = serde_json::json!({
-            "added": name,
-            "groups": joined,
-            "requests": changes,
-        });
+        let mut report = serde_json::to_value(&added)?;
         if let Some(issued) = &issued {
             report["enrolment"] = serde_json::to_value(issued)?;
         }
         printer.print_json(&report)?;
     } else {
-        let groups: Vec<&str> = joined.iter().map(Name::as_str).collect();
+        let groups: Vec<&str> = added.groups.iter().map(Name::as_str).collect();
         printer.line(format_args!(
-            "added node {name} (groups: {})",
+            "added node {} (groups: {})",
+            added.added,
             groups.join(", ")
         ));
-        for change in &changes {
+        for change in &added.requests {
             printer.line(format_args!("  {change}"));
         }
         if let Some(issued) = &issued {
@@ -92,28 +68,4 @@ async fn add(
         }
     }
     Ok(Exit::Success)
-}
-
-/// The rows a node joining now must get: for every opkg installed on the
-/// head node (requested `finished`) and selected for one of the node's
-/// groups, once the cluster is `complete` or the head node has passed the
-/// stage that assigns client work.
-fn late_assignments(snapshot: &Snapshot, node: &Name) -> Vec<RequestChange> {
-    let head = snapshot.head();
-    let groups = snapshot.groups_of(node);
-    let target = Target::node(node.clone());
-    snapshot
-        .cluster
-        .selections
-        .iter()
-        .filter(|(_, selected)| !selected.is_disjoint(&groups))
-        .filter_map(|(package, _)| {
-            let head_row = snapshot.cluster.row(&head, package)?;
-            let assigned = snapshot.cluster.phase == Phase::Complete
-                || head_row.effective_current() >= Stage::RunScriptPostClients;
-            (head_row.requested == Stage::Finished && assigned).then_some(package)
-        })
-        .flat_map(|package| snapshot.cluster.assign_clients(package))
-        .filter(|change| change.target == target)
-        .collect()
 }

@@ -1,53 +1,36 @@
-//! `opm node list`: the nodes, head node first, with their images and
-//! groups.
+//! `opm node list`: the nodes, head node first, with their images,
+//! groups, and when their agents last polled with which opm.
 
-use opm_model::Name;
-use opm_store::{OpenMode, Store};
-use serde::Serialize;
+use opm_engine::clock::utc;
+use opm_engine::operate::Operator as _;
 
 use crate::exit::Exit;
+use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
-use crate::settings::{Settings, store_error};
-use crate::state::block_on;
-
-#[derive(Serialize)]
-struct NodeEntry {
-    name: String,
-    head: bool,
-    image: Option<String>,
-    groups: Vec<String>,
-}
+use crate::settings::Settings;
 
 /// Runs `opm node list`.
 pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let nodes = block_on(async {
-        let store = settings.open_store(OpenMode::Existing).await?;
-        let nodes = store.nodes().await.map_err(store_error);
-        store.close().await;
-        nodes
+    let nodes = with_operator(settings, Needs::Store, async |op| {
+        op.nodes().await.map_err(failed)
     })?;
-    let entries: Vec<NodeEntry> = nodes
-        .into_iter()
-        .map(|n| NodeEntry {
-            name: n.name.to_string(),
-            head: n.head,
-            image: n.image.map(|i| i.to_string()),
-            groups: n.groups.iter().map(Name::to_string).collect(),
-        })
-        .collect();
     if printer.json() {
-        printer.print_json(&entries)?;
+        printer.print_json(&nodes)?;
     } else {
         printer.table(
-            &["name", "role", "image", "groups"],
-            entries
+            &["name", "role", "image", "groups", "last seen", "agent"],
+            nodes
                 .into_iter()
-                .map(|e| {
+                .map(|node| {
                     vec![
-                        e.name,
-                        if e.head { "head" } else { "compute" }.to_owned(),
-                        e.image.unwrap_or_else(|| "-".to_owned()),
-                        e.groups.join(","),
+                        node.name,
+                        if node.head { "head" } else { "compute" }.to_owned(),
+                        node.image.unwrap_or_else(|| "-".to_owned()),
+                        node.groups.join(","),
+                        node.last_seen_ms.map_or_else(|| "-".to_owned(), utc),
+                        node.agent
+                            .filter(|agent| !agent.is_empty())
+                            .unwrap_or_else(|| "-".to_owned()),
                     ]
                 })
                 .collect(),

@@ -45,6 +45,8 @@ pub fn run(command: NodeCommand, settings: &Settings, printer: Printer) -> anyho
         } => enroll::run(name, &out, &enrolment, settings, printer),
         NodeCommand::List => list::run(settings, printer),
         NodeCommand::Token { name } => token::run(name, settings, printer),
-        NodeCommand::Remove { name } => remove::run(name, settings, printer),
+        NodeCommand::Remove { name, dry_run, yes } => {
+            remove::run(name, dry_run, yes, settings, printer)
+        }
     }
 }

@@ -1,0 +1,173 @@
+//! The rows and the install phase: `status`, `retry`, `rerun` and
+//! `cluster phase`.
+
+use std::collections::BTreeSet;
+
+use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
+use opm_model::{Name, Target};
+use opm_store::{Store, StoredRow};
+
+use super::hint::hinted;
+use super::{OperateError, Result};
+use crate::load::each_row;
+
+/// `opm status` (`GET /v1/status`): the rows `filter` keeps, in id order.
+///
+/// # Errors
+/// A filter naming a node, image, group or opkg the database does not
+/// know (a typo is an error, not an empty answer), or the store's failure.
+pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
+    hinted(store, status_unhinted(store, filter).await).await
+}
+
+/// [`status`] before an unknown name's hint.
+async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
+    let members = check_filter(store, filter).await?;
+    let mut rows = Vec::new();
+    each_row(store, |stored| {
+        let row = &stored.row;
+        if filter.keeps(row, || members.contains(&row.target.name)) {
+            rows.push(StatusRow::of(row, stored.wanted_version.as_deref()));
+        }
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// Refuses a filter naming what is not registered; the nodes of its
+/// group, if it names one.
+pub(super) async fn check_filter<S: Store>(
+    store: &S,
+    filter: &RowFilter,
+) -> Result<BTreeSet<Name>> {
+    if let Some(node) = &filter.node
+        && !store.nodes().await?.iter().any(|n| &n.name == node)
+    {
+        return Err(OperateError::BadInput(format!(
+            "unknown node '{node}'; see 'opm node list'"
+        )));
+    }
+    if let Some(image) = &filter.image
+        && !store.images().await?.iter().any(|i| &i.name == image)
+    {
+        return Err(OperateError::BadInput(format!(
+            "unknown image '{image}'; see 'opm image list'"
+        )));
+    }
+    if let Some(package) = &filter.package {
+        known_opkg(store, package).await?;
+    }
+    let Some(group) = &filter.group else {
+        return Ok(BTreeSet::new());
+    };
+    let members: BTreeSet<Name> = store
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|node| node.groups.contains(group))
+        .map(|node| node.name)
+        .collect();
+    if members.is_empty() {
+        return Err(OperateError::BadInput(format!(
+            "group '{group}' has no nodes; see 'opm node list'"
+        )));
+    }
+    Ok(members)
+}
+
+/// Refuses an opkg that was never imported, so the message says so
+/// rather than "no row".
+pub(super) async fn known_opkg<S: Store>(store: &S, package: &Name) -> Result<()> {
+    if store
+        .opkgs()
+        .await?
+        .iter()
+        .any(|o| &o.import.name == package)
+    {
+        Ok(())
+    } else {
+        Err(OperateError::BadInput(format!(
+            "unknown opkg '{package}'; see 'opm opkg list'"
+        )))
+    }
+}
+
+/// `opm cluster phase` (`GET /v1/phase`).
+///
+/// # Errors
+/// The store's failure.
+pub async fn phase<S: Store>(store: &S) -> Result<PhaseBody> {
+    Ok(PhaseBody {
+        phase: store.phase().await?,
+        dry_run: false,
+    })
+}
+
+/// `opm cluster phase PHASE` (`PUT /v1/phase`): gated stages may now run;
+/// says so when the phase moves backwards or skips phases
+/// ([`opm_model::Phase::change_warning`]).
+///
+/// # Errors
+/// The store's failure.
+pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, now_ms: i64) -> Result<PhaseSet> {
+    let previous = store.phase().await?;
+    if !body.dry_run {
+        store.set_phase(body.phase, now_ms).await?;
+    }
+    Ok(PhaseSet {
+        phase: body.phase,
+        previous,
+        warning: previous.change_warning(body.phase),
+        dry_run: body.dry_run,
+    })
+}
+
+/// Checks the opkg and the target exist before a row operation.
+async fn check_row<S: Store>(store: &S, target: &Target, package: &Name) -> Result<()> {
+    known_opkg(store, package).await?;
+    store.rows_for_target(target).await?;
+    Ok(())
+}
+
+/// `opm retry` (`POST /v1/retry`): clears a row's error, the reason going
+/// into history; the failed stage resumes at its failed step, or with
+/// `whole_stage` runs from its first.
+///
+/// # Errors
+/// Unknown names, a row not in error, or the store's failure.
+pub async fn retry<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
+    hinted(store, retry_unhinted(store, body, now_ms).await).await
+}
+
+/// [`retry`] before an unknown name's hint.
+async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
+    check_row(store, &body.target, &body.package).await?;
+    let stored: StoredRow = if body.whole_stage {
+        store
+            .restart_stage(&body.target, &body.package, &body.reason, now_ms)
+            .await?
+    } else {
+        store
+            .retry(&body.target, &body.package, &body.reason, now_ms)
+            .await?
+    };
+    Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
+}
+
+/// `opm rerun` (`POST /v1/rerun`): the row's stages from `from` up to
+/// its request run again.
+///
+/// # Errors
+/// Unknown names, a stage the row has not passed, or the store's failure.
+pub async fn rerun<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
+    hinted(store, rerun_unhinted(store, body, now_ms).await).await
+}
+
+/// [`rerun`] before an unknown name's hint.
+async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
+    check_row(store, &body.target, &body.package).await?;
+    let stored = store
+        .rerun(&body.target, &body.package, body.from, now_ms)
+        .await?;
+    Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
+}

@@ -1,0 +1,391 @@
+//! The operator seam end to end: the same `opm` commands run on the
+//! database (local operator) and through a real `opm server` on loopback
+//! (`--remote URL --admin-token-file F`, the remote operator) on the same
+//! cluster give the same stdout, stderr and exit code, byte for byte, for
+//! every tools command and so every tools route: views, actions, and the
+//! refusals (a conflict among them) with nothing changed.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the built opm binary and the tools around it as real child processes"
+)]
+// Test code: temp files and fixed fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
+const OPKGS: [&str; 4] = ["clusterfs", "jobqueue", "motd", "altqueue"];
+
+/// A head node with a SQLite database and the example opkgs packed and
+/// imported, its `opm server`, and the admin token for it.
+struct Cluster {
+    dir: tempfile::TempDir,
+    server: Option<Child>,
+    url: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.server {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What one `opm` run printed and how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Ran {
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
+        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
+        std::fs::create_dir(dir.path().join("head")).unwrap();
+        std::fs::create_dir(dir.path().join("img")).unwrap();
+        let mut cluster = Cluster {
+            dir,
+            server: None,
+            url: String::new(),
+        };
+        let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+        let repo = cluster.path("repo");
+        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
+        pack.push(repo.to_str().unwrap());
+        pack.extend(examples.iter().map(String::as_str));
+        cluster.ok(&pack);
+        cluster.ok(&["init"]);
+        let mut import = vec!["opkg", "import"];
+        import.extend(examples.iter().map(String::as_str));
+        cluster.ok(&import);
+        let token = cluster.ok(&["admin", "token"]);
+        let token_file = cluster.path("admin.token");
+        std::fs::write(&token_file, token.trim()).unwrap();
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        cluster.start_server();
+        cluster
+    }
+
+    fn path(&self, rest: &str) -> PathBuf {
+        self.dir.path().join(rest)
+    }
+
+    /// `opm` on the head node, on the database.
+    fn local(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        for var in ["OPM_REMOTE", "OPM_ADMIN_TOKEN_FILE", "OPM_SERVER"] {
+            command.env_remove(var);
+        }
+        command
+            .env(
+                "OPM_DB",
+                format!("sqlite:{}", self.path("opm.db").display()),
+            )
+            .env("OPM_CONF", self.path("opm.conf"))
+            .env("OPM_ROOT", self.path("head"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// `opm` as an admin elsewhere: no database, no opm.conf, only the
+    /// server's URL and the admin token.
+    fn remote(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        for var in ["OPM_DB", "OPM_CONF", "OPM_ROOT", "OPM_REPO", "OPM_BACKEND"] {
+            command.env_remove(var);
+        }
+        command
+            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .args(["--remote", &self.url, "--admin-token-file"])
+            .arg(self.path("admin.token"))
+            .current_dir(self.dir.path());
+        command
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let ran = Ran::from(self.local().args(args).output().unwrap());
+        assert_eq!(ran.code, Some(0), "opm {args:?}: {ran:#?}");
+        ran.stdout
+    }
+
+    fn start_server(&mut self) {
+        let mut child = self
+            .local()
+            .args(["server", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(addr) = line.strip_prefix("opm server: listening on ") {
+                self.url = addr.to_owned();
+                break;
+            }
+        }
+        // Keep draining the server's stderr, so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        self.server = Some(child);
+        assert!(!self.url.is_empty(), "the server printed its address");
+    }
+
+    /// Runs `args` locally and remotely on the same state; asserts both
+    /// give the same output and exit code; that outcome.
+    fn same(&self, args: &[&str]) -> Ran {
+        let local = Ran::from(self.local().args(args).output().unwrap());
+        let remote = Ran::from(self.remote().args(args).output().unwrap());
+        assert_eq!(
+            local, remote,
+            "opm {args:?}: local (left) and remote (right) differ"
+        );
+        local
+    }
+
+    /// Runs `args` through the operator `how` gives, waits for the head
+    /// node's pass, and returns the outcome with this cluster's directory
+    /// written `<site>`, so two clusters' answers compare.
+    fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Ran {
+        let mut ran = Ran::from(how(self).args(args).output().unwrap());
+        self.settle();
+        let dir = self.dir.path().to_str().unwrap();
+        ran.stdout = ran.stdout.replace(dir, "<site>");
+        ran.stderr = ran.stderr.replace(dir, "<site>");
+        ran
+    }
+
+    /// Waits until the head node's pass has nothing more to do now: no
+    /// row running, and every head node's and image's row blocked or idle
+    /// (the compute nodes' rows wait for agents this test does not run).
+    fn settle(&self) {
+        let started = Instant::now();
+        loop {
+            let out = self.local().args(["--json", "status"]).output().unwrap();
+            let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+            let out = self.local().args(["--json", "plan"]).output().unwrap();
+            let plan: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+            let running = rows.iter().any(|row| row["status"] == "running");
+            let work = plan.iter().any(|line| {
+                (line["target"] == "head" || line["kind"] == "image")
+                    && !matches!(
+                        line["decision"]["decision"].as_str(),
+                        Some("blocked" | "idle")
+                    )
+            });
+            if !running && !work {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the head node never settled: {plan:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Runs the change `args` on `here` with the local CLI and on `there`
+/// through its server; both answer the same.
+fn same_change(here: &Cluster, there: &Cluster, args: &[&str]) -> Ran {
+    let local = here.change(Cluster::local, args);
+    let remote = there.change(Cluster::remote, args);
+    assert_eq!(
+        local, remote,
+        "opm {args:?}: local (left) and remote (right) differ"
+    );
+    local
+}
+
+#[test]
+fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
+    // Two identical clusters: changes are made on one with the local CLI
+    // and on the other through its server, and answer the same; views
+    // are read both ways on the same cluster.
+    let here = Cluster::new();
+    let there = Cluster::new();
+    let change = |args: &[&str]| same_change(&here, &there, args);
+    let added = change(&["node", "add", "n1"]);
+    assert_eq!(added.stdout, "added node n1 (groups: oscar_clients)\n");
+    change(&["node", "add", "g1", "--group", "gpu"]);
+    change(&["node", "add", "n2"]);
+    change(&["image", "add", "img", "--path", "img"]);
+    let install = change(&["install", "jobqueue", "motd"]);
+    assert!(
+        install
+            .stdout
+            .contains("request finished on node head / jobqueue (new row)"),
+        "{install:#?}"
+    );
+    assert!(
+        install.stderr.contains("depends on clusterfs"),
+        "{install:#?}"
+    );
+    let phase = change(&["cluster", "phase", "complete"]);
+    assert!(
+        phase.stderr.contains("warning: the phase skips"),
+        "{phase:#?}"
+    );
+    let late = change(&["node", "add", "n3"]);
+    assert!(
+        late.stdout.contains("request finished on node n3 / motd"),
+        "{late:#?}"
+    );
+    change(&[
+        "request",
+        "clusterfs",
+        "--stage",
+        "finished",
+        "--group",
+        "gpu",
+    ]);
+    change(&["request", "clusterfs", "--stage", "finished", "--server"]);
+    change(&["config", "set", "motd", "greeting=hello"]);
+    change(&["node", "remove", "n2"]);
+
+    // Every view, as text and as JSON, both ways on the same cluster.
+    for json in [false, true] {
+        let with = |args: &[&'static str]| -> Vec<&'static str> {
+            let mut all = if json { vec!["--json"] } else { Vec::new() };
+            all.extend_from_slice(args);
+            all
+        };
+        for args in [
+            &["status"][..],
+            &["status", "--summary"],
+            &["status", "--node", "n1"],
+            &["status", "--group", "gpu", "--package", "clusterfs"],
+            &["status", "--stage", "finished"],
+            &["status", "--errors"],
+            &["plan"],
+            &["plan", "--image", "img"],
+            &["history"],
+            &["history", "motd", "--node", "head"],
+            &["logs", "motd"],
+            &["logs", "--attempt", "1"],
+            &["node", "list"],
+            &["image", "list"],
+            &["config", "show", "motd"],
+            &["cluster", "phase"],
+        ] {
+            let ran = there.same(&with(args));
+            assert!(matches!(ran.code, Some(0 | 1)), "opm {args:?}: {ran:#?}");
+        }
+    }
+
+    // Refusals and dry runs: the same words, nothing changed.
+    let before = there.same(&["--json", "status"]);
+    for args in [
+        &["install", "clusterfs", "--dry-run"][..],
+        &[
+            "--json",
+            "remove",
+            "jobqueue",
+            "--with-dependents",
+            "--dry-run",
+        ],
+        &[
+            "request",
+            "motd",
+            "--stage",
+            "finished",
+            "--group",
+            "gpu",
+            "--dry-run",
+        ],
+        &["node", "remove", "n1", "--dry-run"],
+        &["--json", "node", "remove", "n3", "--dry-run"],
+        &["cluster", "phase", "netboot", "--dry-run"],
+    ] {
+        let ran = there.same(args);
+        assert_eq!(ran.code, Some(0), "opm {args:?}: {ran:#?}");
+        assert!(ran.stderr.contains("dry run: nothing was changed") || args[0] == "--json");
+    }
+    for (args, needle) in [
+        (
+            &["request", "altqueue", "--stage", "finished", "--server"][..],
+            "altqueue conflicts with jobqueue",
+        ),
+        (&["install", "nosuch"], "unknown opkg 'nosuch'"),
+        (&["remove", "clusterfs"], "cannot remove clusterfs"),
+        (&["retry", "motd", "--node", "head"], "not in error"),
+        (
+            &["rerun", "motd", "--node", "ghost", "--from", "finished"],
+            "ghost",
+        ),
+        (&["node", "add", "n1"], "n1"),
+        (&["node", "remove", "ghost"], "ghost"),
+        (&["image", "remove", "ghost"], "ghost"),
+        (&["image", "add", "bad", "--path", "/"], "image root"),
+        (
+            &["config", "set", "motd", "bad name=1"],
+            "configuration name",
+        ),
+        (&["config", "show", "nosuch"], "unknown opkg 'nosuch'"),
+        (&["logs", "--attempt", "99999"], "99999"),
+        (&["history", "--node", "ghost"], "ghost"),
+        (&["status", "--node", "ghost"], "unknown node 'ghost'"),
+        (&["plan", "--package", "nosuch"], "unknown opkg 'nosuch'"),
+    ] {
+        let ran = there.same(args);
+        assert_eq!(ran.code, Some(2), "opm {args:?}: {ran:#?}");
+        assert!(ran.stderr.contains(needle), "opm {args:?}: {ran:#?}");
+    }
+    assert_eq!(there.same(&["--json", "status"]), before);
+
+    // The last changes: rerun, remove, and an image going.
+    change(&[
+        "rerun",
+        "motd",
+        "--node",
+        "head",
+        "--from",
+        "run-configurator",
+    ]);
+    change(&["remove", "motd"]);
+    change(&["image", "remove", "img"]);
+    assert_eq!(
+        here.change(Cluster::local, &["--json", "status"]),
+        there.change(Cluster::local, &["--json", "status"])
+    );
+}
+
+#[test]
+fn a_remote_cli_without_the_admin_token_is_refused_and_says_what_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("opm.toml"), "").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_opm"))
+        .env_remove("OPM_ADMIN_TOKEN_FILE")
+        .env("OPM_SETTINGS", dir.path().join("opm.toml"))
+        .args(["--remote", "http://127.0.0.1:9", "status"])
+        .output()
+        .unwrap();
+    let ran = Ran::from(output);
+    assert_eq!(ran.code, Some(2), "{ran:#?}");
+    assert!(ran.stderr.contains("--admin-token-file"), "{ran:#?}");
+}
