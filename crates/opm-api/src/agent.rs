@@ -182,10 +182,13 @@ impl Agent {
             }
         };
         let mut connected = false;
-        // Between rounds, so no stage of this agent runs while it reads.
+        // Between rounds, so no stage of this agent runs while it reads;
+        // the first once the server has answered, so a server that is not
+        // up yet is said once, by the poll.
         let mut next_verify = self.verify_interval.map(|_| tokio::time::Instant::now());
         loop {
-            if let (Some(at), Some(every)) = (next_verify, self.verify_interval)
+            if connected
+                && let (Some(at), Some(every)) = (next_verify, self.verify_interval)
                 && tokio::time::Instant::now() >= at
             {
                 let pause = match self.verify_logged().await {
