@@ -154,7 +154,7 @@ impl Actor {
     /// (settling configuration values, assigning clients): then `None`,
     /// and the caller does it. `values` are the opkg's configuration values
     /// for scripts; `batched` the opkgs whose part an earlier install
-    /// transaction already put in. A script that ran gives its exit code.
+    /// transaction already put in (or an earlier removal took out). A script that ran gives its exit code.
     pub async fn step(
         &self,
         run: StageRun<'_>,
@@ -175,6 +175,11 @@ impl Actor {
                 .package_step(true, *part, root, &work.package)
                 .await
                 .map(|()| None),
+            Action::Remove { part, root } if batched.contains(&work.package) => {
+                output.push_str("removed with the other opkgs of this target in one transaction\n");
+                self.clear_package_dir(*part, root, &work.package)
+                    .map(|()| None)
+            }
             Action::Remove { part, root } => {
                 let later = held::scripts_of_part(&work.actions[index + 1..], *part);
                 match self.hold(root, &work.package, &later, output) {
@@ -371,6 +376,31 @@ impl Actor {
                 dir.display()
             ))
         })
+    }
+
+    /// Whether `package`'s dir in `root` (or what was held of it before a
+    /// removal) has `script`.
+    pub fn ships(&self, root: &RootRef, package: &Name, script: Script) -> bool {
+        let root = self.root_path(root);
+        held::find_script(&root.join(PACKAGES_DIR).join(package.as_str()), script).is_some()
+            || held::find_script(&held::held_dir(&root, package.as_str()), script).is_some()
+    }
+
+    /// Gets a batch member ready for its part's removal: keeps the scripts
+    /// its stage runs after the removal, as its own removal step would.
+    pub fn hold_before_removal(
+        &self,
+        work: &Work,
+        part: Part,
+        root: &RootRef,
+    ) -> Result<(), Failure> {
+        let later: Vec<Script> = work
+            .actions
+            .iter()
+            .position(|action| matches!(action, Action::Remove { .. }))
+            .map(|index| held::scripts_of_part(&work.actions[index + 1..], part))
+            .unwrap_or_default();
+        self.hold(root, &work.package, &later, &mut Output::new())
     }
 
     /// Keeps `scripts` of a part about to be removed from `root` (see
