@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use opm_model::{Name, Row, Script, Target, TargetKind};
+use opm_model::{Name, Row, Target, TargetKind};
 use opm_native::PackageManager;
 use opm_native::script::ScriptRunner;
-use opm_plan::{Action, Blocked, Decision, RequestChange, Resume, RootRef, Work, resume};
+use opm_plan::{Action, Blocked, Decision, RequestChange, Resume, Work, resume};
 use opm_store::{RowId, Store, StoreError, StoredRow};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -21,7 +21,7 @@ use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
 use crate::load::{Identity, Snapshot, load};
-use crate::order::{InstallBatch, install_batches, order_on_target, remove_batches, side_by_side};
+use crate::order::{order_on_target, side_by_side};
 use crate::output::Output;
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
@@ -701,32 +701,8 @@ impl<S: Store + 'static> Engine<S> {
             .filter(|work| resumes.get(&work.package).is_none_or(|r| r.start == 0))
             .cloned()
             .collect();
-        let mut batched: BTreeSet<Name> = BTreeSet::new();
+        let batched = self.actor.batch(&fresh).await;
         let mut result = TargetResult::default();
-        for batch in install_batches(&fresh) {
-            if self.install_batch(&batch).await.is_ok() {
-                batched.extend(batch.packages);
-            }
-        }
-        let roots: BTreeMap<&Name, &RootRef> = fresh
-            .iter()
-            .filter_map(|work| {
-                work.actions.iter().find_map(|action| match action {
-                    Action::Remove { root, .. } => Some((&work.package, root)),
-                    _ => None,
-                })
-            })
-            .collect();
-        let ships = |package: &Name, script: Script| {
-            roots
-                .get(package)
-                .is_some_and(|root| self.actor.ships(root, package, script))
-        };
-        for batch in remove_batches(&fresh, ships) {
-            if self.remove_batch(&batch, &fresh).await.is_ok() {
-                batched.extend(batch.packages);
-            }
-        }
         // Related and package-manager stages go one after another in
         // dependency order; when the site opted in, the rest (script-only
         // stages of unrelated opkgs) then run up to `jobs` at a time.
@@ -819,32 +795,6 @@ impl<S: Store + 'static> Engine<S> {
             }
         }
         Ok(result)
-    }
-
-    /// One package-manager transaction for several opkgs' parts; on any
-    /// failure each stage installs its own part, so the error lands on the
-    /// row that caused it.
-    async fn install_batch(&self, batch: &InstallBatch) -> Result<(), Failure> {
-        self.actor
-            .package_call(true, &batch.root, batch.native_names())
-            .await
-    }
-
-    /// One package-manager transaction removing several opkgs' parts, each
-    /// member's later scripts held first; on any failure each stage removes
-    /// its own part (removing what the batch took already is no error), so
-    /// the error lands on the row that caused it.
-    async fn remove_batch(&self, batch: &InstallBatch, works: &[Work]) -> Result<(), Failure> {
-        for work in works
-            .iter()
-            .filter(|work| batch.packages.contains(&work.package))
-        {
-            self.actor
-                .hold_before_removal(work, batch.part, &batch.root)?;
-        }
-        self.actor
-            .package_call(false, &batch.root, batch.native_names())
-            .await
     }
 
     /// Performs one stage: begins its attempt, carries the steps `resume`
