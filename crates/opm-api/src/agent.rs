@@ -267,6 +267,17 @@ impl Agent {
             })
             .await?;
         answered();
+        // The stages' package-manager work shares one transaction per root
+        // where it can, as on the head node (issue 24); a stage an earlier
+        // attempt cut short resumes alone.
+        let mut fresh: Vec<Work> = Vec::new();
+        for item in &batch.items {
+            let work = node_work(item);
+            if resume(&work, self.earlier(item)?.as_ref()).start == 0 {
+                fresh.push(work);
+            }
+        }
+        let batched = self.actor.batch(&fresh).await;
         for item in &batch.items {
             let started = match self
                 .client
@@ -289,7 +300,7 @@ impl Agent {
                 started.attempt
             );
             let beat = self.keep_beating(batch.token, batch.lease_ttl_ms);
-            let performed = self.perform(item, started.attempt).await;
+            let performed = self.perform(item, started.attempt, &batched).await;
             beat.abort();
             let (mut output, failure, steps) = performed?;
             match &failure {
@@ -368,7 +379,8 @@ impl Agent {
         Ok(Some(earlier))
     }
 
-    /// Carries one stage out as attempt `attempt`, resuming the row's
+    /// Carries one stage out as attempt `attempt` (its part already put in
+    /// or taken out when `batched` names it), resuming the row's
     /// earlier attempt where it stopped, each step kept in the journal as
     /// it starts and as it ends: its output, how it failed if it did, and
     /// its steps.
@@ -376,6 +388,7 @@ impl Agent {
         &self,
         item: &WorkItem,
         attempt: i64,
+        batched: &BTreeSet<Name>,
     ) -> Result<(Output, Option<Failure>, Vec<StepRecord>), AgentError> {
         let row = Row {
             target: Target::node(self.node.clone()),
@@ -425,7 +438,7 @@ impl Agent {
             let mut step_output = Output::new();
             let done = self
                 .actor
-                .step(run, index, config, &BTreeSet::new(), &mut step_output)
+                .step(run, index, config, batched, &mut step_output)
                 .await
                 .unwrap_or_else(|| {
                     Err(Failure::terminal(

@@ -16,6 +16,7 @@ use opm_plan::{Action, ImageRef, RootRef, RowRole, ScriptArg, Work};
 use opm_store::{Outcome, RowAfter};
 
 use crate::held;
+use crate::order::{self, InstallBatch};
 use crate::output::Output;
 
 /// Bytes of one script's output kept for the history: the store's cap
@@ -164,7 +165,7 @@ impl Actor {
     /// (settling configuration values, assigning clients): then `None`,
     /// and the caller does it. `values` are the opkg's configuration values
     /// for scripts; `batched` the opkgs whose part an earlier install
-    /// transaction already put in. A script that ran gives its exit code.
+    /// transaction already put in (or an earlier removal took out). A script that ran gives its exit code.
     pub async fn step(
         &self,
         run: StageRun<'_>,
@@ -189,6 +190,11 @@ impl Actor {
                 self.install_call(root, vec![(native, work.version.clone())])
                     .await
                     .and_then(|()| self.release_hold(Some(action), &work.package, output))
+                    .map(|()| None)
+            }
+            Action::Remove { part, root } if batched.contains(&work.package) => {
+                output.push_str("removed with the other opkgs of this target in one transaction\n");
+                self.clear_package_dir(*part, root, &work.package)
                     .map(|()| None)
             }
             Action::Remove { part, root } => {
@@ -448,6 +454,73 @@ impl Actor {
             ));
         }
         Ok(())
+    }
+
+    /// Runs the package-manager transactions that several of `fresh`'s
+    /// stages (one target's, none resumed half-way) share: installs, then
+    /// removals (see [`order::install_batches`], [`order::remove_batches`]).
+    /// Returns the opkgs whose part a batch put in or took out, for
+    /// [`Actor::step`]. A failed batch adds nobody: each stage then does
+    /// its own part (what the batch did already is no error), so the error
+    /// lands on the row that caused it.
+    pub async fn batch(&self, fresh: &[Work]) -> BTreeSet<Name> {
+        let mut batched = BTreeSet::new();
+        for batch in order::install_batches(fresh) {
+            if self
+                .install_call(&batch.root, batch.native_versions())
+                .await
+                .is_ok()
+            {
+                batched.extend(batch.packages);
+            }
+        }
+        let roots: BTreeMap<&Name, &RootRef> = fresh
+            .iter()
+            .filter_map(|work| {
+                work.actions.iter().find_map(|action| match action {
+                    Action::Remove { root, .. } => Some((&work.package, root)),
+                    _ => None,
+                })
+            })
+            .collect();
+        let ships = |package: &Name, script: Script| {
+            roots
+                .get(package)
+                .is_some_and(|root| self.ships(root, package, script))
+        };
+        for batch in order::remove_batches(fresh, ships) {
+            if self.remove_batch(&batch, fresh).await.is_ok() {
+                batched.extend(batch.packages);
+            }
+        }
+        batched
+    }
+
+    /// One transaction removing several opkgs' parts, each member's later
+    /// scripts held first, as its own removal step would.
+    async fn remove_batch(&self, batch: &InstallBatch, works: &[Work]) -> Result<(), Failure> {
+        for work in works
+            .iter()
+            .filter(|work| batch.packages.contains(&work.package))
+        {
+            let later: Vec<Script> = work
+                .actions
+                .iter()
+                .position(|action| matches!(action, Action::Remove { .. }))
+                .map(|index| held::scripts_of_part(&work.actions[index + 1..], batch.part))
+                .unwrap_or_default();
+            self.hold(&batch.root, &work.package, &later, &mut Output::new())?;
+        }
+        self.package_call(false, &batch.root, batch.native_names())
+            .await
+    }
+
+    /// Whether `package`'s dir in `root` (or what was held of it before a
+    /// removal) has `script`.
+    fn ships(&self, root: &RootRef, package: &Name, script: Script) -> bool {
+        let root = self.root_path(root);
+        held::find_script(&root.join(PACKAGES_DIR).join(package.as_str()), script).is_some()
+            || held::find_script(&held::held_dir(&root, package.as_str()), script).is_some()
     }
 
     /// Keeps `scripts` of a part about to be removed from `root` (see

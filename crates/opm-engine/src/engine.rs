@@ -21,7 +21,7 @@ use crate::clock::{Clock, time_of_day};
 use crate::config_values;
 use crate::error::EngineError;
 use crate::load::{Identity, Snapshot, load};
-use crate::order::{InstallBatch, install_batches, order_on_target, side_by_side};
+use crate::order::{order_on_target, side_by_side};
 use crate::output::Output;
 use crate::report::{Event, Reporter};
 use crate::retry::{backoff_delay, store_call};
@@ -623,13 +623,8 @@ impl<S: Store + 'static> Engine<S> {
             .filter(|work| resumes.get(&work.package).is_none_or(|r| r.start == 0))
             .cloned()
             .collect();
-        let mut batched: BTreeSet<Name> = BTreeSet::new();
+        let batched = self.actor.batch(&fresh).await;
         let mut result = TargetResult::default();
-        for batch in install_batches(&fresh) {
-            if self.install_batch(&batch).await.is_ok() {
-                batched.extend(batch.packages);
-            }
-        }
         // Related and package-manager stages go one after another in
         // dependency order; when the site opted in, the rest (script-only
         // stages of unrelated opkgs) then run up to `jobs` at a time.
@@ -722,15 +717,6 @@ impl<S: Store + 'static> Engine<S> {
             }
         }
         Ok(result)
-    }
-
-    /// One package-manager transaction for several opkgs' parts; on any
-    /// failure each stage installs its own part, so the error lands on the
-    /// row that caused it.
-    async fn install_batch(&self, batch: &InstallBatch) -> Result<(), Failure> {
-        self.actor
-            .install_call(&batch.root, batch.native_versions())
-            .await
     }
 
     /// Performs one stage: begins its attempt, carries the steps `resume`

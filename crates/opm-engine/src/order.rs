@@ -1,11 +1,12 @@
 //! The engine's own decisions about one target's work, free of I/O: in which
 //! order the opkgs go (SPEC §1.4: what an opkg depends on first), which
-//! `install-bin-pkgs` installs share one package-manager transaction, and
-//! which stages may run side by side where the site opted in.
+//! `install-bin-pkgs` installs and which uninstall removals share one
+//! package-manager transaction, and which stages may run side by side where
+//! the site opted in.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opm_model::{Name, Part, Stage};
+use opm_model::{Name, Part, Script, Stage};
 use opm_plan::{Action, RootRef, Work};
 
 /// `works` (all on one target) in dependency order: an opkg after every
@@ -57,14 +58,15 @@ pub fn order_on_target(
     ordered
 }
 
-/// Native packages installed together in one package-manager transaction.
+/// Native packages installed (or removed) together in one package-manager
+/// transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallBatch {
-    /// The part installed for every member.
+    /// The part installed (or removed) for every member.
     pub part: Part,
     /// The root they go into.
     pub root: RootRef,
-    /// The opkgs whose part is installed, in work order.
+    /// The opkgs whose part is installed (or removed), in work order.
     pub packages: Vec<Name>,
     /// The version each is installed at, in member order (SPEC §1.9).
     pub versions: Vec<Option<String>>,
@@ -114,6 +116,58 @@ pub fn install_batches(works: &[Work]) -> Vec<InstallBatch> {
                 root: root.clone(),
                 packages: vec![work.package.clone()],
                 versions: vec![work.version.clone()],
+            }),
+        }
+    }
+    batches.retain(|batch| batch.packages.len() > 1);
+    batches
+}
+
+/// The uninstall removals of `works` (one target) that can share a
+/// transaction: each uninstall stage with exactly one removal, before which
+/// only scripts run that `ships` says are absent (so removing early skips
+/// nothing that must come first), joins the batch of that (part, root).
+/// The server role's path (two removals with scripts between) never
+/// joins. Only batches of two or more are returned.
+pub fn remove_batches(works: &[Work], ships: impl Fn(&Name, Script) -> bool) -> Vec<InstallBatch> {
+    let mut batches: Vec<InstallBatch> = Vec::new();
+    for work in works {
+        if work.stage != Stage::ShouldNotBeInstalled {
+            continue;
+        }
+        let removals: Vec<(usize, Part, &RootRef)> = work
+            .actions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, action)| match action {
+                Action::Remove { part, root } => Some((index, *part, root)),
+                _ => None,
+            })
+            .collect();
+        let [(index, part, root)] = removals[..] else {
+            continue;
+        };
+        let nothing_first = work.actions[..index].iter().all(|action| match action {
+            Action::RunScript { script, .. } => !ships(&work.package, *script),
+            _ => false,
+        });
+        if !nothing_first {
+            continue;
+        }
+        match batches
+            .iter_mut()
+            .find(|batch| batch.part == part && batch.root == *root)
+        {
+            // A removal takes out whatever version is there.
+            Some(batch) => {
+                batch.packages.push(work.package.clone());
+                batch.versions.push(None);
+            }
+            None => batches.push(InstallBatch {
+                part,
+                root: root.clone(),
+                packages: vec![work.package.clone()],
+                versions: vec![None],
             }),
         }
     }
@@ -174,7 +228,7 @@ fn reachable<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opm_model::{NameKind, Script};
+    use opm_model::NameKind;
     use opm_plan::{ImageRef, RowRole, stage_actions, uninstall_actions};
 
     fn name(text: &str) -> Name {
@@ -323,6 +377,31 @@ mod tests {
             ["opkg-aa-client", "opkg-cc-client"]
         );
         assert!(matches!(batches[0].root, RootRef::Image(_)));
+    }
+
+    #[test]
+    fn scriptless_client_removals_of_one_root_share_a_batch() {
+        let works = vec![
+            work("aa", Stage::ShouldNotBeInstalled, &RowRole::Client),
+            work("bb", Stage::ShouldNotBeInstalled, &RowRole::Server),
+            work("cc", Stage::ShouldNotBeInstalled, &RowRole::Client),
+            work("dd", Stage::InstallBinPkgs, &RowRole::Client),
+            work("ee", Stage::ShouldNotBeInstalled, &RowRole::Client),
+        ];
+        // ee ships a client-pre-uninstall: it must run before ee's removal.
+        let ships = |package: &Name, script: Script| {
+            package.as_str() == "ee" && script == Script::ClientPreUninstall
+        };
+        let batches = remove_batches(&works, ships);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(
+            batches[0].native_names(),
+            ["opkg-aa-client", "opkg-cc-client"]
+        );
+        assert_eq!(batches[0].root, RootRef::Own);
+        // With a script before every removal but one, nothing is batched.
+        let all = |package: &Name, _: Script| package.as_str() != "aa";
+        assert!(remove_batches(&works, all).is_empty());
     }
 
     #[test]

@@ -1136,3 +1136,42 @@ fn an_agent_killed_at_random_moments_runs_no_completed_script_twice() {
         "{twice} completed scripts ran a second time after {kills} kills"
     );
 }
+
+/// Issue 24: an agent puts the client packages of the opkgs one poll hands
+/// it into its root in one dpkg transaction, as the head node does.
+#[test]
+fn an_agent_installs_the_client_packages_of_one_poll_in_one_transaction() {
+    let mut site = Site::new();
+    site.add_node("n1");
+    let server = site.start_server(0);
+    site.start_agent("n1", server);
+    site.ok(&["install", "clusterfs", "jobqueue", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    site.wait_for(&["n1"], &OPKGS, "finished");
+
+    let history = site.history();
+    each_stage_passed_once(&history, "n1");
+    let mut batched = 0;
+    for attempt in history.iter().filter(|e| {
+        e["target"] == "n1" && e["stage"] == "install-bin-pkgs" && e["event"] == "attempt"
+    }) {
+        let id = attempt["id"].as_i64().unwrap().to_string();
+        if site
+            .ok(&["logs", "--attempt", &id])
+            .contains("installed with the other opkgs of this target in one transaction")
+        {
+            batched += 1;
+        }
+    }
+    // What one poll hands out together shares a transaction (an opkg whose
+    // dependency is not yet installed comes in a later poll, alone).
+    assert!(batched >= 2, "{batched} batched: {history:#?}");
+    assert_eq!(
+        installed(&site.path("n1/root")),
+        [
+            "opkg-clusterfs-client",
+            "opkg-jobqueue-client",
+            "opkg-motd-client"
+        ]
+    );
+}

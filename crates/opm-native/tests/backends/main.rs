@@ -28,6 +28,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn removes_a_batch_with_one_package_another_needs() {
+                suite::removes_a_batch_with_one_package_another_needs($backend);
+            }
+
+            #[test]
             fn prepares_an_empty_root() {
                 suite::prepares_an_empty_root($backend);
             }

@@ -88,6 +88,39 @@ pub fn installs_a_dependent_then_queries_and_removes(backend: Backend) {
     manager.remove(&root, &names(&[B, A])).unwrap();
 }
 
+/// The engine's removal batch (issue 24): C and A in one call while the
+/// installed B needs A. Where the call fails, removing each name on its own
+/// (as the engine then does) must fail for A alone and leave the package
+/// database with A and B; where the backend resolves, it takes the
+/// dependent B along instead, and says so by succeeding.
+pub fn removes_a_batch_with_one_package_another_needs(backend: Backend) {
+    if !available(backend, "removes_a_batch_with_one_package_another_needs") {
+        return;
+    }
+    let mut specs = a_and_b();
+    specs.push(package(C, "1.0-1", &[]));
+    let repo = repo(backend, &specs);
+    let (_dir, root) = sandbox();
+    let manager = manager(backend, repo.path());
+    manager.install(&root, &names(&[A, B, C])).unwrap();
+    assert_eq!(installed(&*manager, &root, &[A, B, C]), [A, B, C]);
+
+    let batch = manager.remove(&root, &names(&[C, A]));
+    if resolves(backend) {
+        batch.unwrap();
+        assert!(installed(&*manager, &root, &[A, B, C]).is_empty());
+        return;
+    }
+    let error = batch.unwrap_err();
+    assert!(error.to_string().contains(A), "{error}");
+    let failed: Vec<&str> = [C, A]
+        .into_iter()
+        .filter(|name| manager.remove(&root, &names(&[name])).is_err())
+        .collect();
+    assert_eq!(failed, [A]);
+    assert_eq!(installed(&*manager, &root, &[A, B, C]), [A, B]);
+}
+
 /// An empty directory gets an empty package database the real tool reads;
 /// doing it again changes nothing.
 pub fn prepares_an_empty_root(backend: Backend) {
