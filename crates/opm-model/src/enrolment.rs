@@ -8,6 +8,7 @@
 //! the line. The token in it works once, until `expires`: at first contact
 //! the agent trades it for a token of its own ([`judge`]).
 
+use crate::civil::Civil;
 use crate::name::{Name, NameError, NameKind};
 
 /// The first line every enrolment file carries after its comments: the
@@ -359,25 +360,15 @@ pub fn parse_lifetime(text: &str) -> Result<i64, String> {
 
 /// `2026-12-04T18:41:54Z` from milliseconds since the epoch.
 pub fn format_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rest = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    } = Civil::of_ms(ms);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
 /// Milliseconds since the epoch from `YYYY-MM-DDTHH:MM:SSZ`, exactly as

@@ -10,6 +10,7 @@
 //! over the wire.
 
 pub mod api;
+mod civil;
 mod conf;
 mod enrolment;
 mod inventory;
@@ -25,6 +26,7 @@ pub mod suggest;
 mod target;
 pub mod version;
 
+pub use civil::Civil;
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
 pub use enrolment::{
     DEFAULT_LIFETIME_MS, ENROLMENT_TOKEN_PREFIX, Enrolment, EnrolmentError, EnrolmentRecord,

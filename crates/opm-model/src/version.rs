@@ -62,17 +62,19 @@ fn deb_part(left: &str, right: &str) -> Ordering {
     Ordering::Equal
 }
 
-fn take_while(bytes: &[u8], keep: fn(&u8) -> bool) -> (&[u8], &[u8]) {
+/// `bytes` split after its leading run of bytes `keep` accepts.
+pub fn take_while(bytes: &[u8], keep: fn(&u8) -> bool) -> (&[u8], &[u8]) {
     let end = bytes.iter().position(|b| !keep(b)).unwrap_or(bytes.len());
     bytes.split_at(end)
 }
 
-fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
+/// `bytes` split after its leading digits.
+pub fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
     take_while(bytes, u8::is_ascii_digit)
 }
 
 /// Compares digit strings of any length as numbers.
-fn compare_digits(left: &[u8], right: &[u8]) -> Ordering {
+pub fn compare_digits(left: &[u8], right: &[u8]) -> Ordering {
     let strip =
         |digits: &[u8]| -> Vec<u8> { digits.iter().copied().skip_while(|b| *b == b'0').collect() };
     let (left, right) = (strip(left), strip(right));

@@ -3,6 +3,8 @@
 
 use std::cmp::Ordering;
 
+use opm_model::version::{compare_digits, take_digits, take_while};
+
 /// Orders Debian versions (`[epoch:]upstream[-revision]`) as dpkg does:
 /// the order of opkg versions, kept once in `opm-model`.
 #[must_use]
@@ -83,23 +85,6 @@ fn rpmvercmp(left: &str, right: &str) -> Ordering {
         left = left_rest;
         right = right_rest;
     }
-}
-
-fn take_while(bytes: &[u8], keep: fn(&u8) -> bool) -> (&[u8], &[u8]) {
-    let end = bytes.iter().position(|b| !keep(b)).unwrap_or(bytes.len());
-    bytes.split_at(end)
-}
-
-fn take_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
-    take_while(bytes, u8::is_ascii_digit)
-}
-
-/// Compares digit strings of any length as numbers.
-fn compare_digits(left: &[u8], right: &[u8]) -> Ordering {
-    let strip =
-        |digits: &[u8]| -> Vec<u8> { digits.iter().copied().skip_while(|b| *b == b'0').collect() };
-    let (left, right) = (strip(left), strip(right));
-    left.len().cmp(&right.len()).then_with(|| left.cmp(&right))
 }
 
 #[cfg(test)]
