@@ -13,10 +13,10 @@ use axum::extract::{Path, Query, State};
 use opm_engine::operate::{self, Actor, Local, Operator as _};
 use opm_model::Name;
 use opm_model::api::{
-    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
-    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
-    RetryBody, RowFilter, StatusRow,
+    AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
+    HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
+    NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed,
+    RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use opm_store::Store;
 
@@ -81,7 +81,18 @@ pub async fn plan<S: Store + 'static>(
     ))
 }
 
-/// `GET /v1/history?node=&image=&package=&limit=`.
+/// `GET /v1/audit?since_ms=`: who asked for which action, when.
+pub async fn audit<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    audit: Result<Query<AuditQuery>, QueryRejection>,
+) -> Answer<Vec<AuditLine>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let audit = query(audit)?;
+    Ok(Json(operate::audit(state.store.as_ref(), &audit).await?))
+}
+
+/// `GET /v1/history?node=&image=&package=&limit=&since_ms=&failed=`.
 pub async fn history<S: Store + 'static>(
     State(state): Shared<S>,
     bearer: Bearer,

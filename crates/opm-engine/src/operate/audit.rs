@@ -4,12 +4,13 @@
 
 use opm_model::Name;
 use opm_model::api::{
-    ConfigSetBody, ImageAddBody, InstallBody, NodeAddBody, PhaseBody, RemoveBody, RequestBody,
-    RerunBody, RetryBody,
+    AuditLine, AuditQuery, ConfigSetBody, ImageAddBody, InstallBody, NodeAddBody, PhaseBody,
+    RemoveBody, RequestBody, RerunBody, RetryBody,
 };
 use opm_store::{AuditAction, AuditEntry, Store};
 
 use super::Result;
+use crate::clock::utc;
 
 /// Who asked for an action: the Unix user of a CLI on the database host,
 /// the API token's name for a call through the API (so an action of the
@@ -36,6 +37,27 @@ pub async fn record(
         })
         .await?;
     Ok(())
+}
+
+/// `opm history --audit` (`GET /v1/audit`): the audit entries since the
+/// query's time, oldest first.
+///
+/// # Errors
+/// The store's failure.
+pub async fn audit(store: &impl Store, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+    let entries = store
+        .audit_since(query.since_ms.unwrap_or(i64::MIN))
+        .await?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| AuditLine {
+            at: utc(entry.at_ms),
+            at_ms: entry.at_ms,
+            actor: entry.actor,
+            action: entry.action.name().to_owned(),
+            subject: entry.subject,
+        })
+        .collect())
 }
 
 fn names(names: &[Name]) -> String {

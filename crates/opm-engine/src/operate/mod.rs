@@ -25,17 +25,17 @@ use std::sync::Arc;
 
 use opm_model::Name;
 use opm_model::api::{
-    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
-    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PhaseSet, PlanLine, RemoveBody, Removed, RequestBody, RequestChanged, RequestOutcome,
-    RerunBody, RetryBody, RowFilter, StatusRow,
+    AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
+    HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
+    NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, Removed, RequestBody,
+    RequestChanged, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use opm_plan::RequestChange;
 use opm_store::{AuditAction, Store};
 
 use crate::clock::Clock;
 
-pub use audit::Actor;
+pub use audit::{Actor, audit};
 pub use config::{config_set, config_show, parse_assignment};
 pub use error::OperateError;
 pub use history::{history, history_line, logs};
@@ -74,6 +74,8 @@ pub trait Operator {
     ) -> Result<()>;
     /// `opm history`.
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryLine>>;
+    /// `opm history --audit`.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>>;
     /// `opm logs`.
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine>;
     /// `opm install`.
@@ -163,6 +165,10 @@ impl<S: Store> Operator for Local<S> {
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryLine>> {
         history(self.store.as_ref(), query).await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+        audit(self.store.as_ref(), query).await
     }
 
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine> {
