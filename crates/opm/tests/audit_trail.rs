@@ -246,3 +246,33 @@ fn a_bad_since_is_refused_with_exit_2() {
     // Nothing changed: the one install is still the only entry.
     assert_eq!(cluster.audit(&[]).len(), 1);
 }
+
+#[test]
+fn failed_and_since_choose_among_the_attempts() {
+    let cluster = Cluster::new();
+    // The example's api-post-install fails while this marker is there.
+    let marker = cluster.path("head/etc/opm-example/fail-clusterfs-api-post-install");
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "").unwrap();
+    cluster.ok(&["install", "motd", "clusterfs"]);
+    let ran = cluster.local().arg("run").output().unwrap();
+    assert_eq!(ran.status.code(), Some(1), "{ran:?}");
+
+    let history = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec!["--json", "history"];
+        args.extend(extra);
+        serde_json::from_str(&cluster.ok(&args)).unwrap()
+    };
+    let all = history(&[]);
+    assert!(
+        all.iter().any(|e| e["result"] == "passed"),
+        "attempts passed too: {all:#?}"
+    );
+    let failed = history(&["--failed"]);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["package"], "clusterfs");
+    assert_eq!(failed[0]["result"], "failed");
+    assert_eq!(history(&["--failed", "--since", "1h"]), failed);
+    assert_eq!(history(&["--since", "1h"]), all);
+    assert_eq!(history(&["--since", "2999-01-01"]), Vec::<Value>::new());
+}
