@@ -9,10 +9,10 @@ use std::time::Duration;
 use opm_engine::operate::{OperateError, Operator, Result};
 use opm_model::Name;
 use opm_model::api::{
-    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
-    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
-    RetryBody, RowFilter, StatusRow,
+    AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
+    HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
+    NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed,
+    RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -102,6 +102,10 @@ impl Operator for Remote {
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryLine>> {
         self.get("/v1/history", Some(query)).await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+        self.get("/v1/audit", Some(query)).await
     }
 
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine> {
@@ -213,6 +217,10 @@ impl<S: opm_store::Store> Operator for AnyOperator<S> {
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryLine>> {
         either!(self, op => op.history(query))
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+        either!(self, op => op.audit(query))
     }
 
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine> {

@@ -124,6 +124,7 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/status", get(tools::status::<S>))
         .route("/v1/plan", get(tools::plan::<S>))
         .route("/v1/history", get(tools::history::<S>))
+        .route("/v1/audit", get(tools::audit::<S>))
         .route("/v1/logs", get(tools::logs::<S>))
         .route(
             "/v1/phase",

@@ -36,7 +36,7 @@ pub mod upgrade;
 pub mod verify;
 
 pub use act::{Actor, Failure, PACKAGES_DIR, StageRun, tail_lines};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, parse_since};
 pub use engine::{Engine, EngineConfig, RunReport, Verdict, Waiting};
 pub use error::EngineError;
 pub use load::Identity;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use opm_engine::ManualClock;
 use opm_engine::load::Identity;
-use opm_engine::operate::{Local, OperateError, Operator, PlanScope};
+use opm_engine::operate::{Actor, Local, OperateError, Operator, PlanScope};
 use opm_model::api::{
     ConfigQuery, HistoryQuery, ImageAddBody, InstallBody, NodeAddBody, PhaseBody, RemoveBody,
     RequestBody, RerunBody, RetryBody, RowFilter,
@@ -52,6 +52,7 @@ fn operator<S: Store>(store: S) -> Local<S> {
             host: "test-host".to_owned(),
             proc_dir: "/nonexistent".into(),
         }),
+        actor: Actor("alice".to_owned()),
     }
 }
 
@@ -288,6 +289,32 @@ async fn story<S: Store>(op: &Local<S>) {
     // Requests are not attempts: nothing ran, so history has no entry.
     let history = op.history(&HistoryQuery::default()).await.unwrap();
     assert!(history.iter().all(|line| line.event != "attempt"));
+
+    // The audit trail: every action that changed something, with who
+    // asked; refusals and dry runs left no entry.
+    let trail = store.audit_since(0).await.unwrap();
+    assert!(
+        trail.iter().all(|entry| entry.actor == "alice"),
+        "{trail:?}"
+    );
+    let trail: Vec<String> = trail
+        .iter()
+        .map(|entry| format!("{} {}", entry.action.name(), entry.subject))
+        .collect();
+    assert!(trail[5].starts_with("image-add img at /"), "{trail:?}");
+    assert_eq!(
+        [&trail[..5], &trail[6..]].concat(),
+        [
+            "node-add n1",
+            "install slurm",
+            "install base",
+            "phase complete",
+            "node-add n2",
+            "remove base",
+            "image-remove img",
+            "node-remove n1",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -723,6 +723,38 @@ pub struct HistoryQuery {
     /// At most this many entries, the newest [default: 100].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Only entries begun at or after this time, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<i64>,
+    /// Only attempts that failed (of the newest `limit` entries).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
+}
+
+/// Which audit entries to read (`opm history --audit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries recorded at or after this time, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<i64>,
+}
+
+/// One audit entry as `opm history --audit` and `GET /v1/audit` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    /// When, `YYYY-MM-DD HH:MM:SS` UTC.
+    pub at: String,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// Who: the Unix user of a CLI on the database host, the API token's
+    /// name (`admin`) through the API and `--remote`.
+    pub actor: String,
+    /// `install`, `remove`, `request`, `phase`, `node-add`, `node-remove`,
+    /// `image-add`, `image-remove`, `config-set`, `retry` or `rerun`.
+    pub action: String,
+    /// What it was about.
+    pub subject: String,
 }
 
 impl HistoryQuery {

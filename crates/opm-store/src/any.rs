@@ -6,6 +6,7 @@ use std::path::Path;
 
 use opm_model::{Lease, Name, PastAttempt, Phase, Stage, StepRecord, Target};
 
+use crate::audit::AuditEntry;
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::counts::RowCounts;
@@ -371,6 +372,14 @@ impl Store for AnyStore {
         now_ms: i64,
     ) -> Result<opm_model::Redemption> {
         both!(self, s => s.redeem_enrolment(hash, node, agent_hash, now_ms))
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        both!(self, s => s.record_audit(entry))
+    }
+
+    async fn audit_since(&self, since_ms: i64) -> Result<Vec<AuditEntry>> {
+        both!(self, s => s.audit_since(since_ms))
     }
 
     async fn apply(&self, batch: &Batch, now_ms: i64) -> Result<()> {

@@ -10,6 +10,7 @@
 //! above.
 
 mod any;
+mod audit;
 mod batch;
 mod bulk;
 mod cluster;
@@ -40,6 +41,7 @@ mod tokens;
 mod upgrades;
 
 pub use any::AnyStore;
+pub use audit::{AuditAction, AuditEntry};
 pub use batch::{Batch, Change};
 pub use bulk::Population;
 pub use counts::{RowCount, RowCounts};

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use opm_model::{Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, Target};
 
+use crate::audit::AuditEntry;
 use crate::batch::Batch;
 use crate::bulk::Population;
 use crate::counts::RowCounts;
@@ -309,6 +310,11 @@ pub trait Store: Send + Sync {
         agent_hash: &str,
         now_ms: i64,
     ) -> impl Future<Output = Result<Redemption>> + Send;
+
+    /// Adds `entry` to the audit trail.
+    fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<()>> + Send;
+    /// The audit entries recorded at or after `since_ms`, oldest first.
+    fn audit_since(&self, since_ms: i64) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
 
     /// Applies every change of `batch` in order in one transaction: all of
     /// them land, or none.

@@ -453,6 +453,17 @@ macro_rules! impl_store {
                         conn, hash, node, agent_hash, now_ms
                     ))
                 }
+
+                async fn record_audit(&self, entry: &$crate::audit::AuditEntry) -> Result<()> {
+                    write!(self, |conn| $crate::audit::record(conn, entry))
+                }
+
+                async fn audit_since(
+                    &self,
+                    since_ms: i64,
+                ) -> Result<Vec<$crate::audit::AuditEntry>> {
+                    read!(self, |conn| $crate::audit::since(conn, since_ms))
+                }
             }
         };
     };

@@ -276,7 +276,18 @@ Examples:
     /// Every row: target, kind, package, requested, current, version
     /// (outdated and upgrading rows marked), status, message.
     Status(StatusArgs),
-    /// Stage attempts and operator events, newest last.
+    /// Stage attempts and operator events, newest last; with --audit, who
+    /// asked for which operator action and when.
+    #[command(after_help = "\
+The audit trail (--audit) records install, remove, request, cluster phase,
+node add/remove, image add/remove, config set (keys only), retry and rerun,
+with who asked: the Unix user running opm (SUDO_USER under sudo), or the
+API token's name ('admin') through the tools' API and --remote.
+
+Examples:
+  opm history --failed --since 1h            (what failed in the last hour)
+  opm history slurm --node n3 --since 2026-12-03
+  opm history --audit --since 2026-12-03T08:00")]
     History(HistoryArgs),
     /// Captured output of stage attempts.
     Logs(LogsArgs),
@@ -1146,9 +1157,25 @@ pub struct HistoryArgs {
     /// Only this target.
     #[command(flatten)]
     pub target: TargetFilter,
-    /// Show at most the newest N entries.
+    /// Show at most the newest N entries (--since and --failed then
+    /// choose among them).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub limit: u32,
+    /// Only entries since WHEN: a duration back from now (90s, 30m, 1h,
+    /// 2d, 1w) or a UTC date or time (2026-12-03, 2026-12-03T14:05:00).
+    #[arg(long, value_name = "WHEN", value_parser = since)]
+    pub since: Option<i64>,
+    /// Only attempts that failed.
+    #[arg(long, conflicts_with = "audit")]
+    pub failed: bool,
+    /// Show the audit trail of operator actions (who, when, what) instead.
+    #[arg(long, conflicts_with_all = ["package", "node", "image"])]
+    pub audit: bool,
+}
+
+/// `--since WHEN` as ms since the epoch, from now.
+fn since(raw: &str) -> Result<i64, String> {
+    opm_engine::parse_since(raw, opm_engine::Clock::now_ms(&opm_engine::SystemClock))
 }
 
 /// `opm logs [--attempt ID | PKG --node N|--image I]`

@@ -5,6 +5,7 @@
 //! to one module of [`commands`]. Data goes to stdout, diagnostics to stderr,
 //! and the exit code follows SPEC §4 (see [`exit`]).
 
+mod actor;
 mod cli;
 mod commands;
 mod exit;

@@ -55,6 +55,7 @@ pub fn with_operator<T>(
             store: Arc::clone(&store),
             clock: Arc::new(SystemClock),
             scope,
+            actor: crate::actor::unix_actor(),
         });
         let outcome = body(&local).await;
         store.close().await;

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use opm_engine::operate;
+use opm_engine::operate::{self, Actor, Local, Operator as _};
 use opm_model::Name;
 use opm_model::api::{
-    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
-    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed, RequestBody, RequestOutcome, RerunBody,
-    RetryBody, RowFilter, StatusRow,
+    AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
+    HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
+    NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed,
+    RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use opm_store::Store;
 
@@ -26,6 +26,24 @@ use crate::error::ApiFailure;
 use crate::router::AppState;
 
 type Shared<S> = State<Arc<AppState<S>>>;
+
+/// Who the audit trail says asked for an action through the tools' API:
+/// the admin token's name (the server cannot see the Unix user behind a
+/// call, so an `opm --remote` action is recorded under it too).
+pub const ADMIN_ACTOR: &str = "admin";
+
+/// The operator of a call that changes something, once its token is
+/// checked: the operations over the server's store, recorded in the audit
+/// trail as the admin token's.
+async fn operator<S: Store>(state: &AppState<S>, bearer: &Bearer) -> Result<Local<S>, ApiFailure> {
+    auth::admin(state.store.as_ref(), bearer).await?;
+    Ok(Local {
+        store: Arc::clone(&state.store),
+        clock: Arc::clone(&state.clock),
+        scope: None,
+        actor: Actor(ADMIN_ACTOR.to_owned()),
+    })
+}
 type Answer<T> = Result<Json<T>, ApiFailure>;
 
 /// A query string, or 400 saying what is wrong with it.
@@ -63,7 +81,18 @@ pub async fn plan<S: Store + 'static>(
     ))
 }
 
-/// `GET /v1/history?node=&image=&package=&limit=`.
+/// `GET /v1/audit?since_ms=`: who asked for which action, when.
+pub async fn audit<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    audit: Result<Query<AuditQuery>, QueryRejection>,
+) -> Answer<Vec<AuditLine>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    let audit = query(audit)?;
+    Ok(Json(operate::audit(state.store.as_ref(), &audit).await?))
+}
+
+/// `GET /v1/history?node=&image=&package=&limit=&since_ms=&failed=`.
 pub async fn history<S: Store + 'static>(
     State(state): Shared<S>,
     bearer: Bearer,
@@ -102,9 +131,9 @@ pub async fn set_phase<S: Store + 'static>(
     bearer: Bearer,
     phase: Result<Json<PhaseBody>, JsonRejection>,
 ) -> Answer<PhaseSet> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let phase = body(phase)?;
-    let set = operate::set_phase(state.store.as_ref(), &phase, state.clock.now_ms()).await?;
+    let set = op.set_phase(&phase).await?;
     state.changed();
     Ok(Json(set))
 }
@@ -116,9 +145,9 @@ pub async fn request<S: Store + 'static>(
     bearer: Bearer,
     request: Result<Json<RequestBody>, JsonRejection>,
 ) -> Answer<RequestOutcome> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let request = body(request)?;
-    let outcome = operate::request(state.store.as_ref(), &request, state.clock.now_ms()).await?;
+    let outcome = op.request(&request).await?;
     state.changed();
     Ok(Json(outcome))
 }
@@ -129,9 +158,9 @@ pub async fn install<S: Store + 'static>(
     bearer: Bearer,
     install: Result<Json<InstallBody>, JsonRejection>,
 ) -> Answer<RequestOutcome> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let install = body(install)?;
-    let outcome = operate::install(state.store.as_ref(), &install, state.clock.now_ms()).await?;
+    let outcome = op.install(&install).await?;
     state.changed();
     Ok(Json(outcome))
 }
@@ -142,9 +171,9 @@ pub async fn remove<S: Store + 'static>(
     bearer: Bearer,
     remove: Result<Json<RemoveBody>, JsonRejection>,
 ) -> Answer<RequestOutcome> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let remove = body(remove)?;
-    let outcome = operate::remove(state.store.as_ref(), &remove, state.clock.now_ms()).await?;
+    let outcome = op.remove(&remove).await?;
     state.changed();
     Ok(Json(outcome))
 }
@@ -155,9 +184,9 @@ pub async fn retry<S: Store + 'static>(
     bearer: Bearer,
     retry: Result<Json<RetryBody>, JsonRejection>,
 ) -> Answer<StatusRow> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let retry = body(retry)?;
-    let row = operate::retry(state.store.as_ref(), &retry, state.clock.now_ms()).await?;
+    let row = op.retry(&retry).await?;
     state.changed();
     Ok(Json(row))
 }
@@ -168,9 +197,9 @@ pub async fn rerun<S: Store + 'static>(
     bearer: Bearer,
     rerun: Result<Json<RerunBody>, JsonRejection>,
 ) -> Answer<StatusRow> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let rerun = body(rerun)?;
-    let row = operate::rerun(state.store.as_ref(), &rerun, state.clock.now_ms()).await?;
+    let row = op.rerun(&rerun).await?;
     state.changed();
     Ok(Json(row))
 }
@@ -190,9 +219,9 @@ pub async fn add_node<S: Store + 'static>(
     bearer: Bearer,
     node: Result<Json<NodeAddBody>, JsonRejection>,
 ) -> Answer<NodeAdded> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let node = body(node)?;
-    let added = operate::add_node(state.store.as_ref(), &node, state.clock.now_ms()).await?;
+    let added = op.add_node(&node).await?;
     state.changed();
     Ok(Json(added))
 }
@@ -204,9 +233,9 @@ pub async fn remove_node<S: Store + 'static>(
     Path(name): Path<Name>,
     remove: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Answer<Removed> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let remove = query(remove)?;
-    let removed = operate::remove_node(state.store.as_ref(), &name, remove.dry_run).await?;
+    let removed = op.remove_node(&name, remove.dry_run).await?;
     state.changed();
     Ok(Json(removed))
 }
@@ -227,9 +256,9 @@ pub async fn add_image<S: Store + 'static>(
     bearer: Bearer,
     image: Result<Json<ImageAddBody>, JsonRejection>,
 ) -> Answer<ImageAdded> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let image = body(image)?;
-    let added = operate::add_image(state.store.as_ref(), &image, state.clock.now_ms()).await?;
+    let added = op.add_image(&image).await?;
     state.changed();
     Ok(Json(added))
 }
@@ -240,8 +269,8 @@ pub async fn remove_image<S: Store + 'static>(
     bearer: Bearer,
     Path(name): Path<Name>,
 ) -> Answer<Removed> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
-    let removed = operate::remove_image(state.store.as_ref(), &name).await?;
+    let op = operator(&state, &bearer).await?;
+    let removed = op.remove_image(&name).await?;
     state.changed();
     Ok(Json(removed))
 }
@@ -265,9 +294,9 @@ pub async fn config_set<S: Store + 'static>(
     bearer: Bearer,
     config: Result<Json<ConfigSetBody>, JsonRejection>,
 ) -> Answer<ConfigSet> {
-    auth::admin(state.store.as_ref(), &bearer).await?;
+    let op = operator(&state, &bearer).await?;
     let config = body(config)?;
-    let set = operate::config_set(state.store.as_ref(), &config, state.clock.now_ms()).await?;
+    let set = op.config_set(&config).await?;
     state.changed();
     Ok(Json(set))
 }

@@ -63,7 +63,12 @@ async fn history_unhinted<S: Store>(store: &S, query: &HistoryQuery) -> Result<V
     };
     check_names(store, &filter).await?;
     let entries = store.history(&filter).await?;
-    Ok(entries.iter().map(|e| history_line(e, false)).collect())
+    Ok(entries
+        .iter()
+        .filter(|e| query.since_ms.is_none_or(|since| e.started_ms >= since))
+        .filter(|e| !query.failed || e.result == Some(AttemptResult::Failed))
+        .map(|e| history_line(e, false))
+        .collect())
 }
 
 /// Refuses names the database does not know. History outlives removed

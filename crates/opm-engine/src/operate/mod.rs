@@ -11,6 +11,7 @@
 //! functions on a store, `opm-api`'s remote operator calls the server that
 //! runs them.
 
+mod audit;
 mod config;
 mod error;
 mod hint;
@@ -24,16 +25,17 @@ use std::sync::Arc;
 
 use opm_model::Name;
 use opm_model::api::{
-    ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine, HistoryQuery, ImageAddBody,
-    ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody, NodeAdded, NodeView, PhaseBody,
-    PhaseSet, PlanLine, RemoveBody, Removed, RequestBody, RequestChanged, RequestOutcome,
-    RerunBody, RetryBody, RowFilter, StatusRow,
+    AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
+    HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
+    NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, Removed, RequestBody,
+    RequestChanged, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
 };
 use opm_plan::RequestChange;
-use opm_store::Store;
+use opm_store::{AuditAction, Store};
 
 use crate::clock::Clock;
 
+pub use audit::{Actor, audit};
 pub use config::{config_set, config_show, parse_assignment};
 pub use error::OperateError;
 pub use history::{history, history_line, logs};
@@ -72,6 +74,8 @@ pub trait Operator {
     ) -> Result<()>;
     /// `opm history`.
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryLine>>;
+    /// `opm history --audit`.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>>;
     /// `opm logs`.
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine>;
     /// `opm install`.
@@ -117,6 +121,23 @@ pub struct Local<S: Store> {
     /// `None` where this machine's opm.conf was not needed (only `plan`
     /// needs it, and refuses without).
     pub scope: Option<PlanScope>,
+    /// Who is asking, for the audit trail.
+    pub actor: Actor,
+}
+
+impl<S: Store> Local<S> {
+    /// Records `action` on `subject` in the audit trail, as asked by this
+    /// operator's actor now.
+    async fn audit(&self, action: AuditAction, subject: String) -> Result<()> {
+        audit::record(
+            self.store.as_ref(),
+            &self.actor,
+            action,
+            subject,
+            self.clock.now_ms(),
+        )
+        .await
+    }
 }
 
 impl<S: Store> Operator for Local<S> {
@@ -146,28 +167,53 @@ impl<S: Store> Operator for Local<S> {
         history(self.store.as_ref(), query).await
     }
 
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+        audit(self.store.as_ref(), query).await
+    }
+
     async fn logs(&self, query: &LogsQuery) -> Result<HistoryLine> {
         logs(self.store.as_ref(), query).await
     }
 
     async fn install(&self, body: &InstallBody) -> Result<RequestOutcome> {
-        install(self.store.as_ref(), body, self.clock.now_ms()).await
+        let outcome = install(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        if !body.dry_run {
+            self.audit(AuditAction::Install, audit::install_subject(body))
+                .await?;
+        }
+        Ok(outcome)
     }
 
     async fn remove(&self, body: &RemoveBody) -> Result<RequestOutcome> {
-        remove(self.store.as_ref(), body, self.clock.now_ms()).await
+        let outcome = remove(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        if !body.dry_run {
+            self.audit(AuditAction::Remove, audit::remove_subject(body))
+                .await?;
+        }
+        Ok(outcome)
     }
 
     async fn request(&self, body: &RequestBody) -> Result<RequestOutcome> {
-        request(self.store.as_ref(), body, self.clock.now_ms()).await
+        let outcome = request(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        if !body.dry_run {
+            self.audit(AuditAction::Request, audit::request_subject(body))
+                .await?;
+        }
+        Ok(outcome)
     }
 
     async fn retry(&self, body: &RetryBody) -> Result<StatusRow> {
-        retry(self.store.as_ref(), body, self.clock.now_ms()).await
+        let row = retry(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::Retry, audit::retry_subject(body))
+            .await?;
+        Ok(row)
     }
 
     async fn rerun(&self, body: &RerunBody) -> Result<StatusRow> {
-        rerun(self.store.as_ref(), body, self.clock.now_ms()).await
+        let row = rerun(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::Rerun, audit::rerun_subject(body))
+            .await?;
+        Ok(row)
     }
 
     async fn phase(&self) -> Result<PhaseBody> {
@@ -175,7 +221,12 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet> {
-        set_phase(self.store.as_ref(), body, self.clock.now_ms()).await
+        let set = set_phase(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        if !body.dry_run {
+            self.audit(AuditAction::Phase, audit::phase_subject(body))
+                .await?;
+        }
+        Ok(set)
     }
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
@@ -183,11 +234,19 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn add_node(&self, body: &NodeAddBody) -> Result<NodeAdded> {
-        add_node(self.store.as_ref(), body, self.clock.now_ms()).await
+        let added = add_node(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::NodeAdd, audit::node_subject(body))
+            .await?;
+        Ok(added)
     }
 
     async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed> {
-        remove_node(self.store.as_ref(), name, dry_run).await
+        let removed = remove_node(self.store.as_ref(), name, dry_run).await?;
+        if !dry_run {
+            self.audit(AuditAction::NodeRemove, name.to_string())
+                .await?;
+        }
+        Ok(removed)
     }
 
     async fn images(&self) -> Result<Vec<ImageView>> {
@@ -195,15 +254,24 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn add_image(&self, body: &ImageAddBody) -> Result<ImageAdded> {
-        add_image(self.store.as_ref(), body, self.clock.now_ms()).await
+        let added = add_image(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::ImageAdd, audit::image_subject(body))
+            .await?;
+        Ok(added)
     }
 
     async fn remove_image(&self, name: &Name) -> Result<Removed> {
-        remove_image(self.store.as_ref(), name).await
+        let removed = remove_image(self.store.as_ref(), name).await?;
+        self.audit(AuditAction::ImageRemove, name.to_string())
+            .await?;
+        Ok(removed)
     }
 
     async fn config_set(&self, body: &ConfigSetBody) -> Result<ConfigSet> {
-        config_set(self.store.as_ref(), body, self.clock.now_ms()).await
+        let set = config_set(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::ConfigSet, audit::config_subject(body))
+            .await?;
+        Ok(set)
     }
 
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView> {

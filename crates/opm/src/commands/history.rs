@@ -1,7 +1,8 @@
-//! `opm history`: the attempts and operator events recorded for rows.
+//! `opm history`: the attempts and operator events recorded for rows, or
+//! (`--audit`) the audit trail of operator actions.
 
 use opm_engine::operate::Operator as _;
-use opm_model::api::HistoryQuery;
+use opm_model::api::{AuditQuery, HistoryQuery};
 
 use crate::cli::HistoryArgs;
 use crate::exit::Exit;
@@ -9,13 +10,19 @@ use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-/// Runs `opm history [--node N | --image I] [PKG]`.
+/// Runs `opm history [--node N | --image I] [PKG] [--since WHEN]
+/// [--failed] [--audit]`.
 pub fn run(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    if args.audit {
+        return audit(args.since, settings, printer);
+    }
     let query = HistoryQuery {
         node: args.target.node,
         image: args.target.image,
         package: args.package,
         limit: Some(args.limit),
+        since_ms: args.since,
+        failed: args.failed,
     };
     let entries = with_operator(settings, Needs::Store, async |op| {
         op.history(&query).await.map_err(failed)
@@ -55,6 +62,27 @@ pub fn run(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::
             })
             .collect(),
         "no history yet",
+    );
+    Ok(Exit::Success)
+}
+
+/// `opm history --audit [--since WHEN]`: who asked for what, oldest first.
+fn audit(since_ms: Option<i64>, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
+    let query = AuditQuery { since_ms };
+    let entries = with_operator(settings, Needs::Store, async |op| {
+        op.audit(&query).await.map_err(failed)
+    })?;
+    if printer.json() {
+        printer.print_json(&entries)?;
+        return Ok(Exit::Success);
+    }
+    printer.table(
+        &["at", "actor", "action", "subject"],
+        entries
+            .into_iter()
+            .map(|e| vec![e.at, e.actor, e.action, e.subject])
+            .collect(),
+        "no audit entries",
     );
     Ok(Exit::Success)
 }

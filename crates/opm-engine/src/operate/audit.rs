@@ -1,0 +1,133 @@
+//! The audit trail of the operator's actions: what each action is called
+//! and what it was about, and its recording with who asked. Only actions
+//! that changed something are recorded (a dry run is not).
+
+use opm_model::Name;
+use opm_model::api::{
+    AuditLine, AuditQuery, ConfigSetBody, ImageAddBody, InstallBody, NodeAddBody, PhaseBody,
+    RemoveBody, RequestBody, RerunBody, RetryBody,
+};
+use opm_store::{AuditAction, AuditEntry, Store};
+
+use super::Result;
+use crate::clock::utc;
+
+/// Who asked for an action: the Unix user of a CLI on the database host,
+/// the API token's name for a call through the API (so an action of the
+/// CLI with `--remote` is recorded with the token's name: the server
+/// cannot know the Unix user behind it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+/// Adds `action` on `subject`, asked for by `actor` at `now_ms`, to the
+/// audit trail.
+pub async fn record(
+    store: &impl Store,
+    actor: &Actor,
+    action: AuditAction,
+    subject: String,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .record_audit(&AuditEntry {
+            at_ms: now_ms,
+            actor: actor.0.clone(),
+            action,
+            subject,
+        })
+        .await?;
+    Ok(())
+}
+
+/// `opm history --audit` (`GET /v1/audit`): the audit entries since the
+/// query's time, oldest first.
+///
+/// # Errors
+/// The store's failure.
+pub async fn audit(store: &impl Store, query: &AuditQuery) -> Result<Vec<AuditLine>> {
+    let entries = store
+        .audit_since(query.since_ms.unwrap_or(i64::MIN))
+        .await?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| AuditLine {
+            at: utc(entry.at_ms),
+            at_ms: entry.at_ms,
+            actor: entry.actor,
+            action: entry.action.name().to_owned(),
+            subject: entry.subject,
+        })
+        .collect())
+}
+
+fn names(names: &[Name]) -> String {
+    names
+        .iter()
+        .map(Name::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What `opm install` was about: its packages and group.
+pub fn install_subject(body: &InstallBody) -> String {
+    match &body.group {
+        Some(group) => format!("{} on group {group}", names(&body.packages)),
+        None => names(&body.packages),
+    }
+}
+
+/// What `opm remove` was about.
+pub fn remove_subject(body: &RemoveBody) -> String {
+    names(&body.packages)
+}
+
+/// What `opm request` was about: package, stage and where.
+pub fn request_subject(body: &RequestBody) -> String {
+    let place = match (&body.target, &body.group) {
+        (Some(target), _) => target.to_string(),
+        (None, Some(group)) => format!("group {group}"),
+        (None, None) if body.server => "server".to_owned(),
+        (None, None) => "all".to_owned(),
+    };
+    format!("{} {} on {place}", body.package, body.stage)
+}
+
+/// What `opm retry` was about.
+pub fn retry_subject(body: &RetryBody) -> String {
+    format!("{} on {}: {}", body.package, body.target, body.reason)
+}
+
+/// What `opm rerun` was about.
+pub fn rerun_subject(body: &RerunBody) -> String {
+    format!("{} on {} from {}", body.package, body.target, body.from)
+}
+
+/// What `opm cluster phase PHASE` was about.
+pub fn phase_subject(body: &PhaseBody) -> String {
+    body.phase.to_string()
+}
+
+/// What `opm node add` was about.
+pub fn node_subject(body: &NodeAddBody) -> String {
+    body.name.to_string()
+}
+
+/// What `opm image add` was about.
+pub fn image_subject(body: &ImageAddBody) -> String {
+    format!("{} at {}", body.name, body.path)
+}
+
+/// What `opm config set` was about: the package, image and the keys set
+/// (not their values, which may be secrets).
+pub fn config_subject(body: &ConfigSetBody) -> String {
+    let values = body
+        .values
+        .iter()
+        .map(|value| value.split_once('=').map_or(value.as_str(), |(key, _)| key))
+        .collect::<Vec<_>>()
+        .join(" ");
+    match &body.image {
+        Some(image) => format!("{} on image {image}: {values}", body.package),
+        None => format!("{}: {values}", body.package),
+    }
+}
