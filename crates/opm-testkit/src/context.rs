@@ -78,7 +78,13 @@ impl TestContext {
 
     /// `opm ARGS`, which must exit with `code`; its output.
     pub fn expect(&self, args: &[&str], code: i32) -> Output {
-        let output = self.opm(args);
+        self.run(self.command(), args, code)
+    }
+
+    /// `command ARGS` (an `opm` of this context's: the head node's or a
+    /// node's), which must exit with `code`; its output.
+    pub fn run(&self, mut command: Command, args: &[&str], code: i32) -> Output {
+        let output = command.args(args).output().unwrap();
         assert_eq!(
             output.status.code(),
             Some(code),
@@ -179,6 +185,33 @@ impl TestContext {
             .env("OPM_SPOOL", dir.join("spool.json"))
             .current_dir(&dir);
         command
+    }
+
+    /// Starts `opm agent EXTRA` as node `name` (see [`TestContext::add_node`]),
+    /// talking to the server at `url`; its stderr goes to `name/agent.log`.
+    pub fn agent(&self, name: &str, url: &str, extra: &[&str]) -> Agent {
+        let log = std::fs::File::create(self.path(name).join("agent.log")).unwrap();
+        let child = self
+            .node_command(name, url)
+            .arg("agent")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Agent { child }
+    }
+}
+
+/// A running `opm agent`, killed when dropped.
+pub struct Agent {
+    child: Child,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -28,6 +28,6 @@ pub mod sandbox;
 pub mod shared;
 pub mod tools;
 
-pub use context::{Server, TestContext};
+pub use context::{Agent, Server, TestContext};
 pub use error::TestkitError;
 pub use postgres::{TestPostgres, postgres};
