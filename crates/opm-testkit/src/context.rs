@@ -190,9 +190,15 @@ impl TestContext {
     /// Starts `opm agent EXTRA` as node `name` (see [`TestContext::add_node`]),
     /// talking to the server at `url`; its stderr goes to `name/agent.log`.
     pub fn agent(&self, name: &str, url: &str, extra: &[&str]) -> Agent {
+        self.spawn_agent(name, self.node_command(name, url), extra)
+    }
+
+    /// Starts `command agent EXTRA` as node `name`: [`TestContext::agent`]
+    /// with a [`TestContext::node_command`] the test changed (another
+    /// backend or repository, say).
+    pub fn spawn_agent(&self, name: &str, mut command: Command, extra: &[&str]) -> Agent {
         let log = std::fs::File::create(self.path(name).join("agent.log")).unwrap();
-        let child = self
-            .node_command(name, url)
+        let child = command
             .arg("agent")
             .args(extra)
             .stdout(Stdio::null())
