@@ -23,23 +23,36 @@ use std::process::{Child, Command, Output, Stdio};
 /// One machine that is both `server` and `head`: in its directory an
 /// opm.conf, an empty opm.toml (named, so a /etc/opm/opm.toml on the
 /// machine is never read), the sandbox root `head/`, the database `opm.db`
-/// and the repository `repo/`.
+/// (or one named) and the repository `repo/`.
 pub struct TestContext {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    db: String,
 }
 
 impl TestContext {
     /// A fresh head node run by the `opm` binary at `bin`: nothing packed,
     /// no database yet.
     pub fn new(bin: impl Into<PathBuf>) -> TestContext {
+        TestContext::on(bin, None)
+    }
+
+    /// [`TestContext::new`] on the database at `url` (a PostgreSQL one,
+    /// say) instead of `opm.db`.
+    pub fn with_database(bin: impl Into<PathBuf>, url: impl Into<String>) -> TestContext {
+        TestContext::on(bin, Some(url.into()))
+    }
+
+    fn on(bin: impl Into<PathBuf>, db: Option<String>) -> TestContext {
         let dir = tempfile::tempdir().unwrap();
+        let db = db.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("opm.db").display()));
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
         std::fs::create_dir(dir.path().join("head")).unwrap();
         TestContext {
             dir,
             bin: bin.into(),
+            db,
         }
     }
 
@@ -58,10 +71,7 @@ impl TestContext {
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.bin);
         command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
+            .env("OPM_DB", &self.db)
             .env("OPM_CONF", self.path("opm.conf"))
             .env("OPM_ROOT", self.path("head"))
             .env("OPM_REPO", self.path("repo"))
