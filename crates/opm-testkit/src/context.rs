@@ -18,7 +18,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 /// One machine that is both `server` and `head`: in its directory an
 /// opm.conf, an empty opm.toml (named, so a /etc/opm/opm.toml on the
@@ -128,9 +128,16 @@ impl TestContext {
     /// Starts `opm server --listen 127.0.0.1:0` with `extra` arguments and
     /// waits for the address it bound; its stderr goes on to `server.log`.
     pub fn server(&self, extra: &[&str]) -> Server {
+        self.server_on(0, extra)
+    }
+
+    /// [`TestContext::server`] on loopback port `port` (0: any), so a
+    /// server can be started again where agents look for it; the log of
+    /// every server started is kept in `server.log`.
+    pub fn server_on(&self, port: u16, extra: &[&str]) -> Server {
         let mut child = self
             .command()
-            .args(["server", "--listen", "127.0.0.1:0"])
+            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -152,7 +159,11 @@ impl TestContext {
         // pipe, into a file a failing test can show.
         let log = self.path("server.log");
         std::thread::spawn(move || {
-            let mut file = std::fs::File::create(log).unwrap();
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
             for line in lines.map_while(Result::ok) {
                 let _ = writeln!(file, "{line}");
             }
@@ -246,6 +257,16 @@ impl Server {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The server's process id (to signal it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server to end (after a signal); how it ended.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().unwrap()
     }
 }
 

@@ -15,13 +15,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use opm_testkit::TestContext;
+use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
 mod image_support;
@@ -34,6 +34,8 @@ const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
 /// A head node with a database, a repository packed from the examples and
 /// the processes it started (killed when it goes).
 struct Site {
+    // Before `ctx`: the servers are killed before their directory goes.
+    servers: Vec<Server>,
     ctx: TestContext,
     children: Vec<(String, Child)>,
 }
@@ -78,6 +80,7 @@ impl Site {
         let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
         ctx.pack_and_import(&examples);
         Site {
+            servers: Vec::new(),
             ctx,
             children: Vec::new(),
         }
@@ -85,11 +88,6 @@ impl Site {
 
     fn path(&self, rest: &str) -> PathBuf {
         self.ctx.path(rest)
-    }
-
-    /// `opm` as the head node's CLI.
-    fn command(&self) -> Command {
-        self.ctx.command()
     }
 
     fn expect(&self, args: &[&str], code: i32) -> Output {
@@ -107,44 +105,18 @@ impl Site {
 
     /// Starts `opm server` on `port` with `extra` arguments; its address.
     fn start_server_with(&mut self, port: u16, extra: &[&str]) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let rest = line
-                .strip_prefix("opm server: listening on http://")
-                .or_else(|| line.strip_prefix("opm server: listening on https://"));
-            if let Some(rest) = rest {
-                addr = Some(rest.parse().unwrap());
-                break;
-            }
-        }
-        let log = self.path("server.log");
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        self.children.push(("server".to_owned(), child));
-        addr.expect("the server printed its address")
+        let server = self.ctx.server_on(port, extra);
+        let addr = server.addr();
+        self.servers.push(server);
+        addr
     }
 
+    /// Kills the servers (`server`) or agent `name`.
     fn kill(&mut self, name: &str) {
+        if name == "server" {
+            self.servers.clear();
+            return;
+        }
         for (who, child) in &mut self.children {
             if who == name {
                 child.kill().unwrap();
@@ -776,15 +748,11 @@ fn a_stopping_server_answers_waiting_polls_at_once() {
     });
     // Let the poll start waiting, then stop the server the way systemd does.
     std::thread::sleep(Duration::from_millis(500));
-    let (_, child) = site
-        .children
-        .iter_mut()
-        .find(|(who, _)| who == "server")
-        .unwrap();
+    let child = site.servers.last_mut().unwrap();
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     let stopped = Instant::now();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert!(status.success(), "{status}");
     assert!(
         stopped.elapsed() < Duration::from_secs(10),
