@@ -14,11 +14,14 @@
     reason = "a test harness: a setup step that fails must fail the test that asked for it, with its message"
 )]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+
+use serde_json::Value;
 
 /// One machine that is both `server` and `head`: in its directory an
 /// opm.conf, an empty opm.toml (named, so a /etc/opm/opm.toml on the
@@ -275,4 +278,19 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The rows `opm --json status` printed (`stdout`), keyed by (target,
+/// package).
+pub fn status_rows(stdout: &[u8]) -> BTreeMap<(String, String), Value> {
+    let rows: Vec<Value> = serde_json::from_slice(stdout).unwrap();
+    rows.into_iter()
+        .map(|row| {
+            let key = (
+                row["target"].as_str().unwrap().to_owned(),
+                row["package"].as_str().unwrap().to_owned(),
+            );
+            (key, row)
+        })
+        .collect()
 }

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use opm_testkit::context::status_rows;
 use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
@@ -153,16 +154,7 @@ impl Site {
 
     /// `opm status --json`, keyed by (target, package).
     fn status(&self) -> BTreeMap<(String, String), Value> {
-        let rows: Vec<Value> = serde_json::from_str(&self.ok(&["--json", "status"])).unwrap();
-        rows.into_iter()
-            .map(|row| {
-                let key = (
-                    row["target"].as_str().unwrap().to_owned(),
-                    row["package"].as_str().unwrap().to_owned(),
-                );
-                (key, row)
-            })
-            .collect()
+        status_rows(&self.expect(&["--json", "status"], 0).stdout)
     }
 
     /// Waits until every row of `targets` × [`OPKGS`] is `current` and ok.

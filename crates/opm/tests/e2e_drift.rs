@@ -20,6 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use opm_testkit::TestContext;
+use opm_testkit::context::status_rows;
 use serde_json::Value;
 
 mod image_support;
@@ -42,22 +43,13 @@ fn token(site: &TestContext, node: &str) -> String {
 }
 
 /// `opm status --json`, keyed by (target, package).
-fn status_rows(site: &TestContext) -> BTreeMap<(String, String), Value> {
-    let rows: Vec<Value> = serde_json::from_str(&site.ok(&["--json", "status"])).unwrap();
-    rows.into_iter()
-        .map(|row| {
-            let key = (
-                row["target"].as_str().unwrap().to_owned(),
-                row["package"].as_str().unwrap().to_owned(),
-            );
-            (key, row)
-        })
-        .collect()
+fn rows(site: &TestContext) -> BTreeMap<(String, String), Value> {
+    status_rows(&site.expect(&["--json", "status"], 0).stdout)
 }
 
 /// `target`'s motd row (null until it exists).
 fn motd_row(site: &TestContext, target: &str) -> Value {
-    status_rows(site)
+    rows(site)
         .remove(&(target.to_owned(), "motd".to_owned()))
         .unwrap_or(Value::Null)
 }

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use opm_testkit::TestContext;
+use opm_testkit::context::status_rows;
 use serde_json::Value;
 
 mod image_support;
@@ -146,17 +147,7 @@ impl Cluster {
 
     /// `opm status --json`, keyed by (target, package).
     fn status(&self) -> BTreeMap<(String, String), Value> {
-        let output = self.opm(["--json", "status"]);
-        let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-        rows.into_iter()
-            .map(|row| {
-                let key = (
-                    row["target"].as_str().unwrap().to_owned(),
-                    row["package"].as_str().unwrap().to_owned(),
-                );
-                (key, row)
-            })
-            .collect()
+        status_rows(&self.opm(["--json", "status"]).stdout)
     }
 
     fn current(&self, target: &str, package: &str) -> String {
