@@ -8,7 +8,8 @@
 //! `SKIPPED` line when it is not, and a tool's output ([`tools`]); and
 //! empty dpkg and apt roots for those tools to install into ([`sandbox`]);
 //! where the shared corpus directory is ([`shared`]); and throwaway gpg
-//! signing keys ([`gpg`]).
+//! signing keys ([`gpg`]); and a head node driven through the real `opm`
+//! binary, with its server and agents ([`context`]).
 //! Neighbours: used by `opm-store`'s integration tests (PostgreSQL), by
 //! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
 //! and `opm`'s (dpkg, rpm, gpg and the like).
@@ -18,6 +19,7 @@
     reason = "the test kit starts the tools tests need (PostgreSQL, gpg, sh) as processes of its own"
 )]
 
+pub mod context;
 mod error;
 pub mod gpg;
 pub mod overlap;
@@ -26,5 +28,6 @@ pub mod sandbox;
 pub mod shared;
 pub mod tools;
 
+pub use context::{Agent, Server, TestContext};
 pub use error::TestkitError;
 pub use postgres::{TestPostgres, postgres};

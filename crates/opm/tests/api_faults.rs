@@ -10,13 +10,14 @@
 // Test code: temp dirs, fixed fixtures, the binary's own JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use opm_testkit::TestContext;
 use serde_json::{Value, json};
 
 mod image_support;
@@ -26,164 +27,44 @@ use image_support::installed;
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 4] = ["clusterfs", "jobqueue", "motd", "altqueue"];
 
-/// A head node with a SQLite database, the example opkgs packed and
-/// imported, and the processes it started (killed when it goes).
-struct Site {
-    dir: tempfile::TempDir,
-    children: Vec<Child>,
+/// A head node with a SQLite database and the example opkgs packed and
+/// imported.
+fn site() -> TestContext {
+    let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
+    let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+    let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+    site.pack_and_import(&examples);
+    site
 }
 
-impl Drop for Site {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// `opm agent --once` as node `name`, talking to `server` (a URL).
+fn agent(site: &TestContext, name: &str, server: &str) -> Command {
+    let mut command = site.node_command(name, server);
+    command
+        .args(["agent", "--once", "--spool"])
+        .arg(site.path(name).join("spool.json"));
+    command
 }
 
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let site = Site {
-            dir,
-            children: Vec::new(),
-        };
-        let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
-        let repo = site.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        site.ok(&pack);
-        site.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        site.ok(&import);
-        site
-    }
+/// `opm status --json` row of (target, package).
+fn status_row(site: &TestContext, target: &str, package: &str) -> Value {
+    // Exit 1 says a row is in error; the rows are printed all the same.
+    let output = site.opm(&["--json", "status"]);
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    rows.into_iter()
+        .find(|row| row["target"] == target && row["package"] == package)
+        .unwrap_or(Value::Null)
+}
 
-    fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
-    }
-
-    /// `opm` as the head node's CLI.
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> Output {
-        let output = self.command().args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+/// Waits until `done` holds.
+fn wait_until(site: &TestContext, what: &str, done: impl Fn(&TestContext) -> bool) {
+    let started = Instant::now();
+    while !done(site) {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "never happened: {what}"
         );
-        output
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        String::from_utf8(self.expect(args, 0).stdout).unwrap()
-    }
-
-    /// Starts `opm server` on a free loopback port with `extra` arguments;
-    /// its address.
-    fn start_server(&mut self, extra: &[&str]) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let rest = line
-                .strip_prefix("opm server: listening on http://")
-                .or_else(|| line.strip_prefix("opm server: listening on https://"));
-            if let Some(rest) = rest {
-                addr = Some(rest.parse().unwrap());
-                break;
-            }
-        }
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        self.children.push(child);
-        addr.expect("the server printed its address")
-    }
-
-    /// Registers compute node `name` with a token (mode 0600), a root and
-    /// an opm.conf; the token.
-    fn add_node(&self, name: &str) -> String {
-        self.ok(&["node", "add", name]);
-        let token = self.ok(&["node", "token", name]).trim().to_owned();
-        let dir = self.path(name);
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
-        std::fs::write(dir.join("token"), &token).unwrap();
-        std::fs::set_permissions(dir.join("token"), std::fs::Permissions::from_mode(0o600))
-            .unwrap();
-        token
-    }
-
-    /// `opm agent --once` as node `name`, talking to `server` (a URL).
-    fn agent(&self, name: &str, server: &str) -> Command {
-        let dir = self.path(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env("OPM_CONF", dir.join("opm.conf"))
-            .env("OPM_ROOT", dir.join("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .env("OPM_SERVER", server)
-            .env("OPM_TOKEN_FILE", dir.join("token"))
-            .args(["agent", "--once", "--spool"])
-            .arg(dir.join("spool.json"))
-            .current_dir(&dir);
-        command
-    }
-
-    /// `opm status --json` row of (target, package).
-    fn row(&self, target: &str, package: &str) -> Value {
-        // Exit 1 says a row is in error; the rows are printed all the same.
-        let output = self.command().args(["--json", "status"]).output().unwrap();
-        let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-        rows.into_iter()
-            .find(|row| row["target"] == target && row["package"] == package)
-            .unwrap_or(Value::Null)
-    }
-
-    /// Waits until `done` holds.
-    fn wait_until(&self, what: &str, done: impl Fn(&Site) -> bool) {
-        let started = Instant::now();
-        while !done(self) {
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "never happened: {what}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -266,9 +147,10 @@ fn pass(addr: SocketAddr, node_token: &str, row: i64, stage: &str, token: u64) {
 
 #[test]
 fn agents_start_only_stages_handed_out_behind_an_open_gate() {
-    let mut site = Site::new();
+    let site = site();
     let n1 = site.add_node("n1");
-    let server = site.start_server(&[]);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     site.ok(&["cluster", "phase", "setup_wizard"]);
     // jobqueue depends on clusterfs: only clusterfs's first stage is
     // handed out, jobqueue's waits.
@@ -282,7 +164,7 @@ fn agents_start_only_stages_handed_out_behind_an_open_gate() {
 
     // jobqueue's row is n1's and its next step is should_be_installed, the
     // lease is current: still it was not handed out.
-    let jobqueue = site.row("n1", "jobqueue");
+    let jobqueue = status_row(&site, "n1", "jobqueue");
     assert_eq!(jobqueue["current"], "should_not_be_installed");
     let rows: Vec<i64> = (1..=30).collect();
     let refused = rows
@@ -307,7 +189,7 @@ fn agents_start_only_stages_handed_out_behind_an_open_gate() {
         .filter(|(code, body)| *code == 409 && body.contains("was not handed out"))
         .count();
     assert!(refused >= 1, "jobqueue's stage was not refused");
-    assert_eq!(site.row("n1", "jobqueue")["status"], "ok");
+    assert_eq!(status_row(&site, "n1", "jobqueue")["status"], "ok");
 
     // motd walks the stages its gate opens, then the next poll hands out
     // nothing: install-bin-pkgs waits for build_image.
@@ -332,7 +214,7 @@ fn agents_start_only_stages_handed_out_behind_an_open_gate() {
     let (code, body) = http(server, "POST", "/v1/agent/start", &n1, start.as_bytes());
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("install-bin-pkgs of row"), "{body}");
-    let row = site.row("n1", "motd");
+    let row = status_row(&site, "n1", "motd");
     assert_eq!(row["current"], "run-configurator", "{row:#}");
     assert_eq!(row["status"], "ok", "{row:#}");
 
@@ -368,19 +250,19 @@ fn agents_start_only_stages_handed_out_behind_an_open_gate() {
 
 #[test]
 fn an_agent_whose_opm_conf_names_another_node_is_refused() {
-    let mut site = Site::new();
+    let site = site();
     site.add_node("n1");
     let n4 = site.add_node("n4");
-    let server = site.start_server(&[]);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
-    site.wait_until("n4 / motd is requested", |site| {
-        site.row("n4", "motd")["requested"] == "finished"
+    wait_until(&site, "n4 / motd is requested", |site| {
+        status_row(site, "n4", "motd")["requested"] == "finished"
     });
     // Node n4's rows now want motd; n1's agent is given n4's token.
     std::fs::write(site.path("n1/token"), &n4).unwrap();
-    let output = site
-        .agent("n1", &format!("http://{server}"))
+    let output = agent(&site, "n1", &format!("http://{server}"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -390,7 +272,7 @@ fn an_agent_whose_opm_conf_names_another_node_is_refused() {
         "{stderr}"
     );
     assert_eq!(installed(&site.path("n1/root")), Vec::<String>::new());
-    let row = site.row("n4", "motd");
+    let row = status_row(&site, "n4", "motd");
     assert_eq!(row["requested"], "finished", "{row:#}");
     assert_eq!(row["current"], "should_not_be_installed", "{row:#}");
 
@@ -409,13 +291,13 @@ fn an_agent_whose_opm_conf_names_another_node_is_refused() {
 
 #[test]
 fn the_agent_warns_about_a_token_file_others_can_read() {
-    let site = Site::new();
+    let site = site();
     site.add_node("n1");
     // No server listens on port 1: the agent reads its token, then fails.
     for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
         std::fs::set_permissions(site.path("n1/token"), std::fs::Permissions::from_mode(mode))
             .unwrap();
-        let output = site.agent("n1", "http://127.0.0.1:1").output().unwrap();
+        let output = agent(&site, "n1", "http://127.0.0.1:1").output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             stderr.contains("can be read by others than its owner"),
@@ -452,17 +334,19 @@ fn certificates(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn tls_trust_failures_say_which() {
-    let mut site = Site::new();
+    let site = site();
     site.add_node("n1");
     let (ca, cert, key) = certificates(&site.path("tls"), &["127.0.0.1"]);
     let (other_ca, _, _) = certificates(&site.path("other"), &["127.0.0.1"]);
-    let tls = site.start_server(&[
+    let tls_process = site.server(&[
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
         key.to_str().unwrap(),
     ]);
-    let plain = site.start_server(&[]);
+    let tls = tls_process.addr();
+    let plain_process = site.server(&[]);
+    let plain = plain_process.addr();
     let cases = [
         // A CA that did not sign the server's certificate.
         (
@@ -495,7 +379,7 @@ fn tls_trust_failures_say_which() {
         ),
     ];
     for (url, ca_cert, says) in cases {
-        let mut agent = site.agent("n1", &url);
+        let mut agent = agent(&site, "n1", &url);
         if let Some(ca_cert) = ca_cert {
             agent.env("OPM_CA_CERT", ca_cert);
         }
@@ -506,8 +390,7 @@ fn tls_trust_failures_say_which() {
         assert!(!stderr.contains("unreachable"), "{url}: {stderr}");
     }
     // The right CA and name: the agent gets through.
-    let output = site
-        .agent("n1", &format!("https://{tls}"))
+    let output = agent(&site, "n1", &format!("https://{tls}"))
         .env("OPM_CA_CERT", &ca)
         .output()
         .unwrap();
@@ -518,7 +401,7 @@ fn tls_trust_failures_say_which() {
         String::from_utf8_lossy(&output.stderr)
     );
     // Nobody listening is still "unreachable", and may pass.
-    let output = site.agent("n1", "http://127.0.0.1:1").output().unwrap();
+    let output = agent(&site, "n1", "http://127.0.0.1:1").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is unreachable"));
 }
@@ -546,10 +429,11 @@ fn closed_after(mut stream: TcpStream) -> Duration {
 
 #[test]
 fn idle_and_trickling_connections_are_closed_after_the_idle_timeout() {
-    let mut site = Site::new();
+    let site = site();
     let n1 = site.add_node("n1");
     let admin = site.ok(&["admin", "token"]).trim().to_owned();
-    let server = site.start_server(&["--idle-timeout", "1"]);
+    let server_process = site.server(&["--idle-timeout", "1"]);
+    let server = server_process.addr();
 
     // Connected, never a byte sent.
     let silent = TcpStream::connect(server).unwrap();
@@ -579,7 +463,7 @@ fn idle_and_trickling_connections_are_closed_after_the_idle_timeout() {
 
     // A TLS handshake never begun (the acceptor's own bound is 10 s).
     let (_, cert, key) = certificates(&site.path("tls"), &["127.0.0.1"]);
-    let tls = site.start_server(&[
+    let tls_process = site.server(&[
         "--idle-timeout",
         "1",
         "--tls-cert",
@@ -587,6 +471,7 @@ fn idle_and_trickling_connections_are_closed_after_the_idle_timeout() {
         "--tls-key",
         key.to_str().unwrap(),
     ]);
+    let tls = tls_process.addr();
     let took = closed_after(TcpStream::connect(tls).unwrap());
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
@@ -602,10 +487,11 @@ fn idle_and_trickling_connections_are_closed_after_the_idle_timeout() {
 
 #[test]
 fn tools_routes_answer_client_mistakes_with_4xx() {
-    let mut site = Site::new();
+    let site = site();
     let n1 = site.add_node("n1");
     let admin = site.ok(&["admin", "token"]).trim().to_owned();
-    let server = site.start_server(&[]);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     site.ok(&["cluster", "phase", "setup_wizard"]);
 
     // Every tools route: no token 401, a node's token 403.
@@ -704,7 +590,7 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
             .contains("altqueue conflicts with jobqueue"),
         "{refused:#}"
     );
-    assert_eq!(site.row("n1", "altqueue"), Value::Null);
+    assert_eq!(status_row(&site, "n1", "altqueue"), Value::Null);
 
     // POST /v1/retry: a row that is not in error is the client's mistake
     // (409, not 500); one that does not exist is 400.
@@ -747,7 +633,7 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         "exit_code": 1, "output": "boom", "message": "boom", "transient": false,
     });
     post(server, "/v1/agent/finish", &n1, &finish, 200);
-    assert_eq!(site.row("n1", "motd")["status"], "error");
+    assert_eq!(status_row(&site, "n1", "motd")["status"], "error");
     // The report has no `output_bytes` (an agent older than the count):
     // accepted, its output is all there is to count.
     let history: Value =
@@ -816,7 +702,10 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
         refused["error"].as_str().unwrap().contains("jobqueue"),
         "{refused:#}"
     );
-    assert_eq!(site.row("head", "clusterfs")["requested"], "finished");
+    assert_eq!(
+        status_row(&site, "head", "clusterfs")["requested"],
+        "finished"
+    );
     post(
         server,
         "/v1/remove",
@@ -859,10 +748,11 @@ fn tools_routes_answer_client_mistakes_with_4xx() {
 /// nothing then; a good pin moves the wanted version.
 #[test]
 fn the_version_routes_pin_and_upgrade_with_the_admin_token() {
-    let mut site = Site::new();
+    let site = site();
     let n1 = site.add_node("n1");
     let admin = site.ok(&["admin", "token"]).trim().to_owned();
-    let server = site.start_server(&[]);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     for path in ["/v1/upgrade", "/v1/pin"] {
         assert_eq!(
             http_with(server, "POST", path, None, b"{}").0,

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use opm_testkit::TestContext;
 
 /// A head node's files, a notification socket, and the daemons started
 /// (killed when it goes).
 struct Site {
-    dir: tempfile::TempDir,
+    ctx: TestContext,
     children: Vec<Child>,
 }
 
@@ -38,12 +39,8 @@ impl Drop for Site {
 
 impl Site {
     fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
         let site = Site {
-            dir,
+            ctx: TestContext::new(env!("CARGO_BIN_EXE_opm")),
             children: Vec::new(),
         };
         site.ok(&["init"]);
@@ -51,34 +48,18 @@ impl Site {
     }
 
     fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
+        self.ctx.path(rest)
     }
 
     /// `opm` as the head node's CLI, settings from the environment.
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env_remove("NOTIFY_SOCKET")
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
+        let mut command = self.ctx.command();
+        command.env_remove("NOTIFY_SOCKET");
         command
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.command().args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "opm {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        String::from_utf8(self.ctx.run(self.command(), args, 0).stdout).unwrap()
     }
 
     /// A datagram socket bound in the site, as systemd binds its own.
@@ -104,17 +85,8 @@ impl Site {
     /// Registers node n1 and starts its agent against `server`, telling
     /// `notify`.
     fn start_agent(&mut self, server: &str, notify: &Path) -> u32 {
-        self.ok(&["node", "add", "n1"]);
-        let token = self.ok(&["node", "token", "n1"]);
+        self.ctx.add_node("n1");
         let node = self.path("n1");
-        std::fs::create_dir_all(node.join("root")).unwrap();
-        std::fs::write(node.join("opm.conf"), "client\nn1\n").unwrap();
-        std::fs::write(node.join("token"), token).unwrap();
-        std::fs::set_permissions(
-            node.join("token"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
         let child = self
             .command()
             .env("NOTIFY_SOCKET", notify)

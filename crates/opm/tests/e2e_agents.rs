@@ -15,12 +15,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use opm_testkit::context::status_rows;
+use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
 mod image_support;
@@ -33,9 +35,9 @@ const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
 /// A head node with a database, a repository packed from the examples and
 /// the processes it started (killed when it goes).
 struct Site {
-    dir: tempfile::TempDir,
-    /// The database URL: a SQLite file in `dir`, or a PostgreSQL database.
-    db: String,
+    // Before `ctx`: the servers are killed before their directory goes.
+    servers: Vec<Server>,
+    ctx: TestContext,
     children: Vec<(String, Child)>,
 }
 
@@ -69,63 +71,32 @@ impl Site {
 
     /// A site on database `db` (a SQLite file of its own when `None`).
     fn with(db: Option<String>, extra: &[PathBuf]) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let db = db.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("opm.db").display()));
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let site = Site {
-            dir,
-            db,
-            children: Vec::new(),
+        let bin = env!("CARGO_BIN_EXE_opm");
+        let ctx = match db {
+            Some(db) => TestContext::with_database(bin, db),
+            None => TestContext::new(bin),
         };
         let mut examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
         examples.extend(extra.iter().map(|path| path.display().to_string()));
-        let repo = site.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        site.ok(&pack);
-        site.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        site.ok(&import);
-        site
+        let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+        ctx.pack_and_import(&examples);
+        Site {
+            servers: Vec::new(),
+            ctx,
+            children: Vec::new(),
+        }
     }
 
     fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
-    }
-
-    /// `opm` as the head node's CLI.
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env("OPM_DB", &self.db)
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
+        self.ctx.path(rest)
     }
 
     fn expect(&self, args: &[&str], code: i32) -> Output {
-        let output = self.command().args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        self.ctx.expect(args, code)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        String::from_utf8(self.expect(args, 0).stdout).unwrap()
+        self.ctx.ok(args)
     }
 
     /// Starts `opm server` on `port` (0: any); its address.
@@ -135,44 +106,18 @@ impl Site {
 
     /// Starts `opm server` on `port` with `extra` arguments; its address.
     fn start_server_with(&mut self, port: u16, extra: &[&str]) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let rest = line
-                .strip_prefix("opm server: listening on http://")
-                .or_else(|| line.strip_prefix("opm server: listening on https://"));
-            if let Some(rest) = rest {
-                addr = Some(rest.parse().unwrap());
-                break;
-            }
-        }
-        let log = self.path("server.log");
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        self.children.push(("server".to_owned(), child));
-        addr.expect("the server printed its address")
+        let server = self.ctx.server_on(port, extra);
+        let addr = server.addr();
+        self.servers.push(server);
+        addr
     }
 
+    /// Kills the servers (`server`) or agent `name`.
     fn kill(&mut self, name: &str) {
+        if name == "server" {
+            self.servers.clear();
+            return;
+        }
         for (who, child) in &mut self.children {
             if who == name {
                 child.kill().unwrap();
@@ -184,29 +129,15 @@ impl Site {
 
     /// Registers compute node `name` with a token, a root and an opm.conf.
     fn add_node(&self, name: &str) {
-        self.ok(&["node", "add", name]);
-        let token = self.ok(&["node", "token", name]);
-        let dir = self.path(name);
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
-        std::fs::write(dir.join("token"), token).unwrap();
+        self.ctx.add_node(name);
     }
 
     /// `opm` as node `name`'s CLI.
     fn node_command(&self, name: &str, server: SocketAddr) -> Command {
-        let dir = self.path(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        let mut command = self.ctx.node_command(name, &format!("http://{server}"));
         command
-            .env("OPM_CONF", dir.join("opm.conf"))
-            .env("OPM_ROOT", dir.join("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .env("OPM_SERVER", format!("http://{server}"))
-            .env("OPM_TOKEN_FILE", dir.join("token"))
             .args(["agent", "--poll-wait", "2", "--spool"])
-            .arg(dir.join("spool.json"))
-            .current_dir(&dir);
+            .arg(self.path(name).join("spool.json"));
         command
     }
 
@@ -223,16 +154,7 @@ impl Site {
 
     /// `opm status --json`, keyed by (target, package).
     fn status(&self) -> BTreeMap<(String, String), Value> {
-        let rows: Vec<Value> = serde_json::from_str(&self.ok(&["--json", "status"])).unwrap();
-        rows.into_iter()
-            .map(|row| {
-                let key = (
-                    row["target"].as_str().unwrap().to_owned(),
-                    row["package"].as_str().unwrap().to_owned(),
-                );
-                (key, row)
-            })
-            .collect()
+        status_rows(&self.expect(&["--json", "status"], 0).stdout)
     }
 
     /// Waits until every row of `targets` × [`OPKGS`] is `current` and ok.
@@ -818,15 +740,11 @@ fn a_stopping_server_answers_waiting_polls_at_once() {
     });
     // Let the poll start waiting, then stop the server the way systemd does.
     std::thread::sleep(Duration::from_millis(500));
-    let (_, child) = site
-        .children
-        .iter_mut()
-        .find(|(who, _)| who == "server")
-        .unwrap();
+    let child = site.servers.last_mut().unwrap();
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     let stopped = Instant::now();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert!(status.success(), "{status}");
     assert!(
         stopped.elapsed() < Duration::from_secs(10),
@@ -876,7 +794,7 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn agents_reach_an_https_server_only_with_its_ca() {
     let mut site = Site::new();
     site.add_node("n1");
-    let (ca, cert, key) = certificates(site.dir.path());
+    let (ca, cert, key) = certificates(site.ctx.dir());
     let server = site.start_server_with(
         0,
         &[

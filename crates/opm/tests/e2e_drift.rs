@@ -13,12 +13,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use opm_testkit::TestContext;
+use opm_testkit::context::status_rows;
 use serde_json::Value;
 
 mod image_support;
@@ -27,202 +29,45 @@ use image_support::{image_unavailable, installed, make_image};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 
-/// A head node with a database, a repository packed from the motd example
-/// (and any extra sources) and the processes it started.
-struct Site {
-    dir: tempfile::TempDir,
-    children: Vec<(String, Child)>,
+/// A head node with a database and a repository packed from the motd
+/// example.
+fn site() -> TestContext {
+    let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
+    site.pack_and_import(&[&format!("{EXAMPLES}/motd")]);
+    site
 }
 
-impl Drop for Site {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
+/// Node `node`'s token.
+fn token(site: &TestContext, node: &str) -> String {
+    std::fs::read_to_string(site.path(&format!("{node}/token"))).unwrap()
+}
+
+/// `opm status --json`, keyed by (target, package).
+fn rows(site: &TestContext) -> BTreeMap<(String, String), Value> {
+    status_rows(&site.expect(&["--json", "status"], 0).stdout)
+}
+
+/// `target`'s motd row (null until it exists).
+fn motd_row(site: &TestContext, target: &str) -> Value {
+    rows(site)
+        .remove(&(target.to_owned(), "motd".to_owned()))
+        .unwrap_or(Value::Null)
+}
+
+/// Waits until `target`'s motd row has `current` and `status`.
+fn wait_for(site: &TestContext, target: &str, current: &str, status: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let row = motd_row(site, target);
+        if row["current"] == current && row["status"] == status {
+            return row;
         }
-    }
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let site = Site {
-            dir,
-            children: Vec::new(),
-        };
-        let motd = format!("{EXAMPLES}/motd");
-        let repo = site.path("repo");
-        site.ok(&[
-            "pack",
-            "--format",
-            "deb",
-            "--dist",
-            "debian",
-            "-o",
-            repo.to_str().unwrap(),
-            &motd,
-        ]);
-        site.ok(&["init"]);
-        site.ok(&["opkg", "import", &motd]);
-        site
-    }
-
-    fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
-    }
-
-    /// `opm` as the head node's CLI.
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
-    }
-
-    fn run(&self, mut command: Command, args: &[&str], code: i32) -> Output {
-        let output = command.args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{target} / motd never reached {current} / {status}: {row:#}\nserver log:\n{}",
+            std::fs::read_to_string(site.path("server.log")).unwrap_or_default()
         );
-        output
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> Output {
-        self.run(self.command(), args, code)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        String::from_utf8(self.expect(args, 0).stdout).unwrap()
-    }
-
-    /// Starts `opm server` with `extra` arguments; its address.
-    fn start_server(&mut self, extra: &[&str]) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("opm server: listening on http://") {
-                addr = Some(rest.parse().unwrap());
-                break;
-            }
-        }
-        let log = self.path("server.log");
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(log).unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        self.children.push(("server".to_owned(), child));
-        addr.expect("the server printed its address")
-    }
-
-    /// Registers compute node `name` with a token, a root and an opm.conf.
-    fn add_node(&self, name: &str) {
-        self.ok(&["node", "add", name]);
-        let token = self.ok(&["node", "token", name]);
-        let dir = self.path(name);
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
-        std::fs::write(dir.join("token"), token.trim()).unwrap();
-    }
-
-    fn token(&self, node: &str) -> String {
-        std::fs::read_to_string(self.path(&format!("{node}/token"))).unwrap()
-    }
-
-    /// `opm` as node `name`'s CLI, talking to `server`.
-    fn node_command(&self, name: &str, server: SocketAddr) -> Command {
-        let dir = self.path(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env("OPM_CONF", dir.join("opm.conf"))
-            .env("OPM_ROOT", dir.join("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .env("OPM_SERVER", format!("http://{server}"))
-            .env("OPM_TOKEN_FILE", dir.join("token"))
-            .env("OPM_SPOOL", dir.join("spool.json"))
-            .current_dir(&dir);
-        command
-    }
-
-    /// Starts node `name`'s agent, verifying every `verify` seconds.
-    fn start_agent(&mut self, name: &str, server: SocketAddr, verify: &str) {
-        let log = std::fs::File::create(self.path(&format!("{name}/agent.log"))).unwrap();
-        let child = self
-            .node_command(name, server)
-            .args(["agent", "--poll-wait", "1", "--verify-interval", verify])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.children.push((name.to_owned(), child));
-    }
-
-    /// `opm status --json`, keyed by (target, package).
-    fn status(&self) -> BTreeMap<(String, String), Value> {
-        let rows: Vec<Value> = serde_json::from_str(&self.ok(&["--json", "status"])).unwrap();
-        rows.into_iter()
-            .map(|row| {
-                let key = (
-                    row["target"].as_str().unwrap().to_owned(),
-                    row["package"].as_str().unwrap().to_owned(),
-                );
-                (key, row)
-            })
-            .collect()
-    }
-
-    /// `target`'s motd row (null until it exists).
-    fn row(&self, target: &str) -> Value {
-        self.status()
-            .remove(&(target.to_owned(), "motd".to_owned()))
-            .unwrap_or(Value::Null)
-    }
-
-    /// Waits until `target`'s motd row has `current` and `status`.
-    fn wait_for(&self, target: &str, current: &str, status: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let row = self.row(target);
-            if row["current"] == current && row["status"] == status {
-                return row;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{target} / motd never reached {current} / {status}: {row:#}\nserver log:\n{}",
-                std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -276,27 +121,31 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn a_node_package_removed_behind_opms_back_is_drifted_until_repaired() {
-    let mut site = Site::new();
+    let site = site();
     site.add_node("n1");
-    let server = site.start_server(&["--verify-interval", "0"]);
-    site.start_agent("n1", server, "1");
+    let server = site.server(&["--verify-interval", "0"]);
+    let _agent = site.agent(
+        "n1",
+        &server.url(),
+        &["--poll-wait", "1", "--verify-interval", "1"],
+    );
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
-    site.wait_for("head", "finished", "ok");
-    site.wait_for("n1", "finished", "ok");
+    wait_for(&site, "head", "finished", "ok");
+    wait_for(&site, "n1", "finished", "ok");
     let root = site.path("n1/root");
     let version = version_in(&root, "opkg-motd-client");
     assert!(!version.is_empty());
 
     // Removed behind opm's back: the node's agent finds it on its own.
     dpkg_remove(&root, "opkg-motd-client");
-    let row = site.wait_for("n1", "finished", "drifted");
+    let row = wait_for(&site, "n1", "finished", "drifted");
     assert_eq!(
         row["message"],
         format!("opkg-motd-client is not installed (expected {version})")
     );
     // The head node's row is not touched by a node's report.
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
     // The plan says it waits for a repair.
     let plan = site.ok(&["plan"]);
     assert!(plan.contains("drifted"), "{plan}");
@@ -308,10 +157,10 @@ fn a_node_package_removed_behind_opms_back_is_drifted_until_repaired() {
         "{}",
         stdout(&repaired)
     );
-    site.wait_for("n1", "finished", "ok");
+    wait_for(&site, "n1", "finished", "ok");
     assert_eq!(version_in(&root, "opkg-motd-client"), version);
     // And a verify by the node's own CLI finds it whole.
-    let verified = site.run(site.node_command("n1", server), &["verify"], 0);
+    let verified = site.run(site.node_command("n1", &server.url()), &["verify"], 0);
     assert!(
         stdout(&verified).contains("1 row(s) checked"),
         "{}",
@@ -320,7 +169,7 @@ fn a_node_package_removed_behind_opms_back_is_drifted_until_repaired() {
 }
 
 /// The motd example at `version`, packed into `out`; the server part's file.
-fn motd_at(site: &Site, version: &str, out: &Path) -> PathBuf {
+fn motd_at(site: &TestContext, version: &str, out: &Path) -> PathBuf {
     let source = site.path(&format!("motd-{version}"));
     let copied = Command::new("cp")
         .arg("-r")
@@ -351,7 +200,7 @@ fn motd_at(site: &Site, version: &str, out: &Path) -> PathBuf {
 
 #[test]
 fn the_head_node_and_an_image_are_verified_where_they_live_and_repaired_by_a_pass() {
-    let site = Site::new();
+    let site = site();
     let image = match image_unavailable() {
         None => {
             let root = site.path("images/compute");
@@ -388,7 +237,7 @@ fn the_head_node_and_an_image_are_verified_where_they_live_and_repaired_by_a_pas
         "{}",
         stdout(&found)
     );
-    let row = site.row("head");
+    let row = motd_row(&site, "head");
     assert_eq!(row["status"], "drifted");
     assert_eq!(
         row["message"],
@@ -407,7 +256,7 @@ fn the_head_node_and_an_image_are_verified_where_they_live_and_repaired_by_a_pas
         "{}",
         stdout(&run)
     );
-    assert_eq!(site.row("head")["status"], "drifted");
+    assert_eq!(motd_row(&site, "head")["status"], "drifted");
 
     if let Some(root) = &image {
         dpkg_remove(root, "opkg-motd-client");
@@ -434,11 +283,11 @@ fn the_head_node_and_an_image_are_verified_where_they_live_and_repaired_by_a_pas
         );
     }
     site.ok(&["run"]);
-    assert_eq!(site.row("head")["status"], "ok");
-    assert_eq!(site.row("head")["current"], "finished");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["current"], "finished");
     assert_eq!(version_in(&head, "opkg-motd-server"), "1:3.1-2");
     if let Some(root) = &image {
-        assert_eq!(site.row("compute")["status"], "ok");
+        assert_eq!(motd_row(&site, "compute")["status"], "ok");
         assert_eq!(version_in(root, "opkg-motd-client"), "1:3.1-2");
         assert!(installed(root).contains(&"opkg-motd-client".to_owned()));
     }
@@ -459,7 +308,7 @@ fn the_head_node_and_an_image_are_verified_where_they_live_and_repaired_by_a_pas
 
 #[test]
 fn a_package_at_another_version_is_drifted_with_both_versions() {
-    let site = Site::new();
+    let site = site();
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
     site.ok(&["run"]);
@@ -480,12 +329,12 @@ fn a_package_at_another_version_is_drifted_with_both_versions() {
     dpkg_install(&head, &older);
     let again = site.ok(&["verify"]);
     assert!(again.contains("whole again: node head / motd"), "{again}");
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
 }
 
 #[test]
 fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() {
-    let site = Site::new();
+    let site = site();
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
     site.ok(&["run"]);
@@ -500,7 +349,7 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
         "{}",
         stdout(&found)
     );
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
     std::fs::write(&status_file, &good).unwrap();
 
     // No database at all (a root that is not mounted): not "all missing".
@@ -511,7 +360,7 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
         "{}",
         stdout(&found)
     );
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
     std::fs::rename(site.path("status.kept"), &status_file).unwrap();
 
     // The wrong backend for the root (rpm asked about a dpkg root): its
@@ -524,7 +373,7 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
             stdout(&found),
             stderr(&found)
         );
-        assert_eq!(site.row("head")["status"], "ok");
+        assert_eq!(motd_row(&site, "head")["status"], "ok");
     } else {
         eprintln!("SKIPPED the rpm part: rpm is not installed (apt-get install rpm)");
     }
@@ -540,7 +389,7 @@ fn a_database_that_cannot_be_read_or_is_not_there_leaves_the_rows_as_they_are() 
         let refused = site.expect(args, 2);
         assert!(stderr(&refused).contains(said), "{}", stderr(&refused));
     }
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
 }
 
 /// One raw HTTP/1.1 POST; the status and the body.
@@ -583,57 +432,69 @@ fn http(
 
 #[test]
 fn a_node_reports_on_its_own_rows_only() {
-    let mut site = Site::new();
+    let site = site();
     site.add_node("n1");
     site.add_node("n2");
-    let server = site.start_server(&["--verify-interval", "0"]);
+    let server = site.server(&["--verify-interval", "0"]);
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
-    site.wait_for("head", "finished", "ok");
+    wait_for(&site, "head", "finished", "ok");
     for node in ["n1", "n2"] {
-        site.run(site.node_command(node, server), &["agent", "--once"], 0);
-        site.wait_for(node, "finished", "ok");
+        site.run(
+            site.node_command(node, &server.url()),
+            &["agent", "--once"],
+            0,
+        );
+        wait_for(&site, node, "finished", "ok");
     }
-    let n1 = site.token("n1");
+    let n1 = token(&site, "n1");
     let admin = site.ok(&["admin", "token"]).trim().to_owned();
     let missing = r#"{"packages":{"opkg-motd-client":{"presence":"missing"}}}"#;
 
     // Which packages to read: the node's own, for its own token only.
     let ask = r#"{"node":"n1"}"#;
-    let (code, body) = post(server, "/v1/agent/verify/ask", Some(&n1), ask);
+    let (code, body) = post(server.addr(), "/v1/agent/verify/ask", Some(&n1), ask);
     assert_eq!(
         (code, body.as_str()),
         (200, r#"{"packages":["opkg-motd-client"]}"#)
     );
-    assert_eq!(post(server, "/v1/agent/verify/ask", None, ask).0, 401);
     assert_eq!(
-        post(server, "/v1/agent/verify/ask", Some(&admin), ask).0,
+        post(server.addr(), "/v1/agent/verify/ask", None, ask).0,
+        401
+    );
+    assert_eq!(
+        post(server.addr(), "/v1/agent/verify/ask", Some(&admin), ask).0,
         403
     );
 
     // n1's token speaking for n2: refused, nothing written.
     let for_n2 = format!(r#"{{"node":"n2","inventory":{missing}}}"#);
-    let (code, body) = post(server, "/v1/agent/verify", Some(&n1), &for_n2);
+    let (code, body) = post(server.addr(), "/v1/agent/verify", Some(&n1), &for_n2);
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("this token belongs to n1"), "{body}");
     // A body that is not a report: 400.
-    let (code, _) = post(server, "/v1/agent/verify", Some(&n1), r#"{"node":"n1"}"#);
+    let (code, _) = post(
+        server.addr(),
+        "/v1/agent/verify",
+        Some(&n1),
+        r#"{"node":"n1"}"#,
+    );
     assert_eq!(code, 400);
-    assert_eq!(site.row("n1")["status"], "ok");
-    assert_eq!(site.row("n2")["status"], "ok");
+    assert_eq!(motd_row(&site, "n1")["status"], "ok");
+    assert_eq!(motd_row(&site, "n2")["status"], "ok");
 
     // n1 about itself: only its own row is judged, whatever else it names.
     let own = r#"{"node":"n1","inventory":{"packages":{"opkg-motd-client":{"presence":"missing"},"opkg-motd-server":{"presence":"missing"}}}}"#;
-    let (code, body) = post(server, "/v1/agent/verify", Some(&n1), own);
+    let (code, body) = post(server.addr(), "/v1/agent/verify", Some(&n1), own);
     assert_eq!(code, 200, "{body}");
     let summary: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(summary["checked"], 1);
     assert_eq!(summary["drifted"][0]["row"], "node n1 / motd");
-    assert_eq!(site.row("n1")["status"], "drifted");
-    assert_eq!(site.row("n2")["status"], "ok");
-    assert_eq!(site.row("head")["status"], "ok");
+    assert_eq!(motd_row(&site, "n1")["status"], "drifted");
+    assert_eq!(motd_row(&site, "n2")["status"], "ok");
+    assert_eq!(motd_row(&site, "head")["status"], "ok");
     // The tools' API shows the drift and what differs.
-    let (code, body) = http(server, "GET", "/v1/status", Some(&admin), "");
+    let (code, body) = http(server.addr(), "GET", "/v1/status", Some(&admin), "");
     assert_eq!(code, 200, "{body}");
     let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
     let n1_row = rows.iter().find(|row| row["target"] == "n1").unwrap();
@@ -650,16 +511,16 @@ fn a_node_reports_on_its_own_rows_only() {
         "{}",
         stdout(&shown)
     );
-    let verified = site.run(site.node_command("n1", server), &["verify"], 0);
+    let verified = site.run(site.node_command("n1", &server.url()), &["verify"], 0);
     assert!(
         stdout(&verified).contains("whole again: node n1 / motd"),
         "{}",
         stdout(&verified)
     );
-    assert_eq!(site.row("n1")["status"], "ok");
+    assert_eq!(motd_row(&site, "n1")["status"], "ok");
     // Requesting stages is the head node's: refused on a node, nothing changed.
     for args in [&["verify", "--repair"][..], &["repair"][..]] {
-        let refused = site.run(site.node_command("n1", server), args, 2);
+        let refused = site.run(site.node_command("n1", &server.url()), args, 2);
         assert!(
             stderr(&refused).contains("only the head node does"),
             "{}",
@@ -670,20 +531,20 @@ fn a_node_reports_on_its_own_rows_only() {
 
 #[test]
 fn the_server_verifies_the_head_node_on_its_own_every_interval() {
-    let mut site = Site::new();
-    let _server = site.start_server(&["--verify-interval", "1"]);
+    let site = site();
+    let _server = site.server(&["--verify-interval", "1"]);
     site.ok(&["install", "motd"]);
     site.ok(&["cluster", "phase", "complete"]);
-    site.wait_for("head", "finished", "ok");
+    wait_for(&site, "head", "finished", "ok");
     dpkg_remove(&site.path("head"), "opkg-motd-server");
-    let row = site.wait_for("head", "finished", "drifted");
+    let row = wait_for(&site, "head", "finished", "drifted");
     assert_eq!(
         row["message"],
         "opkg-motd-server is not installed (expected 1:3.1-2)"
     );
     // Repaired, the server's own passes bring it back.
     site.ok(&["repair"]);
-    site.wait_for("head", "finished", "ok");
+    wait_for(&site, "head", "finished", "ok");
     assert_eq!(
         version_in(&site.path("head"), "opkg-motd-server"),
         "1:3.1-2"

@@ -21,8 +21,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use opm_testkit::TestContext;
+use opm_testkit::context::status_rows;
 use serde_json::Value;
 
 mod image_support;
@@ -66,9 +68,7 @@ fn records(root: &Path) -> Vec<Record> {
 /// A throwaway cluster: database, opm.conf of head node `head`, a head root,
 /// a package repository packed from the examples, optionally an image.
 struct Cluster {
-    dir: tempfile::TempDir,
-    /// A PostgreSQL database's URL; `None`: a SQLite file in `dir`.
-    postgres: Option<String>,
+    ctx: TestContext,
 }
 
 impl Cluster {
@@ -87,24 +87,18 @@ impl Cluster {
     }
 
     fn on(postgres: Option<String>, image: bool) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let cluster = Cluster { dir, postgres };
+        let bin = env!("CARGO_BIN_EXE_opm");
+        let ctx = match postgres {
+            Some(url) => TestContext::with_database(bin, url),
+            None => TestContext::new(bin),
+        };
         let examples: Vec<String> = ["clusterfs", "jobqueue", "motd", "altqueue"]
             .iter()
             .map(|name| format!("{EXAMPLES}/{name}"))
             .collect();
-        let repo = cluster.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        cluster.ok(&pack);
-        cluster.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        cluster.ok(&import);
+        let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+        ctx.pack_and_import(&examples);
+        let cluster = Cluster { ctx };
         if image {
             make_image(&cluster.image_root()).unwrap();
             let image_root = cluster.image_root();
@@ -120,7 +114,7 @@ impl Cluster {
     }
 
     fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
+        self.ctx.path(rest)
     }
     fn head(&self) -> PathBuf {
         self.path("head")
@@ -134,46 +128,18 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let db = match &self.postgres {
-            Some(url) => std::ffi::OsString::from(url),
-            None => {
-                let mut db = std::ffi::OsString::from("sqlite:");
-                db.push(self.path("opm.db"));
-                db
-            }
-        };
-        Command::new(env!("CARGO_BIN_EXE_opm"))
-            .args(args)
-            .env("OPM_DB", db)
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.head())
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        self.ctx.command().args(args).output().unwrap()
     }
 
     /// Runs `opm args` and asserts its exit code.
     fn expect(&self, args: &[&str], code: i32) -> Output {
-        let output = self.opm(args);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        self.ctx.expect(args, code)
     }
 
     fn ok(&self, args: &[&str]) -> Output {
         self.expect(args, 0)
     }
 
-    /// Sets the phase and runs one pass; asserts the run's exit code.
     fn phase_and_run(&self, phase: &str, code: i32) -> Output {
         self.ok(&["cluster", "phase", phase]);
         self.expect(&["run"], code)
@@ -181,17 +147,7 @@ impl Cluster {
 
     /// `opm status --json`, keyed by (target, package).
     fn status(&self) -> BTreeMap<(String, String), Value> {
-        let output = self.opm(["--json", "status"]);
-        let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-        rows.into_iter()
-            .map(|row| {
-                let key = (
-                    row["target"].as_str().unwrap().to_owned(),
-                    row["package"].as_str().unwrap().to_owned(),
-                );
-                (key, row)
-            })
-            .collect()
+        status_rows(&self.opm(["--json", "status"]).stdout)
     }
 
     fn current(&self, target: &str, package: &str) -> String {

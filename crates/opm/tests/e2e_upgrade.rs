@@ -15,12 +15,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use opm_testkit::{Agent, Server, TestContext};
 use serde_json::Value;
 
 mod image_support;
@@ -32,22 +31,6 @@ use site_support::script;
 const PACKAGE: &str = "upg";
 const DEB_NODES: [&str; 3] = ["n1", "n2", "n3"];
 const RPM_NODE: &str = "r1";
-
-/// The head node, its repositories (one per format) and the processes it
-/// started (killed when it goes).
-struct Site {
-    dir: tempfile::TempDir,
-    children: Vec<(String, Child)>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// The opkg at `version`: every script appends `<version> <hook> from=…
 /// to=…` to `marks` in its package dir (in the root it runs in).
@@ -99,175 +82,80 @@ fn source(dir: &Path, version: &str) -> PathBuf {
     source
 }
 
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        Site {
-            dir,
-            children: Vec::new(),
-        }
+/// Packs `source` into the deb and the rpm repositories.
+fn pack(site: &TestContext, source: &Path) {
+    for (format, repo) in [("deb", "repo"), ("rpm", "repo-rpm")] {
+        let repo = site.path(repo);
+        site.ok(&[
+            "pack",
+            "--format",
+            format,
+            "-o",
+            repo.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ]);
     }
+}
 
-    fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
-    }
+/// Registers node `name` and starts its agent with `backend`.
+fn start_agent(site: &TestContext, name: &str, backend: &str, server: &Server) -> Agent {
+    site.add_node(name);
+    let repo = if backend == "rpm" { "repo-rpm" } else { "repo" };
+    let mut command = site.node_command(name, &server.url());
+    command
+        .env("OPM_REPO", site.path(repo))
+        .env("OPM_BACKEND", backend);
+    site.spawn_agent(name, command, &["--poll-wait", "2"])
+}
 
-    /// Packs `source` into the deb and the rpm repositories.
-    fn pack(&self, source: &Path) {
-        for (format, repo) in [("deb", "repo"), ("rpm", "repo-rpm")] {
-            let repo = self.path(repo);
-            self.ok(&[
-                "pack",
-                "--format",
-                format,
-                "-o",
-                repo.to_str().unwrap(),
-                source.to_str().unwrap(),
-            ]);
-        }
-    }
+/// `opm status --json`, by target.
+fn rows_by_target(site: &TestContext) -> BTreeMap<String, Value> {
+    let rows: Vec<Value> = serde_json::from_str(&site.ok(&["--json", "status"])).unwrap();
+    rows.into_iter()
+        .map(|row| (row["target"].as_str().unwrap().to_owned(), row))
+        .collect()
+}
 
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> Output {
-        let output = self.command().args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        String::from_utf8(self.expect(args, 0).stdout).unwrap()
-    }
-
-    fn start_server(&mut self) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("opm server: listening on http://") {
-                addr = Some(rest.parse().unwrap());
-                break;
-            }
-        }
-        let log = self.path("server.log");
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(log).unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
+/// Waits until every row of `targets` is at `current`, ok, with
+/// `version` recorded and no upgrade under way.
+fn wait_for(site: &TestContext, targets: &[&str], current: &str, version: Option<&str>) {
+    let started = Instant::now();
+    loop {
+        let status = rows_by_target(site);
+        let done = targets.iter().all(|target| {
+            status.get(*target).is_some_and(|row| {
+                row["current"] == current
+                    && row["status"] == "ok"
+                    && row["version"].as_str() == version
+                    && row.get("upgrade_from").is_none()
+            })
         });
-        self.children.push(("server".to_owned(), child));
-        addr.expect("the server printed its address")
-    }
-
-    /// Registers node `name` and starts its agent with `backend`.
-    fn start_agent(&mut self, name: &str, backend: &str, server: SocketAddr) {
-        self.ok(&["node", "add", name]);
-        let token = self.ok(&["node", "token", name]);
-        let dir = self.path(name);
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
-        std::fs::write(dir.join("token"), token).unwrap();
-        let repo = if backend == "rpm" { "repo-rpm" } else { "repo" };
-        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_opm"))
-            .env("OPM_CONF", dir.join("opm.conf"))
-            .env("OPM_ROOT", dir.join("root"))
-            .env("OPM_REPO", self.path(repo))
-            .env("OPM_BACKEND", backend)
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .env("OPM_SERVER", format!("http://{server}"))
-            .env("OPM_TOKEN_FILE", dir.join("token"))
-            .args(["agent", "--poll-wait", "2", "--spool"])
-            .arg(dir.join("spool.json"))
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.children.push((name.to_owned(), child));
-    }
-
-    /// `opm status --json`, by target.
-    fn status(&self) -> BTreeMap<String, Value> {
-        let rows: Vec<Value> = serde_json::from_str(&self.ok(&["--json", "status"])).unwrap();
-        rows.into_iter()
-            .map(|row| (row["target"].as_str().unwrap().to_owned(), row))
-            .collect()
-    }
-
-    /// Waits until every row of `targets` is at `current`, ok, with
-    /// `version` recorded and no upgrade under way.
-    fn wait_for(&self, targets: &[&str], current: &str, version: Option<&str>) {
-        let started = Instant::now();
-        loop {
-            let status = self.status();
-            let done = targets.iter().all(|target| {
-                status.get(*target).is_some_and(|row| {
-                    row["current"] == current
-                        && row["status"] == "ok"
-                        && row["version"].as_str() == version
-                        && row.get("upgrade_from").is_none()
-                })
-            });
-            if done {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(180),
-                "rows of {targets:?} never reached {current} at {version:?}: {status:#?}\n\
-                 server log:\n{}",
-                std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+        if done {
+            return;
         }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "rows of {targets:?} never reached {current} at {version:?}: {status:#?}\n\
+             server log:\n{}",
+            std::fs::read_to_string(site.path("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
+}
 
-    /// The marks the scripts left in `root`'s package dir (or, for the
-    /// uninstall scripts, beside it).
-    fn marks(root: &Path, file: &str) -> Vec<String> {
-        let path = if file == "marks" {
-            root.join("usr/lib/oscar/packages").join(PACKAGE).join(file)
-        } else {
-            root.join(file)
-        };
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
+/// The marks the scripts left in `root`'s package dir (or, for the
+/// uninstall scripts, beside it).
+fn marks(root: &Path, file: &str) -> Vec<String> {
+    let path = if file == "marks" {
+        root.join("usr/lib/oscar/packages").join(PACKAGE).join(file)
+    } else {
+        root.join(file)
+    };
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The versions dpkg records in `root`, by package.
@@ -329,11 +217,11 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
         eprintln!("SKIPPED: {why}; apt-get install dpkg rpm");
         return;
     }
-    let mut site = Site::new();
-    let old = source(site.dir.path(), "1.0-1");
-    let new = source(site.dir.path(), "2.0-1");
-    site.pack(&old);
-    site.pack(&new);
+    let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
+    let old = source(site.dir(), "1.0-1");
+    let new = source(site.dir(), "2.0-1");
+    pack(&site, &old);
+    pack(&site, &new);
     site.ok(&["init"]);
     site.ok(&["opkg", "import", old.to_str().unwrap()]);
     let image = match image_unavailable() {
@@ -349,24 +237,25 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
         }
     };
     site.ok(&["cluster", "phase", "complete"]);
-    let server = site.start_server();
-    for node in DEB_NODES {
-        site.start_agent(node, "dpkg", server);
-    }
-    site.start_agent(RPM_NODE, "rpm", server);
+    let server = site.server(&[]);
+    let mut agents: Vec<Agent> = DEB_NODES
+        .iter()
+        .map(|node| start_agent(&site, node, "dpkg", &server))
+        .collect();
+    agents.push(start_agent(&site, RPM_NODE, "rpm", &server));
     site.ok(&["install", PACKAGE]);
     let mut everyone = vec!["head", RPM_NODE];
     everyone.extend(DEB_NODES);
     if image.is_some() {
         everyone.push("compute");
     }
-    site.wait_for(&everyone, "finished", Some("1.0-1"));
+    wait_for(&site, &everyone, "finished", Some("1.0-1"));
     let head = site.path("head");
     assert_eq!(deb_versions(&head)["opkg-upg-server"], "1.0-1");
 
     // 2.0-1 imported: the rows are outdated, nothing moves by itself.
     site.ok(&["opkg", "import", new.to_str().unwrap()]);
-    let status = site.status();
+    let status = rows_by_target(&site);
     assert_eq!(status["n1"]["version"], "1.0-1");
     assert_eq!(status["n1"]["wanted_version"], "2.0-1");
     let table = site.ok(&["status"]);
@@ -385,7 +274,7 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
 
     // The upgrade: every row to 2.0-1.
     site.ok(&["upgrade", PACKAGE]);
-    site.wait_for(&everyone, "finished", Some("2.0-1"));
+    wait_for(&site, &everyone, "finished", Some("2.0-1"));
     assert_eq!(
         deb_versions(&head)
             .into_iter()
@@ -399,7 +288,7 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
     for node in DEB_NODES {
         let root = site.path(&format!("{node}/root"));
         assert_eq!(deb_versions(&root)["opkg-upg-client"], "2.0-1", "{node}");
-        let marks = Site::marks(&root, "marks");
+        let marks = marks(&root, "marks");
         assert_eq!(
             marks,
             [
@@ -414,7 +303,7 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
     if let Some(root) = &image {
         assert_eq!(deb_versions(root)["opkg-upg-client"], "2.0-1");
         assert_eq!(
-            Site::marks(root, "marks"),
+            marks(root, "marks"),
             [
                 "1.0-1 client-post-install from= to=",
                 "2.0-1 client-post-install from=1.0-1 to=2.0-1"
@@ -423,7 +312,7 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
     }
     // On the head node the later stages ran again with the new scripts;
     // should_be_installed (api-post-install) did not.
-    let head_marks = Site::marks(&head, "marks");
+    let head_marks = marks(&head, "marks");
     let mut expected = vec![
         "1.0-1 api-post-install from= to=",
         "1.0-1 server-post-install from= to=",
@@ -461,24 +350,24 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
         String::from_utf8_lossy(&refused.stderr).contains("--allow-downgrade"),
         "{refused:?}"
     );
-    assert_eq!(site.status()["n1"]["current"], "finished");
+    assert_eq!(rows_by_target(&site)["n1"]["current"], "finished");
     site.ok(&["upgrade", PACKAGE, "--node", "n1", "--allow-downgrade"]);
-    site.wait_for(&["n1"], "finished", Some("1.0-1"));
+    wait_for(&site, &["n1"], "finished", Some("1.0-1"));
     assert_eq!(
         deb_versions(&site.path("n1/root"))["opkg-upg-client"],
         "1.0-1"
     );
     site.ok(&["opkg", "unpin", PACKAGE]);
     site.ok(&["upgrade", PACKAGE, "--node", "n1"]);
-    site.wait_for(&["n1"], "finished", Some("2.0-1"));
+    wait_for(&site, &["n1"], "finished", Some("2.0-1"));
 
     // Uninstalled, each row runs the scripts of the version installed.
     site.ok(&["remove", PACKAGE]);
-    site.wait_for(&everyone, "should_not_be_installed", None);
+    wait_for(&site, &everyone, "should_not_be_installed", None);
     for node in DEB_NODES {
         let root = site.path(&format!("{node}/root"));
         assert_eq!(
-            Site::marks(&root, "var/lib/upg-marks"),
+            marks(&root, "var/lib/upg-marks"),
             [
                 "2.0-1 client-pre-uninstall from= to=",
                 "2.0-1 client-post-uninstall from= to="
@@ -488,7 +377,7 @@ fn an_upgrade_reaches_the_head_node_an_image_and_every_agent_then_uninstalls_wit
         assert!(!deb_versions(&root).contains_key("opkg-upg-client"));
     }
     assert_eq!(
-        Site::marks(&head, "var/lib/upg-marks"),
+        marks(&head, "var/lib/upg-marks"),
         [
             "2.0-1 server-pre-uninstall from= to=",
             "2.0-1 server-post-uninstall from= to="

@@ -12,12 +12,12 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
@@ -26,18 +26,9 @@ const OPKGS: [&str; 4] = ["clusterfs", "jobqueue", "motd", "altqueue"];
 /// A head node with a SQLite database and the example opkgs packed and
 /// imported, its `opm server`, and the admin token for it.
 struct Cluster {
-    dir: tempfile::TempDir,
-    server: Option<Child>,
-    url: String,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.server {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    // Before `site`: the server is killed before its directory goes.
+    server: Server,
+    site: TestContext,
 }
 
 /// What one `opm` run printed and how it ended.
@@ -60,55 +51,29 @@ impl From<Output> for Ran {
 
 impl Cluster {
     fn new() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        std::fs::create_dir(dir.path().join("img")).unwrap();
-        let mut cluster = Cluster {
-            dir,
-            server: None,
-            url: String::new(),
-        };
+        let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
+        std::fs::create_dir(site.path("img")).unwrap();
         let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
-        let repo = cluster.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        cluster.ok(&pack);
-        cluster.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        cluster.ok(&import);
-        let token = cluster.ok(&["admin", "token"]);
-        let token_file = cluster.path("admin.token");
+        let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+        site.pack_and_import(&examples);
+        let token = site.ok(&["admin", "token"]);
+        let token_file = site.path("admin.token");
         std::fs::write(&token_file, token.trim()).unwrap();
         std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        cluster.start_server();
-        cluster
+        let server = site.server(&[]);
+        Cluster { server, site }
     }
 
     fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
+        self.site.path(rest)
     }
 
     /// `opm` on the head node, on the database.
     fn local(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
+        let mut command = self.site.command();
         for var in ["OPM_REMOTE", "OPM_ADMIN_TOKEN_FILE", "OPM_SERVER"] {
             command.env_remove(var);
         }
-        command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
         command
     }
 
@@ -122,38 +87,10 @@ impl Cluster {
         command
             .env("OPM_DB", "sqlite:/nonexistent/opm.db")
             .env("OPM_SETTINGS", self.path("opm.toml"))
-            .args(["--remote", &self.url, "--admin-token-file"])
+            .args(["--remote", &self.server.url(), "--admin-token-file"])
             .arg(self.path("admin.token"))
-            .current_dir(self.dir.path());
+            .current_dir(self.site.dir());
         command
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let ran = Ran::from(self.local().args(args).output().unwrap());
-        assert_eq!(ran.code, Some(0), "opm {args:?}: {ran:#?}");
-        ran.stdout
-    }
-
-    fn start_server(&mut self) {
-        let mut child = self
-            .local()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(addr) = line.strip_prefix("opm server: listening on ") {
-                self.url = addr.to_owned();
-                break;
-            }
-        }
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        self.server = Some(child);
-        assert!(!self.url.is_empty(), "the server printed its address");
     }
 
     /// Runs `args` locally and remotely on the same state; asserts both
@@ -174,7 +111,7 @@ impl Cluster {
     fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Ran {
         let mut ran = Ran::from(how(self).args(args).output().unwrap());
         self.settle();
-        let dir = self.dir.path().to_str().unwrap();
+        let dir = self.site.dir().to_str().unwrap();
         ran.stdout = ran.stdout.replace(dir, "<site>");
         ran.stderr = ran.stderr.replace(dir, "<site>");
         ran

@@ -12,12 +12,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use opm_testkit::TestContext;
 use opm_testkit::tools::have_tool;
 use serde_json::{Value, json};
 
@@ -31,134 +32,49 @@ const OPKGS: [&str; 2] = ["clusterfs", "motd"];
 /// The longest any wait of these tests lasts.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A head node on a database of its own, the example opkgs imported, and
-/// the processes it started (killed when it goes).
-struct Site {
-    dir: tempfile::TempDir,
-    db: String,
-    children: Vec<Child>,
+/// A head node on database `db` (a SQLite file of its own when `None`),
+/// the example opkgs imported.
+fn site(db: Option<String>) -> TestContext {
+    let bin = env!("CARGO_BIN_EXE_opm");
+    let site = match db {
+        Some(db) => TestContext::with_database(bin, db),
+        None => TestContext::new(bin),
+    };
+    let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
+    let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+    site.pack_and_import(&examples);
+    site
 }
 
-impl Drop for Site {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Site {
-    /// A site on database `db` (a SQLite file of its own when `None`).
-    fn new(db: Option<String>) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let db = db.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("opm.db").display()));
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let site = Site {
-            dir,
-            db,
-            children: Vec::new(),
-        };
-        let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
-        let repo = site.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        site.ok(&pack);
-        site.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        site.ok(&import);
-        site
-    }
-
-    fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env("OPM_DB", &self.db)
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output: Output = self.command().args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "opm {}\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    /// Starts `opm server` on a free loopback port; its address.
-    fn start_server(&mut self) -> SocketAddr {
-        let mut child = self
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            line.strip_prefix("opm server: listening on http://")
-                .map(|rest| rest.parse().unwrap())
-        });
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        self.children.push(child);
-        addr.expect("the server printed its address")
-    }
-
-    /// Adds compute node `name`; its token.
-    fn add_node(&self, name: &str) -> String {
-        self.ok(&["node", "add", name]);
-        self.ok(&["node", "token", name]).trim().to_owned()
-    }
-
-    /// Does some work: the head node installs motd (the server's own
-    /// passes), and node n1's first motd stage passes through the agents'
-    /// API; waits until both are in the metrics.
-    fn work(&self, server: SocketAddr) {
-        let n1 = self.add_node("n1");
-        self.ok(&["install", "motd"]);
-        self.ok(&["cluster", "phase", "complete"]);
-        let poll = json!({"agent": "probe", "node": "n1", "wait_ms": 0});
-        let batch = wait_for("n1's motd work", || {
-            let (code, body) = http(server, "POST", "/v1/agent/poll", Some(&n1), &poll);
-            assert_eq!(code, 200, "{body}");
-            let batch: Value = serde_json::from_str(&body).unwrap();
-            (!batch["items"].as_array().unwrap().is_empty()).then_some(batch)
-        });
-        let item = &batch["items"][0];
-        let start = json!({"row": item["row"], "stage": item["stage"], "token": batch["token"]});
-        let (code, started) = http(server, "POST", "/v1/agent/start", Some(&n1), &start);
-        assert_eq!(code, 200, "{started}");
-        let started: Value = serde_json::from_str(&started).unwrap();
-        let finish = json!({
-            "attempt": started["attempt"], "token": batch["token"], "passed": true,
-            "exit_code": 0, "output": "", "message": null, "transient": false,
-        });
-        let (code, finished) = http(server, "POST", "/v1/agent/finish", Some(&n1), &finish);
-        assert_eq!(code, 200, "{finished}");
-        wait_for("both runners' attempts in /metrics", || {
-            let text = get(server, "/metrics").1;
-            (text.contains(r#"runner="head""#) && text.contains(r#"runner="agent""#)).then_some(())
-        });
-    }
+/// Does some work: the head node installs motd (the server's own
+/// passes), and node n1's first motd stage passes through the agents'
+/// API; waits until both are in the metrics.
+fn work(site: &TestContext, server: SocketAddr) {
+    let n1 = site.add_node("n1");
+    site.ok(&["install", "motd"]);
+    site.ok(&["cluster", "phase", "complete"]);
+    let poll = json!({"agent": "probe", "node": "n1", "wait_ms": 0});
+    let batch = wait_for("n1's motd work", || {
+        let (code, body) = http(server, "POST", "/v1/agent/poll", Some(&n1), &poll);
+        assert_eq!(code, 200, "{body}");
+        let batch: Value = serde_json::from_str(&body).unwrap();
+        (!batch["items"].as_array().unwrap().is_empty()).then_some(batch)
+    });
+    let item = &batch["items"][0];
+    let start = json!({"row": item["row"], "stage": item["stage"], "token": batch["token"]});
+    let (code, started) = http(server, "POST", "/v1/agent/start", Some(&n1), &start);
+    assert_eq!(code, 200, "{started}");
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let finish = json!({
+        "attempt": started["attempt"], "token": batch["token"], "passed": true,
+        "exit_code": 0, "output": "", "message": null, "transient": false,
+    });
+    let (code, finished) = http(server, "POST", "/v1/agent/finish", Some(&n1), &finish);
+    assert_eq!(code, 200, "{finished}");
+    wait_for("both runners' attempts in /metrics", || {
+        let text = get(server, "/metrics").1;
+        (text.contains(r#"runner="head""#) && text.contains(r#"runner="agent""#)).then_some(())
+    });
 }
 
 /// Asks `what` again every 200 ms until it gives something; fails after
@@ -244,8 +160,9 @@ fn health_and_readiness_answer_without_a_token_and_readiness_fails_without_the_d
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let url = runtime.block_on(postgres.fresh_database()).unwrap();
-    let mut site = Site::new(Some(url.clone()));
-    let server = site.start_server();
+    let site = site(Some(url.clone()));
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     assert_eq!(get(server, "/healthz"), (200, "ok\n".to_owned()));
     assert_eq!(get(server, "/readyz"), (200, "ready\n".to_owned()));
     assert_eq!(get(server, "/metrics").0, 200);
@@ -287,8 +204,9 @@ fn readiness_fails_while_the_schema_is_not_this_opms() {
     if !have_tool("sqlite3") {
         return;
     }
-    let mut site = Site::new(None);
-    let server = site.start_server();
+    let site = site(None);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
     assert_eq!(get(server, "/readyz"), (200, "ready\n".to_owned()));
     let db = site.path("opm.db");
     let sql = |statement: &str| {
@@ -340,9 +258,10 @@ fn metrics_after_real_work_pass_promtool() {
     if !have_tool("promtool") {
         return;
     }
-    let mut site = Site::new(None);
-    let server = site.start_server();
-    site.work(server);
+    let site = site(None);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
+    work(&site, server);
     let (code, text) = get(server, "/metrics");
     assert_eq!(code, 200, "{text}");
     let mut promtool = Command::new("promtool")
@@ -388,9 +307,10 @@ fn the_grafana_dashboard_names_only_metrics_a_real_scrape_has() {
     let mut exprs = Vec::new();
     collect_exprs(&dashboard, &mut exprs);
     assert!(!exprs.is_empty(), "the dashboard has no queries");
-    let mut site = Site::new(None);
-    let server = site.start_server();
-    site.work(server);
+    let site = site(None);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
+    work(&site, server);
     let known = families(&get(server, "/metrics").1);
     for expr in &exprs {
         for name in metric_names(expr) {
@@ -513,9 +433,10 @@ fn a_real_prometheus_scrapes_the_server() {
         eprintln!("SKIPPED: /usr/bin/prometheus is not installed (Debian's prometheus)");
         return;
     }
-    let mut site = Site::new(None);
-    let server = site.start_server();
-    site.work(server);
+    let site = site(None);
+    let server_process = site.server(&[]);
+    let server = server_process.addr();
+    work(&site, server);
     let prometheus = Prometheus::start(binary, server);
     // The rows as Prometheus saw them are the rows `opm status` lists.
     let rows = wait_for("Prometheus to scrape the rows", || {

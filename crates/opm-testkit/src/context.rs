@@ -1,0 +1,296 @@
+//! A head node in a temporary directory, driven through the real `opm`
+//! binary (issue 18 item 5): the harness the CLI's end-to-end tests share
+//! instead of each writing its own. It holds a sandbox root, a SQLite
+//! database, a package repository and empty settings; packs and imports
+//! opkgs; starts `opm server` on a free loopback port ([`Server`], killed
+//! when dropped) and registers compute nodes with their own root, opm.conf
+//! and token for `opm agent`. The binary is a parameter
+//! (`TestContext::new(env!("CARGO_BIN_EXE_opm"))`), so the kit does not
+//! depend on the `opm` crate.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test harness: a setup step that fails must fail the test that asked for it, with its message"
+)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+
+use serde_json::Value;
+
+/// One machine that is both `server` and `head`: in its directory an
+/// opm.conf, an empty opm.toml (named, so a /etc/opm/opm.toml on the
+/// machine is never read), the sandbox root `head/`, the database `opm.db`
+/// (or one named) and the repository `repo/`.
+pub struct TestContext {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    db: String,
+}
+
+impl TestContext {
+    /// A fresh head node run by the `opm` binary at `bin`: nothing packed,
+    /// no database yet.
+    pub fn new(bin: impl Into<PathBuf>) -> TestContext {
+        TestContext::on(bin, None)
+    }
+
+    /// [`TestContext::new`] on the database at `url` (a PostgreSQL one,
+    /// say) instead of `opm.db`.
+    pub fn with_database(bin: impl Into<PathBuf>, url: impl Into<String>) -> TestContext {
+        TestContext::on(bin, Some(url.into()))
+    }
+
+    fn on(bin: impl Into<PathBuf>, db: Option<String>) -> TestContext {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("opm.db").display()));
+        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
+        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
+        std::fs::create_dir(dir.path().join("head")).unwrap();
+        TestContext {
+            dir,
+            bin: bin.into(),
+            db,
+        }
+    }
+
+    /// The context's directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rest` in the context's directory.
+    pub fn path(&self, rest: &str) -> PathBuf {
+        self.dir.path().join(rest)
+    }
+
+    /// `opm` as the head node's CLI: its database, opm.conf, root,
+    /// repository, settings and dpkg, run in the context's directory.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .env("OPM_DB", &self.db)
+            .env("OPM_CONF", self.path("opm.conf"))
+            .env("OPM_ROOT", self.path("head"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// `opm ARGS` as the head node; its output, whatever the exit code.
+    pub fn opm(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// `opm ARGS`, which must exit with `code`; its output.
+    pub fn expect(&self, args: &[&str], code: i32) -> Output {
+        self.run(self.command(), args, code)
+    }
+
+    /// `command ARGS` (an `opm` of this context's: the head node's or a
+    /// node's), which must exit with `code`; its output.
+    pub fn run(&self, mut command: Command, args: &[&str], code: i32) -> Output {
+        let output = command.args(args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "opm {}\nstdout:\n{}\nstderr:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// `opm ARGS`, which must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        String::from_utf8(self.expect(args, 0).stdout).unwrap()
+    }
+
+    /// Packs the opkg `sources` as Debian debs into the repository, creates
+    /// the database and imports them.
+    pub fn pack_and_import(&self, sources: &[&str]) {
+        let repo = self.path("repo");
+        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
+        pack.push(repo.to_str().unwrap());
+        pack.extend(sources);
+        self.ok(&pack);
+        self.ok(&["init"]);
+        let mut import = vec!["opkg", "import"];
+        import.extend(sources);
+        self.ok(&import);
+    }
+
+    /// Starts `opm server --listen 127.0.0.1:0` with `extra` arguments and
+    /// waits for the address it bound; its stderr goes on to `server.log`.
+    pub fn server(&self, extra: &[&str]) -> Server {
+        self.server_on(0, extra)
+    }
+
+    /// [`TestContext::server`] on loopback port `port` (0: any), so a
+    /// server can be started again where agents look for it; the log of
+    /// every server started is kept in `server.log`.
+    pub fn server_on(&self, port: u16, extra: &[&str]) -> Server {
+        let mut child = self
+            .command()
+            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let rest = line
+                .strip_prefix("opm server: listening on http://")
+                .or_else(|| line.strip_prefix("opm server: listening on https://"));
+            if let Some(rest) = rest {
+                addr = Some(rest.parse().unwrap());
+                break;
+            }
+        }
+        // Keep draining the server's stderr, so it never blocks on a full
+        // pipe, into a file a failing test can show.
+        let log = self.path("server.log");
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("opm server ended before it printed its address");
+        };
+        Server { child, addr }
+    }
+
+    /// Registers compute node `name` with a token (mode 0600, in
+    /// `name/token`), a root (`name/root`) and an opm.conf; the token.
+    pub fn add_node(&self, name: &str) -> String {
+        self.ok(&["node", "add", name]);
+        let token = self.ok(&["node", "token", name]).trim().to_owned();
+        let dir = self.path(name);
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        std::fs::write(dir.join("opm.conf"), format!("client\n{name}\n")).unwrap();
+        std::fs::write(dir.join("token"), &token).unwrap();
+        std::fs::set_permissions(dir.join("token"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        token
+    }
+
+    /// `opm` as node `name`'s CLI (its root, opm.conf, token and spool),
+    /// talking to the server at `url`, run in the node's directory.
+    pub fn node_command(&self, name: &str, url: &str) -> Command {
+        let dir = self.path(name);
+        let mut command = Command::new(&self.bin);
+        command
+            .env("OPM_CONF", dir.join("opm.conf"))
+            .env("OPM_ROOT", dir.join("root"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .env("OPM_SERVER", url)
+            .env("OPM_TOKEN_FILE", dir.join("token"))
+            .env("OPM_SPOOL", dir.join("spool.json"))
+            .current_dir(&dir);
+        command
+    }
+
+    /// Starts `opm agent EXTRA` as node `name` (see [`TestContext::add_node`]),
+    /// talking to the server at `url`; its stderr goes to `name/agent.log`.
+    pub fn agent(&self, name: &str, url: &str, extra: &[&str]) -> Agent {
+        self.spawn_agent(name, self.node_command(name, url), extra)
+    }
+
+    /// Starts `command agent EXTRA` as node `name`: [`TestContext::agent`]
+    /// with a [`TestContext::node_command`] the test changed (another
+    /// backend or repository, say).
+    pub fn spawn_agent(&self, name: &str, mut command: Command, extra: &[&str]) -> Agent {
+        let log = std::fs::File::create(self.path(name).join("agent.log")).unwrap();
+        let child = command
+            .arg("agent")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Agent { child }
+    }
+}
+
+/// A running `opm agent`, killed when dropped.
+pub struct Agent {
+    child: Child,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `opm server`, killed when dropped.
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// The loopback address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The server's process id (to signal it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server to end (after a signal); how it ended.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The rows `opm --json status` printed (`stdout`), keyed by (target,
+/// package).
+pub fn status_rows(stdout: &[u8]) -> BTreeMap<(String, String), Value> {
+    let rows: Vec<Value> = serde_json::from_slice(stdout).unwrap();
+    rows.into_iter()
+        .map(|row| {
+            let key = (
+                row["target"].as_str().unwrap().to_owned(),
+                row["package"].as_str().unwrap().to_owned(),
+            );
+            (key, row)
+        })
+        .collect()
+}
