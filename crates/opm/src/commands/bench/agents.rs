@@ -17,18 +17,7 @@ use crate::settings::Settings;
 
 /// Runs `opm bench agents`.
 pub fn run(args: BenchAgentsArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
-    let limit = raise_open_files().context("cannot raise the open-files limit")?;
-    check_open_files(limit, args.count).map_err(|error| harness_error(error.into()))?;
-    let server = ServerCommand {
-        exe: std::env::current_exe().context("cannot find the opm binary")?,
-        global: server_options(settings),
-    };
-    let options = AgentsBench {
-        count: args.count,
-        jitter_ms: args.jitter_ms,
-        idle_secs: args.idle_secs,
-        timeout_secs: args.timeout_secs,
-    };
+    let (options, server) = prepare(&args, settings)?;
     let summary = runtime::multi_thread()?.block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
         let summary = bench(&options, &store, &server)
@@ -44,6 +33,28 @@ pub fn run(args: BenchAgentsArgs, settings: &Settings, printer: Printer) -> anyh
     }
     summary.check()?;
     Ok(Exit::Success)
+}
+
+/// What B4 and B6 both start from: the open-files limit raised for
+/// `args.count` agents, this binary as the server with this command's
+/// settings, and the harness's options.
+pub fn prepare(
+    args: &BenchAgentsArgs,
+    settings: &Settings,
+) -> anyhow::Result<(AgentsBench, ServerCommand)> {
+    let limit = raise_open_files().context("cannot raise the open-files limit")?;
+    check_open_files(limit, args.count).map_err(|error| harness_error(error.into()))?;
+    let server = ServerCommand {
+        exe: std::env::current_exe().context("cannot find the opm binary")?,
+        global: server_options(settings),
+    };
+    let options = AgentsBench {
+        count: args.count,
+        jitter_ms: args.jitter_ms,
+        idle_secs: args.idle_secs,
+        timeout_secs: args.timeout_secs,
+    };
+    Ok((options, server))
 }
 
 /// The options that give the server this command's database, conf, root,
