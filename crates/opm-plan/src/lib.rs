@@ -8,7 +8,8 @@
 //! the stage ladder the store, the engine and the simulator share; [`assign_clients`] and
 //! [`conflicts_on_target`] are the cross-row rules of SPEC §1.4;
 //! [`upgrade_verdict`] and [`with_dependencies`] decide upgrades, [`verify`]
-//! and [`repair_from`] drift (§1.9).
+//! and [`repair_from`] drift (§1.9); [`decide_rollout`] which nodes of a
+//! rollout start now (§1.10).
 //!
 //! No I/O, no clock, no processes: `opm-model` is the only neighbour below;
 //! `opm-engine` carries the decisions out and `opm` prints them (`opm plan`).
@@ -22,6 +23,7 @@ mod deps;
 mod error;
 mod orchestrate;
 mod resume;
+mod rollout;
 mod upgrade;
 mod verify;
 
@@ -38,6 +40,10 @@ pub use error::PlanError;
 pub use opm_model::{Step, Unfinished, legal_step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};
+pub use rollout::{
+    MemberState, RolloutDecision, RolloutView, abort_rollout, decide_rollout, resume_rollout,
+    waiting_reason,
+};
 pub use upgrade::{UpgradeSkip, UpgradeVerdict, upgrade_verdict, with_dependencies};
 pub use verify::{
     Difference, Drift, Expected, Unjudged, Verdict, expected_packages, packages_to_ask,
