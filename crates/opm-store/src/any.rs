@@ -17,6 +17,7 @@ use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outco
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
 use crate::postgres::PostgresStore;
+use crate::rollouts::{NewRollout, Rollout, RolloutMember};
 use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::schema::OpenMode;
 use crate::sqlite::SqliteStore;
@@ -380,6 +381,51 @@ impl Store for AnyStore {
 
     async fn audit_since(&self, since_ms: i64) -> Result<Vec<AuditEntry>> {
         both!(self, s => s.audit_since(since_ms))
+    }
+
+    async fn open_rollout(&self, rollout: &NewRollout, now_ms: i64) -> Result<i64> {
+        both!(self, s => s.open_rollout(rollout, now_ms))
+    }
+
+    async fn rollouts(&self) -> Result<Vec<Rollout>> {
+        both!(self, s => s.rollouts())
+    }
+
+    async fn rollout_members(&self, id: i64) -> Result<Vec<RolloutMember>> {
+        both!(self, s => s.rollout_members(id))
+    }
+
+    async fn rollout_member(&self, id: i64, node: &Name) -> Result<Option<RolloutMember>> {
+        both!(self, s => s.rollout_member(id, node))
+    }
+
+    async fn join_rollout(&self, id: i64, nodes: &[Name]) -> Result<()> {
+        both!(self, s => s.join_rollout(id, nodes))
+    }
+
+    async fn start_rollout_members(
+        &self,
+        id: i64,
+        generation: i64,
+        nodes: &[Name],
+        now_ms: i64,
+    ) -> Result<bool> {
+        both!(self, s => s.start_rollout_members(id, generation, nodes, now_ms))
+    }
+
+    async fn set_rollout_state(
+        &self,
+        id: i64,
+        state: opm_model::RolloutState,
+        message: &str,
+        canary_pending: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        both!(self, s => s.set_rollout_state(id, state, message, canary_pending, now_ms))
+    }
+
+    async fn close_rollouts(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+        both!(self, s => s.close_rollouts(ids, now_ms))
     }
 
     async fn apply(&self, batch: &Batch, now_ms: i64) -> Result<()> {

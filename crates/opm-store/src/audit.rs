@@ -1,5 +1,6 @@
 //! The audit trail: one entry per operator action (install, remove,
-//! request, phase, node and image changes, config set, retry, rerun), with
+//! request, phase, node and image changes, config set, retry, rerun,
+//! rollout resume and abort), with
 //! who asked and when. Entries are only ever added; they are read back
 //! oldest first, from a point in time on.
 
@@ -31,11 +32,15 @@ pub enum AuditAction {
     Retry,
     /// `opm rerun`.
     Rerun,
+    /// `opm rollout resume`.
+    RolloutResume,
+    /// `opm rollout abort`.
+    RolloutAbort,
 }
 
 impl AuditAction {
     /// Every action, in the order the CLI lists them.
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::Install,
         AuditAction::Remove,
         AuditAction::Request,
@@ -47,6 +52,8 @@ impl AuditAction {
         AuditAction::ConfigSet,
         AuditAction::Retry,
         AuditAction::Rerun,
+        AuditAction::RolloutResume,
+        AuditAction::RolloutAbort,
     ];
 
     /// The action's name, as stored and shown (the migration's CHECK
@@ -64,6 +71,8 @@ impl AuditAction {
             AuditAction::ConfigSet => "config-set",
             AuditAction::Retry => "retry",
             AuditAction::Rerun => "rerun",
+            AuditAction::RolloutResume => "rollout-resume",
+            AuditAction::RolloutAbort => "rollout-abort",
         }
     }
 

@@ -268,6 +268,12 @@ tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E);
 tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
 tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G);
 tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M);
+tuple_from_lite!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N);
 
 /// How to open connections to one SQLite file.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ use crate::facts::Facts;
 use crate::history::{AttemptId, AttemptTally, HistoryEntry, HistoryFilter, Outcome, RowAfter};
 use crate::nodes::{Image, NewNode, Node};
 use crate::opkgs::{Opkg, OpkgImport};
+use crate::rollouts::{NewRollout, Rollout, RolloutMember};
 use crate::rows::{PendingNode, RowId, RowPage, Scope, StoredRow};
 use crate::tokens::TokenSubject;
 use crate::upgrades::RowUpgrade;
@@ -315,6 +316,47 @@ pub trait Store: Send + Sync {
     fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// The audit entries recorded at or after `since_ms`, oldest first.
     fn audit_since(&self, since_ms: i64) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+
+    /// Creates a rollout, running, with its first members in start order;
+    /// its id.
+    fn open_rollout(
+        &self,
+        rollout: &NewRollout,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// Every rollout, newest first (a cluster keeps few).
+    fn rollouts(&self) -> impl Future<Output = Result<Vec<Rollout>>> + Send;
+    /// The member nodes of a rollout, in start order.
+    fn rollout_members(&self, id: i64) -> impl Future<Output = Result<Vec<RolloutMember>>> + Send;
+    /// One node's place in a rollout, if it is a member; costs one row.
+    fn rollout_member(
+        &self,
+        id: i64,
+        node: &Name,
+    ) -> impl Future<Output = Result<Option<RolloutMember>>> + Send;
+    /// Adds nodes that are not members yet at the end of a rollout's order.
+    fn join_rollout(&self, id: i64, nodes: &[Name]) -> impl Future<Output = Result<()>> + Send;
+    /// Starts members of a rollout if nobody started any since the caller
+    /// read `generation`; whether it did.
+    fn start_rollout_members(
+        &self,
+        id: i64,
+        generation: i64,
+        nodes: &[Name],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Records a rollout's state, why it paused (empty otherwise) and
+    /// whether its canary nodes are still pending.
+    fn set_rollout_state(
+        &self,
+        id: i64,
+        state: opm_model::RolloutState,
+        message: &str,
+        canary_pending: bool,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Marks rollouts replaced by a later command: they hold nothing back.
+    fn close_rollouts(&self, ids: &[i64], now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies every change of `batch` in order in one transaction: all of
     /// them land, or none.

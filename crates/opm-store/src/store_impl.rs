@@ -464,6 +464,71 @@ macro_rules! impl_store {
                 ) -> Result<Vec<$crate::audit::AuditEntry>> {
                     read!(self, |conn| $crate::audit::since(conn, since_ms))
                 }
+
+                async fn open_rollout(
+                    &self,
+                    rollout: &$crate::rollouts::NewRollout,
+                    now_ms: i64,
+                ) -> Result<i64> {
+                    write!(self, |conn| $crate::rollouts::open(conn, rollout, now_ms))
+                }
+
+                async fn rollouts(&self) -> Result<Vec<$crate::rollouts::Rollout>> {
+                    read!(self, |conn| $crate::rollouts::list(conn))
+                }
+
+                async fn rollout_members(
+                    &self,
+                    id: i64,
+                ) -> Result<Vec<$crate::rollouts::RolloutMember>> {
+                    read!(self, |conn| $crate::rollouts::members(conn, id))
+                }
+
+                async fn rollout_member(
+                    &self,
+                    id: i64,
+                    node: &Name,
+                ) -> Result<Option<$crate::rollouts::RolloutMember>> {
+                    read!(self, |conn| $crate::rollouts::member(conn, id, node))
+                }
+
+                async fn join_rollout(&self, id: i64, nodes: &[Name]) -> Result<()> {
+                    write!(self, |conn| $crate::rollouts::join(conn, id, nodes))
+                }
+
+                async fn start_rollout_members(
+                    &self,
+                    id: i64,
+                    generation: i64,
+                    nodes: &[Name],
+                    now_ms: i64,
+                ) -> Result<bool> {
+                    write!(self, |conn| $crate::rollouts::start(
+                        conn, id, generation, nodes, now_ms
+                    ))
+                }
+
+                async fn set_rollout_state(
+                    &self,
+                    id: i64,
+                    state: opm_model::RolloutState,
+                    message: &str,
+                    canary_pending: bool,
+                    now_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::rollouts::set_state(
+                        conn,
+                        id,
+                        state,
+                        message,
+                        canary_pending,
+                        now_ms
+                    ))
+                }
+
+                async fn close_rollouts(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+                    write!(self, |conn| $crate::rollouts::close(conn, ids, now_ms))
+                }
             }
         };
     };
