@@ -246,8 +246,14 @@ async fn keep_passing<S: Store + 'static>(
         let woken = state.engine_wake.notified();
         match engine.run().await {
             // Assigned or uninstalled client rows are new work for nodes.
-            Ok(report) if report.passed + report.failed > 0 => state.agents_wake.notify_one(),
-            Ok(_) => {}
+            Ok(report) => {
+                if report.passed + report.failed > 0 {
+                    state.agents_wake.notify_one();
+                }
+                // Nodes a rollout started: only their polls, not every
+                // waiting node's (B7: thousands wait their batch).
+                state.waiters.wake(&report.started);
+            }
             Err(error) => tracing::warn!("the head node's pass failed, trying again: {error}"),
         }
         tokio::select! {

@@ -1,6 +1,7 @@
 //! What a node's agent gets when it polls: the next stage of each of its
 //! rows that can move, decided by the same planner as `opm run`, under one
-//! lease of the node with a fresh fencing token.
+//! lease of the node with a fresh fencing token, less what a rollout holds
+//! back (`opm_engine::rollout::gate`).
 //!
 //! A node runs one agent. An agent that polls is between batches, so a
 //! lease its node's agent still holds (its own earlier one, or that of an
@@ -14,6 +15,7 @@ use std::path::Path;
 use opm_engine::Identity;
 use opm_engine::load::load;
 use opm_engine::order::order_on_target;
+use opm_engine::rollout;
 use opm_engine::triage::triage;
 use opm_model::api::{MAX_AGENT_ID_LEN, WorkBatch, WorkItem};
 use opm_model::{Lease, Name, Role, Status, Target};
@@ -49,6 +51,16 @@ fn held_by_agent_of(owner: &str, node: &Name) -> bool {
     owner.starts_with(&format!("agent:{node}:"))
 }
 
+/// What a poll hands out.
+#[derive(Debug)]
+pub struct Handed {
+    /// The work, and why the rest waits.
+    pub batch: WorkBatch,
+    /// Whether the node joined a rollout just now: the head node's pass
+    /// decides when it starts.
+    pub joined: bool,
+}
+
 /// The node's work now, leased to `agent` for `ttl_ms` when there is any.
 ///
 /// # Errors
@@ -59,7 +71,7 @@ pub async fn work_for<S: Store>(
     agent: &str,
     ttl_ms: i64,
     now_ms: i64,
-) -> Result<WorkBatch, ApiFailure> {
+) -> Result<Handed, ApiFailure> {
     let me = Identity {
         role: Role::Client,
         name: node.clone(),
@@ -85,8 +97,10 @@ pub async fn work_for<S: Store>(
     // Orchestration (request changes) is the head node's; a client row
     // never asks for it.
     let releases: Vec<RowId> = sorted.releases.into_iter().map(|(id, _)| id).collect();
+    // A rollout that has not started this node holds its rows back.
+    let gated = rollout::gate(store, sorted.works).await?;
     let mut ids: BTreeMap<Name, RowId> = BTreeMap::new();
-    let works: Vec<Work> = sorted
+    let works: Vec<Work> = gated
         .works
         .into_iter()
         .map(|(id, _, work)| {
@@ -94,7 +108,8 @@ pub async fn work_for<S: Store>(
             work
         })
         .collect();
-    let (errors, blocked) = (sorted.errors, sorted.blocked);
+    let (errors, mut blocked) = (sorted.errors, sorted.blocked);
+    blocked.extend(gated.held);
     let mut batch = WorkBatch {
         token: 0,
         lease_ttl_ms: ttl_ms,
@@ -103,7 +118,10 @@ pub async fn work_for<S: Store>(
         blocked,
     };
     if works.is_empty() && releases.is_empty() {
-        return Ok(batch);
+        return Ok(Handed {
+            batch,
+            joined: gated.joined,
+        });
     }
     let target = Target::node(node.clone());
     let lease = lease_for_agent(
@@ -149,7 +167,10 @@ pub async fn work_for<S: Store>(
             upgrade_from: work.upgrade_from,
         });
     }
-    Ok(batch)
+    Ok(Handed {
+        batch,
+        joined: gated.joined,
+    })
 }
 
 /// Leases the node for `owner`, taking over at once a lease another

@@ -84,8 +84,12 @@ pub struct RunReport {
     pub failed: usize,
     /// Rows in error at the end, with their messages.
     pub errors: Vec<Waiting>,
-    /// Rows blocked at the end (gates, dependencies, other owners' leases).
+    /// Rows blocked at the end (gates, dependencies, other owners' leases,
+    /// rollouts that have not started their node).
     pub blocked: Vec<Waiting>,
+    /// Nodes a rollout started during the run: their agents have work now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub started: Vec<Name>,
 }
 
 /// How a run ended, for the exit code (SPEC §4).
@@ -357,6 +361,7 @@ impl<S: Store + 'static> Engine<S> {
         // waited for again in this run.
         let mut given_up: BTreeMap<Target, Waiting> = BTreeMap::new();
         let mut refusals = Refusals::default();
+        report.started = crate::rollout::advance(self.store.as_ref(), started).await?;
         loop {
             let snapshot = self.snapshot().await?;
             let now = self.clock.now_ms();
@@ -375,8 +380,17 @@ impl<S: Store + 'static> Engine<S> {
             )?;
             blocked.extend(sorted.blocked);
             let (errors, changes, leased) = (sorted.errors, sorted.requests, sorted.leased);
+            // The head node's own rows and images are never in a rollout;
+            // a compute node's are, when it works for itself.
+            let allowed = if self.config.identity.role == opm_model::Role::Client {
+                let gated = crate::rollout::gate(self.store.as_ref(), sorted.works).await?;
+                blocked.extend(gated.held);
+                gated.works
+            } else {
+                sorted.works
+            };
             let mut works: BTreeMap<Target, Vec<(RowId, Job)>> = BTreeMap::new();
-            for (id, target, work) in sorted.works {
+            for (id, target, work) in allowed {
                 works
                     .entry(target)
                     .or_default()

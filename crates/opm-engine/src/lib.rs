@@ -30,6 +30,7 @@ pub mod owner;
 pub mod report;
 pub mod requests;
 pub mod retry;
+pub mod rollout;
 pub mod steps;
 pub mod triage;
 pub mod upgrade;

@@ -41,8 +41,8 @@ pub use opm_model::{Step, Unfinished, legal_step, next_step};
 pub use orchestrate::{RequestChange, assign_clients, request_down};
 pub use resume::{Carried, Resume, resume};
 pub use rollout::{
-    MemberState, RolloutDecision, RolloutView, abort_rollout, decide_rollout, resume_rollout,
-    waiting_reason,
+    Held, MemberState, RolloutDecision, RolloutView, abort_rollout, decide_rollout, held_reason,
+    resume_rollout, waiting_reason,
 };
 pub use upgrade::{UpgradeSkip, UpgradeVerdict, upgrade_verdict, with_dependencies};
 pub use verify::{

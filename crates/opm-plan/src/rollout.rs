@@ -75,7 +75,7 @@ impl RolloutView<'_> {
     }
 
     /// Whether some canary node has not finished yet.
-    fn canary_pending(&self) -> bool {
+    pub fn canary_pending(&self) -> bool {
         self.members[..self.canary()]
             .iter()
             .any(|(_, state)| *state != MemberState::Finished)
@@ -149,46 +149,93 @@ pub fn decide_rollout(view: &RolloutView<'_>) -> RolloutDecision {
     }
 }
 
-/// Why `node`, a member the rollout has not started, gets no work now:
+/// What a node the rollout has not started is told, from what the store
+/// keeps of the rollout (no member's rows needed: a poll can afford it).
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// What the rollout rolls out.
+    pub label: &'a str,
+    /// The operator's limits.
+    pub policy: RolloutPolicy,
+    /// The stored state.
+    pub state: RolloutState,
+    /// Why it paused, as stored (empty when it did not).
+    pub paused: &'a str,
+    /// Whether some canary node has not finished yet.
+    pub canary_pending: bool,
+    /// The node's place in the start order, from 0.
+    pub index: usize,
+    /// How many members the rollout has.
+    pub total: usize,
+}
+
+/// Why a node the rollout has not started gets no work now:
 /// "waiting: rollout motd 1:3.2-1, batch 2 of 5".
-pub fn waiting_reason(view: &RolloutView<'_>, node: &Name) -> String {
-    let label = view.label;
-    match view.state {
+pub fn held_reason(held: &Held<'_>) -> String {
+    let label = held.label;
+    match held.state {
         RolloutState::Aborted => {
             return format!(
                 "not started: rollout {label} was aborted; run the command again to start it"
             );
         }
         RolloutState::Paused => {
-            let why = view.over_budget().map_or_else(
-                || format!("rollout of {label} paused"),
-                |over| view.pause_message(&over),
-            );
+            let why = if held.paused.is_empty() {
+                format!("rollout of {label} paused")
+            } else {
+                held.paused.to_owned()
+            };
             return format!(
                 "waiting: {why}; clear failed nodes with 'opm retry', then 'opm rollout resume'"
             );
         }
         RolloutState::Running | RolloutState::Done => {}
     }
-    let canary = view.canary();
-    let index = view
-        .members
-        .iter()
-        .position(|(member, _)| member == node)
-        .unwrap_or(0);
-    if index >= canary && view.canary_pending() {
+    let canary = held
+        .policy
+        .canary
+        .map_or(0, |canary| usize::try_from(canary).unwrap_or(usize::MAX))
+        .min(held.total);
+    if held.index >= canary && held.canary_pending {
         return format!("waiting: rollout {label}, for its {canary} canary node(s) to finish");
     }
-    let parallel = view.parallel();
-    let rest = view.members.len() - canary;
+    let parallel = held
+        .policy
+        .max_parallel
+        .map_or(usize::MAX, |limit| limit.of(held.total).max(1));
+    let rest = held.total.saturating_sub(canary);
     let first = usize::from(canary > 0);
-    let batches = first + rest.div_ceil(parallel);
-    let batch = if index < canary {
+    let batches = (first + rest.div_ceil(parallel)).max(1);
+    let batch = if held.index < canary {
         1
     } else {
-        first + (index - canary) / parallel + 1
+        (first + (held.index - canary) / parallel + 1).min(batches)
     };
     format!("waiting: rollout {label}, batch {batch} of {batches}")
+}
+
+/// [`held_reason`] for `node`, a member of `view` it has not started.
+pub fn waiting_reason(view: &RolloutView<'_>, node: &Name) -> String {
+    let paused = if view.state == RolloutState::Paused {
+        view.over_budget()
+            .map(|over| view.pause_message(&over))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    held_reason(&Held {
+        label: view.label,
+        policy: view.policy,
+        state: view.state,
+        paused: &paused,
+        canary_pending: view.canary_pending(),
+        index: view
+            .members
+            .iter()
+            .position(|(member, _)| member == node)
+            .unwrap_or(0),
+        total: view.members.len(),
+    })
 }
 
 /// `opm rollout resume`: the state a resume leads to.

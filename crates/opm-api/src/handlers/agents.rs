@@ -62,7 +62,7 @@ pub async fn poll<S: Store + 'static>(
     let waiting = state.waiters.enter(&node);
     loop {
         let woken = waiting.woken();
-        let batch = Box::pin(work_for(
+        let handed = Box::pin(work_for(
             state.store.as_ref(),
             &node,
             &request.agent,
@@ -70,6 +70,11 @@ pub async fn poll<S: Store + 'static>(
             state.clock.now_ms(),
         ))
         .await?;
+        if handed.joined {
+            // The head node's pass decides when a node new to a rollout starts.
+            state.engine_wake.notify_one();
+        }
+        let batch = handed.batch;
         let now = tokio::time::Instant::now();
         if !batch.items.is_empty() || now >= deadline || state.is_stopping() {
             if !batch.items.is_empty() {
