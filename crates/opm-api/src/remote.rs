@@ -12,7 +12,8 @@ use opm_model::api::{
     AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
     HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
     NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed,
-    RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
+    RequestBody, RequestOutcome, RerunBody, RetryBody, RolloutBody, RolloutLine, RowFilter,
+    StatusRow,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -182,6 +183,20 @@ impl Operator for Remote {
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView> {
         self.get("/v1/config", Some(query)).await
     }
+
+    async fn rollouts(&self) -> Result<Vec<RolloutLine>> {
+        self.get("/v1/rollouts", None::<&()>).await
+    }
+
+    async fn rollout_resume(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        self.send(Method::POST, "/v1/rollouts/resume", Some(body))
+            .await
+    }
+
+    async fn rollout_abort(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        self.send(Method::POST, "/v1/rollouts/abort", Some(body))
+            .await
+    }
 }
 
 /// The operator a command runs against: the store here, or a server.
@@ -285,5 +300,17 @@ impl<S: opm_store::Store> Operator for AnyOperator<S> {
 
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView> {
         either!(self, op => op.config_show(query))
+    }
+
+    async fn rollouts(&self) -> Result<Vec<RolloutLine>> {
+        either!(self, op => op.rollouts())
+    }
+
+    async fn rollout_resume(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        either!(self, op => op.rollout_resume(body))
+    }
+
+    async fn rollout_abort(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        either!(self, op => op.rollout_abort(body))
     }
 }

@@ -137,6 +137,9 @@ pub fn router<S: Store + 'static>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/upgrade", post(versions::upgrade_rows::<S>))
         .route("/v1/pin", post(versions::pin::<S>))
         .route("/v1/rerun", post(tools::rerun::<S>))
+        .route("/v1/rollouts", get(tools::rollouts::<S>))
+        .route("/v1/rollouts/resume", post(tools::rollout_resume::<S>))
+        .route("/v1/rollouts/abort", post(tools::rollout_abort::<S>))
         .route(
             "/v1/nodes",
             get(tools::nodes::<S>).post(tools::add_node::<S>),

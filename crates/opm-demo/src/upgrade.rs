@@ -153,6 +153,7 @@ pub async fn bench_upgrade(
         packages: vec![opkg],
         scope: UpgradeScope::Group(Name::new(NameKind::Group, DEFAULT_GROUP)?),
         allow_downgrade: false,
+        rollout: opm_model::RolloutPolicy::default(),
     };
     let report = upgrade(store, &request, SystemClock.now_ms())
         .await

@@ -318,7 +318,8 @@ pub fn busy_refusal(busy: &[Rollout]) -> Option<String> {
 }
 
 /// Opens a rollout for a command's `packages` on `members` (compute
-/// nodes, in start order) when `policy` bounds anything; earlier aborted
+/// nodes, in start order) when `policy` bounds anything and there are
+/// members; earlier aborted
 /// rollouts of those opkgs stop holding their nodes back either way. The
 /// new rollout's id, if one was opened.
 ///
@@ -341,7 +342,9 @@ pub async fn begin<S: Store>(
     if !replaced.is_empty() {
         store_call(|| store.close_rollouts(&replaced, now_ms)).await?;
     }
-    if !policy.is_set() {
+    // No node to spread out (a head-node-only rerun, an empty group):
+    // nothing to keep.
+    if !policy.is_set() || members.is_empty() {
         return Ok(None);
     }
     let new = NewRollout {

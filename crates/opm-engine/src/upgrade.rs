@@ -7,10 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opm_model::{Name, Target};
+use opm_model::{Name, RolloutPolicy, Target, TargetKind};
 use opm_plan::{UpgradeVerdict, upgrade_verdict, with_dependencies};
 use opm_store::{RowUpgrade, Store, StoreError};
 use serde::Serialize;
+
+use crate::rollout;
 
 /// Which targets an upgrade covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct UpgradeRequest {
     pub scope: UpgradeScope,
     /// Whether a wanted version older than a row's may be installed.
     pub allow_downgrade: bool,
+    /// How the upgrades of nodes are spread out (SPEC §1.10).
+    pub rollout: RolloutPolicy,
 }
 
 /// One row's verdict.
@@ -60,6 +64,12 @@ pub struct UpgradeReport {
     pub moved: usize,
     /// Whether a downgrade refused the request (nothing was started).
     pub refused: bool,
+    /// Why the rollout asked for refused the request (nothing was started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_refused: Option<String>,
+    /// The rollout that spreads the nodes' upgrades out, if one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<i64>,
 }
 
 impl UpgradeReport {
@@ -72,6 +82,9 @@ impl UpgradeReport {
 
     /// Why nothing was started, when a downgrade refused the request.
     pub fn refusal(&self) -> Option<String> {
+        if let Some(refusal) = &self.rollout_refused {
+            return Some(refusal.clone());
+        }
         if !self.refused {
             return None;
         }
@@ -130,11 +143,19 @@ pub async fn upgrade<S: Store>(
         .into_iter()
         .filter(|package| depends_on.contains_key(package))
         .collect();
+    let mut report = UpgradeReport::default();
+    let refusal = match request.rollout.check() {
+        Err(refusal) => Some(refusal),
+        Ok(()) => rollout::busy_refusal(&rollout::unfinished(store, &covered, now_ms).await?),
+    };
+    if refusal.is_some() {
+        report.rollout_refused = refusal;
+        return Ok(report);
+    }
     let in_scope = scope_filter(store, &request.scope).await?;
     let mut rows = store.rows_for_opkgs(&covered).await?;
     rows.retain(|stored| in_scope(&stored.row.target));
     rows.sort_by(|a, b| (&a.row.package, &a.row.target).cmp(&(&b.row.package, &b.row.target)));
-    let mut report = UpgradeReport::default();
     let mut starts = Vec::new();
     for stored in rows {
         let verdict = upgrade_verdict(
@@ -163,6 +184,30 @@ pub async fn upgrade<S: Store>(
         report.started = started.len();
         report.moved = starts.len() - started.len();
     }
+    // The compute nodes set back, in name order: the rollout's members.
+    let head = store.head_node().await?;
+    let mut members: Vec<Name> = report
+        .rows
+        .iter()
+        .filter(|line| {
+            matches!(line.verdict, UpgradeVerdict::Start { .. })
+                && line.target.kind == TargetKind::Node
+                && Some(&line.target.name) != head.as_ref()
+        })
+        .map(|line| line.target.name.clone())
+        .collect();
+    members.sort();
+    members.dedup();
+    let label = covered
+        .iter()
+        .map(|package| match wanted.get(package) {
+            Some(version) => format!("{package} {version}"),
+            None => package.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.rollout =
+        rollout::begin(store, label, covered, request.rollout, members, now_ms).await?;
     Ok(report)
 }
 

@@ -85,6 +85,7 @@ async fn story<S: Store>(op: &Local<S>) {
 
     let outcome = op
         .install(&InstallBody {
+            rollout: opm_model::RolloutPolicy::default(),
             packages: vec![opkg("slurm")],
             group: None,
             dry_run: false,
@@ -98,6 +99,7 @@ async fn story<S: Store>(op: &Local<S>) {
         "{outcome:?}"
     );
     op.install(&InstallBody {
+        rollout: opm_model::RolloutPolicy::default(),
         packages: vec![opkg("base")],
         group: None,
         dry_run: false,
@@ -133,6 +135,7 @@ async fn story<S: Store>(op: &Local<S>) {
     );
     refused(
         op.remove(&RemoveBody {
+            rollout: opm_model::RolloutPolicy::default(),
             packages: vec![opkg("base")],
             with_dependents: false,
             dry_run: false,
@@ -152,6 +155,7 @@ async fn story<S: Store>(op: &Local<S>) {
     );
     refused(
         op.rerun(&RerunBody {
+            rollout: opm_model::RolloutPolicy::default(),
             target: Target::node(name(NameKind::Node, "ghost")),
             package: opkg("base"),
             from: Stage::Finished,
@@ -256,6 +260,7 @@ async fn story<S: Store>(op: &Local<S>) {
     // Removal fans out to every row; a dry run says exactly which rows
     // and changes nothing; the node and image go.
     let body = RemoveBody {
+        rollout: opm_model::RolloutPolicy::default(),
         packages: vec![opkg("base")],
         with_dependents: true,
         dry_run: true,
@@ -266,6 +271,7 @@ async fn story<S: Store>(op: &Local<S>) {
     assert_eq!(op.status(&RowFilter::default()).await.unwrap(), before);
     let removed = op
         .remove(&RemoveBody {
+            rollout: opm_model::RolloutPolicy::default(),
             dry_run: false,
             ..body
         })

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Name, PastAttempt, Phase, Row, Stage, Status, StepRecord, Target, TargetKind};
+use crate::{
+    Name, PastAttempt, Phase, RolloutPolicy, RolloutState, Row, Stage, Status, StepRecord, Target,
+    TargetKind,
+};
 
 /// Largest request body the server reads; a finish report carries a
 /// stage's captured output, which the store caps at 1 MiB anyway.
@@ -324,6 +327,9 @@ pub struct UpgradeBody {
     /// Whether a wanted version older than a row's may be installed.
     #[serde(default)]
     pub allow_downgrade: bool,
+    /// How the work on nodes is spread out (SPEC §1.10); none: all at once.
+    #[serde(default, skip_serializing_if = "no_rollout")]
+    pub rollout: RolloutPolicy,
 }
 
 /// A tool pins an opkg's version (`opm opkg pin`), or unpins it.
@@ -374,6 +380,9 @@ pub struct RerunBody {
     pub package: Name,
     /// The first stage to run again.
     pub from: Stage,
+    /// How the work on nodes is spread out (SPEC §1.10); none: all at once.
+    #[serde(default, skip_serializing_if = "no_rollout")]
+    pub rollout: RolloutPolicy,
 }
 
 /// The cluster's install phase, read or set.
@@ -414,6 +423,9 @@ pub struct InstallBody {
     /// Only say what would change; change nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// How the work on nodes is spread out (SPEC §1.10); none: all at once.
+    #[serde(default, skip_serializing_if = "no_rollout")]
+    pub rollout: RolloutPolicy,
 }
 
 /// A tool removes opkgs (`opm remove`).
@@ -428,6 +440,9 @@ pub struct RemoveBody {
     /// Only say what would change; change nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// How the work on nodes is spread out (SPEC §1.10); none: all at once.
+    #[serde(default, skip_serializing_if = "no_rollout")]
+    pub rollout: RolloutPolicy,
 }
 
 /// One row whose request changed.
@@ -881,6 +896,9 @@ pub struct StatusSummary {
     pub errors: usize,
     /// The rows being worked.
     pub running: usize,
+    /// The rollouts that hold nodes back (SPEC §1.10), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutLine>,
 }
 
 impl StatusSummary {
@@ -916,6 +934,7 @@ impl StatusSummary {
             errors: packages.iter().map(|p| p.errors).sum(),
             running: packages.iter().map(|p| p.running).sum(),
             packages,
+            rollouts: Vec::new(),
         }
     }
 }
@@ -973,4 +992,57 @@ mod tests {
             ]
         );
     }
+}
+
+/// Whether a body asks for no rollout (the field is then left out).
+fn no_rollout(policy: &RolloutPolicy) -> bool {
+    !policy.is_set()
+}
+
+/// Which rollout `opm rollout resume|abort` means: the one given, or the
+/// only one that holds nodes back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutBody {
+    /// The rollout's id, as `opm rollout status` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+}
+
+/// One rollout as `opm rollout status`, `opm status --summary` and
+/// `GET /v1/rollouts` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutLine {
+    /// Its id.
+    pub id: i64,
+    /// What it rolls out: "motd 1:3.2-1".
+    pub label: String,
+    /// The opkgs whose node rows it holds back.
+    pub packages: Vec<String>,
+    /// The operator's limits.
+    pub policy: RolloutPolicy,
+    /// `running`, `paused`, `aborted` or `done`.
+    pub state: RolloutState,
+    /// Why it paused; empty otherwise.
+    pub message: String,
+    /// Whether a later command for its opkgs replaced it.
+    pub replaced: bool,
+    /// Member nodes.
+    pub nodes: usize,
+    /// Members with nothing to do yet (no rows of its opkgs).
+    pub idle: usize,
+    /// Members not started, with work.
+    pub waiting: usize,
+    /// Members started, with work left.
+    pub running: usize,
+    /// Members done.
+    pub finished: usize,
+    /// Members with a row of its opkgs in error.
+    pub failed: usize,
+    /// When it was created (UTC).
+    pub created: String,
+    /// When it was created, in milliseconds since the epoch.
+    pub created_ms: i64,
+    /// When its state last changed, in milliseconds since the epoch.
+    pub changed_ms: i64,
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use opm_model::{Name, NameError, NameKind, Phase, Role, Stage};
+use opm_model::{BadLimit, Limit, Name, NameError, NameKind, Phase, Role, RolloutPolicy, Stage};
 
 use crate::logging::LogFormat;
 
@@ -52,7 +52,8 @@ pub const GROUPS: [(&str, &[&str]); 5] = [
     (
         "Day to day",
         &[
-            "install", "remove", "request", "upgrade", "cluster", "status", "plan", "run",
+            "install", "remove", "request", "upgrade", "rollout", "cluster", "status", "plan",
+            "run",
         ],
     ),
     (
@@ -309,6 +310,11 @@ Examples:
     /// and on the nodes' agents. Exit 2 when a row would be downgraded
     /// without --allow-downgrade (nothing is started then).
     Upgrade(UpgradeArgs),
+    /// The rollouts that spread work on nodes out (--max-parallel,
+    /// --max-failures, --canary of install, upgrade, remove and rerun):
+    /// where their nodes stand, resume a paused one, abort one.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Check the rows' native packages against the package databases
     /// (SPEC §1.9): a row at or past install-bin-pkgs whose packages are
     /// missing or at another version becomes `drifted`, with what differs.
@@ -997,6 +1003,9 @@ pub struct InstallArgs {
     /// Print exactly the rows that would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How the work on compute nodes is spread out.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
 }
 
 /// `opm upgrade [PKG...] [--node N | --image I | --group G] [--allow-downgrade]`
@@ -1013,6 +1022,9 @@ pub struct UpgradeArgs {
     /// version); refused otherwise.
     #[arg(long)]
     pub allow_downgrade: bool,
+    /// How the work on compute nodes is spread out.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
 }
 
 /// The rows `opm upgrade` covers.
@@ -1045,6 +1057,9 @@ pub struct RemoveArgs {
     /// Do not ask for confirmation on a terminal.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// How the work on compute nodes is spread out.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
 }
 
 /// `opm cluster ...`
@@ -1249,6 +1264,67 @@ pub struct RerunArgs {
     /// The first stage to run again; current becomes the stage before it.
     #[arg(long, value_name = "STAGE")]
     pub from: Stage,
+    /// How the work on compute nodes is spread out.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+}
+
+/// `--max-parallel`, `--max-failures`, `--canary` (SPEC §1.10); each left
+/// out is the settings file's `rollout_*`, else unbounded.
+#[derive(Debug, Default, Args)]
+pub struct RolloutArgs {
+    /// At most N compute nodes (or N% of them) change at once; the others
+    /// wait their batch.
+    #[arg(long, value_name = "N|N%", value_parser = limit)]
+    pub max_parallel: Option<Limit>,
+    /// When more than F nodes (or F% of them) have failed, no new node
+    /// starts: the rollout pauses until 'opm rollout resume'.
+    #[arg(long, value_name = "F|F%", value_parser = limit)]
+    pub max_failures: Option<Limit>,
+    /// N nodes first; the others only after all of them finished.
+    #[arg(long, value_name = "N")]
+    pub canary: Option<u32>,
+}
+
+impl RolloutArgs {
+    /// The policy these flags ask for, each left out taken from `defaults`.
+    pub fn policy(&self, defaults: RolloutPolicy) -> RolloutPolicy {
+        RolloutPolicy {
+            max_parallel: self.max_parallel,
+            max_failures: self.max_failures,
+            canary: self.canary,
+        }
+        .or(defaults)
+    }
+}
+
+fn limit(raw: &str) -> Result<Limit, BadLimit> {
+    raw.parse()
+}
+
+/// `opm rollout ...`
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Every rollout, newest first: its state and where its nodes stand.
+    Status,
+    /// Let a paused rollout go on, once its failed nodes are cleared with
+    /// 'opm retry'; starts the nodes it may start now.
+    #[command(after_help = "\
+Examples:
+  opm rollout status                         (why it paused)
+  opm retry motd --node n2 --reason 'fixed /etc/motd.d'
+  opm rollout resume")]
+    Resume {
+        /// The rollout [default: the only one in progress].
+        id: Option<i64>,
+    },
+    /// Start no new node of a rollout; nodes already started go on and
+    /// finished ones stay as they are. Running the command again starts a
+    /// new rollout for the nodes left.
+    Abort {
+        /// The rollout [default: the only one in progress].
+        id: Option<i64>,
+    },
 }
 
 /// `opm config ...`

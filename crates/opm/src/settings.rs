@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use opm_model::{Limit, RolloutPolicy};
 use opm_native::script::SiteEnv;
 use opm_store::{AnyStore, OpenMode, StoreError, redact_url};
 use serde::Deserialize;
@@ -52,10 +53,34 @@ struct SettingsFile {
     tls_key: Option<PathBuf>,
     side_by_side_scripts: Option<bool>,
     verify_interval: Option<u64>,
+    rollout_max_parallel: Option<LimitSetting>,
+    rollout_max_failures: Option<LimitSetting>,
+    rollout_canary: Option<u32>,
     #[serde(default)]
     script_env: BTreeMap<String, String>,
     #[serde(default)]
     script_env_pass: Vec<String>,
+}
+
+/// A rollout limit as the settings file may give it: a number of nodes
+/// (`5`) or a text (`"5"`, `"10%"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum LimitSetting {
+    Count(u32),
+    Text(String),
+}
+
+impl LimitSetting {
+    /// The limit; `key` names it in the error.
+    fn limit(&self, key: &str) -> anyhow::Result<Limit> {
+        match self {
+            LimitSetting::Count(count) => Ok(Limit::Count(*count)),
+            LimitSetting::Text(text) => text
+                .parse()
+                .map_err(|error| bad_input(format!("{key} in the settings file: {error}"))),
+        }
+    }
 }
 
 /// Fully resolved settings.
@@ -109,6 +134,9 @@ pub struct Settings {
     /// and `opm agent` (its node) run against the package databases, the
     /// first at start; 0 never (SPEC §1.9). `--verify-interval` overrides.
     pub verify_interval: u64,
+    /// The rollout policy of install, upgrade, remove and rerun when
+    /// their flags leave a part out: the file's `rollout_*` keys.
+    pub rollout: RolloutPolicy,
     /// Variables set for every script: the file's `[script_env]`, then
     /// `--script-env` flags (a flag beats the file by name).
     pub script_env: BTreeMap<String, String>,
@@ -163,6 +191,22 @@ impl Settings {
         let site_env =
             SiteEnv::new(&script_env, &script_env_pass, |name| std::env::var_os(name))
                 .map_err(|e| bad_input(format!("{e} (settings file or --script-env flags)")))?;
+        let rollout = RolloutPolicy {
+            max_parallel: file
+                .rollout_max_parallel
+                .map(|limit| limit.limit("rollout_max_parallel"))
+                .transpose()?,
+            max_failures: file
+                .rollout_max_failures
+                .map(|limit| limit.limit("rollout_max_failures"))
+                .transpose()?,
+            canary: file.rollout_canary,
+        };
+        rollout.check().map_err(|error| {
+            bad_input(format!(
+                "rollout_max_parallel in the settings file: {error}"
+            ))
+        })?;
         Ok(Settings {
             db: args.db.clone().or(file.db),
             conf: args
@@ -204,6 +248,7 @@ impl Settings {
             tls_key: env_var("OPM_TLS_KEY").map(PathBuf::from).or(file.tls_key),
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
             verify_interval: file.verify_interval.unwrap_or(DEFAULT_VERIFY_INTERVAL),
+            rollout,
             script_env,
             script_env_pass,
             site_env,
@@ -359,9 +404,10 @@ mod tests {
 
     use super::{
         DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SPOOL, DEFAULT_VERIFY_INTERVAL,
-        SettingsFile, sqlite_path,
+        LimitSetting, SettingsFile, sqlite_path,
     };
     use crate::exit::BadInput;
+    use opm_model::Limit;
 
     /// The settings file the packages install as /etc/opm/opm.toml.
     const PACKAGED: &str = include_str!("../../../contrib/opm.toml");
@@ -400,6 +446,9 @@ mod tests {
                 "db",
                 "listen",
                 "repo",
+                "rollout_canary",
+                "rollout_max_failures",
+                "rollout_max_parallel",
                 "root",
                 "script_env",
                 "script_env_pass",
@@ -434,11 +483,24 @@ mod tests {
             tls_cert,
             tls_key,
             verify_interval,
+            rollout_max_parallel,
+            rollout_max_failures,
+            rollout_canary,
             spool,
             side_by_side_scripts,
             script_env,
             script_env_pass,
         } = toml::from_str(&uncommented).unwrap();
+        // No rollout by default: the packaged file shows examples.
+        assert_eq!(
+            rollout_max_parallel.map(|l| l.limit("x").unwrap()),
+            Some(Limit::Percent(10))
+        );
+        assert_eq!(
+            rollout_max_failures.map(|l| l.limit("x").unwrap()),
+            Some(Limit::Count(0))
+        );
+        assert_eq!(rollout_canary, Some(1));
         assert_eq!(db.as_deref(), Some(DEFAULT_DB));
         assert_eq!(conf, Some(PathBuf::from(DEFAULT_CONF_PATH)));
         assert_eq!(root, Some(PathBuf::from("/")));
@@ -526,5 +588,25 @@ mod tests {
             assert!(error.downcast_ref::<BadInput>().is_some(), "{url}");
             assert!(error.to_string().contains("sqlite:PATH"), "{url}: {error}");
         }
+    }
+
+    #[test]
+    fn rollout_limits_are_counts_or_percentages_by_name() {
+        let parse = |text: &str| toml::from_str::<SettingsFile>(text);
+        let file = parse("rollout_max_parallel = \"10%\"\nrollout_max_failures = 2").unwrap();
+        let parallel = file.rollout_max_parallel.unwrap();
+        assert_eq!(parallel.limit("k").unwrap(), Limit::Percent(10));
+        assert_eq!(
+            file.rollout_max_failures.unwrap().limit("k").unwrap(),
+            Limit::Count(2)
+        );
+        let bad = LimitSetting::Text("150%".to_owned());
+        let error = bad.limit("rollout_max_parallel").unwrap_err();
+        assert!(error.downcast_ref::<BadInput>().is_some());
+        assert!(
+            error.to_string().contains("rollout_max_parallel"),
+            "{error}"
+        );
+        assert!(parse("rollout_canary = -1").is_err());
     }
 }

@@ -16,7 +16,8 @@ use opm_model::api::{
     AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
     HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
     NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, RemoveQuery, Removed,
-    RequestBody, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
+    RequestBody, RequestOutcome, RerunBody, RetryBody, RolloutBody, RolloutLine, RowFilter,
+    StatusRow,
 };
 use opm_store::Store;
 
@@ -299,4 +300,39 @@ pub async fn config_set<S: Store + 'static>(
     let set = op.config_set(&config).await?;
     state.changed();
     Ok(Json(set))
+}
+
+/// `GET /v1/rollouts`: as `opm rollout status`.
+pub async fn rollouts<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+) -> Answer<Vec<RolloutLine>> {
+    auth::admin(state.store.as_ref(), &bearer).await?;
+    Ok(Json(operate::rollouts(state.store.as_ref()).await?))
+}
+
+/// `POST /v1/rollouts/resume`: as `opm rollout resume`.
+pub async fn rollout_resume<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    request: Result<Json<RolloutBody>, JsonRejection>,
+) -> Answer<RolloutLine> {
+    let op = operator(&state, &bearer).await?;
+    let request = body(request)?;
+    let line = op.rollout_resume(&request).await?;
+    // The nodes it started have work now.
+    state.changed();
+    Ok(Json(line))
+}
+
+/// `POST /v1/rollouts/abort`: as `opm rollout abort`.
+pub async fn rollout_abort<S: Store + 'static>(
+    State(state): Shared<S>,
+    bearer: Bearer,
+    request: Result<Json<RolloutBody>, JsonRejection>,
+) -> Answer<RolloutLine> {
+    let op = operator(&state, &bearer).await?;
+    let request = body(request)?;
+    let line = op.rollout_abort(&request).await?;
+    Ok(Json(line))
 }

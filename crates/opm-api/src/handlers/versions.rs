@@ -43,6 +43,7 @@ pub async fn upgrade_rows<S: Store + 'static>(
             packages: request.packages,
             scope,
             allow_downgrade: request.allow_downgrade,
+            rollout: request.rollout,
         },
         state.clock.now_ms(),
     )

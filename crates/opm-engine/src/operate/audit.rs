@@ -2,11 +2,11 @@
 //! and what it was about, and its recording with who asked. Only actions
 //! that changed something are recorded (a dry run is not).
 
-use opm_model::Name;
 use opm_model::api::{
     AuditLine, AuditQuery, ConfigSetBody, ImageAddBody, InstallBody, NodeAddBody, PhaseBody,
-    RemoveBody, RequestBody, RerunBody, RetryBody,
+    RemoveBody, RequestBody, RerunBody, RetryBody, RolloutLine,
 };
+use opm_model::{Name, RolloutPolicy};
 use opm_store::{AuditAction, AuditEntry, Store};
 
 use super::Result;
@@ -68,17 +68,32 @@ fn names(names: &[Name]) -> String {
         .join(" ")
 }
 
-/// What `opm install` was about: its packages and group.
+/// A command's rollout policy, when it has one: " (max-parallel 1)".
+fn policy(policy: &RolloutPolicy) -> String {
+    if policy.is_set() {
+        format!(" ({policy})")
+    } else {
+        String::new()
+    }
+}
+
+/// What `opm install` was about: its packages, group and rollout.
 pub fn install_subject(body: &InstallBody) -> String {
-    match &body.group {
+    let packages = match &body.group {
         Some(group) => format!("{} on group {group}", names(&body.packages)),
         None => names(&body.packages),
-    }
+    };
+    format!("{packages}{}", policy(&body.rollout))
 }
 
 /// What `opm remove` was about.
 pub fn remove_subject(body: &RemoveBody) -> String {
-    names(&body.packages)
+    format!("{}{}", names(&body.packages), policy(&body.rollout))
+}
+
+/// What `opm rollout resume|abort` was about: the rollout, as it is after.
+pub fn rollout_subject(line: &RolloutLine) -> String {
+    format!("rollout {} {}: {}", line.id, line.label, line.state)
 }
 
 /// What `opm request` was about: package, stage and where.
@@ -99,7 +114,13 @@ pub fn retry_subject(body: &RetryBody) -> String {
 
 /// What `opm rerun` was about.
 pub fn rerun_subject(body: &RerunBody) -> String {
-    format!("{} on {} from {}", body.package, body.target, body.from)
+    format!(
+        "{} on {} from {}{}",
+        body.package,
+        body.target,
+        body.from,
+        policy(&body.rollout)
+    )
 }
 
 /// What `opm cluster phase PHASE` was about.

@@ -19,6 +19,7 @@ mod history;
 mod nodes;
 mod plan;
 mod requests;
+mod rollouts;
 mod rows;
 
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use opm_model::api::{
     AuditLine, AuditQuery, ConfigQuery, ConfigSet, ConfigSetBody, ConfigView, HistoryLine,
     HistoryQuery, ImageAddBody, ImageAdded, ImageView, InstallBody, LogsQuery, NodeAddBody,
     NodeAdded, NodeView, PhaseBody, PhaseSet, PlanLine, RemoveBody, Removed, RequestBody,
-    RequestChanged, RequestOutcome, RerunBody, RetryBody, RowFilter, StatusRow,
+    RequestChanged, RequestOutcome, RerunBody, RetryBody, RolloutBody, RolloutLine, RowFilter,
+    StatusRow,
 };
 use opm_plan::RequestChange;
 use opm_store::{AuditAction, Store};
@@ -42,6 +44,7 @@ pub use history::{history, history_line, logs};
 pub use nodes::{add_image, add_node, images, nodes, remove_image, remove_node};
 pub use plan::{PlanScope, plan, plan_each, plan_line};
 pub use requests::{install, remove, request};
+pub use rollouts::{rollout_abort, rollout_resume, rollouts};
 pub use rows::{phase, rerun, retry, set_phase, status};
 
 /// The result of an operation.
@@ -108,6 +111,12 @@ pub trait Operator {
     async fn config_set(&self, body: &ConfigSetBody) -> Result<ConfigSet>;
     /// `opm config show`.
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView>;
+    /// `opm rollout status`.
+    async fn rollouts(&self) -> Result<Vec<RolloutLine>>;
+    /// `opm rollout resume`.
+    async fn rollout_resume(&self, body: &RolloutBody) -> Result<RolloutLine>;
+    /// `opm rollout abort`.
+    async fn rollout_abort(&self, body: &RolloutBody) -> Result<RolloutLine>;
 }
 
 /// The operator on the database host: the functions of this module over
@@ -276,5 +285,23 @@ impl<S: Store> Operator for Local<S> {
 
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView> {
         config_show(self.store.as_ref(), query).await
+    }
+
+    async fn rollouts(&self) -> Result<Vec<RolloutLine>> {
+        rollouts(self.store.as_ref()).await
+    }
+
+    async fn rollout_resume(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        let line = rollout_resume(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::RolloutResume, audit::rollout_subject(&line))
+            .await?;
+        Ok(line)
+    }
+
+    async fn rollout_abort(&self, body: &RolloutBody) -> Result<RolloutLine> {
+        let line = rollout_abort(self.store.as_ref(), body, self.clock.now_ms()).await?;
+        self.audit(AuditAction::RolloutAbort, audit::rollout_subject(&line))
+            .await?;
+        Ok(line)
     }
 }

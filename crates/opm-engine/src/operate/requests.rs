@@ -4,11 +4,12 @@
 //! names resolved and the outcome shaped for the operator.
 
 use opm_model::api::{InstallBody, RemoveBody, RequestBody, RequestOutcome};
-use opm_model::{Name, Target};
+use opm_model::{Name, NameKind, Target};
 use opm_plan::RequestChange;
-use opm_store::Store;
+use opm_store::{DEFAULT_GROUP, Store};
 
 use super::hint::hinted;
+use super::rollouts;
 use super::{OperateError, Result, changed};
 use crate::requests::{self, Snapshot};
 
@@ -40,6 +41,10 @@ async fn install_unhinted<S: Store>(
     now_ms: i64,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
+    rollouts::check(&body.rollout)?;
+    if !body.dry_run {
+        rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
+    }
     let mut snapshot = Snapshot::load(store).await?;
     let changes = requests::install(
         store,
@@ -60,6 +65,17 @@ async fn install_unhinted<S: Store>(
             )
         })
         .collect();
+    if !body.dry_run {
+        // The nodes that get the opkgs at run-script-post-clients.
+        let group = match &body.group {
+            Some(group) => group.clone(),
+            None => Name::new(NameKind::Group, DEFAULT_GROUP)
+                .map_err(|error| OperateError::BadInput(error.to_string()))?,
+        };
+        let members = store.group_members(&group).await?;
+        let label = rollouts::label(store, "", &packages).await?;
+        rollouts::open(store, label, packages, body.rollout, members, now_ms).await?;
+    }
     Ok(outcome(&changes, warnings, body.dry_run))
 }
 
@@ -78,6 +94,10 @@ async fn remove_unhinted<S: Store>(
     now_ms: i64,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
+    rollouts::check(&body.rollout)?;
+    if !body.dry_run {
+        rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
+    }
     let mut snapshot = Snapshot::load(store).await?;
     let changes = requests::remove(
         store,
@@ -88,6 +108,16 @@ async fn remove_unhinted<S: Store>(
         body.dry_run,
     )
     .await?;
+    if !body.dry_run {
+        // The dependents taken down too are in the changes.
+        let mut removed: Vec<Name> = changes.iter().map(|c| c.package.clone()).collect();
+        removed.extend(packages);
+        removed.sort();
+        removed.dedup();
+        let members = rollouts::nodes_with_rows(store, &removed).await?;
+        let label = rollouts::label(store, "removal of", &removed).await?;
+        rollouts::open(store, label, removed, body.rollout, members, now_ms).await?;
+    }
     Ok(outcome(&changes, Vec::new(), body.dry_run))
 }
 

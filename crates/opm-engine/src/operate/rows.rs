@@ -8,6 +8,7 @@ use opm_model::{Name, Target};
 use opm_store::{Store, StoredRow};
 
 use super::hint::hinted;
+use super::rollouts;
 use super::{OperateError, Result};
 use crate::load::each_row;
 
@@ -166,8 +167,28 @@ pub async fn rerun<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result
 /// [`rerun`] before an unknown name's hint.
 async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
     check_row(store, &body.target, &body.package).await?;
+    let packages = [body.package.clone()];
+    rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
     let stored = store
         .rerun(&body.target, &body.package, body.from, now_ms)
         .await?;
+    let head = store.head_node().await?;
+    let members = if body.target.kind == opm_model::TargetKind::Node
+        && head.as_ref() != Some(&body.target.name)
+    {
+        vec![body.target.name.clone()]
+    } else {
+        Vec::new()
+    };
+    let label = rollouts::label(store, "rerun of", &packages).await?;
+    rollouts::open(
+        store,
+        label,
+        packages.to_vec(),
+        body.rollout,
+        members,
+        now_ms,
+    )
+    .await?;
     Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
 }

@@ -18,6 +18,7 @@ pub fn run(args: InstallArgs, settings: &Settings, printer: Printer) -> anyhow::
         packages: args.packages,
         group: args.group,
         dry_run: args.dry_run,
+        rollout: args.rollout.policy(settings.rollout),
     };
     let outcome = with_operator(settings, Needs::Store, async |op| {
         op.install(&body).await.map_err(failed)

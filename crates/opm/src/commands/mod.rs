@@ -28,6 +28,7 @@ mod repo;
 mod request;
 mod rerun;
 mod retry;
+mod rollout;
 mod run;
 mod server;
 mod settings;
@@ -70,6 +71,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Retry(args) => retry::run(args, &settings, printer),
         Command::Rerun(args) => rerun::run(args, &settings, printer),
         Command::Upgrade(args) => upgrade::run(args, &settings, printer),
+        Command::Rollout(command) => rollout::run(command, &settings, printer),
         Command::Verify(args) => verify::run(args, &settings, printer),
         Command::Repair(args) => repair::run(args, &settings, printer),
         Command::Config(command) => config::run(command, &settings, printer),

@@ -20,6 +20,7 @@ pub fn run(args: RemoveArgs, settings: &Settings, printer: Printer) -> anyhow::R
         packages: args.packages,
         with_dependents: args.with_dependents,
         dry_run: true,
+        rollout: args.rollout.policy(settings.rollout),
     };
     let ask = !args.dry_run && !args.yes && confirm::on_terminal();
     let outcome = with_operator(settings, Needs::Store, async |op| {

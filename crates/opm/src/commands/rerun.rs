@@ -19,6 +19,7 @@ pub fn run(args: RerunArgs, settings: &Settings, printer: Printer) -> anyhow::Re
         target: target.clone(),
         package: args.package,
         from: args.from,
+        rollout: args.rollout.policy(settings.rollout),
     };
     let row = with_operator(settings, Needs::Store, async |op| {
         op.rerun(&body).await.map_err(failed)

@@ -4,7 +4,7 @@
 //! is in error (SPEC §4). `--watch` polls the same view every second under
 //! a header (phase, counts, time): on a terminal redrawn in place until
 //! interrupted, elsewhere one picture after another until every row is
-//! settled.
+//! settled. `--summary` also names the rollouts that hold nodes back.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use opm_engine::clock::utc;
 use opm_engine::operate::Operator as _;
 use opm_model::api::{RowFilter, StatusRow, StatusSummary};
-use opm_model::{Phase, Stage};
+use opm_model::{Phase, RolloutState, Stage};
 
 use crate::cli::StatusArgs;
 use crate::exit::Exit;
@@ -68,7 +68,15 @@ async fn show(
             printer.line(header(phase, &rows, now_ms()));
         }
         if args.summary {
-            print_summary(&StatusSummary::of(&rows), printer)?;
+            let mut summary = StatusSummary::of(&rows);
+            summary.rollouts = op
+                .rollouts()
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .filter(|line| !line.replaced && line.state != RolloutState::Done)
+                .collect();
+            print_summary(&summary, printer)?;
         } else {
             print_rows(&rows, printer, watch)?;
         }
@@ -234,6 +242,9 @@ fn print_summary(summary: &StatusSummary, printer: Printer) -> anyhow::Result<()
             "{} rows: {} in error, {} running",
             summary.rows, summary.errors, summary.running
         ));
+    }
+    for rollout in &summary.rollouts {
+        printer.line(format_args!("{}", super::rollout::describe(rollout)));
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ pub fn run(args: UpgradeArgs, settings: &Settings, printer: Printer) -> anyhow::
         packages: args.packages,
         scope,
         allow_downgrade: args.allow_downgrade,
+        rollout: args.rollout.policy(settings.rollout),
     };
     let report = block_on(async {
         let store = settings.open_store(OpenMode::Existing).await?;
