@@ -5,7 +5,9 @@
 //! admin would: by running this very binary's own commands, each printed
 //! before it runs, so the live progress is `opm run`'s own reporter. On the
 //! way one step fails on purpose and is fixed with `opm retry`. Once the
-//! cluster is complete it imports a newer motd and upgrades it (SPEC §1.9).
+//! cluster is complete it imports a newer motd and upgrades it (SPEC §1.9);
+//! with agents as a rollout, one node at a time, that pauses on a node's
+//! planted failure until `opm retry` and `opm rollout resume` (§1.10).
 //! It ends with `opm status` and a summary of what ran and how long it took.
 //!
 //! The steps are data ([`steps`]) so their order is unit-tested; [`run`]
@@ -47,6 +49,8 @@ const IMAGE: &str = "compute";
 const FAILING_OPKG: &str = "jobqueue";
 /// The hook of [`FAILING_OPKG`] that fails once.
 const FAILING_HOOK: &str = "server-post-install";
+/// The hook of [`UPGRADED`] that fails on one node during the rollout.
+const ROLLOUT_HOOK: &str = "client-post-install";
 /// Where the example scripts log, relative to the root they work on.
 const EXAMPLE_LOG: &str = "var/log/opm-example.log";
 /// The mark by which the example scripts know they run chrooted in an image.
@@ -154,6 +158,17 @@ pub enum Step {
     PlantFailure,
     /// Fix the failure: remove the marker file.
     FixFailure,
+    /// Plant a failure of [`UPGRADED`]'s [`ROLLOUT_HOOK`] on a compute
+    /// node, for the rollout to pause on.
+    PlantNodeFailure {
+        /// The node.
+        node: String,
+    },
+    /// Fix that failure.
+    FixNodeFailure {
+        /// The node.
+        node: String,
+    },
     /// Start `opm server` and one `opm agent` per compute node.
     StartDaemons,
     /// Remove `package` from `on`'s root with dpkg, behind opm's back.
@@ -212,6 +227,61 @@ fn opm_run(label: String, expect: Expect) -> Step {
 pub fn nodes(agents: u8) -> Vec<String> {
     let count = if agents == 0 { 2 } else { agents };
     (1..=count).map(|i| format!("node{i}")).collect()
+}
+
+/// The upgrade as a rollout (SPEC §1.10), with agents: one node at a time
+/// (`--max-parallel 1`), no failure tolerated (`--max-failures 0`). The
+/// second node's `client-post-install` fails on purpose, so the rollout
+/// pauses with the third node not started; once fixed, `opm retry` and
+/// `opm rollout resume` let it go on.
+fn rollout_steps(failing: &str, walk: impl Fn(String, Expect) -> Step) -> Vec<Step> {
+    let retry_reason = "demo: fixed";
+    vec![
+        Step::Note(format!(
+            "the nodes upgrade one at a time, and the first node that fails pauses the \
+             rollout: {failing}'s {UPGRADED} {ROLLOUT_HOOK} fails on purpose"
+        )),
+        Step::PlantNodeFailure {
+            node: failing.to_owned(),
+        },
+        opm(
+            &[
+                "upgrade",
+                UPGRADED,
+                "--max-parallel",
+                "1",
+                "--max-failures",
+                "0",
+            ],
+            Expect::Success,
+        ),
+        walk(
+            format!("to upgrade {UPGRADED}, one node at a time"),
+            Expect::Failure,
+        ),
+        opm(&["rollout", "status"], Expect::Success),
+        opm(&["status"], Expect::Report),
+        Step::FixNodeFailure {
+            node: failing.to_owned(),
+        },
+        opm(
+            &[
+                "retry",
+                UPGRADED,
+                "--node",
+                failing,
+                "--reason",
+                retry_reason,
+            ],
+            Expect::Success,
+        ),
+        opm(&["rollout", "resume"], Expect::Success),
+        walk(
+            format!("to upgrade {UPGRADED} after the resume"),
+            Expect::DoneForNow,
+        ),
+        opm(&["rollout", "status"], Expect::Success),
+    ]
 }
 
 /// The demo's steps, in order; without an image when `image` is false,
@@ -337,8 +407,13 @@ pub fn steps(layout: &Layout, image: bool, agents: u8) -> Vec<Step> {
         expect: Expect::Success,
         timed: None,
     });
-    steps.push(opm(&["upgrade", UPGRADED], Expect::Success));
-    steps.push(walk(format!("to upgrade {UPGRADED}"), Expect::DoneForNow));
+    match compute.get(1).filter(|_| agents > 0) {
+        Some(failing) => steps.extend(rollout_steps(failing, walk)),
+        None => {
+            steps.push(opm(&["upgrade", UPGRADED], Expect::Success));
+            steps.push(walk(format!("to upgrade {UPGRADED}"), Expect::DoneForNow));
+        }
+    }
     steps.push(opm(&["status"], Expect::Report));
     steps.push(Step::Say(format!("take {REMOVED} down again")));
     steps.push(opm(&["remove", REMOVED], Expect::Success));
@@ -498,6 +573,20 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot remove {}", marker.display()))?;
                 say(&format!("# fix it: remove {}", shown(&layout, &marker)));
             }
+            Step::PlantNodeFailure { node } => {
+                let marker = node_failure_marker(&layout, &node);
+                write_file(&marker, "")?;
+                say(&format!(
+                    "# plant a failure: {UPGRADED} {ROLLOUT_HOOK} fails on {node} while {} exists",
+                    shown(&layout, &marker)
+                ));
+            }
+            Step::FixNodeFailure { node } => {
+                let marker = node_failure_marker(&layout, &node);
+                std::fs::remove_file(&marker)
+                    .with_context(|| format!("cannot remove {}", marker.display()))?;
+                say(&format!("# fix it: remove {}", shown(&layout, &marker)));
+            }
             Step::StartDaemons => {
                 daemons = Some(crate::daemons::start(
                     opm,
@@ -613,6 +702,13 @@ pub fn run(args: DemoArgs, opm: &Path, say: Say<'_>) -> anyhow::Result<()> {
         started.elapsed(),
     ));
     Ok(())
+}
+
+/// The marker that makes [`UPGRADED`]'s [`ROLLOUT_HOOK`] fail on `node`.
+fn node_failure_marker(layout: &Layout, node: &str) -> PathBuf {
+    crate::daemons::node_dir(&layout.dir, node)
+        .join("root/etc/opm-example")
+        .join(format!("fail-{UPGRADED}-{ROLLOUT_HOOK}"))
 }
 
 /// `dpkg -r PACKAGE` in `root`, as an admin would behind opm's back
@@ -1197,13 +1293,37 @@ mod tests {
                 _ => None,
             })
             .collect();
-        // One per phase, the retry at build_image, the upgrade, the
-        // removal, the repair.
-        assert_eq!(settles.len(), Phase::ALL.len() + 4, "{settles:?}");
+        // One per phase, the retry at build_image, the upgrade until it
+        // pauses and after the resume, the removal, the repair.
+        assert_eq!(settles.len(), Phase::ALL.len() + 5, "{settles:?}");
         assert_eq!(
-            settles[settles.len() - 3..],
-            ["to upgrade motd", "to remove motd", "to repair clusterfs"]
+            settles[settles.len() - 4..],
+            [
+                "to upgrade motd, one node at a time",
+                "to upgrade motd after the resume",
+                "to remove motd",
+                "to repair clusterfs"
+            ]
         );
+        // The rollout pauses on node2's planted failure; the fix, the
+        // retry and the resume follow in that order.
+        let at = |wanted: &Step| steps.iter().position(|s| s == wanted).unwrap();
+        let node2 = "node2".to_owned();
+        let plant = at(&Step::PlantNodeFailure {
+            node: node2.clone(),
+        });
+        let fix = at(&Step::FixNodeFailure { node: node2 });
+        let upgrade = args
+            .iter()
+            .position(|a| a == "upgrade motd --max-parallel 1 --max-failures 0")
+            .unwrap();
+        let retry = args
+            .iter()
+            .position(|a| a == "retry motd --node node2 --reason demo: fixed")
+            .unwrap();
+        let resume = args.iter().position(|a| a == "rollout resume").unwrap();
+        assert!(upgrade < retry && retry < resume, "{args:?}");
+        assert!(plant < fix);
         assert_eq!(nodes(0), ["node1", "node2"]);
         assert_eq!(nodes(1), ["node1"]);
     }

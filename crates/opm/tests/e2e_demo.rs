@@ -125,6 +125,42 @@ fn walk_the_demo(agents: bool) {
         }
     }
 
+    if agents {
+        // The upgrade was a rollout, one node at a time: node2's planted
+        // failure paused it before node3 started; after the fix, the retry
+        // and the resume it went on, and the rollout is done.
+        assert!(
+            stdout.contains("$ opm upgrade motd --max-parallel 1 --max-failures 0"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("rollout of motd 1:3.2-1 paused: 1 of 3 nodes failed, the limit is 0"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("paused, 1 of 3 nodes finished, 1 waiting, 1 failed"),
+            "{stdout}"
+        );
+        let resume = stdout.find("$ opm rollout resume").expect("no resume");
+        let retry = stdout
+            .find("$ opm retry motd --node node2")
+            .expect("no retry");
+        assert!(retry < resume, "{stdout}");
+        assert!(
+            stdout[resume..].contains("done, 3 of 3 nodes finished"),
+            "{stdout}"
+        );
+        let audit = Command::new(env!("CARGO_BIN_EXE_opm"))
+            .args(["history", "--audit"])
+            .env(
+                "OPM_DB",
+                format!("sqlite:{}", demo_dir.join("opm.db").display()),
+            )
+            .output()
+            .unwrap();
+        let audit = String::from_utf8_lossy(&audit.stdout);
+        assert!(audit.contains("rollout-resume"), "{audit}");
+    }
     // A row on its way up says where it goes, not a bare stage name that
     // reads like an uninstall; the exit codes come with their meaning.
     if agents {
