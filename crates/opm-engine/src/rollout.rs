@@ -284,6 +284,62 @@ async fn held<S: Store>(
     })))
 }
 
+/// The nodes each rollout that holds nodes back has not started, with
+/// what they are told: what `opm status` shows in such a node's rows.
+#[derive(Debug, Default)]
+pub struct HeldRows {
+    rollouts: Vec<(Vec<Name>, BTreeMap<Name, String>)>,
+}
+
+impl HeldRows {
+    /// Reads them: one read of the rollouts and one of each holding
+    /// rollout's members.
+    ///
+    /// # Errors
+    /// A store failure that retrying did not cure.
+    pub async fn load<S: Store>(store: &S) -> Result<HeldRows, StoreError> {
+        let mut held = HeldRows::default();
+        let rollouts = store_call(|| store.rollouts()).await?;
+        for rollout in rollouts.into_iter().filter(Rollout::holds) {
+            let members = store_call(|| store.rollout_members(rollout.id)).await?;
+            let waiting = members
+                .into_iter()
+                .filter(|member| member.started_ms.is_none())
+                .map(|member| {
+                    let reason = held_reason(&Held {
+                        label: &rollout.label,
+                        policy: rollout.policy,
+                        state: rollout.state,
+                        paused: &rollout.message,
+                        canary_pending: rollout.canary_pending,
+                        index: member.seq,
+                        total: rollout.members,
+                    });
+                    (member.node, reason)
+                })
+                .collect();
+            held.rollouts.push((rollout.packages, waiting));
+        }
+        Ok(held)
+    }
+
+    /// Why `row` gets no work now, when a rollout holds it back (a row
+    /// with work, at rest in no error, of a node not started).
+    pub fn reason(&self, row: &opm_model::Row) -> Option<&str> {
+        if row.target.kind != TargetKind::Node
+            || !row.is_pending()
+            || row.status != opm_model::Status::Ok
+        {
+            return None;
+        }
+        self.rollouts
+            .iter()
+            .find(|(packages, _)| packages.contains(&row.package))
+            .and_then(|(_, waiting)| waiting.get(&row.target.name))
+            .map(String::as_str)
+    }
+}
+
 /// The rollouts that hold back nodes for any of `packages` and have not
 /// been aborted: a new command for those opkgs waits for them.
 ///

@@ -11,6 +11,7 @@ use super::hint::hinted;
 use super::rollouts;
 use super::{OperateError, Result};
 use crate::load::each_row;
+use crate::rollout::HeldRows;
 
 /// `opm status` (`GET /v1/status`): the rows `filter` keeps, in id order.
 ///
@@ -24,11 +25,17 @@ pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<Statu
 /// [`status`] before an unknown name's hint.
 async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
     let members = check_filter(store, filter).await?;
+    let held = HeldRows::load(store).await?;
     let mut rows = Vec::new();
     each_row(store, |stored| {
         let row = &stored.row;
         if filter.keeps(row, || members.contains(&row.target.name)) {
-            rows.push(StatusRow::of(row, stored.wanted_version.as_deref()));
+            let mut shown = StatusRow::of(row, stored.wanted_version.as_deref());
+            // A row a rollout holds back says so (SPEC §1.10).
+            if let Some(reason) = held.reason(row) {
+                reason.clone_into(&mut shown.message);
+            }
+            rows.push(shown);
         }
     })
     .await?;
