@@ -422,7 +422,10 @@ const MAX_RETRIES: u32 = 10;
 /// `ask`, again after a transient failure, with the real agent's backoff.
 /// A busy answer changed nothing (its transaction rolled back), so asking
 /// again is safe; a finish sent twice is recognised anyway.
-async fn patiently<T, F, Fut>(retried: &AtomicUsize, mut ask: F) -> Result<T, opm_api::AgentError>
+pub(crate) async fn patiently<T, F, Fut>(
+    retried: &AtomicUsize,
+    mut ask: F,
+) -> Result<T, opm_api::AgentError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, opm_api::AgentError>>,

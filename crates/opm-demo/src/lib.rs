@@ -2,8 +2,9 @@
 //! commands: `opm demo` walks a throwaway cluster through its phases by
 //! running the `opm` binary's own commands ([`demo`], with its server and
 //! agents in [`daemons`]), `opm bench agents` loads a real `opm server`
-//! with simulated agents ([`agents`]), and `opm bench upgrade` upgrades an
-//! opkg on them ([`upgrade`]). The `opm` binary's `demo` and
+//! with simulated agents ([`agents`]), `opm bench upgrade` upgrades an
+//! opkg on them ([`upgrade`]) and `opm bench rollout` does so as a rollout
+//! ([`rollout`]). The `opm` binary's `demo` and
 //! `bench` commands only translate their arguments and print.
 
 #![allow(
@@ -14,6 +15,7 @@
 pub mod agents;
 mod daemons;
 pub mod demo;
+pub mod rollout;
 pub mod upgrade;
 
 /// Where the harness's lines of text go (the CLI's printer).

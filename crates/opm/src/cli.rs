@@ -607,6 +607,26 @@ pub enum BenchCommand {
     /// new version. Exit 1 when a row does not end at 2.0-1. Takes B4's
     /// options; --idle-secs is B4's alone (no idle window is measured).
     Upgrade(BenchAgentsArgs),
+    /// Benchmark B7: B6's upgrade as a rollout (--max-parallel,
+    /// --max-failures); prints B4's unbatched install time next to the
+    /// rollout's, and with --fail K (K agents fail their upgrade on
+    /// purpose) how many nodes started after the failure budget was spent.
+    /// Exit 1 when the rollout does not end done (paused with --fail).
+    Rollout(BenchRolloutArgs),
+}
+
+/// `opm bench rollout`: B4's options, the rollout and the failures.
+#[derive(Debug, Args)]
+pub struct BenchRolloutArgs {
+    /// B4's options.
+    #[command(flatten)]
+    pub agents: BenchAgentsArgs,
+    /// The upgrade's rollout.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+    /// Agents, chosen at random, whose upgrade fails on purpose.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub fail: u32,
 }
 
 /// `opm bench agents --count N`

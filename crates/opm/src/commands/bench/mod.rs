@@ -2,6 +2,7 @@
 
 mod agents;
 mod populate;
+mod rollout;
 mod upgrade;
 mod verify;
 
@@ -22,5 +23,6 @@ pub fn run(command: BenchCommand, settings: &Settings, printer: Printer) -> anyh
         BenchCommand::Agents(args) => agents::run(args, settings, printer),
         BenchCommand::Verify { db_root } => verify::run(&db_root, settings, printer),
         BenchCommand::Upgrade(args) => upgrade::run(args, settings, printer),
+        BenchCommand::Rollout(args) => rollout::run(args, settings, printer),
     }
 }
