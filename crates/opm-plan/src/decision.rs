@@ -200,6 +200,12 @@ pub enum Blocked {
         /// Its row on this target.
         seen: Seen,
     },
+    /// A rollout has not started the row's node yet (SPEC §1.10): what
+    /// `opm_plan::held_reason` tells it.
+    Rollout {
+        /// Why, with the rollout and the node's batch.
+        reason: String,
+    },
     /// The server's uninstall waits for the client and image rows.
     Uninstall {
         /// The first row waited for.
@@ -220,6 +226,7 @@ impl fmt::Display for Blocked {
                 f,
                 "gate {gate} of {stage} is not open while the phase is {phase}"
             ),
+            Blocked::Rollout { reason } => f.write_str(reason),
             Blocked::Error { message } => write!(
                 f,
                 "in error, waiting for an operator (opm retry): {message}"

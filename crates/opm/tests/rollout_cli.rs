@@ -192,6 +192,14 @@ fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
         cluster.row("n3")["message"],
         "waiting: rollout motd 1:3.1-2, batch 3 of 3"
     );
+    let plan = Cluster::ran(cluster.local(), &["--json", "plan", "--node", "n3"]);
+    let plan: Vec<Value> = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan.len(), 1, "{plan:#?}");
+    assert_eq!(
+        plan[0]["next"],
+        "blocked: waiting: rollout motd 1:3.1-2, batch 3 of 3"
+    );
+    assert_eq!(plan[0]["decision"]["blocked"], "rollout");
     // A second command for motd while its rollout runs: refused, nothing
     // changed.
     let busy = cluster.same(&["remove", "motd", "-y"]);

@@ -1,17 +1,18 @@
 //! `opm plan` (`GET /v1/plan`): what `opm run` would do now, per row that
-//! needs work: its next action or exactly what it waits for. Writes
-//! nothing.
+//! needs work: its next action or exactly what it waits for (a rollout
+//! that has not started its node among them). Writes nothing.
 
 use std::path::PathBuf;
 
 use opm_model::api::{PlanLine, RowFilter};
 use opm_model::{Role, Row};
-use opm_plan::Decision;
+use opm_plan::{Blocked, Decision};
 use opm_store::Store;
 
 use super::hint::hinted;
 use super::{OperateError, Result};
 use crate::load::{Identity, load, load_cluster};
+use crate::rollout::HeldRows;
 
 /// Whose rows a plan decides: on the head node every row of the cluster
 /// (nodes' rows too), elsewhere this machine's; and how to tell a dead
@@ -67,15 +68,22 @@ pub async fn plan_each<S: Store>(
             load(store, &scope.identity, &scope.host, &scope.proc_dir, now_ms).await?
         }
     };
+    let held = HeldRows::load(store).await?;
     for stored in &snapshot.mine {
         let row = &stored.row;
         if !filter.keeps(row, || members.contains(&row.target.name)) {
             continue;
         }
-        let decision = snapshot
+        let mut decision = snapshot
             .cluster
             .decide(row, now_ms)
             .map_err(OperateError::from)?;
+        // The stage waits for the rollout to start its node (the gate).
+        if let (Decision::Perform(_), Some(reason)) = (&decision, held.reason(row)) {
+            decision = Decision::Blocked(Blocked::Rollout {
+                reason: reason.to_owned(),
+            });
+        }
         sink(plan_line(row, &decision))?;
     }
     Ok(())
