@@ -797,3 +797,50 @@ async fn a_verify_reads_each_root_once_and_a_missing_tool_changes_no_row() {
         (Status::Ok, Some(Stage::ShouldNotBeInstalled))
     );
 }
+
+/// A node's own engine gets no work from a rollout that has not started
+/// it (the gate, SPEC §1.10): with `max_parallel` 1 the first member runs
+/// first, the second one's pass is blocked saying its batch, installs
+/// nothing, and runs once the first one finished.
+#[tokio::test]
+async fn a_nodes_engine_waits_until_its_rollout_starts_it() {
+    let world = World::new().await;
+    world.import("solo", &[]).await;
+    world.request(&head(), "solo", Stage::Finished).await;
+    let server = world.engine(Role::Server, "head", &world.path("head-root"));
+    server.run().await.unwrap();
+    world.packages.take();
+    world
+        .store
+        .open_rollout(
+            &opm_store::NewRollout {
+                label: "solo 1.0-1".to_owned(),
+                packages: vec![name(NameKind::Opkg, "solo")],
+                policy: opm_model::RolloutPolicy {
+                    max_parallel: Some(opm_model::Limit::Count(1)),
+                    ..opm_model::RolloutPolicy::default()
+                },
+                members: vec![name(NameKind::Node, "n1"), name(NameKind::Node, "n2")],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let n2 = world.engine(Role::Client, "n2", &world.path("n1-root"));
+    let report = n2.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Blocked, "{report:?}");
+    assert_eq!(
+        report.blocked[0].reason,
+        "waiting: rollout solo 1.0-1, batch 2 of 2"
+    );
+    assert_eq!(report.started, [name(NameKind::Node, "n1")]);
+    assert!(world.packages.take().is_empty());
+
+    let n1 = world.engine(Role::Client, "n1", &world.path("n1-root"));
+    assert_eq!(n1.run().await.unwrap().verdict(), Verdict::Converged);
+    world.packages.take();
+    let report = n2.run().await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Converged, "{report:?}");
+    assert_eq!(report.started, [name(NameKind::Node, "n2")]);
+    assert_eq!(world.packages.take().len(), 1);
+}
