@@ -2,8 +2,9 @@
 //! node with its `opm server` and three compute nodes whose `opm run`
 //! (one round of their agent) asks the server for work. `opm install
 //! motd --max-parallel 1 --max-failures 0` starts the nodes one at a time;
-//! a node not started gets no work and its row says why; a failed node
-//! pauses the rollout; `opm rollout resume` is refused until `opm retry`
+//! a node not started gets no work and its row says why; a node added
+//! meanwhile joins at the end; a failed node pauses the rollout, which a
+//! restarted server keeps paused; `opm rollout resume` is refused until `opm retry`
 //! cleared it; `opm rollout status|resume|abort` answer the same locally
 //! and through `--remote`; and bad limits, a second command for the same
 //! opkg and a resume or abort of a finished rollout are refused with exit
@@ -30,7 +31,7 @@ const NODES: [&str; 3] = ["n1", "n2", "n3"];
 /// complete.
 struct Cluster {
     // Before `site`: the server is killed before its directory goes.
-    server: Server,
+    server: Option<Server>,
     site: TestContext,
 }
 
@@ -64,8 +65,18 @@ impl Cluster {
         let token_file = site.path("admin.token");
         std::fs::write(&token_file, token.trim()).unwrap();
         std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let server = site.server(&[]);
+        let server = Some(site.server(&[]));
         Cluster { server, site }
+    }
+
+    fn url(&self) -> String {
+        self.server.as_ref().expect("the server runs").url()
+    }
+
+    /// Stops the server and starts it again where the nodes look for it.
+    fn restart_server(&mut self) {
+        let port = self.server.take().expect("the server runs").addr().port();
+        self.server = Some(self.site.server_on(port, &[]));
     }
 
     /// `opm` on the head node, on the database.
@@ -86,7 +97,7 @@ impl Cluster {
         command
             .env("OPM_DB", "sqlite:/nonexistent/opm.db")
             .env("OPM_SETTINGS", self.site.path("opm.toml"))
-            .args(["--remote", &self.server.url(), "--admin-token-file"])
+            .args(["--remote", &self.url(), "--admin-token-file"])
             .arg(self.site.path("admin.token"))
             .current_dir(self.site.dir());
         command
@@ -107,7 +118,7 @@ impl Cluster {
 
     /// One round of node `node`'s agent (`opm run` on the node).
     fn node_run(&self, node: &str) -> Ran {
-        let command = self.site.node_command(node, &self.server.url());
+        let command = self.site.node_command(node, &self.url());
         Cluster::ran(command, &["run"])
     }
 
@@ -152,7 +163,7 @@ fn count(rollout: &Value, key: &str) -> u64 {
 
 #[test]
 fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
-    let cluster = Cluster::new();
+    let mut cluster = Cluster::new();
     let marker = cluster
         .site
         .path("n2/root/etc/opm-example/fail-motd-client-post-install");
@@ -200,6 +211,17 @@ fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
         "blocked: waiting: rollout motd 1:3.1-2, batch 3 of 3"
     );
     assert_eq!(plan[0]["decision"]["blocked"], "rollout");
+    // A node added while the rollout runs gets motd's row (the cluster is
+    // complete) and joins the rollout at the end of its order.
+    cluster.site.add_node("n4");
+    let held = cluster.node_run("n4");
+    assert_eq!(held.code, Some(3), "{held:?}");
+    assert!(
+        held.stdout
+            .contains("blocked: node n4 / motd: waiting: rollout motd 1:3.1-2, batch 4 of 4"),
+        "{held:?}"
+    );
+    assert_eq!(count(&cluster.rollout(), "nodes"), 4);
     // A second command for motd while its rollout runs: refused, nothing
     // changed.
     let busy = cluster.same(&["remove", "motd", "-y"]);
@@ -222,14 +244,18 @@ fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
     let paused = cluster.wait_rollout("paused", |r| r["state"] == "paused");
     assert_eq!(
         paused["message"],
-        "rollout of motd 1:3.1-2 paused: 1 of 3 nodes failed, the limit is 0"
+        "rollout of motd 1:3.1-2 paused: 1 of 4 nodes failed, the limit is 0"
     );
+    // A restarted server goes on where it stopped: still paused.
+    cluster.restart_server();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(cluster.rollout()["state"], "paused");
     let status = cluster.same(&["rollout", "status"]);
     assert_eq!(status.code, Some(0));
     assert!(
         status
             .stdout
-            .contains("paused, 1 of 3 nodes finished, 1 waiting, 1 failed"),
+            .contains("paused, 1 of 4 nodes finished, 2 waiting, 1 failed"),
         "{status:?}"
     );
     let summary = cluster.same(&["status", "--summary"]);
@@ -251,7 +277,7 @@ fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
     assert!(
         refused
             .stderr
-            .contains("1 of 3 nodes failed, the limit is 0")
+            .contains("1 of 4 nodes failed, the limit is 0")
             && refused.stderr.contains("opm retry"),
         "{refused:?}"
     );
@@ -266,11 +292,13 @@ fn a_rollout_starts_nodes_one_at_a_time_pauses_on_a_failure_and_resumes() {
     assert!(resumed.stdout.contains(": running,"), "{resumed:?}");
     let ran = cluster.node_run("n2");
     assert_eq!(ran.code, Some(0), "{ran:?}");
-    cluster.wait_rollout("n3 running", |r| count(r, "running") == 1);
-    let ran = cluster.node_run("n3");
-    assert_eq!(ran.code, Some(0), "{ran:?}");
+    for node in ["n3", "n4"] {
+        cluster.wait_rollout("the next node running", |r| count(r, "running") == 1);
+        let ran = cluster.node_run(node);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+    }
     let done = cluster.wait_rollout("done", |r| r["state"] == "done");
-    assert_eq!(count(&done, "finished"), 3);
+    assert_eq!(count(&done, "finished"), 4);
 
     // A finished rollout is not resumed or aborted again.
     let again = cluster.same(&["rollout", "resume", "1"]);
