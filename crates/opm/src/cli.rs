@@ -281,7 +281,8 @@ Examples:
     /// asked for which operator action and when.
     #[command(after_help = "\
 The audit trail (--audit) records install, remove, request, cluster phase,
-node add/remove, image add/remove, config set (keys only), retry and rerun,
+node add/remove, image add/remove, config set (keys only), retry, rerun and
+rollout resume/abort (install, remove and rerun with their rollout limits),
 with who asked: the Unix user running opm (SUDO_USER under sudo), or the
 API token's name ('admin') through the tools' API and --remote.
 
