@@ -195,13 +195,13 @@ pub fn resumed_after_failure(node: &Name) -> String {
 /// `1h`, `90s`, `5m`, `250ms`: the largest unit that says it exactly.
 pub fn short_duration(duration: Duration) -> String {
     let ms = duration.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let seconds = ms / 1000;
-    if seconds != 0 && seconds % 3600 == 0 {
+    if seconds != 0 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds != 0 && seconds % 60 == 0 {
+    } else if seconds != 0 && seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")
