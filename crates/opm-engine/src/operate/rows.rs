@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
-use opm_model::{Name, Target};
+use opm_model::{DrainState, Name, Status, Target, TargetKind};
+use opm_plan::drain::waiting_message;
 use opm_store::{Store, StoredRow};
 
 use super::hint::hinted;
@@ -23,11 +24,27 @@ pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<Statu
 /// [`status`] before an unknown name's hint.
 async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
     let members = check_filter(store, filter).await?;
+    // Nodes opm waits on to drain: their rows that wait say so.
+    let draining: BTreeSet<Name> = store
+        .node_drains()
+        .await?
+        .into_iter()
+        .filter(|(_, state)| matches!(state, DrainState::Draining { .. }))
+        .map(|(node, _)| node)
+        .collect();
     let mut rows = Vec::new();
     each_row(store, |stored| {
         let row = &stored.row;
         if filter.keeps(row, || members.contains(&row.target.name)) {
-            rows.push(StatusRow::of(row, stored.wanted_version.as_deref()));
+            let mut shown = StatusRow::of(row, stored.wanted_version.as_deref());
+            if row.target.kind == TargetKind::Node
+                && row.status == Status::Ok
+                && row.is_pending()
+                && draining.contains(&row.target.name)
+            {
+                shown.message = waiting_message(&row.target.name);
+            }
+            rows.push(shown);
         }
     })
     .await?;
