@@ -142,13 +142,17 @@ fn scripted_drains_wait_survive_a_restart_and_fail_clearly() {
          drain_timeout = \"20s\"\n"
     ));
     let log = |node: &str| std::fs::read_to_string(sched.path().join(format!("{node}.log")));
-    let nodes = ["n1", "n2", "n3", "n4"];
+    let nodes = ["n1", "n2", "n3", "n4", "n5"];
     for node in nodes {
         ctx.add_node(node);
     }
     // n2 was drained by somebody else; n3's drain is refused.
     std::fs::write(sched.path().join("n2.drained"), "").unwrap();
     std::fs::write(sched.path().join("n3.refuse"), "").unwrap();
+    // n5's client-post-install fails on purpose (the example's marker).
+    let marker = ctx.path("n5/root/etc/opm-example");
+    std::fs::create_dir_all(&marker).unwrap();
+    std::fs::write(marker.join("fail-motd-client-post-install"), "").unwrap();
     let server = ctx.server(&[]);
     let port = server.addr().port();
     let _agents: Vec<Agent> = nodes.iter().map(|n| agent(&ctx, n, &server)).collect();
@@ -180,6 +184,25 @@ fn scripted_drains_wait_survive_a_restart_and_fail_clearly() {
         assert!(started.elapsed() < minute, "{:?}", log("n1"));
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // n5's work fails once drained: opm resumes it all the same, and the
+    // row's error says so.
+    wait_row(&ctx, "n5", "motd", minute, "waited", waiting_for("n5"));
+    std::fs::write(sched.path().join("n5.drained"), "").unwrap();
+    let row = wait_row(&ctx, "n5", "motd", minute, "failed", |row| {
+        in_error(row)
+            && row["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("; opm resumed n5 after this failure"))
+    });
+    assert!(
+        row["message"]
+            .as_str()
+            .unwrap()
+            .contains("failing on purpose"),
+        "{row:#}"
+    );
+    assert_eq!(log("n5").unwrap(), "drain\nresume\n");
 
     // n2: worked on as it was, and not resumed by opm.
     wait_row(&ctx, "n2", "motd", minute, "finished", finished);
