@@ -141,6 +141,13 @@ fn scripted_drains_wait_survive_a_restart_and_fail_clearly() {
          resume_command = \"{bin}/resume %n\"\n\
          drain_timeout = \"20s\"\n"
     ));
+    // `opm settings` shows what is in force.
+    let shown = ctx.ok(&["settings"]);
+    assert!(
+        shown.contains(&format!("\ndrain_command: {bin}/drain %n\n")),
+        "{shown}"
+    );
+    assert!(shown.contains("\ndrain_timeout: 20s\n"), "{shown}");
     let log = |node: &str| std::fs::read_to_string(sched.path().join(format!("{node}.log")));
     let nodes = ["n1", "n2", "n3", "n4", "n5"];
     for node in nodes {
