@@ -464,17 +464,12 @@ impl Slurm {
         }
     }
 
-    /// Submits `sleep SECONDS` and waits until it runs; the job id.
-    fn job(&self, seconds: u32) -> String {
+    /// Submits a batch job running `script` and waits until it runs; the
+    /// job id.
+    fn job(&self, script: &str) -> String {
         let id = self.run(
             "sbatch",
-            &[
-                "--parsable",
-                "-o",
-                "/dev/null",
-                "--wrap",
-                &format!("sleep {seconds}"),
-            ],
+            &["--parsable", "-o", "/dev/null", "--wrap", script],
         );
         let started = Instant::now();
         while self.job_state(&id) != "RUNNING" {
@@ -511,7 +506,7 @@ fn a_real_slurm_drains_waits_and_resumes_its_node() {
         "drain_command = '{env} scontrol update nodename=%n state=drain reason=\"opm rollout\"'\n\
          drained_command = \"{env} sh -c 'sinfo -h -n %n -o %t | grep -qx drain'\"\n\
          resume_command = '{env} scontrol update nodename=%n state=resume'\n\
-         drain_timeout = \"15s\"\n"
+         drain_timeout = \"20s\"\n"
     ));
     ctx.add_node(&host);
     let server = ctx.server(&[]);
@@ -521,12 +516,19 @@ fn a_real_slurm_drains_waits_and_resumes_its_node() {
 
     // A job runs: opm asks for the drain, Slurm drains the node while the
     // job goes on, and opm waits with nothing installed.
-    let job = slurm.job(5);
+    // The job goes on until the test has seen opm wait, then sleeps 3 s:
+    // its end, not the test's timing, decides what Slurm says.
+    let release = slurm.dir.path().join("release");
+    let job = slurm.job(&format!(
+        "until [ -e {} ]; do sleep 0.2; done; sleep 3",
+        release.display()
+    ));
     ctx.ok(&["install", "motd"]);
     wait_row(&ctx, &host, "motd", minute, "waited", waiting_for(&host));
     assert_eq!(slurm.state(), "drng");
     assert_eq!(slurm.job_state(&job), "RUNNING");
     assert!(!installed(&root, "motd"));
+    std::fs::write(&release, "").unwrap();
     // The job ends, the node is drained, the stage runs, the node is
     // given back.
     wait_row(&ctx, &host, "motd", minute, "finished", finished);
@@ -536,7 +538,7 @@ fn a_real_slurm_drains_waits_and_resumes_its_node() {
 
     // A job longer than drain_timeout: the rows fail, the node is resumed
     // (allocated to its job again, not draining), nothing installed.
-    let job = slurm.job(300);
+    let job = slurm.job("sleep 300");
     ctx.ok(&["install", "clusterfs"]);
     wait_row(
         &ctx,
@@ -550,7 +552,7 @@ fn a_real_slurm_drains_waits_and_resumes_its_node() {
     assert_eq!(
         row["message"],
         format!(
-            "{host} did not drain within 15s; opm resumed it; run 'opm retry' once the \
+            "{host} did not drain within 20s; opm resumed it; run 'opm retry' once the \
              node's jobs allow it, or raise drain_timeout"
         )
     );
