@@ -7,7 +7,8 @@
 //! wakes a waiting poll only when its node has work) and the tools' API
 //! (thin adapters over `opm_engine::operate`; [`remote`] is the same
 //! operations called over HTTP, for `opm --remote`); [`handouts`] remembers what
-//! each node's poll got, so a start report is taken only for that. Every call carries a bearer
+//! each node's poll got, so a start report is taken only for that; [`drain`]
+//! drains a node through the scheduler before its packages change. Every call carries a bearer
 //! token ([`auth`]); only hashes are stored. The agent ([`agent`])
 //! polls with jitter, carries its stages out with `opm-engine`'s actor into
 //! its root, and keeps finish reports in a spool file until the server has
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod client;
 pub mod contact;
 pub mod credentials;
+pub mod drain;
 pub mod enrol;
 mod error;
 pub mod files;

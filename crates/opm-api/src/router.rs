@@ -44,6 +44,8 @@ pub struct AppState<S: Store> {
     pub metrics: Arc<Metrics>,
     /// When each node's agent's contact was last recorded.
     pub contacts: crate::contact::Contacts,
+    /// Draining nodes through the scheduler before their packages change.
+    pub drains: crate::drain::Drains,
 }
 
 impl<S: Store> AppState<S> {

@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// their package databases (SPEC §1.9), the first time at start;
     /// `None` never (`verify_interval = 0`).
     pub verify_interval: Option<Duration>,
+    /// Drain each node through the scheduler before its packages change
+    /// (`drain_command` and friends); `None` never.
+    pub drain: Option<crate::drain::DrainConfig>,
 }
 
 /// A server certificate (chain) and its private key, PEM files.
@@ -122,6 +125,7 @@ pub async fn serve<S: Store + 'static>(
         stopping: std::sync::atomic::AtomicBool::new(false),
         metrics,
         contacts: crate::contact::Contacts::default(),
+        drains: crate::drain::Drains::new(config.drain.clone()),
     });
     let app = router(Arc::clone(&state));
     let stopper = Arc::clone(&state);

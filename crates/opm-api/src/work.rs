@@ -20,8 +20,10 @@ use opm_engine::triage::triage;
 use opm_model::api::{MAX_AGENT_ID_LEN, WorkBatch, WorkItem};
 use opm_model::{Lease, Name, Role, Status, Target};
 use opm_plan::Work;
-use opm_store::{RowId, Store, StoreError};
+use opm_plan::drain::{NodeWork, changes_packages};
+use opm_store::{Outcome, RowAfter, RowId, Store, StoreError};
 
+use crate::drain::{Drains, Gate};
 use crate::error::ApiFailure;
 
 /// The lease owner an agent process of `node` works under.
@@ -67,6 +69,7 @@ pub struct Handed {
 /// A store failure, or a row the planner cannot place (a 500).
 pub async fn work_for<S: Store>(
     store: &S,
+    drains: &Drains,
     node: &Name,
     agent: &str,
     ttl_ms: i64,
@@ -100,7 +103,7 @@ pub async fn work_for<S: Store>(
     // A rollout that has not started this node holds its rows back.
     let gated = rollout::gate(store, sorted.works).await?;
     let mut ids: BTreeMap<Name, RowId> = BTreeMap::new();
-    let works: Vec<Work> = gated
+    let mut works: Vec<Work> = gated
         .works
         .into_iter()
         .map(|(id, _, work)| {
@@ -108,6 +111,32 @@ pub async fn work_for<S: Store>(
             work
         })
         .collect();
+    // A stage still running under another holder's unexpired lease (the
+    // agent's own were ended above).
+    let running = snapshot.mine.iter().any(|stored| {
+        matches!(&stored.row.status, Status::Running { lease } if lease.expires_at_ms > now_ms)
+    });
+    // The node's drain through the scheduler, when the settings ask for
+    // one: it may hold all work back, or fail the stages that change
+    // packages.
+    let mut refused = Vec::new();
+    match drains
+        .gate(store, node, NodeWork::of(&works, running), now_ms)
+        .await?
+    {
+        Gate::Open => {}
+        Gate::Closed => works.clear(),
+        Gate::Fail(message) => {
+            let (failing, rest): (Vec<Work>, Vec<Work>) =
+                works.into_iter().partition(changes_packages);
+            works = rest;
+            refused = failing
+                .into_iter()
+                .filter_map(|work| Some((ids.get(&work.package).copied()?, work.stage)))
+                .map(|(id, stage)| (id, stage, message.clone()))
+                .collect();
+        }
+    }
     let (errors, mut blocked) = (sorted.errors, sorted.blocked);
     blocked.extend(gated.held);
     let mut batch = WorkBatch {
@@ -117,7 +146,7 @@ pub async fn work_for<S: Store>(
         errors,
         blocked,
     };
-    if works.is_empty() && releases.is_empty() {
+    if works.is_empty() && releases.is_empty() && refused.is_empty() {
         return Ok(Handed {
             batch,
             joined: gated.joined,
@@ -136,6 +165,9 @@ pub async fn work_for<S: Store>(
     batch.token = lease.token;
     for id in releases {
         store.release_interrupted(id, lease.token, now_ms).await?;
+    }
+    for (id, stage, message) in refused {
+        refuse(store, id, stage, &message, lease.token, now_ms).await?;
     }
     for work in order_on_target(works, &snapshot.depends_on) {
         let Some(id) = ids.get(&work.package).copied() else {
@@ -171,6 +203,40 @@ pub async fn work_for<S: Store>(
         batch,
         joined: gated.joined,
     })
+}
+
+/// Records `stage` of row `id` as an attempt that failed with `message`
+/// before it began (its node could not be drained): the row waits in
+/// error at its stage, and history says why.
+async fn refuse<S: Store>(
+    store: &S,
+    id: RowId,
+    stage: opm_model::Stage,
+    message: &str,
+    token: u64,
+    now_ms: i64,
+) -> Result<(), ApiFailure> {
+    let attempt = store.begin_attempt(id, stage, token, now_ms).await?;
+    let current = store.row_by_id(id).await?.row.current;
+    store
+        .finish_attempt(
+            attempt,
+            &Outcome {
+                passed: false,
+                exit_code: None,
+                output: format!("{message}\n"),
+                output_bytes: u64::try_from(message.len() + 1).unwrap_or(u64::MAX),
+            },
+            &RowAfter {
+                current,
+                error: Some(message.to_owned()),
+                version: None,
+            },
+            token,
+            now_ms,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Leases the node for `owner`, taking over at once a lease another

@@ -182,8 +182,9 @@ pub struct StatusRow {
     pub current: Option<Stage>,
     /// `ok`, `running`, `error` or `drifted`.
     pub status: String,
-    /// For `error`: what failed; for `drifted`: what differs; empty
-    /// otherwise.
+    /// For `error`: what failed; for `drifted`: what differs; for an `ok`
+    /// row whose node opm waits on to drain: `waiting for n12 to drain`;
+    /// empty otherwise.
     pub message: String,
     /// For `running`: who holds the lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]

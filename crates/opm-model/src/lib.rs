@@ -12,6 +12,7 @@
 pub mod api;
 mod civil;
 mod conf;
+mod drain;
 mod enrolment;
 mod inventory;
 mod ladder;
@@ -29,6 +30,7 @@ pub mod version;
 
 pub use civil::Civil;
 pub use conf::{ConfError, MAX_CONF_BYTES, OpmConf};
+pub use drain::DrainState;
 pub use enrolment::{
     DEFAULT_LIFETIME_MS, ENROLMENT_TOKEN_PREFIX, Enrolment, EnrolmentError, EnrolmentRecord,
     EnrolmentRefusal, MAX_ENROLMENT_BYTES, Redemption, check_enrolment_token, check_server_url,

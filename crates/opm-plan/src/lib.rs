@@ -20,6 +20,7 @@ mod context;
 mod cycle;
 mod decision;
 mod deps;
+pub mod drain;
 mod error;
 mod orchestrate;
 mod resume;

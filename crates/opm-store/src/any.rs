@@ -375,6 +375,27 @@ impl Store for AnyStore {
         both!(self, s => s.redeem_enrolment(hash, node, agent_hash, now_ms))
     }
 
+    async fn node_drain(&self, node: &Name) -> Result<Option<opm_model::DrainState>> {
+        both!(self, s => s.node_drain(node))
+    }
+
+    async fn node_drains(&self) -> Result<Vec<(Name, opm_model::DrainState)>> {
+        both!(self, s => s.node_drains())
+    }
+
+    async fn set_node_drain(
+        &self,
+        node: &Name,
+        state: opm_model::DrainState,
+        now_ms: i64,
+    ) -> Result<()> {
+        both!(self, s => s.set_node_drain(node, state, now_ms))
+    }
+
+    async fn end_node_drain(&self, node: &Name, note: &str) -> Result<u64> {
+        both!(self, s => s.end_node_drain(node, note))
+    }
+
     async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
         both!(self, s => s.record_audit(entry))
     }

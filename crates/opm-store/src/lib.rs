@@ -17,6 +17,7 @@ mod cluster;
 mod conns;
 mod counts;
 mod db;
+mod drains;
 mod drift;
 mod enrolments;
 mod error;

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use opm_model::{Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, Target};
+use opm_model::{
+    DrainState, Lease, Name, PastAttempt, Phase, Redemption, Stage, StepRecord, Target,
+};
 
 use crate::audit::AuditEntry;
 use crate::batch::Batch;
@@ -311,6 +313,24 @@ pub trait Store: Send + Sync {
         agent_hash: &str,
         now_ms: i64,
     ) -> impl Future<Output = Result<Redemption>> + Send;
+
+    /// The node's drain through the scheduler, if opm drained it (or
+    /// found it drained before its work; issue 20).
+    fn node_drain(&self, node: &Name) -> impl Future<Output = Result<Option<DrainState>>> + Send;
+    /// Every node's drain, by node name.
+    fn node_drains(&self) -> impl Future<Output = Result<Vec<(Name, DrainState)>>> + Send;
+    /// Stores the node's drain; a drain that completes keeps the time opm
+    /// asked for it.
+    fn set_node_drain(
+        &self,
+        node: &Name,
+        state: DrainState,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets the node's drain, adding `note` (unless empty) to the error
+    /// of each of its rows that failed since the drain began, in one
+    /// transaction; how many rows got the note.
+    fn end_node_drain(&self, node: &Name, note: &str) -> impl Future<Output = Result<u64>> + Send;
 
     /// Adds `entry` to the audit trail.
     fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<()>> + Send;

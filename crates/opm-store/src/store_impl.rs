@@ -454,6 +454,27 @@ macro_rules! impl_store {
                     ))
                 }
 
+                async fn node_drain(&self, node: &Name) -> Result<Option<opm_model::DrainState>> {
+                    read!(self, |conn| $crate::drains::get(conn, node))
+                }
+
+                async fn node_drains(&self) -> Result<Vec<(Name, opm_model::DrainState)>> {
+                    read!(self, |conn| $crate::drains::all(conn))
+                }
+
+                async fn set_node_drain(
+                    &self,
+                    node: &Name,
+                    state: opm_model::DrainState,
+                    now_ms: i64,
+                ) -> Result<()> {
+                    write!(self, |conn| $crate::drains::set(conn, node, state, now_ms))
+                }
+
+                async fn end_node_drain(&self, node: &Name, note: &str) -> Result<u64> {
+                    write!(self, |conn| $crate::drains::end(conn, node, note))
+                }
+
                 async fn record_audit(&self, entry: &$crate::audit::AuditEntry) -> Result<()> {
                     write!(self, |conn| $crate::audit::record(conn, entry))
                 }

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use opm_api::drain::DrainConfig;
 use opm_model::{Limit, RolloutPolicy};
 use opm_native::script::SiteEnv;
+use opm_plan::drain::CommandTemplate;
 use opm_store::{AnyStore, OpenMode, StoreError, redact_url};
 use serde::Deserialize;
 
@@ -31,6 +33,8 @@ pub const DEFAULT_TOKEN_FILE: &str = "/var/lib/opm/agent.token";
 pub const DEFAULT_CA_CERT: &str = "/etc/opm/ca.pem";
 /// The address `opm server` listens on when nothing says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7060";
+/// How long `opm server` waits for a node to drain when nothing says.
+pub const DEFAULT_DRAIN_TIMEOUT: &str = "1h";
 
 /// What the settings file may hold; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +60,10 @@ struct SettingsFile {
     rollout_max_parallel: Option<LimitSetting>,
     rollout_max_failures: Option<LimitSetting>,
     rollout_canary: Option<u32>,
+    drain_command: Option<String>,
+    drained_command: Option<String>,
+    resume_command: Option<String>,
+    drain_timeout: Option<String>,
     #[serde(default)]
     script_env: BTreeMap<String, String>,
     #[serde(default)]
@@ -137,6 +145,15 @@ pub struct Settings {
     /// The rollout policy of install, upgrade, remove and rerun when
     /// their flags leave a part out: the file's `rollout_*` keys.
     pub rollout: RolloutPolicy,
+    /// The drain settings (`drain_command`, `drained_command`,
+    /// `resume_command`, `drain_timeout`) as written, for `opm settings`.
+    pub drain_commands: Option<[String; 3]>,
+    /// How long `opm server` waits for a node to drain, as written.
+    pub drain_timeout: String,
+    /// The same, checked: what `opm server` drains nodes with; `None`
+    /// when no drain command is set.
+    #[serde(skip)]
+    pub drain: Option<DrainConfig>,
     /// Variables set for every script: the file's `[script_env]`, then
     /// `--script-env` flags (a flag beats the file by name).
     pub script_env: BTreeMap<String, String>,
@@ -207,6 +224,17 @@ impl Settings {
                 "rollout_max_parallel in the settings file: {error}"
             ))
         })?;
+        let drain_timeout = file
+            .drain_timeout
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DRAIN_TIMEOUT.to_owned());
+        let drain_commands = drain_commands(
+            file.drain_command,
+            file.drained_command,
+            file.resume_command,
+        )?;
+        let drain = drain_config(drain_commands.as_ref(), &drain_timeout)
+            .map_err(|e| bad_input(format!("settings file {}: {e}", settings_file.display())))?;
         Ok(Settings {
             db: args.db.clone().or(file.db),
             conf: args
@@ -249,6 +277,9 @@ impl Settings {
             side_by_side_scripts: file.side_by_side_scripts.unwrap_or(false),
             verify_interval: file.verify_interval.unwrap_or(DEFAULT_VERIFY_INTERVAL),
             rollout,
+            drain_commands,
+            drain_timeout,
+            drain,
             script_env,
             script_env_pass,
             site_env,
@@ -257,6 +288,46 @@ impl Settings {
             log_format: args.log_format,
         })
     }
+}
+
+/// The three drain commands, all or none.
+fn drain_commands(
+    drain: Option<String>,
+    drained: Option<String>,
+    resume: Option<String>,
+) -> anyhow::Result<Option<[String; 3]>> {
+    match (drain, drained, resume) {
+        (None, None, None) => Ok(None),
+        (Some(drain), Some(drained), Some(resume)) => Ok(Some([drain, drained, resume])),
+        _ => Err(bad_input(
+            "drain_command, drained_command and resume_command go together: \
+             set all three in the settings file, or none",
+        )),
+    }
+}
+
+/// The drain settings, checked: each command splits into words, the
+/// timeout is a duration like "1h" or "90s".
+fn drain_config(
+    commands: Option<&[String; 3]>,
+    timeout: &str,
+) -> Result<Option<DrainConfig>, String> {
+    let timeout = humantime::parse_duration(timeout).map_err(|e| {
+        format!("drain_timeout '{timeout}' is not a duration like \"1h\" or \"90s\": {e}")
+    })?;
+    let Some([drain, drained, resume]) = commands else {
+        return Ok(None);
+    };
+    let parse = |key: &str, text: &str| {
+        text.parse::<CommandTemplate>()
+            .map_err(|e| format!("{key} '{text}': {e}"))
+    };
+    Ok(Some(DrainConfig {
+        drain: parse("drain_command", drain)?,
+        drained: parse("drained_command", drained)?,
+        resume: parse("resume_command", resume)?,
+        timeout,
+    }))
 }
 
 /// The verify interval of `flag` (beats the file) over the file's
@@ -403,8 +474,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::{
-        DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SPOOL, DEFAULT_VERIFY_INTERVAL,
-        LimitSetting, SettingsFile, sqlite_path,
+        DEFAULT_CONF_PATH, DEFAULT_DB, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_SPOOL,
+        DEFAULT_VERIFY_INTERVAL, LimitSetting, SettingsFile, sqlite_path,
     };
     use crate::exit::BadInput;
     use opm_model::Limit;
@@ -420,6 +491,59 @@ mod tests {
         assert!(file.token_file.is_none() && file.ca_cert.is_none() && file.spool.is_none());
         assert!(file.side_by_side_scripts.is_none());
         assert!(file.script_env.is_empty() && file.script_env_pass.is_empty());
+        assert!(file.drain_command.is_none() && file.drain_timeout.is_none());
+    }
+
+    #[test]
+    fn drain_settings_go_together_split_into_words_and_take_durations() {
+        let three = |drain: &str| {
+            Some([
+                drain.to_owned(),
+                "sh -c 'sinfo -h -n %n -o %t | grep -qx drain'".to_owned(),
+                "scontrol update nodename=%n state=resume".to_owned(),
+            ])
+        };
+        let slurm = r#"scontrol update nodename=%n state=drain reason="opm rollout""#;
+        let config = super::drain_config(three(slurm).as_ref(), "1h")
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.timeout, std::time::Duration::from_secs(3600));
+        let n12 = opm_model::Name::new(opm_model::NameKind::Node, "n12").unwrap();
+        assert_eq!(
+            config.drain.for_node(&n12),
+            [
+                "scontrol",
+                "update",
+                "nodename=n12",
+                "state=drain",
+                "reason=opm rollout"
+            ]
+        );
+        assert_eq!(
+            super::drain_config(three(slurm).as_ref(), "1h 30m")
+                .unwrap()
+                .unwrap()
+                .timeout,
+            std::time::Duration::from_secs(5400)
+        );
+        // No commands: nothing drains, but a bad timeout is still refused.
+        assert!(super::drain_config(None, "90s").unwrap().is_none());
+        let error = super::drain_config(None, "an hour").unwrap_err();
+        assert!(
+            error.starts_with("drain_timeout 'an hour' is not a duration"),
+            "{error}"
+        );
+        let error = super::drain_config(three("scontrol 'open").as_ref(), "1h").unwrap_err();
+        assert!(
+            error.starts_with("drain_command 'scontrol 'open': "),
+            "{error}"
+        );
+        let error = super::drain_config(three("").as_ref(), "1h").unwrap_err();
+        assert!(error.contains("empty"), "{error}");
+        // One command alone is refused by name.
+        let error = super::drain_commands(Some("x".to_owned()), None, None).unwrap_err();
+        assert!(error.to_string().contains("go together"), "{error}");
+        assert!(super::drain_commands(None, None, None).unwrap().is_none());
     }
 
     #[test]
@@ -444,11 +568,15 @@ mod tests {
                 "ca_cert",
                 "conf",
                 "db",
+                "drain_command",
+                "drain_timeout",
+                "drained_command",
                 "listen",
                 "repo",
                 "rollout_canary",
                 "rollout_max_failures",
                 "rollout_max_parallel",
+                "resume_command",
                 "root",
                 "script_env",
                 "script_env_pass",
@@ -490,6 +618,10 @@ mod tests {
             side_by_side_scripts,
             script_env,
             script_env_pass,
+            drain_command,
+            drained_command,
+            resume_command,
+            drain_timeout,
         } = toml::from_str(&uncommented).unwrap();
         // No rollout by default: the packaged file shows examples.
         assert_eq!(
@@ -514,6 +646,10 @@ mod tests {
         assert_eq!(verify_interval, Some(DEFAULT_VERIFY_INTERVAL));
         assert!(server_url.is_some() && tls_cert.is_some() && tls_key.is_some());
         assert!(admin_token_file.is_some());
+        // The drain commands show Slurm's as the example; the timeout its
+        // default.
+        assert!(drain_command.is_some() && drained_command.is_some() && resume_command.is_some());
+        assert_eq!(drain_timeout.as_deref(), Some(DEFAULT_DRAIN_TIMEOUT));
         // opm.toml(5) gives each one a paragraph of its own.
         let page = include_str!("../../../contrib/man/opm.toml.5");
         for key in keys {

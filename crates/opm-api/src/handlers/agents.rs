@@ -21,6 +21,7 @@ use opm_store::{
 use super::body;
 use crate::auth::{self, Bearer};
 use crate::contact::Caller;
+use crate::drain::PROBE_EVERY;
 use crate::error::ApiFailure;
 use crate::metrics::{Runner, StageOutcome};
 use crate::router::AppState;
@@ -64,6 +65,7 @@ pub async fn poll<S: Store + 'static>(
         let woken = waiting.woken();
         let handed = Box::pin(work_for(
             state.store.as_ref(),
+            &state.drains,
             &node,
             &request.agent,
             state.lease_ttl_ms,
@@ -83,9 +85,16 @@ pub async fn poll<S: Store + 'static>(
             }
             return Ok(Json(batch));
         }
+        // A node waiting for its drain is looked at again soon: the
+        // scheduler, not the store, says when it may go on.
+        let next = if state.drains.is_waiting(&node) {
+            deadline.min(now + PROBE_EVERY)
+        } else {
+            deadline
+        };
         tokio::select! {
             () = woken => {}
-            () = tokio::time::sleep_until(deadline) => {}
+            () = tokio::time::sleep_until(next) => {}
         }
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
-use opm_model::{Name, Target};
+use opm_model::{DrainState, Name, Status, Target, TargetKind};
+use opm_plan::drain::waiting_message;
 use opm_store::{Store, StoredRow};
 
 use super::hint::hinted;
@@ -26,6 +27,14 @@ pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<Statu
 async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
     let members = check_filter(store, filter).await?;
     let held = HeldRows::load(store).await?;
+    // Nodes opm waits on to drain: their rows that wait say so.
+    let draining: BTreeSet<Name> = store
+        .node_drains()
+        .await?
+        .into_iter()
+        .filter(|(_, state)| matches!(state, DrainState::Draining { .. }))
+        .map(|(node, _)| node)
+        .collect();
     let mut rows = Vec::new();
     each_row(store, |stored| {
         let row = &stored.row;
@@ -34,6 +43,12 @@ async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<
             // A row a rollout holds back says so (SPEC §1.10).
             if let Some(reason) = held.reason(row) {
                 reason.clone_into(&mut shown.message);
+            } else if row.target.kind == TargetKind::Node
+                && row.status == Status::Ok
+                && row.is_pending()
+                && draining.contains(&row.target.name)
+            {
+                shown.message = waiting_message(&row.target.name);
             }
             rows.push(shown);
         }

@@ -33,6 +33,15 @@ pub fn run(settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
         "verify_interval: {}",
         settings.verify_interval
     ));
+    match &settings.drain_commands {
+        Some([drain, drained, resume]) => {
+            printer.line(format_args!("drain_command: {drain}"));
+            printer.line(format_args!("drained_command: {drained}"));
+            printer.line(format_args!("resume_command: {resume}"));
+        }
+        None => printer.line(format_args!("drain_command: (none: nodes are not drained)")),
+    }
+    printer.line(format_args!("drain_timeout: {}", settings.drain_timeout));
     let script_env: Vec<String> = settings
         .script_env
         .iter()

@@ -85,6 +85,7 @@ pub fn run(args: ServerArgs, settings: &Settings, printer: Printer) -> anyhow::R
             tls,
             idle_timeout: Duration::from_secs(args.idle_timeout),
             verify_interval: settings.verify_every(args.verify_interval),
+            drain: settings.drain.clone(),
         };
         // Type=notify: ready once listening, stopping on a signal.
         let notifier = Notifier::from_env("opm server");
