@@ -61,17 +61,18 @@ fn member_state(started: bool, rows: NodeRows) -> MemberState {
     }
 }
 
-/// A rollout's members and where each stands, in start order; nodes with
-/// pending rows of its opkgs that are not members yet join it first (a
-/// node added while it runs).
+/// A rollout's members and where each stands, in start order; with
+/// `join`, nodes with pending rows of its opkgs that are not members yet
+/// join it first (a node added while it runs).
 async fn members<S: Store>(
     store: &S,
     rollout: &Rollout,
     head: Option<&Name>,
+    join: bool,
 ) -> Result<Vec<(Name, MemberState)>, StoreError> {
     let rows = node_rows(store, &rollout.packages, head).await?;
     let mut members = store_call(|| store.rollout_members(rollout.id)).await?;
-    if rollout.holds() {
+    if join && rollout.holds() {
         let known: BTreeSet<&Name> = members.iter().map(|member| &member.node).collect();
         let newcomers: Vec<Name> = rows
             .iter()
@@ -114,13 +115,14 @@ impl Viewed {
     }
 }
 
-/// Loads `rollout` with its members' states.
+/// Loads `rollout` with its members' states; writes nothing (a node
+/// that has not joined yet is not shown until a decider takes it in).
 ///
 /// # Errors
 /// A store failure that retrying did not cure.
 pub async fn view<S: Store>(store: &S, rollout: Rollout) -> Result<Viewed, StoreError> {
     let head = store_call(|| store.head_node()).await?;
-    let members = members(store, &rollout, head.as_ref()).await?;
+    let members = members(store, &rollout, head.as_ref(), false).await?;
     Ok(Viewed { rollout, members })
 }
 
@@ -141,7 +143,7 @@ pub async fn advance<S: Store>(store: &S, now_ms: i64) -> Result<Vec<Name>, Stor
     let head = store_call(|| store.head_node()).await?;
     for rollout in rollouts.into_iter().filter(Rollout::holds) {
         let viewed = Viewed {
-            members: members(store, &rollout, head.as_ref()).await?,
+            members: members(store, &rollout, head.as_ref(), true).await?,
             rollout,
         };
         let view = viewed.view();

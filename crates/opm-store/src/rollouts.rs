@@ -233,7 +233,7 @@ pub(crate) async fn member(
 pub(crate) async fn join(conn: &mut impl Db, id: i64, nodes: &[Name]) -> Result<()> {
     for node in nodes {
         let node_id = node_id(conn, node).await?;
-        db::query(
+        let added = db::query(
             "INSERT INTO rollout_members (rollout_id, node_id, seq) \
              SELECT $1, $2, members FROM rollouts WHERE id = $1 \
              ON CONFLICT (rollout_id, node_id) DO NOTHING",
@@ -242,13 +242,13 @@ pub(crate) async fn join(conn: &mut impl Db, id: i64, nodes: &[Name]) -> Result<
         .bind(node_id)
         .execute(&mut *conn)
         .await?;
-        db::query(
-            "UPDATE rollouts SET members = \
-             (SELECT COUNT(*) FROM rollout_members WHERE rollout_id = $1) WHERE id = $1",
-        )
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        // The count is the next member's place.
+        if added > 0 {
+            db::query("UPDATE rollouts SET members = members + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }
