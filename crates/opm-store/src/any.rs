@@ -374,10 +374,6 @@ impl Store for AnyStore {
         both!(self, s => s.redeem_enrolment(hash, node, agent_hash, now_ms))
     }
 
-    async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
-        both!(self, s => s.record_audit(entry))
-    }
-
     async fn audit_since(&self, since_ms: i64) -> Result<Vec<AuditEntry>> {
         both!(self, s => s.audit_since(since_ms))
     }

@@ -311,13 +311,13 @@ pub trait Store: Send + Sync {
         now_ms: i64,
     ) -> impl Future<Output = Result<Redemption>> + Send;
 
-    /// Adds `entry` to the audit trail.
-    fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// The audit entries recorded at or after `since_ms`, oldest first.
     fn audit_since(&self, since_ms: i64) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
 
     /// Applies every change of `batch` in order in one transaction: all of
-    /// them land, or none.
+    /// them land, or none. The only way into the audit trail
+    /// ([`crate::Change::Audit`]): an entry lands with its action or not
+    /// at all.
     fn apply(&self, batch: &Batch, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Adds a synthetic cluster in bulk (benchmarks); the rows written.

@@ -6,11 +6,18 @@
 use opm_model::api::{InstallBody, RemoveBody, RequestBody, RequestOutcome};
 use opm_model::{Name, Target};
 use opm_plan::RequestChange;
-use opm_store::Store;
+use opm_store::{AuditAction, Change, Store};
 
+use super::audit::{Asked, install_subject, remove_subject, request_subject};
 use super::hint::hinted;
 use super::{OperateError, Result, changed};
 use crate::requests::{self, Snapshot};
+
+/// The audit entry a request change writes: none for a dry run, which
+/// writes nothing.
+fn audit(dry_run: bool, entry: impl FnOnce() -> Change) -> Option<Change> {
+    (!dry_run).then(entry)
+}
 
 fn outcome(changes: &[RequestChange], warnings: Vec<String>, dry_run: bool) -> RequestOutcome {
     RequestOutcome {
@@ -28,16 +35,16 @@ fn outcome(changes: &[RequestChange], warnings: Vec<String>, dry_run: bool) -> R
 pub async fn install<S: Store>(
     store: &S,
     body: &InstallBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
-    hinted(store, install_unhinted(store, body, now_ms).await).await
+    hinted(store, install_unhinted(store, body, asked).await).await
 }
 
 /// [`install`] before an unknown name's hint.
 async fn install_unhinted<S: Store>(
     store: &S,
     body: &InstallBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
     let mut snapshot = Snapshot::load(store).await?;
@@ -46,8 +53,10 @@ async fn install_unhinted<S: Store>(
         &mut snapshot,
         &packages,
         body.group.clone(),
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Install, install_subject(body))
+        }),
     )
     .await?;
     let warnings = snapshot
@@ -67,15 +76,19 @@ async fn install_unhinted<S: Store>(
 ///
 /// # Errors
 /// A refusal (nothing changed), or the store's failure.
-pub async fn remove<S: Store>(store: &S, body: &RemoveBody, now_ms: i64) -> Result<RequestOutcome> {
-    hinted(store, remove_unhinted(store, body, now_ms).await).await
+pub async fn remove<S: Store>(
+    store: &S,
+    body: &RemoveBody,
+    asked: &Asked,
+) -> Result<RequestOutcome> {
+    hinted(store, remove_unhinted(store, body, asked).await).await
 }
 
 /// [`remove`] before an unknown name's hint.
 async fn remove_unhinted<S: Store>(
     store: &S,
     body: &RemoveBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
     let mut snapshot = Snapshot::load(store).await?;
@@ -84,8 +97,10 @@ async fn remove_unhinted<S: Store>(
         &mut snapshot,
         &packages,
         body.with_dependents,
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Remove, remove_subject(body))
+        }),
     )
     .await?;
     Ok(outcome(&changes, Vec::new(), body.dry_run))
@@ -100,16 +115,16 @@ async fn remove_unhinted<S: Store>(
 pub async fn request<S: Store>(
     store: &S,
     body: &RequestBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
-    hinted(store, request_unhinted(store, body, now_ms).await).await
+    hinted(store, request_unhinted(store, body, asked).await).await
 }
 
 /// [`request`] before an unknown name's hint.
 async fn request_unhinted<S: Store>(
     store: &S,
     body: &RequestBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let mut snapshot = Snapshot::load(store).await?;
     let targets = targets(&snapshot, body)?;
@@ -119,8 +134,10 @@ async fn request_unhinted<S: Store>(
         &targets,
         &body.package,
         body.stage,
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Request, request_subject(body))
+        }),
     )
     .await?;
     Ok(outcome(&changes, Vec::new(), body.dry_run))

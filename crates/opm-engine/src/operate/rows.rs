@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
 use opm_model::{Name, Target};
-use opm_store::{Store, StoredRow};
+use opm_store::{AuditAction, Change, Store};
 
+use super::audit::{Asked, phase_subject, rerun_subject, retry_subject};
 use super::hint::hinted;
 use super::{OperateError, Result};
 use crate::load::each_row;
@@ -109,10 +110,13 @@ pub async fn phase<S: Store>(store: &S) -> Result<PhaseBody> {
 ///
 /// # Errors
 /// The store's failure.
-pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, now_ms: i64) -> Result<PhaseSet> {
+pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, asked: &Asked) -> Result<PhaseSet> {
     let previous = store.phase().await?;
     if !body.dry_run {
-        store.set_phase(body.phase, now_ms).await?;
+        let set = Change::SetPhase(body.phase);
+        asked
+            .apply(store, [set], AuditAction::Phase, phase_subject(body))
+            .await?;
     }
     Ok(PhaseSet {
         phase: body.phase,
@@ -135,22 +139,28 @@ async fn check_row<S: Store>(store: &S, target: &Target, package: &Name) -> Resu
 ///
 /// # Errors
 /// Unknown names, a row not in error, or the store's failure.
-pub async fn retry<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
-    hinted(store, retry_unhinted(store, body, now_ms).await).await
+pub async fn retry<S: Store>(store: &S, body: &RetryBody, asked: &Asked) -> Result<StatusRow> {
+    hinted(store, retry_unhinted(store, body, asked).await).await
 }
 
 /// [`retry`] before an unknown name's hint.
-async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
+async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, asked: &Asked) -> Result<StatusRow> {
     check_row(store, &body.target, &body.package).await?;
-    let stored: StoredRow = if body.whole_stage {
-        store
-            .restart_stage(&body.target, &body.package, &body.reason, now_ms)
-            .await?
-    } else {
-        store
-            .retry(&body.target, &body.package, &body.reason, now_ms)
-            .await?
+    let retry = Change::Retry {
+        target: body.target.clone(),
+        opkg: body.package.clone(),
+        reason: body.reason.clone(),
+        whole_stage: body.whole_stage,
     };
+    asked
+        .apply(store, [retry], AuditAction::Retry, retry_subject(body))
+        .await?;
+    row_now(store, &body.target, &body.package).await
+}
+
+/// The row as it is after an action changed it.
+async fn row_now<S: Store>(store: &S, target: &Target, package: &Name) -> Result<StatusRow> {
+    let stored = store.row(target, package).await?;
     Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
 }
 
@@ -159,15 +169,20 @@ async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> R
 ///
 /// # Errors
 /// Unknown names, a stage the row has not passed, or the store's failure.
-pub async fn rerun<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
-    hinted(store, rerun_unhinted(store, body, now_ms).await).await
+pub async fn rerun<S: Store>(store: &S, body: &RerunBody, asked: &Asked) -> Result<StatusRow> {
+    hinted(store, rerun_unhinted(store, body, asked).await).await
 }
 
 /// [`rerun`] before an unknown name's hint.
-async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
+async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, asked: &Asked) -> Result<StatusRow> {
     check_row(store, &body.target, &body.package).await?;
-    let stored = store
-        .rerun(&body.target, &body.package, body.from, now_ms)
+    let rerun = Change::Rerun {
+        target: body.target.clone(),
+        opkg: body.package.clone(),
+        from: body.from,
+    };
+    asked
+        .apply(store, [rerun], AuditAction::Rerun, rerun_subject(body))
         .await?;
-    Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
+    row_now(store, &body.target, &body.package).await
 }
