@@ -223,6 +223,9 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
             &["plan", "--image", "img"],
             &["history"],
             &["history", "motd", "--node", "head"],
+            &["history", "--group", "gpu"],
+            &["history", "--stage", "finished"],
+            &["history", "--errors", "--node", "head"],
             &["logs", "motd"],
             &["logs", "--attempt", "1"],
             &["node", "list"],
@@ -232,6 +235,39 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         ] {
             let ran = there.same(&with(args));
             assert!(matches!(ran.code, Some(0 | 1)), "opm {args:?}: {ran:#?}");
+        }
+    }
+
+    // History takes status's row filters: the entries of exactly the rows
+    // `opm status` lists for the same filter.
+    let history: Vec<Value> =
+        serde_json::from_str(&there.same(&["--json", "history"]).stdout).unwrap();
+    for filter in [
+        &["--stage", "finished"][..],
+        &["--errors"],
+        &["--group", "gpu"],
+        &["--group", "gpu", "--stage", "should_not_be_installed"],
+    ] {
+        let status = there.same(&[&["--json", "status"], filter].concat());
+        let rows = opm_testkit::context::status_rows(status.stdout.as_bytes());
+        let want: Vec<&Value> = history
+            .iter()
+            .filter(|line| {
+                let key = (
+                    line["target"].as_str().unwrap().to_owned(),
+                    line["package"].as_str().unwrap().to_owned(),
+                );
+                rows.contains_key(&key)
+            })
+            .collect();
+        let got = there.same(&[&["--json", "history"], filter].concat());
+        let got: Vec<Value> = serde_json::from_str(&got.stdout).unwrap();
+        assert_eq!(got.iter().collect::<Vec<_>>(), want, "history {filter:?}");
+        if filter == ["--stage", "finished"] {
+            assert!(
+                !got.is_empty(),
+                "the head node's finished rows have history"
+            );
         }
     }
 
@@ -286,6 +322,11 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         (&["config", "show", "nosuch"], "unknown opkg 'nosuch'"),
         (&["logs", "--attempt", "99999"], "99999"),
         (&["history", "--node", "ghost"], "ghost"),
+        (
+            &["history", "--group", "nosuch"],
+            "group 'nosuch' has no nodes",
+        ),
+        (&["history", "nosuch", "--errors"], "nosuch"),
         (&["status", "--node", "ghost"], "unknown node 'ghost'"),
         (&["plan", "--package", "nosuch"], "unknown opkg 'nosuch'"),
     ] {

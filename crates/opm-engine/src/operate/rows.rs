@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
 use opm_model::{Name, Target};
-use opm_store::{AuditAction, Change, Store};
+use opm_store::{AuditAction, Change, Store, StoredRow};
 
 use super::audit::{Asked, phase_subject, rerun_subject, retry_subject};
 use super::hint::hinted;
@@ -23,16 +23,31 @@ pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<Statu
 
 /// [`status`] before an unknown name's hint.
 async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
-    let members = check_filter(store, filter).await?;
     let mut rows = Vec::new();
-    each_row(store, |stored| {
-        let row = &stored.row;
-        if filter.keeps(row, || members.contains(&row.target.name)) {
-            rows.push(StatusRow::of(row, stored.wanted_version.as_deref()));
-        }
+    each_kept(store, filter, |stored| {
+        rows.push(StatusRow::of(&stored.row, stored.wanted_version.as_deref()));
     })
     .await?;
     Ok(rows)
+}
+
+/// Visits each row `filter` keeps, in id order, after refusing the names
+/// it gives that are not registered: what `status` lists and whose
+/// entries `history` shows.
+pub(super) async fn each_kept<S: Store>(
+    store: &S,
+    filter: &RowFilter,
+    mut visit: impl FnMut(StoredRow),
+) -> Result<()> {
+    let members = check_filter(store, filter).await?;
+    each_row(store, |stored| {
+        let row = &stored.row;
+        if filter.keeps(row, || members.contains(&row.target.name)) {
+            visit(stored);
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 /// Refuses a filter naming what is not registered; the nodes of its
