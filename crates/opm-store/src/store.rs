@@ -245,7 +245,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AttemptTally>>> + Send;
 
     /// Rows counted by status and current stage, and the leases unexpired
-    /// at `now_ms`, in aggregate queries (metrics scrapes).
+    /// at `now_ms`, in aggregate queries, with each node's last agent
+    /// contact (metrics scrapes).
     fn row_counts(&self, now_ms: i64) -> impl Future<Output = Result<RowCounts>> + Send;
 
     /// Whether the database answers and holds every migration of this
