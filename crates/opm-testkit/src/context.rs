@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -52,6 +53,7 @@ impl TestContext {
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
         std::fs::create_dir(dir.path().join("head")).unwrap();
+        std::fs::create_dir(dir.path().join("repo")).unwrap();
         TestContext {
             dir,
             bin: bin.into(),
@@ -112,6 +114,56 @@ impl TestContext {
     /// `opm ARGS`, which must succeed; its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         String::from_utf8(self.expect(args, 0).stdout).unwrap()
+    }
+
+    /// `opm --json ARGS`, which must succeed, read.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// The head node's sandbox root (`head/`), where `dpkg --root` installs.
+    pub fn root(&self) -> PathBuf {
+        self.path("head")
+    }
+
+    /// Packs the opkg `sources` and imports them
+    /// ([`TestContext::pack_and_import`]), asks for `packages` and
+    /// completes the phase: the next `opm run` has work.
+    pub fn install(&self, sources: &[PathBuf], packages: &[&str]) {
+        let sources: Vec<&str> = sources.iter().map(|s| s.to_str().unwrap()).collect();
+        self.pack_and_import(&sources);
+        let mut install = vec!["install"];
+        install.extend(packages);
+        self.ok(&install);
+        self.ok(&["cluster", "phase", "complete"]);
+    }
+
+    /// `opm run` with its output dropped, started and left running.
+    pub fn spawn_run(&self) -> Child {
+        self.command()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// `opm run` killed with SIGKILL once `delay` has passed: `None`, or
+    /// its exit status when it ended before that.
+    pub fn run_killed_after(&self, delay: Duration) -> Option<ExitStatus> {
+        let mut child = self.spawn_run();
+        let begun = Instant::now();
+        while begun.elapsed() < delay {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        None
     }
 
     /// Packs the opkg `sources` as Debian debs into the repository, creates

@@ -23,10 +23,9 @@ use opm_testkit::{Agent, Server, TestContext};
 use serde_json::Value;
 
 mod image_support;
-mod site_support;
 
 use image_support::{image_unavailable, make_image};
-use site_support::script;
+use opm_testkit::source::script;
 
 const PACKAGE: &str = "upg";
 const DEB_NODES: [&str; 3] = ["n1", "n2", "n3"];
