@@ -30,6 +30,6 @@ pub mod shared;
 pub mod source;
 pub mod tools;
 
-pub use context::{Agent, Server, TestContext};
+pub use context::{Agent, Outcome, Server, TestContext};
 pub use error::TestkitError;
 pub use postgres::{TestPostgres, postgres};

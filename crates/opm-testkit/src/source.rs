@@ -36,6 +36,62 @@ pub fn opkg_source(dir: &Path, name: &str, summary: &str, scripts: &[(&str, Stri
     }
 }
 
+/// A valid config.xml for opkg `name` (version 1.0-1) with opkg-level
+/// `relations`.
+pub fn config_xml(name: &str, relations: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<oscar>
+  <name>{name}</name>
+  <summary>The {name} test opkg</summary>
+  <license>GPL</license>
+  <group>Application/System</group>
+  <authors>
+    <author cat="maintainer">
+      <name>Max Maintainer</name>
+      <email>max@example.org</email>
+    </author>
+  </authors>
+{relations}
+  <changelog>
+    <versionEntry version="1.0-1">
+      <changelogEntry authorName="Max Maintainer" date="2024-05-01T10:00:00">
+        <item>Initial.</item>
+      </changelogEntry>
+    </versionEntry>
+  </changelog>
+</oscar>
+"#
+    )
+}
+
+/// `<requires>` naming `pkg`.
+pub fn requires(pkg: &str) -> String {
+    format!(
+        "  <requires>
+    <pkg>{pkg}</pkg>
+  </requires>"
+    )
+}
+
+/// `<conflicts>` naming `pkg`.
+pub fn conflicts(pkg: &str) -> String {
+    format!(
+        "  <conflicts>
+    <pkg>{pkg}</pkg>
+  </conflicts>"
+    )
+}
+
+/// `<provides>` naming `pkg`.
+pub fn provides(pkg: &str) -> String {
+    format!(
+        "  <provides>
+    <pkg>{pkg}</pkg>
+  </provides>"
+    )
+}
+
 /// Writes `body` as an executable `/bin/sh` script at `path`.
 pub fn script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();

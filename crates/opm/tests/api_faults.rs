@@ -50,7 +50,7 @@ fn agent(site: &TestContext, name: &str, server: &str) -> Command {
 fn status_row(site: &TestContext, target: &str, package: &str) -> Value {
     // Exit 1 says a row is in error; the rows are printed all the same.
     let output = site.opm(&["--json", "status"]);
-    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&output.stdout).unwrap();
     rows.into_iter()
         .find(|row| row["target"] == target && row["package"] == package)
         .unwrap_or(Value::Null)

@@ -57,7 +57,7 @@ fn crash_site(packages: &[&str]) -> TestContext {
 }
 
 fn check_converged(cluster: &TestContext, packages: &[&str]) {
-    let rows: Vec<serde_json::Value> = cluster.json(&["status"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_value(cluster.json(&["status"])).unwrap();
     assert_eq!(rows.len(), packages.len());
     for row in &rows {
         assert_eq!(row["current"], "finished", "{row}");
@@ -99,7 +99,8 @@ fn check_record(cluster: &TestContext) -> usize {
     for line in record.lines() {
         *lines.entry(line.to_owned()).or_default() += 1;
     }
-    let history: Vec<serde_json::Value> = cluster.json(&["history"]);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_value(cluster.json(&["history"])).unwrap();
     let mut attempts: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut numbers: BTreeMap<i64, u32> = BTreeMap::new();
     let mut interrupted = 0;

@@ -65,7 +65,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
     let out = site.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
-    let status: Vec<serde_json::Value> = site.json(&["status"]);
+    let status: Vec<serde_json::Value> = serde_json::from_value(site.json(&["status"])).unwrap();
     assert_eq!(status.len(), 4, "{status:?}");
     for row in &status {
         assert_eq!(row["current"], "finished", "{row}");
@@ -100,7 +100,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
         );
     }
     // Both client packages went in with one dpkg transaction.
-    let history: Vec<serde_json::Value> = site.json(&["history"]);
+    let history: Vec<serde_json::Value> = serde_json::from_value(site.json(&["history"])).unwrap();
     let attempt = history
         .iter()
         .find(|entry| {

@@ -105,7 +105,7 @@ fn a_removal_batch_with_one_failing_package_puts_exactly_that_row_in_error() {
     let left = installed_in(&image);
     assert!(!left.contains(&"opkg-rmc-client".to_owned()), "{left:?}");
     assert!(!left.contains(&"opkg-rmd-client".to_owned()), "{left:?}");
-    let history: Vec<serde_json::Value> = site.json(&["history"]);
+    let history: Vec<serde_json::Value> = serde_json::from_value(site.json(&["history"])).unwrap();
     let attempt = history
         .iter()
         .find(|entry| {

@@ -103,7 +103,7 @@ fn count(site: &TestContext, edge: &str) -> BTreeMap<(String, String), usize> {
 }
 
 fn converged(site: &TestContext, packages: &[&str]) -> bool {
-    let rows: Vec<serde_json::Value> = site.json(&["status"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_value(site.json(&["status"])).unwrap();
     rows.len() == packages.len()
         && rows
             .iter()
