@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use opm_testkit::TestContext;
 use serde_json::{Value, json};
 
-mod image_support;
-
-use image_support::installed;
+use opm_testkit::sandbox::installed;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 4] = ["clusterfs", "jobqueue", "motd", "altqueue"];

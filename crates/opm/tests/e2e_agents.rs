@@ -25,9 +25,7 @@ use opm_testkit::context::status_rows;
 use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
-mod image_support;
-
-use image_support::{image_unavailable, installed, make_image};
+use opm_testkit::sandbox::{image_unavailable, installed, make_image};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];

@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 use opm_testkit::{Agent, Server, TestContext};
 use serde_json::Value;
 
-mod image_support;
-
-use image_support::{image_unavailable, make_image};
+use opm_testkit::sandbox::{image_unavailable, make_image};
 use opm_testkit::source::script;
 
 const PACKAGE: &str = "upg";
