@@ -371,6 +371,25 @@ impl TestContext {
         command
     }
 
+    /// `opm` on machine `name` as its own files say (`name/opm.conf`,
+    /// `name/opm.toml`, the root `name/root`), with the shared repository
+    /// and dpkg and nothing else of the test's environment: a node set up
+    /// by `opm agent enroll` rather than by [`TestContext::add_node`].
+    pub fn machine_command(&self, name: &str) -> Command {
+        let dir = self.path(name);
+        let mut command = Command::new(&self.bin);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("OPM_CONF", dir.join("opm.conf"))
+            .env("OPM_SETTINGS", dir.join("opm.toml"))
+            .env("OPM_ROOT", dir.join("root"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .current_dir(&dir);
+        command
+    }
+
     /// Starts `opm agent EXTRA` as node `name` (see [`TestContext::add_node`]),
     /// talking to the server at `url`; its stderr goes to `name/agent.log`.
     pub fn agent(&self, name: &str, url: &str, extra: &[&str]) -> Agent {
