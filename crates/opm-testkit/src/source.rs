@@ -10,10 +10,21 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-/// Writes opkg `name`'s source into `dir`: a valid config.xml saying
-/// `summary`, and each `(hook, body)` of `scripts` as an executable
-/// `/bin/sh` script `scripts/<hook>`.
+/// Writes opkg `name`'s source (version 1.0-1) into `dir`: a valid
+/// config.xml saying `summary`, and each `(hook, body)` of `scripts` as an
+/// executable `/bin/sh` script `scripts/<hook>`.
 pub fn opkg_source(dir: &Path, name: &str, summary: &str, scripts: &[(&str, String)]) {
+    opkg_source_at(dir, name, "1.0-1", summary, scripts);
+}
+
+/// [`opkg_source`] at `version`.
+pub fn opkg_source_at(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    summary: &str,
+    scripts: &[(&str, String)],
+) {
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     std::fs::write(
         dir.join("config.xml"),
@@ -25,7 +36,7 @@ pub fn opkg_source(dir: &Path, name: &str, summary: &str, scripts: &[(&str, Stri
   <license>GPL</license>
   <group>Application/System</group>
   <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
+  <changelog><versionEntry version="{version}"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
 </oscar>
 "#
         ),

@@ -14,10 +14,10 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use opm_testkit::{Server, TestContext};
+use opm_testkit::{Outcome, Server, TestContext};
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
@@ -29,24 +29,6 @@ struct Cluster {
     // Before `site`: the server is killed before its directory goes.
     server: Server,
     site: TestContext,
-}
-
-/// What one `opm` run printed and how it ended.
-#[derive(Debug, PartialEq, Eq)]
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Ran {
-    fn from(output: Output) -> Ran {
-        Ran {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-    }
 }
 
 impl Cluster {
@@ -95,9 +77,9 @@ impl Cluster {
 
     /// Runs `args` locally and remotely on the same state; asserts both
     /// give the same output and exit code; that outcome.
-    fn same(&self, args: &[&str]) -> Ran {
-        let local = Ran::from(self.local().args(args).output().unwrap());
-        let remote = Ran::from(self.remote().args(args).output().unwrap());
+    fn same(&self, args: &[&str]) -> Outcome {
+        let local = Outcome::from(self.local().args(args).output().unwrap());
+        let remote = Outcome::from(self.remote().args(args).output().unwrap());
         assert_eq!(
             local, remote,
             "opm {args:?}: local (left) and remote (right) differ"
@@ -108,8 +90,8 @@ impl Cluster {
     /// Runs `args` through the operator `how` gives, waits for the head
     /// node's pass, and returns the outcome with this cluster's directory
     /// written `<site>`, so two clusters' answers compare.
-    fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Ran {
-        let mut ran = Ran::from(how(self).args(args).output().unwrap());
+    fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Outcome {
+        let mut ran = Outcome::from(how(self).args(args).output().unwrap());
         self.settle();
         let dir = self.site.dir().to_str().unwrap();
         ran.stdout = ran.stdout.replace(dir, "<site>");
@@ -149,7 +131,7 @@ impl Cluster {
 
 /// Runs the change `args` on `here` with the local CLI and on `there`
 /// through its server; both answer the same.
-fn same_change(here: &Cluster, there: &Cluster, args: &[&str]) -> Ran {
+fn same_change(here: &Cluster, there: &Cluster, args: &[&str]) -> Outcome {
     let local = here.change(Cluster::local, args);
     let remote = there.change(Cluster::remote, args);
     assert_eq!(
@@ -363,7 +345,7 @@ fn a_remote_cli_without_the_admin_token_is_refused_and_says_what_to_pass() {
         .args(["--remote", "http://127.0.0.1:9", "status"])
         .output()
         .unwrap();
-    let ran = Ran::from(output);
+    let ran = Outcome::from(output);
     assert_eq!(ran.code, Some(2), "{ran:#?}");
     assert!(ran.stderr.contains("--admin-token-file"), "{ran:#?}");
 }
