@@ -87,7 +87,8 @@ impl TestContext {
 
     /// `opm` as the head node's CLI: its database, opm.conf, root,
     /// repository, settings and dpkg, run in the context's directory; never
-    /// a server's client, whatever the test's own environment says.
+    /// a server's client, and run by nobody in particular (no
+    /// `SUDO_USER`), whatever the test's own environment says.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.bin);
         for var in [
@@ -95,6 +96,7 @@ impl TestContext {
             "OPM_ADMIN_TOKEN_FILE",
             "OPM_SERVER",
             "OPM_TOKEN_FILE",
+            "SUDO_USER",
         ] {
             command.env_remove(var);
         }
@@ -337,6 +339,40 @@ impl TestContext {
             panic!("opm server ended before it printed its address");
         };
         Server { child, addr }
+    }
+
+    /// Mints the admin token (`opm admin token`) into `admin.token`,
+    /// mode 0600, for [`TestContext::remote_command`]; its path.
+    pub fn admin_token_file(&self) -> PathBuf {
+        let token = self.ok(&["admin", "token"]);
+        let file = self.path("admin.token");
+        std::fs::write(&file, token.trim()).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        file
+    }
+
+    /// `opm` as an admin elsewhere: no database, opm.conf or root, only
+    /// the server at `url` and the admin token of
+    /// [`TestContext::admin_token_file`] (`--remote URL
+    /// --admin-token-file F`).
+    pub fn remote_command(&self, url: &str) -> Command {
+        let mut command = Command::new(&self.bin);
+        for var in [
+            "OPM_CONF",
+            "OPM_ROOT",
+            "OPM_REPO",
+            "OPM_BACKEND",
+            "SUDO_USER",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .args(["--remote", url, "--admin-token-file"])
+            .arg(self.path("admin.token"))
+            .current_dir(self.dir.path());
+        command
     }
 
     /// Registers compute node `name` with a token (mode 0600, in

@@ -12,8 +12,6 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -38,41 +36,20 @@ impl Cluster {
         let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
         let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
         site.pack_and_import(&examples);
-        let token = site.ok(&["admin", "token"]);
-        let token_file = site.path("admin.token");
-        std::fs::write(&token_file, token.trim()).unwrap();
-        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        site.admin_token_file();
         let server = site.server(&[]);
         Cluster { server, site }
     }
 
-    fn path(&self, rest: &str) -> PathBuf {
-        self.site.path(rest)
-    }
-
     /// `opm` on the head node, on the database.
     fn local(&self) -> Command {
-        let mut command = self.site.command();
-        for var in ["OPM_REMOTE", "OPM_ADMIN_TOKEN_FILE", "OPM_SERVER"] {
-            command.env_remove(var);
-        }
-        command
+        self.site.command()
     }
 
     /// `opm` as an admin elsewhere: no database, no opm.conf, only the
     /// server's URL and the admin token.
     fn remote(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        for var in ["OPM_DB", "OPM_CONF", "OPM_ROOT", "OPM_REPO", "OPM_BACKEND"] {
-            command.env_remove(var);
-        }
-        command
-            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .args(["--remote", &self.server.url(), "--admin-token-file"])
-            .arg(self.path("admin.token"))
-            .current_dir(self.site.dir());
-        command
+        self.site.remote_command(&self.server.url())
     }
 
     /// Runs `args` locally and remotely on the same state; asserts both
