@@ -1,8 +1,9 @@
 //! Who called: the caller's User-Agent and address, copied out of the
 //! request head (like [`crate::auth::Bearer`], nothing more is kept), and
-//! the throttle that records a node's agent's contact at most once per
-//! [`CONTACT_EVERY_MS`], so thousands of polling agents are not thousands
-//! of writes.
+//! the record of a node's agent's last contact, written to the store at
+//! most once per [`CONTACT_EVERY_MS`] so thousands of polling agents are
+//! not thousands of writes. The stored contact is the only one: `opm node
+//! list` and the metrics' ages both read it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,6 +14,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use opm_model::Name;
+use opm_store::{AgentContact, Store};
+
+use crate::router::AppState;
 
 /// How often a node's agent's contact is written at most.
 pub const CONTACT_EVERY_MS: i64 = 10_000;
@@ -45,6 +49,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 .map(|ConnectInfo(addr)| addr.ip().to_string())
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// Notes that `node`'s agent, `caller`, called now: its poll, a stage's
+/// start or finish, a heartbeat during a long stage. What the operator
+/// sees of the agent; the call does not fail for it.
+pub async fn record<S: Store>(state: &AppState<S>, node: &Name, caller: Caller) {
+    let now_ms = state.clock.now_ms();
+    if !state.contacts.due(node, now_ms) {
+        return;
+    }
+    let contact = AgentContact {
+        seen_ms: now_ms,
+        version: caller.user_agent,
+        address: caller.address,
+    };
+    // On the heap while it runs: a poll holds its future for its whole
+    // wait.
+    if let Err(error) = Box::pin(state.store.record_agent_contact(node, &contact)).await {
+        tracing::warn!("cannot record node {node}'s agent contact: {error}");
     }
 }
 

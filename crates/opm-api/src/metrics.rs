@@ -6,9 +6,10 @@
 //! Label values are bounded: statuses, stages, outcomes and agent calls
 //! are fixed sets; the only per-node series is the time since each node's
 //! last contact (no per-row labels). Row counts and leases are read from
-//! the store at scrape time ([`Metrics::scrape`]), in aggregate queries.
-//! Node contacts are kept in this process's memory: a restarted server
-//! knows a node again from its next poll (30 s at most).
+//! the store at scrape time ([`Metrics::scrape`]), in aggregate queries,
+//! and so are the nodes' last contacts: the stored record `opm node list`
+//! shows too ([`crate::contact`] writes it at most every 10 s per node),
+//! so the two never disagree and a restarted server knows them at once.
 //!
 //! The text is Prometheus' classic exposition format (the `prometheus`
 //! crate's encoder), not OpenMetrics: Debian's promtool (2.42) lints an
@@ -132,8 +133,6 @@ pub struct Metrics {
     agents_connected: IntGauge,
     last_contact: GaugeVec,
     scrape_seconds: HistogramVec,
-    /// Each node's last contact, milliseconds since the epoch.
-    contacts: Mutex<HashMap<Name, i64>>,
     /// The last row counts and when they were read; scrapes at once wait
     /// here for one read.
     counted: tokio::sync::Mutex<Option<(Instant, RowCounts)>>,
@@ -264,21 +263,9 @@ impl Metrics {
                     &["query"],
                 ),
             )?,
-            contacts: Mutex::new(HashMap::new()),
             counted: tokio::sync::Mutex::new(None),
             registry,
         })
-    }
-
-    /// `node`'s agent called at `now_ms`.
-    pub fn contact(&self, node: &Name, now_ms: i64) {
-        let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
-        match contacts.get_mut(node) {
-            Some(last) => *last = now_ms.max(*last),
-            None => {
-                contacts.insert(node.clone(), now_ms);
-            }
-        }
     }
 
     /// A stage attempt ended.
@@ -355,7 +342,7 @@ impl Metrics {
                 .set(gauge(rows));
         }
         self.leases.set(gauge(counts.leases));
-        self.contacts_at(now_ms);
+        self.contacts_at(&counts.contacts, now_ms);
         let mut text = Vec::new();
         // The encoder writes UTF-8 text into a Vec, which cannot fail.
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
@@ -364,9 +351,9 @@ impl Metrics {
         String::from_utf8_lossy(&text).into_owned()
     }
 
-    /// Sets the per-node ages and the connected count from the contacts.
-    fn contacts_at(&self, now_ms: i64) {
-        let contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Sets the per-node ages and the connected count from the stored
+    /// contacts.
+    fn contacts_at(&self, contacts: &[(Name, i64)], now_ms: i64) {
         self.last_contact.reset();
         let mut connected = 0;
         for (node, last) in contacts.iter() {
@@ -494,6 +481,7 @@ mod tests {
                 },
             ],
             leases: 3,
+            contacts: Vec::new(),
         };
         let text = metrics().scrape(&counts, 0);
         for line in [
@@ -514,11 +502,11 @@ mod tests {
     #[test]
     fn a_node_silent_for_a_minute_is_not_connected_but_keeps_its_age() {
         let metrics = metrics();
-        metrics.contact(&node("n1"), 100_000);
-        metrics.contact(&node("n2"), 30_000);
-        // An older contact reported late does not move a node back.
-        metrics.contact(&node("n1"), 50_000);
-        let text = metrics.scrape(&RowCounts::default(), 100_500);
+        let counts = RowCounts {
+            contacts: vec![(node("n1"), 100_000), (node("n2"), 30_000)],
+            ..RowCounts::default()
+        };
+        let text = metrics.scrape(&counts, 100_500);
         assert!(text.contains("opm_agents_connected 1\n"), "{text}");
         assert!(
             text.contains("opm_node_last_contact_age_seconds{node=\"n1\"} 0.5\n"),
@@ -588,6 +576,7 @@ mod tests {
             Ok::<_, ()>(RowCounts {
                 rows: Vec::new(),
                 leases: 7,
+                contacts: Vec::new(),
             })
         };
         assert_eq!(metrics.row_counts(read()).await.unwrap().leases, 7);

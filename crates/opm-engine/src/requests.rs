@@ -260,8 +260,9 @@ pub fn unique(names: Vec<Name>) -> Vec<Name> {
 /// `opm request PKG --stage STAGE` (and `POST /v1/request`): requests
 /// `stage` of `package` on each of `targets`, creating rows as needed, in
 /// one transaction after the same checks as `install` (names, conflicts);
-/// the changes made (with `dry_run`, the changes it would make, nothing
-/// written; likewise below).
+/// the changes made, written with the `audit` entry of the action that
+/// asked for them (without one, a dry run: the changes it would make,
+/// nothing written; likewise below).
 ///
 /// # Errors
 /// A [`RequestError`] refusal (nothing changed), or the store's failure.
@@ -272,7 +273,7 @@ pub async fn request<S: Store>(
     package: &Name,
     stage: Stage,
     now_ms: i64,
-    dry_run: bool,
+    audit: Option<Change>,
 ) -> Result<Vec<RequestChange>, RequestError> {
     snapshot.opkg(package)?;
     for target in targets {
@@ -288,10 +289,10 @@ pub async fn request<S: Store>(
         })
         .collect();
     snapshot.apply_checked(&changes)?;
-    let batch = Batch {
-        changes: requests(&changes).collect(),
-    };
-    if !dry_run {
+    if let Some(audit) = audit {
+        let batch = Batch {
+            changes: requests(&changes).chain([audit]).collect(),
+        };
         store.apply(&batch, now_ms).await?;
     }
     Ok(changes)
@@ -309,7 +310,7 @@ pub async fn install<S: Store>(
     packages: &[Name],
     group: Option<Name>,
     now_ms: i64,
-    dry_run: bool,
+    audit: Option<Change>,
 ) -> Result<Vec<RequestChange>, RequestError> {
     let group = match group {
         Some(group) => group,
@@ -343,10 +344,13 @@ pub async fn install<S: Store>(
         opkg: package.clone(),
         group: group.clone(),
     });
-    let batch = Batch {
-        changes: selections.chain(requests(&changes)).collect(),
-    };
-    if !dry_run {
+    if let Some(audit) = audit {
+        let batch = Batch {
+            changes: selections
+                .chain(requests(&changes))
+                .chain([audit])
+                .collect(),
+        };
         store.apply(&batch, now_ms).await?;
     }
     Ok(changes)
@@ -370,16 +374,16 @@ pub async fn remove<S: Store>(
     packages: &[Name],
     with_dependents: bool,
     now_ms: i64,
-    dry_run: bool,
+    audit: Option<Change>,
 ) -> Result<Vec<RequestChange>, RequestError> {
     for package in packages {
         snapshot.opkg(package)?;
     }
     let changes = removal(snapshot, packages, with_dependents)?;
-    let batch = Batch {
-        changes: requests(&changes).collect(),
-    };
-    if !dry_run {
+    if let Some(audit) = audit {
+        let batch = Batch {
+            changes: requests(&changes).chain([audit]).collect(),
+        };
         store.apply(&batch, now_ms).await?;
     }
     Ok(changes)

@@ -736,6 +736,16 @@ pub struct HistoryQuery {
     /// Only this opkg's rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<Name>,
+    /// Only the rows of nodes in this group (as `opm status --group`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Name>,
+    /// Only the rows whose current stage is this one (as `opm status
+    /// --stage`), not the stage an entry attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Only the rows in error now (as `opm status --errors`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub errors: bool,
     /// At most this many entries, the newest [default: 100].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -774,12 +784,15 @@ pub struct AuditLine {
 }
 
 impl HistoryQuery {
-    /// The one target `node`/`image` names, if any.
-    pub fn target(&self) -> Option<Target> {
-        match (&self.node, &self.image) {
-            (Some(node), _) => Some(Target::node(node.clone())),
-            (None, Some(image)) => Some(Target::image(image.clone())),
-            (None, None) => None,
+    /// Which rows' history: the filter `opm status` would list them by.
+    pub fn rows(&self) -> RowFilter {
+        RowFilter {
+            node: self.node.clone(),
+            image: self.image.clone(),
+            group: self.group.clone(),
+            package: self.package.clone(),
+            stage: self.stage,
+            errors: self.errors,
         }
     }
 }

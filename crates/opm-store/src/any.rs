@@ -396,10 +396,6 @@ impl Store for AnyStore {
         both!(self, s => s.end_node_drain(node, note))
     }
 
-    async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
-        both!(self, s => s.record_audit(entry))
-    }
-
     async fn audit_since(&self, since_ms: i64) -> Result<Vec<AuditEntry>> {
         both!(self, s => s.audit_since(since_ms))
     }

@@ -248,7 +248,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AttemptTally>>> + Send;
 
     /// Rows counted by status and current stage, and the leases unexpired
-    /// at `now_ms`, in aggregate queries (metrics scrapes).
+    /// at `now_ms`, in aggregate queries, with each node's last agent
+    /// contact (metrics scrapes).
     fn row_counts(&self, now_ms: i64) -> impl Future<Output = Result<RowCounts>> + Send;
 
     /// Whether the database answers and holds every migration of this
@@ -332,8 +333,6 @@ pub trait Store: Send + Sync {
     /// transaction; how many rows got the note.
     fn end_node_drain(&self, node: &Name, note: &str) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Adds `entry` to the audit trail.
-    fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// The audit entries recorded at or after `since_ms`, oldest first.
     fn audit_since(&self, since_ms: i64) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
 
@@ -379,7 +378,9 @@ pub trait Store: Send + Sync {
     fn close_rollouts(&self, ids: &[i64], now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies every change of `batch` in order in one transaction: all of
-    /// them land, or none.
+    /// them land, or none. The only way into the audit trail
+    /// ([`crate::Change::Audit`]): an entry lands with its action or not
+    /// at all.
     fn apply(&self, batch: &Batch, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Adds a synthetic cluster in bulk (benchmarks); the rows written.

@@ -475,10 +475,6 @@ macro_rules! impl_store {
                     write!(self, |conn| $crate::drains::end(conn, node, note))
                 }
 
-                async fn record_audit(&self, entry: &$crate::audit::AuditEntry) -> Result<()> {
-                    write!(self, |conn| $crate::audit::record(conn, entry))
-                }
-
                 async fn audit_since(
                     &self,
                     since_ms: i64,

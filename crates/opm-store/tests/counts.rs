@@ -1,18 +1,20 @@
 //! What a metrics scrape reads: rows counted by status and stage, and the
 //! leases held, by aggregate queries that must agree with the rows read
-//! one by one; and the readiness check of a migrated database.
+//! one by one, and the agents' last contacts as `nodes()` reads them; and
+//! the readiness check of a migrated database.
 
 // Helpers build fixed, valid names and temp files; a failure there is a test bug.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{node, opkg};
+use common::{add_plain_node, node, node_name, opkg};
 use opm_model::{Stage, StatusKind};
-use opm_store::{Outcome, RowAfter, RowCount, Store};
+use opm_store::{AgentContact, Outcome, RowAfter, RowCount, Store};
 
 on_both_backends!(counts_group_rows_by_status_and_stage_and_count_live_leases);
 on_both_backends!(a_migrated_database_is_ready);
+on_both_backends!(the_scrape_reads_each_agents_last_contact_as_stored);
 
 async fn counts_group_rows_by_status_and_stage_and_count_live_leases(store: &impl Store) {
     let empty = store.row_counts(0).await.unwrap();
@@ -100,6 +102,29 @@ async fn counts_group_rows_by_status_and_stage_and_count_live_leases(store: &imp
     assert_eq!(counted.leases, 1, "the head node's lease is held");
     // Past its expiry the lease is no longer held.
     assert_eq!(store.row_counts(120_000).await.unwrap().leases, 0);
+}
+
+async fn the_scrape_reads_each_agents_last_contact_as_stored(store: &impl Store) {
+    for name in ["n1", "n2", "n3"] {
+        add_plain_node(store, name).await;
+    }
+    assert_eq!(store.row_counts(0).await.unwrap().contacts, vec![]);
+    for (name, seen_ms) in [("n2", 5_000), ("n1", 7_000), ("n2", 9_000)] {
+        let contact = AgentContact {
+            seen_ms,
+            version: "opm/1.0".to_owned(),
+            address: "10.0.0.2".to_owned(),
+        };
+        store
+            .record_agent_contact(&node_name(name), &contact)
+            .await
+            .unwrap();
+    }
+    // n3's agent never called; n2's last contact is its newest.
+    assert_eq!(
+        store.row_counts(10_000).await.unwrap().contacts,
+        vec![(node_name("n1"), 7_000), (node_name("n2"), 9_000)]
+    );
 }
 
 async fn a_migrated_database_is_ready(store: &impl Store) {

@@ -1,10 +1,12 @@
 //! A head node in a temporary directory, driven through the real `opm`
-//! binary (issue 18 item 5): the harness the CLI's end-to-end tests share
-//! instead of each writing its own. It holds a sandbox root, a SQLite
-//! database, a package repository and empty settings; packs and imports
-//! opkgs; starts `opm server` on a free loopback port ([`Server`], killed
-//! when dropped) and registers compute nodes with their own root, opm.conf
-//! and token for `opm agent`. The binary is a parameter
+//! binary (issue 18 item 5): the harness the CLI's tests share instead of
+//! each writing its own. It holds a sandbox root, a SQLite database, a
+//! package repository and empty settings; writes opkg sources, packs and
+//! imports them; runs `opm` and tells whether a refused command left the
+//! database as it was; starts `opm run`, killed at a chosen moment, and
+//! `opm server` on a free loopback port ([`Server`], killed when dropped);
+//! and registers compute nodes with their own root, opm.conf and token for
+//! `opm agent`. The binary is a parameter
 //! (`TestContext::new(env!("CARGO_BIN_EXE_opm"))`), so the kit does not
 //! depend on the `opm` crate.
 
@@ -20,6 +22,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -40,6 +43,13 @@ impl TestContext {
         TestContext::on(bin, None)
     }
 
+    /// [`TestContext::new`] with its database created (`opm init`).
+    pub fn initialised(bin: impl Into<PathBuf>) -> TestContext {
+        let context = TestContext::new(bin);
+        context.ok(&["init"]);
+        context
+    }
+
     /// [`TestContext::new`] on the database at `url` (a PostgreSQL one,
     /// say) instead of `opm.db`.
     pub fn with_database(bin: impl Into<PathBuf>, url: impl Into<String>) -> TestContext {
@@ -52,6 +62,7 @@ impl TestContext {
         std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
         std::fs::write(dir.path().join("opm.toml"), "").unwrap();
         std::fs::create_dir(dir.path().join("head")).unwrap();
+        std::fs::create_dir(dir.path().join("repo")).unwrap();
         TestContext {
             dir,
             bin: bin.into(),
@@ -69,10 +80,26 @@ impl TestContext {
         self.dir.path().join(rest)
     }
 
+    /// The SQLite database file (of a context not given another database).
+    pub fn db(&self) -> PathBuf {
+        self.path("opm.db")
+    }
+
     /// `opm` as the head node's CLI: its database, opm.conf, root,
-    /// repository, settings and dpkg, run in the context's directory.
+    /// repository, settings and dpkg, run in the context's directory; never
+    /// a server's client, and run by nobody in particular (no
+    /// `SUDO_USER`), whatever the test's own environment says.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.bin);
+        for var in [
+            "OPM_REMOTE",
+            "OPM_ADMIN_TOKEN_FILE",
+            "OPM_SERVER",
+            "OPM_TOKEN_FILE",
+            "SUDO_USER",
+        ] {
+            command.env_remove(var);
+        }
         command
             .env("OPM_DB", &self.db)
             .env("OPM_CONF", self.path("opm.conf"))
@@ -84,9 +111,20 @@ impl TestContext {
         command
     }
 
-    /// `opm ARGS` as the head node; its output, whatever the exit code.
-    pub fn opm(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().unwrap()
+    /// `opm ARGS` as the head node; its outcome, whatever the exit code.
+    pub fn opm(&self, args: &[&str]) -> Outcome {
+        self.command().args(args).output().unwrap().into()
+    }
+
+    /// `opm --db URL ARGS`: [`TestContext::opm`] on another database.
+    pub fn opm_db(&self, url: &str, args: &[&str]) -> Outcome {
+        self.command()
+            .arg("--db")
+            .arg(url)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
     }
 
     /// `opm ARGS`, which must exit with `code`; its output.
@@ -112,6 +150,130 @@ impl TestContext {
     /// `opm ARGS`, which must succeed; its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         String::from_utf8(self.expect(args, 0).stdout).unwrap()
+    }
+
+    /// `opm --json ARGS`, which must succeed, read.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// The database's content as `sqlite3 .dump` prints it: equal before
+    /// and after means nothing was changed, whether or not SQLite had
+    /// checkpointed its write-ahead log in between; a file that is no
+    /// database is compared by its bytes. `None` (after a loud SKIPPED
+    /// line) when the sqlite3 program is missing; CI installs it.
+    pub fn dump(&self) -> Option<String> {
+        if !self.db().exists() {
+            return Some(String::new());
+        }
+        match Command::new("sqlite3").arg(self.db()).arg(".dump").output() {
+            Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).unwrap()),
+            // Not a database at all: compare what the file holds.
+            Ok(_) => Some(String::from_utf8_lossy(&std::fs::read(self.db()).unwrap()).into_owned()),
+            Err(error) => {
+                eprintln!("SKIPPED: the database comparison needs sqlite3 ({error})");
+                None
+            }
+        }
+    }
+
+    /// `opm ARGS`, which must exit 2 with `needle` in its error and the
+    /// database's content unchanged; its stderr.
+    pub fn refused(&self, args: &[&str], needle: &str) -> String {
+        let before = self.dump();
+        let out = self.opm(args);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "opm {args:?} should be refused\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(needle),
+            "opm {args:?}: expected {needle:?} in\n{}",
+            out.stderr
+        );
+        if let (Some(before), Some(after)) = (before, self.dump()) {
+            assert!(
+                before == after,
+                "opm {args:?} changed the database although it was refused"
+            );
+        }
+        out.stderr
+    }
+
+    /// Writes an opkg source `name` (version 1.0-1) under `opkgs/`, with
+    /// `relations` placed where config.xml keeps opkg-level relations
+    /// ([`crate::source::requires`] and the like); its directory relative
+    /// to the context's.
+    pub fn opkg(&self, name: &str, relations: &str) -> String {
+        let dir = self.path("opkgs").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.xml"),
+            crate::source::config_xml(name, relations),
+        )
+        .unwrap();
+        format!("opkgs/{name}")
+    }
+
+    /// Writes `text` into `file` of the opkg source `name` (see
+    /// [`TestContext::opkg`]).
+    pub fn opkg_file(&self, name: &str, file: &str, text: &str) {
+        std::fs::write(self.path("opkgs").join(name).join(file), text).unwrap();
+    }
+
+    /// `text` with the context's directory written `[SITE]`, for snapshots.
+    pub fn filter(&self, text: &str) -> String {
+        let canonical = std::fs::canonicalize(self.dir.path()).unwrap();
+        text.replace(&canonical.display().to_string(), "[SITE]")
+            .replace(&self.dir.path().display().to_string(), "[SITE]")
+    }
+
+    /// The head node's sandbox root (`head/`), where `dpkg --root` installs.
+    pub fn root(&self) -> PathBuf {
+        self.path("head")
+    }
+
+    /// Packs the opkg `sources` and imports them
+    /// ([`TestContext::pack_and_import`]), asks for `packages` and
+    /// completes the phase: the next `opm run` has work.
+    pub fn install(&self, sources: &[PathBuf], packages: &[&str]) {
+        let sources: Vec<&str> = sources.iter().map(|s| s.to_str().unwrap()).collect();
+        self.pack_and_import(&sources);
+        let mut install = vec!["install"];
+        install.extend(packages);
+        self.ok(&install);
+        self.ok(&["cluster", "phase", "complete"]);
+    }
+
+    /// `opm run` with its output dropped, started and left running.
+    pub fn spawn_run(&self) -> Child {
+        self.command()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// `opm run` killed with SIGKILL once `delay` has passed: `None`, or
+    /// its exit status when it ended before that.
+    pub fn run_killed_after(&self, delay: Duration) -> Option<ExitStatus> {
+        let mut child = self.spawn_run();
+        let begun = Instant::now();
+        while begun.elapsed() < delay {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        None
     }
 
     /// Packs the opkg `sources` as Debian debs into the repository, creates
@@ -179,6 +341,40 @@ impl TestContext {
         Server { child, addr }
     }
 
+    /// Mints the admin token (`opm admin token`) into `admin.token`,
+    /// mode 0600, for [`TestContext::remote_command`]; its path.
+    pub fn admin_token_file(&self) -> PathBuf {
+        let token = self.ok(&["admin", "token"]);
+        let file = self.path("admin.token");
+        std::fs::write(&file, token.trim()).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        file
+    }
+
+    /// `opm` as an admin elsewhere: no database, opm.conf or root, only
+    /// the server at `url` and the admin token of
+    /// [`TestContext::admin_token_file`] (`--remote URL
+    /// --admin-token-file F`).
+    pub fn remote_command(&self, url: &str) -> Command {
+        let mut command = Command::new(&self.bin);
+        for var in [
+            "OPM_CONF",
+            "OPM_ROOT",
+            "OPM_REPO",
+            "OPM_BACKEND",
+            "SUDO_USER",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
+            .env("OPM_SETTINGS", self.path("opm.toml"))
+            .args(["--remote", url, "--admin-token-file"])
+            .arg(self.path("admin.token"))
+            .current_dir(self.dir.path());
+        command
+    }
+
     /// Registers compute node `name` with a token (mode 0600, in
     /// `name/token`), a root (`name/root`) and an opm.conf; the token.
     pub fn add_node(&self, name: &str) -> String {
@@ -211,6 +407,25 @@ impl TestContext {
         command
     }
 
+    /// `opm` on machine `name` as its own files say (`name/opm.conf`,
+    /// `name/opm.toml`, the root `name/root`), with the shared repository
+    /// and dpkg and nothing else of the test's environment: a node set up
+    /// by `opm agent enroll` rather than by [`TestContext::add_node`].
+    pub fn machine_command(&self, name: &str) -> Command {
+        let dir = self.path(name);
+        let mut command = Command::new(&self.bin);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("OPM_CONF", dir.join("opm.conf"))
+            .env("OPM_SETTINGS", dir.join("opm.toml"))
+            .env("OPM_ROOT", dir.join("root"))
+            .env("OPM_REPO", self.path("repo"))
+            .env("OPM_BACKEND", "dpkg")
+            .current_dir(&dir);
+        command
+    }
+
     /// Starts `opm agent EXTRA` as node `name` (see [`TestContext::add_node`]),
     /// talking to the server at `url`; its stderr goes to `name/agent.log`.
     pub fn agent(&self, name: &str, url: &str, extra: &[&str]) -> Agent {
@@ -230,6 +445,27 @@ impl TestContext {
             .spawn()
             .unwrap();
         Agent { child }
+    }
+}
+
+/// What one `opm` run gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Outcome {
+    fn from(output: Output) -> Outcome {
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
     }
 }
 

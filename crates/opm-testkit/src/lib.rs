@@ -9,7 +9,8 @@
 //! empty dpkg and apt roots for those tools to install into ([`sandbox`]);
 //! where the shared corpus directory is ([`shared`]); and throwaway gpg
 //! signing keys ([`gpg`]); and a head node driven through the real `opm`
-//! binary, with its server and agents ([`context`]).
+//! binary, with its server and agents ([`context`]), and the opkg sources
+//! its tests write ([`source`]).
 //! Neighbours: used by `opm-store`'s integration tests (PostgreSQL), by
 //! `opm-engine`'s and `opm`'s (scripts side by side) and by `opm-opkg`'s
 //! and `opm`'s (dpkg, rpm, gpg and the like).
@@ -26,8 +27,9 @@ pub mod overlap;
 mod postgres;
 pub mod sandbox;
 pub mod shared;
+pub mod source;
 pub mod tools;
 
-pub use context::{Agent, Server, TestContext};
+pub use context::{Agent, Outcome, Server, TestContext};
 pub use error::TestkitError;
 pub use postgres::{TestPostgres, postgres};

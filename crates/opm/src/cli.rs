@@ -1193,8 +1193,18 @@ pub struct HistoryArgs {
     /// Only this target.
     #[command(flatten)]
     pub target: TargetFilter,
-    /// Show at most the newest N entries (--since and --failed then
-    /// choose among them).
+    /// Only the rows of this group's nodes.
+    #[arg(long, value_name = "G", value_parser = group_name, conflicts_with = "audit")]
+    pub group: Option<Name>,
+    /// Only the rows whose current stage is this one (name or ODA id), as
+    /// `opm status --stage` lists them.
+    #[arg(long, value_name = "STAGE", conflicts_with = "audit")]
+    pub stage: Option<Stage>,
+    /// Only the rows in error now.
+    #[arg(long, conflicts_with = "audit")]
+    pub errors: bool,
+    /// Show at most the newest N entries (--since, --failed, --group,
+    /// --stage and --errors then choose among them).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub limit: u32,
     /// Only entries since WHEN: a duration back from now (90s, 30m, 1h,

@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use opm_testkit::TestContext;
 use serde_json::{Value, json};
 
-mod image_support;
-
-use image_support::installed;
+use opm_testkit::sandbox::installed;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 4] = ["clusterfs", "jobqueue", "motd", "altqueue"];
@@ -50,7 +48,7 @@ fn agent(site: &TestContext, name: &str, server: &str) -> Command {
 fn status_row(site: &TestContext, target: &str, package: &str) -> Value {
     // Exit 1 says a row is in error; the rows are printed all the same.
     let output = site.opm(&["--json", "status"]);
-    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&output.stdout).unwrap();
     rows.into_iter()
         .find(|row| row["target"] == target && row["package"] == package)
         .unwrap_or(Value::Null)

@@ -11,11 +11,9 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
+use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
@@ -23,119 +21,41 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkg
 /// A head node with a SQLite database and two example opkgs imported, and
 /// (once started) its `opm server`.
 struct Cluster {
-    dir: tempfile::TempDir,
-    server: Option<Child>,
-    url: String,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.server {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    // Before `site`: the server is killed before its directory goes.
+    server: Option<Server>,
+    site: TestContext,
 }
 
 impl Cluster {
     fn new() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(dir.path().join("opm.toml"), "").unwrap();
-        std::fs::create_dir(dir.path().join("head")).unwrap();
-        let cluster = Cluster {
-            dir,
-            server: None,
-            url: String::new(),
-        };
+        let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
         let examples = ["motd", "clusterfs"].map(|n| format!("{EXAMPLES}/{n}"));
-        let repo = cluster.path("repo");
-        let mut pack = vec!["pack", "--format", "deb", "--dist", "debian", "-o"];
-        pack.push(repo.to_str().unwrap());
-        pack.extend(examples.iter().map(String::as_str));
-        cluster.ok(&pack);
-        cluster.ok(&["init"]);
-        let mut import = vec!["opkg", "import"];
-        import.extend(examples.iter().map(String::as_str));
-        cluster.ok(&import);
-        cluster
-    }
-
-    fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
+        site.pack_and_import(&examples.each_ref().map(String::as_str));
+        Cluster { server: None, site }
     }
 
     /// `opm` on the head node, on the database, run by nobody in
     /// particular (no `SUDO_USER`).
     fn local(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        for var in [
-            "OPM_REMOTE",
-            "OPM_ADMIN_TOKEN_FILE",
-            "OPM_SERVER",
-            "SUDO_USER",
-        ] {
-            command.env_remove(var);
-        }
-        command
-            .env(
-                "OPM_DB",
-                format!("sqlite:{}", self.path("opm.db").display()),
-            )
-            .env("OPM_CONF", self.path("opm.conf"))
-            .env("OPM_ROOT", self.path("head"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .current_dir(self.dir.path());
-        command
+        self.site.command()
     }
 
     /// `opm` as an admin elsewhere, with `SUDO_USER` set that the server
     /// cannot see: only the server's URL and the admin token.
     fn remote(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        for var in ["OPM_CONF", "OPM_ROOT", "OPM_REPO", "OPM_BACKEND"] {
-            command.env_remove(var);
-        }
-        command
-            .env("SUDO_USER", "mallory")
-            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .args(["--remote", &self.url, "--admin-token-file"])
-            .arg(self.path("admin.token"))
-            .current_dir(self.dir.path());
+        let server = self.server.as_ref().expect("the server is started");
+        let mut command = self.site.remote_command(&server.url());
+        command.env("SUDO_USER", "mallory");
         command
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        run_ok(self.local().args(args), args)
+        self.site.ok(args)
     }
 
     fn start_server(&mut self) {
-        let token = self.ok(&["admin", "token"]);
-        let token_file = self.path("admin.token");
-        std::fs::write(&token_file, token.trim()).unwrap();
-        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let mut child = self
-            .local()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(addr) = line.strip_prefix("opm server: listening on ") {
-                self.url = addr.to_owned();
-                break;
-            }
-        }
-        // Keep draining the server's stderr, so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        self.server = Some(child);
-        assert!(!self.url.is_empty(), "the server printed its address");
+        self.site.admin_token_file();
+        self.server = Some(self.site.server(&[]));
     }
 
     /// `opm --json history --audit` with `extra`: (actor, action, subject)
@@ -155,8 +75,9 @@ impl Cluster {
     }
 }
 
+/// `command ARGS`, which must succeed; its stdout.
 fn run_ok(command: &mut Command, args: &[&str]) -> String {
-    let output: Output = command.output().unwrap();
+    let output = command.output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -251,7 +172,9 @@ fn a_bad_since_is_refused_with_exit_2() {
 fn failed_and_since_choose_among_the_attempts() {
     let cluster = Cluster::new();
     // The example's api-post-install fails while this marker is there.
-    let marker = cluster.path("head/etc/opm-example/fail-clusterfs-api-post-install");
+    let marker = cluster
+        .site
+        .path("head/etc/opm-example/fail-clusterfs-api-post-install");
     std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
     std::fs::write(&marker, "").unwrap();
     cluster.ok(&["install", "motd", "clusterfs"]);

@@ -3,39 +3,16 @@
 //! simulated agents, and every report counted in the database. No timing
 //! is asserted.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "the test runs the built opm binary and the tools around it as real child processes"
-)]
 // Test helpers fail loudly on setup errors; that is what a test wants.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
-
+use opm_testkit::TestContext;
 use serde_json::Value;
 
 #[test]
 fn fifty_agents_report_and_the_database_holds_every_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name);
-    std::fs::write(path("opm.conf"), "server\nhead\n").unwrap();
-    std::fs::write(path("opm.toml"), "").unwrap();
-    std::fs::create_dir(path("root")).unwrap();
-    let opm = |args: &[&str]| {
-        Command::new(assert_cmd::cargo::cargo_bin("opm"))
-            .args(args)
-            .env("OPM_DB", format!("sqlite:{}", path("opm.db").display()))
-            .env("OPM_CONF", path("opm.conf"))
-            .env("OPM_ROOT", path("root"))
-            .env("OPM_SETTINGS", path("opm.toml"))
-            .env("OPM_BACKEND", "dpkg")
-            .output()
-            .unwrap()
-    };
-    let init = opm(&["init"]);
-    assert!(init.status.success(), "{init:?}");
-
-    let bench = opm(&[
+    let site = TestContext::initialised(assert_cmd::cargo::cargo_bin("opm"));
+    let bench = site.opm(&[
         "bench",
         "agents",
         "--count",
@@ -46,8 +23,8 @@ fn fifty_agents_report_and_the_database_holds_every_report() {
         "1",
         "--json",
     ]);
-    assert_eq!(bench.status.code(), Some(0), "{bench:?}");
-    let summary: Value = serde_json::from_slice(&bench.stdout).unwrap();
+    assert_eq!(bench.code, Some(0), "{bench:?}");
+    let summary: Value = serde_json::from_str(&bench.stdout).unwrap();
     assert_eq!(summary["count"], 50, "{summary}");
     assert_eq!(summary["passed_attempts"], 50, "{summary}");
     assert_eq!(summary["finished_rows"], 50, "{summary}");
@@ -55,10 +32,10 @@ fn fifty_agents_report_and_the_database_holds_every_report() {
 
     // Again on the same database: its nodes are there already, which is
     // bad input, not a benchmark result.
-    let again = opm(&["bench", "agents", "--count", "50"]);
-    assert_ne!(again.status.code(), Some(0), "{again:?}");
+    let again = site.opm(&["bench", "agents", "--count", "50"]);
+    assert_ne!(again.code, Some(0), "{again:?}");
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("cannot add the benchmark's nodes"),
+        again.stderr.contains("cannot add the benchmark's nodes"),
         "{again:?}"
     );
 }
@@ -67,25 +44,8 @@ fn fifty_agents_report_and_the_database_holds_every_report() {
 /// row is upgraded to 2.0-1 and the database says so.
 #[test]
 fn twenty_agents_upgrade_and_every_row_reports_the_new_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name);
-    std::fs::write(path("opm.conf"), "server\nhead\n").unwrap();
-    std::fs::write(path("opm.toml"), "").unwrap();
-    std::fs::create_dir(path("root")).unwrap();
-    let opm = |args: &[&str]| {
-        Command::new(assert_cmd::cargo::cargo_bin("opm"))
-            .args(args)
-            .env("OPM_DB", format!("sqlite:{}", path("opm.db").display()))
-            .env("OPM_CONF", path("opm.conf"))
-            .env("OPM_ROOT", path("root"))
-            .env("OPM_SETTINGS", path("opm.toml"))
-            .env("OPM_BACKEND", "dpkg")
-            .output()
-            .unwrap()
-    };
-    let init = opm(&["init"]);
-    assert!(init.status.success(), "{init:?}");
-    let bench = opm(&[
+    let site = TestContext::initialised(assert_cmd::cargo::cargo_bin("opm"));
+    let bench = site.opm(&[
         "bench",
         "upgrade",
         "--count",
@@ -94,13 +54,13 @@ fn twenty_agents_upgrade_and_every_row_reports_the_new_version() {
         "200",
         "--json",
     ]);
-    assert_eq!(bench.status.code(), Some(0), "{bench:?}");
-    let summary: Value = serde_json::from_slice(&bench.stdout).unwrap();
+    assert_eq!(bench.code, Some(0), "{bench:?}");
+    let summary: Value = serde_json::from_str(&bench.stdout).unwrap();
     assert_eq!(summary["count"], 20, "{summary}");
     assert_eq!(summary["rows_started"], 20, "{summary}");
     assert_eq!(summary["rows_at_new_version"], 20, "{summary}");
-    let status = opm(&["--json", "status"]);
-    let rows: Vec<Value> = serde_json::from_slice(&status.stdout).unwrap();
+    let status = site.opm(&["--json", "status"]);
+    let rows: Vec<Value> = serde_json::from_str(&status.stdout).unwrap();
     let nodes: Vec<&Value> = rows
         .iter()
         .filter(|row| row["target"].as_str().unwrap().starts_with("bench-n"))

@@ -5,15 +5,16 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
 use std::os::unix::fs::PermissionsExt;
 
-use cli_support::Site;
+use opm_testkit::TestContext;
+
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 /// A site with a head node, an image, a node and one installed opkg.
-fn populated() -> Site {
-    let site = Site::init();
+fn populated() -> TestContext {
+    let site = TestContext::initialised(OPM);
     std::fs::create_dir(site.path("img")).unwrap();
     site.ok(&["image", "add", "compute", "--path", "img"]);
     site.ok(&["node", "add", "n1"]);
@@ -170,7 +171,7 @@ fn unknown_stages_and_phases_and_bad_usage_are_refused() {
 
 #[test]
 fn an_invalid_opkg_imports_nothing() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let good = site.opkg("good", "");
     std::fs::create_dir_all(site.path("opkgs/bad")).unwrap();
     site.opkg_file("bad", "config.xml", "<oscar><name>bad</name>");
@@ -191,7 +192,7 @@ fn an_invalid_opkg_imports_nothing() {
 
 #[test]
 fn a_configurator_field_that_does_not_exist_is_refused() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let p = site.opkg("pkg", "");
     site.opkg_file(
         "pkg",
@@ -207,7 +208,7 @@ fn a_configurator_field_that_does_not_exist_is_refused() {
 
 #[test]
 fn init_refuses_a_conf_that_is_not_a_server_and_creates_nothing() {
-    let site = Site::new();
+    let site = TestContext::new(OPM);
     std::fs::write(site.path("opm.conf"), "client\nn1\n").unwrap();
     let out = site.opm(&["init"]);
     assert_eq!(out.code, Some(2));
@@ -232,7 +233,7 @@ fn init_refuses_a_conf_that_is_not_a_server_and_creates_nothing() {
 
 #[test]
 fn a_database_that_is_missing_foreign_or_read_only_is_refused() {
-    let site = Site::new();
+    let site = TestContext::new(OPM);
     let out = site.opm(&["node", "list"]);
     assert_eq!(out.code, Some(2));
     assert!(
@@ -246,13 +247,13 @@ fn a_database_that_is_missing_foreign_or_read_only_is_refused() {
     site.refused(&["status"], "not an opm database");
     site.refused(&["init"], "not an opm database");
 
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::fs::set_permissions(site.db(), std::fs::Permissions::from_mode(0o444)).unwrap();
     site.refused(&["status"], "not writable");
     site.refused(&["cluster", "phase", "complete"], "not writable");
     site.refused(&["init"], "not writable");
 
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     // A PostgreSQL server that is not there: said so, exit 2.
     let out = site.opm_db("postgres://db.invalid/opm", &["status"]);
     assert_eq!(out.code, Some(2));

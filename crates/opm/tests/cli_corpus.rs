@@ -6,12 +6,13 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
 use std::path::PathBuf;
 
-use cli_support::Site;
+use opm_testkit::TestContext;
 use serde_json::json;
+
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
 
@@ -32,7 +33,7 @@ fn corpus_opkgs() -> Option<Vec<String>> {
 #[test]
 fn the_corpus_imports_except_the_old_format_which_stops_everything() {
     let Some(all) = corpus_opkgs() else { return };
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let args: Vec<&str> = ["opkg", "import"]
         .into_iter()
         .chain(all.iter().map(String::as_str))

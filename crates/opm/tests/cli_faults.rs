@@ -8,13 +8,15 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
+use opm_testkit::TestContext;
+use opm_testkit::source::requires;
 
-use cli_support::{Site, requires};
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 #[test]
 fn an_image_root_that_is_the_running_system_is_refused_however_spelled() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::os::unix::fs::symlink("/", site.path("to-root")).unwrap();
     std::os::unix::fs::symlink("/etc", site.path("to-etc")).unwrap();
     let to_root = site.path("to-root").display().to_string();
@@ -49,7 +51,7 @@ fn an_image_root_that_is_the_running_system_is_refused_however_spelled() {
 
 #[test]
 fn settings_never_show_a_database_password() {
-    let site = Site::new();
+    let site = TestContext::new(OPM);
     for url in [
         "postgres://opm:s3cret@db.example/opm",
         "postgres://opm@db.example/opm?password=s3cret&sslmode=disable",
@@ -75,7 +77,7 @@ fn settings_never_show_a_database_password() {
 
 #[test]
 fn a_dependency_cycle_is_refused_at_import_and_install_and_named_by_plan() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let aa = site.opkg("aa", &requires("opkg-bb"));
     let bb = site.opkg("bb", &requires("opkg-aa"));
     // Both at once, and one after the other: nothing imported.
@@ -113,7 +115,7 @@ fn a_dependency_cycle_is_refused_at_import_and_install_and_named_by_plan() {
 
 /// Runs `sql` on the site's database with the sqlite3 program; `None`
 /// (after a loud SKIPPED line, which fails CI) when it is missing.
-fn sqlite(site: &Site, sql: &str) -> Option<()> {
+fn sqlite(site: &TestContext, sql: &str) -> Option<()> {
     match std::process::Command::new("sqlite3")
         .arg(site.db())
         .arg(sql)
@@ -136,7 +138,7 @@ fn sqlite(site: &Site, sql: &str) -> Option<()> {
 
 #[test]
 fn a_run_whose_opm_conf_names_an_unregistered_head_is_bad_input() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::fs::write(site.path("opm.conf"), "server\nother\n").unwrap();
     let stderr = site.refused(&["run"], "unknown node 'other'");
     assert!(stderr.contains("opm.conf; fix it there"), "{stderr}");
@@ -144,7 +146,7 @@ fn a_run_whose_opm_conf_names_an_unregistered_head_is_bad_input() {
 
 #[test]
 fn an_error_never_echoes_a_huge_argument_in_full() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let huge = "a".repeat(100_000);
     let path = format!("/tmp/{huge}");
     let commands: [&[&str]; 4] = [
@@ -161,7 +163,7 @@ fn an_error_never_echoes_a_huge_argument_in_full() {
 
 #[test]
 fn a_script_timeout_of_zero_is_refused_and_help_says_so() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     for command in ["run", "agent"] {
         site.refused(
             &[command, "--script-timeout", "0"],
@@ -180,7 +182,7 @@ fn a_script_timeout_of_zero_is_refused_and_help_says_so() {
 #[test]
 fn the_database_is_readable_by_its_owner_alone() {
     use std::os::unix::fs::PermissionsExt;
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     site.ok(&["node", "add", "n1"]);
     for file in ["opm.db", "opm.db-wal", "opm.db-shm"] {
         let path = site.path(file);
@@ -195,7 +197,7 @@ fn the_database_is_readable_by_its_owner_alone() {
 /// refused by name and change nothing.
 #[test]
 fn upgrades_and_pins_of_unknown_things_are_refused_and_change_nothing() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let pkg = site.opkg("pkg", "");
     site.ok(&["opkg", "import", &pkg]);
     site.ok(&["install", "pkg"]);

@@ -6,13 +6,15 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
-use cli_support::{Site, conflicts, provides, requires};
+use opm_testkit::TestContext;
+use opm_testkit::source::{conflicts, provides, requires};
 use serde_json::{Value, json};
 
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
+
 /// (target, package) -> requested, from `status --json`.
-fn requested(site: &Site) -> Vec<(String, String, String)> {
+fn requested(site: &TestContext) -> Vec<(String, String, String)> {
     let status = site.json(&["status"]);
     let mut rows: Vec<(String, String, String)> = status
         .as_array()
@@ -40,7 +42,7 @@ fn row(target: &str, package: &str, requested: &str) -> (String, String, String)
 
 #[test]
 fn init_registers_the_head_node_and_is_idempotent() {
-    let site = Site::new();
+    let site = TestContext::new(OPM);
     let out = site.ok(&["init"]);
     assert_eq!(
         site.filter(&out),
@@ -58,7 +60,7 @@ fn init_registers_the_head_node_and_is_idempotent() {
 
 #[test]
 fn import_registers_metadata_and_resolves_relations_among_opkgs() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let munge = site.opkg("munge", &provides("authd"));
     let slurm = site.opkg(
         "slurm",
@@ -99,7 +101,7 @@ fn import_registers_metadata_and_resolves_relations_among_opkgs() {
 
 #[test]
 fn nodes_and_images_are_added_listed_and_removed() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::fs::create_dir(site.path("img")).unwrap();
     site.ok(&["image", "add", "compute", "--path", "img"]);
     site.ok(&["node", "add", "n1"]);
@@ -135,7 +137,7 @@ fn nodes_and_images_are_added_listed_and_removed() {
 
 #[test]
 fn install_requests_head_and_images_and_late_nodes_get_rows() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::fs::create_dir(site.path("img")).unwrap();
     site.ok(&["image", "add", "compute", "--path", "img"]);
     site.ok(&["node", "add", "n1"]);
@@ -211,7 +213,7 @@ fn install_requests_head_and_images_and_late_nodes_get_rows() {
 
 #[test]
 fn a_conflict_on_one_target_refuses_the_later_request() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let slurm = site.opkg("slurm", &conflicts("opkg-torque-server"));
     let torque = site.opkg("torque", "");
     site.ok(&["opkg", "import", &slurm, &torque]);
@@ -221,7 +223,7 @@ fn a_conflict_on_one_target_refuses_the_later_request() {
         "slurm conflicts with torque, which is installed or requested on node head",
     );
     // Within one command the later one is the error, and nothing is written.
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let slurm = site.opkg("slurm", &conflicts("opkg-torque-server"));
     let torque = site.opkg("torque", "");
     site.ok(&["opkg", "import", &slurm, &torque]);
@@ -241,7 +243,7 @@ fn a_conflict_on_one_target_refuses_the_later_request() {
 
 #[test]
 fn remove_is_refused_while_a_dependent_is_wanted() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     site.ok(&["node", "add", "n1"]);
     let munge = site.opkg("munge", "");
     let slurm = site.opkg("slurm", &requires("opkg-munge"));
@@ -263,7 +265,7 @@ fn remove_is_refused_while_a_dependent_is_wanted() {
     );
     assert!(requested(&site).contains(&row("node head", "other", "finished")));
 
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let munge = site.opkg("munge", "");
     let slurm = site.opkg("slurm", &requires("opkg-munge"));
     site.ok(&["opkg", "import", &munge, &slurm]);
@@ -284,7 +286,7 @@ fn remove_is_refused_while_a_dependent_is_wanted() {
 
 #[test]
 fn request_sets_rows_on_each_kind_of_target() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     std::fs::create_dir(site.path("img")).unwrap();
     site.ok(&["image", "add", "compute", "--path", "img"]);
     site.ok(&["node", "add", "n1", "--group", "rack1"]);
@@ -327,7 +329,7 @@ fn request_sets_rows_on_each_kind_of_target() {
 
 #[test]
 fn status_watch_returns_once_everything_is_settled() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let p = site.opkg("pkg", "");
     site.ok(&["opkg", "import", &p]);
     // Nothing requested: settled at the first look.
@@ -346,7 +348,7 @@ fn status_watch_returns_once_everything_is_settled() {
 
 #[test]
 fn cluster_phase_is_shown_and_set() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     for phase in [
         "build_image",
         "addclients",
@@ -364,7 +366,7 @@ fn cluster_phase_is_shown_and_set() {
 #[test]
 fn relations_under_dist_filters_count_for_the_dist_given() {
     let filtered = "  <requires>\n    <filters>\n      <dist>debian</dist>\n    </filters>\n    <pkg>opkg-munge</pkg>\n  </requires>";
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let munge = site.opkg("munge", "");
     let slurm = site.opkg("slurm", filtered);
     site.ok(&["opkg", "import", &munge, &slurm]);

@@ -10,18 +10,25 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
-use cli_support::Site;
 use opm_model::{Name, NameKind, Stage, Target};
 use opm_store::{OpenMode, Outcome, RowAfter, SqliteStore, Store};
+use opm_testkit::TestContext;
 use serde_json::json;
+
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 const NOW: i64 = 1_795_000_000_000;
 
 /// Records one attempt of `stage` on (`target`, `package`) the way the
 /// engine does; a failure puts the row in error with `message`.
-fn attempt(site: &Site, target: &Target, package: &str, stage: Stage, failure: Option<&str>) {
+fn attempt(
+    site: &TestContext,
+    target: &Target,
+    package: &str,
+    stage: Stage,
+    failure: Option<&str>,
+) {
     let package = Name::new(NameKind::Opkg, package).unwrap();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -84,8 +91,8 @@ fn head() -> Target {
     Target::node(Name::new(NameKind::Node, "head").unwrap())
 }
 
-fn installed_site() -> Site {
-    let site = Site::init();
+fn installed_site() -> TestContext {
+    let site = TestContext::initialised(OPM);
     let p = site.opkg("pkg", "");
     site.opkg_file(
         "pkg",
@@ -261,7 +268,8 @@ fn config_values_override_the_form_defaults_per_opkg_and_per_image() {
 fn status_watch_redraws_until_the_rows_settle() {
     let site = installed_site();
     let mut watch = site
-        .command(&["--json", "status", "--watch"])
+        .command()
+        .args(["--json", "status", "--watch"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -304,7 +312,8 @@ fn status_watch_on_a_terminal_redraws_in_place_under_a_header_until_interrupted(
     let site = installed_site();
     // The rows settle: off a terminal --watch would return at once.
     site.ok(&["request", "pkg", "--stage", "1", "--server"]);
-    let watch = site.command(&["status", "--watch"]);
+    let mut watch = site.command();
+    watch.args(["status", "--watch"]);
     let mut line = format!(
         "timeout -s INT --preserve-status 3 {:?}",
         watch.get_program()
@@ -316,7 +325,6 @@ fn status_watch_on_a_terminal_redraws_in_place_under_a_header_until_interrupted(
     let output = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .envs(watch.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .env_remove("OPM_DB")
         .current_dir(site.dir())
         .output()
         .unwrap();

@@ -5,20 +5,22 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
 use std::process::Stdio;
 
-use cli_support::Site;
+use opm_testkit::TestContext;
+
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let populated = site.ok(&["bench", "populate", "--nodes", "100", "--opkgs", "20"]);
     assert!(populated.contains("2020 rows"), "{populated}");
     for args in [&["--json", "status"][..], &["status"]] {
         let mut child = site
-            .command(args)
+            .command()
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -34,7 +36,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 
 #[test]
 fn populate_gives_converged_or_one_behind_rows_and_refuses_nonsense() {
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     site.ok(&[
         "bench", "populate", "--nodes", "3", "--opkgs", "2", "--behind",
     ]);
@@ -47,7 +49,7 @@ fn populate_gives_converged_or_one_behind_rows_and_refuses_nonsense() {
     );
     assert_eq!(site.ok(&["cluster", "phase"]).trim(), "complete");
     // No nodes means the head node's rows alone.
-    let head_only = Site::init();
+    let head_only = TestContext::initialised(OPM);
     let added = head_only.ok(&["bench", "populate", "--nodes", "0", "--opkgs", "5"]);
     assert!(added.contains("and 5 rows"), "{added}");
     let refused = site.refused(

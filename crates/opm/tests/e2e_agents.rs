@@ -25,9 +25,8 @@ use opm_testkit::context::status_rows;
 use opm_testkit::{Server, TestContext};
 use serde_json::Value;
 
-mod image_support;
-
-use image_support::{image_unavailable, installed, make_image};
+use opm_testkit::sandbox::{image_unavailable, installed, make_image};
+use opm_testkit::source::opkg_source;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const OPKGS: [&str; 3] = ["clusterfs", "jobqueue", "motd"];
@@ -912,41 +911,26 @@ const AGENT_KILLS: usize = 25;
 /// removal) append `start`/`end` lines to `record` around a 0.3 s sleep.
 fn stepping_opkg(dir: &Path, name: &str, record: &Path) -> PathBuf {
     let source = dir.join(name);
-    let scripts = source.join("scripts");
-    std::fs::create_dir_all(&scripts).unwrap();
-    std::fs::write(
-        source.join("config.xml"),
-        format!(
-            r#"<?xml version="1.0" encoding="ISO-8859-1"?>
-<oscar>
-  <name>{name}</name>
-  <summary>agent step test opkg {name}</summary>
-  <license>GPL</license>
-  <group>Application/System</group>
-  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="1.0-1"><changelogEntry authorName="opm" date="2026-11-24T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
-</oscar>
-"#
-        ),
-    )
-    .unwrap();
-    for hook in [
+    let record = record.display();
+    let scripts: Vec<(&str, String)> = [
         "client-post-install",
         "client-pre-uninstall",
         "client-post-uninstall",
-    ] {
-        let path = scripts.join(hook);
-        std::fs::write(
-            &path,
-            format!(
-                "#!/bin/sh\necho \"start {name} {hook}\" >> {record}\nsleep 0.3\necho \"end {name} {hook}\" >> {record}\n",
-                record = record.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    ]
+    .into_iter()
+    .map(|hook| {
+        let body = format!(
+            "echo \"start {name} {hook}\" >> {record}\nsleep 0.3\necho \"end {name} {hook}\" >> {record}"
+        );
+        (hook, body)
+    })
+    .collect();
+    opkg_source(
+        &source,
+        name,
+        &format!("agent step test opkg {name}"),
+        &scripts,
+    );
     source
 }
 

@@ -27,9 +27,7 @@ use opm_testkit::TestContext;
 use opm_testkit::context::status_rows;
 use serde_json::Value;
 
-mod image_support;
-
-use image_support::{image_unavailable, installed, make_image};
+use opm_testkit::sandbox::{image_unavailable, installed, make_image};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
 const LOG: &str = "var/log/opm-example.log";

@@ -22,11 +22,8 @@ use std::time::{Duration, Instant};
 use opm_testkit::{Agent, Server, TestContext};
 use serde_json::Value;
 
-mod image_support;
-mod site_support;
-
-use image_support::{image_unavailable, make_image};
-use site_support::script;
+use opm_testkit::sandbox::{image_unavailable, make_image};
+use opm_testkit::source::opkg_source_at;
 
 const PACKAGE: &str = "upg";
 const DEB_NODES: [&str; 3] = ["n1", "n2", "n3"];
@@ -36,24 +33,7 @@ const RPM_NODE: &str = "r1";
 /// to=…` to `marks` in its package dir (in the root it runs in).
 fn source(dir: &Path, version: &str) -> PathBuf {
     let source = dir.join(format!("src-{version}"));
-    std::fs::create_dir_all(source.join("scripts")).unwrap();
-    std::fs::write(
-        source.join("config.xml"),
-        format!(
-            r#"<?xml version="1.0" encoding="ISO-8859-1"?>
-<oscar>
-  <name>{PACKAGE}</name>
-  <summary>an opkg that is upgraded</summary>
-  <license>GPL</license>
-  <group>Application/System</group>
-  <authors><author cat="maintainer"><name>opm</name><email>opm@example.invalid</email></author></authors>
-  <changelog><versionEntry version="{version}"><changelogEntry authorName="opm" date="2026-12-03T12:00:00Z"><item>x</item></changelogEntry></versionEntry></changelog>
-</oscar>
-"#
-        ),
-    )
-    .unwrap();
-    for hook in [
+    let scripts: Vec<(&str, String)> = [
         "api-post-install",
         "server-post-install",
         "api-post-image",
@@ -64,21 +44,29 @@ fn source(dir: &Path, version: &str) -> PathBuf {
         "client-post-uninstall",
         "server-pre-uninstall",
         "server-post-uninstall",
-    ] {
+    ]
+    .into_iter()
+    .map(|hook| {
         // The uninstall scripts mark a directory that outlives the package.
         let marks = if hook.ends_with("uninstall") {
             "../../../../../var/lib/upg-marks"
         } else {
             "marks"
         };
-        script(
-            &source.join("scripts").join(hook),
-            &format!(
-                "mkdir -p \"$(dirname {marks})\"\n\
-                 echo \"{version} {hook} from=${{OPM_UPGRADE_FROM:-}} to=${{OPM_UPGRADE_TO:-}}\" >> {marks}"
-            ),
+        let body = format!(
+            "mkdir -p \"$(dirname {marks})\"\n\
+             echo \"{version} {hook} from=${{OPM_UPGRADE_FROM:-}} to=${{OPM_UPGRADE_TO:-}}\" >> {marks}"
         );
-    }
+        (hook, body)
+    })
+    .collect();
+    opkg_source_at(
+        &source,
+        PACKAGE,
+        version,
+        "an opkg that is upgraded",
+        &scripts,
+    );
     source
 }
 

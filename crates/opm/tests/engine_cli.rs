@@ -17,8 +17,8 @@ use std::process::{Command, Output};
 use opm_testkit::overlap;
 use opm_testkit::tools::{have_tool, output_text};
 
-mod site_support;
-use site_support::{Site, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::opkg_source;
 
 /// Whether perl can load XML::Simple, OSCAR's reader of `.configurator.values`.
 fn have_xml_simple() -> bool {
@@ -29,12 +29,12 @@ fn have_xml_simple() -> bool {
 }
 
 /// A site with one opkg `failing` (see [`Cluster::new`]) asked for.
-struct Cluster(Site);
+struct Cluster(TestContext);
 
 impl std::ops::Deref for Cluster {
-    type Target = Site;
+    type Target = TestContext;
 
-    fn deref(&self) -> &Site {
+    fn deref(&self) -> &TestContext {
         &self.0
     }
 }
@@ -82,7 +82,7 @@ impl Cluster {
     /// fails with exit 7: packed, imported and asked for, the phase not
     /// yet complete.
     fn new() -> Cluster {
-        let cluster = Cluster(Site::new());
+        let cluster = Cluster(TestContext::new(assert_cmd::cargo::cargo_bin("opm")));
         opkg_source(
             &cluster.path("src"),
             "failing",
@@ -141,7 +141,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     }
     let cluster = Cluster::new();
     // The phase stays setup_wizard: stages 2 and 3 may run, 4 may not.
-    let before = file_bytes(&cluster.path("db.sqlite"));
+    let before = file_bytes(&cluster.path("opm.db"));
     let plan = cluster.ok(&["plan"]);
     assert!(
         plan.contains("node head / failing: perform should_be_installed"),
@@ -150,7 +150,7 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
     let json: serde_json::Value = serde_json::from_str(&cluster.ok(&["--json", "plan"])).unwrap();
     assert_eq!(json[0]["decision"]["decision"], "perform", "{json}");
     assert_eq!(
-        file_bytes(&cluster.path("db.sqlite")),
+        file_bytes(&cluster.path("opm.db")),
         before,
         "opm plan wrote"
     );
@@ -175,14 +175,14 @@ fn gates_block_plan_writes_nothing_and_a_failing_script_is_a_row_error() {
 
     // After retry, with the script fixed, the gate of install-bin-pkgs
     // (build_image) holds the row back: exit 3 with the gate named.
-    let script = cluster.path("root/usr/lib/oscar/packages/failing/api-post-configure");
+    let script = cluster.path("head/usr/lib/oscar/packages/failing/api-post-configure");
     std::fs::write(&script, "#!/bin/sh\necho fixed\n").unwrap();
     cluster.ok(&["retry", "failing", "--node", "head"]);
     let out = cluster.run(&["run"]);
     assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("gate build_image"), "{stdout}");
-    let values = cluster.path("root/usr/lib/oscar/packages/failing/.configurator.values");
+    let values = cluster.path("head/usr/lib/oscar/packages/failing/.configurator.values");
     assert!(values.exists());
 }
 
@@ -192,7 +192,7 @@ fn a_busy_package_manager_is_transient_never_a_row_error() {
         return;
     }
     let cluster = Cluster::new();
-    let lock = cluster.path("root/var/lib/opm/root.lock");
+    let lock = cluster.path("head/var/lib/opm/root.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let ready = cluster.path("locked");
     let mut holder = Command::new("flock")
@@ -344,7 +344,7 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
     cluster.ok(&["cluster", "phase", "complete"]);
     let out = cluster.run(&["run"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let dir = cluster.path("root/usr/lib/oscar/packages/failing");
+    let dir = cluster.path("head/usr/lib/oscar/packages/failing");
     assert!(dir.join(".configurator.values").is_file());
 
     cluster.ok(&["remove", "failing"]);
@@ -352,7 +352,7 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(!dir.exists(), "{} is left behind", dir.display());
     let listed = Command::new("dpkg")
-        .arg(format!("--root={}", cluster.path("root").display()))
+        .arg(format!("--root={}", cluster.root().display()))
         .args(["-l", "opkg-failing*"])
         .output()
         .unwrap();
@@ -365,7 +365,7 @@ fn removal_takes_the_package_dir_along_with_the_values_opm_wrote() {
 
 #[test]
 fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
-    let cluster = Cluster(Site::new());
+    let cluster = Cluster(TestContext::new(assert_cmd::cargo::cargo_bin("opm")));
     cluster.ok(&["init"]);
     let empty: serde_json::Value = serde_json::from_str(&cluster.ok(&["--json", "plan"])).unwrap();
     assert_eq!(empty, serde_json::json!([]));
@@ -403,7 +403,7 @@ fn the_head_nodes_plan_covers_every_row_of_the_cluster() {
 /// Writes `body` as `opkg`'s api-post-deploy in the cluster's root.
 fn deploy_script(cluster: &Cluster, opkg: &str, body: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = cluster.path("root/usr/lib/oscar/packages").join(opkg);
+    let dir = cluster.path("head/usr/lib/oscar/packages").join(opkg);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("api-post-deploy");
     std::fs::write(&path, body).unwrap();
@@ -412,7 +412,7 @@ fn deploy_script(cluster: &Cluster, opkg: &str, body: &str) {
 
 #[test]
 fn the_settings_file_and_the_flag_let_script_stages_run_side_by_side() {
-    let cluster = Cluster(Site::new());
+    let cluster = Cluster(TestContext::new(assert_cmd::cargo::cargo_bin("opm")));
     cluster.ok(&["init"]);
     // Two unrelated opkgs on the head node, each one stage (api-post-deploy)
     // short of what is requested, as in benchmark B3.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use opm_testkit::tools::have_tool;
 
-mod site_support;
-use site_support::{Site, next, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::{next, opkg_source};
 
 const HOOKS: [&str; 5] = [
     "api-pre-install",
@@ -41,8 +41,8 @@ fn write_opkg(dir: &Path, name: &str, record: &Path) {
 }
 
 /// A site whose opkgs `packages` (see [`write_opkg`]) are asked for.
-fn crash_site(packages: &[&str]) -> Site {
-    let site = Site::new();
+fn crash_site(packages: &[&str]) -> TestContext {
+    let site = TestContext::new(assert_cmd::cargo::cargo_bin("opm"));
     let record = site.path("record");
     let sources: Vec<PathBuf> = packages
         .iter()
@@ -56,8 +56,8 @@ fn crash_site(packages: &[&str]) -> Site {
     site
 }
 
-fn check_converged(cluster: &Site, packages: &[&str]) {
-    let rows: Vec<serde_json::Value> = cluster.json(&["status"]);
+fn check_converged(cluster: &TestContext, packages: &[&str]) {
+    let rows: Vec<serde_json::Value> = serde_json::from_value(cluster.json(&["status"])).unwrap();
     assert_eq!(rows.len(), packages.len());
     for row in &rows {
         assert_eq!(row["current"], "finished", "{row}");
@@ -68,7 +68,13 @@ fn check_converged(cluster: &Site, packages: &[&str]) {
 /// The number of the attempt `hook` ran in for attempt `id` of a stage
 /// numbered `number`: its own, or that of the attempt it was carried from
 /// when the stage resumed after the hook had passed (SPEC §1.1).
-fn ran_in(cluster: &Site, id: i64, number: u32, hook: &str, numbers: &BTreeMap<i64, u32>) -> u32 {
+fn ran_in(
+    cluster: &TestContext,
+    id: i64,
+    number: u32,
+    hook: &str,
+    numbers: &BTreeMap<i64, u32>,
+) -> u32 {
     let attempt = id.to_string();
     let logs: serde_json::Value =
         serde_json::from_str(&cluster.ok(&["--json", "logs", "--attempt", &attempt])).unwrap();
@@ -87,13 +93,14 @@ fn ran_in(cluster: &Site, id: i64, number: u32, hook: &str, numbers: &BTreeMap<i
 }
 
 /// For each passed attempt, its scripts ran start to end exactly once.
-fn check_record(cluster: &Site) -> usize {
+fn check_record(cluster: &TestContext) -> usize {
     let record = std::fs::read_to_string(cluster.path("record")).unwrap_or_default();
     let mut lines: BTreeMap<String, usize> = BTreeMap::new();
     for line in record.lines() {
         *lines.entry(line.to_owned()).or_default() += 1;
     }
-    let history: Vec<serde_json::Value> = cluster.json(&["history"]);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_value(cluster.json(&["history"])).unwrap();
     let mut attempts: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut numbers: BTreeMap<i64, u32> = BTreeMap::new();
     let mut interrupted = 0;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use opm_testkit::tools::{have_tool, output_text};
 
-mod site_support;
-use site_support::{Site, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::opkg_source;
 
 fn opkg(dir: &Path, name: &str, host_record: &Path) {
     // Inside the chroot only busybox's sh builtins exist.
@@ -41,7 +41,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
         eprintln!("SKIPPED: /bin/busybox not installed (busybox-static, see .ci/run)");
         return;
     }
-    let site = Site::new();
+    let site = TestContext::new(assert_cmd::cargo::cargo_bin("opm"));
     let path = |name: &str| -> PathBuf { site.path(name) };
     let image = path("image");
     std::fs::create_dir_all(image.join("bin")).unwrap();
@@ -65,7 +65,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
     let out = site.command().arg("run").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 
-    let status: Vec<serde_json::Value> = site.json(&["status"]);
+    let status: Vec<serde_json::Value> = serde_json::from_value(site.json(&["status"])).unwrap();
     assert_eq!(status.len(), 4, "{status:?}");
     for row in &status {
         assert_eq!(row["current"], "finished", "{row}");
@@ -86,7 +86,8 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
         );
         // The client part never lands in the head node's own root.
         assert!(
-            !path("root")
+            !site
+                .root()
                 .join(format!("usr/lib/oscar/packages/{name}/client-post-install"))
                 .exists()
         );
@@ -99,7 +100,7 @@ fn the_head_node_installs_into_the_image_root_and_chroots_its_scripts() {
         );
     }
     // Both client packages went in with one dpkg transaction.
-    let history: Vec<serde_json::Value> = site.json(&["history"]);
+    let history: Vec<serde_json::Value> = serde_json::from_value(site.json(&["history"])).unwrap();
     let attempt = history
         .iter()
         .find(|entry| {

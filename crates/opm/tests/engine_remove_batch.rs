@@ -15,12 +15,12 @@ use std::process::Command;
 
 use opm_testkit::tools::{have_tool, output_text};
 
-mod site_support;
-use site_support::{Site, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::opkg_source;
 
 /// Installs into `root` a package outside opm's knowledge that depends on
 /// `needed`, so dpkg refuses to remove `needed`.
-fn install_dependent(site: &Site, root: &Path, needed: &str) {
+fn install_dependent(site: &TestContext, root: &Path, needed: &str) {
     let dir = site.path("holder");
     std::fs::create_dir_all(dir.join("DEBIAN")).unwrap();
     std::fs::write(
@@ -69,7 +69,7 @@ fn a_removal_batch_with_one_failing_package_puts_exactly_that_row_in_error() {
     if !have_tool("dpkg") || !have_tool("dpkg-deb") {
         return;
     }
-    let site = Site::new();
+    let site = TestContext::new(assert_cmd::cargo::cargo_bin("opm"));
     let image = site.path("image");
     std::fs::create_dir_all(&image).unwrap();
     let names = ["rma", "rmb", "rmc", "rmd"];
@@ -105,7 +105,7 @@ fn a_removal_batch_with_one_failing_package_puts_exactly_that_row_in_error() {
     let left = installed_in(&image);
     assert!(!left.contains(&"opkg-rmc-client".to_owned()), "{left:?}");
     assert!(!left.contains(&"opkg-rmd-client".to_owned()), "{left:?}");
-    let history: Vec<serde_json::Value> = site.json(&["history"]);
+    let history: Vec<serde_json::Value> = serde_json::from_value(site.json(&["history"])).unwrap();
     let attempt = history
         .iter()
         .find(|entry| {

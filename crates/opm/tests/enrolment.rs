@@ -15,82 +15,52 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use opm_testkit::{Agent, Server, TestContext};
 use serde_json::Value;
 
 const MOTD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs/motd");
 
-/// A head node (database, settings, sandbox root, a repository with motd
-/// packed in it) and the processes started for it, killed when it goes.
+/// A head node (a [`TestContext`] with motd imported) and the servers
+/// and agents started for it, killed when it goes.
 struct Site {
-    dir: tempfile::TempDir,
-    children: Vec<(String, Child)>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    // Before `context`: the processes end before their directory goes.
+    servers: Vec<Server>,
+    agents: Vec<Agent>,
+    context: TestContext,
 }
 
 impl Site {
     /// A head node `head` with motd imported; `settings` is its settings
     /// file's text.
     fn new(settings: &str) -> Site {
-        let site = Site {
-            dir: tempfile::tempdir().unwrap(),
-            children: Vec::new(),
-        };
-        std::fs::create_dir_all(site.path("head/root")).unwrap();
-        std::fs::write(site.path("head/opm.conf"), "server\nhead\n").unwrap();
-        std::fs::write(site.path("head/opm.toml"), settings).unwrap();
-        let repo = site.path("repo");
-        site.ok(&[
-            "pack",
-            "--format",
-            "deb",
-            "--dist",
-            "debian",
-            "-o",
-            repo.to_str().unwrap(),
-            MOTD,
-        ]);
-        site.ok(&["init"]);
-        site.ok(&["opkg", "import", MOTD]);
-        site
+        let context = TestContext::new(env!("CARGO_BIN_EXE_opm"));
+        std::fs::write(context.path("opm.toml"), settings).unwrap();
+        context.pack_and_import(&[MOTD]);
+        Site {
+            servers: Vec::new(),
+            agents: Vec::new(),
+            context,
+        }
     }
 
     fn path(&self, rest: &str) -> PathBuf {
-        self.dir.path().join(rest)
+        self.context.path(rest)
     }
 
-    /// `opm` on machine `machine` (`head` or a node): its own opm.conf,
-    /// settings file and root, the shared repository, nothing else of
-    /// the test's environment.
+    /// `opm` on machine `machine`: the head node's, or a node's with its
+    /// own opm.conf, settings file and root and nothing else of the
+    /// test's environment.
     fn on(&self, machine: &str) -> Command {
-        let dir = self.path(machine);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("OPM_CONF", dir.join("opm.conf"))
-            .env("OPM_SETTINGS", dir.join("opm.toml"))
-            .env("OPM_ROOT", dir.join("root"))
-            .env("OPM_REPO", self.path("repo"))
-            .env("OPM_BACKEND", "dpkg")
-            .current_dir(&dir);
         if machine == "head" {
-            command.env("OPM_DB", format!("sqlite:{}", dir.join("opm.db").display()));
+            self.context.command()
+        } else {
+            self.context.machine_command(machine)
         }
-        command
     }
 
     /// `opm ARGS` on `machine`, which must exit with `code`.
@@ -137,46 +107,20 @@ impl Site {
     /// Starts `opm server` on the head node with `extra` arguments; the
     /// port it listens on.
     fn start_server(&mut self, extra: &[&str]) -> u16 {
-        let mut child = self
-            .on("head")
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut port = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some((_, rest)) = line.split_once("opm server: listening on ") {
-                port = rest.rsplit(':').next().map(|p| p.parse().unwrap());
-                break;
-            }
-        }
-        let log = self.path("server.log");
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(log).unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        self.children.push(("server".to_owned(), child));
-        port.expect("the server printed its address")
+        let server = self.context.server(extra);
+        let port = server.addr().port();
+        self.servers.push(server);
+        port
     }
 
     /// Starts `opm agent` on node `name`, with nothing but its machine's
     /// files to go by.
     fn start_agent(&mut self, name: &str) {
-        let log = std::fs::File::create(self.path(&format!("{name}/agent.log"))).unwrap();
-        let child = self
-            .on(name)
-            .args(["agent", "--poll-wait", "2"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.children.push((name.to_owned(), child));
+        let command = self.context.machine_command(name);
+        let agent = self
+            .context
+            .spawn_agent(name, command, &["--poll-wait", "2"]);
+        self.agents.push(agent);
     }
 
     /// Waits until every row of `targets` for motd is finished and ok.
@@ -225,7 +169,7 @@ fn read(path: &Path) -> String {
 fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
     let mut site = Site::new("");
     // The head node's own CA and certificate, for the names the nodes use.
-    let tls = site.path("head/tls");
+    let tls = site.path("tls");
     let lines = site.ok(&[
         "server",
         "tls",
@@ -260,7 +204,7 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
         .filter(|line| !line.starts_with("listen") && !line.starts_with("server_url"))
         .map(|line| format!("{line}\n"))
         .collect();
-    std::fs::write(site.path("head/opm.toml"), settings).unwrap();
+    std::fs::write(site.path("opm.toml"), settings).unwrap();
     let port = site.start_server(&[]);
     let url = format!("https://localhost:{port}");
 
@@ -284,7 +228,7 @@ fn two_agents_enrolled_from_files_converge_over_https_from_tls_init() {
         &url,
     ]);
     for node in ["n1", "n2"] {
-        let file = site.path(&format!("head/{node}.enroll"));
+        let file = site.path(&format!("{node}.enroll"));
         assert_eq!(mode(&file), 0o600);
         let text = read(&file);
         assert!(text.contains("-----BEGIN CERTIFICATE-----"), "{text}");
@@ -346,7 +290,7 @@ fn an_enrolment_file_works_once() {
         "--server-url",
         &url,
     ]);
-    let file = site.path("head/n1.enroll");
+    let file = site.path("n1.enroll");
     for machine in ["n1", "n1-copy"] {
         site.machine(machine, false);
         let mut enroll = site.on(machine);
@@ -380,7 +324,7 @@ fn an_enrolment_file_works_once() {
 fn an_enrolment_expires() {
     let (site, url) = plain_site();
     site.machine("n1", false);
-    let file = site.path("head/n1.enroll");
+    let file = site.path("n1.enroll");
     let args = [
         "node",
         "enroll",
@@ -461,7 +405,7 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
             &url,
         ]);
         let dir = site.machine(node, false);
-        let file = site.path(&format!("head/{node}.enroll"));
+        let file = site.path(&format!("{node}.enroll"));
         site.expect_on(node, &["agent", "enroll", file.to_str().unwrap()], 0);
         assert!(read(&dir.join("agent.token")).starts_with("enroll-"));
     }
@@ -498,7 +442,7 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
         &url,
     ]);
     site.machine("n3", false);
-    let file = site.path("head/n3.enroll");
+    let file = site.path("n3.enroll");
     site.expect_on("n3", &["agent", "enroll", file.to_str().unwrap()], 0);
     // (Each with a spool of its own: a node's spool takes one agent.)
     let both: Vec<Child> = (0..2)
@@ -528,7 +472,7 @@ fn a_crash_during_the_first_contact_never_locks_the_node_out() {
 fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
     let (site, url) = plain_site();
     site.machine("n1", false);
-    let head_file = site.path("head/n1.enroll");
+    let head_file = site.path("n1.enroll");
 
     // The head node: no URL, an unknown node, the head node itself, a file
     // in the way.
@@ -549,7 +493,7 @@ fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
         2,
     );
     assert!(stderr.contains("ghost"), "{stderr}");
-    assert!(!site.path("head/g.enroll").exists());
+    assert!(!site.path("g.enroll").exists());
     let stderr = site.refused(
         "head",
         &[
@@ -657,7 +601,7 @@ fn bad_enrolments_are_refused_with_the_reason_and_change_nothing() {
     );
 
     // tls init never writes over its files.
-    let tls = site.path("head/tls");
+    let tls = site.path("tls");
     site.ok(&[
         "server",
         "tls",

@@ -12,12 +12,10 @@
 // Test code: temp files and fixed fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use opm_testkit::{Server, TestContext};
+use opm_testkit::{Outcome, Server, TestContext};
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/opkgs");
@@ -31,24 +29,6 @@ struct Cluster {
     site: TestContext,
 }
 
-/// What one `opm` run printed and how it ended.
-#[derive(Debug, PartialEq, Eq)]
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Ran {
-    fn from(output: Output) -> Ran {
-        Ran {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-    }
-}
-
 impl Cluster {
     fn new() -> Cluster {
         let site = TestContext::new(env!("CARGO_BIN_EXE_opm"));
@@ -56,48 +36,27 @@ impl Cluster {
         let examples: Vec<String> = OPKGS.iter().map(|n| format!("{EXAMPLES}/{n}")).collect();
         let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
         site.pack_and_import(&examples);
-        let token = site.ok(&["admin", "token"]);
-        let token_file = site.path("admin.token");
-        std::fs::write(&token_file, token.trim()).unwrap();
-        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        site.admin_token_file();
         let server = site.server(&[]);
         Cluster { server, site }
     }
 
-    fn path(&self, rest: &str) -> PathBuf {
-        self.site.path(rest)
-    }
-
     /// `opm` on the head node, on the database.
     fn local(&self) -> Command {
-        let mut command = self.site.command();
-        for var in ["OPM_REMOTE", "OPM_ADMIN_TOKEN_FILE", "OPM_SERVER"] {
-            command.env_remove(var);
-        }
-        command
+        self.site.command()
     }
 
     /// `opm` as an admin elsewhere: no database, no opm.conf, only the
     /// server's URL and the admin token.
     fn remote(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opm"));
-        for var in ["OPM_DB", "OPM_CONF", "OPM_ROOT", "OPM_REPO", "OPM_BACKEND"] {
-            command.env_remove(var);
-        }
-        command
-            .env("OPM_DB", "sqlite:/nonexistent/opm.db")
-            .env("OPM_SETTINGS", self.path("opm.toml"))
-            .args(["--remote", &self.server.url(), "--admin-token-file"])
-            .arg(self.path("admin.token"))
-            .current_dir(self.site.dir());
-        command
+        self.site.remote_command(&self.server.url())
     }
 
     /// Runs `args` locally and remotely on the same state; asserts both
     /// give the same output and exit code; that outcome.
-    fn same(&self, args: &[&str]) -> Ran {
-        let local = Ran::from(self.local().args(args).output().unwrap());
-        let remote = Ran::from(self.remote().args(args).output().unwrap());
+    fn same(&self, args: &[&str]) -> Outcome {
+        let local = Outcome::from(self.local().args(args).output().unwrap());
+        let remote = Outcome::from(self.remote().args(args).output().unwrap());
         assert_eq!(
             local, remote,
             "opm {args:?}: local (left) and remote (right) differ"
@@ -108,8 +67,8 @@ impl Cluster {
     /// Runs `args` through the operator `how` gives, waits for the head
     /// node's pass, and returns the outcome with this cluster's directory
     /// written `<site>`, so two clusters' answers compare.
-    fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Ran {
-        let mut ran = Ran::from(how(self).args(args).output().unwrap());
+    fn change(&self, how: fn(&Cluster) -> Command, args: &[&str]) -> Outcome {
+        let mut ran = Outcome::from(how(self).args(args).output().unwrap());
         self.settle();
         let dir = self.site.dir().to_str().unwrap();
         ran.stdout = ran.stdout.replace(dir, "<site>");
@@ -149,7 +108,7 @@ impl Cluster {
 
 /// Runs the change `args` on `here` with the local CLI and on `there`
 /// through its server; both answer the same.
-fn same_change(here: &Cluster, there: &Cluster, args: &[&str]) -> Ran {
+fn same_change(here: &Cluster, there: &Cluster, args: &[&str]) -> Outcome {
     let local = here.change(Cluster::local, args);
     let remote = there.change(Cluster::remote, args);
     assert_eq!(
@@ -223,6 +182,9 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
             &["plan", "--image", "img"],
             &["history"],
             &["history", "motd", "--node", "head"],
+            &["history", "--group", "gpu"],
+            &["history", "--stage", "finished"],
+            &["history", "--errors", "--node", "head"],
             &["logs", "motd"],
             &["logs", "--attempt", "1"],
             &["node", "list"],
@@ -232,6 +194,39 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         ] {
             let ran = there.same(&with(args));
             assert!(matches!(ran.code, Some(0 | 1)), "opm {args:?}: {ran:#?}");
+        }
+    }
+
+    // History takes status's row filters: the entries of exactly the rows
+    // `opm status` lists for the same filter.
+    let history: Vec<Value> =
+        serde_json::from_str(&there.same(&["--json", "history"]).stdout).unwrap();
+    for filter in [
+        &["--stage", "finished"][..],
+        &["--errors"],
+        &["--group", "gpu"],
+        &["--group", "gpu", "--stage", "should_not_be_installed"],
+    ] {
+        let status = there.same(&[&["--json", "status"], filter].concat());
+        let rows = opm_testkit::context::status_rows(status.stdout.as_bytes());
+        let want: Vec<&Value> = history
+            .iter()
+            .filter(|line| {
+                let key = (
+                    line["target"].as_str().unwrap().to_owned(),
+                    line["package"].as_str().unwrap().to_owned(),
+                );
+                rows.contains_key(&key)
+            })
+            .collect();
+        let got = there.same(&[&["--json", "history"], filter].concat());
+        let got: Vec<Value> = serde_json::from_str(&got.stdout).unwrap();
+        assert_eq!(got.iter().collect::<Vec<_>>(), want, "history {filter:?}");
+        if filter == ["--stage", "finished"] {
+            assert!(
+                !got.is_empty(),
+                "the head node's finished rows have history"
+            );
         }
     }
 
@@ -286,6 +281,11 @@ fn local_and_remote_cli_answer_the_same_on_the_same_cluster() {
         (&["config", "show", "nosuch"], "unknown opkg 'nosuch'"),
         (&["logs", "--attempt", "99999"], "99999"),
         (&["history", "--node", "ghost"], "ghost"),
+        (
+            &["history", "--group", "nosuch"],
+            "group 'nosuch' has no nodes",
+        ),
+        (&["history", "nosuch", "--errors"], "nosuch"),
         (&["status", "--node", "ghost"], "unknown node 'ghost'"),
         (&["plan", "--package", "nosuch"], "unknown opkg 'nosuch'"),
     ] {
@@ -322,7 +322,7 @@ fn a_remote_cli_without_the_admin_token_is_refused_and_says_what_to_pass() {
         .args(["--remote", "http://127.0.0.1:9", "status"])
         .output()
         .unwrap();
-    let ran = Ran::from(output);
+    let ran = Outcome::from(output);
     assert_eq!(ran.code, Some(2), "{ran:#?}");
     assert!(ran.stderr.contains("--admin-token-file"), "{ran:#?}");
 }

@@ -13,58 +13,15 @@
 // Test code: temp dirs, the binary's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use cli_support::Site;
+use opm_testkit::TestContext;
 
-/// A running `opm server`, killed with SIGKILL when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `opm server` on a free loopback port of `site`.
-fn start_server(site: &Site) -> Server {
-    std::fs::create_dir_all(site.path("root")).unwrap();
-    let mut child = site
-        .command(&[
-            "--root",
-            site.path("root").to_str().unwrap(),
-            "--backend",
-            "dpkg",
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("opm server: listening on http://")
-                .map(|rest| rest.parse().unwrap())
-        })
-        .expect("the server printed its address");
-    // Keep draining stderr, so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Server { child, addr }
-}
+/// The `opm` binary under test.
+const OPM: &str = env!("CARGO_BIN_EXE_opm");
 
 /// One raw HTTP/1.1 request with the admin token; the status and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
@@ -118,14 +75,14 @@ fn locks_held(pid: u32, inode: u64) -> Vec<String> {
 
 #[test]
 fn the_server_holds_its_locks_on_the_database_after_startup() {
-    let site = Site::init();
-    let server = start_server(&site);
+    let site = TestContext::initialised(OPM);
+    let server = site.server(&[]);
     let inode = std::fs::metadata(site.db()).unwrap().ino();
     // Startup is done once the server answers; its pass has read the rows.
     let token = site.ok(&["admin", "token"]).trim().to_owned();
-    let (status, _) = http(server.addr, "GET", "/v1/phase", &token, "");
+    let (status, _) = http(server.addr(), "GET", "/v1/phase", &token, "");
     assert_eq!(status, 200);
-    let held = locks_held(server.child.id(), inode);
+    let held = locks_held(server.id(), inode);
     assert!(
         !held.is_empty(),
         "the server holds no lock on {}: another SQLite client could delete its write-ahead log\n{}",
@@ -139,9 +96,9 @@ fn a_sqlite3_read_beside_the_server_loses_none_of_its_writes() {
     if !have_sqlite3() {
         return;
     }
-    let site = Site::init();
+    let site = TestContext::initialised(OPM);
     let token = site.ok(&["admin", "token"]).trim().to_owned();
-    let server = start_server(&site);
+    let server = site.server(&[]);
     assert_eq!(site.ok(&["cluster", "phase"]).trim(), "setup_wizard");
     // An admin's read, as a monitoring probe or a backup would do it: the
     // last connection of its process to close, it checkpoints and deletes
@@ -154,7 +111,7 @@ fn a_sqlite3_read_beside_the_server_loses_none_of_its_writes() {
     assert!(read.status.success(), "{read:?}");
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "1");
     let (status, body) = http(
-        server.addr,
+        server.addr(),
         "PUT",
         "/v1/phase",
         &token,

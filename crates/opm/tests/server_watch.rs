@@ -301,6 +301,28 @@ fn metrics_after_real_work_pass_promtool() {
 }
 
 #[test]
+fn a_restarted_server_reports_the_stored_agent_contacts_at_once() {
+    let site = site(None);
+    let server = site.server(&[]);
+    work(&site, server.addr());
+    drop(server);
+    // The contacts' one record is the database's: a new server process
+    // reports n1's agent as `opm node list` shows it, before any call.
+    let server = site.server(&[]);
+    let (code, text) = get(server.addr(), "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let age = text
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"opm_node_last_contact_age_seconds{node="n1"} "#))
+        .unwrap_or_else(|| panic!("no contact of n1 in\n{text}"));
+    assert!(age.parse::<f64>().unwrap() < 60.0, "{text}");
+    assert!(text.contains("opm_agents_connected 1\n"), "{text}");
+    let nodes: Vec<Value> = serde_json::from_str(&site.ok(&["--json", "node", "list"])).unwrap();
+    let n1 = nodes.iter().find(|node| node["name"] == "n1").unwrap();
+    assert!(n1["last_seen_ms"].is_i64(), "{n1}");
+}
+
+#[test]
 fn the_grafana_dashboard_names_only_metrics_a_real_scrape_has() {
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(DASHBOARD).unwrap()).unwrap();

@@ -50,7 +50,7 @@ fn site(settings: &str) -> TestContext {
 
 /// `opm --json status`, keyed by (target, package).
 fn status(ctx: &TestContext) -> BTreeMap<(String, String), Value> {
-    status_rows(&ctx.opm(&["--json", "status"]).stdout)
+    status_rows(ctx.opm(&["--json", "status"]).stdout.as_bytes())
 }
 
 /// Waits up to `limit` until `check` holds for row (`node`, `package`);
@@ -229,7 +229,7 @@ fn scripted_drains_wait_survive_a_restart_and_fail_clearly() {
     );
     assert_eq!(row["current"], "run-configurator", "{row:#}");
     assert!(!installed(&ctx.path("n3/root"), "motd"));
-    assert_eq!(ctx.opm(&["status"]).status.code(), Some(1));
+    assert_eq!(ctx.opm(&["status"]).code, Some(1));
     // Fixed, a retry goes on where it stopped.
     std::fs::remove_file(sched.path().join("n3.refuse")).unwrap();
     std::fs::write(sched.path().join("n3.drained"), "").unwrap();

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use opm_testkit::tools::have_tool;
 
-mod site_support;
-use site_support::{Site, next, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::{next, opkg_source};
 
 /// Every script the head node runs on the way to finished: two in each of
 /// should_be_installed and run-configurator, one in the others.
@@ -62,8 +62,8 @@ fn write_opkg(dir: &Path, name: &str, record: &Path, failing: Option<(&str, &Pat
 }
 
 /// A site whose opkgs `packages` (see [`write_opkg`]) are asked for.
-fn step_site(packages: &[&str], failing: Option<&str>) -> Site {
-    let site = Site::new();
+fn step_site(packages: &[&str], failing: Option<&str>) -> TestContext {
+    let site = TestContext::new(assert_cmd::cargo::cargo_bin("opm"));
     let record = site.path("record");
     let flag = site.path("fail");
     let sources: Vec<PathBuf> = packages
@@ -84,12 +84,12 @@ fn step_site(packages: &[&str], failing: Option<&str>) -> Site {
 }
 
 /// How many times each script completed, by `(opkg, hook)`.
-fn completed(site: &Site) -> BTreeMap<(String, String), usize> {
+fn completed(site: &TestContext) -> BTreeMap<(String, String), usize> {
     count(site, "end ")
 }
 
 /// How many lines of the record begin with `edge`, by `(opkg, hook)`.
-fn count(site: &Site, edge: &str) -> BTreeMap<(String, String), usize> {
+fn count(site: &TestContext, edge: &str) -> BTreeMap<(String, String), usize> {
     let record = std::fs::read_to_string(site.path("record")).unwrap_or_default();
     let mut lines = BTreeMap::new();
     for line in record.lines() {
@@ -102,8 +102,8 @@ fn count(site: &Site, edge: &str) -> BTreeMap<(String, String), usize> {
     lines
 }
 
-fn converged(site: &Site, packages: &[&str]) -> bool {
-    let rows: Vec<serde_json::Value> = site.json(&["status"]);
+fn converged(site: &TestContext, packages: &[&str]) -> bool {
+    let rows: Vec<serde_json::Value> = serde_json::from_value(site.json(&["status"])).unwrap();
     rows.len() == packages.len()
         && rows
             .iter()

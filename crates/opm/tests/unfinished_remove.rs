@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use opm_testkit::tools::have_tool;
 
-mod site_support;
-use site_support::{Site, opkg_source};
+use opm_testkit::TestContext;
+use opm_testkit::source::opkg_source;
 
 /// How long a run that should end at once may take before it is called a
 /// spin (the livelock made `opm run` loop forever).
@@ -30,21 +30,21 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// environment of the test's), packed, imported, requested and the phase
 /// complete.
 struct Cluster {
-    site: Site,
+    site: TestContext,
     name: &'static str,
 }
 
 impl std::ops::Deref for Cluster {
-    type Target = Site;
+    type Target = TestContext;
 
-    fn deref(&self) -> &Site {
+    fn deref(&self) -> &TestContext {
         &self.site
     }
 }
 
 impl Cluster {
     fn new(name: &'static str, hook: &str) -> Cluster {
-        let site = Site::new();
+        let site = TestContext::new(assert_cmd::cargo::cargo_bin("opm"));
         let source = site.path(&format!("src-{name}"));
         let hook = hook.replace("@DIR@", &site.dir().display().to_string());
         opkg_source(
@@ -93,7 +93,7 @@ impl Cluster {
     fn api_package_installed(&self) -> bool {
         let out = Command::new("dpkg-query")
             .arg("--admindir")
-            .arg(self.path("root/var/lib/dpkg"))
+            .arg(self.path("head/var/lib/dpkg"))
             .args(["-W", "-f", "${db:Status-Status}"])
             .arg(format!("opkg-{}", self.name))
             .output()

@@ -14,13 +14,11 @@ use opm_model::api::{
 };
 use opm_model::{Name, NameKind, Target};
 use opm_plan::gate_blocker;
-use opm_store::{
-    AgentContact, AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow,
-};
+use opm_store::{AttemptId, AttemptResult, Outcome, RowAfter, RowId, Store, StoreError, StoredRow};
 
 use super::body;
 use crate::auth::{self, Bearer};
-use crate::contact::Caller;
+use crate::contact::{self, Caller};
 use crate::drain::PROBE_EVERY;
 use crate::error::ApiFailure;
 use crate::metrics::{Runner, StageOutcome};
@@ -42,22 +40,10 @@ pub async fn poll<S: Store + 'static>(
     // the whole wait, for every waiting agent (B4: a second 8 KiB read
     // buffer and 9 KiB of future per waiting poll).
     let node = Box::pin(auth::node(state.store.as_ref(), &bearer)).await?;
-    state.metrics.contact(&node, state.clock.now_ms());
     let request = body(request)?;
     check_agent_id(&request.agent)?;
     check_node(&node, &request.node)?;
-    let now_ms = state.clock.now_ms();
-    if state.contacts.due(&node, now_ms) {
-        let contact = AgentContact {
-            seen_ms: now_ms,
-            version: caller.user_agent,
-            address: caller.address,
-        };
-        // What the operator sees of the agent; a poll does not fail for it.
-        if let Err(error) = Box::pin(state.store.record_agent_contact(&node, &contact)).await {
-            tracing::warn!("cannot record node {node}'s agent contact: {error}");
-        }
-    }
+    contact::record(&state, &node, caller).await;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_POLL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let waiting = state.waiters.enter(&node);
@@ -154,10 +140,11 @@ async fn check_handed_out<S: Store>(
 pub async fn start<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
+    caller: Caller,
     report: Result<Json<StartReport>, JsonRejection>,
 ) -> Result<Json<Started>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
-    state.metrics.contact(&node, state.clock.now_ms());
+    contact::record(&state, &node, caller).await;
     let report = body(report)?;
     own_row(state.store.as_ref(), &node, report.row).await?;
     check_handed_out(&state, &node, &report).await?;
@@ -179,10 +166,11 @@ pub async fn start<S: Store + 'static>(
 pub async fn finish<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
+    caller: Caller,
     report: Result<Json<FinishReport>, JsonRejection>,
 ) -> Result<Json<Finished>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
-    state.metrics.contact(&node, state.clock.now_ms());
+    contact::record(&state, &node, caller).await;
     let report = body(report)?;
     let entry = state.store.attempt(AttemptId(report.attempt)).await?;
     if entry.target != Target::node(node.clone()) {
@@ -275,10 +263,11 @@ pub async fn finish<S: Store + 'static>(
 pub async fn heartbeat<S: Store + 'static>(
     State(state): State<Arc<AppState<S>>>,
     bearer: Bearer,
+    caller: Caller,
     beat: Result<Json<Heartbeat>, JsonRejection>,
 ) -> Result<Json<Heartbeat>, ApiFailure> {
     let node = auth::node(state.store.as_ref(), &bearer).await?;
-    state.metrics.contact(&node, state.clock.now_ms());
+    contact::record(&state, &node, caller).await;
     let beat = body(beat)?;
     let lease = state
         .store

@@ -1,13 +1,15 @@
 //! The audit trail of the operator's actions: what each action is called
-//! and what it was about, and its recording with who asked. Only actions
-//! that changed something are recorded (a dry run is not).
+//! and what it was about, and its entry with who asked. Only actions that
+//! changed something are recorded (a dry run is not): each action writes
+//! its entry as the last change of the batch that carries it out, so the
+//! entry lands with the action or not at all.
 
 use opm_model::api::{
     AuditLine, AuditQuery, ConfigSetBody, ImageAddBody, InstallBody, NodeAddBody, PhaseBody,
-    RemoveBody, RequestBody, RerunBody, RetryBody, RolloutLine,
+    RemoveBody, RequestBody, RerunBody, RetryBody,
 };
-use opm_model::{Name, RolloutPolicy};
-use opm_store::{AuditAction, AuditEntry, Store};
+use opm_model::{Name, RolloutPolicy, RolloutState};
+use opm_store::{AuditAction, AuditEntry, Batch, Change, Store};
 
 use super::Result;
 use crate::clock::utc;
@@ -19,24 +21,43 @@ use crate::clock::utc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
 
-/// Adds `action` on `subject`, asked for by `actor` at `now_ms`, to the
-/// audit trail.
-pub async fn record(
-    store: &impl Store,
-    actor: &Actor,
-    action: AuditAction,
-    subject: String,
-    now_ms: i64,
-) -> Result<()> {
-    store
-        .record_audit(&AuditEntry {
-            at_ms: now_ms,
-            actor: actor.0.clone(),
+/// Who asks for an action, and when: the time the action writes with
+/// and the audit entry it writes beside its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// Who.
+    pub actor: Actor,
+    /// When, in milliseconds since the epoch.
+    pub now_ms: i64,
+}
+
+impl Asked {
+    /// The audit entry of `action` on `subject`, as a change of the
+    /// action's batch.
+    pub(super) fn entry(&self, action: AuditAction, subject: String) -> Change {
+        Change::Audit(AuditEntry {
+            at_ms: self.now_ms,
+            actor: self.actor.0.clone(),
             action,
             subject,
         })
-        .await?;
-    Ok(())
+    }
+
+    /// Applies `changes` and the audit entry of `action` on `subject` in
+    /// one transaction.
+    pub(super) async fn apply(
+        &self,
+        store: &impl Store,
+        changes: impl IntoIterator<Item = Change>,
+        action: AuditAction,
+        subject: String,
+    ) -> Result<()> {
+        let changes = changes
+            .into_iter()
+            .chain([self.entry(action, subject)])
+            .collect();
+        Ok(store.apply(&Batch { changes }, self.now_ms).await?)
+    }
 }
 
 /// `opm history --audit` (`GET /v1/audit`): the audit entries since the
@@ -91,9 +112,10 @@ pub fn remove_subject(body: &RemoveBody) -> String {
     format!("{}{}", names(&body.packages), policy(&body.rollout))
 }
 
-/// What `opm rollout resume|abort` was about: the rollout, as it is after.
-pub fn rollout_subject(line: &RolloutLine) -> String {
-    format!("rollout {} {}: {}", line.id, line.label, line.state)
+/// What `opm rollout resume|abort` was about: the rollout and the state
+/// the action gives it.
+pub fn rollout_subject(id: i64, label: &str, state: RolloutState) -> String {
+    format!("rollout {id} {label}: {}", state.name())
 }
 
 /// What `opm request` was about: package, stage and where.

@@ -9,8 +9,9 @@ use std::path::Path;
 use opm_model::Name;
 use opm_model::api::{ConfigQuery, ConfigSet, ConfigSetBody, ConfigValue, ConfigView};
 use opm_opkg::{Configurator, Field};
-use opm_store::{Batch, Change, Store};
+use opm_store::{AuditAction, Change, Store};
 
+use super::audit::{Asked, config_subject};
 use super::hint::hinted;
 use super::{OperateError, Result};
 
@@ -75,16 +76,16 @@ async fn fields<S: Store>(store: &S, package: &Name) -> Result<Option<Vec<Field>
 pub async fn config_set<S: Store>(
     store: &S,
     body: &ConfigSetBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<ConfigSet> {
-    hinted(store, config_set_unhinted(store, body, now_ms).await).await
+    hinted(store, config_set_unhinted(store, body, asked).await).await
 }
 
 /// [`config_set`] before an unknown name's hint.
 async fn config_set_unhinted<S: Store>(
     store: &S,
     body: &ConfigSetBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<ConfigSet> {
     let pairs = body
         .values
@@ -118,8 +119,10 @@ async fn config_set_unhinted<S: Store>(
             key: name.clone(),
             value: value.clone(),
         })
-        .collect();
-    store.apply(&Batch { changes }, now_ms).await?;
+        .collect::<Vec<_>>();
+    asked
+        .apply(store, changes, AuditAction::ConfigSet, config_subject(body))
+        .await?;
     Ok(ConfigSet {
         package: package.clone(),
         image: body.image.clone(),

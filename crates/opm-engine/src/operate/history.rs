@@ -1,11 +1,14 @@
 //! `opm history` and `opm logs`: the attempts and operator events
 //! recorded for rows, and the output each attempt captured.
 
+use std::collections::BTreeSet;
+
 use opm_model::Target;
 use opm_model::api::{HistoryLine, HistoryQuery, LogsQuery};
 use opm_store::{AttemptId, AttemptResult, Event, HistoryEntry, HistoryFilter, Store};
 
 use super::hint::hinted;
+use super::rows::each_kept;
 use super::{OperateError, Result};
 use crate::clock::utc;
 
@@ -44,27 +47,44 @@ pub fn history_line(entry: &HistoryEntry, with_output: bool) -> HistoryLine {
 }
 
 /// `opm history` (`GET /v1/history`): the newest entries the query keeps,
-/// oldest first.
+/// oldest first. With `group`, `stage` or `errors` the entries are those
+/// of the rows `opm status` lists for the same filter (the rows there are
+/// now: a removed row's entries are not among them).
 ///
 /// # Errors
 /// A node, image or opkg nothing was recorded for and that is not
-/// registered (a typo is an error, not an empty answer), or the store's
-/// failure.
+/// registered (a typo is an error, not an empty answer), a filter `opm
+/// status` would refuse, or the store's failure.
 pub async fn history<S: Store>(store: &S, query: &HistoryQuery) -> Result<Vec<HistoryLine>> {
     hinted(store, history_unhinted(store, query).await).await
 }
 
 /// [`history`] before an unknown name's hint.
 async fn history_unhinted<S: Store>(store: &S, query: &HistoryQuery) -> Result<Vec<HistoryLine>> {
+    let rows = query.rows();
     let filter = HistoryFilter {
-        target: query.target(),
+        target: rows.target(),
         opkg: query.package.clone(),
         limit: query.limit.unwrap_or(DEFAULT_HISTORY).min(MAX_HISTORY),
     };
     check_names(store, &filter).await?;
+    let kept = if rows.group.is_some() || rows.stage.is_some() || rows.errors {
+        let mut kept = BTreeSet::new();
+        each_kept(store, &rows, |stored| {
+            kept.insert((stored.row.target, stored.row.package));
+        })
+        .await?;
+        Some(kept)
+    } else {
+        None
+    };
     let entries = store.history(&filter).await?;
     Ok(entries
         .iter()
+        .filter(|e| {
+            kept.as_ref()
+                .is_none_or(|kept| kept.contains(&(e.target.clone(), e.opkg.clone())))
+        })
         .filter(|e| query.since_ms.is_none_or(|since| e.started_ms >= since))
         .filter(|e| !query.failed || e.result == Some(AttemptResult::Failed))
         .map(|e| history_line(e, false))

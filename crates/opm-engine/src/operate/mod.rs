@@ -33,11 +33,11 @@ use opm_model::api::{
     StatusRow,
 };
 use opm_plan::RequestChange;
-use opm_store::{AuditAction, Store};
+use opm_store::Store;
 
 use crate::clock::Clock;
 
-pub use audit::{Actor, audit};
+pub use audit::{Actor, Asked, audit};
 pub use config::{config_set, config_show, parse_assignment};
 pub use error::OperateError;
 pub use history::{history, history_line, logs};
@@ -135,17 +135,12 @@ pub struct Local<S: Store> {
 }
 
 impl<S: Store> Local<S> {
-    /// Records `action` on `subject` in the audit trail, as asked by this
-    /// operator's actor now.
-    async fn audit(&self, action: AuditAction, subject: String) -> Result<()> {
-        audit::record(
-            self.store.as_ref(),
-            &self.actor,
-            action,
-            subject,
-            self.clock.now_ms(),
-        )
-        .await
+    /// This operator's actor, asking now.
+    fn asked(&self) -> Asked {
+        Asked {
+            actor: self.actor.clone(),
+            now_ms: self.clock.now_ms(),
+        }
     }
 }
 
@@ -185,44 +180,23 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn install(&self, body: &InstallBody) -> Result<RequestOutcome> {
-        let outcome = install(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        if !body.dry_run {
-            self.audit(AuditAction::Install, audit::install_subject(body))
-                .await?;
-        }
-        Ok(outcome)
+        install(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn remove(&self, body: &RemoveBody) -> Result<RequestOutcome> {
-        let outcome = remove(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        if !body.dry_run {
-            self.audit(AuditAction::Remove, audit::remove_subject(body))
-                .await?;
-        }
-        Ok(outcome)
+        remove(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn request(&self, body: &RequestBody) -> Result<RequestOutcome> {
-        let outcome = request(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        if !body.dry_run {
-            self.audit(AuditAction::Request, audit::request_subject(body))
-                .await?;
-        }
-        Ok(outcome)
+        request(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn retry(&self, body: &RetryBody) -> Result<StatusRow> {
-        let row = retry(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::Retry, audit::retry_subject(body))
-            .await?;
-        Ok(row)
+        retry(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn rerun(&self, body: &RerunBody) -> Result<StatusRow> {
-        let row = rerun(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::Rerun, audit::rerun_subject(body))
-            .await?;
-        Ok(row)
+        rerun(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn phase(&self) -> Result<PhaseBody> {
@@ -230,12 +204,7 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn set_phase(&self, body: &PhaseBody) -> Result<PhaseSet> {
-        let set = set_phase(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        if !body.dry_run {
-            self.audit(AuditAction::Phase, audit::phase_subject(body))
-                .await?;
-        }
-        Ok(set)
+        set_phase(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
@@ -243,19 +212,11 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn add_node(&self, body: &NodeAddBody) -> Result<NodeAdded> {
-        let added = add_node(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::NodeAdd, audit::node_subject(body))
-            .await?;
-        Ok(added)
+        add_node(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn remove_node(&self, name: &Name, dry_run: bool) -> Result<Removed> {
-        let removed = remove_node(self.store.as_ref(), name, dry_run).await?;
-        if !dry_run {
-            self.audit(AuditAction::NodeRemove, name.to_string())
-                .await?;
-        }
-        Ok(removed)
+        remove_node(self.store.as_ref(), name, dry_run, &self.asked()).await
     }
 
     async fn images(&self) -> Result<Vec<ImageView>> {
@@ -263,24 +224,15 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn add_image(&self, body: &ImageAddBody) -> Result<ImageAdded> {
-        let added = add_image(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::ImageAdd, audit::image_subject(body))
-            .await?;
-        Ok(added)
+        add_image(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn remove_image(&self, name: &Name) -> Result<Removed> {
-        let removed = remove_image(self.store.as_ref(), name).await?;
-        self.audit(AuditAction::ImageRemove, name.to_string())
-            .await?;
-        Ok(removed)
+        remove_image(self.store.as_ref(), name, &self.asked()).await
     }
 
     async fn config_set(&self, body: &ConfigSetBody) -> Result<ConfigSet> {
-        let set = config_set(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::ConfigSet, audit::config_subject(body))
-            .await?;
-        Ok(set)
+        config_set(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn config_show(&self, query: &ConfigQuery) -> Result<ConfigView> {
@@ -292,16 +244,10 @@ impl<S: Store> Operator for Local<S> {
     }
 
     async fn rollout_resume(&self, body: &RolloutBody) -> Result<RolloutLine> {
-        let line = rollout_resume(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::RolloutResume, audit::rollout_subject(&line))
-            .await?;
-        Ok(line)
+        rollout_resume(self.store.as_ref(), body, &self.asked()).await
     }
 
     async fn rollout_abort(&self, body: &RolloutBody) -> Result<RolloutLine> {
-        let line = rollout_abort(self.store.as_ref(), body, self.clock.now_ms()).await?;
-        self.audit(AuditAction::RolloutAbort, audit::rollout_subject(&line))
-            .await?;
-        Ok(line)
+        rollout_abort(self.store.as_ref(), body, &self.asked()).await
     }
 }

@@ -7,9 +7,9 @@ use opm_model::api::{
     ImageAddBody, ImageAdded, ImageView, NodeAddBody, NodeAdded, NodeView, Removed, StatusRow,
 };
 use opm_model::{Name, Target};
-use opm_plan::RequestChange;
-use opm_store::{Batch, Change, Image, NewNode, Store, StoreError};
+use opm_store::{AuditAction, Change, Image, NewNode, Store, StoreError};
 
+use super::audit::{Asked, image_subject, node_subject};
 use super::hint::hinted;
 use super::{OperateError, Result, changed};
 use crate::requests::{Snapshot, default_group, requests};
@@ -35,19 +35,6 @@ pub async fn nodes<S: Store>(store: &S) -> Result<Vec<NodeView>> {
         .collect())
 }
 
-/// Writes `first` and the request changes in one transaction.
-async fn write<S: Store>(
-    store: &S,
-    first: Change,
-    changes: &[RequestChange],
-    now_ms: i64,
-) -> Result<()> {
-    let batch = Batch {
-        changes: std::iter::once(first).chain(requests(changes)).collect(),
-    };
-    Ok(store.apply(&batch, now_ms).await?)
-}
-
 /// `opm node add` (`POST /v1/nodes`): the node, and at once the rows of
 /// the opkgs whose client work the head node has already assigned
 /// ([`opm_plan::Cluster::late_assignments`]); everything is checked
@@ -55,15 +42,15 @@ async fn write<S: Store>(
 ///
 /// # Errors
 /// A conflict among its rows, a name taken, or the store's failure.
-pub async fn add_node<S: Store>(store: &S, body: &NodeAddBody, now_ms: i64) -> Result<NodeAdded> {
-    hinted(store, add_node_unhinted(store, body, now_ms).await).await
+pub async fn add_node<S: Store>(store: &S, body: &NodeAddBody, asked: &Asked) -> Result<NodeAdded> {
+    hinted(store, add_node_unhinted(store, body, asked).await).await
 }
 
 /// [`add_node`] before an unknown name's hint.
 async fn add_node_unhinted<S: Store>(
     store: &S,
     body: &NodeAddBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<NodeAdded> {
     let mut snapshot = Snapshot::load(store).await?;
     let joined: Vec<Name> = if body.groups.is_empty() {
@@ -82,7 +69,10 @@ async fn add_node_unhinted<S: Store>(
         groups: body.groups.clone(),
         image: body.image.clone(),
     });
-    write(store, node, &changes, now_ms).await?;
+    let writes = std::iter::once(node).chain(requests(&changes));
+    asked
+        .apply(store, writes, AuditAction::NodeAdd, node_subject(body))
+        .await?;
     Ok(NodeAdded {
         added: body.name.clone(),
         groups: joined,
@@ -95,12 +85,26 @@ async fn add_node_unhinted<S: Store>(
 ///
 /// # Errors
 /// An unknown node, the head node, or the store's failure.
-pub async fn remove_node<S: Store>(store: &S, name: &Name, dry_run: bool) -> Result<Removed> {
-    hinted(store, remove_node_unhinted(store, name, dry_run).await).await
+pub async fn remove_node<S: Store>(
+    store: &S,
+    name: &Name,
+    dry_run: bool,
+    asked: &Asked,
+) -> Result<Removed> {
+    hinted(
+        store,
+        remove_node_unhinted(store, name, dry_run, asked).await,
+    )
+    .await
 }
 
 /// [`remove_node`] before an unknown name's hint.
-async fn remove_node_unhinted<S: Store>(store: &S, name: &Name, dry_run: bool) -> Result<Removed> {
+async fn remove_node_unhinted<S: Store>(
+    store: &S,
+    name: &Name,
+    dry_run: bool,
+    asked: &Asked,
+) -> Result<Removed> {
     if store.head_node().await?.as_ref() == Some(name) {
         return Err(StoreError::HeadNodeRemoval {
             name: name.to_string(),
@@ -109,7 +113,10 @@ async fn remove_node_unhinted<S: Store>(store: &S, name: &Name, dry_run: bool) -
     }
     let rows = rows_of(store, &Target::node(name.clone())).await?;
     if !dry_run {
-        store.remove_node(name).await?;
+        let remove = Change::RemoveNode(name.clone());
+        asked
+            .apply(store, [remove], AuditAction::NodeRemove, name.to_string())
+            .await?;
     }
     Ok(Removed {
         removed: name.clone(),
@@ -154,7 +161,7 @@ pub async fn images<S: Store>(store: &S) -> Result<Vec<ImageView>> {
 pub async fn add_image<S: Store>(
     store: &S,
     body: &ImageAddBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<ImageAdded> {
     let root = image_root(Path::new(&body.path))?;
     let mut snapshot = Snapshot::load(store).await?;
@@ -168,7 +175,10 @@ pub async fn add_image<S: Store>(
         name: body.name.clone(),
         root: root.clone(),
     });
-    write(store, image, &changes, now_ms).await?;
+    let writes = std::iter::once(image).chain(requests(&changes));
+    asked
+        .apply(store, writes, AuditAction::ImageAdd, image_subject(body))
+        .await?;
     Ok(ImageAdded {
         name: body.name.clone(),
         path: root.display().to_string(),
@@ -201,14 +211,17 @@ fn image_root(path: &Path) -> Result<PathBuf> {
 ///
 /// # Errors
 /// An unknown image, one a node boots, or the store's failure.
-pub async fn remove_image<S: Store>(store: &S, name: &Name) -> Result<Removed> {
-    hinted(store, remove_image_unhinted(store, name).await).await
+pub async fn remove_image<S: Store>(store: &S, name: &Name, asked: &Asked) -> Result<Removed> {
+    hinted(store, remove_image_unhinted(store, name, asked).await).await
 }
 
 /// [`remove_image`] before an unknown name's hint.
-async fn remove_image_unhinted<S: Store>(store: &S, name: &Name) -> Result<Removed> {
+async fn remove_image_unhinted<S: Store>(store: &S, name: &Name, asked: &Asked) -> Result<Removed> {
     let rows = rows_of(store, &Target::image(name.clone())).await?;
-    store.remove_image(name).await?;
+    let remove = Change::RemoveImage(name.clone());
+    asked
+        .apply(store, [remove], AuditAction::ImageRemove, name.to_string())
+        .await?;
     Ok(Removed {
         removed: name.clone(),
         rows,

@@ -6,12 +6,19 @@
 use opm_model::api::{InstallBody, RemoveBody, RequestBody, RequestOutcome};
 use opm_model::{Name, NameKind, Target};
 use opm_plan::RequestChange;
-use opm_store::{DEFAULT_GROUP, Store};
+use opm_store::{AuditAction, Change, DEFAULT_GROUP, Store};
 
+use super::audit::{Asked, install_subject, remove_subject, request_subject};
 use super::hint::hinted;
 use super::rollouts;
 use super::{OperateError, Result, changed};
 use crate::requests::{self, Snapshot};
+
+/// The audit entry a request change writes: none for a dry run, which
+/// writes nothing.
+fn audit(dry_run: bool, entry: impl FnOnce() -> Change) -> Option<Change> {
+    (!dry_run).then(entry)
+}
 
 fn outcome(changes: &[RequestChange], warnings: Vec<String>, dry_run: bool) -> RequestOutcome {
     RequestOutcome {
@@ -29,21 +36,21 @@ fn outcome(changes: &[RequestChange], warnings: Vec<String>, dry_run: bool) -> R
 pub async fn install<S: Store>(
     store: &S,
     body: &InstallBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
-    hinted(store, install_unhinted(store, body, now_ms).await).await
+    hinted(store, install_unhinted(store, body, asked).await).await
 }
 
 /// [`install`] before an unknown name's hint.
 async fn install_unhinted<S: Store>(
     store: &S,
     body: &InstallBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
     rollouts::check(&body.rollout)?;
     if !body.dry_run {
-        rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
+        rollouts::check_start(store, &packages, &body.rollout, asked.now_ms).await?;
     }
     let mut snapshot = Snapshot::load(store).await?;
     let changes = requests::install(
@@ -51,8 +58,10 @@ async fn install_unhinted<S: Store>(
         &mut snapshot,
         &packages,
         body.group.clone(),
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Install, install_subject(body))
+        }),
     )
     .await?;
     let warnings = snapshot
@@ -74,7 +83,7 @@ async fn install_unhinted<S: Store>(
         };
         let members = store.group_members(&group).await?;
         let label = rollouts::label(store, "", &packages).await?;
-        rollouts::open(store, label, packages, body.rollout, members, now_ms).await?;
+        rollouts::open(store, label, packages, body.rollout, members, asked.now_ms).await?;
     }
     Ok(outcome(&changes, warnings, body.dry_run))
 }
@@ -83,20 +92,24 @@ async fn install_unhinted<S: Store>(
 ///
 /// # Errors
 /// A refusal (nothing changed), or the store's failure.
-pub async fn remove<S: Store>(store: &S, body: &RemoveBody, now_ms: i64) -> Result<RequestOutcome> {
-    hinted(store, remove_unhinted(store, body, now_ms).await).await
+pub async fn remove<S: Store>(
+    store: &S,
+    body: &RemoveBody,
+    asked: &Asked,
+) -> Result<RequestOutcome> {
+    hinted(store, remove_unhinted(store, body, asked).await).await
 }
 
 /// [`remove`] before an unknown name's hint.
 async fn remove_unhinted<S: Store>(
     store: &S,
     body: &RemoveBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let packages = requests::unique(body.packages.clone());
     rollouts::check(&body.rollout)?;
     if !body.dry_run {
-        rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
+        rollouts::check_start(store, &packages, &body.rollout, asked.now_ms).await?;
     }
     let mut snapshot = Snapshot::load(store).await?;
     let changes = requests::remove(
@@ -104,8 +117,10 @@ async fn remove_unhinted<S: Store>(
         &mut snapshot,
         &packages,
         body.with_dependents,
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Remove, remove_subject(body))
+        }),
     )
     .await?;
     if !body.dry_run {
@@ -116,7 +131,7 @@ async fn remove_unhinted<S: Store>(
         removed.dedup();
         let members = rollouts::nodes_with_rows(store, &removed).await?;
         let label = rollouts::label(store, "removal of", &removed).await?;
-        rollouts::open(store, label, removed, body.rollout, members, now_ms).await?;
+        rollouts::open(store, label, removed, body.rollout, members, asked.now_ms).await?;
     }
     Ok(outcome(&changes, Vec::new(), body.dry_run))
 }
@@ -130,16 +145,16 @@ async fn remove_unhinted<S: Store>(
 pub async fn request<S: Store>(
     store: &S,
     body: &RequestBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
-    hinted(store, request_unhinted(store, body, now_ms).await).await
+    hinted(store, request_unhinted(store, body, asked).await).await
 }
 
 /// [`request`] before an unknown name's hint.
 async fn request_unhinted<S: Store>(
     store: &S,
     body: &RequestBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RequestOutcome> {
     let mut snapshot = Snapshot::load(store).await?;
     let targets = targets(&snapshot, body)?;
@@ -149,8 +164,10 @@ async fn request_unhinted<S: Store>(
         &targets,
         &body.package,
         body.stage,
-        now_ms,
-        body.dry_run,
+        asked.now_ms,
+        audit(body.dry_run, || {
+            asked.entry(AuditAction::Request, request_subject(body))
+        }),
     )
     .await?;
     Ok(outcome(&changes, Vec::new(), body.dry_run))

@@ -7,8 +7,9 @@
 use opm_model::api::{RolloutBody, RolloutLine};
 use opm_model::{Name, RolloutPolicy, TargetKind};
 use opm_plan::{MemberState, abort_rollout, resume_rollout};
-use opm_store::{Rollout, Store};
+use opm_store::{AuditAction, Change, Rollout, Store};
 
+use super::audit::{Asked, rollout_subject};
 use super::{OperateError, Result};
 use crate::clock::utc;
 use crate::rollout::{self, Viewed};
@@ -95,16 +96,23 @@ async fn pick<S: Store>(store: &S, body: &RolloutBody) -> Result<Rollout> {
 pub async fn rollout_resume<S: Store>(
     store: &S,
     body: &RolloutBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RolloutLine> {
     let picked = pick(store, body).await?;
     let viewed = rollout::view(store, picked).await?;
     let state = resume_rollout(&viewed.view()).map_err(OperateError::BadInput)?;
     let id = viewed.rollout.id;
-    store
-        .set_rollout_state(id, state, "", viewed.rollout.canary_pending, now_ms)
+    let change = Change::RolloutState {
+        id,
+        state,
+        message: String::new(),
+        canary_pending: viewed.rollout.canary_pending,
+    };
+    let subject = rollout_subject(id, &viewed.rollout.label, state);
+    asked
+        .apply(store, [change], AuditAction::RolloutResume, subject)
         .await?;
-    rollout::advance(store, now_ms).await?;
+    rollout::advance(store, asked.now_ms).await?;
     shown(store, id).await
 }
 
@@ -117,14 +125,21 @@ pub async fn rollout_resume<S: Store>(
 pub async fn rollout_abort<S: Store>(
     store: &S,
     body: &RolloutBody,
-    now_ms: i64,
+    asked: &Asked,
 ) -> Result<RolloutLine> {
     let picked = pick(store, body).await?;
     let viewed = rollout::view(store, picked).await?;
     let state = abort_rollout(&viewed.view()).map_err(OperateError::BadInput)?;
     let id = viewed.rollout.id;
-    store
-        .set_rollout_state(id, state, "", viewed.rollout.canary_pending, now_ms)
+    let change = Change::RolloutState {
+        id,
+        state,
+        message: String::new(),
+        canary_pending: viewed.rollout.canary_pending,
+    };
+    let subject = rollout_subject(id, &viewed.rollout.label, state);
+    asked
+        .apply(store, [change], AuditAction::RolloutAbort, subject)
         .await?;
     shown(store, id).await
 }

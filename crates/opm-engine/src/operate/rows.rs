@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use opm_model::api::{PhaseBody, PhaseSet, RerunBody, RetryBody, RowFilter, StatusRow};
 use opm_model::{DrainState, Name, Status, Target, TargetKind};
 use opm_plan::drain::waiting_message;
-use opm_store::{Store, StoredRow};
+use opm_store::{AuditAction, Change, Store, StoredRow};
 
+use super::audit::{Asked, phase_subject, rerun_subject, retry_subject};
 use super::hint::hinted;
 use super::rollouts;
 use super::{OperateError, Result};
@@ -25,7 +26,6 @@ pub async fn status<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<Statu
 
 /// [`status`] before an unknown name's hint.
 async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<StatusRow>> {
-    let members = check_filter(store, filter).await?;
     let held = HeldRows::load(store).await?;
     // Nodes opm waits on to drain: their rows that wait say so.
     let draining: BTreeSet<Name> = store
@@ -36,25 +36,42 @@ async fn status_unhinted<S: Store>(store: &S, filter: &RowFilter) -> Result<Vec<
         .map(|(node, _)| node)
         .collect();
     let mut rows = Vec::new();
-    each_row(store, |stored| {
+    each_kept(store, filter, |stored| {
         let row = &stored.row;
-        if filter.keeps(row, || members.contains(&row.target.name)) {
-            let mut shown = StatusRow::of(row, stored.wanted_version.as_deref());
-            // A row a rollout holds back says so (SPEC §1.10).
-            if let Some(reason) = held.reason(row) {
-                reason.clone_into(&mut shown.message);
-            } else if row.target.kind == TargetKind::Node
-                && row.status == Status::Ok
-                && row.is_pending()
-                && draining.contains(&row.target.name)
-            {
-                shown.message = waiting_message(&row.target.name);
-            }
-            rows.push(shown);
+        let mut shown = StatusRow::of(row, stored.wanted_version.as_deref());
+        // A row a rollout holds back says so (SPEC §1.10).
+        if let Some(reason) = held.reason(row) {
+            reason.clone_into(&mut shown.message);
+        } else if row.target.kind == TargetKind::Node
+            && row.status == Status::Ok
+            && row.is_pending()
+            && draining.contains(&row.target.name)
+        {
+            shown.message = waiting_message(&row.target.name);
         }
+        rows.push(shown);
     })
     .await?;
     Ok(rows)
+}
+
+/// Visits each row `filter` keeps, in id order, after refusing the names
+/// it gives that are not registered: what `status` lists and whose
+/// entries `history` shows.
+pub(super) async fn each_kept<S: Store>(
+    store: &S,
+    filter: &RowFilter,
+    mut visit: impl FnMut(StoredRow),
+) -> Result<()> {
+    let members = check_filter(store, filter).await?;
+    each_row(store, |stored| {
+        let row = &stored.row;
+        if filter.keeps(row, || members.contains(&row.target.name)) {
+            visit(stored);
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 /// Refuses a filter naming what is not registered; the nodes of its
@@ -132,10 +149,13 @@ pub async fn phase<S: Store>(store: &S) -> Result<PhaseBody> {
 ///
 /// # Errors
 /// The store's failure.
-pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, now_ms: i64) -> Result<PhaseSet> {
+pub async fn set_phase<S: Store>(store: &S, body: &PhaseBody, asked: &Asked) -> Result<PhaseSet> {
     let previous = store.phase().await?;
     if !body.dry_run {
-        store.set_phase(body.phase, now_ms).await?;
+        let set = Change::SetPhase(body.phase);
+        asked
+            .apply(store, [set], AuditAction::Phase, phase_subject(body))
+            .await?;
     }
     Ok(PhaseSet {
         phase: body.phase,
@@ -158,22 +178,28 @@ async fn check_row<S: Store>(store: &S, target: &Target, package: &Name) -> Resu
 ///
 /// # Errors
 /// Unknown names, a row not in error, or the store's failure.
-pub async fn retry<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
-    hinted(store, retry_unhinted(store, body, now_ms).await).await
+pub async fn retry<S: Store>(store: &S, body: &RetryBody, asked: &Asked) -> Result<StatusRow> {
+    hinted(store, retry_unhinted(store, body, asked).await).await
 }
 
 /// [`retry`] before an unknown name's hint.
-async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> Result<StatusRow> {
+async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, asked: &Asked) -> Result<StatusRow> {
     check_row(store, &body.target, &body.package).await?;
-    let stored: StoredRow = if body.whole_stage {
-        store
-            .restart_stage(&body.target, &body.package, &body.reason, now_ms)
-            .await?
-    } else {
-        store
-            .retry(&body.target, &body.package, &body.reason, now_ms)
-            .await?
+    let retry = Change::Retry {
+        target: body.target.clone(),
+        opkg: body.package.clone(),
+        reason: body.reason.clone(),
+        whole_stage: body.whole_stage,
     };
+    asked
+        .apply(store, [retry], AuditAction::Retry, retry_subject(body))
+        .await?;
+    row_now(store, &body.target, &body.package).await
+}
+
+/// The row as it is after an action changed it.
+async fn row_now<S: Store>(store: &S, target: &Target, package: &Name) -> Result<StatusRow> {
+    let stored = store.row(target, package).await?;
     Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
 }
 
@@ -182,17 +208,22 @@ async fn retry_unhinted<S: Store>(store: &S, body: &RetryBody, now_ms: i64) -> R
 ///
 /// # Errors
 /// Unknown names, a stage the row has not passed, or the store's failure.
-pub async fn rerun<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
-    hinted(store, rerun_unhinted(store, body, now_ms).await).await
+pub async fn rerun<S: Store>(store: &S, body: &RerunBody, asked: &Asked) -> Result<StatusRow> {
+    hinted(store, rerun_unhinted(store, body, asked).await).await
 }
 
 /// [`rerun`] before an unknown name's hint.
-async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> Result<StatusRow> {
+async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, asked: &Asked) -> Result<StatusRow> {
     check_row(store, &body.target, &body.package).await?;
     let packages = [body.package.clone()];
-    rollouts::check_start(store, &packages, &body.rollout, now_ms).await?;
-    let stored = store
-        .rerun(&body.target, &body.package, body.from, now_ms)
+    rollouts::check_start(store, &packages, &body.rollout, asked.now_ms).await?;
+    let rerun = Change::Rerun {
+        target: body.target.clone(),
+        opkg: body.package.clone(),
+        from: body.from,
+    };
+    asked
+        .apply(store, [rerun], AuditAction::Rerun, rerun_subject(body))
         .await?;
     let head = store.head_node().await?;
     let members = if body.target.kind == opm_model::TargetKind::Node
@@ -209,8 +240,8 @@ async fn rerun_unhinted<S: Store>(store: &S, body: &RerunBody, now_ms: i64) -> R
         packages.to_vec(),
         body.rollout,
         members,
-        now_ms,
+        asked.now_ms,
     )
     .await?;
-    Ok(StatusRow::of(&stored.row, stored.wanted_version.as_deref()))
+    row_now(store, &body.target, &body.package).await
 }

@@ -10,8 +10,8 @@ use crate::operator::{Needs, failed, with_operator};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-/// Runs `opm history [--node N | --image I] [PKG] [--since WHEN]
-/// [--failed] [--audit]`.
+/// Runs `opm history [--node N | --image I] [--group G] [--stage S]
+/// [--errors] [PKG] [--since WHEN] [--failed] [--audit]`.
 pub fn run(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::Result<Exit> {
     if args.audit {
         return audit(args.since, settings, printer);
@@ -20,6 +20,9 @@ pub fn run(args: HistoryArgs, settings: &Settings, printer: Printer) -> anyhow::
         node: args.target.node,
         image: args.target.image,
         package: args.package,
+        group: args.group,
+        stage: args.stage,
+        errors: args.errors,
         limit: Some(args.limit),
         since_ms: args.since,
         failed: args.failed,
